@@ -1,0 +1,48 @@
+"""Frontier Lab's engine: every technique computed for real. Never imports Streamlit.
+
+``TECHNIQUES`` maps a registry name to where its module lives and how the home page introduces it, so
+listing techniques imports nothing heavy; ``load(name)`` imports the module itself.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Entry:
+    module: str  # dotted path of the technique module
+    title: str
+    icon: str
+    summary: str  # one plain sentence for the home page
+    page: str  # the Streamlit page file
+
+
+TECHNIQUES: dict[str, Entry] = {
+    "xai": Entry("engine.xai", "Explainable AI", ":material/insights:",
+                 "Train a neural network on real tabular data, then see which inputs drove each prediction "
+                 "with SHAP.", "pages/xai.py"),
+    "transfer": Entry("engine.transfer", "Transfer learning", ":material/move_up:",
+                      "See a pretrained model beat training from scratch when only a few examples are labelled "
+                      "(and see when it does not).", "pages/transfer.py"),
+    "attention": Entry("engine.attention", "Attention & transformers", ":material/visibility:",
+                       "Train a small transformer and look inside: what each attention head looks at, and why "
+                       "word order needs positional encoding.", "pages/attention.py"),
+    "rl": Entry("engine.rl", "Reinforcement learning", ":material/sports_esports:",
+                "Watch an agent learn by trial and error with Q-learning, SARSA and a deep Q-network.",
+                "pages/rl.py"),
+    "gan": Entry("engine.gan", "GANs", ":material/auto_awesome:",
+                 "Watch a generator learn to fool a discriminator until its fake samples look like the real data.",
+                 "pages/gan.py"),
+    "quantum": Entry("engine.quantum", "Quantum neural networks", ":material/blur_on:",
+                     "Build quantum circuits and train a classifier whose middle layer is a simulated quantum "
+                     "circuit.", "pages/quantum.py"),
+}
+
+
+def load(name: str) -> ModuleType:
+    """Import a technique module by registry name."""
+    if name not in TECHNIQUES:
+        raise KeyError(f"Unknown technique {name!r}; known: {', '.join(TECHNIQUES)}.")
+    return importlib.import_module(TECHNIQUES[name].module)

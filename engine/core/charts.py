@@ -1,0 +1,183 @@
+"""Shared Plotly chart builders: pure functions, data in, ``go.Figure`` out (no Streamlit, no globals).
+
+A figure's plain-language caption ("what this shows") travels in ``fig.layout.meta["caption"]``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+TEMPLATE = "plotly_white"
+DIVERGING = "RdBu_r"
+
+
+def captioned(fig: go.Figure, caption: str) -> go.Figure:
+    fig.update_layout(meta={"caption": caption}, template=TEMPLATE, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def caption_of(fig: go.Figure) -> str:
+    meta = fig.layout.meta
+    return meta.get("caption", "") if isinstance(meta, dict) else ""
+
+
+def learning_curves(history: pd.DataFrame, columns: Sequence[str] | None = None, *, title="Learning curves",
+                    x: str = "step", caption: str = "") -> go.Figure:
+    """One line per metric column over ``x``; losses and scores go on separate y-axes when both are present."""
+    columns = [c for c in (columns or history.columns) if c != x and c in history]
+    fig = go.Figure()
+    has_loss = any("loss" in c for c in columns)
+    for c in columns:
+        secondary = has_loss and "loss" not in c
+        fig.add_trace(go.Scatter(x=history[x], y=history[c], mode="lines", name=c.replace("_", " "),
+                                 yaxis="y2" if secondary else "y"))
+    layout = dict(title=title, xaxis_title=x, hovermode="x unified", legend=dict(orientation="h", y=-0.2))
+    if has_loss and any("loss" not in c for c in columns):
+        layout.update(yaxis=dict(title="loss"), yaxis2=dict(title="score", overlaying="y", side="right"))
+    fig.update_layout(**layout)
+    return captioned(fig, caption or "How the training numbers moved, step by step.")
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], *, title="Confusion matrix"
+                     ) -> go.Figure:
+    k = len(labels)
+    cm = np.zeros((k, k), dtype=int)
+    np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    fig = go.Figure(go.Heatmap(z=cm, x=list(labels), y=list(labels), colorscale="Blues", text=cm,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed")
+    return captioned(fig, "Rows are the true classes, columns the model's guesses: the diagonal is what it got right.")
+
+
+def bar(names: Sequence[str], values: Sequence[float], *, title: str, caption: str, x_title: str = "") -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(names), y=list(values), text=[f"{v:.3g}" for v in values], textposition="auto"))
+    fig.update_layout(title=title, yaxis_title=x_title)
+    return captioned(fig, caption)
+
+
+def decision_boundary(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndarray, y: np.ndarray, *,
+                      title: str, caption: str = "") -> go.Figure:
+    """Class-1 probability (or class id) over a 2-D grid with the data points on top."""
+    fig = go.Figure(go.Contour(x=xx[0], y=yy[:, 0], z=zz, colorscale=DIVERGING, opacity=0.7, showscale=False,
+                               contours=dict(start=0, end=1, size=0.1) if zz.max() <= 1 else None))
+    for label in np.unique(y):
+        m = y == label
+        fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {label}",
+                                 marker=dict(size=6, line=dict(width=0.5, color="white"))))
+    fig.update_layout(title=title, xaxis_title="x1", yaxis_title="x2")
+    return captioned(fig, caption or "Background colour: what the model predicts at each point; dots: the data.")
+
+
+# --- SHAP views -------------------------------------------------------------------------------------------
+
+def _single_output(exp, output: int | None):
+    """Slice a multi-output Explanation down to one output (the model's logit for one class)."""
+    if np.ndim(exp.values) == 3:
+        return exp[:, :, 0 if output is None else output]
+    return exp
+
+
+def shap_bar(exp, output: int | None = None, *, title="Global importance (mean |SHAP|)", max_features=15) -> go.Figure:
+    e = _single_output(exp, output)
+    imp = np.abs(e.values).mean(0)
+    order = np.argsort(imp)[-max_features:]
+    names = np.asarray(e.feature_names)[order]
+    fig = go.Figure(go.Bar(x=imp[order], y=names, orientation="h", marker_color="#1f77b4"))
+    fig.update_layout(title=title, xaxis_title="mean |SHAP value| (impact on model output)",
+                      height=max(300, 28 * len(order) + 120))
+    return captioned(fig, "Longer bars: features that move the model's output the most, on average over the rows.")
+
+
+def shap_beeswarm(exp, output: int | None = None, *, title="Beeswarm: every row's SHAP values", max_features=15
+                  ) -> go.Figure:
+    e = _single_output(exp, output)
+    values, data = np.asarray(e.values), np.asarray(e.data, dtype=float)
+    imp = np.abs(values).mean(0)
+    order = np.argsort(imp)[-max_features:]
+    rng = np.random.default_rng(0)
+    fig = go.Figure()
+    for rank, j in enumerate(order):
+        col = data[:, j]
+        span = np.ptp(col) or 1.0
+        fig.add_trace(go.Scatter(
+            x=values[:, j], y=rank + rng.uniform(-0.3, 0.3, len(col)), mode="markers", showlegend=False,
+            marker=dict(color=(col - col.min()) / span, colorscale="Bluered", size=6, opacity=0.8,
+                        colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])
+                        if rank == len(order) - 1 else None, showscale=rank == len(order) - 1),
+            customdata=col, hovertemplate=f"{e.feature_names[j]} = %{{customdata:.3g}}<br>SHAP %{{x:.3g}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="SHAP value (push on the model's output)",
+                      yaxis=dict(tickvals=list(range(len(order))), ticktext=list(np.asarray(e.feature_names)[order])),
+                      height=max(320, 30 * len(order) + 120))
+    fig.add_vline(x=0, line_color="grey")
+    return captioned(fig, "Each dot is one row. Right of zero pushes the output up, left pushes it down; "
+                          "red dots have high feature values, blue low.")
+
+
+def shap_waterfall(exp, row: int, output: int | None = None, *, max_features=10) -> go.Figure:
+    e = _single_output(exp, output)[row]
+    values, names = np.asarray(e.values), list(e.feature_names)
+    data = np.asarray(e.data, dtype=float)
+    order = np.argsort(np.abs(values))[::-1]
+    top, rest = order[:max_features], order[max_features:]
+    labels = [f"{names[j]} = {data[j]:.3g}" for j in top] + ([f"{len(rest)} other features"] if len(rest) else [])
+    steps = list(values[top]) + ([values[rest].sum()] if len(rest) else [])
+    base = float(np.asarray(e.base_values))
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=["base value", *labels[::-1], "model output"],
+        x=[base, *steps[::-1], 0], measure=["absolute", *["relative"] * len(steps), "total"],
+        increasing=dict(marker_color="#d62728"), decreasing=dict(marker_color="#1f77b4"),
+        text=[f"{base:.3g}", *[f"{s:+.3g}" for s in steps[::-1]], f"{base + sum(steps):.3g}"]))
+    fig.update_layout(title=f"Waterfall for row {row}", height=max(320, 30 * len(labels) + 160), showlegend=False)
+    return captioned(fig, "Start at the average output (base value); each feature of this row adds (red) or "
+                          "subtracts (blue) its SHAP value, ending at the model's output for the row.")
+
+
+def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
+    e = _single_output(exp, output)
+    values, data = np.asarray(e.values), np.asarray(e.data, dtype=float)
+    # colour by the feature that interacts most (largest |corr| of its values with this feature's SHAP)
+    others = [j for j in range(values.shape[1]) if j != feature]
+    corr = [abs(np.corrcoef(data[:, j], values[:, feature])[0, 1]) if np.ptp(data[:, j]) else 0 for j in others]
+    inter = others[int(np.nanargmax(corr))] if others else feature
+    fig = go.Figure(go.Scatter(
+        x=data[:, feature], y=values[:, feature], mode="markers",
+        marker=dict(color=data[:, inter], colorscale="Bluered", size=7,
+                    colorbar=dict(title=str(e.feature_names[inter])[:14]))))
+    fig.update_layout(title=f"Dependence: {e.feature_names[feature]}", xaxis_title=f"{e.feature_names[feature]} value",
+                      yaxis_title="SHAP value")
+    return captioned(fig, f"How the value of {e.feature_names[feature]} changes its push on the output; colour "
+                          f"shows {e.feature_names[inter]}, the feature it interacts with most.")
+
+
+def image_attribution(values: np.ndarray, image: np.ndarray | None = None, *, title="Pixel attributions",
+                      caption: str = "") -> go.Figure:
+    """A diverging heatmap of per-pixel SHAP values (H, W), with the image as faint contours when given."""
+    v = np.asarray(values, dtype=float)
+    lim = float(np.abs(v).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=v, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="SHAP")))
+    if image is not None:
+        fig.add_trace(go.Contour(z=np.asarray(image, dtype=float), showscale=False, contours_coloring="lines",
+                                 line=dict(color="black", width=1), ncontours=4, hoverinfo="skip"))
+    fig.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x"), xaxis=dict(constrain="domain"))
+    return captioned(fig, caption or "Red pixels push the prediction up, blue pixels push it down.")
+
+
+def importance_comparison(names: Sequence[str], shap_importance: np.ndarray, permutation: np.ndarray) -> go.Figure:
+    """SHAP mean |value| next to permutation importance, both scaled to their maximum."""
+    def scaled(a):
+        a = np.asarray(a, dtype=float)
+        m = np.abs(a).max()
+        return a / m if m else a
+    order = np.argsort(shap_importance)
+    fig = go.Figure([
+        go.Bar(y=np.asarray(names)[order], x=scaled(shap_importance)[order], orientation="h", name="SHAP (mean |value|)"),
+        go.Bar(y=np.asarray(names)[order], x=scaled(permutation)[order], orientation="h", name="Permutation (score drop)"),
+    ])
+    fig.update_layout(title="SHAP vs permutation importance (each scaled to its largest)", barmode="group",
+                      height=max(320, 36 * len(names) + 120), legend=dict(orientation="h", y=-0.15))
+    return captioned(fig, "Two independent ways to rank features. SHAP splits each prediction among the features; "
+                          "permutation importance measures how much the test score drops when a feature is shuffled. "
+                          "When they agree, trust the ranking more.")

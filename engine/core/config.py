@@ -1,0 +1,133 @@
+"""Technique settings: one pydantic model drives the form, the URL, the CLI and the saved run.
+
+Every technique's ``Config`` subclasses :class:`TechniqueConfig`. Each field declares its type, bounds
+(``ge``/``le``), a plain-language ``description`` and, for choices, a ``Literal``. Field extras tune the
+form: ``{"widget": "slider"}`` for a float slider, ``{"log": True}`` for a log-scale number,
+``{"form": False}`` to keep a field off the form and out of the URL (uploads are per session).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class TechniqueConfig(BaseModel):
+    """Base of every technique's settings. Extra keys are refused; values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: the same seed gives the same run.")
+
+
+class ConfigError(ValueError):
+    """A user-facing validation failure; ``str(error)`` reads as plain sentences."""
+
+
+def error_text(error: ValidationError) -> str:
+    """Turn pydantic's error list into sentences that say what must hold and what was given."""
+    lines = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "settings"
+        ctx = e.get("ctx") or {}
+        given = e.get("input")
+        kind = e["type"]
+        if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+            bound = next(iter(ctx.values()))
+            lines.append(f"`{where}` must be {op} {bound}, but got {given!r}.")
+        elif kind == "literal_error":
+            lines.append(f"`{where}` must be one of {ctx.get('expected')}, but got {given!r}.")
+        elif kind == "extra_forbidden":
+            lines.append(f"`{where}` is not a setting of this technique.")
+        elif kind == "value_error":
+            lines.append(str(ctx.get("error", e["msg"])).removeprefix("Value error, "))
+        else:
+            lines.append(f"`{where}`: {e['msg'].lower()}, but got {given!r}.")
+    return " ".join(lines)
+
+
+def validate(cls: type[TechniqueConfig], values: dict[str, Any]) -> TechniqueConfig:
+    """Build a config or raise :class:`ConfigError` with the user-facing message."""
+    try:
+        return cls.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(error_text(e)) from None
+
+
+def form_fields(cls: type[TechniqueConfig]) -> dict[str, Any]:
+    """The fields shown on forms and in URLs, in declaration order."""
+    return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("form", True)}
+
+
+def choices(annotation: Any) -> tuple | None:
+    """The options of a ``Literal[...]`` field, else None."""
+    return get_args(annotation) if get_origin(annotation) is Literal else None
+
+
+def parse_value(cls: type[TechniqueConfig], name: str, text: str) -> Any:
+    """Convert one text value (URL or CLI ``--set``) to the field's Python type; pydantic checks bounds."""
+    field = cls.model_fields.get(name)
+    if field is None:
+        raise ConfigError(f"`{name}` is not a setting of this technique; known settings: "
+                          f"{', '.join(cls.model_fields)}.")
+    ann = field.annotation
+    opts = choices(ann)
+    if opts is not None:
+        for o in opts:
+            if str(o) == text:
+                return o
+        raise ConfigError(f"`{name}` must be one of {', '.join(map(str, opts))}, but got {text!r}.")
+    if ann is bool:
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"`{name}` must be true or false, but got {text!r}.")
+    try:
+        if ann is int:
+            return int(text)
+        if ann is float:
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+            return value
+    except ValueError:
+        raise ConfigError(f"`{name}` must be a {ann.__name__}, but got {text!r}.") from None
+    return text
+
+
+def from_params(cls: type[TechniqueConfig], params: dict[str, str], base: dict[str, Any] | None = None
+                ) -> tuple[TechniqueConfig, list[str]]:
+    """Read settings from URL query parameters, keeping every valid one and ignoring the rest.
+
+    Returns the config and one warning per ignored value, so a hostile or stale link never breaks a page.
+    """
+    values = dict(base or {})
+    warnings: list[str] = []
+    fields = form_fields(cls)
+    for name, text in params.items():
+        if name not in fields:
+            continue  # other parameters (page, run id) belong to someone else
+        try:
+            value = parse_value(cls, name, str(text)[:200])
+            trial = validate(cls, {**values, name: value})
+            values[name] = getattr(trial, name)
+        except ConfigError as e:
+            warnings.append(f"Ignored `{name}` from the link: {e}")
+    try:
+        return validate(cls, values), warnings
+    except ConfigError as e:  # a combination of individually valid values can still be invalid
+        return validate(cls, base or {}), [*warnings, f"Ignored the link's settings: {e}"]
+
+
+def to_params(config: TechniqueConfig) -> dict[str, str]:
+    """The settings that differ from the defaults, as text for a URL."""
+    defaults = type(config)()
+    out = {}
+    for name in form_fields(type(config)):
+        value = getattr(config, name)
+        if value != getattr(defaults, name):
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out

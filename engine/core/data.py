@@ -1,0 +1,168 @@
+"""Datasets that ship with installed packages or that the engine generates, and validated CSV uploads.
+
+Nothing here downloads anything. Uploads are stored under ``<data dir>/uploads/<token>.csv`` where the
+token is a random 128-bit hex string: a config refers to an upload only through that token.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAX_UPLOAD_BYTES = int(os.environ.get("FRONTIER_MAX_UPLOAD_MB", "5")) * 1024 * 1024
+MAX_UPLOAD_ROWS = 50_000
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class DataError(ValueError):
+    """A problem with the person's data; its text is shown as is."""
+
+
+def data_dir() -> Path:
+    """Where runs and uploads live: ``FRONTIER_DATA_DIR`` or ``~/.frontier-lab``."""
+    path = Path(os.environ.get("FRONTIER_DATA_DIR") or Path.home() / ".frontier-lab")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Table:
+    """A tabular learning problem: features X (n, d), target y, and names for people."""
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    task: str  # "classification" | "regression"
+    class_names: list[str] | None = None
+    title: str = ""
+
+
+SKLEARN_TABLES = {
+    "breast_cancer": ("load_breast_cancer", "classification", "Breast cancer (569 tumours, 30 measurements)"),
+    "wine": ("load_wine", "classification", "Wine (178 wines, 13 chemical measurements, 3 cultivars)"),
+    "iris": ("load_iris", "classification", "Iris (150 flowers, 4 measurements, 3 species)"),
+    "diabetes": ("load_diabetes", "regression", "Diabetes (442 patients, 10 measurements, disease progression)"),
+}
+
+
+def sklearn_table(name: str) -> Table:
+    import sklearn.datasets as ds
+
+    loader, task, title = SKLEARN_TABLES[name]
+    bunch = getattr(ds, loader)()
+    names = [str(n) for n in bunch.feature_names]
+    classes = [str(c) for c in bunch.target_names] if task == "classification" else None
+    return Table(bunch.data.astype(np.float32), bunch.target, names, task, classes, title)
+
+
+# --- uploads ---------------------------------------------------------------------------------------------
+
+def read_csv(raw: bytes) -> pd.DataFrame:
+    """Parse an uploaded CSV, checking what the browser's file filter cannot."""
+    if not raw:
+        raise DataError("The file is empty.")
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+    if b"\x00" in raw[:4096]:
+        raise DataError("This does not look like a CSV text file (it contains binary data).")
+    try:
+        df = pd.read_csv(io.BytesIO(raw), nrows=MAX_UPLOAD_ROWS + 1)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"Could not read the file as CSV: {str(e).splitlines()[0]}") from None
+    if df.empty or len(df.columns) == 0:
+        raise DataError("The CSV has no data rows.")
+    if len(df) > MAX_UPLOAD_ROWS:
+        raise DataError(f"The CSV has more than {MAX_UPLOAD_ROWS:,} rows; please upload a sample.")
+    df.columns = [str(c).strip()[:60] or f"column_{i}" for i, c in enumerate(df.columns)]
+    return df
+
+
+def save_upload(raw: bytes) -> str:
+    """Validate and store an upload; returns its token."""
+    read_csv(raw)
+    token = secrets.token_hex(16)
+    folder = data_dir() / "uploads"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{token}.csv").write_bytes(raw)
+    return token
+
+
+def load_upload(token: str) -> pd.DataFrame:
+    if not TOKEN.match(token or ""):
+        raise DataError("That upload reference is not valid; please upload the file again.")
+    path = data_dir() / "uploads" / f"{token}.csv"
+    if not path.exists():
+        raise DataError("The uploaded file is no longer available; please upload it again.")
+    return read_csv(path.read_bytes())
+
+
+def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Table:
+    """Numeric feature columns + a target column, with clear messages for what cannot be learned."""
+    if target not in df.columns:
+        raise DataError(f"The target column {target!r} is not in the file; columns: {', '.join(df.columns[:20])}.")
+    if df[target].isna().any():
+        raise DataError(f"The target column {target!r} has {int(df[target].isna().sum())} missing values.")
+    features = df.drop(columns=[target]).select_dtypes(include="number")
+    if features.shape[1] == 0:
+        raise DataError("The file has no numeric feature columns besides the target.")
+    missing = features.isna().sum()
+    if missing.any():
+        cols = ", ".join(f"{c} ({n})" for c, n in missing[missing > 0].items())
+        raise DataError(f"Some feature columns have missing values: {cols}. Fill or remove them first.")
+    if len(df) < 20:
+        raise DataError(f"The file has {len(df)} rows; at least 20 are needed to train and test.")
+    t = df[target]
+    numeric_many = pd.api.types.is_numeric_dtype(t) and t.nunique() > max_classes
+    if numeric_many:
+        return Table(features.to_numpy(np.float32), t.to_numpy(np.float32), list(features.columns), "regression",
+                     title=f"Your CSV ({len(df)} rows), predicting {target}")
+    classes = sorted(t.astype(str).unique())
+    if len(classes) < 2:
+        raise DataError(f"The target column {target!r} has only one class ({classes[0]!r}); "
+                        "a classifier needs at least two.")
+    if len(classes) > max_classes:
+        raise DataError(f"The target column {target!r} has {len(classes)} text classes; at most {max_classes} are supported.")
+    y = t.astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
+    return Table(features.to_numpy(np.float32), y, list(features.columns), "classification", classes,
+                 f"Your CSV ({len(df)} rows), predicting {target}")
+
+
+# --- 2-D toy sets ----------------------------------------------------------------------------------------
+
+def toy_2d(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled 2-D sets: moons, circles, xor, spiral (two arms). X is standardised-ish, y in {0, 1}."""
+    from sklearn.datasets import make_circles, make_moons
+
+    rng = np.random.default_rng(seed)
+    if name == "moons":
+        X, y = make_moons(n, noise=noise, random_state=seed)
+        X = (X - [0.5, 0.25]) / [0.87, 0.5]
+    elif name == "circles":
+        X, y = make_circles(n, noise=noise, factor=0.5, random_state=seed)
+        X = X * 1.4
+    elif name == "xor":
+        X = rng.uniform(-1, 1, (n, 2))
+        y = (X[:, 0] * X[:, 1] > 0).astype(int)
+        X = X + rng.normal(0, noise, X.shape)
+    elif name == "spiral":
+        y = rng.integers(0, 2, n)
+        t = rng.uniform(0.25, 1, n) * 3 * np.pi
+        X = np.stack([t * np.cos(t + np.pi * y), t * np.sin(t + np.pi * y)], 1) / (3 * np.pi) * 1.5
+        X = X + rng.normal(0, noise, X.shape)
+    else:
+        raise DataError(f"Unknown 2-D dataset {name!r}.")
+    return X.astype(np.float32), np.asarray(y, dtype=np.int64)
+
+
+def split(n: int, test_fraction: float, seed: int, stratify: np.ndarray | None = None):
+    """Train/test index split, stratified for classification."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=stratify)

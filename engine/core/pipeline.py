@@ -1,0 +1,80 @@
+"""One run end to end: validate settings, train, draw figures, explain, package an ``Outcome``.
+
+The job workers, the CLI and the benchmarks all call :func:`execute`, so they run exactly the same code.
+An Outcome holds no torch objects (weights travel as safetensors bytes), so the app process that receives
+it never needs to import torch.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from engine.core.config import validate
+from engine.core.contract import ProgressFn
+
+
+@dataclass
+class Outcome:
+    technique: str
+    config: dict[str, Any]
+    status: str  # "done" | "stopped"
+    metrics: dict[str, float]
+    history: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)  # title -> plotly Figure
+    explanation: Any = None  # shap.Explanation or {title: shap.Explanation}
+    explain_figures: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # "What just happened"
+    architecture: dict[str, str] = field(default_factory=dict)
+    weights: bytes | None = None  # safetensors
+    seconds: float = 0.0
+    device: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def explanations(explanation) -> dict:
+    """Always a {title: Explanation} dict (a single Explanation is titled "SHAP")."""
+    if explanation is None:
+        return {}
+    return dict(explanation) if isinstance(explanation, dict) else {"SHAP": explanation}
+
+
+def weights_bytes(models: dict) -> bytes | None:
+    """All models' parameters and buffers in one safetensors blob, keys prefixed by model name."""
+    from safetensors.torch import save
+
+    tensors = {}
+    for name, model in models.items():
+        state = model.state_dict() if hasattr(model, "state_dict") else {}
+        for key, t in state.items():
+            tensors[f"{name}.{key}"] = t.detach().cpu().contiguous()
+    return save(tensors) if tensors else None
+
+
+def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None = None) -> Outcome:
+    """Run ``technique`` with settings ``values``; raises ConfigError, DataError or RunError for the person."""
+    import engine
+    from engine.core.device import describe, seed_everything
+
+    module = engine.load(technique)
+    config = validate(module.Config, values)
+    seed_everything(config.seed)
+    started = time.perf_counter()
+    result = module.run(config, progress or (lambda *_: False))
+    figures = module.figures(result)
+    explanation = module.explain(result)
+    extra = module.explain_figures(result, explanation) if hasattr(module, "explain_figures") else {}
+    metrics = dict(result.metrics)
+    errors = [getattr(e, "additivity_error", None) for e in explanations(explanation).values()]
+    errors = [e for e in errors if e is not None]
+    if errors:
+        metrics["shap_additivity_error"] = max(errors)
+    return Outcome(
+        technique=technique, config=config.model_dump(), status="stopped" if result.stopped else "done",
+        metrics=metrics, history=result.history, figures=figures, explanation=explanation,
+        explain_figures=extra,
+        text=module.describe(result), architecture={k: str(m) for k, m in result.models.items()},
+        weights=weights_bytes(result.models), seconds=time.perf_counter() - started, device=describe(),
+        info=result.info)

@@ -166,3 +166,18 @@ def split(n: int, test_fraction: float, seed: int, stratify: np.ndarray | None =
 
     idx = np.arange(n)
     return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=stratify)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 handwritten digits: images (1797, 8, 8) scaled to [0, 1] and labels 0-9."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
+
+
+def grid_2d(X: np.ndarray, steps: int = 80, margin: float = 0.5):
+    """A regular grid covering 2-D points X: (xx, yy, points (steps*steps, 2)) for decision surfaces."""
+    lo, hi = X.min(0) - margin, X.max(0) + margin
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    return xx, yy, np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32)

@@ -6,6 +6,7 @@ listing techniques imports nothing heavy; ``load(name)`` imports the module itse
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -41,8 +42,17 @@ TECHNIQUES: dict[str, Entry] = {
 }
 
 
+def _extra() -> dict[str, str]:
+    """Server-side plug-ins: ``FRONTIER_EXTRA_TECHNIQUES="name=package.module,..."`` (tests use it)."""
+    pairs = (item.split("=", 1) for item in os.environ.get("FRONTIER_EXTRA_TECHNIQUES", "").split(",") if "=" in item)
+    return {name.strip(): module.strip() for name, module in pairs}
+
+
 def load(name: str) -> ModuleType:
     """Import a technique module by registry name."""
-    if name not in TECHNIQUES:
-        raise KeyError(f"Unknown technique {name!r}; known: {', '.join(TECHNIQUES)}.")
-    return importlib.import_module(TECHNIQUES[name].module)
+    if name in TECHNIQUES:
+        return importlib.import_module(TECHNIQUES[name].module)
+    extra = _extra()
+    if name in extra:
+        return importlib.import_module(extra[name])
+    raise KeyError(f"Unknown technique {name!r}; known: {', '.join(TECHNIQUES)}.")

@@ -1,0 +1,63 @@
+"""A technique that misbehaves on request, for testing job isolation (registered via FRONTIER_EXTRA_TECHNIQUES)."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field
+
+from engine.core.config import TechniqueConfig
+from engine.core.contract import Result, RunError, Tracker
+
+TITLE = "Fake"
+SUMMARY = "Misbehaves on request."
+
+
+class Config(TechniqueConfig):
+    mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error"] = Field("ok", description="What to do.")
+    steps: int = Field(5, ge=1, le=1000, description="Steps.")
+    step_seconds: float = Field(0.0, ge=0, le=10, description="Sleep per step.")
+
+
+PRESETS = {"quick": {}}
+
+
+def run(config: Config, progress) -> Result:
+    tracker = Tracker(progress, config.steps)
+    if config.mode == "hang":
+        time.sleep(600)  # ignores stop requests: the executor must kill it
+    for i in range(1, config.steps + 1):
+        if config.mode == "raise" and i == 2:
+            raise ZeroDivisionError("boom")
+        if config.mode == "user_error":
+            raise RunError("Please pick a smaller number.")
+        if config.mode == "crash" and i == 2:
+            os.abort()  # a hard crash (SIGABRT), like a segfault in native code
+        if config.mode == "memory" and i == 2:
+            hog = bytearray(1500 * 2**20)  # noqa: F841  (1.5 GB, touched below so it is resident)
+            for j in range(0, len(hog), 4096):
+                hog[j] = 1
+            time.sleep(5)
+        time.sleep(config.step_seconds)
+        loss = float("nan") if config.mode == "nan" and i == 3 else 1.0 / i
+        if tracker.step(i, loss=loss, live={"i": i}):
+            break
+    return Result(history=tracker.history(), metrics={"final_loss": tracker.rows[-1]["loss"]}, stopped=tracker.stopped)
+
+
+def figures(result):
+    return {}
+
+
+def explain(result):
+    return None
+
+
+def describe(result):
+    return f"ran {len(result.history)} steps"
+
+
+def estimate_seconds(config):
+    return config.steps * config.step_seconds

@@ -33,7 +33,9 @@ class Config(TechniqueConfig):
     dropout: float = Field(0.1, ge=0.0, le=0.5, description="Share of neurons switched off at random while "
                            "training, to reduce over-fitting.", json_schema_extra={"widget": "slider"})
     epochs: int = Field(60, ge=1, le=500, description="Passes over the training data.")
-    learning_rate: float = Field(0.003, ge=1e-5, le=1.0, description="Step size of the Adam optimiser. "
+    optimizer: Literal["adam", "sgd"] = Field("adam", description="Adam adapts each weight's step size; plain SGD "
+                                              "(with momentum) is simpler and more sensitive to the learning rate.")
+    learning_rate: float = Field(0.003, ge=1e-5, le=1.0, description="Step size of the optimiser. "
                                  "Too high and training diverges.", json_schema_extra={"log": True})
     batch_size: int = Field(64, ge=8, le=512, description="Rows per optimisation step.")
     test_fraction: float = Field(0.25, ge=0.1, le=0.5, description="Share of rows held out to test the model.",
@@ -104,7 +106,8 @@ def run(config: Config, progress: ProgressFn) -> Result:
 
     tracker = Tracker(progress, config.epochs)
     fit(model, X_tr, y_tr, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, evaluate=evaluate, seed=config.seed)
+        batch_size=config.batch_size, tracker=tracker, evaluate=evaluate, seed=config.seed,
+        optimizer=config.optimizer)
     model = model.cpu().eval()
 
     X_test, y_test = torch.as_tensor(Xs[test_idx]), ys[test_idx]

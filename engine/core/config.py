@@ -122,9 +122,9 @@ def from_params(cls: type[TechniqueConfig], params: dict[str, str], base: dict[s
         return validate(cls, base or {}), [*warnings, f"Ignored the link's settings: {e}"]
 
 
-def to_params(config: TechniqueConfig) -> dict[str, str]:
-    """The settings that differ from the defaults, as text for a URL."""
-    defaults = type(config)()
+def to_params(config: TechniqueConfig, base: TechniqueConfig | None = None) -> dict[str, str]:
+    """The settings that differ from ``base`` (default: the Config's defaults), as text for a URL."""
+    defaults = base or type(config)()
     out = {}
     for name in form_fields(type(config)):
         value = getattr(config, name)

@@ -1,9 +1,10 @@
 """Jobs: runs train in warm worker processes, a bounded number at a time; the rest wait in a queue.
 
-One long-lived worker process per slot (spawned once, torch already imported, one torch thread), fed over its
-own pipe. A supervisor thread waits on every pipe and process sentinel, so a run that raises, diverges, blows
-its memory cap, runs past its time limit or crashes the interpreter ends *that* job with a clear message; the
-slot gets a fresh worker and every other job carries on. Cancel sets the worker's stop flag (the run returns
+One long-lived worker process per slot (``python -m engine.core.jobs``, started once, torch already imported,
+one torch thread), fed over its own socket pair. Workers are plain subprocesses rather than multiprocessing
+children because Streamlit runs each page as ``__main__``, which multiprocessing's spawn would re-execute.
+A supervisor thread waits on every socket, so a run that raises, diverges, blows its memory cap, runs past its time limit or crashes the interpreter ends *that* job with a clear message; the
+slot gets a fresh worker and every other job carries on. Cancel sends the worker a stop message (the run returns
 at its next progress call); a run that ignores it is killed after a grace period.
 
 Pages only use the small :class:`Executor` interface (submit / get / cancel / position), so a distributed
@@ -11,15 +12,20 @@ engine such as Ray can stand in for :class:`LocalExecutor` without touching them
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Protocol
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ACTIVE = ("queued", "running")
 
@@ -51,6 +57,7 @@ class Executor(Protocol):
     def get(self, job_id: str) -> Job | None: ...
     def cancel(self, job_id: str) -> None: ...
     def position(self, job_id: str) -> int: ...  # 0 = running or finished, n = n-th in the queue
+    def busy(self) -> tuple[int, int]: ...  # (runs training now, runs waiting)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -60,7 +67,7 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
-def _worker_main(conn, stop) -> None:
+def _worker_main(conn: Connection) -> None:
     """Worker process: import the heavy libraries once, then run jobs from ``conn`` until it closes."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,24 +87,27 @@ def _worker_main(conn, stop) -> None:
             msg = conn.recv()
         except (EOFError, OSError):
             return
-        job_id, technique, config = msg
-        stop.clear()
+        if msg[0] != "run":
+            continue  # a stop for a job that already ended
+        _, job_id, technique, config = msg
         pending: list = []
-        last = [0.0]
+        state = {"last": 0.0, "stop": False}
 
         def flush(live=None):
             if pending or live is not None:
                 conn.send(("progress", job_id, list(pending), live))
                 pending.clear()
-            last[0] = time.monotonic()
+            state["last"] = time.monotonic()
 
         def progress(step, total, metrics):
             metrics = dict(metrics)
             live = metrics.pop("live", None)
             pending.append((step, total, metrics))
-            if live is not None or time.monotonic() - last[0] > 0.2 or step >= total:
+            if live is not None or time.monotonic() - state["last"] > 0.2 or step >= total:
                 flush(live)
-            return stop.is_set()
+            while conn.poll():  # the supervisor's stop request
+                state["stop"] |= conn.recv()[0] == "stop"
+            return state["stop"]
 
         try:
             outcome = execute(technique, config, progress)
@@ -124,9 +134,8 @@ def _warm_up() -> None:
 
 @dataclass
 class _Slot:
-    process: Any = None
-    conn: Any = None
-    stop: Any = None
+    process: subprocess.Popen | None = None
+    conn: Connection | None = None
     ready: bool = False
     device: str = ""
     job: Job | None = None
@@ -147,7 +156,6 @@ class LocalExecutor:
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
         self.stop_grace_s = stop_grace_s
-        self._ctx = mp.get_context("spawn")
         self._lock = threading.RLock()
         self._queue: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
@@ -162,6 +170,9 @@ class LocalExecutor:
     # --- the Executor interface ---------------------------------------------------------------------------
     def submit(self, technique: str, config: dict) -> Job:
         job = Job(id=secrets.token_hex(16), technique=technique, config=dict(config))
+        if self._closed:
+            self._finish(job, "failed", error="The training workers cannot start on this server.")
+            return job
         with self._lock:
             self._jobs[job.id] = job
             self._queue.append(job)
@@ -190,7 +201,10 @@ class LocalExecutor:
             job.stop_requested = time.time()
             for slot in self._slots:
                 if slot.job is job:
-                    slot.stop.set()
+                    try:
+                        slot.conn.send(("stop", job.id))
+                    except OSError:
+                        pass  # the worker is gone; the supervisor reports it
 
     # --- status for the sidebar and tests -----------------------------------------------------------------
     @property
@@ -218,18 +232,17 @@ class LocalExecutor:
 
     # --- supervisor ---------------------------------------------------------------------------------------
     def _start(self, slot: _Slot) -> None:
-        parent, child = self._ctx.Pipe()
-        slot.stop = self._ctx.Event()
-        slot.process = self._ctx.Process(target=_worker_main, args=(child, slot.stop), daemon=True,
-                                         name="frontier-worker")
-        slot.process.start()
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        slot.process = subprocess.Popen([sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
+                                        pass_fds=[child.fileno()], cwd=ROOT, env=env)
         child.close()
-        slot.conn, slot.ready, slot.job = parent, False, None
+        slot.conn, slot.ready, slot.job = Connection(parent.detach()), False, None
 
     def _kill(self, slot: _Slot) -> None:
-        if slot.process is not None and slot.process.is_alive():
+        if slot.process is not None and slot.process.poll() is None:
             slot.process.kill()
-            slot.process.join(5)
+            slot.process.wait(5)
         if slot.conn is not None:
             slot.conn.close()
 
@@ -245,9 +258,8 @@ class LocalExecutor:
         for slot in self._slots:
             if slot.ready and slot.job is None and self._queue:
                 job = self._queue.popleft()
-                slot.stop.clear()
                 try:
-                    slot.conn.send((job.id, job.technique, job.config))
+                    slot.conn.send(("run", job.id, job.technique, job.config))
                 except (OSError, ValueError) as e:  # e.g. a config that cannot be sent
                     self._finish(job, "failed", error=f"Could not start the run: {e}")
                     continue
@@ -258,17 +270,15 @@ class LocalExecutor:
             with self._lock:
                 self._dispatch()
                 conns = {s.conn: s for s in self._slots}
-                sentinels = {s.process.sentinel: s for s in self._slots}
             try:
-                ready = wait([*conns, *sentinels], timeout=0.1)
+                ready = wait(list(conns), timeout=0.1)
             except OSError:
                 ready = []
             with self._lock:
-                for obj in ready:
-                    if obj in conns:
-                        self._receive(conns[obj])
+                for conn in ready:
+                    self._receive(conns[conn])
                 for slot in self._slots:
-                    if not slot.process.is_alive():
+                    if slot.process.poll() is not None:
                         self._on_death(slot)
                     elif slot.job is not None:
                         self._police(slot)
@@ -295,16 +305,18 @@ class LocalExecutor:
                     status = "failed" if kind == "failed" else outcome.status
                     self._finish(job, status, outcome, msg[2] if kind == "failed" else "")
                     slot.job = None
-        except (EOFError, OSError):
-            pass  # the sentinel reports the death
+        except (EOFError, OSError):  # the worker died: its exit code is reaped just below
+            try:
+                slot.process.wait(2)
+            except subprocess.TimeoutExpired:
+                slot.process.kill()
         except Exception as e:  # e.g. a result that cannot be unpickled
             if slot.job is not None:
                 self._finish(slot.job, "failed", error=f"Could not receive the run's result: {e}")
                 slot.job = None
 
     def _on_death(self, slot: _Slot) -> None:
-        self._receive(slot)  # a result sent just before exiting still counts
-        code = slot.process.exitcode
+        code = slot.process.returncode
         if slot.job is not None:
             self._finish(slot.job, "failed", error=(
                 f"The run crashed (its worker process exited with code {code}). The app and other runs are fine; "
@@ -313,6 +325,7 @@ class LocalExecutor:
             self._start_failures += 1
         self._kill(slot)
         if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
+            self._closed = True
             while self._queue:
                 self._finish(self._queue.popleft(), "failed", error="The training workers cannot start on this server.")
             return
@@ -356,3 +369,7 @@ def executor() -> Executor:
         if _executor is None:
             _executor = LocalExecutor()
         return _executor
+
+
+if __name__ == "__main__":  # a worker: python -m engine.core.jobs FD
+    _worker_main(Connection(int(sys.argv[1])))

@@ -15,13 +15,17 @@ from engine.core.contract import Tracker
 
 def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable, epochs: int, lr: float,
         batch_size: int, tracker: Tracker, evaluate: Callable[[nn.Module], dict] | None = None,
-        weight_decay: float = 0.0, params=None, seed: int = 0) -> bool:
+        weight_decay: float = 0.0, params=None, seed: int = 0, optimizer: str = "adam") -> bool:
     """Train ``model`` on (X, y); after each epoch report ``loss`` plus ``evaluate(model)`` to the tracker.
 
-    Returns True when the person stopped the run. Raises ``Diverged`` when the loss is NaN or infinite.
+    ``optimizer``: "adam" or "sgd" (with momentum 0.9). Returns True when the person stopped the run.
+    Raises ``Diverged`` when the loss is NaN or infinite.
     """
-    opt = torch.optim.Adam(params if params is not None else model.parameters(), lr=lr,
-                           weight_decay=weight_decay)
+    params = params if params is not None else model.parameters()
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     n = len(X)
     for epoch in range(1, epochs + 1):

@@ -1,0 +1,84 @@
+"""Command line: run any technique without Streamlit.
+
+    python -m engine list
+    python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import engine
+
+
+def _run(args) -> int:
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from engine.core.config import ConfigError, parse_value
+    from engine.core.contract import RunError
+    from engine.core.data import DataError
+
+    try:
+        module = engine.load(args.technique)
+    except KeyError as e:
+        print(e.args[0], file=sys.stderr)
+        return 2
+    if args.preset not in module.PRESETS:
+        print(f"Unknown preset {args.preset!r}; presets: {', '.join(module.PRESETS)}.", file=sys.stderr)
+        return 2
+    values = dict(module.PRESETS[args.preset])
+    try:
+        for item in args.set:
+            key, sep, text = item.partition("=")
+            if not sep:
+                raise ConfigError(f"`--set` takes key=value, but got {item!r}.")
+            values[key.strip()] = parse_value(module.Config, key.strip(), text)
+        import torch
+
+        torch.set_num_threads(args.threads)
+        from engine.core.pipeline import execute
+
+        outcome = execute(args.technique, values)
+    except (ConfigError, DataError, RunError) as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(json.dumps(outcome.metrics))
+    if args.out:
+        write_outcome(outcome, Path(args.out))
+    return 0
+
+
+def write_outcome(outcome, out: Path) -> None:
+    """config.json, metrics.json, history.csv and model.safetensors of one run."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(outcome.config, indent=2))
+    (out / "metrics.json").write_text(json.dumps({**outcome.metrics, "status": outcome.status,
+                                                  "seconds": outcome.seconds}, indent=2))
+    outcome.history.to_csv(out / "history.csv", index=False)
+    if outcome.weights:
+        (out / "model.safetensors").write_bytes(outcome.weights)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Frontier Lab engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the techniques")
+    run = sub.add_parser("run", help="run a technique and print its summary metrics as JSON")
+    run.add_argument("technique")
+    run.add_argument("--preset", default="quick")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--out", help="folder for config.json, metrics.json, history.csv, model.safetensors")
+    run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, entry in engine.TECHNIQUES.items():
+            print(f"{name:<10} {entry.title}: {entry.summary}")
+        return 0
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

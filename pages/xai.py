@@ -1,0 +1,39 @@
+"""Explainable AI page: an MLP on real tables (or your CSV), explained with SHAP."""
+import streamlit as st
+
+from engine.core.data import DataError, read_csv, save_upload, table_from_csv
+from ui.page import technique_page
+
+INTRO = """
+A neural network is trained on a table of measurements (each row an example, each column a feature). SHAP then
+splits every prediction among the features: **base value + the features' SHAP values = the model's output** for
+that row, so you can see which inputs pushed a prediction up or down. A linear model trained on the same rows tells
+you whether the network's extra complexity paid off, and permutation importance double-checks SHAP's ranking.
+"""
+
+
+def upload_inputs() -> dict:
+    """When "upload" is chosen: a CSV uploader and the column to predict, validated on the server."""
+    if st.session_state.get("xai.dataset") != "upload":
+        return {}
+    file = st.file_uploader("Your CSV file", type=["csv"], key="xai.file",
+                            help="A table with a header row; numeric feature columns and one column to predict.")
+    if file is None:
+        return {}
+    cache = st.session_state.setdefault("xai._uploads", {})
+    try:
+        if file.file_id not in cache:
+            raw = file.getvalue()
+            cache.clear()
+            cache[file.file_id] = (save_upload(raw), read_csv(raw))
+        token, df = cache[file.file_id]
+        target = st.selectbox("Column to predict", list(df.columns), index=len(df.columns) - 1, key="xai.target_pick",
+                              help="The network learns to predict this column from the numeric others.")
+        table_from_csv(df, target)
+    except DataError as e:
+        st.error(str(e), icon=":material/error:")
+        return {}
+    return {"upload": token, "target": target}
+
+
+technique_page("xai", intro=INTRO, extra_inputs=upload_inputs)

@@ -1,0 +1,45 @@
+"""Config codec: URL and CLI text in, validated settings out, with messages people can act on."""
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from engine.core.config import ConfigError, TechniqueConfig, from_params, parse_value, to_params, validate
+
+
+class Demo(TechniqueConfig):
+    kind: Literal["a", "b"] = Field("a", description="Which one.")
+    n: int = Field(10, ge=1, le=100, description="How many.")
+    lr: float = Field(0.01, ge=1e-5, le=1.0, description="Step size.")
+    on: bool = Field(False, description="Switch.")
+    secret: str = Field("", description="Per session.", json_schema_extra={"form": False})
+
+
+def test_messages_say_what_must_hold_and_what_was_given():
+    with pytest.raises(ConfigError, match=r"`n` must be <= 100, but got 500\."):
+        validate(Demo, {"n": 500})
+    with pytest.raises(ConfigError, match=r"`kind` must be one of 'a' or 'b', but got 'z'"):
+        validate(Demo, {"kind": "z"})
+    with pytest.raises(ConfigError, match=r"`n` must be a int, but got 'ten'"):
+        parse_value(Demo, "n", "ten")
+    with pytest.raises(ConfigError, match="must be a float"):
+        parse_value(Demo, "lr", "nan")
+
+
+def test_url_round_trip_keeps_only_changed_settings():
+    config = Demo(kind="b", n=42, on=True)
+    params = to_params(config)
+    assert params == {"kind": "b", "n": "42", "on": "true"}
+    back, warnings = from_params(Demo, params)
+    assert back == config and warnings == []
+
+
+def test_invalid_url_values_are_ignored_with_a_warning_and_the_rest_kept():
+    config, warnings = from_params(Demo, {"n": "9999", "lr": "abc", "kind": "b", "secret": "x", "page": "xai"})
+    assert config.kind == "b" and config.n == 10 and config.lr == 0.01 and config.secret == ""
+    assert len(warnings) == 2 and "`n` must be <= 100" in warnings[0] and "`lr` must be a float" in warnings[1]
+
+
+def test_hostile_values_do_not_get_through():
+    config, warnings = from_params(Demo, {"kind": "<script>alert(1)</script>", "n": "1e400", "on": "maybe"})
+    assert config == Demo() and len(warnings) == 3

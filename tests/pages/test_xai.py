@@ -1,0 +1,34 @@
+"""Explainable AI page: URL settings, bad links, a real run to results, SHAP views, and upload errors."""
+from tests.pages.helpers import open_page, train_and_wait
+
+
+def test_xai_page_trains_and_shows_results_and_shap():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("wine").run()
+    assert at.query_params["dataset"] == "wine"
+    at = train_and_wait(at)
+    outcome = at.session_state["xai._outcome"]
+    assert outcome.metrics["test_accuracy"] > 0.8
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3 + 4 + 1  # results + four SHAP views + SHAP vs permutation
+    captions = " ".join(c.value for c in at.caption)
+    assert "Local-accuracy check" in captions
+    assert "What just happened" in [s.value for s in at.subheader]
+
+
+def test_settings_come_from_the_url_and_bad_values_are_warned_about():
+    at = open_page("xai", query={"dataset": "iris", "epochs": "77", "width": "100000", "learning_rate": "oops"})
+    assert at.selectbox(key="xai.dataset").value == "iris"
+    assert at.slider(key="xai.epochs").value == 77
+    warnings = " ".join(w.value for w in at.warning)
+    assert "`width` must be <= 256" in warnings and "`learning_rate` must be a float" in warnings
+    assert at.slider(key="xai.width").value == 32
+
+
+def test_upload_without_a_file_explains_what_is_missing():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("upload").run()
+    assert any("Upload a CSV" in e.value for e in at.error)
+    train = next(b for b in at.button if b.key == "xai._train")
+    assert train.disabled

@@ -1,0 +1,118 @@
+"""A settings form generated from a technique's ``Config``, with presets and the settings kept in the URL."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import streamlit as st
+
+from engine.core.config import ConfigError, choices, form_fields, from_params, to_params, validate
+
+LOG_GRID = sorted({m * 10.0**e for e in range(-6, 2) for m in (1, 2, 3, 5)})
+
+
+def label_of(name: str, field) -> str:
+    return field.title or name.replace("_", " ").capitalize()
+
+
+def pretty(option: Any) -> str:
+    return option.replace("_", " ") if isinstance(option, str) else str(option)
+
+
+def _bounds(field) -> tuple[Any, Any]:
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
+        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else hi
+    return lo, hi
+
+
+def widget(key: str, name: str, field) -> Any:
+    """Draw the widget that fits the field's type and bounds; its value lives in session_state[key]."""
+    label, help_ = label_of(name, field), field.description
+    extra = field.json_schema_extra or {}
+    common = dict(key=key, help=help_, persist_state="session")
+    ann = field.annotation
+    opts = choices(ann)
+    if opts is not None:
+        return st.selectbox(label, opts, format_func=pretty, **common)
+    if ann is bool:
+        return st.toggle(label, **common)
+    lo, hi = _bounds(field)
+    if ann is int:
+        if lo is not None and hi is not None and hi - lo <= 2000:
+            return st.slider(label, int(lo), int(hi), step=1, **common)
+        return st.number_input(label, min_value=lo, max_value=hi, step=1, **common)
+    if ann is float:
+        if extra.get("log") and lo and hi:
+            current = st.session_state[key]
+            grid = sorted({v for v in LOG_GRID if lo <= v <= hi} | {lo, hi, current})
+            return st.select_slider(label, grid, format_func=lambda v: f"{v:g}", **common)
+        if extra.get("widget") == "slider" and lo is not None and hi is not None:
+            return st.slider(label, float(lo), float(hi), step=_step(lo, hi), **common)
+        return st.number_input(label, min_value=lo, max_value=hi, step=_step(lo or 0, hi or 1), **common)
+    return st.text_input(label, max_chars=field.metadata and getattr(field.metadata[0], "max_length", None)
+                         or 200, **common)
+
+
+def _step(lo: float, hi: float) -> float:
+    span = float(hi) - float(lo)
+    return 10.0 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01
+
+
+def _apply(name: str, values: dict) -> None:
+    for field, value in values.items():
+        st.session_state[f"{name}.{field}"] = value
+
+
+def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = None, columns: int = 3):
+    """Draw the settings and return a valid Config, or None after showing what is wrong.
+
+    First visit: settings come from the URL (invalid values are ignored with a visible warning), on top of
+    the "quick" preset. Every change is written back to the URL, so a copied link reproduces the setup.
+    """
+    cls, presets = module.Config, module.PRESETS
+    fields = form_fields(cls)
+    base = validate(cls, presets["quick"]).model_dump()
+    init_key = f"{name}._url_read"
+    if init_key not in st.session_state:
+        config, warnings = from_params(cls, dict(st.query_params), base)
+        st.session_state[init_key] = warnings
+        _apply(name, {f: getattr(config, f) for f in fields})
+        st.session_state.setdefault(f"{name}._preset", "quick" if config.model_dump() == base else "custom")
+    for f in fields:  # values dropped while the page was away come back from the URL or the preset
+        st.session_state.setdefault(f"{name}.{f}", base[f])
+    for warning in st.session_state[init_key]:
+        st.warning(warning, icon=":material/link_off:")
+
+    def on_preset():
+        choice = st.session_state[f"{name}._preset"]
+        if choice in presets:
+            _apply(name, validate(cls, presets[choice]).model_dump(include=set(fields)))
+
+    with st.container(border=True):
+        st.selectbox("Preset", [*presets, "custom"], key=f"{name}._preset", on_change=on_preset,
+                     format_func=lambda p: {"quick": "Quick look", "better": "Better result"}.get(p, pretty(p)),
+                     help="Start from a ready-made setup, then adjust anything below.")
+        cols = st.columns(columns)
+        values = {}
+        for i, (field_name, field) in enumerate(fields.items()):
+            with cols[i % columns]:
+                values[field_name] = widget(f"{name}.{field_name}", field_name, field)
+        extra = extra_inputs() if extra_inputs else {}
+    try:
+        config = validate(cls, {**values, **extra})
+    except ConfigError as e:
+        st.error(f"These settings cannot run yet: {e}", icon=":material/error:")
+        return None
+    _sync_url(config, validate(cls, presets["quick"]))
+    return config
+
+
+def _sync_url(config, base) -> None:
+    """Keep the settings that differ from the quick preset in the URL (other parameters are left alone)."""
+    fields = form_fields(type(config))
+    current = {k: st.query_params[k] for k in st.query_params}
+    wanted = {k: v for k, v in current.items() if k not in fields} | to_params(config, base)
+    if wanted != current:
+        st.query_params.from_dict(wanted)

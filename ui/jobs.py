@@ -1,0 +1,83 @@
+"""The job panel: Train, queue position, live progress and chart, Stop; hands back the finished Outcome."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from engine.core import charts
+from engine.core.jobs import executor
+
+POLL_SECONDS = 0.5
+
+
+def _keys(name: str) -> tuple[str, str]:
+    return f"{name}._job", f"{name}._outcome"
+
+
+def job_panel(name: str, module, config):
+    """Draw the panel for technique ``name``; returns this session's latest Outcome (or None)."""
+    job_key, outcome_key = _keys(name)
+    ex = executor()
+    job = ex.get(st.session_state.get(job_key, ""))
+    if job is not None and not job.active:  # finished since the last rerun: collect it
+        del st.session_state[job_key]
+        if job.outcome is not None:
+            st.session_state[outcome_key] = job.outcome
+        if job.status == "failed":
+            st.error(job.error, icon=":material/error:")
+        elif job.error:
+            st.info(job.error)
+        job = None
+
+    running = job is not None
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    with left:
+        train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None or running,
+                          key=f"{name}._train", width="stretch")
+    with right:
+        if config is not None:
+            training, waiting = ex.busy()
+            load = f" The server is training {training} run(s) with {waiting} waiting." if training else ""
+            st.caption(f"Estimated time: about {_seconds(module.estimate_seconds(config))} on this server.{load}")
+    if train and config is not None and not running:
+        job = ex.submit(name, config.model_dump())
+        st.session_state[job_key] = job.id
+        st.session_state.pop(outcome_key, None)
+        running = True
+    if running:
+        _watch(name, module)
+    return st.session_state.get(outcome_key)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _watch(name: str, module) -> None:
+    """Re-drawn every half second while the job is active; the rest of the page stays usable."""
+    job_key, _ = _keys(name)
+    ex = executor()
+    job = ex.get(st.session_state.get(job_key, ""))
+    if job is None or not job.active:
+        st.rerun(scope="app")  # show the results (or the error) with a full rerun
+        return
+    with st.container(border=True):
+        if job.status == "queued":
+            pos = ex.position(job.id)
+            st.info(f"Waiting for a free slot: you are number {pos} in the queue. Training starts automatically.",
+                    icon=":material/hourglass_top:")
+        else:
+            done = job.step / job.total if job.total else 0.0
+            elapsed = time.time() - (job.started or time.time())
+            state = "Stopping…" if job.stop_requested else f"Training: step {job.step} of {job.total or '?'}"
+            st.progress(min(done, 1.0), text=f"{state} · {elapsed:.0f} s")
+        if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):
+            ex.cancel(job.id)
+        if job.rows:
+            history = pd.DataFrame(job.rows)
+            st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
+        if job.live is not None and hasattr(module, "live_figure"):
+            st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")

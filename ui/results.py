@@ -1,0 +1,122 @@
+"""Result tabs: Results (what happened + figures), Explain (SHAP views), Details (config, metrics, downloads)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import streamlit as st
+
+from engine.core import charts, export
+from engine.core.pipeline import explanations
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
+
+
+def _metric_text(name: str, value) -> str:
+    if isinstance(value, float) and 0 <= value <= 1 and re.search(r"accuracy|ratio|rate|coverage", name):
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def figure(fig, key: str, download: bool = True) -> None:
+    """One chart with its caption and an HTML download."""
+    st.plotly_chart(fig, key=key)
+    caption = charts.caption_of(fig)
+    if caption:
+        st.caption(caption)
+    if download:
+        st.download_button("Download chart (HTML)", data=lambda f=fig: export.figure_html(f),
+                           file_name=f"{key}.html", mime="text/html", key=f"{key}.dl", type="tertiary",
+                           icon=":material/download:")
+
+
+def result_tabs(name: str, outcome) -> None:
+    if outcome.status == "stopped":
+        st.warning("You stopped this run early: these results come from the partly trained model.")
+    st.subheader("What just happened")
+    st.markdown(outcome.text)
+    headline = [(k, v) for k, v in outcome.metrics.items() if isinstance(v, (int, float))][:4]
+    for col, (k, v) in zip(st.columns(max(len(headline), 1)), headline):
+        col.metric(k.replace("_", " "), _metric_text(k, v))
+    results, explain, details = st.tabs(["Results", "Explain", "Details"])
+    with results:
+        for title, fig in outcome.figures.items():
+            figure(fig, f"{name}.fig.{_slug(title)}")
+    with explain:
+        exps = explanations(outcome.explanation)
+        if not exps and not outcome.explain_figures:
+            st.info("This run has no SHAP explanation.")
+        for title, exp in exps.items():
+            explanation_views(name, title, exp)
+        for title, fig in outcome.explain_figures.items():
+            figure(fig, f"{name}.xfig.{_slug(title)}")
+    with details:
+        details_tab(name, outcome)
+
+
+def is_tabular(exp) -> bool:
+    return exp.feature_names is not None and np.ndim(exp.data) == 2
+
+
+@st.fragment
+def explanation_views(name: str, title: str, exp) -> None:
+    """Global bar, beeswarm, one row's waterfall and one feature's dependence for a tabular Explanation."""
+    key = f"{name}.shap.{_slug(title)}"
+    st.markdown(f"#### {title}")
+    error = getattr(exp, "additivity_error", None)
+    if error is not None:
+        st.caption(f"Explainer: {getattr(exp, 'method', 'SHAP')}. Local-accuracy check: base value + sum of SHAP "
+                   f"values matches the model's output to within {error:.2g} (largest gap over the explained rows).")
+    if not is_tabular(exp):
+        return
+    output = None
+    if np.ndim(exp.values) == 3:
+        names = exp.output_names or [str(i) for i in range(np.shape(exp.values)[2])]
+        output = st.selectbox("Explain the model's score for class", range(len(names)), format_func=lambda i: names[i],
+                              key=f"{key}.output", help="SHAP splits the model's raw score (logit) for this class.")
+    c1, c2 = st.columns(2)
+    with c1:
+        figure(charts.shap_bar(exp, output), f"{key}.bar", download=False)
+    with c2:
+        figure(charts.shap_beeswarm(exp, output), f"{key}.beeswarm", download=False)
+    c3, c4 = st.columns(2)
+    with c3:
+        row = st.slider("Row to explain", 0, len(exp.values) - 1, 0, key=f"{key}.row",
+                        help="Pick one explained row to see how each feature moved its prediction.")
+        figure(charts.shap_waterfall(exp, row, output), f"{key}.waterfall", download=False)
+    with c4:
+        features = list(exp.feature_names)
+        default = int(np.argmax(np.abs(np.asarray(exp.values)).mean(tuple(i for i in range(np.ndim(exp.values)) if i != 1))))
+        feature = st.selectbox("Feature", range(len(features)), index=default, format_func=lambda j: features[j],
+                               key=f"{key}.feature", help="See how this feature's value changes its effect.")
+        figure(charts.shap_dependence(exp, feature, output), f"{key}.dependence", download=False)
+
+
+def details_tab(name: str, outcome) -> None:
+    st.markdown(f"**Status:** {outcome.status} · **time:** {outcome.seconds:.1f} s · **device:** {outcome.device}")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Settings**")
+        st.json(outcome.config)
+    with c2:
+        st.markdown("**Metrics**")
+        st.dataframe(export.metrics_frame(outcome.metrics), hide_index=True)
+    for model_name, text in outcome.architecture.items():
+        with st.expander(f"Architecture: {model_name}"):
+            st.code(text, language=None)
+    with st.expander("History (every step)"):
+        st.dataframe(outcome.history, hide_index=True)
+    cols = st.columns(4)
+    cols[0].download_button("History (CSV)", export.csv_bytes(outcome.history), f"{name}_history.csv", "text/csv",
+                            key=f"{name}.dl.history", icon=":material/download:")
+    cols[1].download_button("Metrics (CSV)", export.csv_bytes(export.metrics_frame(outcome.metrics)),
+                            f"{name}_metrics.csv", "text/csv", key=f"{name}.dl.metrics", icon=":material/download:")
+    cols[2].download_button("Settings (JSON)", export.config_json(outcome.config), f"{name}_config.json",
+                            "application/json", key=f"{name}.dl.config", icon=":material/download:")
+    if outcome.weights:
+        cols[3].download_button("Weights (safetensors)", outcome.weights, f"{name}_model.safetensors",
+                                "application/octet-stream", key=f"{name}.dl.weights", icon=":material/download:")

@@ -2,6 +2,7 @@
 
     python -m engine list
     python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
+    python -m engine runs list | show ID | export ID DIR
 """
 from __future__ import annotations
 
@@ -62,6 +63,31 @@ def write_outcome(outcome, out: Path) -> None:
         (out / "model.safetensors").write_bytes(outcome.weights)
 
 
+def _runs(args) -> int:
+    """runs list | show ID | export ID DIR, against the run store (FRONTIER_DATA_DIR)."""
+    from engine.core.store import RunStore
+
+    store = RunStore()
+    if args.runs_command == "list":
+        for r in store.list_runs(owner=None):
+            print(json.dumps({k: r[k] for k in ("id", "technique", "status", "created", "seconds", "metrics")}))
+        return 0
+    row = store.get(args.id)
+    if row is None:
+        print(f"No stored run has id {args.id!r}.", file=sys.stderr)
+        return 2
+    if args.runs_command == "show":
+        print(json.dumps({k: v for k, v in row.items() if k not in ("history", "owner", "server_pid")}, indent=2))
+        return 0
+    outcome = store.load_outcome(args.id)
+    if outcome is None:
+        print(f"Run {args.id} has no results to export (status: {row['status']}).", file=sys.stderr)
+        return 2
+    write_outcome(outcome, Path(args.dir))
+    print(args.dir)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Frontier Lab engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--out", help="folder for config.json, metrics.json, history.csv, model.safetensors")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    runs = sub.add_parser("runs", help="stored runs").add_subparsers(dest="runs_command", required=True)
+    runs.add_parser("list", help="every stored run, newest first, one JSON object per line")
+    runs.add_parser("show", help="one run's record as JSON").add_argument("id")
+    export = runs.add_parser("export", help="write a run's config, metrics, history and weights to DIR")
+    export.add_argument("id")
+    export.add_argument("dir")
     args = parser.parse_args(argv)
+    if args.command == "runs":
+        return _runs(args)
     if args.command == "list":
         for name, entry in engine.TECHNIQUES.items():
             print(f"{name:<10} {entry.title}: {entry.summary}")

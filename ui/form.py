@@ -65,18 +65,23 @@ def _apply(name: str, values: dict) -> None:
         st.session_state[f"{name}.{field}"] = value
 
 
-def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = None, columns: int = 3):
+def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = None, columns: int = 3,
+                initial: dict | None = None):
     """Draw the settings and return a valid Config, or None after showing what is wrong.
 
-    First visit: settings come from the URL (invalid values are ignored with a visible warning), on top of
-    the "quick" preset. Every change is written back to the URL, so a copied link reproduces the setup.
+    First visit: settings come from ``initial`` (a shared run's config) or else the URL (invalid values are
+    ignored with a visible warning), on top of the "quick" preset. Every change is written back to the URL,
+    so a copied link reproduces the setup.
     """
     cls, presets = module.Config, module.PRESETS
     fields = form_fields(cls)
     base = validate(cls, presets["quick"]).model_dump()
     init_key = f"{name}._url_read"
     if init_key not in st.session_state:
-        config, warnings = from_params(cls, dict(st.query_params), base)
+        if initial is not None:
+            config, warnings = validate(cls, {**base, **{k: v for k, v in initial.items() if k in fields}}), []
+        else:
+            config, warnings = from_params(cls, dict(st.query_params), base)
         st.session_state[init_key] = warnings
         _apply(name, {f: getattr(config, f) for f in fields})
         st.session_state.setdefault(f"{name}._preset", "quick" if config.model_dump() == base else "custom")

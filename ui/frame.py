@@ -9,7 +9,9 @@ from engine.core.jobs import executor
 
 def pages() -> list:
     home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-    return [home, *(st.Page(e.page, title=e.title, icon=e.icon, url_path=name) for name, e in engine.TECHNIQUES.items())]
+    runs = st.Page("pages/runs.py", title="Your runs", icon=":material/history:", url_path="runs")
+    return [home, *(st.Page(e.page, title=e.title, icon=e.icon, url_path=name) for name, e in engine.TECHNIQUES.items()),
+            runs]
 
 
 def sidebar() -> None:

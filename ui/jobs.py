@@ -8,6 +8,7 @@ import streamlit as st
 
 from engine.core import charts
 from engine.core.jobs import executor
+from ui.runs import owner
 
 POLL_SECONDS = 0.5
 
@@ -42,8 +43,10 @@ def job_panel(name: str, module, config):
             load = f" The server is training {training} run(s) with {waiting} waiting." if training else ""
             st.caption(f"Estimated time: about {_seconds(module.estimate_seconds(config))} on this server.{load}")
     if train and config is not None and not running:
-        job = ex.submit(name, config.model_dump())
+        job = ex.submit(name, config.model_dump(), owner=owner())
         st.session_state[job_key] = job.id
+        if "run" in st.query_params:  # the page now shows the new run, not a shared one
+            del st.query_params["run"]
         st.session_state.pop(outcome_key, None)
         running = True
     if running:

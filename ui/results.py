@@ -8,6 +8,7 @@ import streamlit as st
 
 from engine.core import charts, export
 from engine.core.pipeline import explanations
+from ui.runs import share_box
 
 
 def _slug(text: str) -> str:
@@ -37,7 +38,10 @@ def figure(fig, key: str, download: bool = True) -> None:
 def result_tabs(name: str, outcome) -> None:
     if outcome.status == "stopped":
         st.warning("You stopped this run early: these results come from the partly trained model.")
-    st.subheader("What just happened")
+    head, share = st.columns([4, 1], vertical_alignment="bottom")
+    head.subheader("What just happened")
+    with share:
+        share_box(outcome)
     st.markdown(outcome.text)
     headline = [(k, v) for k, v in outcome.metrics.items() if isinstance(v, (int, float))][:4]
     for col, (k, v) in zip(st.columns(max(len(headline), 1)), headline):

@@ -181,3 +181,31 @@ def importance_comparison(names: Sequence[str], shap_importance: np.ndarray, per
     return captioned(fig, "Two independent ways to rank features. SHAP splits each prediction among the features; "
                           "permutation importance measures how much the test score drops when a feature is shuffled. "
                           "When they agree, trust the ranking more.")
+
+
+# --- comparing runs ---------------------------------------------------------------------------------------
+
+def compare_curves(histories: dict[str, pd.DataFrame], column: str, x: str = "step") -> go.Figure:
+    """One line per run for the same metric column."""
+    fig = go.Figure([go.Scatter(x=h[x], y=h[column], mode="lines", name=label)
+                     for label, h in histories.items() if column in h])
+    fig.update_layout(title=f"{column.replace('_', ' ')} by run", xaxis_title=x, hovermode="x unified",
+                      legend=dict(orientation="h", y=-0.2))
+    return captioned(fig, "The same training number for each selected run, step by step.")
+
+
+def compare_importance(importances: dict[str, tuple[Sequence[str], np.ndarray]], max_features: int = 15) -> go.Figure:
+    """Global SHAP importance (mean |value|) per feature, one bar group per run."""
+    names = list(dict.fromkeys(n for feats, _ in importances.values() for n in feats))
+    total = {n: 0.0 for n in names}
+    for feats, values in importances.values():
+        for n, v in zip(feats, values):
+            total[n] += float(v)
+    keep = sorted(names, key=total.get)[-max_features:]
+    fig = go.Figure()
+    for label, (feats, values) in importances.items():
+        lookup = dict(zip(feats, np.asarray(values, dtype=float)))
+        fig.add_trace(go.Bar(y=keep, x=[lookup.get(n, 0.0) for n in keep], orientation="h", name=label))
+    fig.update_layout(title="SHAP global importance by run", barmode="group", xaxis_title="mean |SHAP value|",
+                      height=max(320, 40 * len(keep) + 120), legend=dict(orientation="h", y=-0.15))
+    return captioned(fig, "Do the runs rely on the same inputs? Each bar is a feature's average impact in one run.")

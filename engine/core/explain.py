@@ -15,7 +15,8 @@ import numpy as np
 EXACT_TOLERANCE = 1e-3  # max |base + sum(shap) - output| we accept from DeepExplainer before falling back
 
 
-def _explanation(values, base, data, feature_names, output_names, error, method):
+def make_explanation(values, base, data, feature_names, output_names, error, method):
+    """A shap.Explanation carrying its measured ``additivity_error`` and the ``method`` that made it."""
     import shap
 
     exp = shap.Explanation(values=values, base_values=base, data=data,
@@ -89,7 +90,7 @@ def explain_torch(model, X, background, *, feature_names: Sequence[str] | None =
         out_names = output_names
         base_values = np.broadcast_to(base, (len(X), k)).copy()
     rows = data if data is not None else X.detach().cpu().numpy()
-    return _explanation(sv, base_values, rows, feature_names, out_names, error, name)
+    return make_explanation(sv, base_values, rows, feature_names, out_names, error, name)
 
 
 def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, background: np.ndarray, *,
@@ -106,7 +107,7 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
     values = np.asarray(raw.values, dtype=np.float64)
     base = np.asarray(raw.base_values, dtype=np.float64).reshape(len(X))
     error = float(np.abs(values.sum(1) + base - np.asarray(f(X)).reshape(len(X))).max())
-    return _explanation(values, base, X, feature_names, None, error, "Permutation (model-agnostic)")
+    return make_explanation(values, base, X, feature_names, None, error, "Permutation (model-agnostic)")
 
 
 def global_importance(exp) -> np.ndarray:
@@ -114,6 +115,14 @@ def global_importance(exp) -> np.ndarray:
     v = np.abs(np.asarray(exp.values))
     v = v.mean(0)
     return v.mean(-1) if v.ndim > 1 and exp.output_names is not None else v
+
+
+def tabular_importances(explanation) -> dict[str, tuple[list[str], np.ndarray]]:
+    """{title: (feature names, mean |SHAP|)} for each tabular Explanation of a run (images are skipped)."""
+    from engine.core.pipeline import explanations
+
+    return {t: (list(e.feature_names), global_importance(e)) for t, e in explanations(explanation).items()
+            if e.feature_names is not None and np.ndim(e.data) == 2}
 
 
 def permutation_importance(score: Callable[[np.ndarray], float], X: np.ndarray, seed: int = 0,

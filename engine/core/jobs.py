@@ -12,7 +12,9 @@ engine such as Ray can stand in for :class:`LocalExecutor` without touching them
 """
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import secrets
 import socket
 import subprocess
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
 
@@ -35,6 +38,7 @@ class Job:
     id: str
     technique: str
     config: dict
+    owner: str = ""  # the browser session that submitted it
     status: str = "queued"  # queued | running | done | stopped | failed
     step: int = 0
     total: int = 0
@@ -46,6 +50,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     stop_requested: float | None = None
+    recorded: bool = False  # written to the run store (its share link works)
 
     @property
     def active(self) -> bool:
@@ -53,7 +58,7 @@ class Job:
 
 
 class Executor(Protocol):
-    def submit(self, technique: str, config: dict) -> Job: ...
+    def submit(self, technique: str, config: dict, owner: str = "") -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
     def cancel(self, job_id: str) -> None: ...
     def position(self, job_id: str) -> int: ...  # 0 = running or finished, n = n-th in the queue
@@ -147,11 +152,11 @@ class LocalExecutor:
     ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: per-run resident
     memory cap (env ``FRONTIER_RUN_MEMORY_MB``, default 3072); ``timeout_s``: per-run time limit (env
     ``FRONTIER_RUN_TIMEOUT_S``, default 900); ``stop_grace_s``: how long a stopped run may take to hand back
-    its partial result before it is killed.
+    its partial result before it is killed; ``store``: a RunStore that records every run (None: no record).
     """
 
     def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 10.0):
+                 stop_grace_s: float = 10.0, store=None):
         self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
@@ -162,14 +167,21 @@ class LocalExecutor:
         self._slots = [_Slot() for _ in range(self.slots)]
         self._start_failures = 0
         self._closed = False
+        self.store = store
+        self._to_record: queue.Queue[tuple[str, Job]] = queue.Queue()
+        if store is not None:
+            store.recover()
+            threading.Thread(target=self._record_loop, name="frontier-recorder", daemon=True).start()
         for slot in self._slots:
             self._start(slot)
         self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
         self._thread.start()
 
     # --- the Executor interface ---------------------------------------------------------------------------
-    def submit(self, technique: str, config: dict) -> Job:
-        job = Job(id=secrets.token_hex(16), technique=technique, config=dict(config))
+    def submit(self, technique: str, config: dict, owner: str = "") -> Job:
+        job = Job(id=secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
+        if self.store is not None:
+            self.store.start(job.id, owner, technique, job.config)
         if self._closed:
             self._finish(job, "failed", error="The training workers cannot start on this server.")
             return job
@@ -247,7 +259,24 @@ class LocalExecutor:
             slot.conn.close()
 
     def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
+        if outcome is not None:
+            outcome.run_id = job.id
         job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
+        if self.store is not None:
+            self._to_record.put(("ended", job))
+
+    def _record_loop(self) -> None:
+        """Write ended runs to the store off the supervisor thread, so recording never delays a run."""
+        while True:
+            event, job = self._to_record.get()
+            try:
+                if event == "running":
+                    self.store.mark_running(job.id)
+                else:
+                    self.store.finish(job.id, job.status, job.outcome, job.error)
+                    job.recorded = True
+            except Exception:  # a full disk must not stop the app: the run is still shown, just not stored
+                log.exception("could not record run %s", job.id)
 
     def _forget_old(self, keep_s: float = 3600) -> None:
         cutoff = time.time() - keep_s
@@ -264,6 +293,8 @@ class LocalExecutor:
                     self._finish(job, "failed", error=f"Could not start the run: {e}")
                     continue
                 slot.job, job.status, job.started = job, "running", time.time()
+                if self.store is not None:
+                    self._to_record.put(("running", job))
 
     def _supervise(self) -> None:
         while not self._closed:
@@ -367,7 +398,9 @@ def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = LocalExecutor()
+            from engine.core.store import RunStore
+
+            _executor = LocalExecutor(store=RunStore())
         return _executor
 
 

@@ -32,6 +32,7 @@ class Outcome:
     seconds: float = 0.0
     device: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""  # the run store's id (also the share id) once recorded
 
 
 def explanations(explanation) -> dict:

@@ -1,0 +1,133 @@
+"""Run store: round trip, crash safety, concurrent writers, privacy, CSV export safety, CLI."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from engine.core.export import csv_bytes
+from engine.core.jobs import LocalExecutor
+from engine.core.pipeline import execute
+from engine.core.store import RunStore
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    return execute("xai", {"dataset": "iris", "epochs": 10, "explain_rows": 20})
+
+
+def test_round_trip_gives_back_the_same_run(tmp_path, outcome):
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.start("a" * 32, "alice", "xai", outcome.config)
+    store.finish("a" * 32, "done", outcome)
+    back = store.load_outcome("a" * 32)
+    assert back.config == outcome.config and back.metrics == outcome.metrics and back.text == outcome.text
+    pd.testing.assert_frame_equal(back.history, outcome.history, check_dtype=False)
+    assert list(back.figures) == list(outcome.figures)
+    assert json.loads(back.figures["Loss"].to_json()) == json.loads(outcome.figures["Loss"].to_json())
+    np.testing.assert_allclose(back.explanation.values, outcome.explanation.values)
+    assert back.explanation.feature_names == outcome.explanation.feature_names
+    assert back.explanation.additivity_error == pytest.approx(outcome.explanation.additivity_error)
+    assert back.weights == outcome.weights and back.run_id == "a" * 32
+    row = store.get("a" * 32)
+    assert row["versions"]["torch"] == "2.13.0" and row["status"] == "done" and row["owner"] == "alice"
+    with store._connect() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unknown_and_malformed_ids_are_none(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite3")
+    assert store.get("0" * 32) is None and store.get("../../etc") is None and store.load_outcome("zz") is None
+
+
+def test_runs_of_a_dead_server_are_marked_interrupted(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.start("b" * 32, "bob", "xai", {"seed": 0})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with store._connect() as db:
+        db.execute("UPDATE runs SET server_pid = ? WHERE id = ?", (dead.pid, "b" * 32))
+    assert RunStore(tmp_path / "runs.sqlite3").recover() == 1
+    row = store.get("b" * 32)
+    assert row["status"] == "interrupted" and "server stopped" in row["error"]
+
+
+def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(tmp_path):
+    os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"
+    store = RunStore(tmp_path / "runs.sqlite3")
+    pool = LocalExecutor(slots=2, store=store)
+    try:
+        jobs = [pool.submit("fake", {"mode": "crash"}, owner="carol")] + [
+            pool.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)]
+        end = time.time() + 120
+        while not all(j.recorded for j in jobs) and time.time() < end:
+            time.sleep(0.05)
+    finally:
+        pool.close()
+    runs = {r["id"]: r for r in store.list_runs("carol")}
+    assert len(runs) == 6  # concurrent writers lost nothing
+    assert runs[jobs[0].id]["status"] == "failed" and "exited with code" in runs[jobs[0].id]["error"]
+    assert all(runs[j.id]["status"] == "done" for j in jobs[1:])
+    assert store.load_outcome(jobs[1].id).metrics["final_loss"] == pytest.approx(1 / 3)
+
+
+def test_many_threads_writing_at_once_lose_nothing(tmp_path, outcome):
+    store = RunStore(tmp_path / "runs.sqlite3")
+
+    def write(i):
+        run_id = f"{i:032x}"
+        store.start(run_id, "dave", "xai", outcome.config)
+        store.finish(run_id, "done", outcome)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.list_runs("dave")) == 8
+
+
+def test_one_owner_cannot_list_or_delete_another_owners_runs(tmp_path, outcome, monkeypatch):
+    monkeypatch.delenv("FRONTIER_SINGLE_USER", raising=False)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.start("c" * 32, "erin", "xai", outcome.config)
+    store.finish("c" * 32, "done", outcome)
+    assert store.list_runs("frank") == [] and len(store.list_runs("erin")) == 1
+    assert not store.delete("c" * 32, "frank") and store.get("c" * 32) is not None
+    assert store.delete("c" * 32, "erin") and store.get("c" * 32) is None
+
+
+def test_csv_export_neutralises_spreadsheet_formulas():
+    df = pd.DataFrame({"=cmd|' /C calc'!A0": ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "safe"],
+                       "n": [-1.5, 2, 3, 4, 5]})
+    text = csv_bytes(df).decode()
+    assert "'=cmd|" in text and "\n'+1," in text and "\n'-2+3," in text and "\n'@SUM" in text and "\nsafe,5" in text
+    assert ",-1.5" in text  # numbers stay numbers
+    assert not any(line.startswith(("=", "+", "@")) for line in text.splitlines())
+
+
+def test_cli_lists_shows_and_exports_runs(tmp_path, outcome):
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.start("d" * 32, "gina", "xai", outcome.config)
+    store.finish("d" * 32, "done", outcome)
+    env = {**os.environ, "FRONTIER_DATA_DIR": str(tmp_path)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engine", "runs", *a], cwd=ROOT, env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    listed = run("list")
+    assert listed.returncode == 0 and json.loads(listed.stdout.splitlines()[0])["id"] == "d" * 32
+    shown = run("show", "d" * 32)
+    assert json.loads(shown.stdout)["metrics"] == outcome.metrics
+    out = run("export", "d" * 32, str(tmp_path / "export"))
+    assert out.returncode == 0 and (tmp_path / "export" / "model.safetensors").exists()
+    missing = run("show", "e" * 32)
+    assert missing.returncode == 2 and "No stored run" in missing.stderr

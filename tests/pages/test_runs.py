@@ -1,0 +1,64 @@
+"""Result links and the runs page: stored results open without retraining; sessions see only their own runs."""
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from engine.core.jobs import executor
+from tests.pages.helpers import open_page, train_and_wait
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _recorded(run_id, timeout=30):
+    store = executor().store
+    end = time.time() + timeout
+    while time.time() < end:
+        row = store.get(run_id)
+        if row and row["status"] == "done":
+            return row
+        time.sleep(0.1)
+    raise AssertionError("run was not recorded")
+
+
+def _train_in_app(at, dataset):
+    at.switch_page("pages/xai.py").run()
+    at.selectbox(key="xai.dataset").set_value(dataset).run()
+    return train_and_wait(at, "xai").session_state["xai._outcome"]
+
+
+def test_a_result_link_shows_the_stored_run_without_training():
+    at = train_and_wait(open_page("xai", query={"dataset": "iris", "epochs": "15"}))
+    run_id = at.session_state["xai._outcome"].run_id
+    _recorded(run_id)
+    other = open_page("xai", query={"run": run_id})
+    assert "xai._job" not in other.session_state  # nothing was trained
+    assert any("shared result" in i.value for i in other.info)
+    assert other.selectbox(key="xai.dataset").value == "iris" and other.slider(key="xai.epochs").value == 15
+    assert len(other.get("plotly_chart")) >= 8
+    assert [t.label for t in other.tabs] == ["Results", "Explain", "Details"]
+
+
+def test_malformed_and_unknown_result_links_get_clear_messages():
+    bad = open_page("xai", query={"run": "<script>"})
+    assert any("malformed" in e.value for e in bad.error)
+    unknown = open_page("xai", query={"run": "0" * 32})
+    assert any("No stored run has this id" in e.value for e in unknown.error)
+    assert not unknown.tabs  # no results shown, the page still works
+    assert next(b for b in unknown.button if b.key == "xai._train").disabled is False
+
+
+def test_runs_page_lists_only_this_sessions_runs_and_compares_them():
+    mine = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    first, second = _train_in_app(mine, "wine"), _train_in_app(mine, "iris")
+    for o in (first, second):
+        _recorded(o.run_id)
+    mine.switch_page("pages/runs.py").run()
+    assert not mine.exception
+    table = mine.dataframe[0].value
+    assert len(table) == 2 and set(table["technique"]) == {"Explainable AI"}
+
+    stranger = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    stranger.switch_page("pages/runs.py").run()
+    assert not stranger.exception and not stranger.dataframe
+    assert any("No runs yet" in i.value for i in stranger.info)

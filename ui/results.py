@@ -81,7 +81,8 @@ def explanation_views(name: str, title: str, exp) -> None:
     if np.ndim(exp.values) == 3:
         names = exp.output_names or [str(i) for i in range(np.shape(exp.values)[2])]
         output = st.selectbox("Explain the model's score for class", range(len(names)), format_func=lambda i: names[i],
-                              key=f"{key}.output", help="SHAP splits the model's raw score (logit) for this class.")
+                              key=f"{key}.output",
+                              help="SHAP splits the model's output for this class (a raw score or a probability).")
     c1, c2 = st.columns(2)
     with c1:
         figure(charts.shap_bar(exp, output), f"{key}.bar", download=False)
@@ -90,7 +91,8 @@ def explanation_views(name: str, title: str, exp) -> None:
     c3, c4 = st.columns(2)
     with c3:
         row = st.slider("Row to explain", 0, len(exp.values) - 1, 0, key=f"{key}.row",
-                        help="Pick one explained row to see how each feature moved its prediction.")
+                        help="Pick one explained row to see how each feature moved its prediction.",
+                        ) if len(exp.values) > 1 else 0
         figure(charts.shap_waterfall(exp, row, output), f"{key}.waterfall", download=False)
     with c4:
         features = list(exp.feature_names)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.core.paths import data_dir
+
 MAX_UPLOAD_BYTES = int(os.environ.get("FRONTIER_MAX_UPLOAD_MB", "5")) * 1024 * 1024
 MAX_UPLOAD_ROWS = 50_000
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -22,13 +24,6 @@ TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 class DataError(ValueError):
     """A problem with the person's data; its text is shown as is."""
-
-
-def data_dir() -> Path:
-    """Where runs and uploads live: ``FRONTIER_DATA_DIR`` or ``~/.frontier-lab``."""
-    path = Path(os.environ.get("FRONTIER_DATA_DIR") or Path.home() / ".frontier-lab")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass

@@ -405,4 +405,7 @@ def executor() -> Executor:
 
 
 if __name__ == "__main__":  # a worker: python -m engine.core.jobs FD
-    _worker_main(Connection(int(sys.argv[1])))
+    try:
+        _worker_main(Connection(int(sys.argv[1])))
+    except (BrokenPipeError, ConnectionResetError, EOFError, KeyboardInterrupt):
+        pass  # the app went away: nothing left to report to

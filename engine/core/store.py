@@ -21,10 +21,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from engine.core.data import data_dir
+from engine.core.paths import data_dir
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 SCHEMA = """
@@ -56,6 +53,8 @@ def versions() -> dict[str, str]:
 
 
 def _json(value) -> str:
+    import numpy as np
+
     def default(o):
         if isinstance(o, np.generic):
             return o.item()
@@ -155,6 +154,7 @@ class RunStore:
 
     def load_outcome(self, run_id: str):
         """Rebuild a finished run's Outcome (figures, explanation, weights) without retraining; None if unknown."""
+        import pandas as pd
         import plotly.io as pio
 
         from engine.core.pipeline import Outcome
@@ -208,6 +208,7 @@ def _alive(pid) -> bool:
 
 
 def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
+    import numpy as np
     from safetensors.numpy import save
 
     from engine.core.pipeline import explanations

@@ -18,6 +18,8 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable
         weight_decay: float = 0.0, params=None, seed: int = 0, optimizer: str = "adam") -> bool:
     """Train ``model`` on (X, y); after each epoch report ``loss`` plus ``evaluate(model)`` to the tracker.
 
+    ``evaluate`` returns a dict of metrics; its optional ``"live"`` entry becomes the tracker's live snapshot.
+
     ``optimizer``: "adam" or "sgd" (with momentum 0.9). Returns True when the person stopped the run.
     Raises ``Diverged`` when the loss is NaN or infinite.
     """

@@ -40,7 +40,7 @@ def test_round_trip_gives_back_the_same_run(tmp_path, outcome):
     assert back.explanation.additivity_error == pytest.approx(outcome.explanation.additivity_error)
     assert back.weights == outcome.weights and back.run_id == "a" * 32
     row = store.get("a" * 32)
-    assert row["versions"]["torch"] == "2.13.0" and row["status"] == "done" and row["owner"] == "alice"
+    assert row["versions"]["torch"].startswith("2.13.0") and row["status"] == "done" and row["owner"] == "alice"
     with store._connect() as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -1,0 +1,37 @@
+"""Quantum page: the classifier trains to results and SHAP, the circuit lab draws a Bell state, bad gates are refused."""
+from tests.pages.helpers import open_page, train_and_wait
+
+
+def test_quantum_page_trains_the_classifier_and_shows_results():
+    at = open_page("quantum")
+    at.selectbox(key="quantum.embedding").set_value("angle_x").run()
+    value = at.query_params["embedding"]
+    assert (value if isinstance(value, str) else value[0]) == "angle_x"  # the link reproduces the setup
+    at = train_and_wait(at)
+    outcome = at.session_state["quantum._outcome"]
+    assert outcome.metrics["test_accuracy"] >= 0.85 and outcome.metrics["n_qubits"] == 4
+    assert outcome.info["simulator"] == "default.qubit"
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    # training, decision boundaries, circuit, parameters + 4 SHAP views for each of the two models
+    assert len(at.get("plotly_chart")) >= 4 + 8
+    assert "What just happened" in [s.value for s in at.subheader]
+    assert any("default.qubit" in m.value for m in at.markdown)
+
+
+def test_circuit_lab_shows_the_bell_state():
+    at = open_page("quantum")
+    at.selectbox(key="quantum.mode").set_value("circuit_lab").run()
+    at.text_input(key="quantum.gates").set_value("H 0; CNOT 0 1").run()
+    at = train_and_wait(at)
+    outcome = at.session_state["quantum._outcome"]
+    assert outcome.metrics["entanglement_entropy"] > 0.99
+    assert len(at.get("plotly_chart")) >= 3  # diagram, amplitudes, probabilities
+    assert any("|00⟩ 50.0%" in m.value for m in at.markdown)
+
+
+def test_a_bad_gate_list_is_explained_and_blocks_training():
+    at = open_page("quantum")
+    at.selectbox(key="quantum.mode").set_value("circuit_lab").run()
+    at.text_input(key="quantum.gates").set_value("H 0; CNOT 0 0").run()
+    assert any("two different qubits" in e.value for e in at.error)
+    assert next(b for b in at.button if b.key == "quantum._train").disabled

@@ -1,0 +1,51 @@
+"""Transfer learning page: a pretrained model versus training from scratch when labels are few."""
+import streamlit as st
+
+from engine.core.data import DataError, read_csv, save_upload
+from engine.transfer import read_text_csv
+from ui.page import technique_page
+
+INTRO = """
+**Transfer learning** reuses a model trained on a big task for a new task with only a few labelled examples.
+*Feature extraction* freezes the pretrained layers and trains only a small new head; *fine-tuning* also lets some
+pretrained layers change, gently (a smaller learning rate). Both are compared with a model **trained from scratch**
+on the same few labels.
+
+- **Text**: a sentence encoder pretrained on about a billion sentence pairs already places sentences on the same
+  topic close together, so 3 labelled sentences per topic go a long way. Bag-of-words from scratch only knows the
+  words it has seen.
+- **Images**: a small network pretrained on handwritten digits learns new digits. Here training from scratch is
+  already strong, and a narrow source can *hurt* (negative transfer): the page says so when it happens.
+
+Turn on the *sweep* to see accuracy against the number of labels for every strategy.
+"""
+
+
+def upload_inputs() -> dict:
+    """Text track + "upload": a CSV with a text column and a label column, checked on the server."""
+    if st.session_state.get("transfer.track", "text") != "text" or st.session_state.get("transfer.dataset") != "upload":
+        return {}
+    file = st.file_uploader("Your CSV file", type=["csv"], key="transfer.file",
+                            help="A header row, one column of sentences and one column of class labels.")
+    if file is None:
+        return {}
+    cache = st.session_state.setdefault("transfer._uploads", {})
+    try:
+        if file.file_id not in cache:
+            raw = file.getvalue()
+            cache.clear()
+            cache[file.file_id] = (save_upload(raw), read_csv(raw))
+        token, df = cache[file.file_id]
+        columns = list(df.columns)
+        text_column = st.selectbox("Text column", columns, key="transfer.text_pick",
+                                   help="The column that holds the sentences.")
+        label_column = st.selectbox("Label column", columns, index=len(columns) - 1, key="transfer.label_pick",
+                                    help="The column that holds each sentence's class.")
+        read_text_csv(df, text_column, label_column, int(st.session_state.get("transfer.labels_per_class", 3)))
+    except DataError as e:
+        st.error(str(e), icon=":material/error:")
+        return {}
+    return {"upload": token, "text_column": text_column, "label_column": label_column}
+
+
+technique_page("transfer", intro=INTRO, extra_inputs=upload_inputs)

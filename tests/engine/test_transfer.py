@@ -1,0 +1,283 @@
+"""Transfer learning: real pretrained encoder offline, pretrained beats scratch on text, frozen layers stay frozen,
+the image cache is reused and rebuilt when damaged, bad CSVs get clear messages, SHAP is additive."""
+import json
+import socket
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from engine import transfer as T
+from engine.core.config import ConfigError, validate
+from engine.core.data import DataError
+
+torch.set_num_threads(1)
+TINY_IMAGES = {"track": "images", "labels_per_class": 5, "epochs": 15, "pretrain_epochs": 3, "sweep": True,
+               "finetune_blocks": 1}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A private data directory (uploads, weight cache) for this module."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("frontier")
+        mp.setenv("FRONTIER_DATA_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def text_run(data_dir):
+    """One default text run (3 labels per topic, with the sweep), with every network connection refused."""
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    T.encoder.cache_clear()
+    T._embed.cache_clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", no_network)
+        mp.setattr(socket, "create_connection", no_network)
+        steps = []
+        result = T.run(validate(T.Config, {"sweep": True}), lambda s, t, m: steps.append((s, t)) or False)
+        explanation = T.explain(result)
+    return result, steps, explanation
+
+
+@pytest.fixture(scope="module")
+def image_run(data_dir):
+    return T.run(validate(T.Config, TINY_IMAGES), None)
+
+
+def test_settings_check_bounds_and_combinations():
+    T.Config()
+    for preset in T.PRESETS.values():
+        validate(T.Config, preset)
+    with pytest.raises(ConfigError, match="`labels_per_class` must be <= 100"):
+        validate(T.Config, {"labels_per_class": 101})
+    with pytest.raises(ConfigError, match="must be at most 45"):
+        validate(T.Config, {"labels_per_class": 46})  # the topics set would have too few left to test
+    validate(T.Config, {"labels_per_class": 100, "track": "images"})
+    with pytest.raises(ConfigError, match="Upload a CSV"):
+        validate(T.Config, {"dataset": "upload"})
+
+
+def test_encoder_loads_offline_and_really_is_pretrained(text_run):
+    model = T.encoder("cpu")  # loaded inside the fixture while sockets refused to connect
+    e = model.encode(["The goalkeeper saved a penalty.", "The striker scored a late goal.",
+                      "Interest rates rose again this quarter."], normalize_embeddings=True)
+    assert e.shape == (3, 384)
+    sport_sport, sport_finance = float(e[0] @ e[1]), float(e[0] @ e[2])
+    assert sport_sport > sport_finance + 0.2  # an untrained network would not know football from finance
+
+
+def test_text_pretrained_encoder_clearly_beats_scratch_with_three_labels(text_run):
+    result, steps, _ = text_run
+    m = result.metrics
+    assert m["n_labelled"] == 18 and m["n_test"] == 282 and m["labels_per_class"] == 3
+    assert m["accuracy_feature_extraction"] >= 0.7
+    assert m["accuracy_feature_extraction"] >= m["accuracy_scratch"] + 0.35
+    json.dumps(m)
+    # one row per epoch, live accuracy for both strategies, progress within 1..total
+    assert list(result.history["step"]) == list(range(1, 61))
+    assert result.history["loss_scratch"].iloc[-1] < result.history["loss_scratch"].iloc[0]
+    assert all(0 < s <= t for s, t in steps)
+    # the encoder has millions of frozen weights; only the head (384 x 6 + 6) trains
+    counts = result.info["parameter_counts"]["feature_extraction"]
+    assert counts["trainable"] == 384 * 6 + 6 and counts["frozen"] > 20_000_000
+
+
+def test_text_sweep_shows_the_gap_closing_with_more_labels(text_run):
+    sweep = text_run[0].arrays["sweep"]
+    assert sweep["labels_per_class"] == [1, 2, 3, 5, 10, 20, 40]
+    fe, sc = np.array(sweep["feature_extraction"]), np.array(sweep["scratch"])
+    assert fe[0] > sc[0] + 0.3  # one label per class: the pretrained encoder is far ahead
+    assert sc[-1] > sc[0] + 0.2  # scratch needs many labels to catch up
+    assert (fe >= sc).all()
+
+
+def test_word_shapley_matches_hand_computed_values():
+    weights = np.array([0.5, -0.25, 2.0])
+    values, base, full = T.word_shapley(lambda m: m @ weights + 1.0, 3, seed=0)
+    assert np.allclose(values, weights) and base == 1.0 and full == pytest.approx(3.25)
+    # a pure interaction of words 0 and 1 is split equally between them; word 2 gets nothing
+    values, _, _ = T.word_shapley(lambda m: m[:, 0] * m[:, 1], 3, seed=0, permutations=200)
+    assert np.allclose(values, [0.5, 0.5, 0.0], atol=0.08)
+
+
+def test_text_explanation_is_additive_and_unseen_words_do_not_move_scratch(text_run):
+    result, _, explanation = text_run
+    assert len(explanation) == 2
+    pretrained, scratch = explanation.values()
+    for exp in (pretrained, scratch):
+        assert exp.values.shape == (len(exp.feature_names),) and exp.additivity_error < 1e-9
+    vocab = set(result.info["vocabulary"])
+    for name, v in zip(scratch.feature_names, scratch.values):
+        if not set(T.words(name.rsplit(" (", 1)[0])) & vocab:
+            assert v == 0.0  # bag-of-words from scratch cannot use a word it never saw
+    figs = T.explain_figures(result, explanation)
+    assert "Words that mattered" in figs
+
+
+def test_text_figures_and_description(text_run):
+    result = text_run[0]
+    figs = T.figures(result)
+    for name in ("Accuracy per strategy", "Label efficiency", "Confusion matrix", "Misclassified sentences",
+                 "Encoder embeddings (2-D)", "Parameters"):
+        assert name in figs and figs[name].layout.meta["caption"]
+    assert len(figs["Confusion matrix"].layout.updatemenus[0].buttons) == 2
+    text = T.describe(result)
+    assert f"{result.metrics['accuracy_feature_extraction']:.0%}" in text and "Transfer helped" in text
+
+
+def test_feature_extraction_keeps_the_pretrained_backbone_frozen(image_run):
+    models = image_run.models
+    pre = models["pretrained"].state_dict()
+    for name, trained_blocks in (("feature_extraction", set()), ("finetune_last", {"block3"}),
+                                 ("finetune", {"block1", "block2", "block3"})):
+        state = models[name].state_dict()
+        for key, value in pre.items():
+            if key.startswith("head"):
+                continue
+            same = torch.equal(state[key], value)
+            assert same == (key.split(".")[0] not in trained_blocks), f"{name}: {key}"
+    counts = image_run.info["parameter_counts"]
+    assert counts["feature_extraction"] == {"trainable": 64 * 5 + 5, "frozen": 160 + 4640 + 8256}
+    assert counts["scratch"]["frozen"] == 0
+
+
+def test_images_negative_transfer_from_digits_0_4_is_said_plainly(image_run):
+    m = image_run.metrics
+    for s in ("scratch", "feature_extraction", "finetune_last", "finetune"):
+        assert 1 / 5 < m[f"accuracy_{s}"] <= 1.0  # everyone beats guessing one of five digits
+    assert m["source_accuracy"] > 0.8
+    text = T.describe(image_run)
+    if m["accuracy_scratch"] > max(m["accuracy_feature_extraction"], m["accuracy_finetune_last"],
+                                   m["accuracy_finetune"]) + 0.02:
+        assert "Negative transfer" in text
+    assert image_run.arrays["sweep"]["labels_per_class"] == [1, 3, 10, 30, 100]
+    figs = T.figures(image_run)
+    assert {"Label efficiency", "Augmented samples", "Misclassified images"} <= set(figs)
+
+
+def test_image_pixel_attributions_side_by_side(image_run):
+    explanation = T.explain(image_run)
+    assert len(explanation) == 2
+    for exp in explanation.values():
+        assert exp.values.shape == (6, 1, 8, 8, 5) and exp.additivity_error < 1e-3
+    fig = T.explain_figures(image_run, explanation)["Pixel attributions"]
+    assert len(fig.frames) == 6 and len(fig.data) == 3
+
+
+def test_pretrained_cache_is_reused_and_a_damaged_file_is_rebuilt(image_run, monkeypatch):
+    config = validate(T.Config, {**TINY_IMAGES, "sweep": False, "epochs": 5})
+    path = T.cache_path(config)
+    assert path.exists() and not image_run.info["cache"]["from_cache"]
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("pretrained again although the cache was valid")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(T, "pretrain", no_pretraining)
+        again = T.run(config, None)
+        assert again.info["cache"]["from_cache"] and "reused from the cache" in T.describe(again)
+        assert again.metrics == T.run(config, None).metrics  # seeded runs reproduce
+
+    raw = bytearray(path.read_bytes())
+    raw[-40:-20] = bytes(20)  # silently damage some weights: the file still parses
+    path.write_bytes(bytes(raw))
+    assert T.load_cached(path, 5) is None
+    rebuilt = T.run(config, None)
+    assert rebuilt.info["cache"]["rebuilt"] and not rebuilt.info["cache"]["from_cache"]
+    assert T.load_cached(path, 5) is not None and "rebuilt" in T.describe(rebuilt)
+
+    path.write_bytes(path.read_bytes()[:100])  # truncated: not even a readable header
+    assert T.load_cached(path, 5) is None
+    assert T.run(config, None).info["cache"]["rebuilt"]
+
+
+def test_augmentation_shifts_by_whole_pixels():
+    x = torch.zeros(50, 1, 8, 8)
+    x[:, 0, 3:5, 3:5] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    out = T.augment(x, rotation=0.0, shift=1, gen=gen)
+    shifted = [torch.roll(x[0], (dy, dx), (1, 2)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    for img in out:
+        assert any(torch.allclose(img, s, atol=1e-6) for s in shifted)
+    assert len({tuple(img.flatten().tolist()) for img in out}) > 3  # really random
+    assert torch.equal(T.augment(x, 0.0, 0, gen), x)
+
+
+def test_stop_returns_quickly_and_everything_still_draws(data_dir):
+    started = time.perf_counter()
+    stopped = T.run(T.Config(), lambda *_: True)
+    assert stopped.stopped and time.perf_counter() - started < 1.0
+    assert T.figures(stopped) == {} and T.explain(stopped) is None and "stopped" in T.describe(stopped)
+
+    partial = T.run(validate(T.Config, {**TINY_IMAGES, "sweep": False}), lambda s, t, m: s >= 3 and "loss_scratch" in m)
+    assert partial.stopped and len(partial.history) == 3
+    assert T.figures(partial) and "You stopped it after 3 passes" in T.describe(partial)
+
+
+def _upload(data_dir, name: str, raw: bytes) -> str:
+    token = (name.encode().hex() + "0" * 32)[:32]
+    (data_dir / "uploads").mkdir(exist_ok=True)
+    (data_dir / "uploads" / f"{token}.csv").write_bytes(raw)
+    return token
+
+
+@pytest.mark.parametrize("csv, columns, message", [
+    (b"sentence,label\nhello there,a\nbye now,b\n", {}, "no text column named 'text'"),
+    (b"text,label\nhello there,a\nbye now,a\nsee you,a\nlater,a\n", {}, "only one class"),
+    (b"text,label\nhello there,a\n,b\nbye now,b\nok then,\n", {"labels_per_class": 1},
+     "2 rows have no text or no label"),
+    (b"text,label\n1,a\n2,b\n3,a\n4,b\n", {"labels_per_class": 1}, "does not hold text"),
+    (b"text,topic\nhello there,a\nbye now,b\n", {}, "no label column named 'label'"),
+    (b"text,label\nhi,a\nyo,a\nhey,b\n", {"labels_per_class": 2}, "'b' has 1"),
+])
+def test_bad_text_csvs_get_clear_messages(data_dir, csv, columns, message):
+    token = _upload(data_dir, message, csv)
+    config = validate(T.Config, {"dataset": "upload", "upload": token, **columns})
+    with pytest.raises(DataError, match=message):
+        T.run(config, None)
+
+
+def test_huge_and_long_csvs_are_refused(data_dir):
+    big = b"text,label\n" + b"a long sentence about nothing in particular,x\n" * 130_000  # about 6 MB
+    config = validate(T.Config, {"dataset": "upload", "upload": _upload(data_dir, "big", big)})
+    with pytest.raises(DataError, match="the limit is"):
+        T.run(config, None)
+    rows = pd.DataFrame({"text": [f"sentence {i}" for i in range(2500)], "label": ["a", "b"] * 1250})
+    token = _upload(data_dir, "rows", rows.to_csv(index=False).encode())
+    config = validate(T.Config, {"dataset": "upload", "upload": token})
+    with pytest.raises(DataError, match="reads at most 2,000"):
+        T.run(config, None)
+
+
+def test_a_good_upload_trains(data_dir, text_run):
+    df = pd.read_csv(T.TOPICS_CSV)
+    df = df[df.label.isin(["sport", "weather"])].rename(columns={"text": "sentence", "label": "topic"})
+    token = _upload(data_dir, "good", df.to_csv(index=False).encode())
+    config = validate(T.Config, {"dataset": "upload", "upload": token, "text_column": "sentence",
+                                 "label_column": "topic", "labels_per_class": 2, "epochs": 20})
+    result = T.run(config, None)
+    assert result.info["class_names"] == ["sport", "weather"]
+    assert result.metrics["accuracy_feature_extraction"] > 0.85
+
+
+def test_finetuning_the_top_layer_trains_a_copy(data_dir, text_run):
+    top = T.encoder("cpu")[0].auto_model.encoder.layer[-1]
+    before = {k: v.clone() for k, v in top.state_dict().items()}
+    df = pd.read_csv(T.TOPICS_CSV)
+    small = df[df.label.isin(["sport", "health"])].groupby("label").head(15)  # 30 sentences keep this test fast
+    token = _upload(data_dir, "finetune", small.to_csv(index=False).encode())
+    config = validate(T.Config, {"dataset": "upload", "upload": token, "finetune_top": True, "epochs": 10})
+    result = T.run(config, None)
+    assert 0.7 < result.metrics["accuracy_finetune"] <= 1.0 and len(result.history) == 10
+    counts = result.info["parameter_counts"]["finetune"]
+    layer = sum(p.numel() for p in top.parameters())
+    assert counts["trainable"] == layer + 384 * 2 + 2
+    for k, v in top.state_dict().items():
+        assert torch.equal(v, before[k])  # the shared encoder is untouched
+    changed = [k for k, v in result.models["finetune"].layer.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed  # while its trainable copy did learn

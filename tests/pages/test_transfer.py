@@ -1,0 +1,29 @@
+"""Transfer learning page: a real text run to results and word-level SHAP; the URL; upload needs a file."""
+from tests.pages.helpers import open_page, train_and_wait
+
+
+def test_transfer_page_trains_and_shows_results():
+    at = open_page("transfer")
+    assert at.selectbox(key="transfer.track").value == "text"
+    at.toggle(key="transfer.sweep").set_value(True).run()
+    assert at.query_params["sweep"] == "true"  # the link reproduces the setup
+    at = train_and_wait(at)
+    outcome = at.session_state["transfer._outcome"]
+    assert outcome.metrics["accuracy_feature_extraction"] > outcome.metrics["accuracy_scratch"] + 0.3
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    # accuracy, learning curves, loss, label efficiency, parameters, confusion, misclassified, embeddings + words
+    assert len(at.get("plotly_chart")) >= 8 + 1
+    assert "What just happened" in [s.value for s in at.subheader]
+    assert any("Transfer helped" in m.value for m in at.markdown)
+    assert any("Local-accuracy check" in c.value for c in at.caption)
+
+
+def test_images_track_from_the_link_and_upload_needs_a_file():
+    at = open_page("transfer", query={"track": "images", "source": "digits_all_disjoint", "labels_per_class": "500"})
+    assert at.selectbox(key="transfer.track").value == "images"
+    assert at.selectbox(key="transfer.source").value == "digits_all_disjoint"
+    assert any("`labels_per_class` must be <= 100" in w.value for w in at.warning)
+    at.selectbox(key="transfer.track").set_value("text").run()
+    at.selectbox(key="transfer.dataset").set_value("upload").run()
+    assert any("Upload a CSV" in e.value for e in at.error)
+    assert next(b for b in at.button if b.key == "transfer._train").disabled

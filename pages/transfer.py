@@ -1,9 +1,10 @@
 """Transfer learning page: a pretrained model versus training from scratch when labels are few."""
 import streamlit as st
 
-from engine.core.data import DataError, read_csv, save_upload
+from engine.core.data import DataError
 from engine.transfer import read_text_csv
 from ui.page import technique_page
+from ui.upload import csv_upload
 
 INTRO = """
 **Transfer learning** reuses a model trained on a big task for a new task with only a few labelled examples.
@@ -25,22 +26,16 @@ def upload_inputs() -> dict:
     """Text track + "upload": a CSV with a text column and a label column, checked on the server."""
     if st.session_state.get("transfer.track", "text") != "text" or st.session_state.get("transfer.dataset") != "upload":
         return {}
-    file = st.file_uploader("Your CSV file", type=["csv"], key="transfer.file",
-                            help="A header row, one column of sentences and one column of class labels.")
-    if file is None:
+    upload = csv_upload("transfer", help="A header row, one column of sentences and one column of class labels.")
+    if upload is None:
         return {}
-    cache = st.session_state.setdefault("transfer._uploads", {})
+    token, df = upload
+    columns = list(df.columns)
+    text_column = st.selectbox("Text column", columns, key="transfer.text_pick",
+                               help="The column that holds the sentences.")
+    label_column = st.selectbox("Label column", columns, index=len(columns) - 1, key="transfer.label_pick",
+                                help="The column that holds each sentence's class.")
     try:
-        if file.file_id not in cache:
-            raw = file.getvalue()
-            cache.clear()
-            cache[file.file_id] = (save_upload(raw), read_csv(raw))
-        token, df = cache[file.file_id]
-        columns = list(df.columns)
-        text_column = st.selectbox("Text column", columns, key="transfer.text_pick",
-                                   help="The column that holds the sentences.")
-        label_column = st.selectbox("Label column", columns, index=len(columns) - 1, key="transfer.label_pick",
-                                    help="The column that holds each sentence's class.")
         read_text_csv(df, text_column, label_column, int(st.session_state.get("transfer.labels_per_class", 3)))
     except DataError as e:
         st.error(str(e), icon=":material/error:")

@@ -1,8 +1,9 @@
 """Explainable AI page: an MLP on real tables (or your CSV), explained with SHAP."""
 import streamlit as st
 
-from engine.core.data import DataError, read_csv, save_upload, table_from_csv
+from engine.core.data import DataError, table_from_csv
 from ui.page import technique_page
+from ui.upload import csv_upload
 
 INTRO = """
 A neural network is trained on a table of measurements (each row an example, each column a feature). SHAP then
@@ -13,22 +14,16 @@ you whether the network's extra complexity paid off, and permutation importance 
 
 
 def upload_inputs() -> dict:
-    """When "upload" is chosen: a CSV uploader and the column to predict, validated on the server."""
+    """When "upload" is chosen: a CSV and the column to predict, validated on the server."""
     if st.session_state.get("xai.dataset") != "upload":
         return {}
-    file = st.file_uploader("Your CSV file", type=["csv"], key="xai.file",
-                            help="A table with a header row; numeric feature columns and one column to predict.")
-    if file is None:
+    upload = csv_upload("xai", help="A table with a header row; numeric feature columns and one column to predict.")
+    if upload is None:
         return {}
-    cache = st.session_state.setdefault("xai._uploads", {})
+    token, df = upload
+    target = st.selectbox("Column to predict", list(df.columns), index=len(df.columns) - 1, key="xai.target_pick",
+                          help="The network learns to predict this column from the numeric others.")
     try:
-        if file.file_id not in cache:
-            raw = file.getvalue()
-            cache.clear()
-            cache[file.file_id] = (save_upload(raw), read_csv(raw))
-        token, df = cache[file.file_id]
-        target = st.selectbox("Column to predict", list(df.columns), index=len(df.columns) - 1, key="xai.target_pick",
-                              help="The network learns to predict this column from the numeric others.")
         table_from_csv(df, target)
     except DataError as e:
         st.error(str(e), icon=":material/error:")

@@ -32,3 +32,20 @@ def test_upload_without_a_file_explains_what_is_missing():
     assert any("Upload a CSV" in e.value for e in at.error)
     train = next(b for b in at.button if b.key == "xai._train")
     assert train.disabled
+
+
+def test_a_broken_upload_gets_its_message_and_a_good_one_trains():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("upload").run()
+    at.get("file_uploader")[0].upload("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary").run()
+    assert any("does not look like a CSV" in e.value for e in at.error)
+    assert next(b for b in at.button if b.key == "xai._train").disabled
+
+    rows = ["size,weight,colour,label"] + [f"{i % 7},{(i * 3) % 11},c{i % 3},{'big' if i % 7 > 3 else 'small'}"
+                                           for i in range(120)]
+    at.get("file_uploader")[0].upload("data.csv", "\n".join(rows).encode(), "text/csv").run()
+    assert not at.error and at.selectbox(key="xai.target_pick").value == "label"
+    at = train_and_wait(at)
+    outcome = at.session_state["xai._outcome"]
+    assert outcome.metrics["test_accuracy"] > 0.8  # the label is a threshold on `size`
+    assert outcome.explanation.feature_names == ["size", "weight"]

@@ -80,7 +80,7 @@ def _watch(name: str, module) -> None:
         if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):
             ex.cancel(job.id)
         if job.rows:
-            history = pd.DataFrame(job.rows)
+            history = pd.DataFrame(list(job.rows))  # a snapshot: the supervisor thread keeps appending
             st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
         if job.live is not None and hasattr(module, "live_figure"):
             st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")

@@ -160,7 +160,8 @@ def image_attribution(values: np.ndarray, image: np.ndarray | None = None, *, ti
     fig = go.Figure(go.Heatmap(z=v, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="SHAP")))
     if image is not None:
         fig.add_trace(go.Contour(z=np.asarray(image, dtype=float), showscale=False, contours_coloring="lines",
-                                 line=dict(color="black", width=1), ncontours=4, hoverinfo="skip"))
+                                 colorscale=[[0, "black"], [1, "black"]], line=dict(width=1), ncontours=4,
+                                 hoverinfo="skip"))
     fig.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x"), xaxis=dict(constrain="domain"))
     return captioned(fig, caption or "Red pixels push the prediction up, blue pixels push it down.")
 

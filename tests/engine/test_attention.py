@@ -1,0 +1,246 @@
+"""Attention & transformers: the equations against PyTorch's own, masking, the tasks, and a quick run."""
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import engine.attention as att
+from engine.attention.models import (MultiHeadAttention, PositionalEncoding, SelfAttention, TransformerBlock,
+                                     TransformerClassifier, attention, sinusoidal_encoding)
+from engine.attention.tasks import (NEGATIVE, POSITIVE, brackets_task, first_marked_task, is_balanced,
+                                    recall_task, sentiment_sentences, sentiment_task)
+from engine.core.config import ConfigError, validate
+from engine.core.contract import RunError
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def quick():
+    """One quick-preset run (the default task: which marked token comes first), explained once."""
+    config = validate(att.Config, att.PRESETS["quick"])
+    result = att.run(config, lambda *_: False)
+    return result, att.explain(result)
+
+
+def padding_mask(B, T, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(B, T, generator=g) < 0.4
+    mask[:, 0] = False  # every query keeps at least one key
+    return mask
+
+
+# --- the equations ------------------------------------------------------------------------------------------
+
+def test_attention_matches_scaled_dot_product_attention_with_and_without_padding():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 7, 8, generator=g) for _ in range(3))  # (B, h, T, d)
+    out, _ = attention(q, k, v)
+    assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5)
+    pad = padding_mask(3, 7)
+    out, _ = attention(q, k, v, key_padding_mask=pad)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=~pad[:, None, None, :])  # True = may attend
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_single_head_layer_is_softmax_of_projected_queries_and_keys():
+    torch.manual_seed(1)
+    layer = SelfAttention(d_model=12, d_head=6)
+    x, pad = torch.randn(4, 9, 12), padding_mask(4, 9, seed=1)
+    out, weights = layer(x, pad)
+    q, k, v = x @ layer.Wq.weight.T, x @ layer.Wk.weight.T, x @ layer.Wv.weight.T
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=~pad[:, None, :])
+    assert out.shape == (4, 9, 6) and weights.shape == (4, 9, 9)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_weights_sum_to_one_over_keys_and_padding_gets_no_weight_and_no_say():
+    torch.manual_seed(2)
+    layer = SelfAttention(d_model=8)
+    x, pad = torch.randn(5, 6, 8), padding_mask(5, 6, seed=2)
+    out, weights = layer(x, pad)
+    assert torch.allclose(weights.sum(-1), torch.ones(5, 6), atol=1e-6)
+    assert weights.masked_select(pad[:, None, :].expand_as(weights)).abs().max() < 1e-7
+    # whatever sits in a padded slot, the real tokens' outputs do not change
+    x2 = torch.where(pad[..., None], torch.randn(5, 6, 8) * 100, x)
+    out2, _ = layer(x2, pad)
+    keep = ~pad
+    assert torch.allclose(out[keep], out2[keep], atol=1e-5)
+
+
+def test_multi_head_attention_matches_torch_multihead_attention():
+    torch.manual_seed(3)
+    ours = MultiHeadAttention(d_model=16, n_heads=4).eval()
+    theirs = torch.nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(torch.cat([ours.Wq.weight, ours.Wk.weight, ours.Wv.weight]))
+        theirs.in_proj_bias.copy_(torch.cat([ours.Wq.bias, ours.Wk.bias, ours.Wv.bias]))
+        theirs.out_proj.weight.copy_(ours.Wo.weight)
+        theirs.out_proj.bias.copy_(ours.Wo.bias)
+    x, pad = torch.randn(3, 7, 16), padding_mask(3, 7, seed=3)
+    out, weights = ours(x, pad)
+    ref, ref_weights = theirs(x, x, x, key_padding_mask=pad, average_attn_weights=False)
+    assert weights.shape == (3, 4, 7, 7)
+    assert torch.allclose(out, ref, atol=1e-5) and torch.allclose(weights, ref_weights, atol=1e-6)
+
+
+def test_post_norm_and_pre_norm_orders():
+    torch.manual_seed(4)
+    x = torch.randn(2, 5, 8) * 3 + 1
+    for norm_first in (False, True):
+        block = TransformerBlock(8, 2, 16, dropout=0.0, norm_first=norm_first).eval()
+        with torch.no_grad():  # silence attention and the FFN: only the residual path is left
+            for layer in (block.attn.Wo, block.ffn[2]):
+                layer.weight.zero_()
+                layer.bias.zero_()
+            out, _ = block(x)
+        if norm_first:  # x + 0 + 0: pre-norm leaves the residual stream untouched
+            assert torch.allclose(out, x, atol=1e-6)
+        else:  # LN(LN(x)) = LN(x): every token normalised to mean 0, variance 1
+            assert torch.allclose(out, F.layer_norm(x, (8,)), atol=1e-4)
+
+
+def test_sinusoidal_encoding_matches_the_formula():
+    pe = sinusoidal_encoding(10, 6)
+    assert torch.allclose(pe[0], torch.tensor([0.0, 1, 0, 1, 0, 1]))
+    assert math.isclose(pe[1, 0].item(), math.sin(1), abs_tol=1e-6)
+    assert math.isclose(pe[1, 1].item(), math.cos(1), abs_tol=1e-6)
+    assert math.isclose(pe[7, 2].item(), math.sin(7 / 10000 ** (2 / 6)), abs_tol=1e-6)
+    assert math.isclose(pe[7, 5].item(), math.cos(7 / 10000 ** (4 / 6)), abs_tol=1e-6)
+    assert PositionalEncoding("none", 10, 6)(4).abs().sum() == 0
+    assert PositionalEncoding("learned", 10, 6).table.requires_grad
+
+
+def test_padding_never_changes_the_classifier_output():
+    torch.manual_seed(5)
+    model = TransformerClassifier(2, 10, 16, 2, 2, 32, vocab_size=20).eval()
+    short = torch.tensor([[3, 7, 5, 9]])
+    padded = torch.tensor([[3, 7, 5, 9, 0, 0, 0, 0, 0, 0]])
+    assert torch.allclose(model(short), model(padded), atol=1e-5)
+    _, maps = model(padded, return_attention=True)
+    assert maps[0][..., 5:].abs().max() < 1e-7  # [CLS] + 4 tokens; the 6 padding slots get no attention
+
+
+# --- settings and tasks -------------------------------------------------------------------------------------
+
+def test_embedding_size_must_be_divisible_by_heads():
+    with pytest.raises(ConfigError, match=r"`embedding_size` must be divisible by `n_heads`.*embedding_size=30 "
+                                          r"and n_heads=4.*use 1, 2, 3, 5, 6 heads"):
+        validate(att.Config, {"embedding_size": 30, "n_heads": 4})
+    with pytest.raises(ConfigError, match="`n_layers` must be <= 4"):
+        validate(att.Config, {"n_layers": 5})
+
+
+def test_too_few_distinct_sequences_gets_a_clear_message():
+    with pytest.raises(RunError, match="Choose a longer sequence length"):
+        att.run(att.Config(seq_len=4, train_examples=20000), None)
+
+
+def test_order_tasks_are_labelled_by_order_alone():
+    rng = np.random.default_rng(0)
+    t = first_marked_task(400, 10, rng)
+    x_id, y_id = len(t.vocab) - 2, len(t.vocab) - 1
+    assert ((t.X == x_id).sum(1) == 1).all() and ((t.X == y_id).sum(1) == 1).all()  # same tokens in both classes
+    y_first = (t.X == y_id).argmax(1) < (t.X == x_id).argmax(1)
+    assert (t.y == y_first).all() and 0.4 < t.y.mean() < 0.6
+
+    b = brackets_task(300, 12, rng)
+    strings = ["".join(b.vocab[i] for i in row) for row in b.X]
+    assert all(s.count("(") == s.count(")") for s in strings)  # counting cannot separate the classes
+    assert [int(is_balanced(s)) for s in strings] == b.y.tolist() and b.y.mean() == 0.5
+
+    r = recall_task(200, 11, rng)
+    for row, label in zip(r.X, r.y):
+        pairs = {row[i]: row[i + 1] for i in range(0, len(row) - 1, 2)}
+        assert r.vocab[pairs[row[-1]]] == r.class_names[label]
+
+
+def test_sentiment_negation_flips_the_label_and_word_order_decides():
+    texts, labels = sentiment_sentences(3000, np.random.default_rng(1))
+    simple = {"": 0, "not ": 0, "not really ": 0}  # "<subject> was [not [really]] <adjective>"
+    for text, y in zip(texts, labels):
+        match = re.fullmatch(r"\w+ \w+ was (not (?:really )?)?(\w+)", text)
+        if match:
+            negation, adjective = match.group(1) or "", match.group(2)
+            simple[negation] += 1
+            assert adjective in POSITIVE + NEGATIVE
+            assert y == ((adjective in POSITIVE) != bool(negation)), text
+    assert min(simple.values()) > 50
+    # the same bag of words with opposite labels: only the order tells them apart
+    same_words = {}
+    for text, y in zip(texts, labels):
+        same_words.setdefault(tuple(sorted(text.split())), set()).add(int(y))
+    assert sum(len(ys) == 2 for ys in same_words.values()) > 20
+    task = sentiment_task(50, np.random.default_rng(2))
+    assert (task.X == 0).any() and (task.X[:, 0] != 0).all()  # right-padded with id 0
+
+
+def test_token_shapley_recovers_hand_computed_values():
+    weights = np.array([1.0, -2.0, 0.5, 0.0])
+    values, base = att.token_shapley(lambda keep: keep @ weights + 3.0, np.ones(4, bool), 8, seed=0)
+    assert np.allclose(values, weights) and base == 3.0  # a sum of token effects: each token gets its own
+    both = lambda keep: keep[:, 0] * keep[:, 1] * 4.0  # noqa: E731 (only tokens 0 AND 1 together score)
+    values, _ = att.token_shapley(both, np.array([True, True, True, False]), 12, seed=0)
+    assert np.allclose(values, [2.0, 2.0, 0.0, 0.0])  # the credit is split fairly, padding gets none
+
+
+# --- a real run ---------------------------------------------------------------------------------------------
+
+def test_quick_preset_beats_the_baseline_and_the_no_pe_transformer_on_an_order_task(quick):
+    result, _ = quick
+    m, h = result.metrics, result.history
+    assert m["test_accuracy"] >= 0.9, m
+    assert m["baseline_test_accuracy"] <= 0.6 and m["test_accuracy_no_positional_encoding"] <= 0.6, m
+    assert m["test_accuracy"] - m["baseline_test_accuracy"] >= 0.3
+    assert h["loss"].iloc[-1] < 0.5 * h["loss"].iloc[0] and "step" in h
+    assert {"baseline_val_accuracy", "no_pe_val_accuracy"} <= set(h.columns)
+
+
+def test_attention_maps_and_positional_encoding_figures(quick):
+    result, _ = quick
+    maps = result.arrays["attention"]
+    assert maps.shape == (att.EXAMPLES, 2, 2, 13, 13)  # examples, blocks, heads, [CLS] + 12 tokens
+    assert np.allclose(maps.sum(-1), 1, atol=1e-5)
+    figs = att.figures(result)
+    assert {"Test accuracy", "Attention maps", "Positional encoding", "Position similarity"} <= set(figs)
+    fig = figs["Attention maps"]
+    assert len(fig.data) == att.EXAMPLES * 2 * 2 and len(fig.layout.updatemenus[0].buttons) == att.EXAMPLES
+    assert list(fig.layout.xaxis.ticktext) == result.info["tokens"][0]
+    sim = np.asarray(figs["Position similarity"].data[0].z)
+    assert np.allclose(np.diag(sim), 1, atol=1e-5)
+    assert all(f.layout.meta["caption"] for f in figs.values())
+
+
+def test_explanation_adds_up_and_finds_the_marker_tokens(quick):
+    result, exp = quick
+    values = np.asarray(exp.values)
+    assert values.shape == (att.EXPLAIN_ROWS, 12) and exp.additivity_error < 1e-4
+    ids, vocab = np.asarray(exp.data, dtype=int), result.info["vocab"]
+    markers = np.isin(ids, [vocab.index("X"), vocab.index("Y")])
+    assert np.abs(values[markers]).mean() > 3 * np.abs(values[~markers]).mean()
+    figs = att.explain_figures(result, exp)
+    assert set(figs) == {"Attention vs SHAP", "Tokens that matter most"}
+    assert set(figs["Tokens that matter most"].data[0].x[:2]) == {"X", "Y"}
+    assert "different questions" in figs["Attention vs SHAP"].layout.meta["caption"]
+    text = att.describe(result)
+    assert f"{result.metrics['test_accuracy']:.1%}" in text and "without positional encoding" in text
+
+
+def test_stopping_returns_a_partial_result_that_still_draws_and_seeded_runs_repeat():
+    tiny = {"train_examples": 200, "epochs": 3, "embedding_size": 16, "ffn_size": 16, "task": "sentiment"}
+    sent = []
+    result = att.run(att.Config(**tiny), lambda step, total, metrics: sent.append(metrics) or True)
+    assert result.stopped and len(result.history) == 1 and len(sent) == 1
+    live = sent[0]["live"]  # the first sentence's attention map, padding cut off
+    assert live["tokens"][0] == "[CLS]" and "<pad>" not in live["tokens"]
+    assert np.allclose(np.sum(live["weights"], 1), 1, atol=0.01)
+    assert len(att.live_figure(live).data[0].z) == len(live["tokens"])
+    assert att.figures(result) and "stopped it early" in att.describe(result)
+    exp = att.explain(result)
+    assert exp.additivity_error < 1e-4 and att.explain_figures(result, exp)
+    again = att.run(att.Config(**tiny), lambda *_: True)
+    assert again.metrics == result.metrics
+    assert att.estimate_seconds(att.Config()) < att.estimate_seconds(att.Config(**att.PRESETS["better"]))

@@ -588,33 +588,13 @@ def live_figure(payload: dict):
 
 # --- SHAP ---------------------------------------------------------------------------------------------------
 
-def exact_shapley(f, X: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact interventional Shapley values of ``f`` (n, d) -> (n, k) by enumerating all 2^d feature subsets.
-
-    Returns (values (n, d, k), base (k,)). A coalition keeps the row's features in it and takes the others
-    from each background row; its value is the mean output. One batched call: n * 2^d * len(background) rows.
-    """
-    n, d = X.shape
-    masks = ((np.arange(2 ** d)[:, None] >> np.arange(d)) & 1).astype(bool)  # (2^d, d)
-    mixed = np.where(masks[None, :, None, :], X[:, None, None, :], background[None, None, :, :])  # (n, 2^d, B, d)
-    out = np.asarray(f(mixed.reshape(-1, d).astype(np.float32)), dtype=np.float64)
-    v = out.reshape(n, 2 ** d, len(background), -1).mean(2)  # (n, 2^d, k) coalition values
-    size = masks.sum(1)
-    values = np.zeros((n, d, v.shape[-1]))
-    for i in range(d):
-        without = ~masks[:, i]
-        weight = np.array([math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d) for s in size[without]])
-        with_i = np.flatnonzero(without) + (1 << i)  # the same subset plus feature i
-        values[:, i] = np.einsum("c,nck->nk", weight, v[:, with_i] - v[:, without])
-    return values, v[0, 0]
-
-
 def explain(result: Result):
     """SHAP values of both models' class probabilities on the same test rows, side by side (exact Shapley)."""
     if result.info["mode"] == "circuit_lab":
         return None
-    import shap
     import torch
+
+    from engine.core.explain import explain_function
 
     a, info, m = result.arrays, result.info, result.metrics
     rng = np.random.default_rng(info["seed"])
@@ -635,13 +615,8 @@ def explain(result: Result):
                 return np.concatenate([torch.softmax(model(torch.as_tensor(Z[i:i + 4096])), 1).numpy()
                                        for i in range(0, len(Z), 4096)])
 
-        values, base = exact_shapley(f, X, background)
-        exp = shap.Explanation(values=values, base_values=np.broadcast_to(base, (len(X), len(base))).copy(),
-                               data=X, feature_names=list(info["feature_names"]),
-                               output_names=[f"P({c})" for c in info["class_names"]])
-        exp.additivity_error = float(np.abs(values.sum(1) + base - f(X)).max())
-        exp.method = f"Exact Shapley values ({len(background)} background rows)"
-        out[title] = exp
+        out[title] = explain_function(f, X, background, feature_names=list(info["feature_names"]),
+                                      output_names=[f"P({c})" for c in info["class_names"]])
     return out
 
 

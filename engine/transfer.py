@@ -922,34 +922,11 @@ def explain(result: Result):
     return _explain_text(result) if result.info["track"] == "text" else _explain_images(result)
 
 
-def word_shapley(f, n_words: int, seed: int, permutations: int = 10) -> tuple[np.ndarray, float, float]:
-    """Shapley values of ``f`` over ``n_words`` on/off words, by antithetic permutation sampling.
-
-    Each permutation adds the words one by one; a word's value is its mean marginal change of ``f``. The values
-    of one permutation sum to f(all words) - f(no words) exactly, so the estimate is additive by construction.
-    The same algorithm as SHAP's Permutation explainer, in plain NumPy (no numba compile on the first call).
-    Returns (values (n_words,), f(no words), f(all words)).
-    """
-    rng = np.random.default_rng(seed)
-    orders = []
-    for _ in range(max(1, permutations // 2)):
-        order = rng.permutation(n_words)
-        orders += [order, order[::-1]]
-    masks = np.zeros((len(orders), n_words + 1, n_words))  # (P, prefix length 0..n, words)
-    for i, order in enumerate(orders):
-        for j in range(1, n_words + 1):
-            masks[i, j, order[:j]] = 1.0
-    out = np.asarray(f(masks.reshape(-1, n_words)), dtype=np.float64).reshape(len(orders), n_words + 1)
-    values = np.zeros(n_words)
-    for i, order in enumerate(orders):
-        values[order] += np.diff(out[i])
-    return values / len(orders), float(out[:, 0].mean()), float(out[:, -1].mean())
-
-
 def _explain_text(result: Result) -> dict:
     """Word-level SHAP for both classifiers on one test sentence: the probability of its true topic."""
-    import shap
     import torch
+
+    from engine.core.explain import make_explanation, shapley_permutation
 
     a, info = result.arrays, result.info
     row = _chosen_sentence(result)
@@ -973,11 +950,10 @@ def _explain_text(result: Result) -> dict:
     topic = info["class_names"][true]
     out = {}
     for name in ("feature_extraction", "scratch"):
-        values, base, full = word_shapley(probability(name), len(tokens), info["seed"])
+        values, base, full = shapley_permutation(probability(name), len(tokens), seed=info["seed"])
         # one sentence, like SHAP's own text explanations: values (words,), data = the words themselves
-        exp = shap.Explanation(values=values, base_values=base, data=np.asarray(tokens), feature_names=names)
-        exp.additivity_error = float(abs(base + values.sum() - full))
-        exp.method = "Permutation (word presence, model-agnostic)"
+        exp = make_explanation(values, base, np.asarray(tokens), names, None, abs(base + values.sum() - full),
+                               "Permutation (word presence, model-agnostic)")
         exp.sentence, exp.topic = sentence, topic
         out[f"{_label(name, info)}: P({topic})"] = exp
     return out

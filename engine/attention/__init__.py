@@ -386,31 +386,22 @@ def figures(result: Result) -> dict:
 # --- Explain -----------------------------------------------------------------------------------------------
 
 def token_shapley(score, present: np.ndarray, permutations: int, seed: int) -> tuple[np.ndarray, float]:
-    """Shapley values of one sequence's tokens, estimated by sampling permutations (as SHAP's permutation
-    explainer does, without its numba start-up cost of 6-20 s per process).
-
-    ``score(keep)`` maps keep-masks (n, T) (1 = token present, 0 = removed) to scores (n,); ``present``
-    (T,) marks the real tokens (padding never takes part). Each permutation adds the tokens one at a time
-    and credits each with the change in score; a permutation and its reverse are used together to cut the
-    variance. Every permutation's credits sum to score(all) - score(none), so the values add up exactly.
+    """Shapley values of one sequence's tokens: ``score(keep)`` maps keep-masks (n, T) (1 = token present,
+    0 = removed) to scores (n,); only the ``present`` (T,) tokens take part (padding never does).
     Returns (values (T,), base value = score of the empty sequence).
     """
-    rng = np.random.default_rng(seed)
+    from engine.core.explain import shapley_permutation
+
     idx = np.flatnonzero(present)
-    T, m = len(present), len(idx)
-    orders = []
-    for _ in range(max(1, permutations // 2)):
-        order = rng.permutation(idx)
-        orders += [order, order[::-1]]
-    keep = np.zeros((len(orders), m + 1, T), dtype=np.int64)  # (permutations, steps, T)
-    for p, order in enumerate(orders):
-        for j, token in enumerate(order):
-            keep[p, j + 1:, token] = 1
-    s = score(keep.reshape(-1, T)).reshape(len(orders), m + 1)
-    values = np.zeros(T)
-    for p, order in enumerate(orders):
-        values[order] += np.diff(s[p])
-    return values / len(orders), float(s[0, 0])
+
+    def on_tokens(masks: np.ndarray) -> np.ndarray:  # (m, players) -> (m, T) keep-masks
+        keep = np.zeros((len(masks), len(present)), dtype=np.int64)
+        keep[:, idx] = masks > 0.5
+        return score(keep)
+
+    values = np.zeros(len(present))
+    values[idx], base, _ = shapley_permutation(on_tokens, len(idx), permutations=permutations, seed=seed)
+    return values, base
 
 
 def explain(result: Result):

@@ -15,7 +15,10 @@ DIVERGING = "RdBu_r"
 
 
 def captioned(fig: go.Figure, caption: str) -> go.Figure:
-    fig.update_layout(meta={"caption": caption}, template=TEMPLATE, margin=dict(l=10, r=10, t=50, b=10))
+    """Attach the plain-language caption and the house style (margins a figure already set are kept)."""
+    fig.update_layout(meta={"caption": caption}, template=TEMPLATE)
+    if fig.layout.margin.t is None:
+        fig.update_layout(margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
 

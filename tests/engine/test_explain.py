@@ -1,9 +1,11 @@
 """SHAP helpers: local accuracy (base + sum of SHAP = output) measured and kept where the model allows."""
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from engine.core.explain import explain_function, explain_torch, permutation_importance
+from engine.core.explain import (exact_shapley, explain_function, explain_torch, permutation_importance,
+                                 shapley_permutation)
 
 torch.set_num_threads(1)
 
@@ -44,13 +46,41 @@ def test_falls_back_to_gradient_explainer_and_reports_its_error():
     assert np.isclose(exp.additivity_error, measured) and exp.method.startswith("GradientExplainer")
 
 
-def test_permutation_explainer_is_additive_for_any_function():
+def test_model_agnostic_explainer_is_additive_for_any_function():
     rng = np.random.default_rng(0)
     f = lambda a: a @ np.array([1.0, -2.0, 0.0]) + np.sin(a[:, 0]) * a[:, 1]  # noqa: E731
     X = rng.normal(size=(8, 3))
     exp = explain_function(f, X, rng.normal(size=(20, 3)), feature_names=["a", "b", "c"])
-    assert exp.additivity_error < 1e-8
+    assert exp.values.shape == (8, 3) and exp.method.startswith("Exact Shapley")
+    assert exp.additivity_error < 1e-4  # f sees float32 rows
     assert np.abs(exp.values[:, 2]).max() < 1e-9  # an unused feature gets zero credit
+
+
+def test_many_features_fall_back_to_permutation_sampling_and_stay_additive():
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=12)
+    X, bg = rng.normal(size=(3, 12)), rng.normal(size=(15, 12))
+    exp = explain_function(lambda a: a @ w, X, bg, permutations=4)
+    assert exp.method.startswith("Permutation sampling") and exp.additivity_error < 1e-4
+    np.testing.assert_allclose(exp.values, (X - bg.mean(0)) * w, atol=1e-4)  # linear: exact even when sampled
+
+
+def test_exact_shapley_of_a_linear_function_is_weight_times_offset():
+    rng = np.random.default_rng(0)
+    X, bg = rng.normal(size=(6, 3)), rng.normal(size=(10, 3))
+    w = np.array([2.0, -1.0, 0.5])
+    values, base = exact_shapley(lambda Z: (Z @ w)[:, None], X, bg)
+    np.testing.assert_allclose(values[..., 0], (X - bg.mean(0)) * w, atol=1e-5)
+    np.testing.assert_allclose(base, [bg.mean(0) @ w], atol=1e-5)
+
+
+def test_shapley_permutation_matches_hand_computed_values():
+    weights = np.array([0.5, -0.25, 2.0])
+    values, empty, full = shapley_permutation(lambda m: m @ weights + 1.0, 3, seed=0)
+    assert np.allclose(values, weights) and empty == 1.0 and full == pytest.approx(3.25)
+    # a pure interaction of players 0 and 1 is split equally between them; player 2 gets nothing
+    values, _, _ = shapley_permutation(lambda m: m[:, 0] * m[:, 1], 3, seed=0, permutations=200)
+    assert np.allclose(values, [0.5, 0.5, 0.0], atol=0.08)
 
 
 def test_permutation_importance_finds_the_only_useful_feature():

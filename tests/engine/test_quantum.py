@@ -116,15 +116,6 @@ def test_simulator_choice_follows_the_measured_crossover():
         Q.choose_simulator(4, "lightning.gpu", gpu=False)
 
 
-def test_exact_shapley_of_a_linear_function_is_weight_times_offset():
-    rng = np.random.default_rng(0)
-    X, bg = rng.normal(size=(6, 3)), rng.normal(size=(10, 3))
-    w = np.array([2.0, -1.0, 0.5])
-    values, base = Q.exact_shapley(lambda Z: (Z @ w)[:, None], X, bg)
-    np.testing.assert_allclose(values[..., 0], (X - bg.mean(0)) * w, atol=1e-5)
-    np.testing.assert_allclose(base, [bg.mean(0) @ w], atol=1e-5)
-
-
 def test_baseline_width_matches_the_parameter_budget():
     h = Q.baseline_hidden(42, 2, 2)
     assert abs(h * (2 + 1) + h * 2 + 2 - 42) <= 5  # within one hidden unit of the hybrid's 42 parameters

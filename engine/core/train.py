@@ -32,8 +32,8 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable
     n = len(X)
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(n, generator=gen)
-        total = torch.zeros(())
+        order = torch.randperm(n, generator=gen).to(X.device)
+        total = torch.zeros((), device=X.device)  # summed on the device: no sync per batch
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             loss = loss_fn(model(X[idx]), y[idx])

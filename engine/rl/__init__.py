@@ -190,9 +190,10 @@ def _run_tabular(config: Config, progress: ProgressFn) -> Result:
             if tracker.step(ep, live=live, **row):
                 break
 
-    metrics: dict[str, float] = {"episodes_run": len(main.returns), "steps_run": int(sum(main.lengths)),
-                                 "states_visited": int((main.visits > 0).sum()), "n_states": lay["n_states"],
-                                 "train_return_last": float(np.mean(main.returns[-window:]))}
+    counts = {"episodes_run": len(main.returns), "steps_run": int(sum(main.lengths)),
+              "states_visited": int((main.visits > 0).sum()), "n_states": lay["n_states"],
+              "train_return_last": float(np.mean(main.returns[-window:]))}
+    metrics: dict[str, float] = {}  # evaluation first: the page shows the first metrics as headlines
     arrays: dict[str, np.ndarray] = {"epsilons": np.asarray(epsilons)}
     evals = {}
     for i, learner in enumerate(learners):
@@ -211,6 +212,7 @@ def _run_tabular(config: Config, progress: ProgressFn) -> Result:
                        f"{key}greedy_path": np.asarray(ev["path"]), f"{key}greedy_actions": np.asarray(ev["actions"]),
                        f"{key}greedy_rewards": np.asarray(ev["rewards"])})
     greedy_states = np.concatenate([np.asarray(ev["path"]) for ev in evals.values()])
+    metrics.update(counts)
     return Result(
         history=tracker.history(), metrics=metrics, arrays={**arrays, "greedy_states": greedy_states},
         stopped=tracker.stopped,

@@ -48,7 +48,7 @@ def share_box(outcome) -> None:
     if not outcome.run_id:
         return
     base = (st.context.url or "").split("?")[0]
-    with st.popover("Share this result", icon=":material/share:"):
+    with st.popover("Share", icon=":material/share:", help="A link to these settings and results"):
         st.markdown("Anyone with this link sees these settings **and** these results, without retraining. "
                     "Only people you give it to can find it.")
         st.code(f"{base}?run={outcome.run_id}", language=None)

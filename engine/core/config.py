@@ -56,8 +56,10 @@ def validate(cls: type[TechniqueConfig], values: dict[str, Any]) -> TechniqueCon
 
 
 def form_fields(cls: type[TechniqueConfig]) -> dict[str, Any]:
-    """The fields shown on forms and in URLs, in declaration order."""
-    return {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("form", True)}
+    """The fields shown on forms and in URLs, in declaration order, with ``seed`` last."""
+    fields = {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("form", True)}
+    seed = fields.pop("seed", None)
+    return {**fields, "seed": seed} if seed is not None else fields
 
 
 def choices(annotation: Any) -> tuple | None:

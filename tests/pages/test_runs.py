@@ -62,3 +62,22 @@ def test_runs_page_lists_only_this_sessions_runs_and_compares_them():
     stranger.switch_page("pages/runs.py").run()
     assert not stranger.exception and not stranger.dataframe
     assert any("No runs yet" in i.value for i in stranger.info)
+
+
+def test_runs_page_compares_two_selected_runs():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    for epochs in (5, 25):
+        at.switch_page("pages/xai.py").run()
+        at.selectbox(key="xai.dataset").set_value("iris").run()
+        at.slider(key="xai.epochs").set_value(epochs).run()
+        _recorded(train_and_wait(at, "xai").session_state["xai._outcome"].run_id)
+    at.switch_page("pages/runs.py").run()
+    at.session_state["runs.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    headers = [s.value for s in at.subheader]
+    assert "Settings that differ" in headers and "Metrics" in headers
+    differ = at.dataframe[1].value
+    assert list(differ.index) == ["epochs"]  # only the setting that differs
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 2 and "by run" in titles[0] and "SHAP global importance by run" in titles[1]

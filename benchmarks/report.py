@@ -1,0 +1,137 @@
+"""Judge measurements against the targets and write results/latest.md (a Markdown table) and latest.json."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import benchmarks as targets
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "PASS" if ok else "FAIL"
+
+
+def judge(results: dict) -> list[dict]:
+    """One row per target: what, measured, target, PASS/FAIL."""
+    rows = []
+    for r in results.get("techniques", []):
+        limit = targets.quick_target(r["technique"])
+        ok = None if "error" in r else r["run_s"] < limit and r["status"] == "done"
+        measured = f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else f"{r['run_s']:.1f} s"
+        rows.append({"target": f"{r['technique']} quick preset", "measured": measured, "limit": f"< {limit:g} s",
+                     "result": "FAIL" if "error" in r else verdict(ok)})
+    home = results.get("render", {}).get("home")
+    if home:
+        ok = home["median_s"] is not None and home["median_s"] < targets.HOME_RENDER_TARGET_S and not home["errors"]
+        rows.append({"target": "home page cold first render", "measured": _s(home["median_s"], 2),
+                     "limit": f"< {targets.HOME_RENDER_TARGET_S:g} s", "result": verdict(ok)})
+    loop = results.get("loop")
+    if loop:
+        rows.append({"target": "training-loop overhead (fit / bare, CPU time)", "measured": f"{loop['ratio']:.3f}x",
+                     "limit": f"<= {targets.LOOP_OVERHEAD_TARGET:.2f}x",
+                     "result": verdict(loop["ratio"] <= targets.LOOP_OVERHEAD_TARGET)})
+    mem = results.get("app_memory")
+    if mem and "rss_mb" in mem:
+        ok = mem["rss_mb"] < targets.APP_MEMORY_TARGET_MB and not mem["failures"]
+        rows.append({"target": "whole-app RSS after visiting every page", "measured": f"{mem['rss_mb']:.0f} MB",
+                     "limit": f"< {targets.APP_MEMORY_TARGET_MB:.0f} MB", "result": verdict(ok)})
+    return rows
+
+
+def _s(v, digits=1) -> str:
+    return "-" if v is None else f"{v:.{digits}f} s"
+
+
+def environment() -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=RESULTS.parent.parent, timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
+                                    cwd=RESULTS.parent.parent, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", False
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        load = []
+    import os
+
+    return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit, "dirty": dirty,
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "load_average": load}
+
+
+def markdown(results: dict, rows: list[dict]) -> str:
+    env = results["environment"]
+    out = [f"# Benchmarks — {env['when']}", "",
+           f"Commit `{env['commit']}`{' (with uncommitted changes)' if env['dirty'] else ''}, Python {env['python']}, "
+           f"{env['cpus']} CPUs, load average at start {' '.join(env['load_average'])}. "
+           f"Command: `{results['command']}`.", "", "## Targets", "",
+           "| target | measured | limit | result |", "|---|---|---|---|"]
+    out += [f"| {r['target']} | {r['measured']} | {r['limit']} | **{r['result']}** |" for r in rows]
+    techniques = results.get("techniques", [])
+    if techniques:
+        out += ["", "## Quick presets through the CLI", "",
+                "`run` is the run's own time (train + figures + SHAP, from metrics.json); `wall` is the whole "
+                "`python -m engine run` process, imports included. A cold CLI process also pays SHAP's first call "
+                f"(numba compilation) inside `run`: measured separately at {results.get('shap_first_call_s')} s; "
+                "the app's warm workers pay it once at start-up instead.", "",
+                "| technique | run | wall | peak RSS | headline metric | target |", "|---|---|---|---|---|---|"]
+        for r in techniques:
+            if "error" in r:
+                out.append(f"| {r['technique']} | error | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
+                           f"{r['error'].splitlines()[-1][:80]} | < {targets.quick_target(r['technique']):g} s |")
+                continue
+            value = r["metric_value"]
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            out.append(f"| {r['technique']} | {r['run_s']:.1f} s | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
+                       f"{r['metric']} = {shown} | < {targets.quick_target(r['technique']):g} s |")
+    render = results.get("render")
+    if render:
+        out += ["", "## Cold first render (AppTest, fresh process each time)", "",
+                "| script | median | all runs | errors |", "|---|---|---|---|"]
+        for r in render.values():
+            out.append(f"| `{r['script']}` | {_s(r['median_s'], 2)} | {', '.join(f'{t:.2f}' for t in r['all_s'])} | "
+                       f"{len(r['errors'])} |")
+    loop = results.get("loop")
+    if loop:
+        out += ["", "## Training loop: engine `fit` vs a bare PyTorch loop", "",
+                f"{loop['steps']} optimiser steps ({loop['epochs']} epochs x {loop['rows']} rows, batch "
+                f"{loop['batch_size']}), one torch thread, {loop['repeats']} interleaved repetitions, medians.", "",
+                "| | bare loop | fit | ratio |", "|---|---|---|---|",
+                f"| CPU time | {loop['bare_cpu_median_s']:.3f} s | {loop['fit_cpu_median_s']:.3f} s | "
+                f"{loop['ratio']:.3f}x |",
+                f"| wall time | {loop['bare_wall_median_s']:.3f} s | {loop['fit_wall_median_s']:.3f} s | "
+                f"{loop['wall_ratio']:.3f}x |", "",
+                f"Steadier cross-checks of the same timings: median of the pairwise CPU ratios "
+                f"{loop['pairwise_cpu_ratio_median']:.3f}x, best-of-{loop['repeats']} CPU ratio {loop['best_cpu_ratio']:.3f}x."]
+    mem = results.get("app_memory")
+    if mem:
+        out += ["", "## Whole app in a browser", ""]
+        if "skipped" in mem:
+            out.append(f"Skipped: {mem['skipped']}")
+        else:
+            out += [f"Server + {mem['processes'] - 1} worker process(es): **{mem['rss_mb']:.0f} MB** RSS after the tour "
+                    f"({mem['idle_rss_mb']:.0f} MB before any page was opened; per process: "
+                    f"{', '.join(f'{v:.0f}' for v in mem['per_process_mb'])} MB).", "",
+                    "| page | load | train (click to results) | result charts | explain charts |",
+                    "|---|---|---|---|---|"]
+            out += [f"| {n} | {p['load_s']:.1f} s | {p['train_s']:.1f} s | {p['results_charts']} | "
+                    f"{p['explain_charts']} |" for n, p in mem["pages"].items()]
+            out += [f"| {n} | failed: {t[:100]} | | | |" for n, t in mem["failures"].items()]
+            if mem["console_errors"]:
+                out += ["", "Browser console errors: " + "; ".join(mem["console_errors"][:5])]
+    return "\n".join(out) + "\n"
+
+
+def write(results: dict, rows: list[dict], folder: Path = RESULTS) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    md, js = folder / "latest.md", folder / "latest.json"
+    md.write_text(markdown(results, rows))
+    js.write_text(json.dumps({**results, "targets": rows}, indent=2, default=str) + "\n")
+    return md, js

@@ -1,0 +1,71 @@
+"""Every page in a real browser, as a person uses it: open, change a setting, Train, read Results and Explain.
+
+The technique tests are generated from ``engine.TECHNIQUES``, so a newly registered technique is covered without
+touching this file. Screenshots land in artifacts/screenshots/ (gitignored).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import engine
+from tests.browser import driver
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+
+def assert_clean(page, app) -> None:
+    """No exception box or error box on the page, and nothing but known noise in the browser console."""
+    problems = driver.error_texts(page)
+    assert not problems, f"the page shows errors: {problems}\n--- server log ---\n{app.log_tail()}"
+    assert not page.console.errors, f"the browser console logged errors: {page.console.errors}"
+
+
+def test_home_lists_every_technique(page, app):
+    driver.open_page(page, app.url + "/", ready='[data-testid="stPageLink"]')
+    main = page.locator('[data-testid="stMain"]')
+    for name, entry in engine.TECHNIQUES.items():
+        link = main.get_by_role("link", name=entry.title, exact=False).first
+        assert link.is_visible(), f"the home page does not show {entry.title!r}"
+        assert link.get_attribute("href").rstrip("/").split("/")[-1] == name, f"{entry.title} does not link to /{name}"
+        assert main.get_by_text(entry.summary).first.is_visible(), f"the home page lacks {name}'s summary"
+    driver.shoot(page, SCREENSHOTS / "home.png")
+    assert_clean(page, app)
+
+
+def quick_seed(name: str) -> int:
+    """A seed different from the quick preset's, so changing it is a real change of settings."""
+    return 8 if engine.load(name).PRESETS["quick"].get("seed", 0) == 7 else 7
+
+
+@pytest.mark.parametrize("name", list(engine.TECHNIQUES))
+def test_technique_page_trains_and_draws_results_and_explanations(page, app, name):
+    seed = quick_seed(name)
+    run = driver.run_page(page, app.url, name, screenshot=SCREENSHOTS / f"{name}.png", seed=seed)
+    assert run.results_charts >= 1, f"{name}: no Plotly chart drawn on the Results tab"
+    assert run.explain_charts >= 1, f"{name}: no Plotly chart drawn on the Explain tab"
+    assert re.search(rf'"seed":\s*{seed}\b', run.settings_shown), (
+        f"{name}: the seed typed into the page did not reach the run; Details shows {run.settings_shown[:300]!r}")
+    assert_clean(page, app)
+
+
+def test_settings_link_sets_the_controls(page, app):
+    driver.open_page(page, app.url + "/xai?dataset=wine&epochs=30", ready=driver.key_selector("xai._train"))
+    assert driver.selectbox_value(page, "xai.dataset") == "wine"
+    assert driver.slider_value(page, "xai.epochs") == "30"
+    assert page.locator(driver.WARNING_BOX).count() == 0, page.locator(driver.WARNING_BOX).all_inner_texts()
+    assert "dataset=wine" in page.url and "epochs=30" in page.url  # the link survives the first render
+    assert_clean(page, app)
+
+
+def test_invalid_link_warns_and_the_page_still_trains(page, app):
+    driver.open_page(page, app.url + "/xai?epochs=99999", ready=driver.key_selector("xai._train"))
+    warnings = " ".join(page.locator(driver.WARNING_BOX).all_inner_texts())
+    assert "Ignored epochs from the link" in warnings.replace("`", ""), warnings
+    quick = engine.load("xai").PRESETS["quick"]["epochs"]
+    assert driver.slider_value(page, "xai.epochs") == str(quick), "the bad value was not replaced by the preset's"
+    driver.train_and_wait(page, "xai")
+    assert driver.count_svgs(driver.open_tab(page, "Results")) >= 1
+    assert_clean(page, app)

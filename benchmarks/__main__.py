@@ -1,7 +1,8 @@
 """python -m benchmarks [--only NAME ...] [--skip-browser] [--skip-render] [--skip-loop] [--out DIR]
 
 Measures every registered technique's quick preset through the CLI, the cold first render of the home page and
-of pages/xai.py, the training loop's overhead over bare PyTorch, and (with Chromium) the whole app's memory after
+of pages/xai.py, the run store's recording cost and shared-result render, the training loop's overhead over
+bare PyTorch, and (with Chromium) the whole app's memory after
 visiting every page. Prints PASS/FAIL per target and writes results/latest.md and results/latest.json.
 Exit status: 0 when every target passed, 1 when one failed or errored.
 """
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-browser", action="store_true", help="skip the whole-app memory tour in Chromium")
     parser.add_argument("--skip-render", action="store_true", help="skip the cold first-render timings")
     parser.add_argument("--skip-loop", action="store_true", help="skip the training-loop overhead measurement")
+    parser.add_argument("--skip-store", action="store_true", help="skip the run-store costs")
     parser.add_argument("--out", default=str(report.RESULTS), help="folder for latest.md and latest.json")
     args = parser.parse_args(argv)
     names = args.only or list(engine.TECHNIQUES)
@@ -45,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print("cold first render: app.py (home), pages/xai.py ...", flush=True)
         results["render"] = {"home": cold_render("app.py"), "xai": cold_render("pages/xai.py")}
+
+    if not args.skip_store:
+        from benchmarks.store import store_costs
+
+        print("run store: recording cost and shared-result render ...", flush=True)
+        results["store"] = store_costs()
 
     if not args.skip_loop:
         from benchmarks.loop import loop_overhead

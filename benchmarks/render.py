@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 _PROBE = r"""
 import json, sys, time
 from streamlit.testing.v1 import AppTest
-script = sys.argv[1]
+script, query = sys.argv[1], json.loads(sys.argv[2])
 at = AppTest.from_file(script, default_timeout=120)
+for key, value in query.items():
+    at.query_params[key] = value
 started = time.perf_counter()
 at.run()
 seconds = time.perf_counter() - started
@@ -33,14 +35,19 @@ print(json.dumps({"seconds": seconds, "errors": errors}))
 """
 
 
-def cold_render(script: str, repeats: int = 3) -> dict:
-    """Median seconds of the first ``AppTest.run()`` of ``script`` (relative to the repo root) in fresh processes."""
+def cold_render(script: str, repeats: int = 3, query: dict | None = None, data_dir: str | None = None) -> dict:
+    """Median seconds of the first ``AppTest.run()`` of ``script`` (relative to the repo root) in fresh processes.
+
+    ``query``: URL parameters for the page (e.g. a result link's ``run``); ``data_dir``: the run store to use
+    (default: a fresh empty one).
+    """
     times, errors = [], []
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        env = {**os.environ, "FRONTIER_DATA_DIR": tmp, "FRONTIER_MAX_RUNS": "1", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "FRONTIER_DATA_DIR": data_dir or tmp, "FRONTIER_MAX_RUNS": "1",
+               "PYTHONPATH": str(ROOT)}
         for _ in range(repeats):
-            proc = subprocess.run([sys.executable, "-c", _PROBE, script], cwd=ROOT, env=env, capture_output=True,
-                                  text=True, timeout=300)
+            proc = subprocess.run([sys.executable, "-c", _PROBE, script, json.dumps(query or {})], cwd=ROOT,
+                                  env=env, capture_output=True, text=True, timeout=300)
             try:
                 result = json.loads(proc.stdout.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):

@@ -35,6 +35,16 @@ def judge(results: dict) -> list[dict]:
         rows.append({"target": "training-loop overhead (fit / bare, CPU time)", "measured": f"{loop['ratio']:.3f}x",
                      "limit": f"<= {targets.LOOP_OVERHEAD_TARGET:.2f}x",
                      "result": verdict(loop["ratio"] <= targets.LOOP_OVERHEAD_TARGET)})
+    store = results.get("store")
+    if store:
+        rows.append({"target": "recording a run (share of the xai quick run)", "measured": f"{store['record_share']:.1%}",
+                     "limit": f"< {targets.RECORD_SHARE_TARGET:.0%}",
+                     "result": verdict(store["record_share"] < targets.RECORD_SHARE_TARGET)})
+        shared = store["shared_render"]
+        ok = shared["median_s"] is not None and shared["median_s"] < targets.SHARED_RENDER_TARGET_S and not shared["errors"]
+        rows.append({"target": "shared result link render (xai, server up)",
+                     "measured": f"{_s(shared['median_s'], 2)} (first after a restart {_s(shared['cold_s'], 1)})",
+                     "limit": f"< {targets.SHARED_RENDER_TARGET_S:g} s", "result": verdict(ok)})
     mem = results.get("app_memory")
     if mem and "rss_mb" in mem:
         ok = mem["rss_mb"] < targets.APP_MEMORY_TARGET_MB and not mem["failures"]

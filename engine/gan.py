@@ -61,30 +61,30 @@ class Config(TechniqueConfig):
                                       "the Wasserstein loss with gradient penalty (a critic scores realness).")
     latent_size: int = Field(8, ge=1, le=128, description="How many random numbers the generator turns into "
                              "one sample.")
-    g_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the generator.")
-    g_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the generator.")
-    d_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the discriminator.")
-    d_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.")
+    g_layers: int = Field(title="Generator layers", default=2, ge=1, le=6, description="Hidden layers in the generator.")
+    g_width: int = Field(title="Generator width", default=64, ge=4, le=512, description="Neurons in each hidden layer of the generator.")
+    d_layers: int = Field(title="Discriminator layers", default=2, ge=1, le=6, description="Hidden layers in the discriminator.")
+    d_width: int = Field(title="Discriminator width", default=64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.")
     activation: Literal["relu", "leaky_relu"] = Field(
         "leaky_relu", description="The non-linearity inside both networks. LeakyReLU lets a little signal "
                                   "through for negative inputs, which often keeps GAN training alive.")
     leaky_slope: float = Field(0.2, ge=0.01, le=0.5, description="For LeakyReLU: how much of a negative "
                                "input passes through.", json_schema_extra={"widget": "slider"})
-    output: Literal["tanh", "sigmoid"] = Field(
+    output: Literal["tanh", "sigmoid"] = Field(title="Generator output", default=
         "tanh", description="The generator's last activation: tanh gives values in [-1, 1], sigmoid in [0, 1]; "
                             "the real data is rescaled to the same range.")
-    g_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the generator's Adam "
+    g_learning_rate: float = Field(title="Generator learning rate", default=0.002, ge=1e-5, le=0.1, description="Step size of the generator's Adam "
                                    "optimiser.", json_schema_extra={"log": True})
-    d_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the discriminator's Adam "
+    d_learning_rate: float = Field(title="Discriminator learning rate", default=0.002, ge=1e-5, le=0.1, description="Step size of the discriminator's Adam "
                                    "optimiser.", json_schema_extra={"log": True})
-    g_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Generator Adam momentum (beta 1). GANs usually "
+    g_beta1: float = Field(title="Generator Adam β1", default=0.5, ge=0.0, le=0.99, description="Generator Adam momentum (beta 1). GANs usually "
                            "train better with 0.5 than Adam's usual 0.9.", json_schema_extra={"widget": "slider"})
-    g_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Generator Adam beta 2: how long Adam "
+    g_beta2: float = Field(title="Generator Adam β2", default=0.999, ge=0.5, le=0.9999, description="Generator Adam beta 2: how long Adam "
                            "remembers the size of past gradients.")
-    d_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Discriminator Adam momentum (beta 1).",
+    d_beta1: float = Field(title="Discriminator Adam β1", default=0.5, ge=0.0, le=0.99, description="Discriminator Adam momentum (beta 1).",
                            json_schema_extra={"widget": "slider"})
-    d_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.")
-    d_steps: int = Field(1, ge=1, le=10, description="Discriminator updates for every generator update "
+    d_beta2: float = Field(title="Discriminator Adam β2", default=0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.")
+    d_steps: int = Field(title="Discriminator steps per generator step", default=1, ge=1, le=10, description="Discriminator updates for every generator update "
                          "(Wasserstein GANs usually use 5).")
     batch_size: int = Field(128, ge=8, le=1024, description="Real and fake samples per update.")
     steps: int = Field(1000, ge=10, le=20000, description="Generator updates in total: longer training, "
@@ -92,7 +92,7 @@ class Config(TechniqueConfig):
     label_smoothing: float = Field(0.0, ge=0.0, le=0.3, description="Tell the discriminator real samples are "
                                    "only this much less than 100% real, so it grows less over-confident "
                                    "(not used by the Wasserstein loss).", json_schema_extra={"widget": "slider"})
-    gp_weight: float = Field(10.0, ge=0.1, le=100.0, description="For the Wasserstein loss: how strongly the "
+    gp_weight: float = Field(title="Gradient penalty weight", default=10.0, ge=0.1, le=100.0, description="For the Wasserstein loss: how strongly the "
                              "gradient penalty keeps the critic smooth.", json_schema_extra={"log": True})
 
     @model_validator(mode="after")

@@ -52,12 +52,12 @@ class Config(TechniqueConfig):
                              "table (iris flowers, breast tumours, wines) squeezed to a few inputs.")
     noise: float = Field(0.15, ge=0.0, le=0.5, description="How much the points of a 2-D toy set are jittered "
                          "(more noise: harder to separate).", json_schema_extra={"widget": "slider"})
-    n_samples: int = Field(200, ge=60, le=1000, description="How many points the 2-D toy set has.")
-    n_features: int = Field(4, ge=2, le=8, description="Real tables are squeezed to this many inputs with PCA "
+    n_samples: int = Field(title="Points", default=200, ge=60, le=1000, description="How many points the 2-D toy set has.")
+    n_features: int = Field(title="Inputs (features)", default=4, ge=2, le=8, description="Real tables are squeezed to this many inputs with PCA "
                             "(their main directions of variation); 2-D toy sets always have 2 inputs.")
-    n_qubits: int = Field(4, ge=2, le=12, description="Qubits in the circuit. Each extra qubit doubles the "
+    n_qubits: int = Field(title="Qubits", default=4, ge=2, le=12, description="Qubits in the circuit. Each extra qubit doubles the "
                           "simulation cost.")
-    n_layers: int = Field(2, ge=1, le=8, description="Trainable layers of rotations and entangling gates. "
+    n_layers: int = Field(title="Circuit layers", default=2, ge=1, le=8, description="Trainable layers of rotations and entangling gates. "
                           "More layers: a more flexible (and slower) model.")
     embedding: Literal["angle_x", "angle_y", "angle_z", "amplitude", "iqp"] = Field(
         "angle_y", description="How inputs enter the circuit: as X, Y or Z rotation angles (one input per qubit; "
@@ -66,13 +66,13 @@ class Config(TechniqueConfig):
     ansatz: Literal["basic", "strong"] = Field(
         "strong", description="The trainable layer: basic (one rotation per qubit and a ring of CNOTs) or "
                               "strongly entangling (three rotations per qubit and longer-range CNOTs).")
-    reupload: bool = Field(True, description="Data re-uploading: feed the inputs in again before every layer, "
+    reupload: bool = Field(title="Data re-uploading", default=True, description="Data re-uploading: feed the inputs in again before every layer, "
                            "so the circuit can build more complex decision shapes.")
     input_scaling: bool = Field(True, description="Learn how strongly each input is turned into a rotation "
                                 "(a trainable multiplier per qubit and layer).")
-    classical_before: bool = Field(False, description="Hybrid: a classical linear layer turns the inputs into "
+    classical_before: bool = Field(title="Classical layer before", default=False, description="Hybrid: a classical linear layer turns the inputs into "
                                    "the circuit's inputs (lets few qubits take many inputs).")
-    classical_after: bool = Field(True, description="Hybrid: a classical linear layer turns the qubit "
+    classical_after: bool = Field(title="Classical layer after", default=True, description="Hybrid: a classical linear layer turns the qubit "
                                   "measurements into class scores. Off: each class reads one qubit directly.")
     simulator: Literal["auto", "default.qubit", "lightning.qubit", "lightning.gpu"] = Field(
         "auto", description="Which simulator computes the circuit. Auto picks the fastest for the qubit count.")

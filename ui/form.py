@@ -27,11 +27,11 @@ def _bounds(field) -> tuple[Any, Any]:
     return lo, hi
 
 
-def widget(key: str, name: str, field) -> Any:
+def widget(key: str, name: str, field, on_change: Callable | None = None) -> Any:
     """Draw the widget that fits the field's type and bounds; its value lives in session_state[key]."""
     label, help_ = label_of(name, field), field.description
     extra = field.json_schema_extra or {}
-    common = dict(key=key, help=help_, persist_state="session")
+    common = dict(key=key, help=help_, persist_state="session", on_change=on_change)
     ann = field.annotation
     opts = choices(ann)
     if opts is not None:
@@ -48,11 +48,19 @@ def widget(key: str, name: str, field) -> Any:
             current = st.session_state[key]
             grid = sorted({v for v in LOG_GRID if lo <= v <= hi} | {lo, hi, current})
             return st.select_slider(label, grid, format_func=lambda v: f"{v:g}", **common)
+        step = _step(lo or 0, hi or 1)
+        digits = _decimals(step, lo, hi, field.default)
         if extra.get("widget") == "slider" and lo is not None and hi is not None:
-            return st.slider(label, float(lo), float(hi), step=_step(lo, hi), **common)
-        return st.number_input(label, min_value=lo, max_value=hi, step=_step(lo or 0, hi or 1), **common)
+            return st.slider(label, float(lo), float(hi), step=step, format=f"%.{digits}f", **common)
+        return st.number_input(label, min_value=lo, max_value=hi, step=step, format=f"%.{digits}f", **common)
     return st.text_input(label, max_chars=field.metadata and getattr(field.metadata[0], "max_length", None)
                          or 200, **common)
+
+
+def _decimals(*values) -> int:
+    """Decimal places that show every given number exactly (0.9999 needs 4), between 2 and 6."""
+    places = [len(f"{float(v):.6f}".rstrip("0").split(".")[1]) for v in values if isinstance(v, (int, float))]
+    return min(6, max([2, *places]))
 
 
 def _step(lo: float, hi: float) -> float:
@@ -101,9 +109,12 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
                      help="Start from a ready-made setup, then adjust anything below.")
         cols = st.columns(columns)
         values = {}
+        def edited():  # the settings no longer match a preset
+            st.session_state[f"{name}._preset"] = "custom"
+
         for i, (field_name, field) in enumerate(fields.items()):
             with cols[i % columns]:
-                values[field_name] = widget(f"{name}.{field_name}", field_name, field)
+                values[field_name] = widget(f"{name}.{field_name}", field_name, field, on_change=edited)
         extra = extra_inputs() if extra_inputs else {}
     try:
         config = validate(cls, {**values, **extra})

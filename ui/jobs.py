@@ -68,7 +68,10 @@ def _watch(name: str, module) -> None:
         st.rerun(scope="app")  # show the results (or the error) with a full rerun
         return
     with st.container(border=True):
-        if job.status == "queued":
+        if job.status == "queued" and not ex.device:
+            st.info("Starting the training workers (this happens once after the server starts, about 10-30 s). "
+                    "Your run starts as soon as they are ready.", icon=":material/hourglass_top:")
+        elif job.status == "queued":
             pos = ex.position(job.id)
             st.info(f"Waiting for a free slot: you are number {pos} in the queue. Training starts automatically.",
                     icon=":material/hourglass_top:")

@@ -153,14 +153,17 @@ class LocalExecutor:
     memory cap (env ``FRONTIER_RUN_MEMORY_MB``, default 3072); ``timeout_s``: per-run time limit (env
     ``FRONTIER_RUN_TIMEOUT_S``, default 900); ``stop_grace_s``: how long a stopped run may take to hand back
     its partial result before it is killed; ``store``: a RunStore that records every run (None: no record).
+    A worker that holds more than ``FRONTIER_WORKER_RECYCLE_MB`` (default 550) after a run is replaced by a
+    fresh one, so libraries and caches one page loaded do not keep a small server's memory high.
     """
 
     def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 10.0, store=None):
+                 stop_grace_s: float = 10.0, store=None, recycle_mb: float | None = None):
         self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
         self.stop_grace_s = stop_grace_s
+        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 550)
         self._lock = threading.RLock()
         self._queue: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
@@ -336,6 +339,10 @@ class LocalExecutor:
                     status = "failed" if kind == "failed" else outcome.status
                     self._finish(job, status, outcome, msg[2] if kind == "failed" else "")
                     slot.job = None
+                    if _rss_mb(slot.process.pid) > self.recycle_mb:  # swap in a lean worker while idle
+                        self._kill(slot)
+                        self._start(slot)
+                        return
         except (EOFError, OSError):  # the worker died: its exit code is reaped just below
             try:
                 slot.process.wait(2)

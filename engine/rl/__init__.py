@@ -31,7 +31,7 @@ CARTPOLE_MAX_RETURN = 500.0  # CartPole-v1 stops an episode after 500 steps (+1 
 
 
 class Config(TechniqueConfig):
-    env: Literal["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "Taxi-v4", "gridworld", "CartPole-v1"] = Field(
+    env: Literal["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "Taxi-v4", "gridworld", "CartPole-v1"] = Field(title="Environment", default=
         "FrozenLake-v1", description="The world the agent learns in. Grid worlds (FrozenLake, CliffWalking, Taxi, "
         "your own gridworld) suit the table-based agents; CartPole (balance a pole on a cart) needs the deep "
         "Q-network.")
@@ -39,7 +39,7 @@ class Config(TechniqueConfig):
         "q_learning", description="How it learns: Q-learning (learns the best policy while exploring), SARSA "
         "(learns the policy it actually follows, exploration included: more careful), or a deep Q-network "
         "(a neural network instead of a table, for CartPole).")
-    is_slippery: bool = Field(
+    is_slippery: bool = Field(title="Slippery ice", default=
         False, description="Slippery ice: a move goes the intended way only 1 time in 3, else sideways "
         "(FrozenLake, CliffWalking and the gridworld; ignored for Taxi and CartPole).")
     grid: str = Field(
@@ -54,16 +54,16 @@ class Config(TechniqueConfig):
                           "end) the table-based agents practise. The deep Q-network uses training steps instead.")
     max_steps: int = Field(100, ge=5, le=1000, description="An episode of a grid world is cut off after this many "
                            "moves.")
-    alpha: float = Field(0.5, ge=0.001, le=1.0, description="Learning rate alpha of the table-based agents: how "
+    alpha: float = Field(title="Learning rate α", default=0.5, ge=0.001, le=1.0, description="Learning rate alpha of the table-based agents: how "
                          "far each new experience moves the table (1 = replace the old estimate).",
                          json_schema_extra={"widget": "slider"})
-    gamma: float = Field(0.99, ge=0.0, le=1.0, description="Discount gamma: how much a reward one step later is "
+    gamma: float = Field(title="Discount γ", default=0.99, ge=0.0, le=1.0, description="Discount gamma: how much a reward one step later is "
                          "worth now (0 = only the next reward counts, 1 = all future rewards count fully).",
                          json_schema_extra={"widget": "slider"})
-    epsilon_start: float = Field(1.0, ge=0.0, le=1.0, description="Exploration rate epsilon at the start: the "
+    epsilon_start: float = Field(title="Exploration ε at start", default=1.0, ge=0.0, le=1.0, description="Exploration rate epsilon at the start: the "
                                  "chance of a random move instead of the best-looking one.",
                                  json_schema_extra={"widget": "slider"})
-    epsilon_end: float = Field(0.05, ge=0.0, le=1.0, description="Exploration rate after the decay.",
+    epsilon_end: float = Field(title="Exploration ε at end", default=0.05, ge=0.0, le=1.0, description="Exploration rate after the decay.",
                                json_schema_extra={"widget": "slider"})
     epsilon_schedule: Literal["linear", "exponential", "constant"] = Field(
         "linear", description="How epsilon falls from its start to its end value (constant: stays at the start "
@@ -71,9 +71,9 @@ class Config(TechniqueConfig):
     explore_fraction: float = Field(0.5, ge=0.01, le=1.0, description="Share of training over which epsilon "
                                     "decays; afterwards it stays at its end value.",
                                     json_schema_extra={"widget": "slider"})
-    compare_sarsa: bool = Field(False, description="Also train the other table-based agent (SARSA next to "
+    compare_sarsa: bool = Field(title="Also run SARSA", default=False, description="Also train the other table-based agent (SARSA next to "
                                 "Q-learning, or the reverse) on the same seeds and overlay both.")
-    eval_episodes: int = Field(20, ge=1, le=200, description="Episodes played with exploration off after "
+    eval_episodes: int = Field(title="Evaluation episodes", default=20, ge=1, le=200, description="Episodes played with exploration off after "
                                "training, to measure what the agent really learned.")
     training_steps: int = Field(15000, ge=500, le=200000, description="Deep Q-network: how many moves it makes "
                                 "in CartPole while learning.")
@@ -91,7 +91,7 @@ class Config(TechniqueConfig):
     gradient_steps: int = Field(2, ge=1, le=256, description="Deep Q-network: learning steps each time it learns.")
     target_update: int = Field(250, ge=1, le=10000, description="Deep Q-network: learning steps between copies "
                                "of the network into the frozen target network that sets its goals.")
-    keep_best: bool = Field(True, description="Deep Q-network: test the greedy policy every 5% of training and keep "
+    keep_best: bool = Field(title="Keep the best network", default=True, description="Deep Q-network: test the greedy policy every 5% of training and keep "
                             "the best network seen (a DQN's skill can collapse late in training).")
     explain_states: int = Field(40, ge=10, le=200, description="How many states SHAP explains (more is slower).")
 

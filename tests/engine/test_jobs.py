@@ -91,3 +91,19 @@ def test_cancel_a_queued_run(pool):
     assert queued.status == "stopped" and pool.position(queued.id) == 0
     for b in blockers:
         wait_done(pool, b)
+
+
+def test_a_worker_over_the_recycle_threshold_is_replaced_after_its_run(pool):
+    ex = LocalExecutor(slots=1, recycle_mb=1)  # every worker holds more than 1 MB: always recycled
+    try:
+        assert ex.wait_ready(60)
+        before = ex._slots[0].process.pid
+        job = wait_done(ex, ex.submit("fake", {"steps": 2}))
+        assert job.status == "done", job.error
+        end = time.time() + 10
+        while ex._slots[0].process.pid == before and time.time() < end:  # swapped right after the result
+            time.sleep(0.05)
+        assert ex._slots[0].process.pid != before
+        assert wait_done(ex, ex.submit("fake", {"steps": 2})).status == "done"  # the fresh worker serves
+    finally:
+        ex.close()

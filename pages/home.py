@@ -2,6 +2,7 @@
 import streamlit as st
 
 import engine
+import ui  # noqa: F401  (a deep link on a fresh server must still open inside app.py's router: see ui/__init__.py)
 
 st.title("Frontier Lab")
 st.markdown("See advanced deep learning work, without writing code. Pick a technique, move a few sliders, press "

@@ -69,3 +69,19 @@ def test_invalid_link_warns_and_the_page_still_trains(page, app):
     driver.train_and_wait(page, "xai")
     assert driver.count_svgs(driver.open_tab(page, "Results")) >= 1
     assert_clean(page, app)
+
+
+def test_a_deep_link_on_a_fresh_server_opens_inside_the_app(browser, tmp_path):
+    """The first visitor of a new server arrives through a shared link, not the home page."""
+    with driver.AppServer(tmp_path) as fresh:
+        context = browser.new_context(viewport=driver.VIEWPORT)
+        try:
+            tab = context.new_page()
+            tab.console = driver.Console().attach(tab)
+            driver.open_page(tab, fresh.url + "/xai?dataset=wine", ready=driver.key_selector("xai._train"))
+            assert "Compute:" in tab.locator('[data-testid="stSidebar"]').inner_text()  # app.py's frame ran
+            assert tab.locator("h1").first.inner_text() == "Explainable AI"
+            assert driver.selectbox_value(tab, "xai.dataset") == "wine"
+            assert_clean(tab, fresh)
+        finally:
+            context.close()

@@ -239,3 +239,10 @@ def test_tiny_dqn_run_learns_and_explains():
     assert preference.values.shape == (20, 4) and preference.additivity_error < 1e-3  # exact (DeepExplainer)
     assert exps["Chosen action's Q-value"].feature_names == dqn.STATE_FEATURES
     assert "kept the pole up" in rl.describe(result)
+
+
+def test_grid_editor_edits_become_the_map():
+    from engine.rl.gridworld import edit_grid
+
+    assert edit_grid("S../..G", {0: {"1": "#"}, "1": {0: "T"}}) == "S#./T.G"
+    assert edit_grid("S../..G", {0: {"2": None}, 5: {0: "#"}}) == "S../..G"  # cleared -> free; off-grid ignored

@@ -24,3 +24,12 @@ def test_dqn_needs_cartpole_and_says_so():
     at.selectbox(key="rl.agent").set_value("dqn").run()
     assert any("CartPole-v1" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "rl._train").disabled
+
+
+def test_gridworld_shows_a_grid_editor_of_the_map():
+    at = open_page("rl")
+    at.selectbox(key="rl.env").set_value("gridworld").run()
+    editor = at.get("arrow_data_frame") or at.dataframe
+    assert editor, "the grid editor is shown"
+    rows = at.text_input(key="rl.grid").value.split("/")
+    assert len(editor[0].value) == len(rows) and "".join(editor[0].value.iloc[0]) == rows[0]

@@ -24,7 +24,7 @@ Quality metrics:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -61,39 +61,53 @@ class Config(TechniqueConfig):
                                       "the Wasserstein loss with gradient penalty (a critic scores realness).")
     latent_size: int = Field(8, ge=1, le=128, description="How many random numbers the generator turns into "
                              "one sample.")
-    g_layers: int = Field(title="Generator layers", default=2, ge=1, le=6, description="Hidden layers in the generator.")
-    g_width: int = Field(title="Generator width", default=64, ge=4, le=512, description="Neurons in each hidden layer of the generator.")
-    d_layers: int = Field(title="Discriminator layers", default=2, ge=1, le=6, description="Hidden layers in the discriminator.")
-    d_width: int = Field(title="Discriminator width", default=64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.")
+    g_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the generator.", title="Generator layers")
+    g_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the generator.",
+                         title="Generator width")
+    d_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the discriminator.",
+                          title="Discriminator layers")
+    d_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.",
+                         title="Discriminator width")
     activation: Literal["relu", "leaky_relu"] = Field(
         "leaky_relu", description="The non-linearity inside both networks. LeakyReLU lets a little signal "
                                   "through for negative inputs, which often keeps GAN training alive.")
     leaky_slope: float = Field(0.2, ge=0.01, le=0.5, description="For LeakyReLU: how much of a negative "
                                "input passes through.", json_schema_extra={"widget": "slider"})
-    output: Literal["tanh", "sigmoid"] = Field(title="Generator output", default=
+    output: Literal["tanh", "sigmoid"] = Field(
         "tanh", description="The generator's last activation: tanh gives values in [-1, 1], sigmoid in [0, 1]; "
-                            "the real data is rescaled to the same range.")
-    g_learning_rate: float = Field(title="Generator learning rate", default=0.002, ge=1e-5, le=0.1, description="Step size of the generator's Adam "
-                                   "optimiser.", json_schema_extra={"log": True})
-    d_learning_rate: float = Field(title="Discriminator learning rate", default=0.002, ge=1e-5, le=0.1, description="Step size of the discriminator's Adam "
-                                   "optimiser.", json_schema_extra={"log": True})
-    g_beta1: float = Field(title="Generator Adam β1", default=0.5, ge=0.0, le=0.99, description="Generator Adam momentum (beta 1). GANs usually "
-                           "train better with 0.5 than Adam's usual 0.9.", json_schema_extra={"widget": "slider"})
-    g_beta2: float = Field(title="Generator Adam β2", default=0.999, ge=0.5, le=0.9999, description="Generator Adam beta 2: how long Adam "
-                           "remembers the size of past gradients.")
-    d_beta1: float = Field(title="Discriminator Adam β1", default=0.5, ge=0.0, le=0.99, description="Discriminator Adam momentum (beta 1).",
-                           json_schema_extra={"widget": "slider"})
-    d_beta2: float = Field(title="Discriminator Adam β2", default=0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.")
-    d_steps: int = Field(title="Discriminator steps per generator step", default=1, ge=1, le=10, description="Discriminator updates for every generator update "
-                         "(Wasserstein GANs usually use 5).")
+                            "the real data is rescaled to the same range.", title="Generator output")
+    g_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the generator's Adam "
+                                   "optimiser.", json_schema_extra={"log": True}, title="Generator learning rate")
+    d_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the discriminator's Adam "
+                                   "optimiser.", json_schema_extra={"log": True}, title="Discriminator learning rate")
+    g_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Generator Adam momentum (beta 1). GANs usually "
+                           "train better with 0.5 than Adam's usual 0.9.", json_schema_extra={"widget": "slider"},
+                           title="Generator Adam β1")
+    g_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Generator Adam beta 2: how long Adam "
+                           "remembers the size of past gradients.", title="Generator Adam β2")
+    d_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Discriminator Adam momentum (beta 1).",
+                           json_schema_extra={"widget": "slider"}, title="Discriminator Adam β1")
+    d_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.",
+                           title="Discriminator Adam β2")
+    d_steps: int = Field(1, ge=1, le=10, description="Discriminator updates for every generator update "
+                         "(Wasserstein GANs usually use 5).", title="Discriminator steps per generator step")
     batch_size: int = Field(128, ge=8, le=1024, description="Real and fake samples per update.")
     steps: int = Field(1000, ge=10, le=20000, description="Generator updates in total: longer training, "
                        "better samples (usually).")
     label_smoothing: float = Field(0.0, ge=0.0, le=0.3, description="Tell the discriminator real samples are "
                                    "only this much less than 100% real, so it grows less over-confident "
                                    "(not used by the Wasserstein loss).", json_schema_extra={"widget": "slider"})
-    gp_weight: float = Field(title="Gradient penalty weight", default=10.0, ge=0.1, le=100.0, description="For the Wasserstein loss: how strongly the "
-                             "gradient penalty keeps the critic smooth.", json_schema_extra={"log": True})
+    gp_weight: float = Field(10.0, ge=0.1, le=100.0, description="For the Wasserstein loss: how strongly the "
+                             "gradient penalty keeps the critic smooth.", json_schema_extra={"log": True},
+                             title="Gradient penalty weight")
+
+    # The form shows a setting only where it applies (hidden settings keep their values).
+    SHOW_IF: ClassVar[dict] = {
+        "leaky_slope": {"activation": ["leaky_relu"]},
+        "gp_weight": {"loss": ["wgan_gp"]},
+        "label_smoothing": {"loss": ["minimax", "non_saturating"]},
+        "noise": {"dataset": ["ring", "grid", "spiral", "moons"]},
+    }
 
     @model_validator(mode="after")
     def _smoothing_needs_probabilities(self):
@@ -565,15 +579,7 @@ def _animation(result: Result):
     fig.update_layout(
         title="Generated samples over training", legend=dict(orientation="h", x=1, xanchor="right", y=1.0,
                                                               yanchor="bottom"),
-        sliders=[dict(active=last, currentvalue=dict(prefix="step "), x=0.12, len=0.88, y=0, pad=dict(t=40),
-                      steps=[dict(label=str(int(s)), method="animate",
-                                  args=[[str(int(s))], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                             transition=dict(duration=0))]) for s in steps])],
-        updatemenus=[dict(type="buttons", showactive=False, x=0.12, y=0, xanchor="right", yanchor="top",
-                          pad=dict(t=60, r=10),
-                          buttons=[dict(label="▶ Play", method="animate",
-                                        args=[None, dict(frame=dict(duration=500, redraw=True), fromcurrent=False,
-                                                         transition=dict(duration=0))])])])
+        **charts.play_controls([int(t) for t in steps], 500, y=-0.12, active=last, from_start=True))
     what = "the critic's realness score (red high, blue low)" if wgan else \
         "the discriminator's probability that a point is real (red) or fake (blue)"
     return charts.captioned(_square(fig), f"Green: real data; purple: generated samples from the same noise at each "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -52,13 +52,14 @@ class Config(TechniqueConfig):
                              "table (iris flowers, breast tumours, wines) squeezed to a few inputs.")
     noise: float = Field(0.15, ge=0.0, le=0.5, description="How much the points of a 2-D toy set are jittered "
                          "(more noise: harder to separate).", json_schema_extra={"widget": "slider"})
-    n_samples: int = Field(title="Points", default=200, ge=60, le=1000, description="How many points the 2-D toy set has.")
-    n_features: int = Field(title="Inputs (features)", default=4, ge=2, le=8, description="Real tables are squeezed to this many inputs with PCA "
-                            "(their main directions of variation); 2-D toy sets always have 2 inputs.")
-    n_qubits: int = Field(title="Qubits", default=4, ge=2, le=12, description="Qubits in the circuit. Each extra qubit doubles the "
-                          "simulation cost.")
-    n_layers: int = Field(title="Circuit layers", default=2, ge=1, le=8, description="Trainable layers of rotations and entangling gates. "
-                          "More layers: a more flexible (and slower) model.")
+    n_samples: int = Field(200, ge=60, le=1000, description="How many points the 2-D toy set has.", title="Points")
+    n_features: int = Field(4, ge=2, le=8, description="Real tables are squeezed to this many inputs with PCA "
+                            "(their main directions of variation); 2-D toy sets always have 2 inputs.",
+                            title="Inputs (features)")
+    n_qubits: int = Field(4, ge=2, le=12, description="Qubits in the circuit. Each extra qubit doubles the "
+                          "simulation cost.", title="Qubits")
+    n_layers: int = Field(2, ge=1, le=8, description="Trainable layers of rotations and entangling gates. "
+                          "More layers: a more flexible (and slower) model.", title="Circuit layers")
     embedding: Literal["angle_x", "angle_y", "angle_z", "amplitude", "iqp"] = Field(
         "angle_y", description="How inputs enter the circuit: as X, Y or Z rotation angles (one input per qubit; "
                                "Z uses Hadamards first), as the amplitudes of the whole state (many inputs on "
@@ -66,14 +67,16 @@ class Config(TechniqueConfig):
     ansatz: Literal["basic", "strong"] = Field(
         "strong", description="The trainable layer: basic (one rotation per qubit and a ring of CNOTs) or "
                               "strongly entangling (three rotations per qubit and longer-range CNOTs).")
-    reupload: bool = Field(title="Data re-uploading", default=True, description="Data re-uploading: feed the inputs in again before every layer, "
-                           "so the circuit can build more complex decision shapes.")
+    reupload: bool = Field(True, description="Data re-uploading: feed the inputs in again before every layer, "
+                           "so the circuit can build more complex decision shapes.", title="Data re-uploading")
     input_scaling: bool = Field(True, description="Learn how strongly each input is turned into a rotation "
                                 "(a trainable multiplier per qubit and layer).")
-    classical_before: bool = Field(title="Classical layer before", default=False, description="Hybrid: a classical linear layer turns the inputs into "
-                                   "the circuit's inputs (lets few qubits take many inputs).")
-    classical_after: bool = Field(title="Classical layer after", default=True, description="Hybrid: a classical linear layer turns the qubit "
-                                  "measurements into class scores. Off: each class reads one qubit directly.")
+    classical_before: bool = Field(False, description="Hybrid: a classical linear layer turns the inputs into "
+                                   "the circuit's inputs (lets few qubits take many inputs).",
+                                   title="Classical layer before")
+    classical_after: bool = Field(True, description="Hybrid: a classical linear layer turns the qubit "
+                                  "measurements into class scores. Off: each class reads one qubit directly.",
+                                  title="Classical layer after")
     simulator: Literal["auto", "default.qubit", "lightning.qubit", "lightning.gpu"] = Field(
         "auto", description="Which simulator computes the circuit. Auto picks the fastest for the qubit count.")
     shots: int = Field(1000, ge=0, le=100_000, description="Measurements taken to estimate each result "
@@ -90,6 +93,16 @@ class Config(TechniqueConfig):
     gates: str = Field("H 0; CNOT 0 1", max_length=400, description="Circuit lab: gates separated by ';', e.g. "
                        "'H 0; CNOT 0 1' (a Bell state) or 'RY 0 pi/3; CZ 0 1'. Gates: H, X, Y, Z, S, T, "
                        "RX/RY/RZ <qubit> <angle>, CNOT/CZ/SWAP <qubit> <qubit>; qubits 0 to 7.")
+
+    # The form shows a setting only where it applies (hidden settings keep their values).
+    SHOW_IF: ClassVar[dict] = {
+        "gates": {"mode": ["circuit_lab"]},
+        **dict.fromkeys(("dataset", "n_qubits", "n_layers", "embedding", "ansatz", "reupload", "input_scaling",
+                         "classical_before", "classical_after", "simulator", "epochs", "learning_rate", "batch_size",
+                         "test_fraction", "explain_rows"), {"mode": ["classifier"]}),
+        **dict.fromkeys(("noise", "n_samples"), {"mode": ["classifier"], "dataset": list(TOY_SETS)}),
+        "n_features": {"mode": ["classifier"], "dataset": list(TABLE_SETS)},
+    }
 
     @model_validator(mode="after")
     def _fits_the_circuit(self):

@@ -25,7 +25,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -62,29 +62,39 @@ class Config(TechniqueConfig):
                              json_schema_extra={"form": False})
     label_column: str = Field("label", max_length=60, description="The column of your CSV that holds the class.",
                               json_schema_extra={"form": False})
-    finetune_top: bool = Field(title="Fine-tune the encoder's top layer", default=False, description="Text track: also fine-tune the encoder's top layer on the "
-                               "labelled sentences (slower, and with very few labels it can over-fit).")
+    finetune_top: bool = Field(False, description="Text track: also fine-tune the encoder's top layer on the "
+                               "labelled sentences (slower, and with very few labels it can over-fit).",
+                               title="Fine-tune the encoder's top layer")
     source: Literal["digits_0_4", "digits_all_disjoint"] = Field(
         "digits_0_4", description="Images track: what the network is pretrained on. Digits 0-4 (a narrow source; "
                                   "the new task is digits 5-9) or all ten digits from a separate pool of images "
                                   "(a broad source; the new task is all ten digits).")
-    pretrain_epochs: int = Field(title="Pretraining epochs", default=15, ge=1, le=100, description="Images track: passes over the source images "
-                                 "while pretraining. Pretrained weights are saved and reused by later runs.")
+    pretrain_epochs: int = Field(15, ge=1, le=100, description="Images track: passes over the source images "
+                                 "while pretraining. Pretrained weights are saved and reused by later runs.",
+                                 title="Pretraining epochs")
     rotation: float = Field(15.0, ge=0.0, le=45.0, description="Augmentation: random rotation of training "
                             "images, up to this many degrees either way.", json_schema_extra={"widget": "slider"})
     shift: int = Field(1, ge=0, le=3, description="Augmentation: random shift of training images, up to this "
                        "many pixels in each direction.")
-    finetune_blocks: int = Field(title="Blocks to fine-tune", default=1, ge=1, le=2, description="Images track: how many of the last pretrained "
-                                 "blocks (out of 3) the 'fine-tune last blocks' strategy unfreezes.")
-    backbone_lr_scale: float = Field(title="Backbone learning-rate scale", default=0.1, ge=0.01, le=1.0, description="When pretrained layers are fine-tuned, "
+    finetune_blocks: int = Field(1, ge=1, le=2, description="Images track: how many of the last pretrained "
+                                 "blocks (out of 3) the 'fine-tune last blocks' strategy unfreezes.",
+                                 title="Blocks to fine-tune")
+    backbone_lr_scale: float = Field(0.1, ge=0.01, le=1.0, description="When pretrained layers are fine-tuned, "
                                      "they learn at this fraction of the learning rate, so they change gently.",
-                                     json_schema_extra={"log": True})
+                                     json_schema_extra={"log": True}, title="Backbone learning-rate scale")
     epochs: int = Field(60, ge=5, le=500, description="Passes over the labelled examples for every strategy.")
     learning_rate: float = Field(0.01, ge=1e-4, le=0.3, description="Step size of the Adam optimiser for the "
                                  "new head and the from-scratch model. Too high and training diverges.",
                                  json_schema_extra={"log": True})
-    sweep: bool = Field(title="Label-efficiency sweep", default=False, description="Also retrain every strategy at several label budgets and chart "
-                        "accuracy against labels per class (slower).")
+    sweep: bool = Field(False, description="Also retrain every strategy at several label budgets and chart "
+                        "accuracy against labels per class (slower).", title="Label-efficiency sweep")
+
+    # The form shows a setting only where it applies (hidden settings keep their values).
+    SHOW_IF: ClassVar[dict] = {
+        **dict.fromkeys(("dataset", "finetune_top"), {"track": ["text"]}),
+        **dict.fromkeys(("source", "pretrain_epochs", "rotation", "shift", "finetune_blocks", "backbone_lr_scale"),
+                        {"track": ["images"]}),
+    }
 
     @model_validator(mode="after")
     def _check_track(self):

@@ -68,6 +68,12 @@ def _step(lo: float, hi: float) -> float:
     return 10.0 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01
 
 
+def _applies(name: str, cls, field_name: str) -> bool:
+    """Whether a field matters for the current choices (the Config's ``SHOW_IF`` rules)."""
+    rules = cls.SHOW_IF.get(field_name, {})
+    return all(st.session_state.get(f"{name}.{other}") in allowed for other, allowed in rules.items())
+
+
 def _apply(name: str, values: dict) -> None:
     for field, value in values.items():
         st.session_state[f"{name}.{field}"] = value
@@ -112,9 +118,15 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
         def edited():  # the settings no longer match a preset
             st.session_state[f"{name}._preset"] = "custom"
 
-        for i, (field_name, field) in enumerate(fields.items()):
-            with cols[i % columns]:
-                values[field_name] = widget(f"{name}.{field_name}", field_name, field, on_change=edited)
+        shown = 0
+        for field_name, field in fields.items():
+            key = f"{name}.{field_name}"
+            if not _applies(name, cls, field_name):  # e.g. DQN settings while a table-based agent is chosen
+                values[field_name] = st.session_state[key]
+                continue
+            with cols[shown % columns]:
+                values[field_name] = widget(key, field_name, field, on_change=edited)
+            shown += 1
         extra = extra_inputs() if extra_inputs else {}
     try:
         config = validate(cls, {**values, **extra})

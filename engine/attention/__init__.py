@@ -40,16 +40,19 @@ class Config(TechniqueConfig):
         "first_marked", description="What the transformer learns. 'first_marked': which of two marked tokens "
         "comes first; 'recall': find the value paired with a key; 'brackets': are the brackets balanced; "
         "'sentiment': short reviews where 'not' flips the meaning; 'digits': handwritten digits read row by row.")
-    seq_len: int = Field(title="Sequence length", default=12, ge=4, le=32, description="Tokens per generated sequence (bracket strings have at "
-                         "least 20, digits always 8 rows, and sentences are as long as they are).")
+    seq_len: int = Field(12, ge=4, le=32, description="Tokens per generated sequence (bracket strings have at "
+                         "least 20, digits always 8 rows, and sentences are as long as they are).",
+                         title="Sequence length")
     train_examples: int = Field(1000, ge=200, le=20000, description="How many sequences to learn from "
                                 "(digits use scikit-learn's 1,797 images instead).")
     embedding_size: int = Field(32, ge=8, le=128, description="Length of the vector that represents each token. "
                                 "Must be divisible by the number of heads.")
-    n_heads: int = Field(title="Attention heads", default=2, ge=1, le=8, description="Attention heads per block: each head can look at a "
-                         "different part of the sequence.")
-    n_layers: int = Field(title="Transformer blocks", default=2, ge=1, le=4, description="Transformer blocks stacked on top of each other.")
-    ffn_size: int = Field(title="Feed-forward size", default=64, ge=8, le=512, description="Width of the feed-forward network inside each block.")
+    n_heads: int = Field(2, ge=1, le=8, description="Attention heads per block: each head can look at a "
+                         "different part of the sequence.", title="Attention heads")
+    n_layers: int = Field(2, ge=1, le=4, description="Transformer blocks stacked on top of each other.",
+                          title="Transformer blocks")
+    ffn_size: int = Field(64, ge=8, le=512, description="Width of the feed-forward network inside each block.",
+                          title="Feed-forward size")
     dropout: float = Field(0.0, ge=0.0, le=0.5, description="Share of attention weights and activations "
                            "switched off at random while training, to reduce over-fitting.",
                            json_schema_extra={"widget": "slider"})
@@ -59,9 +62,10 @@ class Config(TechniqueConfig):
     layer_norm: Literal["post", "pre"] = Field(
         "post", description="Where layer normalisation sits in each block: after the residual sum (as in the "
         "original transformer) or before attention and the feed-forward network (steadier for deep stacks).")
-    compare_without_pe: bool = Field(title="Also train without positional encoding", default=True, description="Also train the same transformer with positional "
+    compare_without_pe: bool = Field(True, description="Also train the same transformer with positional "
                                      "encoding switched off, to see how much order matters (skipped when "
-                                     "positional encoding is already 'none').")
+                                     "positional encoding is already 'none').",
+                                     title="Also train without positional encoding")
     epochs: int = Field(6, ge=1, le=300, description="Passes over the training sequences.")
     learning_rate: float = Field(0.003, ge=1e-5, le=0.1, description="Step size of the Adam optimiser. Too high "
                                  "and training diverges.", json_schema_extra={"log": True})

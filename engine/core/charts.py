@@ -74,6 +74,26 @@ def decision_boundary(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndar
     return captioned(fig, caption or "Background colour: what the model predicts at each point; dots: the data.")
 
 
+def play_controls(ticks, duration_ms: int, y: float = -0.1, active: int = 0, prefix: str = "step ",
+                  from_start: bool = False) -> dict:
+    """Layout for an animated figure whose frames are named ``str(tick)``: Play/Pause buttons and a slider.
+
+    Use as ``fig.update_layout(**play_controls(ticks, 250))``; ``from_start`` replays from the first frame.
+    """
+    play = dict(frame=dict(duration=duration_ms, redraw=True), fromcurrent=not from_start,
+                transition=dict(duration=0))
+    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
+    return dict(
+        updatemenus=[dict(type="buttons", x=0, y=y, xanchor="left", direction="left", buttons=[
+            dict(label="▶ Play", method="animate", args=[None, play]),
+            dict(label="⏸ Pause", method="animate", args=[[None], pause])])],
+        sliders=[dict(active=active, x=0.2, len=0.8, y=y + 0.03, currentvalue=dict(prefix=prefix),
+                      steps=[dict(label=str(t), method="animate",
+                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
+                                                       transition=dict(duration=0))])
+                             for t in ticks])])
+
+
 # --- SHAP views -------------------------------------------------------------------------------------------
 
 def _single_output(exp, output: int | None):

@@ -3,11 +3,13 @@
 Every technique's ``Config`` subclasses :class:`TechniqueConfig`. Each field declares its type, bounds
 (``ge``/``le``), a plain-language ``description`` and, for choices, a ``Literal``. Field extras tune the
 form: ``{"widget": "slider"}`` for a float slider, ``{"log": True}`` for a log-scale number,
-``{"form": False}`` to keep a field off the form and out of the URL (uploads are per session).
+``{"form": False}`` to keep a field off the form and out of the URL (uploads are per session),
+and a Config's ``SHOW_IF = {"width": {"agent": ["dqn"]}}`` shows a field only while the others have one of the
+listed values (a hidden field keeps its value).
 """
 from __future__ import annotations
 
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -16,6 +18,7 @@ class TechniqueConfig(BaseModel):
     """Base of every technique's settings. Extra keys are refused; values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {}  # field -> {other field: values where it applies}
 
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: the same seed gives the same run.")
 

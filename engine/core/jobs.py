@@ -3,8 +3,9 @@
 One long-lived worker process per slot (``python -m engine.core.jobs``, started once, torch already imported,
 one torch thread), fed over its own socket pair. Workers are plain subprocesses rather than multiprocessing
 children because Streamlit runs each page as ``__main__``, which multiprocessing's spawn would re-execute.
-A supervisor thread waits on every socket, so a run that raises, diverges, blows its memory cap, runs past its time limit or crashes the interpreter ends *that* job with a clear message; the
-slot gets a fresh worker and every other job carries on. Cancel sends the worker a stop message (the run returns
+A supervisor thread waits on every socket, so a run that raises, diverges, blows its memory cap, runs past its
+time limit or crashes the interpreter ends *that* job with a clear message; the slot gets a fresh worker and
+every other job carries on. Cancel sends the worker a stop message (the run returns
 at its next progress call); a run that ignores it is killed after a grace period.
 
 Pages only use the small :class:`Executor` interface (submit / get / cancel / position), so a distributed

@@ -10,7 +10,7 @@ Results are judged with exploration off (greedy evaluation episodes).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -31,17 +31,17 @@ CARTPOLE_MAX_RETURN = 500.0  # CartPole-v1 stops an episode after 500 steps (+1 
 
 
 class Config(TechniqueConfig):
-    env: Literal["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "Taxi-v4", "gridworld", "CartPole-v1"] = Field(title="Environment", default=
+    env: Literal["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "Taxi-v4", "gridworld", "CartPole-v1"] = Field(
         "FrozenLake-v1", description="The world the agent learns in. Grid worlds (FrozenLake, CliffWalking, Taxi, "
         "your own gridworld) suit the table-based agents; CartPole (balance a pole on a cart) needs the deep "
-        "Q-network.")
+        "Q-network.", title="Environment")
     agent: Literal["q_learning", "sarsa", "dqn"] = Field(
         "q_learning", description="How it learns: Q-learning (learns the best policy while exploring), SARSA "
         "(learns the policy it actually follows, exploration included: more careful), or a deep Q-network "
         "(a neural network instead of a table, for CartPole).")
-    is_slippery: bool = Field(title="Slippery ice", default=
+    is_slippery: bool = Field(
         False, description="Slippery ice: a move goes the intended way only 1 time in 3, else sideways "
-        "(FrozenLake, CliffWalking and the gridworld; ignored for Taxi and CartPole).")
+        "(FrozenLake, CliffWalking and the gridworld; ignored for Taxi and CartPole).", title="Slippery ice")
     grid: str = Field(
         gridworld.DEFAULT_GRID, max_length=160, description="Your gridworld's map, rows separated by '/': S start, "
         ". free, # wall, T trap, G goal. Used when the world is 'gridworld'.")
@@ -54,27 +54,28 @@ class Config(TechniqueConfig):
                           "end) the table-based agents practise. The deep Q-network uses training steps instead.")
     max_steps: int = Field(100, ge=5, le=1000, description="An episode of a grid world is cut off after this many "
                            "moves.")
-    alpha: float = Field(title="Learning rate α", default=0.5, ge=0.001, le=1.0, description="Learning rate alpha of the table-based agents: how "
+    alpha: float = Field(0.5, ge=0.001, le=1.0, description="Learning rate alpha of the table-based agents: how "
                          "far each new experience moves the table (1 = replace the old estimate).",
-                         json_schema_extra={"widget": "slider"})
-    gamma: float = Field(title="Discount γ", default=0.99, ge=0.0, le=1.0, description="Discount gamma: how much a reward one step later is "
+                         json_schema_extra={"widget": "slider"}, title="Learning rate α")
+    gamma: float = Field(0.99, ge=0.0, le=1.0, description="Discount gamma: how much a reward one step later is "
                          "worth now (0 = only the next reward counts, 1 = all future rewards count fully).",
-                         json_schema_extra={"widget": "slider"})
-    epsilon_start: float = Field(title="Exploration ε at start", default=1.0, ge=0.0, le=1.0, description="Exploration rate epsilon at the start: the "
+                         json_schema_extra={"widget": "slider"}, title="Discount γ")
+    epsilon_start: float = Field(1.0, ge=0.0, le=1.0, description="Exploration rate epsilon at the start: the "
                                  "chance of a random move instead of the best-looking one.",
-                                 json_schema_extra={"widget": "slider"})
-    epsilon_end: float = Field(title="Exploration ε at end", default=0.05, ge=0.0, le=1.0, description="Exploration rate after the decay.",
-                               json_schema_extra={"widget": "slider"})
+                                 json_schema_extra={"widget": "slider"}, title="Exploration ε at start")
+    epsilon_end: float = Field(0.05, ge=0.0, le=1.0, description="Exploration rate after the decay.",
+                               json_schema_extra={"widget": "slider"}, title="Exploration ε at end")
     epsilon_schedule: Literal["linear", "exponential", "constant"] = Field(
         "linear", description="How epsilon falls from its start to its end value (constant: stays at the start "
         "value throughout).")
     explore_fraction: float = Field(0.5, ge=0.01, le=1.0, description="Share of training over which epsilon "
                                     "decays; afterwards it stays at its end value.",
                                     json_schema_extra={"widget": "slider"})
-    compare_sarsa: bool = Field(title="Also run SARSA", default=False, description="Also train the other table-based agent (SARSA next to "
-                                "Q-learning, or the reverse) on the same seeds and overlay both.")
-    eval_episodes: int = Field(title="Evaluation episodes", default=20, ge=1, le=200, description="Episodes played with exploration off after "
-                               "training, to measure what the agent really learned.")
+    compare_sarsa: bool = Field(False, description="Also train the other table-based agent (SARSA next to "
+                                "Q-learning, or the reverse) on the same seeds and overlay both.",
+                                title="Also run SARSA")
+    eval_episodes: int = Field(20, ge=1, le=200, description="Episodes played with exploration off after "
+                               "training, to measure what the agent really learned.", title="Evaluation episodes")
     training_steps: int = Field(15000, ge=500, le=200000, description="Deep Q-network: how many moves it makes "
                                 "in CartPole while learning.")
     hidden_layers: int = Field(2, ge=1, le=3, description="Deep Q-network: number of hidden layers.")
@@ -91,9 +92,20 @@ class Config(TechniqueConfig):
     gradient_steps: int = Field(2, ge=1, le=256, description="Deep Q-network: learning steps each time it learns.")
     target_update: int = Field(250, ge=1, le=10000, description="Deep Q-network: learning steps between copies "
                                "of the network into the frozen target network that sets its goals.")
-    keep_best: bool = Field(title="Keep the best network", default=True, description="Deep Q-network: test the greedy policy every 5% of training and keep "
-                            "the best network seen (a DQN's skill can collapse late in training).")
+    keep_best: bool = Field(True, description="Deep Q-network: test the greedy policy every 5% of training and keep "
+                            "the best network seen (a DQN's skill can collapse late in training).",
+                            title="Keep the best network")
     explain_states: int = Field(40, ge=10, le=200, description="How many states SHAP explains (more is slower).")
+
+    # The form shows a setting only where it applies (hidden settings keep their values).
+    SHOW_IF: ClassVar[dict] = {
+        **dict.fromkeys(("episodes", "max_steps", "alpha", "compare_sarsa"), {"agent": ["q_learning", "sarsa"]}),
+        **dict.fromkeys(("training_steps", "hidden_layers", "width", "learning_rate", "batch_size", "buffer_size",
+                         "learning_starts", "train_frequency", "gradient_steps", "target_update", "keep_best"),
+                        {"agent": ["dqn"]}),
+        **dict.fromkeys(("grid", "goal_reward", "trap_reward", "step_reward"), {"env": ["gridworld"]}),
+        "is_slippery": {"env": ["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "gridworld"]},
+    }
 
     @field_validator("grid")
     @classmethod

@@ -17,20 +17,6 @@ MAX_FRAMES = 150
 
 # --- grid worlds ------------------------------------------------------------------------------------------
 
-def _play_controls(ticks, duration_ms: int, y: float) -> dict:
-    """Play/Pause buttons and a step slider for a figure whose frames are named by ``ticks``."""
-    play = dict(frame=dict(duration=duration_ms, redraw=True), fromcurrent=True, transition=dict(duration=0))
-    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
-    return dict(
-        updatemenus=[dict(type="buttons", x=0, y=y, xanchor="left", direction="left", buttons=[
-            dict(label="▶ Play", method="animate", args=[None, play]),
-            dict(label="⏸ Pause", method="animate", args=[[None], pause])])],
-        sliders=[dict(active=0, x=0.2, len=0.8, y=y + 0.03, currentvalue=dict(prefix="step "),
-                      steps=[dict(label=str(t), method="animate",
-                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-                             for t in ticks])])
-
-
 def _grid_axes(fig: go.Figure, lay: dict, title: str) -> go.Figure:
     n_rows, n_cols = lay["n_rows"], lay["n_cols"]
     fig.update_layout(
@@ -196,7 +182,7 @@ def replay_figure(lay: dict, path: list[int], actions: list[int], rewards: list[
     fig = go.Figure(data=traces(0) + _landmarks(lay),
                     frames=[go.Frame(data=traces(t), name=str(t), layout=dict(title_text=f"Greedy episode: {label(t)}"))
                             for t in ticks])
-    fig.update_layout(shapes=_cell_shapes(lay), **_play_controls(ticks, 250, -0.08))
+    fig.update_layout(shapes=_cell_shapes(lay), **charts.play_controls(ticks, 250, -0.08))
     total = sum(rewards)
     _grid_axes(fig, lay, f"Greedy episode: {label(0)}")
     who = "taxi" if taxi else "agent"
@@ -323,6 +309,6 @@ def cartpole_animation(rollout: np.ndarray, q_values: np.ndarray, actions: list[
         title=label(0), shapes=_cartpole_shapes(float(rollout[0, 0]), float(rollout[0, 2])), showlegend=False,
         xaxis=dict(range=[-2.6, 2.6], title="cart position (the episode ends beyond ±2.4)", zeroline=False),
         yaxis=dict(range=[-0.5, 1.4], visible=False, scaleanchor="x"), height=380,
-        **_play_controls(ticks, 60, -0.15))
+        **charts.play_controls(ticks, 60, -0.15))
     return charts.captioned(fig, f"The trained network balancing the pole with exploration off ({len(rollout) - 1} "
                                  "steps; 500 is the most CartPole allows). Press Play or drag the slider.")

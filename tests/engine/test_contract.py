@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import engine
-from engine.core.config import ConfigError, TechniqueConfig, form_fields, validate
+from engine.core.config import ConfigError, TechniqueConfig, choices, form_fields, validate
 from engine.core.pipeline import execute
 
 torch.set_num_threads(1)
@@ -84,3 +84,13 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     for key, value in first.metrics.items():
         if key != "shap_additivity_error":
             assert np.isclose(second.metrics[key], value, rtol=1e-5, atol=1e-6), f"{name}.{key} not reproducible"
+
+
+def test_show_if_rules_name_real_settings_and_values(module):
+    fields = form_fields(module.Config)
+    for field, rules in module.Config.SHOW_IF.items():
+        assert field in fields, f"SHOW_IF names unknown setting {field!r}"
+        for other, allowed in rules.items():
+            assert other in fields, f"{field} depends on unknown setting {other!r}"
+            options = choices(fields[other].annotation) or (True, False)
+            assert set(allowed) <= set(options), f"{field}: {allowed} are not all choices of {other}"

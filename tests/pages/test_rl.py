@@ -33,3 +33,14 @@ def test_gridworld_shows_a_grid_editor_of_the_map():
     assert editor, "the grid editor is shown"
     rows = at.text_input(key="rl.grid").value.split("/")
     assert len(editor[0].value) == len(rows) and "".join(editor[0].value.iloc[0]) == rows[0]
+
+
+def test_the_form_shows_only_the_settings_that_apply():
+    at = open_page("rl")
+    keys = {w.key for w in at.slider} | {w.key for w in at.number_input} | {w.key for w in at.toggle}
+    assert "rl.alpha" in keys and "rl.width" not in keys and "rl.buffer_size" not in keys
+    at.selectbox(key="rl.env").set_value("CartPole-v1").run()
+    at.selectbox(key="rl.agent").set_value("dqn").run()
+    keys = {w.key for w in at.slider} | {w.key for w in at.number_input} | {w.key for w in at.toggle}
+    assert "rl.width" in keys and "rl.buffer_size" in keys and "rl.alpha" not in keys
+    assert not at.error  # hidden settings keep valid values

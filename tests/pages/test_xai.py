@@ -58,3 +58,23 @@ def test_a_broken_upload_gets_its_message_and_a_good_one_trains():
     outcome = at.session_state["xai._outcome"]
     assert outcome.metrics["test_accuracy"] > 0.8  # the label is a threshold on `size`
     assert outcome.explanation.feature_names == ["size", "weight"]
+
+
+def test_stop_ends_a_long_run_early_and_shows_its_partial_results():
+    import time
+
+    at = open_page("xai", query={"epochs": "500", "batch_size": "8"})
+    next(b for b in at.button if b.key == "xai._train").click().run()
+    end = time.time() + 120
+    while not any(b.key == "xai._stop" for b in at.button) or not at.get("plotly_chart"):
+        assert time.time() < end, "no live progress appeared"
+        time.sleep(0.3)
+        at.run()  # the live chart appears once the first epochs have streamed back
+    next(b for b in at.button if b.key == "xai._stop").click().run()
+    while "xai._job" in at.session_state:
+        assert time.time() < end, "the stopped run did not end"
+        time.sleep(0.3)
+        at.run()
+    outcome = at.session_state["xai._outcome"]
+    assert outcome.status == "stopped" and len(outcome.history) < 500
+    assert any("stopped this run early" in w.value for w in at.warning)

@@ -169,7 +169,7 @@ def test_pretrained_cache_is_reused_and_a_damaged_file_is_rebuilt(image_run, mon
         raise AssertionError("pretrained again although the cache was valid")
 
     with monkeypatch.context() as mp:
-        mp.setattr(T, "pretrain", no_pretraining)
+        mp.setattr(T.images, "pretrain", no_pretraining)  # the name run_images calls
         again = T.run(config, None)
         assert again.info["cache"]["from_cache"] and "reused from the cache" in T.describe(again)
         assert again.metrics == T.run(config, None).metrics  # seeded runs reproduce

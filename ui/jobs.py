@@ -48,7 +48,7 @@ def job_panel(name: str, module, config):
         if "run" in st.query_params:  # the page now shows the new run, not a shared one
             del st.query_params["run"]
         st.session_state.pop(outcome_key, None)
-        running = True
+        st.rerun()  # redraw the whole page for the running job (Train disabled, old results gone)
     if running:
         _watch(name, module)
     return st.session_state.get(outcome_key)

@@ -11,6 +11,11 @@ QUICK_TARGET_OVERRIDES_S = {
     "rl": 3.0,  # issue 6: tabular quick presets under 3 s (the default); DQN's 30 s applies to no default preset
     "quantum": 10.0,  # issue 7: moons, 4 qubits, 2 layers, SHAP included
 }
+# Presets an issue sets a target of its own: (technique, preset, time limit s, metric, minimum value).
+PRESET_TARGETS = [
+    ("rl", "dqn_quick", 30.0, "greedy_return_mean", 100.0),  # issue 6: DQN quick under 30 s with clear learning
+    ("rl", "solve", 180.0, "greedy_return_mean", 475.0),  # issue 6: solves CartPole within 3 minutes
+]
 HOME_RENDER_TARGET_S = 1.5  # cold first render of the home page
 LOOP_OVERHEAD_TARGET = 1.10  # engine.core.train.fit time / bare PyTorch loop time
 APP_MEMORY_TARGET_MB = 1536.0  # server + warm workers after visiting every page

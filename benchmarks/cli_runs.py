@@ -50,7 +50,34 @@ def run_quick(name: str, preset: str = "quick", timeout_s: float = 600) -> dict:
         row["status"] = metrics.pop("status")
         first = next(iter(metrics.items()), (None, None))
         row["metric"], row["metric_value"] = first
+        row["metrics"] = metrics
         return row
+
+
+_WARM_RUN_PROBE = r"""
+import json, sys, time, torch
+torch.set_num_threads(1)
+import engine
+from engine.core.pipeline import execute
+name, preset = sys.argv[1], sys.argv[2]
+values = dict(engine.load(name).PRESETS[preset])
+execute(name, values)  # first run: imports and first calls, which a warm worker has already paid
+started = time.perf_counter()
+execute(name, values)
+print(json.dumps({"warm_s": time.perf_counter() - started}))
+"""
+
+
+def warm_run_s(name: str, preset: str = "quick") -> float | None:
+    """The preset's time in a warm process (the second run in one process), as the app's workers run it."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-warm-{name}-") as tmp:
+        env = {**os.environ, "FRONTIER_DATA_DIR": tmp, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run([sys.executable, "-c", _WARM_RUN_PROBE, name, preset], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=900)
+    try:
+        return round(json.loads(proc.stdout.strip().splitlines()[-1])["warm_s"], 2)
+    except (IndexError, ValueError, KeyError):
+        return None
 
 
 _WARM_PROBE = r"""

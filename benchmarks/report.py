@@ -21,10 +21,18 @@ def judge(results: dict) -> list[dict]:
     rows = []
     for r in results.get("techniques", []):
         limit = targets.quick_target(r["technique"])
-        ok = None if "error" in r else r["run_s"] < limit and r["status"] == "done"
-        measured = f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else f"{r['run_s']:.1f} s"
+        ok = None if "error" in r else r.get("warm_s") is not None and r["warm_s"] < limit and r["status"] == "done"
+        measured = (f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else
+                    f"{_s(r.get('warm_s'))} warm (cold CLI {r['run_s']:.1f} s)")
         rows.append({"target": f"{r['technique']} quick preset", "measured": measured, "limit": f"< {limit:g} s",
                      "result": "FAIL" if "error" in r else verdict(ok)})
+    for r in results.get("presets", []):
+        ok = "error" not in r and r["wall_s"] < r["limit_s"] and r["metrics"].get(r["target_metric"], -1e9) >= r["minimum"]
+        measured = (f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else
+                    f"{r['wall_s']:.0f} s, {r['target_metric']} {r['metrics'].get(r['target_metric'])}")
+        rows.append({"target": f"{r['technique']} {r['preset']} preset", "measured": measured,
+                     "limit": f"< {r['limit_s']:g} s (whole process), {r['target_metric']} >= {r['minimum']:g}",
+                     "result": verdict(ok)})
     home = results.get("render", {}).get("home")
     if home:
         ok = home["median_s"] is not None and home["median_s"] < targets.HOME_RENDER_TARGET_S and not home["errors"]
@@ -87,19 +95,21 @@ def markdown(results: dict, rows: list[dict]) -> str:
     techniques = results.get("techniques", [])
     if techniques:
         out += ["", "## Quick presets through the CLI", "",
-                "`run` is the run's own time (train + figures + SHAP, from metrics.json); `wall` is the whole "
-                "`python -m engine run` process, imports included. A cold CLI process also pays SHAP's first call "
-                f"(numba compilation) inside `run`: measured separately at {results.get('shap_first_call_s')} s; "
-                "the app's warm workers pay it once at start-up instead.", "",
-                "| technique | run | wall | peak RSS | headline metric | target |", "|---|---|---|---|---|---|"]
+                "`warm` is the preset's time as the app's warm workers run it (train + figures + SHAP; the second "
+                "run in one process) and is what the target judges; `run` is the same inside a cold "
+                "`python -m engine run` process, which also pays SHAP's import and first call (measured separately "
+                f"at {results.get('shap_first_call_s')} s); `wall` is that whole process, imports included.", "",
+                "| technique | warm | run (cold CLI) | wall | peak RSS | headline metric | target |",
+                "|---|---|---|---|---|---|---|"]
         for r in techniques:
             if "error" in r:
-                out.append(f"| {r['technique']} | error | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
+                out.append(f"| {r['technique']} | error | error | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
                            f"{r['error'].splitlines()[-1][:80]} | < {targets.quick_target(r['technique']):g} s |")
                 continue
             value = r["metric_value"]
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            out.append(f"| {r['technique']} | {r['run_s']:.1f} s | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
+            out.append(f"| {r['technique']} | {_s(r.get('warm_s'))} | {r['run_s']:.1f} s | {r['wall_s']:.1f} s | "
+                       f"{r['peak_rss_mb']:.0f} MB | "
                        f"{r['metric']} = {shown} | < {targets.quick_target(r['technique']):g} s |")
     render = results.get("render")
     if render:

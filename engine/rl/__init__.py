@@ -134,6 +134,7 @@ PRESETS = {
     "quick": {"episodes": 1000, "training_steps": 15000},
     "better": {"episodes": 3000, "alpha": 0.3, "eval_episodes": 50, "training_steps": 40000, "width": 128,
                "explain_states": 80},
+    "dqn_quick": {"env": "CartPole-v1", "agent": "dqn", "training_steps": 15000},  # a deep Q-network in ~20 s
     "solve": {"env": "CartPole-v1", "agent": "dqn", "training_steps": 50000, "width": 256, "hidden_layers": 2,
               "learning_rate": 0.0023, "batch_size": 64, "buffer_size": 100000, "learning_starts": 1000,
               "train_frequency": 256, "gradient_steps": 128, "target_update": 128, "epsilon_end": 0.04,

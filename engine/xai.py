@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from engine.core import charts
 from engine.core.config import TechniqueConfig
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.data import SKLEARN_TABLES, Table, load_upload, sklearn_table, split, table_from_csv
+from engine.core.data import Table, load_upload, sklearn_table, split, table_from_csv
 
 TITLE = "Explainable AI"
 SUMMARY = "Train a neural network on real tabular data, then see which inputs drove each prediction with SHAP."

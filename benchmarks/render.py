@@ -28,9 +28,9 @@ started = time.perf_counter()
 at.run()
 seconds = time.perf_counter() - started
 errors = [e.message for e in at.exception]
-import engine.core.jobs as jobs
-if jobs._executor is not None:
-    jobs._executor.close()
+import engine.core.service as service
+if service._service is not None:
+    service._service.executor.close()
 print(json.dumps({"seconds": seconds, "errors": errors}))
 """
 

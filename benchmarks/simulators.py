@@ -2,11 +2,11 @@
 
     python -m benchmarks.simulators [--qubits 4,8,12] [--repeats 5]
 
-For each qubit count, the quantum page's own hybrid model (``engine.quantum.build_model`` around
+For each qubit count, the quantum page's own hybrid model (``engine.quantum.qnn.build_model`` around
 ``make_qnode``; angle embedding, 2 strongly entangling layers, re-uploading) does a forward and backward pass on
 a batch of 32 with each simulator: ``default.qubit`` with backpropagation over the whole batch (parameter
 broadcasting) and ``lightning.qubit`` with adjoint differentiation. Median of the repeats after one warm-up.
-The auto rule in ``engine.quantum.choose_simulator`` should pick the faster one.
+The auto rule in ``engine.quantum.qnn.choose_simulator`` should pick the faster one.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def step_seconds(n_qubits: int, device: str, diff: str, repeats: int) -> float:
     import torch
 
-    from engine.quantum import Config, build_model, make_qnode
+    from engine.quantum import Config
+    from engine.quantum.qnn import build_model, make_qnode
 
     config = Config(dataset="breast_cancer", n_features=min(8, n_qubits), n_qubits=n_qubits, n_layers=2)
     model = build_model(config, make_qnode(config, device, diff))
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from engine.quantum import choose_simulator
+    from engine.quantum.qnn import choose_simulator
 
     rows = []
     for n in (int(q) for q in args.qubits.split(",")):

@@ -34,9 +34,9 @@ for run_id in sys.argv[1:]:
     errors += [e.message for e in at.exception] + [e.value for e in at.error]
     if len(at.get("plotly_chart")) < 8:
         errors.append("the stored results were not drawn")
-import engine.core.jobs as jobs
-if jobs._executor is not None:
-    jobs._executor.close()
+import engine.core.service as service
+if service._service is not None:
+    service._service.executor.close()
 print(json.dumps({"times": times, "errors": errors}))
 """
 

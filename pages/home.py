@@ -2,8 +2,9 @@
 import streamlit as st
 
 import engine
-import ui  # noqa: F401  (a deep link on a fresh server must still open inside app.py's router: see ui/__init__.py)
+from ui.router import use_app_router
 
+use_app_router()
 st.title("Frontier Lab")
 st.markdown("See advanced deep learning work, without writing code. Pick a technique, move a few sliders, press "
             "**Train**, and watch a real model learn; then read what it learned in interactive charts and SHAP "

@@ -9,8 +9,10 @@ from engine.core import charts
 from engine.core.explain import tabular_importances
 from engine.core.store import single_user
 from ui.results import figure
+from ui.router import use_app_router
 from ui.runs import owner, store
 
+use_app_router()
 st.title("Your runs")
 db = store()
 if db is None:

@@ -2,7 +2,8 @@
 import streamlit as st
 
 from engine.core.data import DataError
-from engine.transfer import read_text_csv
+from engine.transfer.data import read_text_csv
+from ui.form import setting
 from ui.page import technique_page
 from ui.upload import csv_upload
 
@@ -15,8 +16,10 @@ on the same few labels.
 - **Text**: a sentence encoder pretrained on about a billion sentence pairs already places sentences on the same
   topic close together, so 3 labelled sentences per topic go a long way. Bag-of-words from scratch only knows the
   words it has seen.
-- **Images**: a small network pretrained on handwritten digits learns new digits. Here training from scratch is
-  already strong, and a narrow source can *hurt* (negative transfer): the page says so when it happens.
+- **Images**: a small network pretrained on half of scikit-learn's handwritten digits learns the digits from a few
+  labelled images of the other half, and beats a network trained from scratch on the same few images. Choose the
+  narrow source (*digits 0-4*, then learn 5-9) to see the opposite, **negative transfer**: features tuned to other
+  digits can do worse than a fresh network, and the page says so when it happens.
 
 Turn on the *sweep* to see accuracy against the number of labels for every strategy.
 """
@@ -24,7 +27,7 @@ Turn on the *sweep* to see accuracy against the number of labels for every strat
 
 def upload_inputs() -> dict:
     """Text track + "upload": a CSV with a text column and a label column, checked on the server."""
-    if st.session_state.get("transfer.track", "text") != "text" or st.session_state.get("transfer.dataset") != "upload":
+    if setting("transfer", "track", "text") != "text" or setting("transfer", "dataset") != "upload":
         return {}
     upload = csv_upload("transfer", help="A header row, one column of sentences and one column of class labels.")
     if upload is None:
@@ -36,7 +39,7 @@ def upload_inputs() -> dict:
     label_column = st.selectbox("Label column", columns, index=len(columns) - 1, key="transfer.label_pick",
                                 help="The column that holds each sentence's class.")
     try:
-        read_text_csv(df, text_column, label_column, int(st.session_state.get("transfer.labels_per_class", 3)))
+        read_text_csv(df, text_column, label_column, int(setting("transfer", "labels_per_class", 3)))
     except DataError as e:
         st.error(str(e), icon=":material/error:")
         return {}

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from engine.core.data import DataError, table_from_csv
+from ui.form import setting
 from ui.page import technique_page
 from ui.upload import csv_upload
 
@@ -15,7 +16,7 @@ you whether the network's extra complexity paid off, and permutation importance 
 
 def upload_inputs() -> dict:
     """When "upload" is chosen: a CSV and the column to predict, validated on the server."""
-    if st.session_state.get("xai.dataset") != "upload":
+    if setting("xai", "dataset") != "upload":
         return {}
     upload = csv_upload("xai", help="A table with a header row; numeric feature columns and one column to predict.")
     if upload is None:

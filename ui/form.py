@@ -68,6 +68,20 @@ def _step(lo: float, hi: float) -> float:
     return 10.0 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01
 
 
+def setting(name: str, field: str, default: Any = None) -> Any:
+    """The current form value of technique ``name``'s setting ``field`` (pages read settings only through this)."""
+    return st.session_state.get(_key(name, field), default)
+
+
+def set_setting(name: str, field: str, value: Any) -> None:
+    """Change a setting's form value (e.g. from a page's own editor); the URL follows on the next rerun."""
+    st.session_state[_key(name, field)] = value
+
+
+def _key(name: str, field: str) -> str:
+    return f"{name}.{field}"
+
+
 def _applies(name: str, cls, field_name: str) -> bool:
     """Whether a field matters for the current choices (the Config's ``SHOW_IF`` rules)."""
     rules = cls.SHOW_IF.get(field_name, {})
@@ -111,7 +125,8 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
 
     with st.container(border=True):
         st.selectbox("Preset", [*presets, "custom"], key=f"{name}._preset", on_change=on_preset,
-                     format_func=lambda p: {"quick": "Quick look", "better": "Better result"}.get(p, pretty(p)),
+                     format_func=lambda p: getattr(module, "PRESET_LABELS", {}).get(p) or {
+                         "quick": "Quick look", "better": "Better result"}.get(p, pretty(p).capitalize()),
                      help="Start from a ready-made setup, then adjust anything below.")
         cols = st.columns(columns)
         values = {}

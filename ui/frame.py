@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from engine.core.jobs import executor
+from engine.core.service import service
 
 
 def pages() -> list:
@@ -16,7 +16,7 @@ def pages() -> list:
 
 def sidebar() -> None:
     with st.sidebar:
-        ex = executor()
+        ex = service().executor
         device = ex.device or "starting the training workers…"
         training, waiting = ex.busy()
         st.caption(f":material/memory: **Compute:** {device}")

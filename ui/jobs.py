@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.core import charts
-from engine.core.jobs import executor
+from engine.core.service import service
 from ui.runs import owner
 
 POLL_SECONDS = 0.5
@@ -20,7 +20,7 @@ def _keys(name: str) -> tuple[str, str]:
 def job_panel(name: str, module, config):
     """Draw the panel for technique ``name``; returns this session's latest Outcome (or None)."""
     job_key, outcome_key = _keys(name)
-    ex = executor()
+    ex = service().executor
     job = ex.get(st.session_state.get(job_key, ""))
     if job is not None and not job.active:  # finished since the last rerun: collect it
         del st.session_state[job_key]
@@ -43,7 +43,7 @@ def job_panel(name: str, module, config):
             load = f" The server is training {training} run(s) with {waiting} waiting." if training else ""
             st.caption(f"Estimated time: about {_seconds(module.estimate_seconds(config))} on this server.{load}")
     if train and config is not None and not running:
-        job = ex.submit(name, config.model_dump(), owner=owner())
+        job = service().submit(name, config.model_dump(), owner=owner())
         st.session_state[job_key] = job.id
         if "run" in st.query_params:  # the page now shows the new run, not a shared one
             del st.query_params["run"]
@@ -62,7 +62,7 @@ def _seconds(s: float) -> str:
 def _watch(name: str, module) -> None:
     """Re-drawn every half second while the job is active; the rest of the page stays usable."""
     job_key, _ = _keys(name)
-    ex = executor()
+    ex = service().executor
     job = ex.get(st.session_state.get(job_key, ""))
     if job is None or not job.active:
         st.rerun(scope="app")  # show the results (or the error) with a full rerun

@@ -9,14 +9,16 @@ import engine
 from ui.form import config_form
 from ui.jobs import job_panel
 from ui.results import result_tabs
+from ui.router import use_app_router
 from ui.runs import shared_outcome
 
 
 def technique_page(name: str, intro: str | None = None, extra_inputs: Callable[[], dict] | None = None) -> None:
+    use_app_router()
     entry = engine.TECHNIQUES[name]
     module = engine.load(name)
     st.title(entry.title)
-    st.markdown(module.SUMMARY)
+    st.markdown(entry.summary)
     if intro:
         with st.expander("How it works", expanded=False):
             st.markdown(intro)

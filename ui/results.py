@@ -6,21 +6,15 @@ import re
 import numpy as np
 import streamlit as st
 
+import engine
 from engine.core import charts, export
-from engine.core.pipeline import explanations
+from engine.core.contract import metric_spec
+from engine.core.explain import explanations, global_importance
 from ui.runs import share_box
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
-
-
-def _metric_text(name: str, value) -> str:
-    if isinstance(value, float) and 0 <= value <= 1 and re.search(r"accuracy|ratio|rate|coverage", name):
-        return f"{value:.1%}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def figure(fig, key: str, download: bool = True) -> None:
@@ -43,9 +37,11 @@ def result_tabs(name: str, outcome) -> None:
     with share:
         share_box(outcome)
     st.markdown(outcome.text)
-    headline = [(k, v) for k, v in outcome.metrics.items() if isinstance(v, (int, float))][:4]
-    for col, (k, v) in zip(st.columns(max(len(headline), 1)), headline):
-        col.metric(k.replace("_", " "), _metric_text(k, v))
+    specs = engine.load(name).METRICS
+    headline = [k for k in outcome.headline if k in outcome.metrics]
+    for col, key in zip(st.columns(max(len(headline), 1)), headline):
+        spec = metric_spec(specs, key)
+        col.metric(spec.label, spec.text(outcome.metrics[key]), help=spec.help or None)
     results, explain, details = st.tabs(["Results", "Explain", "Details"])
     with results:
         for title, fig in outcome.figures.items():
@@ -96,7 +92,7 @@ def explanation_views(name: str, title: str, exp) -> None:
         figure(charts.shap_waterfall(exp, row, output), f"{key}.waterfall", download=False)
     with c4:
         features = list(exp.feature_names)
-        default = int(np.argmax(np.abs(np.asarray(exp.values)).mean(tuple(i for i in range(np.ndim(exp.values)) if i != 1))))
+        default = int(np.argmax(global_importance(exp)))
         feature = st.selectbox("Feature", range(len(features)), index=default, format_func=lambda j: features[j],
                                key=f"{key}.feature", help="See how this feature's value changes its effect.")
         figure(charts.shap_dependence(exp, feature, output), f"{key}.dependence", download=False)

@@ -5,7 +5,7 @@ import secrets
 
 import streamlit as st
 
-from engine.core.jobs import executor
+from engine.core.service import service
 from engine.core.store import RUN_ID
 
 
@@ -15,7 +15,8 @@ def owner() -> str:
 
 
 def store():
-    return getattr(executor(), "store", None)
+    """The run store (None when this server records nothing)."""
+    return service().store
 
 
 def shared_outcome(name: str):

@@ -13,7 +13,6 @@ from engine.core.contract import RunError
 
 TASKS = {
     "first_marked": "Which marked token comes first (X or Y)?",
-    "recall": "Associative recall: which value was paired with the key repeated at the end?",
     "brackets": "Are the brackets balanced?",
     "sentiment": "Sentiment with negation (\"not good\" vs \"good\")",
     "digits": "Handwritten digits read as 8 rows of 8 pixels",
@@ -57,22 +56,6 @@ def first_marked_task(n: int, seq_len: int, rng: np.random.Generator) -> Sequenc
     X[rows, pos[:, 1]] = len(vocab) - 1  # Y
     y = (pos[:, 1] < pos[:, 0]).astype(np.int64)  # 0: X first, 1: Y first
     return SequenceTask(X.astype(np.int64), y, vocab, ["X first", "Y first"], TASKS["first_marked"])
-
-
-def recall_task(n: int, seq_len: int, rng: np.random.Generator) -> SequenceTask:
-    """Key-value pairs ``k1 v1 k2 v2 ...`` then one of the keys again; the label is that key's value."""
-    keys, values = list("abcdefghijklmnop"), [str(d) for d in range(10)]
-    vocab = ["<pad>", *keys, *values]
-    pairs = max(2, min((seq_len - 1) // 2, len(keys)))
-    k = np.argsort(rng.random((n, len(keys))), axis=1)[:, :pairs]  # distinct keys per row
-    v = rng.integers(0, len(values), size=(n, pairs))
-    query = rng.integers(0, pairs, size=n)
-    X = np.zeros((n, 2 * pairs + 1), dtype=np.int64)
-    X[:, 0:2 * pairs:2] = 1 + k
-    X[:, 1:2 * pairs:2] = 1 + len(keys) + v
-    X[:, -1] = 1 + k[np.arange(n), query]
-    y = v[np.arange(n), query].astype(np.int64)
-    return SequenceTask(X, y, vocab, values, TASKS["recall"])
 
 
 def is_balanced(brackets: str) -> bool:
@@ -131,6 +114,9 @@ SENTIMENT_TEMPLATES = [
 ]
 
 
+SENTIMENT_LENGTH = 8  # words in the longest template ("i did not think the movie was good")
+
+
 def sentiment_sentences(n: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
     """Short reviews from varied templates; ``not`` flips a word's sentiment and its place matters.
 
@@ -151,13 +137,12 @@ def sentiment_sentences(n: int, rng: np.random.Generator) -> tuple[list[str], np
 
 
 def sentiment_task(n: int, rng: np.random.Generator) -> SequenceTask:
-    texts, y = sentiment_sentences(n, rng)
+    texts, y = sentiment_sentences(n, rng)  # at most SENTIMENT_LENGTH words each
     words = sorted({w for t in texts for w in t.split()} | set(POSITIVE) | set(NEGATIVE)
                    | {w for s in SUBJECTS for w in s.split()} | {"not", "but", "never", "really", "at", "all",
                                                                  "i", "did", "think", "thought", "was", ","})
     vocab = ["<pad>", *words]
-    length = max(len(t.split()) for t in texts)
-    X = np.zeros((n, length), dtype=np.int64)  # right-padded with 0
+    X = np.zeros((n, SENTIMENT_LENGTH), dtype=np.int64)  # right-padded with 0
     for i, t in enumerate(texts):
         ids = _ids(vocab, t.split())
         X[i, :len(ids)] = ids
@@ -188,8 +173,7 @@ def make_task(name: str, seq_len: int, train_examples: int, seed: int
     if name == "sentiment":
         task = sentiment_task(n, rng)
     else:
-        task = {"first_marked": first_marked_task, "recall": recall_task, "brackets": brackets_task}[name](
-            n, seq_len, rng)
+        task = {"first_marked": first_marked_task, "brackets": brackets_task}[name](n, seq_len, rng)
     train = np.arange(train_examples)
     val, test = train_examples + np.arange(n_val), n - n_test + np.arange(n_test)
     seen = {task.X[i].tobytes() for i in train}

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.core.explain import global_importance
+
 TEMPLATE = "plotly_white"
 DIVERGING = "RdBu_r"
 
@@ -74,6 +76,44 @@ def decision_boundary(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndar
     return captioned(fig, caption or "Background colour: what the model predicts at each point; dots: the data.")
 
 
+# One class-colour mapping for every panel that shows labelled points: class k is CLASS_COLORS[k]. The colours are
+# dark, the probability surface under them pale (class-0 blue -> white -> class-1 red), so a dot stands out on
+# either side of the boundary and a wrongly classified dot still reads as its own class.
+CLASS_COLORS = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214", "#35978f")
+SURFACE = [[0.0, "#c6dbef"], [0.5, "#f7f7f7"], [1.0, "#fcc5b0"]]
+
+
+def class_color(label: int) -> str:
+    return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
+
+
+def class_points(X: np.ndarray, y: np.ndarray, class_names: Sequence[str] | None = None, *,
+                 show_legend: bool = True) -> list[go.Scatter]:
+    """One scatter trace per class, coloured by :data:`CLASS_COLORS` with a white rim."""
+    X, y = np.asarray(X), np.asarray(y)
+    return [go.Scatter(x=X[y == k, 0], y=X[y == k, 1], mode="markers", legendgroup=f"class{k}",
+                       name=str(class_names[k]) if class_names is not None else f"class {k}", showlegend=show_legend,
+                       marker=dict(size=7, color=class_color(k), line=dict(width=1, color="white")))
+            for k in np.unique(y)]
+
+
+def class_surface(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndarray, y: np.ndarray, *, title: str,
+                  class_names: Sequence[str] | None = None, caption: str = "") -> go.Figure:
+    """A two-class decision surface: P(class 1) on the pale :data:`SURFACE` scale (0.5 boundary drawn), the points
+    in their :data:`CLASS_COLORS`. Use it wherever classes appear in several panels, so colours stay consistent."""
+    fig = go.Figure(go.Contour(x=xx[0], y=yy[:, 0], z=zz, colorscale=SURFACE, zmin=0, zmax=1, showscale=False,
+                               contours=dict(start=0, end=1, size=0.1), line=dict(width=0.5, color="white"),
+                               hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}: P(class 1) = %{z:.2f}<extra></extra>"))
+    fig.add_trace(go.Contour(x=xx[0], y=yy[:, 0], z=zz, showscale=False, contours_coloring="none", hoverinfo="skip",
+                             contours=dict(start=0.5, end=0.5, size=1), line=dict(width=2, color="#444"),
+                             name="boundary (P = 0.5)", showlegend=False))
+    for trace in class_points(X, y, class_names):
+        fig.add_trace(trace)
+    fig.update_layout(title=title, xaxis_title="x1", yaxis_title="x2")
+    return captioned(fig, caption or "Background: the model's probability of class 1 at each point (blue: class 0, "
+                                     "red: class 1, dark line: the boundary); dots: the data in their class colours.")
+
+
 def play_controls(ticks, duration_ms: int, y: float = -0.1, active: int = 0, prefix: str = "step ",
                   from_start: bool = False) -> dict:
     """Layout for an animated figure whose frames are named ``str(tick)``: Play/Pause buttons and a slider.
@@ -105,7 +145,7 @@ def _single_output(exp, output: int | None):
 
 def shap_bar(exp, output: int | None = None, *, title="Global importance (mean |SHAP|)", max_features=15) -> go.Figure:
     e = _single_output(exp, output)
-    imp = np.abs(e.values).mean(0)
+    imp = global_importance(e)
     order = np.argsort(imp)[-max_features:]
     names = np.asarray(e.feature_names)[order]
     fig = go.Figure(go.Bar(x=imp[order], y=names, orientation="h", marker_color="#1f77b4"))
@@ -118,7 +158,7 @@ def shap_beeswarm(exp, output: int | None = None, *, title="Beeswarm: every row'
                   ) -> go.Figure:
     e = _single_output(exp, output)
     values, data = np.asarray(e.values), np.asarray(e.data, dtype=float)
-    imp = np.abs(values).mean(0)
+    imp = global_importance(e)
     order = np.argsort(imp)[-max_features:]
     rng = np.random.default_rng(0)
     fig = go.Figure()
@@ -163,8 +203,10 @@ def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
     values, data = np.asarray(e.values), np.asarray(e.data, dtype=float)
     # colour by the feature that interacts most (largest |corr| of its values with this feature's SHAP)
     others = [j for j in range(values.shape[1]) if j != feature]
-    corr = [abs(np.corrcoef(data[:, j], values[:, feature])[0, 1]) if np.ptp(data[:, j]) else 0 for j in others]
-    inter = others[int(np.nanargmax(corr))] if others else feature
+    varies = np.ptp(values[:, feature]) > 0  # all-zero attributions (a model that learned nothing) have no correlation
+    corr = [abs(np.corrcoef(data[:, j], values[:, feature])[0, 1]) if varies and np.ptp(data[:, j]) else 0.0
+            for j in others]
+    inter = others[int(np.argmax(np.nan_to_num(corr)))] if others else feature
     fig = go.Figure(go.Scatter(
         x=data[:, feature], y=values[:, feature], mode="markers",
         marker=dict(color=data[:, inter], colorscale="Bluered", size=7,
@@ -189,22 +231,94 @@ def image_attribution(values: np.ndarray, image: np.ndarray | None = None, *, ti
     return captioned(fig, caption or "Red pixels push the prediction up, blue pixels push it down.")
 
 
-def importance_comparison(names: Sequence[str], shap_importance: np.ndarray, permutation: np.ndarray) -> go.Figure:
-    """SHAP mean |value| next to permutation importance, both scaled to their maximum."""
-    def scaled(a):
-        a = np.asarray(a, dtype=float)
-        m = np.abs(a).max()
-        return a / m if m else a
+def image_attribution_slider(values: np.ndarray, images: np.ndarray, *, labels: Sequence[str] | None = None,
+                             title: str = "Pixel attributions", caption: str = "") -> go.Figure:
+    """:func:`image_attribution` for several examples, values and images (n, H, W), one at a time: a slider (and
+    Play) picks the example; ``labels`` name the slider's steps (default 1..n)."""
+    values, images = np.asarray(values, dtype=float), np.asarray(images, dtype=float)
+    labels = [str(t) for t in (labels if labels is not None else range(1, len(values) + 1))]
+    fig = image_attribution(values[0], images[0], title=title, caption=caption)
+    fig.frames = [go.Frame(data=image_attribution(v, im).data, name=t) for v, im, t in zip(values, images, labels)]
+    fig.update_layout(**play_controls(labels, 800, y=-0.05, prefix="example "))
+    return fig
+
+
+def montage_array(images: np.ndarray, cols: int, shape: tuple[int, int] | None = None, gap: float = np.nan
+                  ) -> np.ndarray:
+    """Tile images (n, H, W), or flat ones (n, H*W) with ``shape``, into one array, one ``gap`` pixel between."""
+    images = np.asarray(images, dtype=float)
+    h, w = shape or images.shape[1:3]
+    images = images.reshape(len(images), h, w)
+    rows = -(-len(images) // cols)
+    out = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), gap)
+    for k, img in enumerate(images):
+        r, c = divmod(k, cols)
+        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
+    return out
+
+
+def image_montage(images: np.ndarray, cols: int, *, shape: tuple[int, int] | None = None, title: str = "",
+                  caption: str = "", row_labels: Sequence[str] | None = None, zmin: float = 0.0,
+                  zmax: float = 1.0, colorscale: str = "Greys", height: int | None = None) -> go.Figure:
+    """A grid of grey images (n, H, W) or flat (n, H*W) with ``shape``, ``cols`` per row; ``row_labels``
+    name the rows on the y-axis (e.g. the training step each row was drawn at)."""
+    images = np.asarray(images, dtype=float)
+    h, w = shape or images.shape[1:3]
+    fig = go.Figure(go.Heatmap(z=montage_array(images, cols, (h, w)), colorscale=colorscale, zmin=zmin, zmax=zmax,
+                               showscale=False, hoverinfo="skip"))
+    yaxis = dict(autorange="reversed", scaleanchor="x", visible=row_labels is not None)
+    if row_labels is not None:
+        yaxis.update(tickvals=[(h - 1) / 2 + (h + 1) * k for k in range(len(row_labels))],
+                     ticktext=list(row_labels), showgrid=False, zeroline=False)
+    fig.update_layout(title=title, yaxis=yaxis, xaxis_visible=False, **({"height": height} if height else {}))
+    return captioned(fig, caption or "Each tile is one image.")
+
+
+def image_grid(images: np.ndarray, cols: int, *, titles: Sequence[str] = (), title: str = "", caption: str = "",
+               zmin: float = 0.0, zmax: float = 1.0, colorscale: str = "Greys") -> go.Figure:
+    """Grey images (n, H, W) in a grid of small panels, ``cols`` per row, each with its own short title above it
+    (labels that never overlap a neighbouring image, unlike text drawn onto a montage)."""
+    from plotly.subplots import make_subplots
+
+    images = np.asarray(images, dtype=float)
+    rows = max(1, -(-len(images) // cols))
+    height = 90 + 105 * rows
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(t) for t in titles] or None,
+                        horizontal_spacing=0.02, vertical_spacing=min(0.3, 26 / max(height - 90, 1)))
+    for k, img in enumerate(images):
+        fig.add_trace(go.Heatmap(z=img, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=False,
+                                 hoverinfo="skip"), row=k // cols + 1, col=k % cols + 1)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for k in range(rows * cols):  # square pixels in every panel
+        fig.update_yaxes(scaleanchor=f"x{k + 1 if k else ''}", row=k // cols + 1, col=k % cols + 1)
+    fig.update_annotations(font_size=11)
+    if not len(images):
+        fig.add_annotation(text="None", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=80, b=10))  # room for both titles
+    return captioned(fig, caption or "Each panel is one image.")
+
+
+def importance_comparison(names: Sequence[str], shap_importance: np.ndarray, permutation: np.ndarray,
+                          permutation_err: np.ndarray, loss_name: str = "loss") -> go.Figure:
+    """SHAP mean |value| beside permutation importance with its error bars, each in its own units."""
+    from plotly.subplots import make_subplots
+
     order = np.argsort(shap_importance)
-    fig = go.Figure([
-        go.Bar(y=np.asarray(names)[order], x=scaled(shap_importance)[order], orientation="h", name="SHAP (mean |value|)"),
-        go.Bar(y=np.asarray(names)[order], x=scaled(permutation)[order], orientation="h", name="Permutation (score drop)"),
-    ])
-    fig.update_layout(title="SHAP vs permutation importance (each scaled to its largest)", barmode="group",
-                      height=max(320, 36 * len(names) + 120), legend=dict(orientation="h", y=-0.15))
-    return captioned(fig, "Two independent ways to rank features. SHAP splits each prediction among the features; "
-                          "permutation importance measures how much the test score drops when a feature is shuffled. "
-                          "When they agree, trust the ranking more.")
+    labels = np.asarray(names)[order]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("SHAP: mean |value|", f"Permutation: rise in test {loss_name}"))
+    fig.add_trace(go.Bar(y=labels, x=np.asarray(shap_importance)[order], orientation="h", name="SHAP",
+                         marker_color="#1f77b4"), 1, 1)
+    fig.add_trace(go.Bar(y=labels, x=np.asarray(permutation)[order], orientation="h", name="Permutation",
+                         marker_color="#ff7f0e", error_x=dict(type="data", array=2 * np.asarray(permutation_err)[order])),
+                  1, 2)
+    fig.update_layout(title="Which inputs matter: SHAP and permutation importance", showlegend=False,
+                      height=max(320, 30 * len(names) + 140))
+    return captioned(fig, "Two independent ways to rank inputs. SHAP splits each prediction among the inputs; "
+                          "permutation importance shuffles one input on the test rows and measures how much worse "
+                          f"the {loss_name} gets (bars: ± 2 standard errors over repeats; a bar whose error "
+                          "reaches zero is not clearly important). When both rank an input high, trust it more.")
 
 
 # --- comparing runs ---------------------------------------------------------------------------------------

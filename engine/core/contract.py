@@ -1,33 +1,39 @@
-"""The technique contract, written down once.
+"""The technique contract, written down once (the contract suite, tests/engine/test_contract.py, checks it).
 
-A technique module exposes::
+Every technique is a package ``engine/<name>/`` with the same few files::
 
-    TITLE: str; SUMMARY: str            # shown on the home page
-    Config(TechniqueConfig)             # settings with bounds and plain descriptions
-    PRESETS: dict[str, dict]            # "quick" first: the default, finishes fast
-    run(config, progress) -> Result     # pure compute, seeded, stops when progress() returns True
-    figures(result) -> dict[str, go.Figure]
-    explain(result) -> shap.Explanation | dict[str, shap.Explanation] | None
-    describe(result) -> str             # "What just happened", from the run's own numbers
-    estimate_seconds(config) -> float   # shown before Train
-  optional:
-    explain_figures(result, explanation) -> dict[str, go.Figure]   # extra figures on the Explain tab
-    live_figure(payload) -> go.Figure   # drawn live from the latest ``Tracker.step(..., live=payload)``
+    config.py     Config(TechniqueConfig), PRESETS ("quick" first: the default, finishes fast),
+                  METRICS {name: Metric} (label, format; ``measured=True`` for timings), estimate_seconds(config).
+                  Light: imports no torch, so forms, links and the CLI validate settings fast.
+    <algorithm>.py   run(config, progress) -> Result: the models and the loop, torch at the top, top to bottom.
+                  Where one Config offers two algorithms, run() is one small visible dispatch to two modules.
+    views.py      figures(result), explain(result), explain_figures(result, explanation), describe(result),
+                  live_figure(snapshot): pure functions of a Result (or of a live snapshot).
+    __init__.py   the docstring (what the technique is) and the re-exports of the surface above.
 
-``progress(step, total, metrics) -> bool`` is called once per epoch/round/episode; ``True`` means stop.
-``metrics`` holds floats, plus the key ``"live"`` when the run sends a small JSON-friendly snapshot
-(e.g. the current generated samples) for ``live_figure``.
+The rules every technique follows:
+
+1. ``run(config, progress)`` calls ``progress(step, total, metrics, live)`` once per epoch/round/episode
+   (through :class:`Tracker`); ``metrics`` maps names to floats; ``live`` is None or a small JSON-friendly
+   snapshot drawn by ``live_figure``. ``progress`` returning True means stop: ``run`` returns promptly with a
+   partial ``Result(stopped=True)``. ``run`` never touches Streamlit or global state; a seed reproduces it.
+2. The ``Result`` carries the ``config`` it ran with, a per-step ``history``, summary ``metrics`` and its
+   ``headline``: the 1-4 metric names a person should look at first, each declared in ``METRICS``.
+3. Every summary metric is a plain number; all are reproducible for a seed except those declared
+   ``Metric(measured=True)`` (timings, latencies), which the reproducibility check skips.
+4. ``describe`` builds every sentence from conditions checked on the run's own numbers.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import pandas as pd
 
-ProgressFn = Callable[[int, int, dict], bool]
+ProgressFn = Callable[..., bool]  # progress(step, total, metrics, live=None) -> stop?
 
 
 class RunError(RuntimeError):
@@ -38,32 +44,63 @@ class Diverged(RunError):
     pass
 
 
+@dataclass(frozen=True)
+class Metric:
+    """How a summary metric reads to a person: its label and format, and whether it is a measurement.
+
+    ``format``: "percent" (a 0-1 share shown as 12.3%), "number" (4 significant digits), "integer",
+    "seconds", "ms" or "kb". ``measured``: a timing or size measured on this machine; not reproducible.
+    """
+
+    label: str
+    format: str = "number"
+    measured: bool = False
+    help: str = ""
+
+    FORMATS = ("percent", "number", "integer", "seconds", "ms", "kb")
+
+    def text(self, value: Any) -> str:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return "n/a"
+        return {"percent": f"{value:.1%}", "integer": f"{value:,.0f}", "seconds": f"{value:.2f} s",
+                "ms": f"{value:.3g} ms", "kb": f"{value:,.1f} KB"}.get(self.format, f"{value:.4g}")
+
+
+def metric_spec(metrics: dict[str, Metric], name: str) -> Metric:
+    """The declared Metric, or a plain one labelled from the name."""
+    return metrics.get(name) or Metric(name.replace("_", " ").capitalize())
+
+
 @dataclass
 class Result:
-    """What ``run`` returns: per-step history, summary metrics, trained models and technique arrays."""
+    """What ``run`` returns: the config, per-step history, summary metrics, headline, models and arrays."""
 
+    config: Any  # the technique's Config the run used
     history: pd.DataFrame
     metrics: dict[str, float]
+    headline: tuple[str, ...] = ()  # metric names a person looks at first (1-4), declared in METRICS
     models: dict[str, Any] = field(default_factory=dict)  # name -> torch.nn.Module
     arrays: dict[str, Any] = field(default_factory=dict)  # technique-specific data for figures/explain
-    info: dict[str, Any] = field(default_factory=dict)  # names, labels, notes (JSON-friendly)
+    info: dict[str, Any] = field(default_factory=dict)  # names and labels derived from the data (JSON-friendly)
     stopped: bool = False
 
 
 class Tracker:
     """Collects history rows, forwards them to ``progress`` and guards against NaN.
 
-    ``tracker.step(i, total, loss=..., val_accuracy=...)`` returns True when the caller asked to stop.
+    ``tracker.step(i, loss=..., val_accuracy=...)`` returns True when the caller asked to stop.
     """
 
     def __init__(self, progress: ProgressFn | None, total: int):
-        self.progress = progress or (lambda *_: False)
+        self.progress = progress or (lambda *_a, **_k: False)
         self.total = total
         self.rows: list[dict] = []
         self.stopped = False
         self.started = time.perf_counter()
 
-    def step(self, step: int, live=None, **metrics: float) -> bool:
+    def step(self, step: int, live: Any = None, **metrics: float) -> bool:
         """Record one row of metrics; ``live`` is an optional snapshot for the technique's live figure."""
         metrics = {k: float(v) for k, v in metrics.items()}
         for name, value in metrics.items():
@@ -72,7 +109,14 @@ class Tracker:
                     f"Training diverged: `{name}` became {value} at step {step} of {self.total}. "
                     "Try a lower learning rate or a smaller model.")
         self.rows.append({"step": step, **metrics})
-        if self.progress(step, self.total, metrics if live is None else {**metrics, "live": live}):
+        if self.progress(step, self.total, metrics, live):
+            self.stopped = True
+        return self.stopped
+
+    def tick(self, step: int) -> bool:
+        """Ask ``progress`` whether to stop without recording a row (while data loads, a model pretrains, or a
+        sweep runs after the main training); ``step`` stays within 1..total. True when the caller asked to stop."""
+        if self.progress(step, self.total, {}):
             self.stopped = True
         return self.stopped
 
@@ -80,13 +124,56 @@ class Tracker:
         return pd.DataFrame(self.rows)
 
 
-class Technique(Protocol):
-    TITLE: str
-    SUMMARY: str
-    PRESETS: dict[str, dict]
+def lazy(module: str, name: str) -> Callable:
+    """A function that imports ``module`` on first call: keeps torch out of a package's import."""
 
-    def run(self, config: Any, progress: ProgressFn) -> Result: ...
-    def figures(self, result: Result) -> dict: ...
-    def explain(self, result: Result) -> Any: ...
-    def describe(self, result: Result) -> str: ...
-    def estimate_seconds(self, config: Any) -> float: ...
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = name
+    call.__doc__ = f"Calls {module}.{name} (imported on first use)."
+    return call
+
+
+SURFACE = ("Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
+           "describe", "live_figure")
+
+
+def check_module(module) -> list[str]:
+    """Static rules a technique package must satisfy; returns what is wrong (empty when it complies)."""
+    from engine.core.config import TechniqueConfig
+
+    problems = [f"lacks {a}" for a in SURFACE if not hasattr(module, a)]
+    if problems:
+        return problems
+    if not (isinstance(module.Config, type) and issubclass(module.Config, TechniqueConfig)):
+        problems.append("Config must subclass TechniqueConfig")
+    if next(iter(module.PRESETS), None) != "quick":
+        problems.append('PRESETS must start with "quick"')
+    for name, spec in module.METRICS.items():
+        if not isinstance(spec, Metric) or spec.format not in Metric.FORMATS:
+            problems.append(f"METRICS[{name!r}] must be a Metric with a known format")
+    return problems
+
+
+def check_result(result: Result, metrics: dict[str, Metric]) -> list[str]:
+    """Rules a finished Result must satisfy (headline declared and present; plain numbers)."""
+    problems = []
+    if not 1 <= len(result.headline) <= 4:
+        problems.append(f"headline must name 1-4 metrics, got {result.headline!r}")
+    for name in result.headline:
+        if name not in result.metrics:
+            problems.append(f"headline metric {name!r} is not in metrics")
+        if name not in metrics:
+            problems.append(f"headline metric {name!r} is not declared in METRICS")
+    for name, value in result.metrics.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.append(f"metric {name!r} must be a number, got {type(value).__name__}")
+    if not isinstance(result.history, pd.DataFrame) or (len(result.history) and "step" not in result.history):
+        problems.append("history must be a DataFrame with a step column")
+    return problems
+
+
+def reproducible(metrics: dict[str, Metric]) -> Callable[[str], bool]:
+    """Whether a metric must be equal across two runs with the same seed (not a measurement)."""
+    return lambda name: not metric_spec(metrics, name).measured and name != "shap_additivity_error"

@@ -37,18 +37,19 @@ class Table:
     title: str = ""
 
 
-SKLEARN_TABLES = {
-    "breast_cancer": ("load_breast_cancer", "classification", "Breast cancer (569 tumours, 30 measurements)"),
-    "wine": ("load_wine", "classification", "Wine (178 wines, 13 chemical measurements, 3 cultivars)"),
-    "iris": ("load_iris", "classification", "Iris (150 flowers, 4 measurements, 3 species)"),
-    "diabetes": ("load_diabetes", "regression", "Diabetes (442 patients, 10 measurements, disease progression)"),
+SKLEARN_TABLES = {  # name -> (loader, task, title, rows): the one place that knows the bundled tables' sizes
+    "breast_cancer": ("load_breast_cancer", "classification", "Breast cancer (569 tumours, 30 measurements)", 569),
+    "wine": ("load_wine", "classification", "Wine (178 wines, 13 chemical measurements, 3 cultivars)", 178),
+    "iris": ("load_iris", "classification", "Iris (150 flowers, 4 measurements, 3 species)", 150),
+    "diabetes": ("load_diabetes", "regression", "Diabetes (442 patients, 10 measurements, disease progression)", 442),
 }
+DIGITS_ROWS = 1797  # scikit-learn's 8x8 digits
 
 
 def sklearn_table(name: str) -> Table:
     import sklearn.datasets as ds
 
-    loader, task, title = SKLEARN_TABLES[name]
+    loader, task, title, _rows = SKLEARN_TABLES[name]
     bunch = getattr(ds, loader)()
     names = [str(n) for n in bunch.feature_names]
     classes = [str(c) for c in bunch.target_names] if task == "classification" else None

@@ -184,30 +184,56 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
                             name + (f"; {method_note}" if method_note else ""))
 
 
+def explanations(explanation) -> dict:
+    """Always a {title: Explanation} dict (a single Explanation is titled "SHAP")."""
+    if explanation is None:
+        return {}
+    return dict(explanation) if isinstance(explanation, dict) else {"SHAP": explanation}
+
+
 def global_importance(exp) -> np.ndarray:
-    """Mean |SHAP| per feature (averaged over outputs when there are several)."""
-    v = np.abs(np.asarray(exp.values))
-    v = v.mean(0)
-    return v.mean(-1) if v.ndim > 1 and exp.output_names is not None else v
+    """Mean |SHAP| per feature over the rows (and over outputs when there are several): the one ranking of
+    features every view uses. An image explanation without feature names keeps its pixel grid."""
+    v = np.abs(np.asarray(exp.values, dtype=float)).mean(0)
+    if v.ndim > 1 and (exp.output_names is not None or exp.feature_names is not None):
+        v = v.reshape(len(v), -1).mean(-1)
+    return v
 
 
 def tabular_importances(explanation) -> dict[str, tuple[list[str], np.ndarray]]:
     """{title: (feature names, mean |SHAP|)} for each tabular Explanation of a run (images are skipped)."""
-    from engine.core.pipeline import explanations
-
     return {t: (list(e.feature_names), global_importance(e)) for t, e in explanations(explanation).items()
             if e.feature_names is not None and np.ndim(e.data) == 2}
 
 
-def permutation_importance(score: Callable[[np.ndarray], float], X: np.ndarray, seed: int = 0,
-                           repeats: int = 5) -> np.ndarray:
-    """Drop in ``score`` when each column is shuffled (mean over repeats): a model-agnostic check on SHAP."""
+def permutation_importance(loss: Callable[[np.ndarray], float], X: np.ndarray, seed: int = 0,
+                           repeats: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Rise in ``loss`` when each column is shuffled: (mean, standard error) per feature over ``repeats``.
+
+    Measured on a loss (log-loss, squared error) rather than accuracy, because a loss also sees confidence;
+    the standard error says when a small test set cannot tell two features apart.
+    """
     rng = np.random.default_rng(seed)
-    base = score(X)
-    drops = np.zeros(X.shape[1])
+    base = loss(X)
+    rises = np.zeros((repeats, X.shape[1]))
     for j in range(X.shape[1]):
-        for _ in range(repeats):
+        for r in range(repeats):
             Xp = X.copy()
             Xp[:, j] = rng.permutation(Xp[:, j])
-            drops[j] += (base - score(Xp)) / repeats
-    return drops
+            rises[r, j] = loss(Xp) - base
+    return rises.mean(0), rises.std(0, ddof=1) / np.sqrt(repeats) if repeats > 1 else np.zeros(X.shape[1])
+
+
+def clearly_ahead(mean: np.ndarray, err: np.ndarray, k: int = 2) -> list[int]:
+    """The features whose importance is clearly (by two standard errors) above zero and above every feature
+    ranked after them, best first, at most ``k``; empty when the measurement cannot tell them apart."""
+    order = list(np.argsort(mean)[::-1])
+    out = []
+    for i, j in enumerate(order[:k]):
+        rest = order[i + 1:]
+        runner_up = max((mean[r] + 2 * err[r] for r in rest), default=-np.inf)
+        if mean[j] - 2 * err[j] > max(0.0, runner_up) if i == 0 else mean[j] - 2 * err[j] > 0:
+            out.append(int(j))
+        else:
+            break
+    return out

@@ -6,6 +6,13 @@ import json
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$&")
+
+
+def markdown_text(text) -> str:
+    """A person's text (a column name, a link value) made safe to place inside Markdown: every character
+    Markdown or HTML could act on is backslash-escaped, so ``[x](http://...)`` or ``<img>`` shows as typed."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in str(text).replace("\n", " "))
 
 
 def neutralise(value):

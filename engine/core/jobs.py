@@ -8,14 +8,13 @@ time limit or crashes the interpreter ends *that* job with a clear message; the 
 every other job carries on. Cancel sends the worker a stop message (the run returns
 at its next progress call); a run that ignores it is killed after a grace period.
 
-Pages only use the small :class:`Executor` interface (submit / get / cancel / position), so a distributed
-engine such as Ray can stand in for :class:`LocalExecutor` without touching them.
+:class:`Executor` is everything the app asks of an executor, so a distributed engine (Ray) can stand in for
+:class:`LocalExecutor`. Executors do not record runs: :mod:`engine.core.service` does, from their events.
 """
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import secrets
 import socket
 import subprocess
@@ -26,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -58,12 +57,26 @@ class Job:
         return self.status in ACTIVE
 
 
+Listener = Callable[[str, Job], None]  # (event, job); event is "running" or "ended"
+
+
 class Executor(Protocol):
-    def submit(self, technique: str, config: dict, owner: str = "") -> Job: ...
+    """What the app needs from whatever trains its runs (local worker processes, a Ray cluster).
+
+    A job moves queued -> running -> done | stopped | failed; while it runs, ``job.step/total/rows/live``
+    stream in, and ``job.outcome`` (an Outcome, no torch objects) arrives when it ends. Listeners hear
+    "running" and "ended" once per job, on the executor's own thread: they must return quickly.
+    """
+
+    @property
+    def device(self) -> str: ...  # the workers' compute device in words; "" until a worker is ready
+    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
-    def cancel(self, job_id: str) -> None: ...
+    def cancel(self, job_id: str) -> None: ...  # stop a running job (partial results) or drop a queued one
     def position(self, job_id: str) -> int: ...  # 0 = running or finished, n = n-th in the queue
     def busy(self) -> tuple[int, int]: ...  # (runs training now, runs waiting)
+    def subscribe(self, listener: Listener) -> None: ...
+    def close(self) -> None: ...
 
 
 def _env_float(name: str, default: float) -> float:
@@ -105,9 +118,7 @@ def _worker_main(conn: Connection) -> None:
                 pending.clear()
             state["last"] = time.monotonic()
 
-        def progress(step, total, metrics):
-            metrics = dict(metrics)
-            live = metrics.pop("live", None)
+        def progress(step, total, metrics, live=None):
             pending.append((step, total, metrics))
             if live is not None or time.monotonic() - state["last"] > 0.2 or step >= total:
                 flush(live)
@@ -153,13 +164,13 @@ class LocalExecutor:
     ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: per-run resident
     memory cap (env ``FRONTIER_RUN_MEMORY_MB``, default 3072); ``timeout_s``: per-run time limit (env
     ``FRONTIER_RUN_TIMEOUT_S``, default 900); ``stop_grace_s``: how long a stopped run may take to hand back
-    its partial result before it is killed; ``store``: a RunStore that records every run (None: no record).
+    its partial result before it is killed.
     A worker that holds more than ``FRONTIER_WORKER_RECYCLE_MB`` (default 550) after a run is replaced by a
     fresh one, so libraries and caches one page loaded do not keep a small server's memory high.
     """
 
     def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 10.0, store=None, recycle_mb: float | None = None):
+                 stop_grace_s: float = 10.0, recycle_mb: float | None = None):
         self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
@@ -171,21 +182,15 @@ class LocalExecutor:
         self._slots = [_Slot() for _ in range(self.slots)]
         self._start_failures = 0
         self._closed = False
-        self.store = store
-        self._to_record: queue.Queue[tuple[str, Job]] = queue.Queue()
-        if store is not None:
-            store.recover()
-            threading.Thread(target=self._record_loop, name="frontier-recorder", daemon=True).start()
+        self._listeners: list[Listener] = []
         for slot in self._slots:
             self._start(slot)
         self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
         self._thread.start()
 
     # --- the Executor interface ---------------------------------------------------------------------------
-    def submit(self, technique: str, config: dict, owner: str = "") -> Job:
-        job = Job(id=secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
-        if self.store is not None:
-            self.store.start(job.id, owner, technique, job.config)
+    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
+        job = Job(id=job_id or secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
         if self._closed:
             self._finish(job, "failed", error="The training workers cannot start on this server.")
             return job
@@ -266,21 +271,17 @@ class LocalExecutor:
         if outcome is not None:
             outcome.run_id = job.id
         job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
-        if self.store is not None:
-            self._to_record.put(("ended", job))
+        self._notify("ended", job)
 
-    def _record_loop(self) -> None:
-        """Write ended runs to the store off the supervisor thread, so recording never delays a run."""
-        while True:
-            event, job = self._to_record.get()
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, event: str, job: Job) -> None:
+        for listener in self._listeners:
             try:
-                if event == "running":
-                    self.store.mark_running(job.id)
-                else:
-                    self.store.finish(job.id, job.status, job.outcome, job.error)
-                    job.recorded = True
-            except Exception:  # a full disk must not stop the app: the run is still shown, just not stored
-                log.exception("could not record run %s", job.id)
+                listener(event, job)
+            except Exception:  # a listener's bug must not stop the supervisor
+                log.exception("job listener failed on %s %s", event, job.id)
 
     def _forget_old(self, keep_s: float = 3600) -> None:
         cutoff = time.time() - keep_s
@@ -297,8 +298,7 @@ class LocalExecutor:
                     self._finish(job, "failed", error=f"Could not start the run: {e}")
                     continue
                 slot.job, job.status, job.started = job, "running", time.time()
-                if self.store is not None:
-                    self._to_record.put(("running", job))
+                self._notify("running", job)
 
     def _supervise(self) -> None:
         while not self._closed:
@@ -395,21 +395,6 @@ def _rss_mb(pid: int) -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return 0.0  # not Linux or already gone: no cap enforcement
-
-
-_executor: Executor | None = None
-_executor_lock = threading.Lock()
-
-
-def executor() -> Executor:
-    """The process-wide executor (created on first use)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            from engine.core.store import RunStore
-
-            _executor = LocalExecutor(store=RunStore())
-        return _executor
 
 
 if __name__ == "__main__":  # a worker: python -m engine.core.jobs FD

@@ -14,6 +14,7 @@ import pandas as pd
 
 from engine.core.config import validate
 from engine.core.contract import ProgressFn
+from engine.core.explain import explanations
 
 
 @dataclass
@@ -32,14 +33,8 @@ class Outcome:
     seconds: float = 0.0
     device: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)  # metric names shown first (the Result's headline)
     run_id: str = ""  # the run store's id (also the share id) once recorded
-
-
-def explanations(explanation) -> dict:
-    """Always a {title: Explanation} dict (a single Explanation is titled "SHAP")."""
-    if explanation is None:
-        return {}
-    return dict(explanation) if isinstance(explanation, dict) else {"SHAP": explanation}
 
 
 def weights_bytes(models: dict) -> bytes | None:
@@ -54,8 +49,11 @@ def weights_bytes(models: dict) -> bytes | None:
     return save(tensors) if tensors else None
 
 
-def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None = None) -> Outcome:
-    """Run ``technique`` with settings ``values``; raises ConfigError, DataError or RunError for the person."""
+def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None = None, keep=None) -> Outcome:
+    """Run ``technique`` with settings ``values``; raises ConfigError, DataError or RunError for the person.
+
+    ``keep(result)``, if given, receives the raw Result (with its torch models) before it is packaged.
+    """
     import engine
     from engine.core.device import describe, seed_everything
 
@@ -63,19 +61,21 @@ def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None 
     config = validate(module.Config, values)
     seed_everything(config.seed)
     started = time.perf_counter()
-    result = module.run(config, progress or (lambda *_: False))
+    result = module.run(config, progress or (lambda *_a, **_k: False))
+    if keep is not None:
+        keep(result)
     figures = module.figures(result)
     explanation = module.explain(result)
-    extra = module.explain_figures(result, explanation) if hasattr(module, "explain_figures") else {}
+    extra = module.explain_figures(result, explanation)
     metrics = dict(result.metrics)
     errors = [getattr(e, "additivity_error", None) for e in explanations(explanation).values()]
     errors = [e for e in errors if e is not None]
     if errors:
         metrics["shap_additivity_error"] = max(errors)
     return Outcome(
-        technique=technique, config=config.model_dump(), status="stopped" if result.stopped else "done",
+        technique=technique, config=result.config.model_dump(), status="stopped" if result.stopped else "done",
         metrics=metrics, history=result.history, figures=figures, explanation=explanation,
         explain_figures=extra,
         text=module.describe(result), architecture={k: str(m) for k, m in result.models.items()},
         weights=weights_bytes(result.models), seconds=time.perf_counter() - started, device=describe(),
-        info=result.info)
+        info=result.info, headline=list(result.headline))

@@ -180,7 +180,16 @@ class RunStore:
             explanation=explanation, explain_figures=_ordered(xfigs, meta.get("explain_figures")),
             text=row["summary"] or "", architecture=meta.get("architecture", {}),
             weights=by_kind.get("weights", {}).get("model"), seconds=row["seconds"] or 0.0, device=row["device"] or "",
-            run_id=run_id)
+            headline=meta.get("headline", []), run_id=run_id)
+
+    def weights(self, run_id: str) -> bytes | None:
+        """A run's stored weights (safetensors bytes, keys prefixed by model name), without loading the rest."""
+        if not RUN_ID.match(run_id or ""):
+            return None
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT data FROM artifacts WHERE run_id = ? AND kind = 'weights' AND name = 'model'",
+                             (run_id,)).fetchone()
+        return bytes(row["data"]) if row is not None else None
 
 
 def _io(text: str):
@@ -211,7 +220,7 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
     import numpy as np
     from safetensors.numpy import save
 
-    from engine.core.pipeline import explanations
+    from engine.core.explain import explanations
 
     out = []
     for title, fig in outcome.figures.items():
@@ -231,7 +240,7 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
     if outcome.weights:
         out.append(("weights", "model", outcome.weights))
     meta = {"figures": list(outcome.figures), "explain_figures": list(outcome.explain_figures),
-            "explanations": exp_meta, "architecture": outcome.architecture}
+            "explanations": exp_meta, "architecture": outcome.architecture, "headline": outcome.headline}
     out.append(("meta", "meta", _json(meta).encode()))
     return out
 
@@ -250,3 +259,8 @@ def _explanation_from(blob: bytes, meta: dict):
     exp = make_explanation(arrays["values"], arrays["base_values"], arrays.get("data"), meta.get("feature_names"),
                            meta.get("output_names"), error if error is not None else float("nan"), meta.get("method", ""))
     return exp
+
+
+def open_store() -> RunStore:
+    """The run store this deployment uses: SQLite under the data directory (``FRONTIER_DATA_DIR``)."""
+    return RunStore()

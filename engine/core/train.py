@@ -15,12 +15,18 @@ from engine.core.contract import Tracker
 
 def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable, epochs: int, lr: float,
         batch_size: int, tracker: Tracker, evaluate: Callable[[nn.Module], dict] | None = None,
-        weight_decay: float = 0.0, params=None, seed: int = 0, optimizer: str = "adam") -> bool:
+        weight_decay: float = 0.0, params=None, seed: int = 0, optimizer: str = "adam",
+        snapshot: Callable[[nn.Module, int], object] | None = None, clip_grad_norm: float | None = None) -> bool:
     """Train ``model`` on (X, y); after each epoch report ``loss`` plus ``evaluate(model)`` to the tracker.
 
-    ``evaluate`` returns a dict of metrics; its optional ``"live"`` entry becomes the tracker's live snapshot.
+    For every supervised model trained on tensors that fit in memory (tables, images, token sequences):
+    ``loss_fn(model(X[idx]), y[idx])`` per mini-batch. ``evaluate`` returns a dict of float metrics;
+    ``snapshot(model, epoch)`` returns the live-figure snapshot for that epoch (or None).
 
-    ``optimizer``: "adam" or "sgd" (with momentum 0.9). Returns True when the person stopped the run.
+    ``optimizer``: "adam" or "sgd" (with momentum 0.9). ``clip_grad_norm``: before each step, scale each
+    parameter group's gradient down to at most this norm (steadies transformers; with one group per model in
+    ``params``, each model of a :class:`SideBySide` is clipped on its own). Returns True when the person stopped
+    the run.
     Raises ``Diverged`` when the loss is NaN or infinite.
     """
     params = params if params is not None else model.parameters()
@@ -39,12 +45,16 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable
             loss = loss_fn(model(X[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if clip_grad_norm is not None:
+                for group in opt.param_groups:
+                    nn.utils.clip_grad_norm_(group["params"], clip_grad_norm)
             opt.step()
             total += loss.detach() * len(idx)
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model) if evaluate else {}
-        if tracker.step(epoch, loss=(total / n).item(), **metrics):
+            live = snapshot(model, epoch) if snapshot else None
+        if tracker.step(epoch, live=live, loss=(total / n).item(), **metrics):
             return True
     return False
 
@@ -83,3 +93,48 @@ def mlp(n_in: int, n_out: int, hidden: list[int], activation: str = "relu", drop
 
 def count_parameters(model: nn.Module, trainable: bool | None = None) -> int:
     return sum(p.numel() for p in model.parameters() if trainable is None or p.requires_grad == trainable)
+
+
+class SideBySide(nn.Module):
+    """Several models trained by one :func:`fit` on the same mini-batches: a batch in, (M, B, C) outputs out.
+
+    ``inputs`` (optional) maps a model's name to a function that picks that model's own input from the batch
+    (e.g. its columns of one tensor, or its rows of a precomputed tensor when the batch holds row numbers);
+    by default every model sees the whole batch. Their parameters are disjoint and Adam (or SGD) updates
+    every parameter from its own gradient, so training them together with :class:`SummedLoss` trains each
+    exactly as its own optimiser would; per-model learning rates go into ``fit``'s ``params`` groups. To score
+    one model afterwards, call :func:`predict` on it (``side.models[name]``).
+    """
+
+    def __init__(self, models: dict[str, nn.Module], inputs: dict[str, Callable] | None = None):
+        super().__init__()
+        self.models = nn.ModuleDict(models)
+        self.inputs = dict(inputs or {})
+
+    def forward(self, batch):
+        return torch.stack([m(self.inputs[name](batch) if name in self.inputs else batch)
+                            for name, m in self.models.items()])  # (M, B, C)
+
+
+class SummedLoss:
+    """``fit``'s loss for :class:`SideBySide`: the sum of each model's ``loss_fn`` (cross-entropy by default).
+
+    ``epoch_means()`` returns each model's mean training loss since the last call (by name) and starts afresh:
+    call it from ``fit``'s ``evaluate`` for per-model learning curves.
+    """
+
+    def __init__(self, names: list[str], loss_fn: Callable = nn.functional.cross_entropy):
+        self.names, self.loss_fn = list(names), loss_fn
+        self.totals, self.count = 0.0, 0  # totals: (M,) summed on the device (no sync per batch)
+
+    def __call__(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        losses = torch.stack([self.loss_fn(out, y) for out in outputs])  # (M,) one loss per model
+        self.totals = self.totals + losses.detach() * len(y)
+        self.count += len(y)
+        return losses.sum()
+
+    def epoch_means(self) -> dict[str, float]:
+        totals = torch.as_tensor(self.totals, dtype=torch.float32).expand(len(self.names))
+        means = dict(zip(self.names, (totals / max(self.count, 1)).tolist()))
+        self.totals, self.count = 0.0, 0
+        return means

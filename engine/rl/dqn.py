@@ -1,4 +1,4 @@
-"""Deep Q-network (DQN) on CartPole-v1: a neural network replaces the Q-table.
+"""Deep Q-network (DQN) on CartPole-v1: a neural network replaces the Q-table (Mnih et al. 2015).
 
 The network maps the cart-pole's 4 state numbers to one Q-value per action (push left, push right). It
 learns from an experience-replay buffer (random old transitions, so consecutive, correlated steps do not
@@ -6,10 +6,25 @@ dominate) toward targets computed by a frozen copy of itself, the target network
 ``target_update`` gradient steps (chasing a target that moves with every step is unstable):
 
     loss = Huber(Q(s, a), r + gamma * (1 - terminated) * max_a' Q_target(s', a'))
+
+CartPole pays +1 for every step the pole stays up and ends an episode after 500 steps, so a greedy return is
+the number of steps the trained network balanced the pole, out of 500.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import gymnasium as gym
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.core.contract import ProgressFn, Result, Tracker
+from engine.core.device import pick
+from engine.core.train import count_parameters, mlp
+from engine.rl.config import CARTPOLE_MAX_RETURN, Config
+from engine.rl.tabular import epsilon_at
 
 STATE_FEATURES = ["cart position", "cart velocity", "pole angle", "pole angular velocity"]
 ACTIONS = ["push left", "push right"]
@@ -45,23 +60,18 @@ class ReplayBuffer:
                 "next_obs": self.next_obs[idx], "terminated": self.terminated[idx]}
 
 
-def q_network(hidden_layers: int, width: int, n_in: int = 4, n_actions: int = 2):
+def q_network(hidden_layers: int, width: int, n_in: int = 4, n_actions: int = 2) -> nn.Module:
     """A plain ReLU MLP: (B, 4) states -> (B, 2) Q-values."""
-    from engine.core.train import mlp
-
     return mlp(n_in, n_actions, [width] * hidden_layers, "relu")
 
 
-def sync_target(online, target) -> None:
+def sync_target(online: nn.Module, target: nn.Module) -> None:
     """Copy the online network's weights into the target network (a hard update)."""
     target.load_state_dict(online.state_dict())
 
 
-def td_loss(online, target, batch: dict, gamma: float):
+def td_loss(online: nn.Module, target: nn.Module, batch: dict, gamma: float) -> torch.Tensor:
     """Huber loss between Q(s, a) and the one-step target r + gamma * (1 - terminated) * max_a' Q_target(s', a')."""
-    import torch
-    import torch.nn.functional as F
-
     dev = next(online.parameters()).device
     obs = torch.as_tensor(batch["obs"], device=dev)  # (B, 4)
     next_obs = torch.as_tensor(batch["next_obs"], device=dev)  # (B, 4)
@@ -74,20 +84,15 @@ def td_loss(online, target, batch: dict, gamma: float):
     return F.smooth_l1_loss(q, target_q)
 
 
-def greedy_action(net, obs) -> int:
-    import torch
-
+def greedy_action(net: nn.Module, obs) -> int:
     with torch.inference_mode():
-        q = net(torch.as_tensor(obs, dtype=torch.float32, device=next(net.parameters()).device)[None])
+        q = net(torch.as_tensor(obs, dtype=torch.float32, device=next(net.parameters()).device)[None])  # (1, 2)
     return int(q.argmax(1).item())
 
 
-def greedy_episodes(net, episodes: int, seed: int) -> dict:
+def greedy_episodes(net: nn.Module, episodes: int, seed: int) -> dict:
     """Play CartPole with exploration off. Returns per-episode ``returns``, every visited state ``states``
     (n, 4), and the first episode's ``rollout`` states (T+1, 4) and ``q_values`` (T, 2)."""
-    import gymnasium as gym
-    import torch
-
     env = gym.make("CartPole-v1")
     dev = next(net.parameters()).device
     returns, states, rollout, q_values = [], [], [], []
@@ -112,22 +117,25 @@ def greedy_episodes(net, episodes: int, seed: int) -> dict:
             "rollout": np.asarray(rollout, dtype=np.float32), "q_values": np.asarray(q_values, dtype=np.float32)}
 
 
-def train(config, tracker, epsilon_fn):
-    """Train a DQN for ``config.training_steps`` environment steps; returns (online net, per-episode log dict).
+# --- training ----------------------------------------------------------------------------------------------
 
-    With ``config.keep_best`` the greedy policy is checked on 5 episodes every 5% of training and the network
-    that scored best is returned (``log["best_step"]`` says from when; ``log["checks"]`` has every check).
+@dataclass
+class Learner:
+    """Everything the training loop changes: the two networks, the optimiser, the replay memory, the log."""
 
-    ``epsilon_fn(progress)`` gives the exploration rate at a share of training done. The tracker gets one row
-    at the end of an episode at most every ``training_steps / 250`` steps (so long runs stay light).
-    """
-    import gymnasium as gym
-    import torch
+    online: nn.Module
+    target: nn.Module
+    opt: torch.optim.Optimizer
+    buffer: ReplayBuffer
+    rng: np.random.Generator
+    updates: int = 0
+    losses: list = field(default_factory=list)  # losses since the last progress row
+    best: tuple = (-np.inf, None, 0)  # (greedy score, weights, move) of the best network checked so far
+    log: dict = field(default_factory=lambda: {"returns": [], "end_steps": [], "epsilons": [], "checks": []})
 
-    from engine.core.device import pick
 
+def setup(config: Config) -> Learner:
     dev = pick()
-    rng = np.random.default_rng(config.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         online = q_network(config.hidden_layers, config.width).to(dev)
@@ -135,63 +143,97 @@ def train(config, tracker, epsilon_fn):
     sync_target(online, target)
     target.eval()
     opt = torch.optim.Adam(online.parameters(), lr=config.learning_rate, fused=True)  # fewer kernel calls per step
-    buffer = ReplayBuffer(config.buffer_size, 4)
+    return Learner(online, target, opt, ReplayBuffer(config.buffer_size, 4), np.random.default_rng(config.seed))
+
+
+def learn(config: Config, agent: Learner) -> None:
+    """``gradient_steps`` updates on random batches from the replay memory; the target follows every
+    ``target_update`` of them."""
+    for _ in range(config.gradient_steps):
+        loss = td_loss(agent.online, agent.target, agent.buffer.sample(config.batch_size, agent.rng), config.gamma)
+        agent.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        agent.opt.step()
+        agent.losses.append(loss.detach())
+        agent.updates += 1
+        if agent.updates % config.target_update == 0:
+            sync_target(agent.online, agent.target)
+
+
+def check(config: Config, agent: Learner, t: int) -> None:
+    """A DQN's skill can collapse late in training: test the greedy policy now and then, keep the best network."""
+    score = float(np.mean(greedy_episodes(agent.online, 5, seed=config.seed + 20_000 + t)["returns"]))
+    agent.log["checks"].append((t, score))
+    if score >= agent.best[0]:  # ties go to the later, longer-trained network
+        agent.best = (score, {k: v.detach().clone() for k, v in agent.online.state_dict().items()}, t)
+
+
+def report(agent: Learner, tracker: Tracker, t: int, epsilon: float) -> bool:
+    """One progress row at the end of an episode; returns True when the person asked to stop."""
+    returns = agent.log["returns"]
+    row = {"return": returns[-1], "return_avg": float(np.mean(returns[-20:])), "epsilon": epsilon}
+    if agent.losses:
+        row["loss"] = float(torch.stack(agent.losses).mean())
+        agent.losses = []
+    live = {"returns": returns[-300:], "first_episode": max(1, len(returns) - 299)} if len(tracker.rows) % 5 == 0 \
+        else None
+    return tracker.step(t, live=live, **row)
+
+
+def train(config: Config, tracker: Tracker) -> tuple[nn.Module, dict]:
+    """Train for ``config.training_steps`` moves; returns the online network (or the best one checked, with
+    ``keep_best``) and the per-episode log. At most ~250 progress rows, each at the end of an episode."""
+    agent = setup(config)
     env = gym.make("CartPole-v1")
     obs, _ = env.reset(seed=config.seed)
-    log = {"returns": [], "end_steps": [], "epsilons": [], "checks": []}
-    check_every = max(1000, config.training_steps // 20)
-    best_score, best_state, best_step = -np.inf, None, 0
-    ep_return, losses, updates = 0.0, [], 0
-    report_every, last_report = max(1, config.training_steps // 250), -10**9
-    total = config.training_steps
+    total, ep_return, last_report = config.training_steps, 0.0, -10**9
+    check_every, report_every = max(1000, total // 20), max(1, total // 250)
     for t in range(1, total + 1):
-        epsilon = epsilon_fn(t / total)
-        if rng.random() < epsilon:
-            action = int(rng.integers(2))
-        else:
-            action = greedy_action(online, obs)
+        epsilon = epsilon_at(t / total, config.epsilon_start, config.epsilon_end, config.epsilon_schedule,
+                             config.explore_fraction)
+        action = int(agent.rng.integers(2)) if agent.rng.random() < epsilon else greedy_action(agent.online, obs)
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        buffer.add(obs, action, reward, next_obs, terminated)
-        ep_return += reward
-        obs = next_obs
+        agent.buffer.add(obs, action, reward, next_obs, terminated)
+        ep_return, obs = ep_return + reward, next_obs
         if t > config.learning_starts and t % config.train_frequency == 0:
-            for _ in range(config.gradient_steps):
-                loss = td_loss(online, target, buffer.sample(config.batch_size, rng), config.gamma)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.detach())
-                updates += 1
-                if updates % config.target_update == 0:
-                    sync_target(online, target)
+            learn(config, agent)
         if config.keep_best and t > config.learning_starts and (t % check_every == 0 or t == total):
-            # DQN's skill can collapse late in training: check the greedy policy now and then, keep the best
-            score = float(np.mean(greedy_episodes(online, 5, seed=config.seed + 20_000 + t)["returns"]))
-            log["checks"].append((t, score))
-            if score >= best_score:  # ties go to the later, longer-trained network
-                best_score, best_step = score, t
-                best_state = {k: v.detach().clone() for k, v in online.state_dict().items()}
+            check(config, agent, t)
         if terminated or truncated:
-            log["returns"].append(ep_return)
-            log["end_steps"].append(t)
-            log["epsilons"].append(epsilon)
-            ep_return = 0.0
-            obs, _ = env.reset()
+            agent.log["returns"].append(ep_return)
+            agent.log["end_steps"].append(t)
+            agent.log["epsilons"].append(epsilon)
+            ep_return, (obs, _) = 0.0, env.reset()
             if t - last_report >= report_every or t == total:
                 last_report = t
-                recent = log["returns"][-20:]
-                row = {"episode": len(log["returns"]), "return": log["returns"][-1],
-                       "return_avg": float(np.mean(recent)), "epsilon": epsilon}
-                if losses:
-                    row["loss"] = float(torch.stack(losses).mean())
-                    losses = []
-                if tracker.step(t, **row):
+                if report(agent, tracker, t, epsilon):
                     break
     env.close()
+    score, best_state, best_step = agent.best
     if best_state is not None:
-        online.load_state_dict(best_state)
-    log["best_step"] = best_step if best_state is not None else t
-    log["best_score"] = float(best_score) if best_state is not None else float("nan")
-    log["updates"] = updates
-    log["steps_done"] = t
-    return online.cpu().eval(), log
+        agent.online.load_state_dict(best_state)
+    agent.log.update(best_step=best_step if best_state is not None else t, updates=agent.updates, steps_done=t)
+    return agent.online.cpu().eval(), agent.log
+
+
+def run(config: Config, progress: ProgressFn) -> Result:
+    """Train the deep Q-network on CartPole, then play greedy evaluation episodes (exploration off)."""
+    tracker = Tracker(progress, config.training_steps)
+    net, log = train(config, tracker)
+    ev = greedy_episodes(net, config.eval_episodes, seed=config.seed + 10_000)
+    returns, greedy = np.asarray(log["returns"]), np.asarray(ev["returns"])
+    metrics = {"balanced_steps_mean": float(greedy.mean()), "balanced_steps_min": float(greedy.min()),
+               "full_episodes_share": float(np.mean(greedy >= CARTPOLE_MAX_RETURN)),
+               "greedy_return_mean": float(greedy.mean()), "greedy_return_min": float(greedy.min()),
+               "train_return_first": float(returns[:20].mean()) if len(returns) else 0.0,
+               "train_return_last": float(returns[-20:].mean()) if len(returns) else 0.0,
+               "episodes_run": len(returns), "steps_run": int(log["steps_done"]),
+               "gradient_updates": int(log["updates"]), "parameters": count_parameters(net),
+               "kept_network_step": int(log["best_step"])}
+    return Result(
+        config=config, history=tracker.history(), metrics=metrics,
+        headline=("balanced_steps_mean", "balanced_steps_min"), models={"q_network": net}, stopped=tracker.stopped,
+        arrays={"returns": returns, "end_steps": np.asarray(log["end_steps"]), "epsilons": np.asarray(log["epsilons"]),
+                "rollout": ev["rollout"], "q_values": ev["q_values"], "eval_states": ev["states"],
+                "checks": np.asarray(log["checks"], dtype=float).reshape(-1, 2)},
+        info={"agents": ["dqn"], "feature_names": STATE_FEATURES, "action_names": ACTIONS})

@@ -49,17 +49,6 @@ def parse_grid(text: str) -> list[str]:
     return rows
 
 
-def edit_grid(text: str, edits: dict) -> str:
-    """Apply a grid editor's cell edits {row: {column: symbol}} to a map string; empty cells become free."""
-    cells = [list(row) for row in text.split("/")]
-    for r, change in edits.items():
-        for c, symbol in change.items():
-            r_i, c_i = int(r), int(c)
-            if 0 <= r_i < len(cells) and 0 <= c_i < len(cells[r_i]):
-                cells[r_i][c_i] = (symbol or ".")[0]
-    return "/".join("".join(row) for row in cells)
-
-
 def _goal_reachable(rows: list[str]) -> bool:
     """Breadth-first search from S through free cells (traps end an episode, so they do not lead on)."""
     start = divmod("".join(rows).index("S"), len(rows[0]))

@@ -1,314 +1,268 @@
-"""Plotly figures for reinforcement learning: pure builders, data in, ``go.Figure`` out.
+"""Reinforcement learning views: the figures, SHAP of what the agent learned, and the plain-language summary.
 
-Grid worlds are drawn with row 0 on top, one unit per cell; ``lay`` is :func:`engine.rl.gridworld.layout`.
+Every function takes the Result of :mod:`engine.rl.tabular` or :mod:`engine.rl.dqn` (``result.config.agent``
+says which); the figure builders themselves are in :mod:`engine.rl.plots`.
 """
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from engine.core import charts
-from engine.rl import gridworld
+from engine.core.contract import Result
+from engine.rl import gridworld, plots
+from engine.rl.config import AGENT_NAMES, CARTPOLE_MAX_RETURN, ENV_TITLES, PRESET_LABELS
 
-AGENT_NAMES = {"q_learning": "Q-learning", "sarsa": "SARSA", "dqn": "DQN"}
-WALL, TRAP, GOAL, START = "#3b3b3b", "rgba(214,39,40,0.55)", "rgba(255,193,7,0.75)", "#2ca02c"
-MAX_FRAMES = 150
-
-
-# --- grid worlds ------------------------------------------------------------------------------------------
-
-def _grid_axes(fig: go.Figure, lay: dict, title: str) -> go.Figure:
-    n_rows, n_cols = lay["n_rows"], lay["n_cols"]
-    fig.update_layout(
-        title=title, showlegend=False, plot_bgcolor="white",
-        xaxis=dict(range=[-0.5, n_cols - 0.5], showgrid=False, zeroline=False, tickvals=list(range(n_cols)),
-                   title="column", constrain="domain"),
-        yaxis=dict(range=[n_rows - 0.5, -0.5], showgrid=False, zeroline=False, tickvals=list(range(n_rows)),
-                   title="row", scaleanchor="x"),
-        height=max(300, min(640, 70 * n_rows + 140)))
-    return fig
+CLIFF_EDGE_PATH = 13  # steps of the shortest way along the cliff edge: 1 up, 11 right, 1 down
+RANDOM_CARTPOLE = 22  # about how long random pushing keeps CartPole's pole up
 
 
-def _cell_shapes(lay: dict) -> list[dict]:
-    """Filled squares for walls, traps and goals, a green frame on the start, and Taxi's wall segments."""
-    shapes = []
-    for r, row in enumerate(lay["cells"]):
-        for c, kind in enumerate(row):
-            box = dict(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, layer="below")
-            if kind == "#":
-                shapes.append({**box, "fillcolor": WALL, "line": dict(width=0), "layer": "above"})
-            elif kind == "T":
-                shapes.append({**box, "fillcolor": TRAP, "line": dict(width=0)})
-            elif kind == "G":
-                shapes.append({**box, "fillcolor": GOAL, "line": dict(width=0)})
-            elif kind == "S":
-                shapes.append({**box, "line": dict(color=START, width=3), "layer": "above"})
-    for r, c in lay["walls"]:  # Taxi: a wall on the right of cell (r, c)
-        shapes.append(dict(type="line", x0=c + 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                           line=dict(color=WALL, width=5)))
-    for r in range(lay["n_rows"] + 1):
-        shapes.append(dict(type="line", x0=-0.5, x1=lay["n_cols"] - 0.5, y0=r - 0.5, y1=r - 0.5,
-                           line=dict(color="#dddddd", width=1), layer="below"))
-    for c in range(lay["n_cols"] + 1):
-        shapes.append(dict(type="line", x0=c - 0.5, x1=c - 0.5, y0=-0.5, y1=lay["n_rows"] - 0.5,
-                           line=dict(color="#dddddd", width=1), layer="below"))
-    return shapes
+# --- figures --------------------------------------------------------------------------------------------
+
+def figures(result: Result) -> dict:
+    return _dqn_figures(result) if result.config.agent == "dqn" else _tabular_figures(result)
 
 
-def _landmarks(lay: dict) -> list[go.Scatter]:
-    """Taxi's R/G/Y/B stands as letters in the corner of their cells."""
-    if not lay["landmarks"]:
-        return []
-    names = list(lay["landmarks"])
-    rc = np.asarray([lay["landmarks"][n] for n in names], dtype=float)
-    return [go.Scatter(x=rc[:, 1] - 0.32, y=rc[:, 0] - 0.3, mode="text", text=names, hoverinfo="skip",
-                       textfont=dict(size=13, color="#555555"))]
+def _dqn_figures(result: Result) -> dict:
+    a, info = result.arrays, result.info
+    checks = a["checks"]
+    if len(checks):  # place each check at the episode during which it happened
+        checks = np.column_stack([np.searchsorted(a["end_steps"], checks[:, 0]) + 1, checks[:, 1]])
+    figs = {"Returns": plots.returns_figure(a["returns"], a["epsilons"], 20, agent="dqn",
+                                            x=np.arange(1, len(a["returns"]) + 1), checks=checks)}
+    if len(a["q_values"]):
+        figs["Q-values along an episode"] = plots.q_values_figure(a["q_values"], a["rollout"], info["action_names"])
+        figs["Cart-pole replay"] = plots.cartpole_animation(a["rollout"], a["q_values"], info["action_names"])
+    return figs
 
 
-def _value_grids(lay: dict, Q: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(label, V (rows, cols), greedy action (rows, cols)) per view: one for a grid, one per (passenger,
-    destination) pair for Taxi."""
-    V, A = Q.max(1), Q.argmax(1)  # (states,)
-    n_rows, n_cols = lay["n_rows"], lay["n_cols"]
-    if len(lay["feature_dims"]) == 2:
-        return [("", V.reshape(n_rows, n_cols), A.reshape(n_rows, n_cols))]
-    names = list(lay["landmarks"])
-    views = []
-    for dest in range(4):
-        for passenger in range(5):
-            if passenger == dest:
-                continue  # the passenger never waits at their own destination
-            rows, cols = np.meshgrid(np.arange(5), np.arange(5), indexing="ij")
-            s = gridworld.encode(np.stack([rows.ravel(), cols.ravel(), np.full(25, passenger), np.full(25, dest)], 1),
-                                 lay["feature_dims"])
-            where = "in the taxi" if passenger == 4 else f"waiting at {names[passenger]}"
-            views.append((f"passenger {where}, going to {names[dest]}", V[s].reshape(5, 5), A[s].reshape(5, 5)))
-    return views
+def _tabular_figures(result: Result) -> dict:
+    a, info, config = result.arrays, result.info, result.config
+    lay, agent = info["layout"], config.agent
+    n = len(a["returns"])
+    others = {name: a[f"{name}_returns"] for name in info["agents"][1:]}
+    unvisited = (" States it never visited keep their starting value of "
+                 f"{config.initial_q:g}." if config.initial_q != 0 and (a["visits"] == 0).any() else "")
+    figs = {"Returns": plots.returns_figure(a["returns"], a["epsilons"][:n], info["window"], agent=agent,
+                                            others=others),
+            "Policy and values": plots.policy_figure(lay, a["Q"], title=f"{AGENT_NAMES[agent]}: greedy policy and "
+                                                     "state values"),
+            "Greedy episode": plots.replay_figure(lay, list(a["greedy_path"]), list(a["greedy_actions"]),
+                                                  list(a["greedy_rewards"]), agent=agent),
+            "Q-table": plots.q_table_figure(lay, a["Q"])}
+    if unvisited:
+        fig = figs["Policy and values"]
+        figs["Policy and values"] = charts.captioned(fig, charts.caption_of(fig) + unvisited)
+    for name in others:
+        figs[f"{AGENT_NAMES[name]} policy"] = plots.policy_figure(
+            lay, a[f"{name}_Q"], title=f"{AGENT_NAMES[name]}: greedy policy and state values")
+        if len(lay["feature_dims"]) == 2:
+            paths = {agent: list(a["greedy_path"]), name: list(a[f"{name}_greedy_path"])}
+            figs["Both greedy paths"] = plots.paths_figure(lay, paths, _cliff_contrast(result) or "")
+    return figs
 
 
-def policy_figure(lay: dict, Q: np.ndarray, *, title: str = "Greedy policy and state values",
-                  caption: str | None = None) -> go.Figure:
-    """Cells coloured by the state value max_a Q[s, a], with the greedy action as an arrow (Taxi: pick a
-    passenger/destination situation from the menu; P = pick up, D = drop off)."""
-    views = _value_grids(lay, Q)
-    fig = go.Figure()
-    finite = np.concatenate([v.ravel() for _, v, _ in views])
-    lo, hi = float(finite.min()), float(finite.max())
-    for i, (label, V, A) in enumerate(views):
-        z = np.where(np.asarray([list(r) for r in lay["cells"]]) == "#", np.nan, V)
-        text = np.asarray(lay["action_arrows"])[A]
-        kinds = np.asarray([list(r) for r in lay["cells"]])
-        text = np.where(kinds == "T", "✖", np.where(kinds == "G", "★", np.where(kinds == "#", "", text)))
-        fig.add_trace(go.Heatmap(z=z, zmin=lo, zmax=hi if hi > lo else lo + 1, colorscale="Viridis",
-                                 colorbar=dict(title="value"), visible=i == 0, text=text,
-                                 texttemplate="%{text}", textfont=dict(size=20, color="white"),
-                                 hovertemplate="row %{y}, column %{x}<br>value %{z:.3f}<extra></extra>"))
-    for trace in _landmarks(lay):
-        fig.add_trace(trace)
-    fig.update_layout(shapes=[s for s in _cell_shapes(lay) if s.get("fillcolor") == WALL or s["type"] == "line"
-                              or s.get("line", {}).get("color") == START])
-    if len(views) > 1:
-        n = len(views)
-        extra = len(fig.data) - n
-        fig.update_layout(updatemenus=[dict(
-            type="dropdown", x=0, y=1.12, xanchor="left", showactive=True,
-            buttons=[dict(label=label, method="update", args=[{"visible": [j == i for j in range(n)] + [True] * extra}])
-                     for i, (label, _, _) in enumerate(views)])])
-    _grid_axes(fig, lay, title)
-    return charts.captioned(fig, caption or (
-        "Brighter cells are worth more: the value is the best expected return from there, max over actions "
-        "of Q. Arrows show the action the agent takes with exploration off. ✖ ends the episode badly "
-        f"({lay['trap_name'] or 'trap'}), ★ is the {lay['goal_name']}; the green frame is the start."))
+def live_figure(snapshot):
+    """Grid worlds (not Taxi): the state values and greedy arrows as they are now. DQN: recent returns."""
+    if not snapshot:
+        return None
+    if "cells" in snapshot:
+        return plots.value_live_figure(snapshot["cells"], snapshot["values"], snapshot["arrows"], snapshot["episode"])
+    return plots.returns_live_figure(snapshot["returns"], snapshot["first_episode"])
 
 
-def q_table_figure(lay: dict, Q: np.ndarray) -> go.Figure:
-    """The whole Q-table: one row per state, one column per action."""
-    names = lay["feature_names"]
-    feats = gridworld.decode(np.arange(len(Q)), lay["feature_dims"])
-    labels = [", ".join(f"{n[:1] if len(names) == 2 else n.split()[-1][:4]}{v}" for n, v in zip(names, f))
-              for f in feats]
-    hover = ["<br>".join(f"{n} = {v}" for n, v in zip(names, f)) for f in feats]
-    lim = float(np.abs(Q).max()) or 1.0
-    small = len(Q) <= 100  # per-cell hover text for small tables only: Taxi's 500 x 6 would bloat the figure
-    fig = go.Figure(go.Heatmap(z=Q, x=lay["action_names"], y=[f"{i}" for i in range(len(Q))],
-                               customdata=np.asarray(hover)[:, None].repeat(Q.shape[1], 1) if small else None,
-                               colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(title="Q"),
-                               hovertemplate="state %{y}<br>" + ("%{customdata}<br>" if small else "")
-                               + "action %{x}<br>Q = %{z:.3f}<extra></extra>"))
-    fig.update_layout(title="Q-table: expected return of each action in each state", xaxis_title="action",
-                      yaxis=dict(title="state", autorange="reversed", showticklabels=len(Q) <= 64,
-                                 tickvals=list(range(len(Q))) if len(Q) <= 64 else None,
-                                 ticktext=labels if len(Q) <= 64 else None),
-                      height=max(360, min(900, 16 * len(Q) + 120)))
-    return charts.captioned(fig, "Each row is a state, each column an action; blue means the agent expects a "
-                                 "high total reward after taking that action there, red a low one. The agent "
-                                 "acts by picking the bluest cell of its row. White rows were never learned.")
+# --- SHAP -----------------------------------------------------------------------------------------------
+
+def _tabular_states(result: Result, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """States to explain (the greedy paths first, then the most visited) and background states (visited)."""
+    a = result.arrays
+    rng = np.random.default_rng(result.config.seed)
+    visited = np.flatnonzero(a["visits"] > 0)
+    by_visits = visited[np.argsort(-a["visits"][visited], kind="stable")]
+    order = list(dict.fromkeys([int(s) for s in a["greedy_states"]] + [int(s) for s in by_visits]))
+    background = rng.choice(visited, min(40, len(visited)), replace=False) if len(visited) else np.asarray(order[:1])
+    return np.asarray(order[:n]), background
 
 
-def _positions(lay: dict, path) -> np.ndarray:
-    """(T, 2) (row, column) of the agent along a path of states."""
-    return gridworld.decode(path, lay["feature_dims"])[:, :2].astype(float)
+def _explain_tabular(result: Result):
+    """SHAP of the greedy value max_a Q[s, a] over the decoded state features (row, column; Taxi: taxi row and
+    column, passenger location, destination)."""
+    from engine.core.explain import explain_function
+
+    lay, Q = result.info["layout"], result.arrays["Q"]
+    states, background = _tabular_states(result, result.config.explain_states)
+    dims = lay["feature_dims"]
+
+    def greedy_value(X: np.ndarray) -> np.ndarray:  # (n, features) -> (n,)
+        return Q[gridworld.encode(X, dims)].max(1)
+
+    return explain_function(greedy_value, gridworld.decode(states, dims).astype(float),
+                            gridworld.decode(background, dims).astype(float), feature_names=lay["feature_names"],
+                            seed=result.config.seed)
 
 
-def replay_figure(lay: dict, path: list[int], actions: list[int], rewards: list[float], *, agent: str) -> go.Figure:
-    """An animated greedy episode: press Play or drag the slider to follow the agent step by step."""
-    pos = _positions(lay, path)
-    taxi = len(lay["feature_dims"]) == 4
-    feats = gridworld.decode(path, lay["feature_dims"])
-    stands = list(lay["landmarks"].values())
-    ticks = np.unique(np.linspace(0, len(path) - 1, min(len(path), MAX_FRAMES)).astype(int))
+def _explain_dqn(result: Result) -> dict:
+    """SHAP of the chosen action's Q-value and of the preference for pushing right over the 4 state features,
+    on states from the evaluation episodes."""
+    import torch
+    from torch import nn
 
-    def traces(t: int) -> list[go.Scatter]:
-        out = [go.Scatter(x=pos[:t + 1, 1], y=pos[:t + 1, 0], mode="lines", line=dict(color="#ff7f0e", width=3),
-                          hoverinfo="skip"),
-               go.Scatter(x=[pos[t, 1]], y=[pos[t, 0]], mode="markers+text",
-                          marker=dict(size=28, color="#ff7f0e", line=dict(color="black", width=1)),
-                          text=["🚕" if taxi else ""], hoverinfo="skip")]
-        if taxi:
-            passenger, dest = int(feats[t, 2]), int(feats[t, 3])
-            where = pos[t] if passenger == 4 else np.asarray(stands[passenger], float)
-            out.append(go.Scatter(x=[where[1] + 0.25], y=[where[0] + 0.25], mode="markers",
-                                  marker=dict(size=14, color="#1f77b4", symbol="circle"), hoverinfo="skip"))
-            out.append(go.Scatter(x=[stands[dest][1]], y=[stands[dest][0]], mode="markers",
-                                  marker=dict(size=34, color="rgba(0,0,0,0)", symbol="square",
-                                              line=dict(color="#1f77b4", width=3)), hoverinfo="skip"))
-        return out
+    from engine.core.explain import explain_function, explain_torch
 
-    def label(t: int) -> str:
-        if t == 0:
-            return "start"
-        return f"step {t}: {lay['action_names'][actions[t - 1]]}, reward {rewards[t - 1]:+g}"
+    states, config = result.arrays["eval_states"], result.config
+    rng = np.random.default_rng(config.seed)
+    rows = rng.choice(len(states), min(config.explain_states, len(states)), replace=False)
+    background = states[rng.choice(len(states), min(50, len(states)), replace=False)]
+    net = result.models["q_network"].cpu().eval()
 
-    fig = go.Figure(data=traces(0) + _landmarks(lay),
-                    frames=[go.Frame(data=traces(t), name=str(t), layout=dict(title_text=f"Greedy episode: {label(t)}"))
-                            for t in ticks])
-    fig.update_layout(shapes=_cell_shapes(lay), **charts.play_controls(ticks, 250, -0.08))
-    total = sum(rewards)
-    _grid_axes(fig, lay, f"Greedy episode: {label(0)}")
-    who = "taxi" if taxi else "agent"
-    return charts.captioned(fig, f"The trained {AGENT_NAMES.get(agent, agent)} agent playing one episode with "
-                                 f"exploration off: {len(actions)} steps, total reward {total:+g}. Press Play or "
-                                 f"drag the slider; the orange line is the {who}'s trail"
-                                 + (", the blue dot the passenger and the blue square the destination." if taxi
-                                    else "."))
+    def chosen_q(X: np.ndarray) -> np.ndarray:  # (n, 4) -> (n,) max_a Q(s, a), the value of the chosen action
+        with torch.no_grad():
+            return net(torch.as_tensor(X, dtype=torch.float32)).max(1).values.numpy()
+
+    preference = nn.Linear(2, 1, bias=False)  # Q(right) - Q(left)
+    with torch.no_grad():
+        preference.weight.copy_(torch.tensor([[-1.0, 1.0]]))
+    names = result.info["feature_names"]
+    # the max over actions switches branch between states, so a model-agnostic explainer keeps it exact
+    return {"Chosen action's Q-value": explain_function(chosen_q, states[rows], background, feature_names=names,
+                                                        seed=config.seed),
+            "Push right rather than left": explain_torch(nn.Sequential(net, preference),
+                                                         torch.as_tensor(states[rows]), torch.as_tensor(background),
+                                                         feature_names=names)}
 
 
-def paths_figure(lay: dict, paths: dict[str, list[int]]) -> go.Figure:
-    """Several agents' greedy paths on one grid (Q-learning vs SARSA)."""
-    fig = go.Figure()
-    colours = ["#ff7f0e", "#1f77b4", "#9467bd"]
-    for i, (agent, path) in enumerate(paths.items()):
-        pos = _positions(lay, path) + (i - 0.5 * (len(paths) - 1)) * 0.12  # offset so overlapping paths show
-        fig.add_trace(go.Scatter(x=pos[:, 1], y=pos[:, 0], mode="lines+markers", name=f"{AGENT_NAMES[agent]} "
-                                 f"({len(path) - 1} steps)", line=dict(color=colours[i], width=3), marker=dict(size=6)))
-    fig.add_traces(_landmarks(lay))
-    fig.update_layout(shapes=_cell_shapes(lay))
-    _grid_axes(fig, lay, "Greedy paths of both agents")
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Where each agent walks with exploration off. SARSA learns the value of the "
-                                 "exploring policy it follows, so it keeps a margin from the traps; Q-learning "
-                                 "learns the value of the best policy and takes the shortest path, right along "
-                                 "their edge.")
+def explain(result: Result):
+    """Tabular: SHAP of the greedy state value. DQN: SHAP of the chosen Q-value and of push right vs left."""
+    return _explain_dqn(result) if result.config.agent == "dqn" else _explain_tabular(result)
 
 
-def returns_figure(returns: np.ndarray, epsilons: np.ndarray, window: int, *, agent: str,
-                   x: np.ndarray | None = None, x_title: str = "episode",
-                   others: dict[str, np.ndarray] | None = None, checks: np.ndarray | None = None) -> go.Figure:
-    """Return per episode (faint), its moving average, and epsilon on a second axis; ``checks`` (k, 2) adds
-    (x, mean greedy return) markers of the DQN's periodic greedy checks."""
-    from engine.rl.tabular import moving_average
-
-    x = np.arange(1, len(returns) + 1) if x is None else np.asarray(x)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=returns, mode="lines", name=f"{AGENT_NAMES[agent]} return",
-                             line=dict(color="rgba(31,119,180,0.25)", width=1)))
-    fig.add_trace(go.Scatter(x=x, y=moving_average(returns, window), mode="lines", line=dict(color="#1f77b4", width=3),
-                             name=f"{AGENT_NAMES[agent]} moving average ({window})"))
-    for name, other in (others or {}).items():
-        fig.add_trace(go.Scatter(x=x[:len(other)], y=moving_average(other, window), mode="lines",
-                                 line=dict(color="#ff7f0e", width=3),
-                                 name=f"{AGENT_NAMES[name]} moving average ({window})"))
-    if checks is not None and len(checks):
-        fig.add_trace(go.Scatter(x=checks[:, 0], y=checks[:, 1], mode="markers", name="greedy check (5 episodes)",
-                                 marker=dict(symbol="diamond", size=9, color="#2ca02c")))
-    fig.add_trace(go.Scatter(x=x, y=epsilons, mode="lines", name="epsilon (exploration)", yaxis="y2",
-                             line=dict(color="grey", dash="dot")))
-    fig.update_layout(title="Return per episode while learning", xaxis_title=x_title, yaxis_title="return",
-                      yaxis2=dict(title="epsilon", overlaying="y", side="right", range=[0, 1.05], showgrid=False),
-                      hovermode="x unified", legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "The return is the total reward of one episode. It is noisy while the agent "
-                                 "explores (epsilon, dotted, is the chance of a random move), so the thick line "
-                                 "averages recent episodes. It rises as the agent learns."
-                            + (" Both agents saw the same seeds." if others else "")
-                            + (" Green diamonds: the network tested with exploration off; the best one is kept."
-                               if checks is not None and len(checks) else ""))
+def explain_figures(result: Result, explanation) -> dict:
+    return {}  # the standard SHAP views (bar, beeswarm, waterfall, dependence) say it all
 
 
-def value_live_figure(lay_cells: list[str], values: list[list[float]], arrows: list[str], episode: int) -> go.Figure:
-    """A light live view of the state values and greedy arrows while learning (a grid world, not Taxi)."""
-    V = np.asarray(values, dtype=float)
-    kinds = np.asarray([list(r) for r in lay_cells])
-    text = np.where(kinds == "T", "✖", np.where(kinds == "G", "★",
-                                               np.where(kinds == "#", "■", np.asarray(arrows))))
-    fig = go.Figure(go.Heatmap(z=np.where(kinds == "#", np.nan, V), colorscale="Viridis", text=text,
-                               texttemplate="%{text}", textfont=dict(size=18, color="white"),
-                               colorbar=dict(title="value")))
-    fig.update_layout(title=f"State values after episode {episode}", yaxis=dict(autorange="reversed", scaleanchor="x"),
-                      height=max(280, 60 * len(lay_cells) + 120))
-    return charts.captioned(fig, "Values spread back from the goal as the agent learns; arrows are its current "
-                                 "greedy moves.")
+# --- "What just happened" -------------------------------------------------------------------------------
+
+def describe(result: Result) -> str:
+    text = _describe_dqn(result) if result.config.agent == "dqn" else _describe_tabular(result)
+    return text + (" You stopped it early." if result.stopped else "")
 
 
-# --- CartPole ---------------------------------------------------------------------------------------------
-
-def q_values_figure(q_values: np.ndarray, rollout: np.ndarray, actions: list[str]) -> go.Figure:
-    """Predicted Q-values (T, 2) along one greedy episode, with the pole angle for context."""
-    t = np.arange(len(q_values))
-    fig = go.Figure()
-    for j, name in enumerate(actions):
-        fig.add_trace(go.Scatter(x=t, y=q_values[:, j], mode="lines", name=f"Q({name})"))
-    fig.add_trace(go.Scatter(x=t, y=np.degrees(rollout[:len(t), 2]), mode="lines", name="pole angle (degrees)",
-                             yaxis="y2", line=dict(color="grey", dash="dot")))
-    fig.update_layout(title="Predicted Q-values along a greedy episode", xaxis_title="time step",
-                      yaxis_title="Q-value (expected future reward)",
-                      yaxis2=dict(title="pole angle (°)", overlaying="y", side="right", showgrid=False),
-                      hovermode="x unified", legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "At each step the network predicts the total future reward of pushing left or "
-                                 "right and takes the larger one. With a discount of gamma, a pole that stays up "
-                                 "forever is worth about 1 / (1 - gamma); the two lines stay close because one "
-                                 "wrong push is easy to correct.")
-
-
-def _cartpole_shapes(x: float, theta: float) -> list[dict]:
-    pole_len, cart_w, cart_h = 1.0, 0.5, 0.3
-    top = (x + pole_len * np.sin(theta), cart_h / 2 + pole_len * np.cos(theta))
-    return [dict(type="line", x0=-2.4, x1=2.4, y0=-cart_h / 2, y1=-cart_h / 2, line=dict(color="black", width=2)),
-            dict(type="rect", x0=x - cart_w / 2, x1=x + cart_w / 2, y0=-cart_h / 2, y1=cart_h / 2,
-                 fillcolor="#1f77b4", line=dict(color="black", width=1)),
-            dict(type="line", x0=x, y0=cart_h / 2, x1=float(top[0]), y1=float(top[1]),
-                 line=dict(color="#d62728", width=8)),
-            dict(type="circle", x0=x - 0.04, x1=x + 0.04, y0=cart_h / 2 - 0.04, y1=cart_h / 2 + 0.04,
-                 fillcolor="black", line=dict(width=0))]
+def _describe_dqn(result: Result) -> str:
+    m, config = result.metrics, result.config
+    mean, low, full = m["balanced_steps_mean"], m["balanced_steps_min"], m["full_episodes_share"]
+    text = (f"A deep Q-network with {m['parameters']:,} weights made {m['steps_run']:,} moves in CartPole "
+            f"({m['episodes_run']} episodes, {m['gradient_updates']:,} learning steps). Its return per episode went "
+            f"from {m['train_return_first']:.0f} (first 20 episodes) to {m['train_return_last']:.0f} (last 20). "
+            f"With exploration off it balanced the pole for **{mean:.0f} of {CARTPOLE_MAX_RETURN} steps** on "
+            f"average over {config.eval_episodes} episodes (fewest {low:.0f}).")
+    if low >= CARTPOLE_MAX_RETURN:
+        text += " Every episode lasted the full 500 steps: it has solved CartPole."
+    elif full > 0:
+        text += (f" {full:.0%} of them lasted the full {CARTPOLE_MAX_RETURN} steps; the rest fell earlier, so "
+                 "its balance is good but not yet reliable.")
+    if full == 0 and mean >= 3 * RANDOM_CARTPOLE:
+        text += (f" That is far longer than random pushing (about {RANDOM_CARTPOLE} steps), though no episode "
+                 f"reached {CARTPOLE_MAX_RETURN}: more training steps (preset *{PRESET_LABELS['solve']}*) help.")
+    elif mean < 3 * RANDOM_CARTPOLE:
+        text += (f" That is not much better than random pushing (about {RANDOM_CARTPOLE} steps): it has not learned "
+                 f"to balance yet. Try more training steps or the preset *{PRESET_LABELS['solve']}*.")
+    if m["kept_network_step"] < m["steps_run"]:
+        text += (f" These numbers come from the network kept from move {m['kept_network_step']:,}, the best of the "
+                 "greedy checks during training.")
+    return text
 
 
-def cartpole_animation(rollout: np.ndarray, q_values: np.ndarray, actions: list[str]) -> go.Figure:
-    """A drawn cart-pole replay of one greedy episode (Plotly shapes per frame; no renderer needed)."""
-    ticks = np.unique(np.linspace(0, len(rollout) - 1, min(len(rollout), MAX_FRAMES)).astype(int))
+def _goal_words(result: Result) -> tuple[str, str]:
+    """(reached ..., never reached ...) phrases for this world."""
+    if result.config.env == "Taxi-v4":
+        return "delivered the passenger", "never delivered the passenger"
+    goal = result.info["layout"]["goal_name"]
+    return f"reached the {goal}", f"never reached the {goal}"
 
-    def label(t: int) -> str:
-        x, theta = rollout[t, 0], np.degrees(rollout[t, 2])
-        move = f", next: {actions[int(q_values[t].argmax())]}" if t < len(q_values) else " (end)"
-        return f"step {t}: cart at {x:+.2f}, pole {theta:+.1f}°{move}"
 
-    fig = go.Figure(data=[go.Scatter(x=[-2.4, 2.4], y=[-0.5, 1.4], mode="markers", marker=dict(opacity=0),
-                                     hoverinfo="skip")],
-                    frames=[go.Frame(name=str(t), layout=dict(shapes=_cartpole_shapes(float(rollout[t, 0]),
-                                                                                       float(rollout[t, 2])),
-                                                              title_text=label(int(t)))) for t in ticks])
-    fig.update_layout(
-        title=label(0), shapes=_cartpole_shapes(float(rollout[0, 0]), float(rollout[0, 2])), showlegend=False,
-        xaxis=dict(range=[-2.6, 2.6], title="cart position (the episode ends beyond ±2.4)", zeroline=False),
-        yaxis=dict(range=[-0.5, 1.4], visible=False, scaleanchor="x"), height=380,
-        **charts.play_controls(ticks, 60, -0.15))
-    return charts.captioned(fig, f"The trained network balancing the pole with exploration off ({len(rollout) - 1} "
-                                 "steps; 500 is the most CartPole allows). Press Play or drag the slider.")
+def _evaluation_sentence(result: Result, prefix: str = "") -> str:
+    """How one agent did with exploration off, and why it failed when it did (checked on its own episodes)."""
+    m, config = result.metrics, result.config
+    reached, never = _goal_words(result)
+    rate, ret = m[f"{prefix}success_rate"], m[f"{prefix}greedy_return_mean"]
+    if rate > 0:
+        text = f"{reached} in **{rate:.0%}** of {config.eval_episodes} episodes, with a mean return of {ret:.2f}"
+        path = m.get(f"{prefix}greedy_path_length")
+        return text + (f" along a {path:.0f}-step path." if path is not None and rate == 1 else ".")
+    path = [int(s) for s in result.arrays[f"{prefix}greedy_path"]]
+    if m[f"{prefix}greedy_steps_mean"] >= config.max_steps:
+        first = next((i for i, s in enumerate(path) if s in path[:i]), None)  # the first state seen twice
+        loop = first - path.index(path[first]) if first is not None else 0
+        cut = f"until the episode is cut off after {config.max_steps} moves"
+        if config.is_slippery or not loop:
+            why = f"it wanders without arriving {cut}"
+        elif loop == 1:
+            why = f"its greedy move runs into the edge or a wall, so it stays where it is {cut}"
+        else:
+            why = f"its greedy moves go round a loop of {loop} states {cut}"
+    else:
+        why = f"its greedy moves end in a {result.info['layout']['trap_name'] or 'dead end'}"
+    return f"**{never}** in {config.eval_episodes} episodes (mean return {ret:.2f}): {why}."
+
+
+def _advice(result: Result) -> str:
+    """What to change when the main agent did not master the world (only called when it did not)."""
+    config = result.config
+    tips = [f"more episodes (the *{PRESET_LABELS['better']}* preset)"]
+    if config.initial_q <= 0 and config.env != "Taxi-v4":
+        tips.append("an optimistic starting Q-value such as 1, so it tries every move")
+    if config.is_slippery and config.env != "Taxi-v4":
+        tips.append("a smaller learning rate (on slippery ice every outcome is noisy)")
+    elif config.alpha_end > 0.1:
+        tips.append("a smaller learning rate at the end, so its estimates settle")
+    return " It has not mastered this world yet: try " + ", ".join(tips[:-1]) + \
+        (" or " if len(tips) > 1 else "") + tips[-1] + "."
+
+
+def _describe_tabular(result: Result) -> str:
+    m, config, info = result.metrics, result.config, result.info
+    world = ENV_TITLES[config.env] + (" (slippery)" if config.is_slippery and config.env != "Taxi-v4" else "")
+    start, end = config.epsilon_start, config.epsilon_end
+    explore = (f"exploring with epsilon {start:g}" if config.epsilon_schedule == "constant" or start == end
+               else f"exploring with epsilon falling from {start:g} to {end:g}")
+    text = (f"{AGENT_NAMES[config.agent]} played {m['episodes_run']:,} episodes of {world} ({m['steps_run']:,} "
+            f"moves), {explore}; it visited {m['states_visited']} of {m['n_states']} states. With exploration off "
+            f"it {_evaluation_sentence(result)}")
+    if m["success_rate"] < 0.5:
+        text += _advice(result)
+    elif config.is_slippery and m["success_rate"] < 1 and config.env != "Taxi-v4":
+        text += " On slippery ice a move can go sideways, so even a good policy falls in now and then."
+    for other in info["agents"][1:]:
+        text += (f" {AGENT_NAMES[other]}, trained on the same seeds, "
+                 f"{_evaluation_sentence(result, f'{other}_')}")
+    contrast = _cliff_contrast(result)
+    return text + (f" {contrast}" if contrast else "")
+
+
+def _cliff_contrast(result: Result) -> str | None:
+    """The textbook comparison on the cliff, from the two agents' own greedy paths and training returns."""
+    m, info, a = result.metrics, result.info, result.arrays
+    if result.config.env != "CliffWalking-v1" or len(info["agents"]) < 2:
+        return None
+    q_key = "" if info["agents"][0] == "q_learning" else "q_learning_"
+    s_key = "" if info["agents"][0] == "sarsa" else "sarsa_"
+    if m[f"{q_key}success_rate"] < 1 or m[f"{s_key}success_rate"] < 1:
+        return ("One of the two agents did not reach the goal, so their paths cannot be compared yet: try more "
+                "episodes or a smaller learning rate at the end.")
+    q_len, s_len = m[f"{q_key}greedy_path_length"], m[f"{s_key}greedy_path_length"]
+    if s_len > q_len:
+        edge = " right along the cliff edge" if q_len == CLIFF_EDGE_PATH else ""
+        rows = gridworld.decode(a[f"{s_key}greedy_path"], info["layout"]["feature_dims"])[1:-1, 0]
+        away = "detour away from it" if rows.min() < 2 else "path"  # row 2 runs along the cliff (row 3)
+        text = (f"Q-learning walks the {q_len:.0f}-step path{edge}, SARSA a {s_len:.0f}-step {away}: "
+                "SARSA's values include its own random moves, and exploring next to the edge sometimes falls.")
+    elif s_len == q_len:
+        text = (f"Both took {q_len:.0f}-step paths, so the classic contrast did not show on this run; the textbook "
+                "setting keeps epsilon at 0.1 throughout.")
+    else:
+        text = "Unusually, Q-learning took the longer path."
+    q_ret, s_ret = a[f"{q_key}returns"], a[f"{s_key}returns"]
+    tail = max(1, len(q_ret) // 5)
+    if s_ret[-tail:].mean() > q_ret[-tail:].mean():
+        text += (f" While learning, SARSA earned more per episode over the last {tail} episodes "
+                 f"({s_ret[-tail:].mean():.1f} against {q_ret[-tail:].mean():.1f}): it fell off the cliff less.")
+    return text

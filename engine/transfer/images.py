@@ -1,35 +1,46 @@
 """Images track: a small CNN pretrained on scikit-learn's digits, then four strategies on a new digit task.
 
-Pretrained weights are cached as checksummed safetensors (rebuilt when damaged). Also the image label-efficiency
-sweep and pixel SHAP, pretrained vs from scratch.
+The CNN is pretrained once per source setting with rotation/shift augmentation and cached as checksummed
+safetensors (rebuilt when damaged). On the target task four strategies train side by side through
+:func:`engine.core.train.fit`, on the same augmented mini-batches:
+
+- ``scratch``: the same CNN, freshly initialised; every layer learns.
+- ``feature_extraction``: the pretrained blocks frozen, a new head learns.
+- ``finetune_last``: the last ``finetune_blocks`` blocks learn (at ``backbone_lr_scale`` of the rate) with the head.
+- ``finetune``: every block learns gently, the new head at the full rate.
+
+Also the label-efficiency sweep (accuracy vs labels per class for all four).
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
+import time
+from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-from engine.core import charts
-from engine.core.contract import Result, Tracker
-from engine.core.data import data_dir
-from engine.transfer.common import (MONITOR_IMAGES, PRETRAIN_VERSION, _counts, _label, _labelled_split, _predict,
-                                    _stopped_early, _tick, _train_epoch)
+from engine.core.contract import ProgressFn, Result, Tracker
+from engine.core.device import pick
+from engine.core.train import SideBySide, SummedLoss, count_parameters, fit, predict
+from engine.transfer.config import Config
+from engine.transfer.data import IMAGES_LEFT_TO_TEST, cache_path, digit_tasks, labelled_split
 
-if TYPE_CHECKING:
-    from engine.transfer import Config
+BLOCKS = ("block1", "block2", "block3")
+STRATEGIES = ("scratch", "feature_extraction", "finetune_last", "finetune")
+MONITOR_IMAGES = 250  # test images scored after every epoch for the live curves
+SWEEP_BUDGETS = (1, 3, 10, 30, 75)
 
 
-def small_cnn(n_classes: int):
+def small_cnn(n_classes: int) -> nn.Sequential:
     """Three blocks + a head, every activation its own module (SHAP's DeepExplainer stays exact)."""
-    from collections import OrderedDict
-
-    from torch import nn
-
     return nn.Sequential(OrderedDict(
         block1=nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 16, 4, 4)
         block2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 32, 2, 2)
@@ -38,14 +49,8 @@ def small_cnn(n_classes: int):
     ))
 
 
-BLOCKS = ("block1", "block2", "block3")
-
-
 def augment(x, rotation: float, shift: int, gen):
     """Random rotation (degrees) and integer pixel shift of a batch x (B, 1, 8, 8)."""
-    import torch
-    import torch.nn.functional as F
-
     if rotation == 0 and shift == 0:
         return x
     n = len(x)
@@ -57,31 +62,19 @@ def augment(x, rotation: float, shift: int, gen):
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-def digit_tasks(source: str):
-    """Source and target tasks from scikit-learn's digits: (X_src, y_src, X_tgt, y_tgt, target class names)."""
-    from engine.core.data import digits
+class Augment(nn.Module):
+    """Random rotation and shift of every training batch (:func:`augment`); does nothing in eval mode."""
 
-    X, y = digits()  # (1797, 8, 8), labels 0-9
-    X = X[:, None]  # (1797, 1, 8, 8)
-    if source == "digits_0_4":
-        src, tgt = y < 5, y >= 5
-        return X[src], y[src], X[tgt], y[tgt] - 5, [str(d) for d in range(5, 10)]
-    # a disjoint pool: a fixed third of every digit's images pretrains, the other two thirds are the target
-    rng = np.random.default_rng(12345)
-    src = np.zeros(len(y), bool)
-    for d in range(10):
-        idx = rng.permutation(np.flatnonzero(y == d))
-        src[idx[: len(idx) // 3]] = True
-    return X[src], y[src], X[~src], y[~src], [str(d) for d in range(10)]
+    def __init__(self, rotation: float, shift: int, seed: int):
+        super().__init__()
+        self.rotation, self.shift = rotation, shift
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def forward(self, x):
+        return augment(x, self.rotation, self.shift, self.gen) if self.training else x
 
 
-def cache_path(config: Config) -> Path:
-    """Where the pretrained weights for these source settings live (one file per setting)."""
-    key = {"source": config.source, "pretrain_epochs": config.pretrain_epochs, "rotation": config.rotation,
-           "shift": config.shift, "version": PRETRAIN_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return data_dir() / "cache" / f"transfer_cnn_{config.source}_{digest}.safetensors"
-
+# --- the pretrained network and its cache ------------------------------------------------------------------
 
 def _checksum(state: dict) -> str:
     h = hashlib.sha256()
@@ -92,7 +85,7 @@ def _checksum(state: dict) -> str:
 
 
 def load_cached(path: Path, n_classes: int):
-    """The cached pretrained CNN, or None when the file is missing, unreadable, or fails its checksum."""
+    """(the cached pretrained CNN, its info), or None when the file is missing, unreadable, or fails its checksum."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -122,207 +115,156 @@ def save_cached(path: Path, model, info: dict) -> None:
     os.replace(tmp, path)
 
 
-def pretrain(config: Config, X_src, y_src, tracker: Tracker, dev):
-    """Train the CNN on the source task with augmentation (fixed seed, so every run shares the cache)."""
-    import time
+def pretrain(config: Config, X_src: np.ndarray, y_src: np.ndarray, tracker: Tracker, dev):
+    """Train the CNN on the source task with augmentation (fixed seed, so every run shares the cache).
 
-    import torch
-
+    Returns (model, info), or None when the person pressed Stop (asked once per pretraining epoch).
+    """
     started = time.perf_counter()
     torch.manual_seed(0)
-    n_classes = int(y_src.max()) + 1
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(y_src))
-    hold = order[: len(order) // 10]  # 10 % of the source held out to report the source accuracy
-    fit_idx = order[len(order) // 10:]
-    model = small_cnn(n_classes).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(0)
+    order = np.random.default_rng(0).permutation(len(y_src))
+    hold, fit_idx = order[: len(order) // 10], order[len(order) // 10:]  # 10 % held out: the source accuracy
+    model = small_cnn(int(y_src.max()) + 1).to(dev)
     X, y = torch.as_tensor(X_src, device=dev), torch.as_tensor(y_src, device=dev)
-    aug = lambda b: augment(b, config.rotation, config.shift, gen)  # noqa: E731
-    for epoch in range(1, config.pretrain_epochs + 1):
-        _train_epoch(model, opt, X[fit_idx], y[fit_idx], gen, augment=aug)
-        if _tick(tracker, 1):
-            return None
-    acc = float((_predict(model, X[hold]).argmax(1) == y_src[hold]).mean())
-    return model.cpu().eval(), {"source_accuracy": acc, "pretrain_seconds": time.perf_counter() - started}
+    silent = Tracker(lambda *_a, **_k: tracker.tick(1), config.pretrain_epochs)  # its rows are not the run's history
+    if fit(nn.Sequential(Augment(config.rotation, config.shift, seed=0), model), X[fit_idx], y[fit_idx],
+           loss_fn=F.cross_entropy, epochs=config.pretrain_epochs, lr=3e-3, batch_size=64, tracker=silent, seed=0):
+        return None
+    accuracy = float((predict(model, X[hold]).argmax(1).cpu().numpy() == y_src[hold]).mean())
+    return model.cpu().eval(), {"source_accuracy": accuracy, "pretrain_seconds": time.perf_counter() - started}
 
 
-def _strategies(pretrained, n_classes: int, config: Config, dev, seed: int):
-    """Fresh models + optimisers for the four strategies, all starting from the same seed."""
-    import copy
-
-    import torch
-    from torch import nn
-
-    out = {}
-    for name in ("scratch", "feature_extraction", "finetune_last", "finetune"):
-        torch.manual_seed(seed)
-        if name == "scratch":
-            model = small_cnn(n_classes)
-        else:
-            model = copy.deepcopy(pretrained)
-            model.head = nn.Linear(64, n_classes)  # a new head for the new classes
-        model = model.to(dev)
-        trained = {"scratch": BLOCKS, "feature_extraction": (), "finetune": BLOCKS,
-                   "finetune_last": BLOCKS[len(BLOCKS) - config.finetune_blocks:]}[name]
-        for block in BLOCKS:
-            for p in getattr(model, block).parameters():
-                p.requires_grad_(block in trained)
-        backbone = [p for b in BLOCKS for p in getattr(model, b).parameters() if p.requires_grad]
-        groups = [{"params": list(model.head.parameters()), "lr": config.learning_rate}]
-        if backbone:
-            scale = 1.0 if name == "scratch" else config.backbone_lr_scale
-            groups.append({"params": backbone, "lr": config.learning_rate * scale})
-        out[name] = (model, torch.optim.Adam(groups))
-    return out
-
-
-def run_images(config: Config, tracker: Tracker) -> Result:
-    import torch
-
-    from engine.core.device import pick
-
-    dev = pick()
-    X_src, y_src, X_tgt, y_tgt, classes = digit_tasks(config.source)
-    C = len(classes)
+def pretrained_network(config: Config, X_src, y_src, tracker: Tracker, dev):
+    """(the pretrained CNN, info): from the cache, or pretrained now and cached; None when stopped meanwhile."""
     path = cache_path(config)
     cached = load_cached(path, int(y_src.max()) + 1)
-    rebuilt = path.exists() and cached is None
-    if cached is None:
-        built = pretrain(config, X_src, y_src, tracker, dev)
-        if built is None:
-            return _stopped_early(config, tracker)
-        pretrained, source_info = built
-        save_cached(path, pretrained, source_info)
-    else:
-        pretrained, source_info = cached
-    source_info = {**source_info, "from_cache": cached is not None, "rebuilt": rebuilt}
-
-    train_idx, test_idx = _labelled_split(y_tgt, config.labels_per_class, config.seed)
-    X_tr, y_tr = torch.as_tensor(X_tgt[train_idx], device=dev), torch.as_tensor(y_tgt[train_idx], device=dev)
-    X_te, y_te = torch.as_tensor(X_tgt[test_idx], device=dev), y_tgt[test_idx]
-    models = _strategies(pretrained, C, config, dev, config.seed)
-    counts = {k: _counts(m) for k, (m, _) in models.items()}
-    gen = torch.Generator().manual_seed(config.seed)
-    aug = lambda b: augment(b, config.rotation, config.shift, gen)  # noqa: E731
-    # live curves use a fixed sample of the test images (scoring all of them every epoch would dominate the run)
-    watch = np.sort(np.random.default_rng(config.seed).permutation(len(test_idx))[:MONITOR_IMAGES])
-    X_watch, y_watch = X_te[torch.as_tensor(watch, device=dev)], y_te[watch]
-    for epoch in range(1, config.epochs + 1):
-        row = {}
-        for name, (model, opt) in models.items():
-            row[f"loss_{name}"] = _train_epoch(model, opt, X_tr, y_tr, gen, augment=aug)
-            row[f"accuracy_{name}"] = float((_predict(model, X_watch).argmax(1) == y_watch).mean())
-        if tracker.step(epoch, **row):
-            break
-    probs = {name: _predict(model, X_te) for name, (model, _) in models.items()}
-
-    curve = _image_sweep(config, pretrained, X_tgt, y_tgt, C, dev, tracker) if config.sweep and not tracker.stopped \
-        else None
-    metrics = {f"accuracy_{k}": float((p.argmax(1) == y_te).mean()) for k, p in probs.items()}
-    metrics.update(n_labelled=int(len(train_idx)), n_test=int(len(test_idx)), n_classes=C,
-                   labels_per_class=config.labels_per_class, epochs_run=len(tracker.rows),
-                   source_accuracy=float(source_info["source_accuracy"]))
-    gen_show = torch.Generator().manual_seed(config.seed)
-    show = torch.as_tensor(X_src[:4])  # (4, 1, 8, 8) source images shown with 7 augmented copies each
-    augmented = torch.stack([show[:, 0]] + [augment(show, config.rotation, config.shift, gen_show)[:, 0]
-                                            for _ in range(7)], 1).numpy()  # (4, 8, 8, 8)
-    rng = np.random.default_rng(config.seed)
-    arrays = {"X_test": X_tgt[test_idx], "y_test": y_te, "train_idx": train_idx, "augmented": augmented,
-              "background": X_tgt[rng.choice(train_idx, min(50, len(train_idx)), replace=False)]
-              if len(train_idx) >= 50 else X_src[rng.choice(len(X_src), 50, replace=False)],
-              **{f"pred_{k}": p.argmax(1) for k, p in probs.items()}}
-    if curve is not None:
-        arrays["sweep"] = curve
-    return Result(
-        history=tracker.history(), metrics=metrics, stopped=tracker.stopped,
-        models={"pretrained": pretrained, **{k: m.cpu().eval() for k, (m, _) in models.items()}}, arrays=arrays,
-        info={"track": "images", "class_names": classes, "strategies": list(models), "parameter_counts": counts,
-              "source": config.source, "cache": {"path": str(path), **source_info}, "seed": config.seed,
-              "labels_per_class": config.labels_per_class, "finetune_blocks": config.finetune_blocks,
-              "device": dev.type, "sweep_strategies": list(models),
-              "title": "digits 5-9 (pretrained on digits 0-4)" if config.source == "digits_0_4"
-              else "all ten digits (pretrained on a separate pool of digit images)"})
+    if cached is not None:
+        return cached[0], {**cached[1], "path": str(path), "from_cache": True, "rebuilt": False}
+    rebuilt = path.exists()  # a file was there, but damaged
+    built = pretrain(config, X_src, y_src, tracker, dev)
+    if built is None:
+        return None
+    save_cached(path, *built)
+    return built[0], {**built[1], "path": str(path), "from_cache": False, "rebuilt": rebuilt}
 
 
-def _image_sweep(config, pretrained, X, y, C, dev, tracker) -> dict:
+# --- the four strategies -----------------------------------------------------------------------------------
+
+def strategies(pretrained: nn.Module, n_classes: int, config: Config, seed: int) -> tuple[dict, list]:
+    """Fresh models for the four strategies (all from the same seed) and their optimiser groups."""
+    models, groups = {}, []
+    trained = {"scratch": BLOCKS, "feature_extraction": (), "finetune": BLOCKS,
+               "finetune_last": BLOCKS[len(BLOCKS) - config.finetune_blocks:]}
+    for name in STRATEGIES:
+        torch.manual_seed(seed)
+        model = small_cnn(n_classes) if name == "scratch" else copy.deepcopy(pretrained)
+        model.head = nn.Linear(64, n_classes)  # a new head for the new classes
+        for block in BLOCKS:
+            for p in getattr(model, block).parameters():
+                p.requires_grad_(block in trained[name])
+        backbone = [p for b in BLOCKS for p in getattr(model, b).parameters() if p.requires_grad]
+        scale = 1.0 if name == "scratch" else config.backbone_lr_scale
+        groups += [{"params": list(model.head.parameters()), "lr": config.learning_rate}]
+        groups += [{"params": backbone, "lr": config.learning_rate * scale}] if backbone else []
+        models[name] = model
+    return models, groups
+
+
+def train(config: Config, models: dict, groups: list, data: tuple, tracker: Tracker, seed: int) -> SideBySide:
+    """All four strategies on the same augmented mini-batches; ``tracker`` gets each one's loss and accuracy on a
+    fixed sample of test images after every epoch (scoring all of them every epoch would dominate the run)."""
+    X_tr, y_tr, X_watch, y_watch = data
+    side = SideBySide(models)
+    loss_fn = SummedLoss(list(models))
+
+    def evaluate(m) -> dict:
+        correct = (m(X_watch).argmax(-1) == y_watch).float().mean(1)  # (4,) accuracy per strategy (eval: no augmentation)
+        return {**{f"loss_{n}": v for n, v in loss_fn.epoch_means().items()},
+                **{f"accuracy_{n}": c.item() for n, c in zip(models, correct)}}
+
+    fit(nn.Sequential(Augment(config.rotation, config.shift, seed), side), X_tr, y_tr, loss_fn=loss_fn,
+        epochs=config.epochs, lr=config.learning_rate, batch_size=64, tracker=tracker, evaluate=evaluate,
+        params=groups, seed=seed)
+    return side.cpu().eval()
+
+
+def sweep(config: Config, pretrained: nn.Module, X: np.ndarray, y: np.ndarray, tracker: Tracker) -> dict:
     """Accuracy vs labels per class for all four strategies (one seeded split per budget)."""
-    import torch
-
-    max_k = int(np.bincount(y).min()) - 10
-    budgets = [k for k in (1, 3, 10, 30, 100) if k <= max_k]
-    out = {"labels_per_class": [], **{k: [] for k in ("scratch", "feature_extraction", "finetune_last", "finetune")}}
+    budgets = [k for k in SWEEP_BUDGETS if k <= int(np.bincount(y).min()) - IMAGES_LEFT_TO_TEST]
+    out = {"labels_per_class": [], **{name: [] for name in STRATEGIES}}
     for j, k in enumerate(budgets):
-        tr, te = _labelled_split(y, k, config.seed + k)
-        X_tr, y_tr = torch.as_tensor(X[tr], device=dev), torch.as_tensor(y[tr], device=dev)
-        X_te = torch.as_tensor(X[te], device=dev)
-        gen = torch.Generator().manual_seed(config.seed + k)
-        for name, (model, opt) in _strategies(pretrained, C, config, dev, config.seed + k).items():
-            for _ in range(config.epochs):
-                _train_epoch(model, opt, X_tr, y_tr, gen,
-                             augment=lambda b: augment(b, config.rotation, config.shift, gen))
-            out[name].append(float((_predict(model, X_te).argmax(1) == y[te]).mean()))
+        tr, te = labelled_split(y, k, config.seed + k)
+        models, groups = strategies(pretrained, int(y.max()) + 1, config, config.seed + k)
+        side = SideBySide(models)
+        fit(nn.Sequential(Augment(config.rotation, config.shift, config.seed + k), side), torch.as_tensor(X[tr]),
+            torch.as_tensor(y[tr]), loss_fn=SummedLoss(list(models)), epochs=config.epochs, lr=config.learning_rate,
+            batch_size=64, tracker=Tracker(None, config.epochs), params=groups, seed=config.seed + k)
+        for name, model in side.models.items():
+            out[name].append(float((predict(model, torch.as_tensor(X[te])).argmax(1).numpy() == y[te]).mean()))
         out["labels_per_class"].append(k)
-        if _tick(tracker, config.epochs + j + 1):
+        if tracker.tick(config.epochs + j + 1):
             break
     return out
 
 
-def _explain_images(result: Result) -> dict:
-    import torch
-
-    from engine.core.explain import explain_torch
-
-    a, info = result.arrays, result.info
-    rows = np.random.default_rng(info["seed"]).choice(len(a["X_test"]), min(6, len(a["X_test"])), replace=False)
-    X = torch.as_tensor(a["X_test"][rows])  # (6, 1, 8, 8)
-    bg = torch.as_tensor(a["background"])  # (50, 1, 8, 8)
-    out = {}
-    for name in ("feature_extraction", "scratch"):
-        exp = explain_torch(result.models[name], X, bg, output_names=info["class_names"])  # values (6, 1, 8, 8, C)
-        exp.rows = rows
-        out[_label(name, info)] = exp
-    return out
+def augmented_examples(X_src: np.ndarray, config: Config) -> np.ndarray:
+    """Four source images (first column) beside seven random rotations/shifts of each: (4, 8, 8, 8)."""
+    gen = torch.Generator().manual_seed(config.seed)
+    show = torch.as_tensor(X_src[:4])  # (4, 1, 8, 8)
+    copies = [augment(show, config.rotation, config.shift, gen)[:, 0] for _ in range(7)]
+    return torch.stack([show[:, 0], *copies], 1).numpy()
 
 
-def _pixel_figure(result: Result, explanation: dict) -> dict:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+def stopped_before_training(config: Config, tracker: Tracker) -> Result:
+    """Stop was pressed before any strategy trained (while pretraining): nothing to compare yet."""
+    return Result(config=config, history=tracker.history(), metrics={"epochs_run": 0}, headline=("epochs_run",),
+                  stopped=True, info={"strategies": [], "class_names": []})
 
-    a, info = result.arrays, result.info
-    titles = list(explanation)
-    rows = explanation[titles[0]].rows
-    classes = info["class_names"]
-    frames, steps = [], []
-    # per example: the image, then each model's SHAP for the true class
-    panels = []
-    for k, r in enumerate(rows):
-        c = int(a["y_test"][r])
-        maps = [np.asarray(explanation[t].values)[k, 0, :, :, c] for t in titles]  # (8, 8) each
-        lim = max(float(np.abs(mp).max()) for mp in maps) or 1.0
-        panels.append((a["X_test"][r, 0], maps, lim, c))
-    fig = make_subplots(rows=1, cols=1 + len(titles), subplot_titles=["image", *titles], horizontal_spacing=0.04)
-    img, maps, lim, c = panels[0]
-    fig.add_trace(go.Heatmap(z=img, colorscale="Greys", showscale=False), 1, 1)
-    for j, mp in enumerate(maps):
-        fig.add_trace(go.Heatmap(z=mp, colorscale=charts.DIVERGING, zmin=-lim, zmax=lim, showscale=j == len(maps) - 1,
-                                 colorbar=dict(title="SHAP")), 1, 2 + j)
-    for k, (img, maps, lim, c) in enumerate(panels):
-        name = f"{k + 1}: digit {classes[c]}"
-        frames.append(go.Frame(name=name, data=[go.Heatmap(z=img)] + [go.Heatmap(z=mp, zmin=-lim, zmax=lim)
-                                                                       for mp in maps],
-                               traces=list(range(1 + len(maps)))))
-        steps.append(dict(label=name, method="animate", args=[[name], dict(mode="immediate", frame=dict(
-            duration=0, redraw=True), transition=dict(duration=0))]))
-    fig.frames = frames
-    for j in range(1 + len(titles)):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{j + 1 if j else ''}", row=1, col=j + 1)
-    fig.update_layout(title="Pixel attributions for the true digit: pretrained vs from scratch",
-                      sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="example "))], height=420)
-    err = max(explanation[t].additivity_error for t in titles)
-    methods = ", ".join(sorted({explanation[t].method for t in titles}))
-    return {"Pixel attributions": charts.captioned(
-        fig, f"The same test images through both models. Red pixels pushed the model toward the true digit, blue "
-             f"away. The pretrained features often look at different strokes than the model trained on a handful "
-             f"of examples. Use the slider to pick an image. ({methods}; largest additivity gap {err:.1e}.)")}
+
+def run(config: Config, progress: ProgressFn) -> Result:
+    """The images track: pretrain (or load) the CNN, then the four strategies on K labelled images per digit."""
+    tracker = Tracker(progress, config.epochs + (len(SWEEP_BUDGETS) if config.sweep else 0))
+    if tracker.tick(1):
+        return stopped_before_training(config, tracker)
+    dev = pick()
+    X_src, y_src, X_tgt, y_tgt, classes = digit_tasks(config.source)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        built = pretrained_network(config, X_src, y_src, tracker, dev)
+        if built is None:
+            return stopped_before_training(config, tracker)
+        pretrained, source = built
+        train_idx, test_idx = labelled_split(y_tgt, config.labels_per_class, config.seed)
+        watch = np.sort(np.random.default_rng(config.seed).permutation(len(test_idx))[:MONITOR_IMAGES])
+        t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+        data = (t(X_tgt[train_idx]), t(y_tgt[train_idx]), t(X_tgt[test_idx][watch]), t(y_tgt[test_idx][watch]))
+        models, groups = strategies(pretrained.to(dev), len(classes), config, config.seed)
+        counts = {k: {"trainable": count_parameters(m, True), "frozen": count_parameters(m, False)}
+                  for k, m in models.items()}
+        side = train(config, models, groups, data, tracker, config.seed)
+        curve = sweep(config, pretrained.cpu(), X_tgt, y_tgt, tracker) if config.sweep and not tracker.stopped else None
+    return package(config, tracker, side, pretrained.cpu().eval(), source, counts,
+                   (X_src, X_tgt, y_tgt, classes, train_idx, test_idx), curve)
+
+
+def package(config: Config, tracker: Tracker, side: SideBySide, pretrained, source: dict, counts: dict, data,
+            curve: dict | None) -> Result:
+    """Test every strategy on all held-out images and gather what the views draw."""
+    X_src, X_tgt, y_tgt, classes, train_idx, test_idx = data
+    y_test = y_tgt[test_idx]
+    preds = {name: predict(m, torch.as_tensor(X_tgt[test_idx])).argmax(1).numpy() for name, m in side.models.items()}
+    metrics = {f"accuracy_{k}": float((p == y_test).mean()) for k, p in preds.items()}
+    metrics.update(source_accuracy=float(source["source_accuracy"]), n_labelled=len(train_idx),
+                   n_test=len(test_idx), n_classes=len(classes), labels_per_class=config.labels_per_class,
+                   epochs_run=len(tracker.rows))
+    rng = np.random.default_rng(config.seed)
+    background = X_tgt[rng.choice(train_idx, 50, replace=False)] if len(train_idx) >= 50 else \
+        X_src[rng.choice(len(X_src), 50, replace=False)]  # (50, 1, 8, 8) SHAP's reference images
+    return Result(
+        config=config, history=tracker.history(), metrics=metrics, stopped=tracker.stopped,
+        headline=("accuracy_feature_extraction", "accuracy_finetune", "accuracy_scratch"),
+        models={"pretrained": pretrained, **side.models},
+        arrays={"X_test": X_tgt[test_idx], "y_test": y_test, "train_idx": train_idx, "background": background,
+                "augmented": augmented_examples(X_src, config), **{f"pred_{k}": p for k, p in preds.items()},
+                **({"sweep": curve} if curve else {})},
+        info={"class_names": classes, "strategies": list(STRATEGIES), "parameter_counts": counts,
+              "cache": source, "sweep_strategies": list(STRATEGIES)})

@@ -1,86 +1,145 @@
-"""Figure builders for :func:`engine.transfer.figures`: pure functions, arrays and info in, ``go.Figure`` out."""
+"""Transfer views: accuracy per strategy, curves, label efficiency, mistakes, SHAP (words or pixels), the summary."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from engine.core import charts
-from engine.transfer.common import _label
+from engine.core.contract import Result
+from engine.transfer.config import STRATEGY_LABELS
+from engine.transfer.data import SOURCES
+
+CLEAR_GAP = 0.02  # accuracy differences up to 2 points are called "no real difference"
+CHANCE_MARGIN = 0.05  # within 5 points of guessing counts as not learned
+WEAK_PRETRAINING = 0.8  # images: below this accuracy on its own source task, pretraining had little to give
 
 
-def _sweep_figure(sweep: dict, info: dict, chance: float):
+def label(name: str, result: Result) -> str:
+    """A strategy's name as a person reads it, for this run's track and settings."""
+    c = result.config
+    if name == "finetune":
+        return "Fine-tune top layer" if c.track == "text" else "Fine-tune all (smaller backbone lr)"
+    if name == "finetune_last":
+        return f"Fine-tune last {c.finetune_blocks} block(s)"
+    if name == "scratch" and c.track == "text":
+        return "From scratch (bag of words)"
+    return STRATEGY_LABELS[name]
+
+
+def _trained(result: Result) -> list[str]:
+    return [s for s in result.info["strategies"] if f"accuracy_{s}" in result.metrics]
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+def accuracy_figure(result: Result, names: list[str]):
+    m, chance = result.metrics, 1 / len(result.info["class_names"])
+    fig = charts.bar([label(s, result) for s in names], [m[f"accuracy_{s}"] for s in names],
+                     title=f"Test accuracy with {result.config.labels_per_class} labelled example(s) per class",
+                     x_title="accuracy",
+                     caption=f"Each bar is one strategy trained on the same labelled examples and tested on the same "
+                             f"{m['n_test']:.0f} held-out examples. The dashed line is guessing ({chance:.0%}).")
+    fig.add_hline(y=chance, line_dash="dash", line_color="grey")
+    return fig
+
+
+def curves(result: Result, names: list[str]) -> dict:
+    h, m = result.history, result.metrics
+    if not len(h):
+        return {}
+    sample = (f" (a fixed sample of {min(250, int(m['n_test']))} of them, to keep training fast)"
+              if result.config.track == "images" else "")
+    return {"Learning curves": charts.learning_curves(
+                h, [f"accuracy_{s}" for s in names if f"accuracy_{s}" in h], title="Test accuracy while training",
+                caption=f"Accuracy on the held-out examples{sample} after each pass over the labelled ones, "
+                        "per strategy."),
+            "Training loss": charts.learning_curves(
+                h, [f"loss_{s}" for s in names if f"loss_{s}" in h], title="Training loss",
+                caption="Loss on the labelled examples. A loss near zero with low test accuracy means the model "
+                        "memorised its few examples instead of learning the classes.")}
+
+
+def sweep_figure(result: Result):
     import plotly.graph_objects as go
 
+    sweep, info = result.arrays["sweep"], result.info
     fig = go.Figure()
     for s in info["sweep_strategies"]:
         if sweep.get(s):
             fig.add_trace(go.Scatter(x=sweep["labels_per_class"][: len(sweep[s])], y=sweep[s], mode="lines+markers",
-                                     name=_label(s, info)))
-    fig.add_hline(y=chance, line_dash="dash", line_color="grey")
-    fig.add_vline(x=info["labels_per_class"], line_dash="dot", line_color="black")
+                                     name=label(s, result)))
+    fig.add_hline(y=1 / len(info["class_names"]), line_dash="dash", line_color="grey")
+    fig.add_vline(x=result.config.labels_per_class, line_dash="dot", line_color="black")
     fig.update_layout(title="Label efficiency: accuracy vs labelled examples per class",
                       xaxis=dict(title="labelled examples per class", type="log"), yaxis_title="test accuracy")
     note = (" Text: fine-tuning is left out here to keep the sweep fast; each point averages 3 random splits."
-            if info["track"] == "text" else "")
+            if result.config.track == "text" else "")
     return charts.captioned(fig, "The picture that explains transfer learning: where one line sits above "
                                  "another with few labels, that strategy needs fewer labels for the same "
                                  "accuracy. The dotted line marks this run's labels per class." + note)
 
 
-def _confusion_dropdown(a, info, names, labels):
+def parameters_figure(result: Result, names: list[str]):
+    import plotly.graph_objects as go
+
+    counts, labels, text = result.info["parameter_counts"], [label(s, result) for s in names], \
+        result.config.track == "text"
+    fig = go.Figure([go.Bar(name="trainable", x=labels, y=[counts[s]["trainable"] for s in names]),
+                     go.Bar(name="frozen", x=labels, y=[counts[s]["frozen"] for s in names])])
+    fig.update_layout(barmode="stack", title="Trainable vs frozen parameters", yaxis_title="parameters",
+                      yaxis_type="log" if text else "linear")
+    return charts.captioned(fig, "Frozen parameters keep what pretraining learned; only the trainable ones learn "
+                                 "from your few labels." + (" Log scale: the encoder has millions of weights."
+                                                            if text else ""))
+
+
+def confusion_figure(result: Result, names: list[str]):
     """One confusion matrix per strategy, picked from a dropdown inside the figure."""
-    figs = [charts.confusion_matrix(a["y_test"], a[f"pred_{s}"], info["class_names"]) for s in names]
+    a, labels = result.arrays, [label(s, result) for s in names]
+    figs = [charts.confusion_matrix(a["y_test"], a[f"pred_{s}"], result.info["class_names"]) for s in names]
     fig = figs[0]
     for extra in figs[1:]:
         fig.add_trace(extra.data[0].update(visible=False))
-    n = len(names)
-    fig.update_layout(
-        title=f"Confusion matrix: {labels[0]}",
-        updatemenus=[dict(x=1.0, y=1.15, xanchor="right", buttons=[
-            dict(label=lab, method="update", args=[{"visible": [j == i for j in range(n)]},
-                                                   {"title": f"Confusion matrix: {lab}"}])
-            for i, lab in enumerate(labels)])])
+    fig.update_layout(title=f"Confusion matrix: {labels[0]}", updatemenus=[dict(x=1.0, y=1.15, xanchor="right", buttons=[
+        dict(label=lab, method="update", args=[{"visible": [j == i for j in range(len(names))]},
+                                               {"title": f"Confusion matrix: {lab}"}])
+        for i, lab in enumerate(labels)])])
     return charts.captioned(fig, "Rows are the true classes, columns the model's guesses: the diagonal is what "
                                  "it got right. Pick a strategy from the menu.")
 
 
-def _misclassified_text(a, info, names):
+def misclassified_text_figure(result: Result, names: list[str]):
     import plotly.graph_objects as go
 
-    classes = np.asarray(info["class_names"])
-    pick = "feature_extraction"
-    wrong = np.flatnonzero(a[f"pred_{pick}"] != a["y_test"])[:15]
-    texts = a["texts"][a["test_idx"]]
-    columns = {"sentence": texts[wrong], "true": classes[a["y_test"][wrong]]}
-    for s in names:
-        columns[_label(s, info)] = classes[a[f"pred_{s}"][wrong]]
+    a, classes = result.arrays, np.asarray(result.info["class_names"])
+    wrong_all = np.flatnonzero(a["pred_feature_extraction"] != a["y_test"])
+    wrong = wrong_all[:15]
+    columns = {"sentence": a["texts"][a["test_idx"]][wrong], "true": classes[a["y_test"][wrong]],
+               **{label(s, result): classes[a[f"pred_{s}"][wrong]] for s in names}}
     fig = go.Figure(go.Table(header=dict(values=list(columns)), cells=dict(values=[list(v) for v in columns.values()])))
-    n_wrong = int((a[f"pred_{pick}"] != a["y_test"]).sum())
-    fig.update_layout(title=f"Test sentences the pretrained encoder got wrong ({n_wrong} of {len(a['y_test'])}; "
-                            "first 15)")
+    fig.update_layout(title=f"Test sentences the pretrained encoder got wrong ({len(wrong_all)} of "
+                            f"{len(a['y_test'])}; first 15)")
     return charts.captioned(fig, "Each row is a held-out sentence the frozen encoder + head misclassified, "
                                  "with every strategy's guess next to the true topic.")
 
 
-def _embedding_figure(a, info):
+def embedding_figure(result: Result):
     import plotly.graph_objects as go
 
-    P, y, classes = a["embedding_2d"], a["y"], info["class_names"]
+    a, classes = result.arrays, result.info["class_names"]
+    P, y = a["embedding_2d"], a["y"]
     labelled = np.zeros(len(y), bool)
     labelled[a["train_idx"]] = True
     fig = go.Figure()
     for c, name in enumerate(classes):
         for is_lab in (False, True):
             sel = (y == c) & (labelled == is_lab)
-            if not sel.any():
-                continue
-            fig.add_trace(go.Scatter(
-                x=P[sel, 0], y=P[sel, 1], mode="markers", name=f"{name} (labelled)" if is_lab else name,
-                legendgroup=name, text=a["texts"][sel], hovertemplate="%{text}<extra>" + name + "</extra>",
-                marker=dict(size=14 if is_lab else 7, symbol="star" if is_lab else "circle",
-                            color=charts_colour(c), line=dict(width=1, color="black") if is_lab else None,
-                            opacity=1.0 if is_lab else 0.6)))
+            if sel.any():
+                fig.add_trace(go.Scatter(
+                    x=P[sel, 0], y=P[sel, 1], mode="markers", name=f"{name} (labelled)" if is_lab else name,
+                    legendgroup=name, text=a["texts"][sel], hovertemplate="%{text}<extra>" + name + "</extra>",
+                    marker=dict(size=14 if is_lab else 7, symbol="star" if is_lab else "circle",
+                                color=charts.class_color(c), line=dict(width=1, color="black") if is_lab else None,
+                                opacity=1.0 if is_lab else 0.6)))
     fig.update_layout(title="The pretrained encoder's sentence embeddings, projected to 2-D (PCA)",
                       xaxis_title="component 1", yaxis_title="component 2")
     return charts.captioned(fig, "Every sentence is a point; colour is its true topic and stars are the few "
@@ -88,39 +147,230 @@ def _embedding_figure(a, info):
                                  "same topic already sit together: that is why a small head needs so few labels.")
 
 
-def charts_colour(i: int) -> str:
-    import plotly.colors
-
-    palette = plotly.colors.qualitative.Plotly
-    return palette[i % len(palette)]
+def best_pretrained(result: Result) -> str:
+    """The pretrained strategy with the highest test accuracy."""
+    return max((s for s in _trained(result) if s != "scratch"), key=lambda s: result.metrics[f"accuracy_{s}"])
 
 
-def _mosaic(images: np.ndarray, ncols: int, title: str, labels: list[str] | None = None):
-    """Tile (n, 8, 8) images into one heatmap with 1-pixel gaps; optional text under each tile."""
+def misclassified_images_figure(result: Result):
+    """The test images the best pretrained strategy got wrong, each titled "true → said" above its own tile."""
+    a, classes, best = result.arrays, result.info["class_names"], best_pretrained(result)
+    wrong = np.flatnonzero(a[f"pred_{best}"] != a["y_test"])[:24]
+    titles = [f"{classes[a['y_test'][i]]} → {classes[a[f'pred_{best}'][i]]}" for i in wrong]
+    return charts.image_grid(a["X_test"][wrong, 0], cols=8, titles=titles,
+                             title=f"Test images {label(best, result).lower()} got wrong "
+                                   f"({int((a[f'pred_{best}'] != a['y_test']).sum())} of {len(a['y_test'])}; "
+                                   f"first {len(wrong)})",
+                             caption="Above each image: true digit → the digit the model said. Many are genuinely "
+                                     "ambiguous at 8x8 pixels.")
+
+
+def figures(result: Result) -> dict:
+    names = _trained(result)
+    if not names:
+        return {}
+    figs = {"Accuracy per strategy": accuracy_figure(result, names), **curves(result, names)}
+    if "sweep" in result.arrays:
+        figs["Label efficiency"] = sweep_figure(result)
+    figs["Parameters"] = parameters_figure(result, names)
+    figs["Confusion matrix"] = confusion_figure(result, names)
+    if result.config.track == "text":
+        figs["Misclassified sentences"] = misclassified_text_figure(result, names)
+        figs["Encoder embeddings (2-D)"] = embedding_figure(result)
+    else:
+        figs["Misclassified images"] = misclassified_images_figure(result)
+        figs["Augmented samples"] = charts.image_montage(
+            result.arrays["augmented"].reshape(-1, 8, 8), cols=8, title="Augmented source images",
+            row_labels=[f"image {i + 1}" for i in range(len(result.arrays["augmented"]))],
+            caption="Each row: one pretraining image (left) and seven random rotations/shifts of it. Augmentation "
+                    "shows the network more variety than the raw images hold.")
+    return figs
+
+
+# --- explain -----------------------------------------------------------------------------------------------
+
+def chosen_sentence(result: Result) -> int:
+    """A test sentence where the pretrained head is right and scratch is wrong (else the first test sentence)."""
+    a = result.arrays
+    good = np.flatnonzero((a["pred_feature_extraction"] == a["y_test"]) & (a["pred_scratch"] != a["y_test"]))
+    return int(good[0]) if len(good) else 0
+
+
+def explain_text(result: Result) -> dict:
+    """Word-level SHAP for both classifiers on one test sentence: the probability of its true topic.
+
+    A word is a player: the sentence is rebuilt without the removed words and passed through the encoder
+    (or the bag of words) again, so the values are exact Shapley values of that set function, sampled.
+    """
+    import torch
+
+    from engine.core.explain import make_explanation, shapley_permutation
+    from engine.transfer.data import bag_of_words
+    from engine.transfer.text import embed
+
+    a, info = result.arrays, result.info
+    row = chosen_sentence(result)
+    sentence, true = str(a["texts"][a["test_idx"][row]]), int(a["y_test"][row])
+    tokens = sentence.split()[:40]  # features: the sentence's words, in order
+    topic = info["class_names"][true]
+
+    def probability(name):
+        def f(masks: np.ndarray) -> np.ndarray:  # masks (n, words) of 0/1 -> (n,) probability of the true topic
+            texts = [" ".join(w for w, keep in zip(tokens, mk) if keep > 0.5) for mk in masks]
+            X = embed(texts, info["device"]) if name == "feature_extraction" else \
+                bag_of_words(texts, info["vocabulary"])  # (n, 384) or (n, V)
+            with torch.no_grad():
+                return torch.softmax(result.models[name](torch.as_tensor(X)), -1)[:, true].double().numpy()
+        return f
+
+    out = {}
+    for name in ("feature_extraction", "scratch"):
+        values, base, full = shapley_permutation(probability(name), len(tokens), seed=result.config.seed)
+        exp = make_explanation(values, base, np.asarray(tokens), [f"{w} ({i + 1})" for i, w in enumerate(tokens)],
+                               None, abs(base + values.sum() - full), "Permutation (word presence, model-agnostic)")
+        exp.sentence, exp.topic = sentence, topic
+        out[f"{label(name, result)}: P({topic})"] = exp
+    return out
+
+
+def explain_images(result: Result) -> dict:
+    """Pixel SHAP of the true digit's logit on six test images, pretrained (frozen) vs from scratch."""
+    import torch
+
+    from engine.core.explain import explain_torch, make_explanation
+
+    a, classes = result.arrays, result.info["class_names"]
+    rows = np.random.default_rng(result.config.seed).choice(len(a["X_test"]), min(6, len(a["X_test"])), replace=False)
+    true = a["y_test"][rows]
+    out = {}
+    for name in ("feature_extraction", "scratch"):
+        full = explain_torch(result.models[name], torch.as_tensor(a["X_test"][rows]),  # values (6, 1, 8, 8, C)
+                             torch.as_tensor(a["background"]), output_names=classes)
+        k = np.arange(len(rows))
+        exp = make_explanation(np.asarray(full.values)[k, 0, :, :, true], np.asarray(full.base_values)[k, true],
+                               a["X_test"][rows, 0], None, None, full.additivity_error,  # (6, 8, 8) true digit only
+                               f"{full.method}; the true digit's output")
+        exp.rows = rows
+        out[label(name, result)] = exp
+    return out
+
+
+def explain(result: Result):
+    """Text: word-level SHAP of both classifiers on one sentence. Images: pixel SHAP, pretrained vs scratch."""
+    if not _trained(result) or "pred_scratch" not in result.arrays:
+        return None
+    return explain_text(result) if result.config.track == "text" else explain_images(result)
+
+
+def words_figure(explanation: dict) -> dict:
     import plotly.graph_objects as go
 
-    n = len(images)
-    nrows = max(1, math.ceil(n / ncols))
-    canvas = np.full((nrows * 9 + 1, ncols * 9 + 1), np.nan)
-    for i, img in enumerate(images):
-        r, c = divmod(i, ncols)
-        canvas[1 + r * 9: 1 + r * 9 + 8, 1 + c * 9: 1 + c * 9 + 8] = img
-    fig = go.Figure(go.Heatmap(z=canvas, colorscale="Greys", showscale=False, hoverinfo="skip"))
-    for i, lab in enumerate(labels or []):
-        r, c = divmod(i, ncols)
-        fig.add_annotation(x=1 + c * 9 + 3.5, y=1 + r * 9 + 8.3, text=lab, showarrow=False, font=dict(size=10),
-                           yanchor="top")
-    fig.update_layout(title=title, height=120 + 90 * nrows, xaxis=dict(visible=False, constrain="domain"),
-                      yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
-    return fig
+    titles = list(explanation)
+    first = explanation[titles[0]]
+    words_ = [n.rsplit(" (", 1)[0] for n in first.feature_names]
+    z = np.stack([np.asarray(explanation[t].values) for t in titles])  # (2, words)
+    lim = float(np.abs(z).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(words_))), y=[t.split(":")[0] for t in titles],
+                               colorscale=charts.DIVERGING, zmin=-lim, zmax=lim, text=[words_] * len(titles),
+                               texttemplate="%{text}", colorbar=dict(title="SHAP"),
+                               hovertemplate="%{text}: %{z:+.3f}<extra>%{y}</extra>"))
+    fig.update_layout(title=f"Which words pushed each model toward '{first.topic}'", xaxis=dict(visible=False),
+                      height=260)
+    return {"Words that mattered": charts.captioned(
+        fig, f"“{first.sentence}” (true topic: {first.topic}). Red words raised the model's probability of "
+             "the true topic, blue words lowered it; a word the bag-of-words model never saw in its few "
+             "labelled sentences cannot move it at all.")}
 
 
-def _misclassified_images(a, info, names, m):
-    best = max((s for s in names if s != "scratch"), key=lambda s: m[f"accuracy_{s}"])
-    wrong = np.flatnonzero(a[f"pred_{best}"] != a["y_test"])[:24]
-    classes = info["class_names"]
-    labels = [f"{classes[a['y_test'][i]]}→{classes[a[f'pred_{best}'][i]]}" for i in wrong]
-    fig = _mosaic(a["X_test"][wrong, 0] if len(wrong) else np.zeros((0, 8, 8)), ncols=8, labels=labels,
-                  title=f"Test images the best transfer strategy ({_label(best, info)}) got wrong")
-    return charts.captioned(fig, "Under each image: true digit → predicted digit. Many are genuinely ambiguous "
-                                 "at 8x8 pixels.")
+def pixels_figures(result: Result, explanation: dict) -> dict:
+    """Per model: each explained image's pixel SHAP (a slider picks the image); then where each looks on average."""
+    from engine.core.explain import global_importance
+
+    classes, figs = result.info["class_names"], {}
+    for title, exp in explanation.items():
+        digits = [f"{k + 1} (a {classes[result.arrays['y_test'][r]]})" for k, r in enumerate(exp.rows)]
+        figs[f"Pixel SHAP: {title}"] = charts.image_attribution_slider(
+            np.asarray(exp.values), np.asarray(exp.data), labels=digits,
+            title=f"{title}: which pixels made it say the true digit",
+            caption="Red pixels pushed the model toward the true digit, blue pixels away; black lines outline "
+                    "the digit's strokes. The slider picks the same test images for both models.")
+    maps = np.stack([global_importance(exp) for exp in explanation.values()])  # (2, 8, 8) mean |SHAP| per pixel
+    figs["Where each model looks"] = charts.image_montage(
+        maps, cols=len(maps), zmin=0, zmax=float(maps.max()) or 1.0, colorscale="Reds",
+        title="Mean |SHAP| per pixel: " + " (left) vs ".join(explanation) + " (right)",
+        caption="Darker pixels moved the true digit's score more, on average over the explained images: the "
+                "strokes each model reads. Both maps share one colour scale.")
+    return figs
+
+
+def explain_figures(result: Result, explanation) -> dict:
+    if not explanation:
+        return {}
+    return words_figure(explanation) if result.config.track == "text" else pixels_figures(result, explanation)
+
+
+# --- words -------------------------------------------------------------------------------------------------
+
+def _setup_sentence(result: Result) -> str:
+    m, c = result.metrics, result.config
+    k = c.labels_per_class
+    if c.track == "text":
+        return (f"With {k} labelled sentence(s) per topic ({m['n_labelled']:.0f} in all, from {result.info['title']}), "
+                f"every strategy was tested on {m['n_test']:.0f} held-out sentences.")
+    cache, (source, target) = result.info["cache"], SOURCES[c.source]
+    how = ("reused from the cache" if cache["from_cache"] else f"pretrained now in {cache['pretrain_seconds']:.1f} s "
+           "and cached" + (" (the old cache file was damaged, so it was rebuilt)" if cache["rebuilt"] else ""))
+    return (f"The network was pretrained on {source} ({how}; {m['source_accuracy']:.0%} right on held-out source "
+            f"images), then learned {target} from {k} labelled image(s) per digit; {m['n_test']:.0f} images tested it.")
+
+
+def _scores_sentence(result: Result) -> str:
+    m, names = result.metrics, _trained(result)
+    parts = [f"{label(s, result).lower()} **{m[f'accuracy_{s}']:.0%}**" for s in names]
+    return f" Test accuracy: {', '.join(parts)} (guessing: {1 / m['n_classes']:.0%})."
+
+
+def _verdict_sentence(result: Result) -> str:
+    """Transfer helped, made no difference, or hurt: from the best pretrained strategy against scratch."""
+    m, c = result.metrics, result.config
+    scratch, best_name = m["accuracy_scratch"], best_pretrained(result)
+    best = m[f"accuracy_{best_name}"]
+    if best > scratch + CLEAR_GAP:
+        return (f" **Transfer helped:** {label(best_name, result).lower()} beat training from scratch by "
+                f"{(best - scratch) * 100:.0f} percentage points with the same few labels.")
+    weak = c.track == "images" and m["source_accuracy"] < WEAK_PRETRAINING
+    hint = (f" Pretraining reached only {m['source_accuracy']:.0%} on its own task, so there was little to transfer: "
+            "more pretraining epochs give the network better features." if weak else "")
+    if best >= scratch - CLEAR_GAP:
+        return " Transfer made no real difference here (within 2 points of scratch)." + hint
+    why = hint or (" The network learned to tell digits 0-4 apart; the strokes that separate those are not the ones "
+                   "that separate 5-9, so its features fit the new digits badly and a fresh network does better."
+                   if c.track == "images" and c.source == "digits_0_4" else
+                   " What the model learned before does not fit this task well, and a fresh model learns it better.")
+    return (f" **Negative transfer:** every pretrained strategy did worse than training from scratch (best "
+            f"{best:.0%} vs {scratch:.0%}).{why}")
+
+
+def _failure_sentence(result: Result) -> str:
+    m, c = result.metrics, result.config
+    chance = 1 / m["n_classes"]
+    if max(m[f"accuracy_{s}"] for s in _trained(result)) > chance + CHANCE_MARGIN:
+        return ""
+    hint = (f"its learning rate ({c.learning_rate:g}) is high: try 0.01" if c.learning_rate > 0.05 else
+            "try more epochs or more labels per class")
+    return f" **No strategy did better than guessing**, so this run shows nothing about transfer: {hint}."
+
+
+def describe(result: Result) -> str:
+    if not _trained(result):
+        return "You stopped the run before training started, so there is nothing to compare yet."
+    text = _setup_sentence(result) + _scores_sentence(result)
+    failure = _failure_sentence(result)
+    text += failure or _verdict_sentence(result)
+    if result.stopped:
+        text += f" You stopped it after {result.metrics['epochs_run']:.0f} passes."
+    return text
+
+
+def live_figure(snapshot):
+    return None  # the live per-strategy accuracy curves say it all

@@ -9,10 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from engine.core.config import TechniqueConfig
-from engine.core.contract import Result, RunError, Tracker
-
-TITLE = "Fake"
-SUMMARY = "Misbehaves on request."
+from engine.core.contract import Metric, Result, RunError, Tracker
 
 
 class Config(TechniqueConfig):
@@ -22,6 +19,7 @@ class Config(TechniqueConfig):
 
 
 PRESETS = {"quick": {}}
+METRICS = {"final_loss": Metric("Final loss")}
 
 
 def run(config: Config, progress) -> Result:
@@ -44,7 +42,8 @@ def run(config: Config, progress) -> Result:
         loss = float("nan") if config.mode == "nan" and i == 3 else 1.0 / i
         if tracker.step(i, loss=loss, live={"i": i}):
             break
-    return Result(history=tracker.history(), metrics={"final_loss": tracker.rows[-1]["loss"]}, stopped=tracker.stopped)
+    return Result(config=config, history=tracker.history(), metrics={"final_loss": tracker.rows[-1]["loss"]},
+                  headline=("final_loss",), stopped=tracker.stopped)
 
 
 def figures(result):
@@ -52,6 +51,14 @@ def figures(result):
 
 
 def explain(result):
+    return None
+
+
+def explain_figures(result, explanation):
+    return {}
+
+
+def live_figure(snapshot):
     return None
 
 

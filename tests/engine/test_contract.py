@@ -5,10 +5,16 @@ import numpy as np
 import pytest
 import torch
 
+import subprocess
+import sys
+from pathlib import Path
+
 import engine
-from engine.core.config import ConfigError, TechniqueConfig, choices, form_fields, validate
+from engine.core.config import ConfigError, choices, form_fields, validate
+from engine.core.contract import check_module, check_result, reproducible
 from engine.core.pipeline import execute
 
+ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 NAMES = list(engine.TECHNIQUES)
 
@@ -19,10 +25,17 @@ def module(request):
 
 
 def test_module_exposes_the_contract(module):
-    for attr in ("TITLE", "SUMMARY", "Config", "PRESETS", "run", "figures", "explain", "describe", "estimate_seconds"):
-        assert hasattr(module, attr), f"{module.__name__} lacks {attr}"
-    assert issubclass(module.Config, TechniqueConfig) and "seed" in module.Config.model_fields
-    assert "quick" in module.PRESETS
+    assert check_module(module) == []
+    assert "seed" in module.Config.model_fields
+
+
+def test_every_technique_is_a_package_of_the_same_shape(module):
+    """config.py and views.py in every package; the package import (what the app loads) stays free of torch."""
+    folder = ROOT / module.__name__.replace(".", "/")
+    assert (folder / "__init__.py").exists() and (folder / "config.py").exists() and (folder / "views.py").exists()
+    code = f"import sys, {module.__name__}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", f"importing {module.__name__} imported torch: {out.stderr[-500:]}"
 
 
 def test_defaults_and_presets_validate(module):
@@ -41,13 +54,17 @@ def test_every_form_field_is_described_and_bounded(module):
 
 
 def test_out_of_range_values_raise_a_clear_message(module):
+    checked = 0
     for name, field in form_fields(module.Config).items():
         if field.annotation in (int, float):
             upper = next(m.le for m in field.metadata if type(m).__name__ == "Le")
+            lower = next(m.ge for m in field.metadata if type(m).__name__ == "Ge")
             with pytest.raises(ConfigError, match=f"`{name}` must be <= "):
                 validate(module.Config, {name: upper * 10 + 1})
-            return
-    pytest.fail("no numeric field to check")
+            with pytest.raises(ConfigError, match=f"`{name}` must be >= "):
+                validate(module.Config, {name: lower - abs(upper - lower) - 1})
+            checked += 1
+    assert checked, "no numeric field to check"
 
 
 def test_unknown_setting_is_refused(module):
@@ -62,7 +79,7 @@ def _quick(module):
 def test_stop_on_first_progress_returns_a_partial_result(module):
     calls = []
 
-    def stop_now(step, total, metrics):
+    def stop_now(step, total, metrics, live=None):
         calls.append((step, total))
         return True
 
@@ -75,15 +92,36 @@ def test_stop_on_first_progress_returns_a_partial_result(module):
 def test_quick_run_reports_progress_and_is_reproducible(name):
     module = engine.load(name)
     steps = []
-    first = execute(name, _quick(module), lambda s, t, m: steps.append((s, t)) or False)
-    assert steps and all(0 < s <= t for s, t in steps), "progress must be called with step <= total"
+    results = []
+    first = execute(name, _quick(module), lambda s, t, m, live=None: steps.append((s, t, m)) or False,
+                    keep=results.append)
+    assert steps and all(0 < s <= t for s, t, _ in steps), "progress must be called with step <= total"
+    assert all(all(isinstance(v, float) for v in m.values()) for *_, m in steps), "progress metrics are floats"
     assert first.status == "done" and len(first.history) >= 1 and "step" in first.history
     assert first.text and first.figures
+    assert check_result(results[0], module.METRICS) == []
+    assert results[0].config == validate(module.Config, _quick(module)), "the Result carries its config"
     json.dumps(first.metrics)  # metrics are plain numbers
     second = execute(name, _quick(module))
-    for key, value in first.metrics.items():
-        if key != "shap_additivity_error":
-            assert np.isclose(second.metrics[key], value, rtol=1e-5, atol=1e-6), f"{name}.{key} not reproducible"
+    same = reproducible(module.METRICS)
+    checked = [k for k in first.metrics if same(k)]
+    assert checked, "no reproducible metric to compare"
+    for key in checked:
+        assert np.isclose(second.metrics[key], first.metrics[key], rtol=1e-5, atol=1e-6), \
+            f"{name}.{key} not reproducible"
+
+
+def test_contract_checks_catch_what_they_name():
+    """The checks themselves can fail: a Result with an undeclared headline and a text metric is refused."""
+    import pandas as pd
+
+    from engine.core.contract import Metric, Result
+
+    bad = Result(config=None, history=pd.DataFrame({"x": [1]}), metrics={"acc": "high"}, headline=("acc", "gone"))
+    problems = check_result(bad, {"acc": Metric("Accuracy", "percent")})
+    assert any("gone" in p for p in problems) and any("must be a number" in p for p in problems)
+    assert any("step column" in p for p in problems)
+    assert not reproducible({"latency_ms": Metric("Latency", "ms", measured=True)})("latency_ms")
 
 
 def test_show_if_rules_name_real_settings_and_values(module):

@@ -1,4 +1,5 @@
-"""GANs: real training for every loss, metrics on hand-made sample sets, the ring quick preset, figures, SHAP."""
+"""GANs: quality measures on hand-made sample sets (with exact values), real training for every loss, the quick and
+Wasserstein presets on seeds 0-3 against noise, figures, SHAP, and the text on good, collapsed and failed runs."""
 import dataclasses
 import json
 import math
@@ -7,12 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from engine import gan
+import engine.gan as gan
+from engine.core import charts
 from engine.core.config import ConfigError, validate
+from engine.gan import data, quality, training, views
+from engine.gan.config import EVAL_SAMPLES, SNAPSHOTS, SURFACE_STEPS
 
 torch.set_num_threads(1)
 
 TINY = {"steps": 30, "g_width": 16, "d_width": 16, "batch_size": 32}
+SEEDS = (0, 1, 2, 3)
+
+
+def train(values: dict):
+    return gan.run(validate(gan.Config, values), lambda *_a, **_k: False)
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +29,8 @@ def ring():
     """One run of the ring quick preset, with every progress call recorded."""
     calls = []
 
-    def progress(step, total, metrics):
-        calls.append((step, total, metrics))
+    def progress(step, total, metrics, live=None):
+        calls.append((step, total, metrics, live))
         return False
 
     config = validate(gan.Config, gan.PRESETS["quick"])
@@ -31,16 +40,28 @@ def ring():
 
 @pytest.fixture(scope="module")
 def digits_run():
-    return gan.run(validate(gan.Config, {**TINY, "dataset": "digits", "steps": 40}), lambda *_: False)
+    return train({**TINY, "dataset": "digits", "steps": 40})
+
+
+@pytest.fixture(scope="module")
+def presets_by_seed():
+    """{preset: [metrics on seed 0..3]} for the quick and the Wasserstein presets, as the page runs them."""
+    return {name: [train({**gan.PRESETS[name], "seed": s}).metrics for s in SEEDS] for name in ("quick", "wasserstein")}
 
 
 # --- settings ---------------------------------------------------------------------------------------------
 
 def test_defaults_and_presets_validate_and_quick_uses_the_ring():
     assert gan.Config().dataset == "ring" and gan.Config().loss == "non_saturating"
-    for name, values in gan.PRESETS.items():
+    for values in gan.PRESETS.values():
         validate(gan.Config, values)
-    assert validate(gan.Config, gan.PRESETS["wasserstein"]).loss == "wgan_gp"
+    assert list(gan.PRESETS)[0] == "quick"
+
+
+def test_the_wasserstein_preset_follows_gulrajani_et_al():
+    c = validate(gan.Config, gan.PRESETS["wasserstein"])
+    assert c.loss == "wgan_gp" and c.d_steps == 5 and c.label_smoothing == 0
+    assert (c.g_beta1, c.g_beta2) in ((0.5, 0.9), (0.0, 0.9)) and (c.d_beta1, c.d_beta2) == (c.g_beta1, c.g_beta2)
 
 
 def test_bad_settings_are_rejected_with_plain_messages():
@@ -54,39 +75,65 @@ def test_bad_settings_are_rejected_with_plain_messages():
         validate(gan.Config, {"leaky_slope": 0.9})
 
 
-# --- metrics on hand-made samples -------------------------------------------------------------------------
+# --- quality measures on hand-made samples ----------------------------------------------------------------
+
+def test_precision_and_recall_match_a_hand_computed_example():
+    real = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # each real ball (k=1) has radius 1
+    fake = np.array([[0.5, 0.5], [3.0, 3.0]])  # inside the square's balls; 2.83 from the nearest corner
+    assert quality.knn_radii(real, k=1).tolist() == [1.0] * 4
+    # precision: 1 of 2 fakes inside a real ball. Recall: the fakes' balls (k=1) reach 3.54 from each fake, so
+    # all 4 real points are inside: an outlying fake inflates recall (why recall is read beside precision)
+    assert quality.precision_recall(real, fake, k=1) == (0.5, 1.0)
+    assert quality.precision_recall(real, real, k=1) == (1.0, 1.0)
+
+
+def test_precision_recall_separate_real_data_noise_and_collapse_on_the_ring():
+    real, other = data.held_out("ring", 1000, 0.05, 0), data.real_samples("ring", 1000, 0.05, 10)
+    p, r = quality.precision_recall(real, other)
+    assert p > 0.9 and r > 0.9  # a second real sample: both high
+    p, r = quality.precision_recall(real, data.uniform_noise("ring", 1000, 0))
+    assert p < 0.25 < 0.9 < r  # noise lands on the data rarely but, spread out, reaches almost all of it
+    one_mode = data.mode_centres("ring")[0] + np.random.default_rng(0).normal(0, 0.05, (1000, 2))
+    p, r = quality.precision_recall(real, one_mode)
+    assert p > 0.85 and r < 0.2  # collapse: every sample looks real, one mode in eight is reached
+
+
+def test_uniform_noise_on_digits_scores_zero_precision_and_recall():
+    real, noise = data.held_out("digits", 400, 0, 0), data.uniform_noise("digits", 360, 0)
+    assert len(real) == 360  # the 20% of the digits the GAN never trains on
+    assert quality.precision_recall(real, noise) == (0.0, 0.0)
+    p, r = quality.precision_recall(real, data.real_samples("digits", 360, 0, 0))
+    assert p > 0.85 and r > 0.8
+
 
 def test_mode_metrics_count_all_modes_one_mode_and_none():
-    centres = gan.mode_centres("ring")  # (8, 2)
+    centres = data.mode_centres("ring")  # (8, 2)
     rng = np.random.default_rng(0)
     everywhere = np.repeat(centres, 50, axis=0) + rng.normal(0, 0.01, (400, 2))
-    m = gan.mode_metrics(everywhere, centres, std=0.05)
+    m = quality.mode_metrics(everywhere, centres, std=0.05)
     assert m["modes_covered"] == 8 and m["high_quality_ratio"] == 1.0 and m["counts"].tolist() == [50] * 8
-
     one = centres[3] + rng.normal(0, 0.01, (400, 2))
-    m = gan.mode_metrics(one, centres, std=0.05)
+    m = quality.mode_metrics(one, centres, std=0.05)
     assert m["modes_covered"] == 1 and m["high_quality_ratio"] == 1.0 and m["counts"][3] == 400
-
     # half the samples sit at the origin, 0.8 from every centre: not high quality, modes still covered
-    half = np.concatenate([everywhere[::2], np.zeros((200, 2))])
-    m = gan.mode_metrics(half, centres, std=0.05)
+    m = quality.mode_metrics(np.concatenate([everywhere[::2], np.zeros((200, 2))]), centres, std=0.05)
     assert m["high_quality_ratio"] == 0.5 and m["modes_covered"] == 8
-    assert gan.mode_metrics(np.zeros((100, 2)), centres, std=0.05)["modes_covered"] == 0
+    assert quality.mode_metrics(np.zeros((100, 2)), centres, std=0.05)["modes_covered"] == 0
 
 
 def test_mode_metrics_on_the_grid_and_the_coverage_threshold():
-    centres = gan.mode_centres("grid")
+    centres = data.mode_centres("grid")
     assert centres.shape == (25, 2)
     # 8 of 1000 samples on mode 0 is exactly 20% of its fair share (0.2 * 1000 / 25): covered; 7 is not
     samples = np.concatenate([np.repeat(centres[:1], 8, 0), np.repeat(centres[1:2], 992, 0)])
-    assert gan.mode_metrics(samples, centres, 0.05)["modes_covered"] == 2
+    assert quality.mode_metrics(samples, centres, 0.05)["modes_covered"] == 2
     samples = np.concatenate([np.repeat(centres[:1], 7, 0), np.repeat(centres[1:2], 993, 0)])
-    assert gan.mode_metrics(samples, centres, 0.05)["modes_covered"] == 1
+    assert quality.mode_metrics(samples, centres, 0.05)["modes_covered"] == 1
 
 
 def test_curve_reference_scores_real_moons_high_and_a_single_point_low():
-    ref = gan.CurveReference("moons", noise=0.05, seed=0)
-    real = gan.real_samples("moons", 1000, 0.05, seed=7)
+    ref = quality.CurveReference("moons", noise=0.05, seed=0)
+    real = data.real_samples("moons", 1000, 0.05, seed=7)
     m = ref.metrics(real)
     assert m["modes_covered"] == 8 and 0.9 <= m["high_quality_ratio"] <= 1.0  # calibrated: real data ~0.95
     collapsed = np.repeat(real[:1], 500, axis=0)
@@ -98,38 +145,66 @@ def test_class_metrics_on_real_digits_and_on_copies_of_one_digit():
     from engine.core.data import digits
 
     images, labels = digits()
-    m = gan.class_metrics(images.reshape(-1, 64)[:1000])
+    m = quality.class_metrics(images.reshape(-1, 64)[:1000])
     assert m["class_coverage"] == 10 and m["mean_confidence"] > 0.9
-    three = images[labels == 3].reshape(-1, 64)[:1]
-    m = gan.class_metrics(np.repeat(three, 200, axis=0))
+    m = quality.class_metrics(np.repeat(images[labels == 3].reshape(-1, 64)[:1], 200, axis=0))
     assert m["class_coverage"] == 1 and m["counts"][3] == 200
-    assert gan.digits_classifier()[1] > 0.9  # held-out accuracy of the engine's digits classifier
+    assert quality.digits_classifier()[1] > 0.9  # held-out accuracy of the engine's digits classifier
 
 
 def test_mmd_matches_a_hand_computed_value():
     x, y = np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]])
     # one point each, squared distance 1, kernels at bandwidths 0.5, 1, 2: exp(-1 / (2 s^2))
     cross = math.exp(-2) + math.exp(-0.5) + math.exp(-1 / 8)
-    assert gan.mmd(x, y, bandwidth=1.0) == pytest.approx(3 + 3 - 2 * cross, abs=1e-9)
-    assert gan.mmd(x, x, bandwidth=1.0) == pytest.approx(0.0, abs=1e-12)
+    assert quality.mmd(x, y, bandwidth=1.0) == pytest.approx(3 + 3 - 2 * cross, abs=1e-9)
+    assert quality.mmd(x, x, bandwidth=1.0) == pytest.approx(0.0, abs=1e-12)
     rng = np.random.default_rng(0)
     a = rng.normal(size=(300, 2))
-    assert gan.mmd(a, rng.normal(size=(300, 2)), 1.0) < 0.02 < gan.mmd(a, rng.normal(size=(300, 2)) + 1.5, 1.0)
+    assert quality.mmd(a, rng.normal(size=(300, 2)), 1.0) < 0.02 < quality.mmd(a, rng.normal(size=(300, 2)) + 1.5, 1.0)
+
+
+def test_the_judge_puts_noise_far_above_real_data_in_mmd_on_the_ring():
+    judge = quality.Judge("ring", 0.05, seed=0)
+    refs = quality.baselines(judge, seed=0)
+    assert refs["noise"]["mmd"] > 5 * refs["real"]["mmd"]  # the narrow kernel resolves the eight blobs
+    assert refs["real"]["modes_covered"] == 8 and refs["noise"]["modes_covered"] <= 2
 
 
 def test_scaling_round_trips_for_both_output_activations():
-    x = gan.real_samples("ring", 50, 0.05, 0)
+    x = data.real_samples("ring", 50, 0.05, 0)
     for out in ("tanh", "sigmoid"):
-        assert np.allclose(gan.to_data(gan.to_model(x, "ring", out), "ring", out), x, atol=1e-6)
-    assert gan.to_model(np.array([0.0, 1.0]), "digits", "tanh").tolist() == [-1.0, 1.0]
-    assert gan.to_model(np.array([-1.0, 1.0]), "ring", "sigmoid").tolist() == [0.0, 1.0]
+        assert np.allclose(data.to_data(data.to_model(x, "ring", out), "ring", out), x, atol=1e-6)
+    assert data.to_model(np.array([0.0, 1.0]), "digits", "tanh").tolist() == [-1.0, 1.0]
+    assert data.to_model(np.array([-1.0, 1.0]), "ring", "sigmoid").tolist() == [0.0, 1.0]
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_one_for_a_flat_one():
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    unit = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        unit.weight.copy_(torch.tensor([[0.6, 0.8]]))  # |grad| = 1 everywhere
+    assert training.gradient_penalty(unit, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx(0)
+    flat = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        flat.weight.zero_()
+    assert training.gradient_penalty(flat, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx(1)
+
+
+def test_image_montage_tiles_images_with_gaps_and_labels_rows():
+    images = np.arange(4 * 4, dtype=float).reshape(4, 2, 2)  # four 2x2 images
+    tiled = charts.montage_array(images, cols=3)
+    assert tiled.shape == (2 * 3 - 1, 3 * 3 - 1)
+    assert tiled[0:2, 0:2].tolist() == [[0, 1], [2, 3]] and tiled[3:5, 0:2].tolist() == [[12, 13], [14, 15]]
+    assert np.isnan(tiled[2]).all() and np.isnan(tiled[3:5, 3:]).all()  # gap row; empty tiles
+    fig = charts.image_montage(images.reshape(4, 4), cols=2, shape=(2, 2), row_labels=["a", "b"], title="t")
+    assert list(fig.layout.yaxis.ticktext) == ["a", "b"] and list(fig.layout.yaxis.tickvals) == [0.5, 3.5]
 
 
 # --- training ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wgan_gp"])
 def test_each_loss_trains_a_few_steps_without_nan(loss):
-    result = gan.run(validate(gan.Config, {**TINY, "loss": loss, "d_steps": 2}), lambda *_: False)
+    result = train({**TINY, "loss": loss, "d_steps": 2})
     h = result.history
     assert result.metrics["steps_run"] == 30 and h["step"].iloc[-1] == 30
     assert np.isfinite(h[["g_loss", "d_loss", "d_real", "d_fake"]].to_numpy()).all()
@@ -138,23 +213,35 @@ def test_each_loss_trains_a_few_steps_without_nan(loss):
         assert h[["d_real", "d_fake"]].to_numpy().min() >= 0 and h[["d_real", "d_fake"]].to_numpy().max() <= 1
 
 
-def test_ring_quick_preset_moves_the_samples_onto_the_ring(ring):
+def test_ring_quick_preset_beats_noise_and_covers_the_ring(ring):
     result, _ = ring
     m = result.metrics
-    assert m["mmd_end"] < 0.2 * m["mmd_start"]  # generated samples end much closer to the data
-    assert m["modes_covered"] >= 6 and m["modes_total"] == 8  # most of the 8 modes
-    assert m["high_quality_ratio"] > 0.3
+    assert result.headline == ("precision", "recall", "modes_covered")
+    assert m["precision"] > m["noise_precision"] + 0.25 and m["real_precision"] > 0.9
+    assert m["recall"] > 0.75 and m["modes_covered"] >= 7 and m["modes_total"] == 8
+    assert m["noise_mmd"] > 2 * m["mmd"] and m["mmd"] < 0.1 * m["mmd_start"]
     assert 0.3 < m["d_real_final"] < 0.7 and 0.3 < m["d_fake_final"] < 0.7  # near the 0.5 equilibrium
     json.dumps(m)  # plain numbers only
     assert list(result.history.columns)[:5] == ["step", "g_loss", "d_loss", "d_real", "d_fake"]
     assert len(result.history) <= 250
     mmd = result.history["mmd"].dropna()
-    assert len(mmd) == gan.SNAPSHOTS and mmd.iloc[-1] < mmd.iloc[0]
+    assert len(mmd) == SNAPSHOTS and mmd.iloc[-1] < mmd.iloc[0]
+
+
+def test_presets_on_seeds_0_to_3_beat_noise_and_wasserstein_covers_as_many_modes(presets_by_seed):
+    """Issue 21.1: the Wasserstein preset covered 0-3 of 8 modes where the quick one covered 8."""
+    for name, runs in presets_by_seed.items():
+        for seed, m in zip(SEEDS, runs):
+            assert views.verdict(m) in ("close", "smeared"), (name, seed, m)
+            assert m["precision"] > m["noise_precision"] + 0.25, (name, seed)
+            assert m["recall"] > 0.7 and m["mmd"] < m["noise_mmd"] / 2, (name, seed)
+    for seed, quick, wgan in zip(SEEDS, presets_by_seed["quick"], presets_by_seed["wasserstein"]):
+        assert wgan["modes_covered"] >= quick["modes_covered"] >= 7, seed
 
 
 def test_live_snapshots_come_every_tenth_of_training(ring):
     result, calls = ring
-    live = [(s, m["live"]) for s, _, m in calls if "live" in m]
+    live = [(s, payload) for s, _, _, payload in calls if payload is not None]
     assert [s for s, _ in live] == list(range(100, 1001, 100))
     payload = live[-1][1]
     json.dumps(payload)
@@ -165,27 +252,24 @@ def test_live_snapshots_come_every_tenth_of_training(ring):
 
 
 def test_same_seed_same_metrics_and_another_seed_differs():
-    config = validate(gan.Config, TINY)
-    a, b = gan.run(config, lambda *_: False), gan.run(config, lambda *_: False)
+    a, b = train(TINY), train(TINY)
     assert a.metrics == b.metrics
-    c = gan.run(validate(gan.Config, {**TINY, "seed": 1}), lambda *_: False)
-    assert c.metrics["mmd_end"] != a.metrics["mmd_end"]
+    assert train({**TINY, "seed": 1}).metrics["mmd"] != a.metrics["mmd"]
 
 
 def test_stop_returns_a_partial_result_that_still_draws_and_explains():
-    config = validate(gan.Config, {**TINY, "steps": 400})
-    result = gan.run(config, lambda *_: True)
+    result = gan.run(validate(gan.Config, {**TINY, "steps": 400}), lambda *_a, **_k: True)
     assert result.stopped and result.metrics["steps_run"] <= 5
     assert result.arrays["snapshot_steps"].tolist() == [0, result.metrics["steps_run"]]
-    assert len(gan.figures(result)) == 6
+    assert len(gan.figures(result)) == 7
     assert set(gan.explain(result)) == {"Real samples", "Generated samples"}
     assert "stopped it early" in gan.describe(result)
 
 
 def test_sigmoid_output_keeps_samples_in_the_data_range():
-    result = gan.run(validate(gan.Config, {**TINY, "output": "sigmoid", "dataset": "grid"}), lambda *_: False)
+    result = train({**TINY, "output": "sigmoid", "dataset": "grid"})
     assert np.abs(result.arrays["fake"]).max() <= 1.0 + 1e-6
-    assert result.metrics["modes_total"] == 25
+    assert result.metrics["modes_total"] == 25 and result.metrics["real_modes_covered"] == 25
 
 
 # --- figures, explain, text -------------------------------------------------------------------------------
@@ -193,14 +277,19 @@ def test_sigmoid_output_keeps_samples_in_the_data_range():
 def test_figures_have_captions_and_the_animation_has_a_frame_per_snapshot(ring):
     result, _ = ring
     figs = gan.figures(result)
-    assert list(figs) == ["Training animation", "Latent interpolation", "Losses", "D(real) and D(fake)",
-                          "MMD over training", "Coverage"]
+    assert list(figs) == ["Training animation", "Precision and recall", "Latent interpolation", "Losses",
+                          "D(real) and D(fake)", "MMD over training", "Coverage"]
     assert all(f.layout.meta["caption"] for f in figs.values())
     anim = figs["Training animation"]
-    assert len(anim.frames) == len(anim.layout.sliders[0].steps) == gan.SNAPSHOTS + 1
+    assert len(anim.frames) == len(anim.layout.sliders[0].steps) == SNAPSHOTS + 1
     assert anim.frames[0].name == "0" and anim.frames[-1].name == "1000"
-    assert anim.data[0].type == "heatmap" and np.shape(anim.frames[-1].data[0].z) == (gan.SURFACE_STEPS,) * 2
-    assert sum(figs["Coverage"].data[0].y) == round(result.metrics["high_quality_ratio"] * gan.EVAL_SAMPLES)
+    assert anim.data[0].type == "heatmap" and np.shape(anim.frames[-1].data[0].z) == (SURFACE_STEPS,) * 2
+    assert sum(figs["Coverage"].data[0].y) == round(result.metrics["high_quality_ratio"] * EVAL_SAMPLES)
+    bars = {t.name: list(t.y) for t in figs["Precision and recall"].data}
+    m = result.metrics
+    assert bars == {"uniform noise": [m["noise_precision"], m["noise_recall"]],
+                    "generated": [m["precision"], m["recall"]], "real data": [m["real_precision"], m["real_recall"]]}
+    assert {s.y0 for s in figs["MMD over training"].layout.shapes} == {m["noise_mmd"], m["real_mmd"]}
 
 
 def test_shap_explains_the_discriminator_on_real_and_generated_samples(ring):
@@ -213,25 +302,58 @@ def test_shap_explains_the_discriminator_on_real_and_generated_samples(ring):
     assert gan.explain_figures(result, exps) == {}
 
 
-def test_describe_reads_the_run_and_warns_about_mode_collapse(ring):
+def test_describe_reads_the_run_against_its_references(ring):
     result, _ = ring
+    m, text = result.metrics, gan.describe(result)
+    assert f"**Precision {m['precision']:.0%}**" in text and f"uniform noise: {m['noise_precision']:.0%}" in text
+    assert f"**{m['modes_covered']} of 8**" in text
+    assert "Mode collapse" not in text and "No better than noise" not in text
+
+
+def test_collapse_is_diagnosed_only_from_high_precision_with_low_recall(ring):
+    result, _ = ring
+    m = result.metrics
+    collapsed = dataclasses.replace(result, metrics={**m, "precision": 0.93, "recall": 0.15, "modes_covered": 1})
+    assert "**Mode collapse:** high precision with low recall" in gan.describe(collapsed)
+    # few modes counted but samples spread over the ring (high recall): smeared, not collapsed
+    smeared = dataclasses.replace(result, metrics={**m, "precision": 0.35, "recall": 0.98, "modes_covered": 2})
+    text = gan.describe(smeared)
+    assert "Mode collapse" not in text and "**Spread out, not collapsed:**" in text
+
+
+def test_a_run_that_learned_nothing_says_so_and_names_the_setting_to_change():
+    """Issue 21.11: learning rate 0.1 finished as noise with no hint."""
+    result = train({"steps": 300, "g_learning_rate": 0.1, "d_learning_rate": 0.1})
+    m = result.metrics
+    assert m["precision"] < m["noise_precision"] + 0.15 * (m["real_precision"] - m["noise_precision"])
     text = gan.describe(result)
-    assert f"**{result.metrics['modes_covered']} of 8**" in text and "Mode collapse" not in text
-    collapsed = dataclasses.replace(result, metrics={**result.metrics, "modes_covered": 2})
-    assert "**Mode collapse:** the generator covers only 2 of 8" in gan.describe(collapsed)
+    assert "**No better than noise:**" in text and "lower the learning rates (now 0.1 and 0.1" in text
+
+
+def test_the_wasserstein_loss_without_its_companions_is_told_what_to_add(ring):
+    result, _ = ring
+    config = validate(gan.Config, {"loss": "wgan_gp"})  # 1 critic step, Adam beta2 0.999
+    failed = dataclasses.replace(result, config=config, metrics={**result.metrics, "precision": 0.17})
+    text = gan.describe(failed)
+    assert "**No better than noise:**" in text and "5 critic steps per generator step (now 1)" in text
 
 
 def test_digits_give_class_metrics_image_figures_and_pixel_shap(digits_run):
     m = digits_run.metrics
-    assert 0 <= m["class_coverage"] <= 10 and 0.1 <= m["mean_confidence"] <= 1
-    assert m["mmd_end"] < m["mmd_start"]
+    assert digits_run.headline == ("precision", "recall", "class_coverage")
+    assert m["noise_precision"] == m["noise_recall"] == 0.0 and m["real_precision"] > 0.85
+    assert m["mmd"] < m["mmd_start"] and m["noise_mmd"] > 10 * m["real_mmd"]
+    assert 0 <= m["class_coverage"] <= 10 and m["classes_total"] == 10
     figs = gan.figures(digits_run)
-    assert {"Digits over training", "Latent interpolation"} <= set(figs)
+    assert {"Digits over training", "Latent interpolation", "Precision and recall"} <= set(figs)
+    assert list(figs["Digits over training"].layout.yaxis.ticktext)[0] == "step 0"
     exps = gan.explain(digits_run)
     assert exps["Generated samples"].values.shape == (12, 64) and exps["Real samples"].feature_names is None
     extra = gan.explain_figures(digits_run, exps)
-    assert len(extra) == 2 and all(len(f.frames) == 12 for f in extra.values())
-    assert "digit classes" in gan.describe(digits_run)
+    assert len(extra) == 3 and all(len(extra[f"Pixel SHAP: {t}"].frames) == 12
+                                   for t in ("real samples", "generated samples"))
+    assert extra["Where the discriminator looks"].data[0].z.shape == (8, 8)
+    assert f"recognises **{m['class_coverage']} of 10** classes" in gan.describe(digits_run)
     live = gan.live_figure({"kind": "images", "step": 5, "images": digits_run.arrays["snapshot_samples"][-1].tolist()})
     assert live.data[0].type == "heatmap"
 

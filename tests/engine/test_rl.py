@@ -1,5 +1,7 @@
-"""Reinforcement learning: the update rules by hand, greedy policies that reach the goal, the cliff contrast,
-DQN's replay buffer and target network, settings that must be refused, and a tiny end-to-end DQN run."""
+"""Reinforcement learning: the update rules by hand, greedy policies that reach the goal, the cliff contrast on ten
+seeds, FrozenLake 8x8 on every seed, text built from the run's own numbers (failing runs included), SHAP of an
+agent that learned nothing, DQN's replay buffer and target network, settings that must be refused, and a tiny
+end-to-end DQN run."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,14 +9,16 @@ import pytest
 import torch
 
 from engine import rl
+from engine.core import charts
 from engine.core.config import ConfigError, validate
+from engine.core.contract import Result, check_result
 from engine.rl import dqn, gridworld, tabular
 
 torch.set_num_threads(1)
 
 
-def run(**values):
-    return rl.run(validate(rl.Config, {**rl.PRESETS["quick"], **values}), lambda *_: False)
+def run(preset: str = "quick", **values):
+    return rl.run(validate(rl.Config, {**rl.PRESETS[preset], **values}), lambda *_a, **_k: False)
 
 
 # --- update rules -----------------------------------------------------------------------------------------
@@ -50,6 +54,18 @@ def test_epsilon_schedules():
     assert tabular.epsilon_at(0.9, 1.0, 0.1, "linear", 0.5) == pytest.approx(0.1)
     assert tabular.epsilon_at(0.25, 1.0, 0.01, "exponential", 0.5) == pytest.approx(0.1)  # halfway: sqrt(0.01)
     assert tabular.epsilon_at(0.7, 0.3, 0.0, "constant", 0.5) == 0.3
+    assert tabular.alpha_at(0.0, 0.5, 0.05) == 0.5 and tabular.alpha_at(0.5, 0.5, 0.05) == pytest.approx(0.275)
+    assert tabular.alpha_at(1.0, 0.5, 0.05) == pytest.approx(0.05)
+
+
+def test_optimistic_table_leaves_the_cells_that_end_an_episode_at_zero():
+    env = gridworld.make("gridworld", grid="S#G/.T./...")
+    Q = tabular.initial_table(gridworld.layout("gridworld", env), 1.0)
+    assert Q.shape == (9, 4)
+    assert Q[2].tolist() == [0.0] * 4 and Q[4].tolist() == [0.0] * 4  # the goal G and the trap T
+    assert (np.delete(Q, [2, 4], axis=0) == 1.0).all()
+    taxi = gridworld.make("Taxi-v4")
+    assert (tabular.initial_table(gridworld.layout("Taxi-v4", taxi), 1.0) == 1.0).all()  # no terminal cells
 
 
 # --- grid worlds ------------------------------------------------------------------------------------------
@@ -95,17 +111,52 @@ def test_quick_preset_reaches_the_goal_on_deterministic_frozenlake():
     m = result.metrics
     assert m["success_rate"] == 1.0 and m["greedy_return_mean"] == 1.0
     assert m["greedy_steps_mean"] == 6  # the shortest way round the holes of the 4x4 lake
+    assert result.headline == ("greedy_return_mean", "success_rate") and check_result(result, rl.METRICS) == []
+    assert result.config.env == "FrozenLake-v1"  # the Result carries its config
     h = result.history
     assert h["step"].iloc[-1] == 1000 and len(h) <= 200
     assert h["return"].iloc[:10].mean() < h["return"].iloc[-10:].mean()  # it learned while exploring less
     assert 0 <= h["epsilon"].min() < h["epsilon"].max() <= 1
+    assert h["alpha"].iloc[0] == pytest.approx(0.5, abs=0.01) and h["alpha"].iloc[-1] == pytest.approx(0.05, abs=0.01)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_quick_preset_learns_frozenlake_8x8_on_every_seed(seed):
+    """Issue 21 item 3: before the optimistic start, seeds 0 and 3 never found the gift (success 0)."""
+    for agent in ("q_learning", "sarsa"):
+        m = tabular.run(validate(rl.Config, {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "agent": agent,
+                                             "seed": seed, "eval_episodes": 1}), lambda *_a, **_k: False).metrics
+        assert m["success_rate"] == 1.0 and m["greedy_steps_mean"] == 14, (agent, m)  # the shortest way: 14 moves
+
+
+def test_without_the_optimistic_start_8x8_is_found_by_luck_only():
+    """The same budget with a table starting at 0: the agent must stumble on the gift by random walk."""
+    found = [tabular.run(validate(rl.Config, {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "initial_q": 0.0,
+                                              "seed": seed, "eval_episodes": 1}), lambda *_a, **_k: False)
+             .metrics["success_rate"] for seed in (0, 3)]
+    assert found == [0.0, 0.0]
+
+
+def test_the_cliff_preset_shows_the_textbook_contrast_on_ten_seeds():
+    """Issue 21 item 2: Q-learning's 13-step edge path, SARSA's safe path, both reaching the goal, seeds 0-9
+    (before: SARSA looped for 100 steps on seeds 2, 5 and 7)."""
+    for seed in range(10):
+        result = tabular.run(validate(rl.Config, {**rl.PRESETS["cliff"], "seed": seed, "eval_episodes": 1}),
+                             lambda *_a, **_k: False)
+        m = result.metrics
+        assert m["success_rate"] == 1.0 and m["sarsa_success_rate"] == 1.0, (seed, m)
+        assert m["greedy_return_mean"] == -13 and m["greedy_path_length"] == 13, seed
+        assert m["sarsa_greedy_path_length"] > 13 and m["sarsa_greedy_return_mean"] == -m["sarsa_greedy_path_length"]
+        sarsa_rows = gridworld.decode(result.arrays["sarsa_greedy_path"], [4, 12])[1:-1, 0]
+        assert sarsa_rows.min() < 2, seed  # SARSA climbs away from the edge row
+        assert result.headline == ("greedy_return_mean", "success_rate", "sarsa_greedy_return_mean",
+                                   "sarsa_success_rate")
 
 
 def test_quick_preset_reaches_the_goal_on_the_cliff():
     m = run(env="CliffWalking-v1", eval_episodes=3, explain_states=10).metrics
     assert m["success_rate"] == 1.0
-    assert 13 <= m["greedy_path_length"] <= 17  # 13 is the edge path; anything that arrives is at most a detour
-    assert m["greedy_return_mean"] == -m["greedy_path_length"]  # -1 per step, never fell off
+    assert m["greedy_path_length"] == 13 and m["greedy_return_mean"] == -13  # the optimal edge path, never fell
 
 
 def test_sarsa_learns_the_safe_path_q_learning_the_edge(cliff):
@@ -118,8 +169,10 @@ def test_sarsa_learns_the_safe_path_q_learning_the_edge(cliff):
     assert path[1:-1, 0].max() == 2 and path[1:-1, 0].min() == 2  # every step on row 2, next to the cliff
     assert sarsa_path[1:-1, 0].min() < 2  # SARSA climbs higher up
     # SARSA also falls less while learning, the other half of the classic picture
-    assert cliff.arrays["sarsa_returns"][-200:].mean() > cliff.arrays["returns"][-200:].mean()
-    assert "SARSA keeps away from the cliff edge" in rl.describe(cliff)
+    assert cliff.arrays["sarsa_returns"][-100:].mean() > cliff.arrays["returns"][-100:].mean()
+    text = rl.describe(cliff)
+    assert "Q-learning walks the 13-step path right along the cliff edge" in text
+    assert f"SARSA a {m['sarsa_greedy_path_length']:.0f}-step detour" in text and "fell off the cliff less" in text
 
 
 def test_tabular_figures_and_explanation(cliff):
@@ -127,12 +180,87 @@ def test_tabular_figures_and_explanation(cliff):
     assert {"Returns", "Policy and values", "Greedy episode", "Q-table", "Both greedy paths"} <= set(figs)
     assert len(figs["Greedy episode"].frames) == 14  # start + 13 steps
     assert all(f.layout.meta["caption"] for f in figs.values())
+    assert "13-step path" in figs["Both greedy paths"].layout.meta["caption"]
     exp = rl.explain(cliff)
     assert exp.values.shape == (12, 2) and exp.feature_names == ["row", "column"]
     assert exp.additivity_error < 1e-6
     # SHAP explains the greedy value max_a Q: base + contributions give it back
     states = gridworld.encode(exp.data, [4, 12])
     np.testing.assert_allclose(exp.values.sum(1) + exp.base_values, cliff.arrays["Q"][states].max(1), atol=1e-6)
+    assert rl.explain_figures(cliff, exp) == {}
+
+
+# --- runs that fail: the text says so, SHAP views cope ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def learned_nothing():
+    """FrozenLake 8x8 with a zero table and 30 episodes: the gift is never found, every Q-value stays 0."""
+    return run(env="FrozenLake8x8-v1", initial_q=0.0, episodes=30, eval_episodes=3, explain_states=12)
+
+
+def test_describe_says_when_the_agent_never_reached_the_goal(learned_nothing):
+    m = learned_nothing.metrics
+    assert m["success_rate"] == 0 and not learned_nothing.arrays["Q"].any()
+    text = rl.describe(learned_nothing)
+    assert "**never reached the gift** in 3 episodes" in text
+    assert "reached the gift in" not in text and "has not mastered this world yet" in text
+    assert "optimistic starting Q-value" in text  # the setting that would have helped
+    assert "runs into the edge or a wall, so it stays where it is" in text  # an all-zero table picks "left" at S
+
+
+def test_all_zero_shap_values_draw_every_view(learned_nothing):
+    """Issue 13 item 2: the dependence plot crashed ('All-NaN slice') when the agent learned nothing."""
+    exp = rl.explain(learned_nothing)
+    assert exp.values.shape == (12, 2) and not np.asarray(exp.values).any()
+    for feature in range(2):
+        fig = charts.shap_dependence(exp, feature)
+        assert len(fig.data[0].x) == 12
+    assert charts.shap_beeswarm(exp).data and charts.shap_bar(exp).data and charts.shap_waterfall(exp, 0).data
+
+
+def test_describe_does_not_claim_the_contrast_when_sarsa_never_arrives():
+    """Issue 21 item 9: 'SARSA keeps away from the cliff edge' was said right after 'succeeded in 0%'."""
+    result = run("cliff", episodes=3, alpha=0.1, alpha_end=0.1, eval_episodes=1)
+    m = result.metrics
+    assert m["sarsa_success_rate"] == 0 or m["success_rate"] == 0
+    text = rl.describe(result)
+    assert "cannot be compared yet" in text and "detour" not in text and "cliff edge" not in text
+    assert "never reached the goal" in text
+
+
+def test_describe_spots_a_greedy_loop():
+    """A greedy policy that walks in circles: the text names the loop instead of a vague failure."""
+    result = run(env="gridworld", grid="S.G/...", initial_q=0.0, episodes=1, alpha=0.001, alpha_end=0.001,
+                 eval_episodes=1, max_steps=5, explain_states=10)
+    result.arrays["Q"][:] = 0.0
+    result.arrays["Q"][0, 2], result.arrays["Q"][1, 0] = 1.0, 1.0  # right from S, left back from the middle
+    result.arrays["greedy_path"] = np.asarray([0, 1, 0, 1, 0, 1])
+    result.metrics.update(success_rate=0.0, greedy_steps_mean=5.0, greedy_return_mean=-0.05)
+    assert "go round a loop of 2 states until the episode is cut off after 5 moves" in rl.describe(result)
+
+
+def _dqn_result(greedy: list[float], **extra) -> Result:
+    """A DQN Result with given greedy evaluation returns (the text reads only config, metrics and arrays)."""
+    config = validate(rl.Config, rl.PRESETS["dqn_quick"])
+    g = np.asarray(greedy, dtype=float)
+    metrics = {"balanced_steps_mean": g.mean(), "balanced_steps_min": g.min(), "full_episodes_share": (g >= 500).mean(),
+               "greedy_return_mean": g.mean(), "greedy_return_min": g.min(), "train_return_first": 20.0,
+               "train_return_last": 150.0, "episodes_run": 300, "steps_run": 15000, "gradient_updates": 7000,
+               "parameters": 4610, "kept_network_step": 15000, **extra}
+    return Result(config=config, history=None, metrics=metrics, headline=("balanced_steps_mean", "balanced_steps_min"))
+
+
+def test_dqn_text_reads_a_long_balance_as_learning_not_failure():
+    """Issue 13 item 12 / issue 21 item 7: 'success rate 0.0%' beside a return of 281 read as failure."""
+    text = rl.describe(_dqn_result([281.0] * 10 + [195.0] * 10))
+    assert "**238 of 500 steps**" in text and "far longer than random pushing" in text
+    assert "0%" not in text and "solved" not in text
+    assert "solved CartPole" in rl.describe(_dqn_result([500.0] * 20))
+    mixed = rl.describe(_dqn_result([500.0] * 9 + [200.0]))
+    assert "90% of them lasted the full 500 steps" in mixed and "no episode" not in mixed
+    poor = rl.describe(_dqn_result([25.0] * 20))
+    assert "has not learned to balance yet" in poor and "far longer" not in poor
+    assert rl.METRICS["balanced_steps_mean"].label.startswith("Steps balanced, of 500")
 
 
 def test_seeded_runs_are_reproducible_and_stop_works():
@@ -141,7 +269,7 @@ def test_seeded_runs_are_reproducible_and_stop_works():
     assert a.metrics == b.metrics
     calls = []
     stopped = rl.run(validate(rl.Config, {"env": "Taxi-v4", "episodes": 5000}),
-                     lambda *args: calls.append(args) or True)
+                     lambda *args, **kw: calls.append(args) or True)
     assert stopped.stopped and len(calls) == 1 and stopped.metrics["episodes_run"] == 25
     assert rl.figures(stopped) and "stopped it early" in rl.describe(stopped)
     assert rl.explain(stopped).values.shape[1] == 4  # Taxi: taxi row, column, passenger, destination
@@ -150,10 +278,11 @@ def test_seeded_runs_are_reproducible_and_stop_works():
 def test_live_figure_draws_the_value_map():
     payloads = []
     rl.run(validate(rl.Config, {"env": "FrozenLake-v1", "episodes": 200}),
-           lambda step, total, m: payloads.append(m["live"]) if "live" in m else False)
+           lambda step, total, m, live=None: payloads.append(live) if live is not None else False)
     assert payloads
     fig = rl.live_figure(payloads[-1])
     assert np.asarray(fig.data[0].z).shape == (4, 4)
+    assert rl.live_figure(None) is None
 
 
 # --- settings ---------------------------------------------------------------------------------------------
@@ -165,15 +294,20 @@ def test_live_figure_draws_the_value_map():
     ({"agent": "dqn"}, "CartPole-v1"),
     ({"grid": "S.T/###/..G"}, "No goal G can be reached"),
     ({"epsilon_start": 0.1, "epsilon_end": 0.5}, "`epsilon_end` must be <= `epsilon_start`"),
+    ({"alpha": 0.1, "alpha_end": 0.5}, "`alpha_end` must be <= `alpha`"),
 ])
 def test_bad_settings_are_refused_with_a_message(values, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate(rl.Config, values)
 
 
-def test_presets_validate():
+def test_presets_validate_and_read_as_words():
     for preset in rl.PRESETS.values():
         validate(rl.Config, preset)
+    assert set(rl.PRESET_LABELS) == set(rl.PRESETS)
+    assert all(label[0].isupper() and "_" not in label for label in rl.PRESET_LABELS.values())
+    assert validate(rl.Config, {}) == validate(rl.Config, rl.PRESETS["quick"])  # quick is the default
+    assert rl.Config.model_fields["compare_sarsa"].title == "Also run the other table-based agent"
     assert rl.estimate_seconds(validate(rl.Config, rl.PRESETS["solve"])) > \
         rl.estimate_seconds(validate(rl.Config, {"env": "CartPole-v1", "agent": "dqn", **rl.PRESETS["quick"]}))
 
@@ -225,12 +359,17 @@ def test_tiny_dqn_run_learns_and_explains():
                                   "learning_starts": 500, "explore_fraction": 0.5, "train_frequency": 2,
                                   "gradient_steps": 1, "target_update": 100, "learning_rate": 0.002, "width": 32,
                                   "eval_episodes": 3, "explain_states": 20})
-    result = rl.run(config, lambda *_: False)
+    lives = []
+    result = rl.run(config, lambda step, total, metrics, live=None: lives.append(live) or False)
     m = result.metrics
     # a random policy keeps the pole up ~22 steps; even 4000 moves of learning do clearly better greedily
     assert m["train_return_first"] < 30 and m["greedy_return_mean"] > 60
+    assert m["balanced_steps_mean"] == m["greedy_return_mean"] and m["balanced_steps_min"] <= m["balanced_steps_mean"]
+    assert result.headline == ("balanced_steps_mean", "balanced_steps_min") and check_result(result, rl.METRICS) == []
     assert m["gradient_updates"] == (4000 - 500) // 2
     assert set(result.history.columns) >= {"step", "return", "return_avg", "epsilon", "loss"}
+    snapshot = next(live for live in lives if live)
+    assert len(rl.live_figure(snapshot).data[0].y) == len(snapshot["returns"])  # recent returns, drawn live
     figs = rl.figures(result)
     assert {"Returns", "Q-values along an episode", "Cart-pole replay"} <= set(figs)
     assert figs["Cart-pole replay"].frames and figs["Cart-pole replay"].frames[0].layout.shapes
@@ -238,11 +377,4 @@ def test_tiny_dqn_run_learns_and_explains():
     preference = exps["Push right rather than left"]
     assert preference.values.shape == (20, 4) and preference.additivity_error < 1e-3  # exact (DeepExplainer)
     assert exps["Chosen action's Q-value"].feature_names == dqn.STATE_FEATURES
-    assert "kept the pole up" in rl.describe(result)
-
-
-def test_grid_editor_edits_become_the_map():
-    from engine.rl.gridworld import edit_grid
-
-    assert edit_grid("S../..G", {0: {"1": "#"}, "1": {0: "T"}}) == "S#./T.G"
-    assert edit_grid("S../..G", {0: {"2": None}, 5: {0: "#"}}) == "S../..G"  # cleared -> free; off-grid ignored
+    assert f"balanced the pole for **{m['balanced_steps_mean']:.0f} of 500 steps**" in rl.describe(result)

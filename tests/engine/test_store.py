@@ -14,6 +14,7 @@ import torch
 
 from engine.core.export import csv_bytes
 from engine.core.jobs import LocalExecutor
+from engine.core.service import Service
 from engine.core.pipeline import execute
 from engine.core.store import RunStore
 
@@ -65,10 +66,11 @@ def test_runs_of_a_dead_server_are_marked_interrupted(tmp_path):
 def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(tmp_path):
     os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"
     store = RunStore(tmp_path / "runs.sqlite3")
-    pool = LocalExecutor(slots=2, store=store)
+    pool = LocalExecutor(slots=2)
+    app = Service(pool, store)
     try:
-        jobs = [pool.submit("fake", {"mode": "crash"}, owner="carol")] + [
-            pool.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)]
+        jobs = [app.submit("fake", {"mode": "crash"}, owner="carol")] + [
+            app.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)]
         end = time.time() + 120
         while not all(j.recorded for j in jobs) and time.time() < end:
             time.sleep(0.05)

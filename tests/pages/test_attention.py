@@ -15,6 +15,9 @@ def test_attention_page_trains_and_shows_results():
     charts = at.get("plotly_chart")
     assert len(charts) >= len(outcome.figures) + 2  # results + attention vs SHAP + tokens that matter most
     assert "Attention maps" in outcome.figures and "Attention vs SHAP" in outcome.explain_figures
+    maps = outcome.figures["Attention maps"]  # issue 13 item 15: horizontal, readable tick labels
+    assert all(maps.layout[k].tickangle in (0, None) for k in maps.layout if k.startswith(("xaxis", "yaxis")))
+    assert outcome.headline[:2] == ["test_accuracy", "test_accuracy_no_positional_encoding"]
     assert "What just happened" in [s.value for s in at.subheader]
 
 

@@ -10,11 +10,13 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     assert at.query_params["loss"] == "minimax" and at.query_params["steps"] == "600"  # the link reproduces it
     at = train_and_wait(at)
     outcome = at.session_state["gan._outcome"]
-    assert outcome.metrics["steps_run"] == 600 and outcome.metrics["mmd_end"] < outcome.metrics["mmd_start"]
-    assert outcome.metrics["modes_total"] == 8
+    m = outcome.metrics
+    assert m["steps_run"] == 600 and m["mmd"] < m["mmd_start"] and m["modes_total"] == 8
+    assert m["precision"] > m["noise_precision"] and outcome.headline == ["precision", "recall", "modes_covered"]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
-    # 6 result figures + SHAP views (bar, beeswarm, waterfall, dependence) for real and for generated samples
-    assert len(at.get("plotly_chart")) >= 6 + 2 * 4
+    # 7 result figures + SHAP views (bar, beeswarm, waterfall, dependence) for real and for generated samples
+    assert len(at.get("plotly_chart")) >= 7 + 2 * 4
+    assert [m.label for m in at.metric] == ["Precision", "Recall", "Modes covered"]
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("of 8** modes" in m.value for m in at.markdown)
     assert {"Real samples", "Generated samples"} <= {m.value.removeprefix("#### ") for m in at.markdown}

@@ -9,11 +9,14 @@ def test_quantum_page_trains_the_classifier_and_shows_results():
     assert (value if isinstance(value, str) else value[0]) == "angle_x"  # the link reproduces the setup
     at = train_and_wait(at)
     outcome = at.session_state["quantum._outcome"]
-    assert outcome.metrics["test_accuracy"] >= 0.85 and outcome.metrics["n_qubits"] == 4
+    assert outcome.metrics["test_accuracy"] >= 0.85 and outcome.config["n_qubits"] == 4
     assert outcome.info["simulator"] == "default.qubit"
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
-    # training, decision boundaries, circuit, parameters + 4 SHAP views for each of the two models
-    assert len(at.get("plotly_chart")) >= 4 + 8
+    # training, decision boundaries, circuit, parameters + 4 SHAP views for each of the two models + comparison
+    assert len(at.get("plotly_chart")) >= 4 + 8 + 1
+    assert list(outcome.figures)[2] == "Circuit diagram"
+    assert any(s.name == "link" for s in outcome.figures["Circuit diagram"].layout.shapes)  # a drawn CNOT
+    assert [m.label for m in at.metric][:2] == ["Quantum model: test accuracy", "Classical MLP: test accuracy"]
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("default.qubit" in m.value for m in at.markdown)
 
@@ -26,6 +29,8 @@ def test_circuit_lab_shows_the_bell_state():
     outcome = at.session_state["quantum._outcome"]
     assert outcome.metrics["entanglement_entropy"] > 0.99
     assert len(at.get("plotly_chart")) >= 3  # diagram, amplitudes, probabilities
+    diagram = outcome.figures["Circuit diagram"]
+    assert [s.name for s in diagram.layout.shapes].count("link") == 1  # the CNOT joins its two wires
     assert any("|00⟩ 50.0%" in m.value for m in at.markdown)
 
 

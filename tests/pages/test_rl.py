@@ -1,22 +1,46 @@
-"""Reinforcement learning page: pick the cliff, compare SARSA with Q-learning, train for real, see the results."""
+"""Reinforcement learning page: pick the cliff, compare SARSA with Q-learning, train for real, see the results;
+an agent that learned nothing still gets its Explain tab; the grid editor edits the map."""
 from tests.pages.helpers import open_page, train_and_wait
+from ui.gridworld import apply_edits
 
 
 def test_rl_page_trains_on_the_cliff_and_shows_both_agents():
     at = open_page("rl")
     at.selectbox(key="rl.env").set_value("CliffWalking-v1").run()
-    at.toggle(key="rl.compare_sarsa").set_value(True).run()
+    toggle = at.toggle(key="rl.compare_sarsa")
+    assert toggle.label == "Also run the other table-based agent"  # reads right whichever agent is chosen
+    toggle.set_value(True).run()
     at.number_input(key="rl.episodes").set_value(400).run()
     assert at.query_params["env"] == "CliffWalking-v1"  # the link reproduces the setup
     at = train_and_wait(at)
     outcome = at.session_state["rl._outcome"]
     assert outcome.metrics["success_rate"] == 1.0 and outcome.metrics["greedy_path_length"] == 13
-    assert outcome.metrics["sarsa_greedy_path_length"] > 13
+    assert outcome.metrics["sarsa_success_rate"] == 1.0 and outcome.metrics["sarsa_greedy_path_length"] > 13
+    assert outcome.headline == ["greedy_return_mean", "success_rate", "sarsa_greedy_return_mean",
+                                "sarsa_success_rate"]
+    assert [m.label for m in at.metric][:4] == [
+        "Return, exploration off", "Success rate, exploration off", "SARSA: return, exploration off",
+        "SARSA: success rate, exploration off"]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
     # returns, policy, replay, Q-table, SARSA policy, both paths + SHAP views (bar, beeswarm, waterfall, dependence)
     assert len(at.get("plotly_chart")) >= 6 + 4
     assert "What just happened" in [s.value for s in at.subheader]
-    assert any("SARSA" in m.value for m in at.markdown)
+    assert any("right along the cliff edge" in m.value for m in at.markdown)
+
+
+def test_explain_tab_copes_with_an_agent_that_learned_nothing():
+    """Issue 13 item 2: FrozenLake 8x8 where the agent never finds the gift gives all-zero SHAP values; the
+    dependence view used to crash with 'All-NaN slice'."""
+    at = open_page("rl")
+    at.selectbox(key="rl.env").set_value("FrozenLake8x8-v1").run()
+    at.number_input(key="rl.initial_q").set_value(0.0).run()
+    at.number_input(key="rl.episodes").set_value(30).run()
+    at = train_and_wait(at)  # asserts no exception and no error box
+    outcome = at.session_state["rl._outcome"]
+    assert outcome.metrics["success_rate"] == 0.0
+    assert not outcome.explanation.values.any()
+    assert len(at.get("plotly_chart")) >= 4 + 4  # results + the four SHAP views
+    assert any("never reached the gift" in m.value for m in at.markdown)
 
 
 def test_dqn_needs_cartpole_and_says_so():
@@ -35,10 +59,17 @@ def test_gridworld_shows_a_grid_editor_of_the_map():
     assert len(editor[0].value) == len(rows) and "".join(editor[0].value.iloc[0]) == rows[0]
 
 
+def test_grid_editor_edits_become_the_map():
+    """The data editor's edited-rows dict is translated on the ui side; the engine only sees a map string."""
+    assert apply_edits("S../..G", {0: {"1": "#"}, "1": {0: "T"}}) == "S#./T.G"
+    assert apply_edits("S../..G", {0: {"2": None}, 5: {0: "#"}}) == "S../..G"  # cleared -> free; off-grid ignored
+
+
 def test_the_form_shows_only_the_settings_that_apply():
     at = open_page("rl")
     keys = {w.key for w in at.slider} | {w.key for w in at.number_input} | {w.key for w in at.toggle}
-    assert "rl.alpha" in keys and "rl.width" not in keys and "rl.buffer_size" not in keys
+    assert {"rl.alpha", "rl.alpha_end", "rl.initial_q"} <= keys and "rl.width" not in keys
+    assert "rl.buffer_size" not in keys
     at.selectbox(key="rl.env").set_value("CartPole-v1").run()
     at.selectbox(key="rl.agent").set_value("dqn").run()
     keys = {w.key for w in at.slider} | {w.key for w in at.number_input} | {w.key for w in at.toggle}

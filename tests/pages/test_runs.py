@@ -4,14 +4,14 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from engine.core.jobs import executor
+from engine.core.service import service
 from tests.pages.helpers import open_page, train_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _recorded(run_id, timeout=30):
-    store = executor().store
+    store = service().store
     end = time.time() + timeout
     while time.time() < end:
         row = store.get(run_id)

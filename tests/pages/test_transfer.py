@@ -10,6 +10,7 @@ def test_transfer_page_trains_and_shows_results():
     at = train_and_wait(at)
     outcome = at.session_state["transfer._outcome"]
     assert outcome.metrics["accuracy_feature_extraction"] > outcome.metrics["accuracy_scratch"] + 0.3
+    assert outcome.headline[0] == "accuracy_feature_extraction"  # the pretrained model first, not scratch
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
     # accuracy, learning curves, loss, label efficiency, parameters, confusion, misclassified, embeddings + words
     assert len(at.get("plotly_chart")) >= 8 + 1
@@ -19,9 +20,12 @@ def test_transfer_page_trains_and_shows_results():
 
 
 def test_images_track_from_the_link_and_upload_needs_a_file():
-    at = open_page("transfer", query={"track": "images", "source": "digits_all_disjoint", "labels_per_class": "500"})
+    at = open_page("transfer", query={"track": "images"})
+    assert at.selectbox(key="transfer.source").value == "digits_all_disjoint"  # the source where transfer helps
+    at = open_page("transfer", query={"track": "images", "source": "digits_0_4", "labels_per_class": "500"})
     assert at.selectbox(key="transfer.track").value == "images"
-    assert at.selectbox(key="transfer.source").value == "digits_all_disjoint"
+    assert at.selectbox(key="transfer.source").value == "digits_0_4"
+    assert "negative transfer" in at.selectbox(key="transfer.source").help
     assert any("`labels_per_class` must be <= 100" in w.value for w in at.warning)
     at.selectbox(key="transfer.track").set_value("text").run()
     at.selectbox(key="transfer.dataset").set_value("upload").run()

@@ -1,0 +1,16 @@
+"""Federated learning: train one model across many clients whose data never leaves them.
+
+Anchors: McMahan et al. 2017 (FedAvg: client fraction C, local epochs E, local batch B; IID vs pathological
+non-IID shards), Li et al. 2020 (FedProx: the proximal term mu against client drift), Hsu et al. 2019 (Dirichlet
+label skew), and Flower (flower.ai), which runs the same client code on real machines: see ``flower/`` at the
+repository root. ``config`` (settings, presets, metrics; no torch), ``partition`` (how data is split, NumPy only),
+``fedavg`` (the rounds, the baselines: ``run``), ``views`` (figures, SHAP, the "What just happened" text).
+"""
+from engine.core.contract import lazy
+from engine.federated.config import METRICS, PRESETS, Config, estimate_seconds
+from engine.federated.views import describe, explain, explain_figures, figures, live_figure
+
+run = lazy("engine.federated.fedavg", "run")
+
+__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
+           "describe", "live_figure"]

@@ -1,0 +1,19 @@
+"""Neural architecture search: let an algorithm design the network, and watch how it searches.
+
+The search space grows out of the course's starting model (Conv2D(32, 3x3, relu) -> MaxPool -> Dense(64) ->
+Dense(10)) on scikit-learn's 8x8 digits. Strategies take turns at the same budget: random search, regularised
+(aging) evolution (Real et al. 2019), an RL controller trained with REINFORCE (Zoph & Le 2017) and, optionally,
+Optuna's TPE. Each candidate trains for a few epochs and is cached by architecture. SHAP of a surrogate model says
+which design choices mattered.
+
+``config`` (settings, the space, presets, metrics; no torch), ``space`` (sample, mutate, ``build(arch)``),
+``strategies`` (the four proposers), ``search`` (``run``), ``views`` (figures, SHAP, the summary).
+"""
+from engine.core.contract import lazy
+from engine.nas.config import METRICS, PRESETS, Config, estimate_seconds
+from engine.nas.views import describe, explain, explain_figures, figures, live_figure
+
+run = lazy("engine.nas.search", "run")
+
+__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
+           "describe", "live_figure"]

@@ -1,0 +1,122 @@
+"""Neural architecture search settings: which strategies search, how many candidates each trains, how long.
+
+The search space lives here too (plain Python, no torch), so the page can show it before anything runs.
+"""
+from __future__ import annotations
+
+import math
+
+from pydantic import Field, model_validator
+
+from engine.core.config import TechniqueConfig
+from engine.core.contract import Metric
+
+# The course's starting model is Conv2D(32, 3x3, relu) -> MaxPool(2x2) -> Flatten -> Dense(64, relu) -> Dense(10).
+# Every decision below widens one of its parts; the starting model is one point of the space.
+SPACE: dict[str, tuple] = {
+    "conv_blocks": (1, 2, 3),  # Conv -> activation -> pooling, repeated
+    "filters": (8, 16, 32, 64),  # filters in every conv layer
+    "kernel_size": (3, 5),  # square kernels, padded so the image keeps its size
+    "pooling": ("max", "avg"),  # 2x2 pooling after each block: 8x8 -> 4x4 -> 2x2 -> 1x1
+    "dense_layers": (0, 1, 2),  # hidden dense layers before the 10-way output
+    "dense_width": (32, 64, 128),  # neurons in each hidden dense layer
+    "activation": ("relu", "tanh", "elu"),
+    "dropout": (0.0, 0.25, 0.5),  # before each dense layer
+}
+SPACE_HELP = {
+    "conv_blocks": "convolution blocks (conv, activation, pooling)",
+    "filters": "filters per convolution",
+    "kernel_size": "kernel width and height",
+    "pooling": "2x2 pooling after each block",
+    "dense_layers": "hidden dense layers",
+    "dense_width": "neurons per dense layer",
+    "activation": "non-linearity everywhere",
+    "dropout": "dropout before dense layers",
+}
+STARTING_MODEL = {"conv_blocks": 1, "filters": 32, "kernel_size": 3, "pooling": "max", "dense_layers": 1,
+                  "dense_width": 64, "activation": "relu", "dropout": 0.0}
+STRATEGIES = {"random": "Random search", "evolution": "Regularised evolution", "rl": "RL controller",
+              "tpe": "Optuna TPE"}
+
+
+def space_size() -> int:
+    """How many different architectures the space holds."""
+    return math.prod(len(options) for options in SPACE.values())
+
+
+class Config(TechniqueConfig):
+    SHOW_IF = {"population_size": {"evolution": [True]}, "tournament_size": {"evolution": [True]},
+               "controller_learning_rate": {"rl": [True]}, "entropy_bonus": {"rl": [True]}}
+
+    random: bool = Field(True, title="Random search",
+                         description="Sample every choice uniformly at random: the baseline every NAS paper beats "
+                                     "(or fails to).")
+    evolution: bool = Field(True, title="Regularised evolution",
+                            description="Keep a population; copy the best of a random few with one choice changed; "
+                                        "drop the oldest (Real et al. 2019).")
+    rl: bool = Field(True, title="RL controller",
+                     description="A policy picks one choice per step and learns from each candidate's accuracy "
+                                 "with REINFORCE (Zoph & Le 2017).")
+    tpe: bool = Field(False, title="Optuna TPE",
+                      description="Optuna's Tree-structured Parzen Estimator, a Bayesian-style sampler, as a "
+                                  "library reference.")
+    budget: int = Field(10, ge=2, le=200, description="Candidates each strategy proposes (repeats included; a "
+                                                      "repeated architecture is looked up, not retrained).")
+    epochs_per_candidate: int = Field(2, ge=1, le=30, description="Training passes per candidate: few epochs "
+                                      "make the search fast but its accuracies rough.")
+    population_size: int = Field(5, ge=2, le=50, description="Evolution: architectures alive at once (the first "
+                                 "ones are random).")
+    tournament_size: int = Field(2, ge=1, le=50, description="Evolution: how many population members compete "
+                                 "to be the next parent.")
+    controller_learning_rate: float = Field(0.1, ge=1e-3, le=1.0, description="RL controller: step size of its "
+                                            "policy updates.", json_schema_extra={"log": True})
+    entropy_bonus: float = Field(0.01, ge=0.0, le=0.5, description="RL controller: reward for keeping its choices "
+                                 "varied, so it keeps exploring.", json_schema_extra={"widget": "slider"})
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.strategies:
+            raise ValueError("Switch on at least one search strategy (random, evolution, RL controller or TPE).")
+        if self.tournament_size > self.population_size:
+            raise ValueError(f"`tournament_size <= population_size` must hold, but got "
+                             f"(tournament_size={self.tournament_size}, population_size={self.population_size}).")
+        return self
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The switched-on strategies, in a fixed order."""
+        return tuple(name for name in STRATEGIES if getattr(self, name))
+
+
+PRESETS = {
+    "quick": {"random": True, "evolution": True, "rl": True, "tpe": False, "budget": 10, "epochs_per_candidate": 2,
+              "population_size": 5, "tournament_size": 2},
+    "better": {"random": True, "evolution": True, "rl": True, "tpe": True, "budget": 40, "epochs_per_candidate": 4,
+               "population_size": 10, "tournament_size": 3},
+}
+
+METRICS = {
+    "best_accuracy": Metric("Best validation accuracy (any strategy)", "percent"),
+    **{f"best_accuracy_{name}": Metric(f"{title}: best validation accuracy", "percent",
+                                       help="The best candidate this strategy found, on the validation images.")
+       for name, title in STRATEGIES.items()},
+    "best_test_accuracy": Metric("Winner's test accuracy", "percent",
+                                 help="The overall winner on test images no search step ever saw."),
+    "best_parameters": Metric("Winner's weights", "integer"),
+    "starting_model_accuracy": Metric("Course's starting model: validation accuracy", "percent",
+                                      help="Conv(32, 3x3) -> MaxPool -> Dense(64) trained the same way."),
+    "starting_model_test_accuracy": Metric("Course's starting model: test accuracy", "percent"),
+    "starting_model_parameters": Metric("Course's starting model: weights", "integer"),
+    "candidates": Metric("Candidates proposed", "integer", help="All strategies together, repeats included."),
+    "unique_architectures": Metric("Different architectures proposed", "integer"),
+    "repeats": Metric("Repeated proposals (served from the cache)", "integer"),
+    "validation_images": Metric("Validation images", "integer", help="Candidates are ranked on these."),
+    "space_size": Metric("Architectures in the search space", "integer"),
+    "search_seconds": Metric("Search time", "seconds", measured=True),
+    "candidates_per_second": Metric("Candidates per second", "number", measured=True),
+}
+
+
+def estimate_seconds(config: Config) -> float:
+    trainings = config.budget * len(config.strategies) * 0.95 + 1  # a few repeats are free; +1 starting model
+    return 4.0 + trainings * (0.05 + 0.25 * config.epochs_per_candidate)

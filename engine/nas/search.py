@@ -1,0 +1,163 @@
+"""Neural architecture search on 8x8 digits: several strategies take turns proposing, each candidate trains briefly.
+
+Read top to bottom: the data split, the evaluator (trains a candidate or looks it up in the cache), the search
+loop (round-robin, so every strategy has spent the same budget at every moment, even after Stop), then the
+packaging of the Result. Candidates are evaluated one after another (no parallel evaluation).
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from engine.core.contract import Diverged, ProgressFn, Result, Tracker
+from engine.core.data import digits, split
+from engine.core.device import pick
+from engine.core.train import accuracy, count_parameters, fit, predict
+from engine.nas import strategies
+from engine.nas.config import STARTING_MODEL, STRATEGIES, Config, space_size
+from engine.nas.space import DECISIONS, best_architecture, build, key
+
+LEARNING_RATE, BATCH_SIZE = 1e-2, 64  # the same training recipe for every candidate
+
+
+@dataclass
+class Digits:
+    X_train: torch.Tensor  # (n_train, 1, 8, 8) in [0, 1]
+    y_train: torch.Tensor  # (n_train,)
+    X_val: torch.Tensor  # candidates are ranked on these images
+    y_val: torch.Tensor
+    X_test: torch.Tensor  # only the winner is ever scored on these
+    y_test: torch.Tensor
+
+
+def load_digits(seed: int) -> Digits:
+    images, labels = digits()
+    rest, test = split(len(labels), 0.2, seed, labels)
+    tr, va = split(len(rest), 0.2, seed, labels[rest])
+    dev = pick()
+    t = lambda idx: (torch.as_tensor(images[idx][:, None], device=dev),  # noqa: E731
+                     torch.as_tensor(labels[idx], device=dev))
+    return Digits(*t(rest[tr]), *t(rest[va]), *t(test))
+
+
+@dataclass
+class Trained:
+    accuracy: float  # validation accuracy
+    parameters: int
+    model: nn.Module
+    seconds: float
+
+
+class Evaluator:
+    """Trains a candidate for a few epochs, or returns the cached result when the architecture was seen before.
+
+    Each architecture trains from a seed derived from the run's seed and the architecture itself, so it gets
+    the same accuracy whichever strategy proposes it, and whenever.
+    """
+
+    def __init__(self, data: Digits, epochs: int, seed: int):
+        self.data, self.epochs, self.seed = data, epochs, seed
+        self.cache: dict[str, Trained] = {}
+        self.trainings = 0
+
+    def __call__(self, arch: dict) -> tuple[Trained, bool]:
+        k = key(arch)
+        if k in self.cache:
+            return self.cache[k], True
+        started = time.perf_counter()
+        seed = (self.seed * 1_000_003 + zlib.crc32(k.encode())) % 2**31
+        torch.manual_seed(seed)  # the same initial weights and dropout masks for this architecture every time
+        model = build(arch).to(self.data.X_train.device)
+        d = self.data
+        try:
+            fit(model, d.X_train, d.y_train, loss_fn=nn.CrossEntropyLoss(), epochs=self.epochs, lr=LEARNING_RATE,
+                batch_size=BATCH_SIZE, tracker=Tracker(None, self.epochs), seed=seed)
+        except Diverged:
+            pass  # a candidate whose loss blew up simply scores badly
+        score = accuracy(predict(model, d.X_val), d.y_val)
+        self.trainings += 1
+        self.cache[k] = Trained(score, count_parameters(model), model.cpu().eval(), time.perf_counter() - started)
+        return self.cache[k], False
+
+
+def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy: float):
+    """Round-robin: each round, every strategy asks for one candidate, it is evaluated, the strategy is told."""
+    names = config.strategies
+    seeds = {n: int(np.random.SeedSequence([config.seed, list(STRATEGIES).index(n)]).generate_state(1)[0])
+             for n in names}  # one independent 32-bit seed per strategy
+    searchers = {n: strategies.make(n, seeds[n], config) for n in names}
+    rows: list[dict] = []
+    best = {n: [] for n in names}  # best-so-far validation accuracy per strategy, one entry per candidate
+    step = 0
+    for candidate in range(1, config.budget + 1):
+        for name, searcher in searchers.items():
+            arch = searcher.ask()
+            trained, cached = evaluate(arch)
+            searcher.tell(arch, trained.accuracy)
+            best[name].append(max([trained.accuracy, *best[name][-1:]]))
+            step += 1
+            rows.append({"step": step, "strategy": name, "candidate": candidate, "accuracy": trained.accuracy,
+                         "best_so_far": best[name][-1], "parameters": trained.parameters, "cached": cached,
+                         "train_seconds": 0.0 if cached else trained.seconds, **arch})
+            live = {"best": best, "start": start_accuracy}
+            if tracker.step(step, live=live, accuracy=trained.accuracy, best_so_far=best[name][-1]):
+                return rows, searchers
+    return rows, searchers
+
+
+def winner(trials: pd.DataFrame, evaluate: Evaluator) -> tuple[dict, Trained]:
+    """The best architecture found (``space.best_architecture``'s rule) and its trained network."""
+    arch = best_architecture(trials)
+    return arch, evaluate.cache[key(arch)]
+
+
+def summary(config: Config, trials: pd.DataFrame, evaluate: Evaluator, start: Trained, best: Trained,
+            test_accuracy: float, seconds: float) -> dict[str, float]:
+    unique = len(trials.drop_duplicates(subset=list(DECISIONS)))
+    metrics = {"best_accuracy": best.accuracy}
+    for name in config.strategies:
+        mine = trials[trials.strategy == name]
+        if len(mine):
+            metrics[f"best_accuracy_{name}"] = float(mine.accuracy.max())
+    metrics.update(best_test_accuracy=test_accuracy, best_parameters=best.parameters,
+                   starting_model_accuracy=start.accuracy, starting_model_parameters=start.parameters,
+                   candidates=len(trials), unique_architectures=unique,
+                   repeats=len(trials) - unique, space_size=space_size(), validation_images=len(evaluate.data.y_val),
+                   search_seconds=seconds,
+                   candidates_per_second=len(trials) / max(seconds, 1e-9))
+    return metrics
+
+
+def run(config: Config, progress: ProgressFn) -> Result:
+    """Search the space with every switched-on strategy at the same budget; return all trials and the winner."""
+    started = time.perf_counter()
+    data = load_digits(config.seed)
+    evaluate = Evaluator(data, config.epochs_per_candidate, config.seed)
+    start, _ = evaluate(STARTING_MODEL)  # the course's model, trained the same way: the bar to beat
+    tracker = Tracker(progress, config.budget * len(config.strategies))
+    rows, searchers = search(config, evaluate, tracker, start.accuracy)
+    trials = pd.DataFrame(rows)
+    arch, best = winner(trials, evaluate)
+    X_test, y_test = data.X_test.cpu(), data.y_test.cpu()
+    test_accuracy = accuracy(predict(best.model, X_test), y_test)
+    metrics = summary(config, trials, evaluate, start, best, test_accuracy, time.perf_counter() - started)
+    metrics["starting_model_test_accuracy"] = accuracy(predict(start.model, X_test), y_test)
+    headline = tuple(f"best_accuracy_{n}" for n in config.strategies if f"best_accuracy_{n}" in metrics)
+    arrays = {}
+    if "evolution" in searchers:
+        evo = searchers["evolution"]
+        arrays["population"] = np.array([m + [-1] * (evo.size - len(m)) for m in evo.members], dtype=int).reshape(
+            -1, evo.size)  # (evolution candidates, population size): candidate numbers alive, -1 = empty seat
+        arrays["parents"] = np.array(evo.parents[:len(evo.members)], dtype=int)
+    if "rl" in searchers:
+        arrays["controller_probabilities"] = np.stack(searchers["rl"].history)  # (told + 1, total options)
+    return Result(config=config, history=trials, metrics=metrics,
+                  headline=(*headline, "best_test_accuracy")[:4], models={"best": best.model}, arrays=arrays,
+                  info={"best_architecture": arch},
+                  stopped=tracker.stopped)

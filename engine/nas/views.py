@@ -1,0 +1,423 @@
+"""NAS views: the search as it happened (best so far, every candidate, population, controller), the winners as
+block diagrams, SHAP of a surrogate that predicts accuracy from the choices, and the plain-language summary."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from engine.core import charts
+from engine.core.contract import Result
+from engine.nas.config import SPACE, SPACE_HELP, STARTING_MODEL, STRATEGIES, space_size
+
+DECISIONS = tuple(SPACE)
+COLOURS = {"random": "#7f7f7f", "evolution": "#2ca02c", "rl": "#d62728", "tpe": "#1f77b4"}
+
+
+def arch_text(row) -> str:
+    """One line per architecture, e.g. '2x conv 32@3x3 max-pool · dense 1x64 · relu · dropout 0'."""
+    pool = f"{row['pooling']}-pool"
+    dense = f"dense {row['dense_layers']}x{row['dense_width']}" if row["dense_layers"] else "no hidden dense"
+    return (f"{row['conv_blocks']}x conv {row['filters']}@{row['kernel_size']}x{row['kernel_size']} {pool} · {dense}"
+            f" · {row['activation']} · dropout {row['dropout']:g}")
+
+
+def unique_trials(history: pd.DataFrame) -> pd.DataFrame:
+    """Each architecture once (as first proposed), best first: highest accuracy, then fewest weights."""
+    first = history.drop_duplicates(subset=list(DECISIONS), keep="first")
+    return first.sort_values(["accuracy", "parameters", "step"], ascending=[False, True, True], kind="stable")
+
+
+def pareto_front(params: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both (fewer weights and higher accuracy), by size."""
+    order = np.lexsort((-acc, params))  # by size, then most accurate first
+    front, best = [], -np.inf
+    for i in order:
+        if acc[i] > best:
+            front.append(i)
+            best = acc[i]
+    return np.array(front, dtype=int)
+
+
+def best_so_far_figure(curves: dict[str, list], start: float | None, title: str = "Best accuracy so far") -> go.Figure:
+    fig = go.Figure()
+    for name, values in curves.items():
+        fig.add_trace(go.Scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
+                                 name=STRATEGIES[name], line=dict(color=COLOURS[name], shape="hv")))
+    if start is not None:
+        fig.add_hline(y=start, line_dash="dash", line_color="black",
+                      annotation_text="course's starting model", annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="candidates proposed by the strategy",
+                      yaxis_title="best validation accuracy", yaxis_tickformat=".0%", hovermode="x unified",
+                      legend=dict(orientation="h", y=-0.2))
+    return charts.captioned(fig, "Each strategy's best candidate so far, at the same budget. Steps up are "
+                                 "discoveries; the dashed line is the course's starting model trained the same way.")
+
+
+def accuracy_vs_size(result: Result) -> go.Figure:
+    h = result.history
+    fig = go.Figure()
+    for name in dict.fromkeys(h.strategy):
+        mine = h[h.strategy == name]
+        fig.add_trace(go.Scatter(x=mine.parameters, y=mine.accuracy, mode="markers", name=STRATEGIES[name],
+                                 marker=dict(color=COLOURS[name], size=8, opacity=0.7),
+                                 text=[f"{STRATEGIES[name]} #{c}: {arch_text(r)}" for c, (_, r) in
+                                       zip(mine.candidate, mine.iterrows())],
+                                 hovertemplate="%{text}<br>%{x:,} weights, %{y:.1%}<extra></extra>"))
+    u = unique_trials(h)
+    front = u.iloc[pareto_front(u.parameters.to_numpy(float), u.accuracy.to_numpy(float))]
+    fig.add_trace(go.Scatter(x=front.parameters, y=front.accuracy, mode="lines", name="Pareto front",
+                             line=dict(color="black", shape="hv", width=1.5)))
+    m = result.metrics
+    fig.add_trace(go.Scatter(x=[m["starting_model_parameters"]], y=[m["starting_model_accuracy"]], mode="markers",
+                             name="course's starting model", marker=dict(symbol="star", size=16, color="gold",
+                                                                         line=dict(color="black", width=1))))
+    fig.update_layout(title="Every candidate: accuracy vs size", xaxis_type="log",
+                      xaxis_title="weights (log scale)", yaxis_title="validation accuracy", yaxis_tickformat=".0%",
+                      legend=dict(orientation="h", y=-0.2))
+    return charts.captioned(fig, "Each dot is one proposed candidate (repeats overlap). The black line is the "
+                                 "Pareto front: no other candidate is both smaller and more accurate.")
+
+
+KIND_COLOURS = {"Input": "#eeeeee", "Conv": "#9ecae1", "MaxPool": "#a1d99b", "AvgPool": "#a1d99b",
+                "Flatten": "#eeeeee", "Dropout": "#d9d9d9", "Dense": "#fdae6b"}
+
+
+def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
+    """Each architecture as a row of boxes, left to right; each box shows a layer and its output shape."""
+    fig = go.Figure()
+    widest = max(len(b) for _, b in rows)
+    for r, (title, layers) in enumerate(rows):
+        y = -r * 2.0
+        fig.add_annotation(x=-0.1, y=y + 0.8, text=f"<b>{title}</b>", showarrow=False, xanchor="left",
+                           font=dict(size=12))
+        for j, (name, shape) in enumerate(layers):
+            x0 = j * 1.25
+            colour = KIND_COLOURS.get(name.split()[0].rstrip(","), "#eeeeee")
+            fig.add_shape(type="rect", x0=x0, x1=x0 + 1, y0=y - 0.45, y1=y + 0.45, fillcolor=colour,
+                          line=dict(color="#555555", width=1))
+            fig.add_annotation(x=x0 + 0.5, y=y, text=f"{name.replace(', ', '<br>')}<br><i>{shape}</i>",
+                               showarrow=False, font=dict(size=9))
+            if j:
+                fig.add_annotation(x=x0, y=y, ax=x0 - 0.25, ay=y, xref="x", yref="y", axref="x", ayref="y",
+                                   showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1, text="")
+    fig.update_xaxes(visible=False, range=[-0.2, widest * 1.25])
+    fig.update_yaxes(visible=False, range=[-(len(rows) - 1) * 2.0 - 0.6, 1.1])
+    fig.update_layout(height=150 + 170 * len(rows), showlegend=False, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+def best_architectures(result: Result, top: int = 3) -> go.Figure:
+    from engine.nas.space import blocks  # plain layer names and shapes; same order as build()
+
+    u = unique_trials(result.history).head(top)
+    rows = [(f"#{i + 1} · {r.accuracy:.1%} validation accuracy · {r.parameters:,} weights · first proposed by "
+             f"{STRATEGIES[r.strategy].lower()} (candidate {r.candidate})", blocks({d: r[d] for d in DECISIONS}))
+            for i, (_, r) in enumerate(u.iterrows())]
+    rows.append((f"Course's starting model · {result.metrics['starting_model_accuracy']:.1%} · "
+                 f"{result.metrics['starting_model_parameters']:,} weights", blocks(STARTING_MODEL)))
+    fig = block_diagrams(rows)
+    fig.update_layout(title="The best architectures found, and the starting model")
+    return charts.captioned(fig, "Layers left to right with the shape of what each passes on (height x width x "
+                                 "channels). Blue: convolution; green: pooling; orange: dense layers.")
+
+
+def population_figure(result: Result) -> go.Figure:
+    h = result.history
+    evo = h[h.strategy == "evolution"].reset_index(drop=True)
+    members = result.arrays["population"]  # (evolution candidates, population size)
+    acc = evo.accuracy.to_numpy()
+    xs, ys, texts, means = [], [], [], []
+    for t, alive in enumerate(members):
+        alive = alive[alive >= 0]
+        xs += [t + 1] * len(alive)
+        ys += list(acc[alive])
+        texts += [f"candidate {i + 1}: {arch_text(evo.iloc[i])}" for i in alive]
+        means.append(acc[alive].mean())
+    fig = go.Figure([
+        go.Scatter(x=xs, y=ys, mode="markers", name="population members", text=texts,
+                   marker=dict(color=COLOURS["evolution"], opacity=0.45, size=7),
+                   hovertemplate="after candidate %{x}: %{y:.1%}<br>%{text}<extra></extra>"),
+        go.Scatter(x=np.arange(1, len(means) + 1), y=means, mode="lines", name="population mean",
+                   line=dict(color="black"))])
+    if len(means) > members.shape[1]:
+        fig.add_vline(x=members.shape[1] + 0.5, line_dash="dot", line_color="grey",
+                      annotation_text="random founders | children", annotation_position="top")
+    fig.update_layout(title="Regularised evolution: the population over time", xaxis_title="evolution candidates",
+                      yaxis_title="validation accuracy", yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.2))
+    return charts.captioned(fig, f"After each candidate, the accuracies of the {members.shape[1]} architectures "
+                                 "alive. The first ones are random; then each child copies a tournament winner with "
+                                 "one choice changed and the oldest member dies, so a rising mean means the "
+                                 "population is improving.")
+
+
+def controller_figure(result: Result) -> go.Figure:
+    probs = result.arrays["controller_probabilities"]  # (updates + 1, total options)
+    labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
+    fig = go.Figure(go.Heatmap(z=probs.T, x=np.arange(probs.shape[0]), y=labels, colorscale="Reds", zmin=0, zmax=1,
+                               colorbar=dict(title="probability"),
+                               hovertemplate="after %{x} updates<br>%{y}: %{z:.2f}<extra></extra>"))
+    fig.update_layout(title="RL controller: how likely it is to pick each option", xaxis_title="REINFORCE updates",
+                      yaxis=dict(autorange="reversed"), height=max(420, 18 * len(labels) + 120))
+    return charts.captioned(fig, "One row per option, grouped by decision (each decision's rows add up to 1). "
+                                 "It starts uniform; options that came with above-baseline accuracy get darker.")
+
+
+def trials_table(result: Result) -> go.Figure:
+    u = unique_trials(result.history)
+    cols = {"rank": list(range(1, len(u) + 1)), "accuracy": [f"{a:.1%}" for a in u.accuracy],
+            "weights": [f"{p:,}" for p in u.parameters], "first by": [STRATEGIES[s] for s in u.strategy],
+            "candidate": list(u.candidate), **{d: [str(v) for v in u[d]] for d in DECISIONS}}
+    fig = go.Figure(go.Table(header=dict(values=[c.replace("_", " ") for c in cols], align="left"),
+                             cells=dict(values=list(cols.values()), align="left")))
+    fig.update_layout(title=f"All {len(u)} architectures trained, best first", height=min(900, 120 + 24 * len(u)))
+    return charts.captioned(fig, "Every candidate, repeats included, is in Details -> History, where you can sort "
+                                 "by any column.")
+
+
+def space_table() -> go.Figure:
+    names = list(SPACE)
+    fig = go.Figure(go.Table(
+        header=dict(values=["decision", "what it sets", "options", "count"], align="left"),
+        cells=dict(values=[names, [SPACE_HELP[d] for d in names], [", ".join(map(str, SPACE[d])) for d in names],
+                           [len(SPACE[d]) for d in names]], align="left")))
+    fig.update_layout(title=f"The search space: {space_size():,} architectures", height=380)
+    return charts.captioned(fig, "Every combination of one option per decision is a valid network. The course's "
+                                 "starting model is 1 block, 32 filters, 3x3, max pooling, 1 dense layer of 64, relu.")
+
+
+def figures(result: Result) -> dict:
+    h = result.history
+    if not len(h):
+        return {"Search space": space_table()}
+    curves = {n: list(h[h.strategy == n].best_so_far) for n in dict.fromkeys(h.strategy)}
+    figs = {"Best so far": best_so_far_figure(curves, result.metrics["starting_model_accuracy"]),
+            "Accuracy vs size": accuracy_vs_size(result),
+            "Best architectures": best_architectures(result)}
+    if len(result.arrays.get("population", [])):
+        figs["Evolution population"] = population_figure(result)
+    if len(result.arrays.get("controller_probabilities", [])) > 1:
+        figs["Controller probabilities"] = controller_figure(result)
+    figs["All trials"] = trials_table(result)
+    figs["Search space"] = space_table()
+    return figs
+
+
+# --- SHAP of a surrogate ------------------------------------------------------------------------------------
+
+FEATURES = [d if isinstance(SPACE[d][0], (int, float)) else
+            f"{d} ({', '.join(f'{i}={o}' for i, o in enumerate(SPACE[d]))})" for d in DECISIONS]
+
+
+def surrogate_data(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded choices (n, decisions) and accuracies (n,) of each architecture trained, once each."""
+    from engine.nas.space import encode
+
+    u = unique_trials(result.history)
+    X = np.array([encode({d: r[d] for d in DECISIONS}) for _, r in u.iterrows()]).reshape(-1, len(DECISIONS))
+    return X, u.accuracy.to_numpy(float)
+
+
+def surrogate(seed: int):
+    """A small, unfitted gradient-boosting model from encoded choices to accuracy."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    return GradientBoostingRegressor(n_estimators=150, max_depth=2, learning_rate=0.05, random_state=seed)
+
+
+MIN_TRIALS_TO_EXPLAIN = 8
+
+
+def explain(result: Result):
+    """SHAP (TreeExplainer) of the surrogate over every architecture trained: which choices moved accuracy."""
+    import shap
+
+    from engine.core.explain import additivity_error, make_explanation
+
+    X, y = surrogate_data(result)
+    if len(y) < MIN_TRIALS_TO_EXPLAIN:
+        return None
+    model = surrogate(result.config.seed).fit(X, y)
+    explainer = shap.TreeExplainer(model)
+    values = np.asarray(explainer.shap_values(X), dtype=np.float64)  # (n, decisions)
+    base = np.full(len(X), float(np.ravel(explainer.expected_value)[0]))
+    error = additivity_error(values[..., None], base[:, None], model.predict(X)[:, None])
+    return make_explanation(values, base, X, FEATURES, None, error,
+                            f"TreeExplainer on a gradient-boosting surrogate fitted to {len(y)} architectures")
+
+
+def surrogate_check(result: Result) -> go.Figure:
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    X, y = surrogate_data(result)
+    folds = KFold(min(5, len(y)), shuffle=True, random_state=result.config.seed)
+    pred = cross_val_predict(surrogate(result.config.seed), X, y, cv=folds)
+    r2 = 1 - ((y - pred) ** 2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12)
+    lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+    fig = go.Figure(go.Scatter(x=y, y=pred, mode="markers", marker=dict(size=8)))
+    fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line=dict(dash="dash", color="grey"))
+    fig.update_layout(title=f"Surrogate check: cross-validated R² = {r2:.2f}", xaxis_title="measured accuracy",
+                      yaxis_title="surrogate's prediction (held-out fold)", xaxis_tickformat=".0%",
+                      yaxis_tickformat=".0%")
+    trust = ("It predicts held-out architectures fairly well, so its SHAP ranking is worth reading."
+             if r2 >= 0.3 else "It predicts held-out architectures poorly (few trials, noisy accuracies): treat "
+                               "its SHAP values as a rough hint and run a bigger budget for a firmer answer.")
+    return charts.captioned(fig, f"SHAP explains the surrogate, not the networks; this is how well the surrogate "
+                                 f"knows the search results. {trust}")
+
+
+def choice_means(result: Result) -> go.Figure:
+    from plotly.subplots import make_subplots
+
+    u = unique_trials(result.history)
+    fig = make_subplots(rows=2, cols=4, subplot_titles=list(DECISIONS), shared_yaxes=True)
+    for i, d in enumerate(DECISIONS):
+        stats = u.groupby(d, sort=False).accuracy.agg(["mean", "count"]).reindex(list(SPACE[d])).dropna()
+        fig.add_trace(go.Bar(x=[str(o) for o in stats.index], y=stats["mean"], text=[f"n={c}" for c in stats["count"]],
+                             textposition="auto", marker_color="#1f77b4", showlegend=False),
+                      row=i // 4 + 1, col=i % 4 + 1)
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_layout(title="Mean accuracy of the architectures with each option", height=520)
+    return charts.captioned(fig, "A model-free check on SHAP: the average accuracy of every trained architecture "
+                                 "that used each option (n = how many). Few trials per bar means a rough average.")
+
+
+def explain_figures(result: Result, explanation) -> dict:
+    if explanation is None:
+        return {}
+    return {"Surrogate check": surrogate_check(result), "Accuracy by option": choice_means(result)}
+
+
+# --- What just happened -------------------------------------------------------------------------------------
+
+PROSE = {"random": "random search", "evolution": "regularised evolution", "rl": "the RL controller",
+         "tpe": "Optuna's TPE"}
+
+
+def _pct(a: float) -> str:
+    return f"{a:.1%}"
+
+
+def _names(names) -> str:
+    """'random search, the RL controller and Optuna's TPE'."""
+    words = [PROSE[n] for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _comparison(result: Result) -> str:
+    """Which strategy found the best candidate, and whether the gap is bigger than a few validation images."""
+    m = result.metrics
+    names = [n for n in STRATEGIES if f"best_accuracy_{n}" in m]
+    if len(names) < 2:
+        return ""
+    bests = {n: m[f"best_accuracy_{n}"] for n in names}
+    ranked = sorted(names, key=lambda n: -bests[n])
+    top, second = ranked[0], ranked[1]
+    gap, image = bests[top] - bests[second], 1 / m["validation_images"]
+    if gap < image / 2:
+        tied = [n for n in ranked if bests[n] > bests[top] - image / 2]
+        return f"{_cap(_names(tied))} tied for the best candidate ({_pct(bests[top])}) at this budget. "
+    images = round(gap / image)
+    if images <= 3:
+        return (f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), only {images} validation "
+                f"image{'s' if images > 1 else ''} ahead of {PROSE[second]} ({_pct(bests[second])}): "
+                "too close to call on one seed, so try other seeds before naming a winner. ")
+    return (f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), {gap * 100:.1f} points ahead of "
+            f"{PROSE[second]} ({_pct(bests[second])}); one seed is one draw, so check other seeds. ")
+
+
+CLEAR_GAIN = 0.01  # a mean gain of a point (about 3 validation images) before we call it learning
+
+
+def _halves(result: Result, name: str) -> tuple[float, float] | None:
+    acc = result.history[result.history.strategy == name].accuracy.to_numpy()
+    if len(acc) < 4:
+        return None
+    half = len(acc) // 2
+    return float(acc[:half].mean()), float(acc[half:].mean())
+
+
+def _learning(result: Result) -> str:
+    """Did the learning strategies' candidates get better as they went? Said only when the numbers show it."""
+    text = ""
+    evo = _halves(result, "evolution")
+    if evo:
+        early, late = evo
+        text += (f"Evolution's later candidates averaged {_pct(late)} against {_pct(early)} for its first half: "
+                 "selection and mutation were climbing. " if late > early + CLEAR_GAIN else
+                 f"Evolution's later candidates were no better on average ({_pct(late)} vs {_pct(early)}): at this "
+                 "budget it had little time to climb beyond its random founders. ")
+    rl = _halves(result, "rl")
+    if rl and "controller_probabilities" in result.arrays:
+        early, late = rl
+        probs = result.arrays["controller_probabilities"]
+        labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
+        j = int(np.argmax(probs[-1] - probs[0]))
+        text += (f"The RL controller's later candidates averaged {_pct(late)} against {_pct(early)} at first"
+                 + (", so its policy was learning" if late > early + CLEAR_GAIN else ", so its policy had not yet "
+                    "learned much (it needs more candidates than evolution to move)")
+                 + f"; the option it grew most fond of is {labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). ")
+    return text
+
+
+def _decisive_choice(result: Result) -> str:
+    """The decision whose options' mean accuracies differ most (options tried at least twice), model-free."""
+    u = unique_trials(result.history)
+    if len(u) < MIN_TRIALS_TO_EXPLAIN:
+        return ""
+    spreads = {}
+    for d in DECISIONS:
+        stats = u.groupby(d).accuracy.agg(["mean", "count"])
+        stats = stats[stats["count"] >= 2]
+        if len(stats) >= 2:
+            spreads[d] = (stats["mean"].idxmax(), stats["mean"].max(), stats["mean"].idxmin(), stats["mean"].min())
+    if not spreads:
+        return ""
+    d = max(spreads, key=lambda k: spreads[k][1] - spreads[k][3])
+    hi, hi_acc, lo, lo_acc = spreads[d]
+    return (f"Across all {len(u)} architectures, {d.replace('_', ' ')} mattered most on average ({hi}: "
+            f"{_pct(hi_acc)}, {lo}: {_pct(lo_acc)}); the Explain tab weighs every choice with SHAP. ")
+
+
+def describe(result: Result) -> str:
+    h, m = result.history, result.metrics
+    if not len(h):
+        return "The search stopped before any candidate was proposed."
+    per = h.groupby("strategy").size()
+    titles = _names(dict.fromkeys(h.strategy))
+    each = f"{per.iloc[0]} candidates each" if per.nunique() == 1 else f"{per.min()}-{per.max()} candidates each"
+    best = unique_trials(h).iloc[0]
+    start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
+    versus = ("beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches")
+    size = m["best_parameters"] / m["starting_model_parameters"]
+    text = (f"{len(per)} strateg{'ies' if len(per) > 1 else 'y'} ({titles}) proposed {each} from a space of "
+            f"{m['space_size']:,} architectures: {m['unique_architectures']:.0f} different ones, each trained for "
+            f"{result.config.epochs_per_candidate} epoch{'s' if result.config.epochs_per_candidate > 1 else ''}, "
+            + (f"while {m['repeats']:.0f} repeated proposal{'' if m['repeats'] == 1 else 's'} came free from the "
+               "cache. " if m["repeats"] else "with no repeats. ") +
+            f"The best, first proposed by {PROSE[best.strategy]}, reached **{_pct(m['best_accuracy'])}** "
+            f"validation accuracy with {m['best_parameters']:,.0f} weights ({size:.2f}x the starting model's) and "
+            f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
+            f"model, trained the same way ({_pct(start)}). ")
+    gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
+    text += (f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
+             f"{_pct(m['starting_model_test_accuracy'])}" + (", so the gain holds up beyond the images it was "
+             "picked on. " if gap > 0 else ": picked on validation images, its edge does not carry over, a sign "
+             "that the search mostly found luck at this budget. "))
+    text += _comparison(result) + _learning(result) + _decisive_choice(result)
+    if result.stopped:
+        text += "You stopped the search early, so every strategy had a smaller budget than set. "
+    if m["best_accuracy"] < 0.5:
+        text += (f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "
+                 "training to judge an architecture; raise the epochs per candidate. ")
+    return text.strip()
+
+
+def live_figure(snapshot):
+    if not snapshot:
+        return None
+    return best_so_far_figure(snapshot["best"], snapshot.get("start"), title="Live: best accuracy so far")

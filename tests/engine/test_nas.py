@@ -1,0 +1,258 @@
+"""Neural architecture search: the space, the strategies, the cache, the budget, a small real search, the views."""
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from engine import nas
+from engine.core.config import ConfigError, validate
+from engine.core.contract import Result
+from engine.nas.config import SPACE, STARTING_MODEL, space_size
+from engine.nas.space import DECISIONS, best_architecture, blocks, build, key, mutate, sample
+from engine.nas.strategies import TPE, Controller, RegularisedEvolution
+
+torch.set_num_threads(1)
+
+SMALL = {"budget": 3, "epochs_per_candidate": 1, "population_size": 2, "tournament_size": 2, "tpe": True}
+
+
+@pytest.fixture(scope="module")
+def small_search():
+    """A real four-strategy search at budget 3, with every progress call recorded."""
+    calls = []
+    result = nas.run(validate(nas.Config, SMALL), lambda s, t, m, live=None: calls.append((s, t, m, live)) or False)
+    return result, calls
+
+
+# --- the space ----------------------------------------------------------------------------------------------
+
+def test_the_space_holds_the_starting_model_and_counts_its_size():
+    assert space_size() == 3 * 4 * 2 * 2 * 3 * 3 * 3 * 3 == 3888
+    assert all(STARTING_MODEL[d] in SPACE[d] for d in DECISIONS)
+    # Conv(1->32, 3x3): 320, Dense(512->64): 32,832, Dense(64->10): 650 weights and biases
+    assert sum(p.numel() for p in build(STARTING_MODEL).parameters()) == 320 + 32_832 + 650
+
+
+def test_every_sampled_architecture_builds_and_runs_a_forward_pass():
+    rng = np.random.default_rng(0)
+    archs = [sample(rng) for _ in range(40)]
+    # and every option of every decision at least once, including the largest and the smallest network
+    archs += [{**sample(rng), d: o} for d in DECISIONS for o in SPACE[d]]
+    archs += [{d: SPACE[d][-1] for d in DECISIONS}, {d: SPACE[d][0] for d in DECISIONS}]
+    x = torch.rand(5, 1, 8, 8)
+    for arch in archs:
+        model = build(arch).eval()
+        out = model(x)
+        assert out.shape == (5, 10) and torch.isfinite(out).all(), arch
+        flat = next(int(shape) for name, shape in blocks(arch) if name == "Flatten")
+        first_linear = next(m for m in model if isinstance(m, torch.nn.Linear))
+        assert first_linear.in_features == flat, "the diagram and the network agree on the flattened size"
+
+
+def test_a_value_outside_the_space_is_refused_by_name():
+    with pytest.raises(ValueError, match="`filters` must be one of"):
+        build({**STARTING_MODEL, "filters": 7})
+
+
+def test_mutation_changes_exactly_one_choice_and_reaches_every_decision():
+    rng = np.random.default_rng(1)
+    changed = set()
+    for _ in range(300):
+        parent = sample(rng)
+        child = mutate(parent, rng)
+        diff = [d for d in DECISIONS if child[d] != parent[d]]
+        assert len(diff) == 1 and child[diff[0]] in SPACE[diff[0]]
+        changed |= set(diff)
+    assert changed == set(DECISIONS)
+
+
+# --- the strategies ------------------------------------------------------------------------------------------
+
+def test_reinforce_raises_the_probability_of_a_rewarded_choice():
+    controller = Controller(seed=0, learning_rate=0.1, entropy_bonus=0.01)
+    tanh = [f"{d}={o}" for d in DECISIONS for o in SPACE[d]].index("activation=tanh")
+    assert controller.probabilities()[tanh] == pytest.approx(1 / 3)
+    for _ in range(60):
+        arch = controller.ask()
+        controller.tell(arch, 1.0 if arch["activation"] == "tanh" else 0.0)
+    assert controller.probabilities()[tanh] > 0.8
+    assert len(controller.history) == 61
+
+
+def test_a_constant_reward_teaches_the_controller_nothing():
+    """With the baseline equal to every reward, the advantage is zero; at uniform the entropy gradient is zero too."""
+    controller = Controller(seed=0, learning_rate=0.1, entropy_bonus=0.01)
+    start = controller.probabilities()
+    for _ in range(20):
+        controller.tell(controller.ask(), 0.7)
+    np.testing.assert_allclose(controller.probabilities(), start, atol=1e-6)
+
+
+def test_aging_evolution_removes_the_oldest_and_breeds_from_the_tournament_winner():
+    evo = RegularisedEvolution(seed=0, population_size=4, tournament_size=4)  # the tournament is everyone
+    accuracies = [0.5, 0.9, 0.6, 0.7, 0.1, 0.2, 0.3]
+    archs = []
+    for acc in accuracies:
+        arch = evo.ask()
+        if len(archs) >= 4:  # a child: the best living member with one choice changed
+            alive = evo.members[-1]
+            parent = max(alive, key=lambda i: accuracies[i])
+            assert evo.parents[-1] == parent
+            assert sum(arch[d] != archs[parent][d] for d in DECISIONS) == 1
+        archs.append(arch)
+        evo.tell(arch, acc)
+    assert evo.parents[:4] == [-1] * 4
+    assert evo.members[-1] == [3, 4, 5, 6]  # the oldest died first, even the best one (candidate 1, 0.9)
+
+
+def test_tpe_is_optunas_sampler_told_every_accuracy():
+    tpe = TPE(seed=0, budget=6)
+    told = []
+    for i in range(6):
+        arch = tpe.ask()
+        assert set(arch) == set(DECISIONS) and all(arch[d] in SPACE[d] for d in DECISIONS)
+        tpe.tell(arch, i / 10)
+        told.append(i / 10)
+    assert [t.value for t in tpe.study.trials] == told
+
+
+# --- the cache, the budget, a real search ---------------------------------------------------------------------
+
+def test_the_cache_avoids_retraining_and_a_repeat_gets_the_same_accuracy():
+    from engine.nas.search import Evaluator, load_digits
+
+    evaluate = Evaluator(load_digits(0), epochs=1, seed=0)
+    first, cached = evaluate(STARTING_MODEL)
+    assert not cached and evaluate.trainings == 1
+    again, cached = evaluate(dict(reversed(list(STARTING_MODEL.items()))))  # same choices, other key order
+    assert cached and again is first and evaluate.trainings == 1
+    fresh, _ = Evaluator(load_digits(0), epochs=1, seed=0)(STARTING_MODEL)
+    assert fresh.accuracy == first.accuracy  # an architecture's score does not depend on when it is trained
+    assert first.accuracy > 0.5  # one epoch of the course's model already reads most digits
+
+
+def test_the_budget_is_respected_exactly(small_search):
+    result, calls = small_search
+    h = result.history
+    assert h.groupby("strategy").size().to_dict() == {"random": 3, "evolution": 3, "rl": 3, "tpe": 3}
+    assert result.metrics["candidates"] == 12 and len(calls) == 12
+    assert [s for s, *_ in calls] == list(range(1, 13)) and {t for _, t, *_ in calls} == {12}
+    assert list(h.strategy[:4]) == ["random", "evolution", "rl", "tpe"]  # round-robin: equal budget at every step
+    assert result.metrics["unique_architectures"] + result.metrics["repeats"] == 12
+
+
+def test_the_search_reports_consistent_numbers(small_search):
+    result, calls = small_search
+    h, m = result.history, result.metrics
+    for name in ("random", "evolution", "rl", "tpe"):
+        mine = h[h.strategy == name]
+        assert m[f"best_accuracy_{name}"] == mine.accuracy.max()
+        assert (np.diff(mine.best_so_far) >= 0).all() and mine.best_so_far.iloc[-1] == mine.accuracy.max()
+    assert m["best_accuracy"] == h.accuracy.max()
+    assert m["starting_model_parameters"] == 33_802 and m["space_size"] == 3888
+    assert result.headline == ("best_accuracy_random", "best_accuracy_evolution", "best_accuracy_rl",
+                               "best_accuracy_tpe")
+    live = calls[-1][3]
+    assert {k: len(v) for k, v in live["best"].items()} == {"random": 3, "evolution": 3, "rl": 3, "tpe": 3}
+    assert result.arrays["controller_probabilities"].shape == (4, sum(len(o) for o in SPACE.values()))
+    assert result.arrays["population"].shape == (3, 2)
+
+
+def test_the_winner_can_be_rebuilt_from_its_architecture_and_stored_weights(small_search):
+    """What the Edge AI page does with a NAS run: build(info["best_architecture"]) + the "best." weights."""
+    from safetensors.torch import load
+
+    from engine.core.pipeline import weights_bytes
+    from engine.nas.search import load_digits
+
+    import io
+
+    result, _ = small_search
+    arch = result.info["best_architecture"]
+    assert key(arch) == key(result.history.sort_values("accuracy", ascending=False).iloc[0])
+    stored = pd.read_json(io.StringIO(result.history.to_json(orient="split", index=False)), orient="split")
+    assert best_architecture(stored) == arch  # the run store keeps the history, so the winner can be recovered
+    tensors = load(weights_bytes(result.models))
+    model = build(arch)
+    model.load_state_dict({k.removeprefix("best."): v for k, v in tensors.items()})
+    data = load_digits(result.config.seed)
+    accuracy = (model.eval()(data.X_test).argmax(1) == data.y_test).float().mean().item()
+    assert accuracy == pytest.approx(result.metrics["best_test_accuracy"])
+
+
+def test_stop_returns_the_candidates_so_far():
+    result = nas.run(validate(nas.Config, SMALL), lambda s, t, m, live=None: s >= 3)
+    assert result.stopped and len(result.history) == 3
+    assert "stopped the search early" in nas.describe(result)
+
+
+def test_settings_are_checked_in_plain_words():
+    with pytest.raises(ConfigError, match="at least one search strategy"):
+        validate(nas.Config, {"random": False, "evolution": False, "rl": False, "tpe": False})
+    with pytest.raises(ConfigError, match="tournament_size <= population_size"):
+        validate(nas.Config, {"population_size": 3, "tournament_size": 4})
+    assert validate(nas.Config, {"evolution": False, "tpe": True}).strategies == ("random", "rl", "tpe")
+
+
+# --- the views, on hand-made trials ---------------------------------------------------------------------------
+
+def trials(accuracy_of, strategies=("random", "evolution"), budget=10, seed=0) -> Result:
+    """A Result whose trials are random architectures scored by ``accuracy_of(arch)`` (no training)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for candidate, name in itertools.product(range(1, budget + 1), strategies):
+        arch = sample(rng)
+        rows.append({"step": len(rows) + 1, "strategy": name, "candidate": candidate,
+                     "accuracy": accuracy_of(arch, name), "parameters": 1000 + len(rows), "cached": False,
+                     "train_seconds": 0.1, **arch})
+    h = pd.DataFrame(rows)
+    h["best_so_far"] = h.groupby("strategy").accuracy.cummax()
+    metrics = {"best_accuracy": h.accuracy.max(), "best_test_accuracy": 0.9, "best_parameters": 1000,
+               "starting_model_accuracy": 0.9, "starting_model_test_accuracy": 0.88, "starting_model_parameters": 33802, "candidates": len(h),
+               "unique_architectures": len(h), "repeats": 0, "space_size": space_size(), "validation_images": 288,
+               **{f"best_accuracy_{n}": h[h.strategy == n].accuracy.max() for n in strategies}}
+    config = validate(nas.Config, {n: n in strategies for n in ("random", "evolution", "rl", "tpe")})
+    return Result(config=config, history=h, metrics=metrics, headline=("best_accuracy",))
+
+
+def test_describe_names_the_strategy_the_numbers_favour_and_calls_a_tie_a_tie():
+    random_wins = trials(lambda a, n: 0.95 if n == "random" else 0.80)
+    text = nas.describe(random_wins)
+    assert "Random search found the best candidate (95.0%), 15.0 points ahead of regularised evolution" in text
+    tie = trials(lambda a, n: 0.9)
+    assert "Random search and regularised evolution tied for the best candidate (90.0%)" in nas.describe(tie)
+    assert "matches the course's starting model" in nas.describe(tie)
+    close = trials(lambda a, n: 0.9 + (1 / 288 if n == "evolution" else 0))
+    assert "only 1 validation image ahead" in nas.describe(close)
+
+
+def test_describe_says_whether_evolution_climbed():
+    climbing = trials(lambda a, n, c=iter(range(100)): 0.5 + next(c) / 100, strategies=("evolution",))
+    assert "selection and mutation were climbing" in nas.describe(climbing)
+    falling = trials(lambda a, n, c=iter(range(100)): 0.9 - next(c) / 100, strategies=("evolution",))
+    assert "were no better on average" in nas.describe(falling)
+
+
+def test_shap_of_the_surrogate_finds_the_choice_that_decides_accuracy():
+    from engine.core.explain import global_importance
+
+    result = trials(lambda a, n: 0.95 if a["activation"] == "relu" else 0.6, budget=15)
+    explanation = nas.explain(result)
+    assert explanation.additivity_error < 1e-6
+    importance = global_importance(explanation)
+    assert explanation.feature_names[int(np.argmax(importance))].startswith("activation")
+    assert set(nas.explain_figures(result, explanation)) == {"Surrogate check", "Accuracy by option"}
+    assert "activation mattered most on average (relu: 95.0%" in nas.describe(result)
+    assert nas.explain(trials(lambda a, n: 0.9, budget=2)) is None  # too few trials for a surrogate
+
+
+def test_figures_cover_the_whole_search(small_search):
+    result, _ = small_search
+    figs = nas.figures(result)
+    assert list(figs) == ["Best so far", "Accuracy vs size", "Best architectures", "Evolution population",
+                          "Controller probabilities", "All trials", "Search space"]
+    assert len(figs["Best so far"].data) == 4
+    assert nas.live_figure({"best": {"random": [0.5, 0.7]}, "start": 0.8}) is not None
+    assert nas.live_figure(None) is None

@@ -4,7 +4,7 @@ The reference package: every technique has this shape. ``config`` (settings, pre
 torch), ``mlp`` (the algorithm: ``run``), ``views`` (figures, SHAP, the "What just happened" text).
 """
 from engine.core.contract import lazy
-from engine.xai.config import METRICS, PRESETS, Config, estimate_seconds
+from engine.xai.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.xai.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.xai.mlp", "run")

@@ -73,6 +73,14 @@ def _frame(rows=40):
     return "\n".join(lines).encode()
 
 
+def _separable(rows, columns=("f1", "f2")):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(rows, len(columns)))
+    lines = [",".join([*columns, "label"])] + [",".join(f"{v:.3f}" for v in x) + ("," + ("yes" if x.sum() > 0 else "no"))
+                                              for x in X]
+    return "\n".join(lines).encode()
+
+
 def test_csv_tables_are_checked():
     df = read_csv(_frame())
     table = table_from_csv(df, "label")
@@ -87,8 +95,28 @@ def test_csv_tables_are_checked():
 
 def test_an_uploaded_csv_trains(tmp_path, monkeypatch):
     monkeypatch.setenv("FRONTIER_DATA_DIR", str(tmp_path))
-    token = save_upload(_frame(200))
+    token = save_upload(_separable(200))
     out = execute("xai", {**PRESETS["quick"], "dataset": "upload", "upload": token, "target": "label"})
-    assert 0 <= out.metrics["test_accuracy"] <= 1 and out.explanation.feature_names == ["f1", "f2"]
+    # the label is f1 + f2 > 0: the network must clearly beat always guessing one class
+    assert out.metrics["test_accuracy"] > out.metrics["majority_accuracy"] + 0.2
+    assert out.explanation.feature_names == ["f1", "f2"]
     with pytest.raises(DataError, match="not valid"):
         execute("xai", {**PRESETS["quick"], "dataset": "upload", "upload": "../../etc/passwd", "target": "x"})
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine", "iris", "diabetes"])
+def test_quick_network_ties_or_beats_its_linear_baseline_on_every_bundled_table(dataset):
+    from engine.core.config import validate
+    from engine.xai.mlp import run
+
+    for seed in range(4):
+        m = run(validate(Config, {**PRESETS["quick"], "dataset": dataset, "seed": seed}), lambda *a, **k: False).metrics
+        kind = "accuracy" if "test_accuracy" in m else "r2"
+        assert m[f"test_{kind}"] >= m[f"baseline_test_{kind}"] - 0.03, (dataset, seed, m)
+
+
+def test_a_one_feature_upload_trains_and_is_described(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRONTIER_DATA_DIR", str(tmp_path))
+    out = execute("xai", {**PRESETS["quick"], "dataset": "upload", "upload": save_upload(_separable(200, ("f1",))),
+                          "target": "label"})
+    assert out.explanation.feature_names == ["f1"] and "network" in out.text

@@ -28,11 +28,11 @@ def test_settings_come_from_the_url_and_bad_values_are_warned_about():
 
 def test_presets_fill_the_form_and_an_edit_makes_it_custom():
     at = open_page("xai")
-    at.selectbox(key="xai._preset").set_value("better").run()
-    assert at.slider(key="xai.epochs").value == 200 and at.slider(key="xai.hidden_layers").value == 3
+    at.selectbox(key="xai._preset").set_value("thorough").run()
+    assert at.slider(key="xai.explain_rows").value == 150 and at.slider(key="xai.epochs").value == 100
     at.slider(key="xai.width").set_value(100).run()
     assert at.selectbox(key="xai._preset").value == "custom"
-    assert at.query_params["width"] == "100" and at.query_params["epochs"] == "200"
+    assert at.query_params["width"] == "100" and at.query_params["explain_rows"] == "150"
 
 
 def test_upload_without_a_file_explains_what_is_missing():

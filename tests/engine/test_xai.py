@@ -47,7 +47,8 @@ def test_regression_reports_r2():
 
 def test_diverging_training_gets_a_plain_message():
     with pytest.raises(Diverged, match="Training diverged"):
-        execute("xai", {"dataset": "breast_cancer", "optimizer": "sgd", "learning_rate": 1.0, "epochs": 20})
+        execute("xai", {"dataset": "diabetes", "optimizer": "sgd", "learning_rate": 1.0, "epochs": 20,
+                        "activation": "relu", "width": 256, "batch_size": 64})
 
 
 def test_upload_needs_a_file_and_target():

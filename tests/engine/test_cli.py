@@ -19,11 +19,11 @@ def test_list_names_every_technique():
 
 
 def test_run_prints_metrics_and_writes_files(tmp_path):
-    out = cli("run", "xai", "--set", "dataset=iris", "--set", "epochs=30", "--out", str(tmp_path))
+    out = cli("run", "xai", "--set", "dataset=iris", "--set", "epochs=80", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout.strip().splitlines()[-1])
     assert metrics["test_accuracy"] > 0.8 and metrics["shap_additivity_error"] < 1e-3
-    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 30
+    assert json.loads((tmp_path / "config.json").read_text())["epochs"] == 80
     assert (tmp_path / "history.csv").read_text().startswith("step,")
     weights = load_file(tmp_path / "model.safetensors")
     assert any(k.startswith("mlp.") for k in weights)

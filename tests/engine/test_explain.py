@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.core.explain import (exact_shapley, explain_function, explain_torch, permutation_importance,
+from engine.core.explain import (clearly_ahead, exact_shapley, explain_function, explain_torch, permutation_importance,
                                  shapley_permutation)
 
 torch.set_num_threads(1)
@@ -87,5 +87,7 @@ def test_permutation_importance_finds_the_only_useful_feature():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     y = X[:, 1] > 0
-    drops = permutation_importance(lambda A: float(((A[:, 1] > 0) == y).mean()), X)
-    assert np.argmax(drops) == 1 and drops[1] > 0.3 and abs(drops[0]) < 1e-9
+    rise, err = permutation_importance(lambda A: float(((A[:, 1] > 0) != y).mean()), X)  # error rate rises
+    assert np.argmax(rise) == 1 and rise[1] > 0.3 and abs(rise[0]) < 1e-9 and err[0] == 0 and err[1] > 0
+    assert clearly_ahead(rise, err) == [1]
+    assert clearly_ahead(np.array([0.1, 0.1]), np.array([0.2, 0.2])) == []  # noise cannot single one out

@@ -16,4 +16,6 @@ from streamlit.runtime.pages_manager import PagesManager
 def use_app_router() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get("_router_switched"):  # once per session: a rerun would drop a click
+            st.session_state["_router_switched"] = True
+            st.rerun()

@@ -37,7 +37,8 @@ def test_home_lists_every_technique(page, app):
 
 def quick_seed(name: str) -> int:
     """A seed different from the quick preset's, so changing it is a real change of settings."""
-    return 8 if engine.load(name).PRESETS["quick"].get("seed", 0) == 7 else 7
+    module = engine.load(name)
+    return 8 if module.Config(**module.PRESETS["quick"]).seed == 7 else 7
 
 
 @pytest.mark.parametrize("name", list(engine.TECHNIQUES))
@@ -64,7 +65,8 @@ def test_invalid_link_warns_and_the_page_still_trains(page, app):
     driver.open_page(page, app.url + "/xai?epochs=99999", ready=driver.key_selector("xai._train"))
     warnings = " ".join(page.locator(driver.WARNING_BOX).all_inner_texts())
     assert "Ignored epochs from the link" in warnings.replace("`", ""), warnings
-    quick = engine.load("xai").PRESETS["quick"]["epochs"]
+    xai = engine.load("xai")
+    quick = xai.Config(**xai.PRESETS["quick"]).epochs
     assert driver.slider_value(page, "xai.epochs") == str(quick), "the bad value was not replaced by the preset's"
     driver.train_and_wait(page, "xai")
     assert driver.count_svgs(driver.open_tab(page, "Results")) >= 1

@@ -18,7 +18,7 @@ def _run(args) -> int:
     import os
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from engine.core.config import ConfigError, parse_value
+    from engine.core.config import ConfigError, parse_value, validate
     from engine.core.contract import RunError
     from engine.core.data import DataError
 
@@ -37,6 +37,7 @@ def _run(args) -> int:
             if not sep:
                 raise ConfigError(f"`--set` takes key=value, but got {item!r}.")
             values[key.strip()] = parse_value(module.Config, key.strip(), text)
+        validate(module.Config, values)  # every setting checked before the heavy imports (torch takes seconds)
         import torch
 
         torch.set_num_threads(args.threads)

@@ -46,6 +46,52 @@ def additivity_error(values: np.ndarray, base: np.ndarray, output: np.ndarray) -
     return float(np.abs(total - output.reshape(n, k)).max())
 
 
+TRUST_FRACTION = 0.05  # an additivity gap above 5% of the outputs' range makes the values a rough guide only
+
+
+def additive_by_construction(method: str) -> bool:
+    """Shapley values from enumerated or sampled feature orders add up exactly whatever their accuracy."""
+    return "Permutation" in method or method.startswith("Exact Shapley")
+
+
+def output_scale(exp) -> float:
+    """The range of the explained outputs (base value + sum of SHAP values) over rows and outputs."""
+    values = np.asarray(exp.values, dtype=np.float64)
+    n = len(values)
+    k = values.shape[-1] if exp.output_names is not None else 1
+    totals = values.reshape(n, -1, k).sum(1) + np.asarray(exp.base_values, dtype=np.float64).reshape(n, -1)[:, :k]
+    spread = float(np.ptp(totals)) if totals.size else 0.0
+    return spread if spread > 1e-12 else max(float(np.abs(totals).max(initial=0.0)), 1e-12)
+
+
+def additivity_note(exp) -> tuple[str, str]:
+    """What the explanation's sums say about its accuracy, in words: ("caption" | "warning", text).
+
+    A check that holds by construction (exact or permutation Shapley values) is not presented as a check;
+    a real gap (DeepExplainer, GradientExplainer, TreeExplainer) above TRUST_FRACTION of the outputs' range
+    is a warning that says what it means.
+    """
+    error, method = getattr(exp, "additivity_error", None), getattr(exp, "method", "SHAP")
+    if error is None:
+        return "", ""
+    if additive_by_construction(method):
+        text = (f"Explainer: {method}. Values from feature orders add up to the model's output by construction, "
+                "so their sum is no test of accuracy.")
+        spread = getattr(exp, "spread", None)
+        if spread is not None:
+            text += f" Sampling leaves each value uncertain by about ±{spread:.2g} (standard error)."
+        elif "Exact" not in method:
+            text += " Each value is an estimate from sampled orders: small differences between inputs may be noise."
+        return "caption", text
+    scale = output_scale(exp)
+    if error <= TRUST_FRACTION * scale:
+        return "caption", (f"Explainer: {method}. Local-accuracy check: base value + sum of SHAP values matches the "
+                           f"model's output to within {error:.2g} ({error / scale:.1%} of the outputs' range).")
+    return "warning", (f"These SHAP values are only approximate ({method}): base value + their sum misses the "
+                       f"model's output by up to {error:.2g}, {error / scale:.0%} of the range of its outputs. Read "
+                       "them as a rough ranking of the inputs, not as exact contributions.")
+
+
 def explain_torch(model, X, background, *, feature_names: Sequence[str] | None = None,
                   output_names: Sequence[str] | None = None, data: np.ndarray | None = None,
                   method: str = "auto", gradient_samples: int = 200):
@@ -96,14 +142,15 @@ def explain_torch(model, X, background, *, feature_names: Sequence[str] | None =
 
 
 def shapley_permutation(f: Callable[[np.ndarray], np.ndarray], n_players: int, *, permutations: int = 10,
-                        seed: int = 0) -> tuple[np.ndarray, float, float]:
+                        seed: int = 0, with_error: bool = False) -> tuple:
     """Shapley values of a set function by antithetic permutation sampling (SHAP's permutation algorithm).
 
     ``f(masks)`` maps 0/1 masks (m, n_players) (1 = the player is present: a word kept, a token unmasked, a
     feature taken from the row) to scores (m,). Each permutation adds the players one at a time and credits
     each with the change in score; a permutation and its reverse are used together to cut the variance. Every
     permutation's credits sum to f(all) - f(none), so the values add up exactly. Plain NumPy: none of SHAP's
-    numba start-up (6-20 s per process). Returns (values (n_players,), f(none), f(all)).
+    numba start-up (6-20 s per process). Returns (values (n_players,), f(none), f(all)), and with
+    ``with_error`` also each value's standard error over the antithetic pairs (the sampling noise).
     """
     rng = np.random.default_rng(seed)
     orders = []
@@ -115,10 +162,15 @@ def shapley_permutation(f: Callable[[np.ndarray], np.ndarray], n_players: int, *
         for j in range(1, n_players + 1):
             masks[i, j, order[:j]] = 1.0
     out = np.asarray(f(masks.reshape(-1, n_players)), dtype=np.float64).reshape(len(orders), n_players + 1)
-    values = np.zeros(n_players)
+    credits = np.zeros((len(orders), n_players))
     for i, order in enumerate(orders):
-        values[order] += np.diff(out[i])
-    return values / len(orders), float(out[:, 0].mean()), float(out[:, -1].mean())
+        credits[i, order] = np.diff(out[i])
+    values, f_none, f_all = credits.mean(0), float(out[:, 0].mean()), float(out[:, -1].mean())
+    if not with_error:
+        return values, f_none, f_all
+    pairs = credits.reshape(-1, 2, n_players).mean(1)  # a permutation and its reverse are one draw
+    error = pairs.std(0, ddof=1) / np.sqrt(len(pairs)) if len(pairs) > 1 else np.full(n_players, np.nan)
+    return values, f_none, f_all, error
 
 
 def exact_shapley(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, background: np.ndarray
@@ -164,15 +216,15 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
         values, base = exact_shapley(lambda Z: np.asarray(f(Z)).reshape(len(Z), -1), X, background)
         name = f"Exact Shapley values ({len(background)} background rows)"
     else:
-        values = np.zeros((*X.shape, out.shape[1]))
+        values, errors = np.zeros((*X.shape, out.shape[1])), np.zeros((*X.shape, out.shape[1]))
         for r, x in enumerate(X):
             for k in range(out.shape[1]):
                 def coalition(masks, x=x, k=k):  # (m, d) -> (m,): mean output with absent features from background
                     mixed = np.where(masks[:, None, :] > 0.5, x[None, None, :], background[None, :, :])
                     res = np.asarray(f(mixed.reshape(-1, X.shape[1]))).reshape(len(masks), len(background), -1)
                     return res[..., k].mean(1)
-                values[r, :, k], _, _ = shapley_permutation(coalition, X.shape[1], permutations=permutations,
-                                                            seed=seed + r)
+                values[r, :, k], _, _, errors[r, :, k] = shapley_permutation(
+                    coalition, X.shape[1], permutations=permutations, seed=seed + r, with_error=True)
         base = np.asarray(f(background), dtype=np.float64).reshape(len(background), -1).mean(0)
         name = f"Permutation sampling ({permutations} permutations, {len(background)} background rows)"
     error = additivity_error(values, base, out)
@@ -180,8 +232,11 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
         values, base_values, output_names = values[..., 0], np.full(len(X), base[0]), None
     else:
         base_values = np.broadcast_to(base, (len(X), out.shape[1])).copy()
-    return make_explanation(values, base_values, X, feature_names, output_names, error,
-                            name + (f"; {method_note}" if method_note else ""))
+    exp = make_explanation(values, base_values, X, feature_names, output_names, error,
+                           name + (f"; {method_note}" if method_note else ""))
+    if X.shape[1] > EXACT_MAX_FEATURES:
+        exp.spread = float(np.nanmean(errors))
+    return exp
 
 
 def explanations(explanation) -> dict:

@@ -36,3 +36,12 @@ def test_bad_input_exits_2_with_the_message():
     assert out.returncode == 2 and "Unknown technique 'nope'" in out.stderr
     out = cli("run", "xai", "--set", "colour=red")
     assert out.returncode == 2 and "not a setting" in out.stderr
+
+
+def test_out_of_range_settings_are_refused_before_torch_is_imported():
+    """A typo should answer in well under a second, not after torch's multi-second import."""
+    code = ("import sys; from engine.__main__ import main; rc = main(['run', 'gan', '--set', 'epochs=999999']); "
+            "print(rc, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+    assert "epochs" in out.stderr

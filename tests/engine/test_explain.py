@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from engine.core.explain import (clearly_ahead, exact_shapley, explain_function, explain_torch, permutation_importance,
-                                 shapley_permutation)
+from engine.core.explain import (additivity_note, clearly_ahead, exact_shapley, explain_function, explain_torch,
+                                 make_explanation, permutation_importance, shapley_permutation)
 
 torch.set_num_threads(1)
 
@@ -91,3 +91,42 @@ def test_permutation_importance_finds_the_only_useful_feature():
     assert np.argmax(rise) == 1 and rise[1] > 0.3 and abs(rise[0]) < 1e-9 and err[0] == 0 and err[1] > 0
     assert clearly_ahead(rise, err) == [1]
     assert clearly_ahead(np.array([0.1, 0.1]), np.array([0.2, 0.2])) == []  # noise cannot single one out
+
+
+def test_additivity_of_exact_shapley_values_is_not_presented_as_a_check():
+    rng = np.random.default_rng(0)
+    exp = explain_function(lambda a: a @ np.array([1.0, 2.0]), rng.normal(size=(4, 2)), rng.normal(size=(5, 2)))
+    level, text = additivity_note(exp)
+    assert level == "caption" and "by construction" in text and "check" not in text
+
+
+def test_sampled_shapley_values_report_their_spread_and_it_shrinks_with_more_orders():
+    rng = np.random.default_rng(2)
+    X, bg = rng.normal(size=(2, 12)), rng.normal(size=(10, 12))
+    f = lambda a: np.tanh(a[:, :6].sum(1)) * a[:, 6:].sum(1)  # noqa: E731  interactions: orders matter
+    few, many = (explain_function(f, X, bg, permutations=p) for p in (4, 64))
+    assert 0 < many.spread < few.spread
+    level, text = additivity_note(few)
+    assert level == "caption" and f"±{few.spread:.2g}" in text
+
+
+def test_a_real_additivity_gap_warns_only_when_it_is_large_against_the_outputs():
+    values, base = np.array([[1.0, 0.0], [0.0, 0.0], [0.5, 0.5]]), np.zeros(3)  # outputs range over 1.0
+    small = make_explanation(values, base, values, ["a", "b"], None, 0.01, "GradientExplainer (approximate)")
+    assert additivity_note(small)[0] == "caption" and "within 0.01 (1.0% of the outputs' range)" in additivity_note(small)[1]
+    large = make_explanation(values, base, values, ["a", "b"], None, 1.1e4, "GradientExplainer (approximate)")
+    level, text = additivity_note(large)
+    assert level == "warning" and "1.1e+04" in text and "rough ranking" in text
+
+
+def test_gradient_fallback_with_a_diverged_model_is_flagged():
+    """The page said "matches to within 1.1e+04" with no warning for XAI trained with Adam at learning rate 1."""
+    torch.manual_seed(0)
+    model = FunctionalRelu()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(300.0)  # weights blown up as by a far too large step
+    X, bg = torch.randn(8, 4), torch.randn(20, 4)
+    exp = explain_torch(model, X, bg, feature_names=list("abcd"), method="gradient", gradient_samples=20)
+    level, _ = additivity_note(exp)
+    assert level == "warning", (exp.additivity_error, level)

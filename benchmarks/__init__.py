@@ -10,6 +10,9 @@ QUICK_TARGET_OVERRIDES_S = {
     "transfer": 15.0,  # issue 8: the text track's quick preset includes loading the pretrained encoder
     "rl": 3.0,  # issue 6: tabular quick presets under 3 s (the default); DQN's 30 s applies to no default preset
     "quantum": 10.0,  # issue 7: moons, 4 qubits, 2 layers, SHAP included
+    "ssl": 15.0,  # issue 14: 20 epochs of SimCLR plus the probes, baselines and SHAP
+    "edge": 15.0,  # issue 17: baseline + int8 + prune + ONNX
+    "nas": 30.0,  # issue 15: three strategies x 10 candidates x 2 epochs (+ the starting model), SHAP included
 }
 # Presets an issue sets a target of its own: (technique, preset, time limit s, metric, minimum value).
 PRESET_TARGETS = [
@@ -17,10 +20,11 @@ PRESET_TARGETS = [
     ("rl", "solve", 180.0, "greedy_return_mean", 475.0),  # issue 6: solves CartPole within 3 minutes
 ]
 HOME_RENDER_TARGET_S = 1.5  # cold first render of the home page
-LOOP_OVERHEAD_TARGET = 1.10  # engine.core.train.fit time / bare PyTorch loop time
+LOOP_OVERHEAD_TARGET = 1.10  # engine.core.train.fit time / bare PyTorch loop time (MLP; SimCLR, issue 14)
 APP_MEMORY_TARGET_MB = 1536.0  # server + warm workers after visiting every page
 RECORD_SHARE_TARGET = 0.05  # issue 3: recording a run adds under 5% to the quick preset's time
 SHARED_RENDER_TARGET_S = 2.0  # issue 3: opening a shared result renders its page in under 2 s
+TRYIT_TARGET_MS = 300.0  # issue 18: one Try-it update (prediction + SHAP of one input), quick-preset model
 
 
 def quick_target(name: str) -> float:

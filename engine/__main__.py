@@ -2,6 +2,7 @@
 
     python -m engine list
     python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
+    python -m engine run xai --executor ray      # the same run on Ray (RAY_ADDRESS, else a local Ray)
     python -m engine runs list | show ID | export ID DIR
 """
 from __future__ import annotations
@@ -38,12 +39,18 @@ def _run(args) -> int:
                 raise ConfigError(f"`--set` takes key=value, but got {item!r}.")
             values[key.strip()] = parse_value(module.Config, key.strip(), text)
         validate(module.Config, values)  # every setting checked before the heavy imports (torch takes seconds)
-        import torch
+        if args.executor == "ray":
+            outcome, error = _run_on_ray(args.technique, values)
+            if outcome is None:
+                print(error, file=sys.stderr)
+                return 2
+        else:
+            import torch
 
-        torch.set_num_threads(args.threads)
-        from engine.core.pipeline import execute
+            torch.set_num_threads(args.threads)
+            from engine.core.pipeline import execute
 
-        outcome = execute(args.technique, values)
+            outcome = execute(args.technique, values)
     except (ConfigError, DataError, RunError) as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -51,6 +58,22 @@ def _run(args) -> int:
     if args.out:
         write_outcome(outcome, Path(args.out))
     return 0
+
+
+def _run_on_ray(technique: str, values: dict):
+    """One run through the Ray executor (``RAY_ADDRESS``, else a local Ray): (Outcome, "") or (None, message)."""
+    import time
+
+    from engine.core.ray_executor import RayExecutor
+
+    executor = RayExecutor(slots=1)
+    try:
+        job = executor.submit(technique, values)
+        while job.active:
+            time.sleep(0.05)
+    finally:
+        executor.close()
+    return (job.outcome, "") if job.status == "done" else (None, job.error or f"The run ended: {job.status}.")
 
 
 def write_outcome(outcome, out: Path) -> None:
@@ -65,7 +88,7 @@ def write_outcome(outcome, out: Path) -> None:
 
 
 def _runs(args) -> int:
-    """runs list | show ID | export ID DIR, against the run store (FRONTIER_DATA_DIR)."""
+    """runs list | show ID | export ID DIR, against the run store (FRONTIER_DATABASE_URL, else FRONTIER_DATA_DIR)."""
     from engine.core.store import RunStore
 
     store = RunStore()
@@ -99,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--out", help="folder for config.json, metrics.json, history.csv, model.safetensors")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: train in this process (default); ray: on Ray (RAY_ADDRESS, else a local Ray)")
     runs = sub.add_parser("runs", help="stored runs").add_subparsers(dest="runs_command", required=True)
     runs.add_parser("list", help="every stored run, newest first, one JSON object per line")
     runs.add_parser("show", help="one run's record as JSON").add_argument("id")

@@ -1,5 +1,6 @@
 """Neural architecture search page: random search, evolution and an RL controller design a digit classifier."""
 from engine.nas.config import SPACE, SPACE_HELP, space_size
+from ui.nas import candidate_inspector
 from ui.page import technique_page
 
 SPACE_TABLE = "\n".join(["| decision | what it sets | options |", "|---|---|---|",
@@ -23,4 +24,4 @@ test images that no strategy ever saw. Short training makes the accuracies rough
 several seeds before trusting a gap of a point or two.
 """
 
-technique_page("nas", intro=INTRO)
+technique_page("nas", intro=INTRO, figure_extras={"Accuracy vs size": candidate_inspector})

@@ -10,7 +10,7 @@ from engine.core.explain import tabular_importances
 from engine.core.store import single_user
 from ui.results import figure
 from ui.router import use_app_router
-from ui.runs import owner, store
+from ui.runs import owner, run_row, store
 
 use_app_router()
 st.title("Your runs")
@@ -18,7 +18,7 @@ db = store()
 if db is None:
     st.error("Runs are not being recorded on this server.")
     st.stop()
-scope = "every run on this server (single-user mode)" if single_user() else "the runs made in this browser session"
+scope = "every run on this server (single-user mode)" if single_user() else "the runs made in this browser"
 st.caption(f"Showing {scope}. Other people's runs are only reachable through a result link they share.")
 runs = db.list_runs(None if single_user() else owner())
 if not runs:
@@ -26,21 +26,15 @@ if not runs:
     st.stop()
 
 
-def key_settings(config: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in list(config.items())[:4] if k not in ("upload", "seed"))
-
-
-def key_metrics(metrics: dict) -> str:
-    return ", ".join(f"{k}={v:.3g}" for k, v in list(metrics.items())[:3] if isinstance(v, (int, float)))
-
-
+headlines = db.headlines([r["id"] for r in runs])
 table = pd.DataFrame([{
-    "technique": engine.TECHNIQUES[r["technique"]].title if r["technique"] in engine.TECHNIQUES else r["technique"],
-    "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"), "status": r["status"],
-    "settings": key_settings(r["config"]), "metrics": key_metrics(r["metrics"]),
-    "seconds": round(r["seconds"] or 0, 1)} for r in runs])
-picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs.table")
-rows = [runs[i] for i in picked.selection.rows]
+    "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"),
+    **run_row(r, headlines.get(r["id"], [])), "status": r["status"], "seconds": round(r["seconds"] or 0, 1)}
+    for r in runs])
+# A new key after each delete: the table's old selection (row numbers) would point past the end or at another run.
+table_key = f"runs.table.{st.session_state.get('runs._deleted', 0)}"
+picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key=table_key)
+rows = [runs[i] for i in picked.selection.rows if i < len(runs)]
 if not rows:
     st.caption("Select one run to open or delete it, or two or more runs of the same technique to compare them.")
     st.stop()
@@ -54,6 +48,7 @@ if len(rows) == 1:
                      query_params={"run": run["id"]})
     if c2.button("Delete this run", icon=":material/delete:", key="runs.delete"):
         db.delete(run["id"], owner())
+        st.session_state["runs._deleted"] = st.session_state.get("runs._deleted", 0) + 1
         st.rerun()
     if run["error"]:
         st.error(run["error"])

@@ -34,8 +34,9 @@ def widget(key: str, name: str, field, on_change: Callable | None = None) -> Any
     common = dict(key=key, help=help_, persist_state="session", on_change=on_change)
     ann = field.annotation
     opts = choices(ann)
-    if opts is not None:
-        return st.selectbox(label, opts, format_func=pretty, **common)
+    if opts is not None:  # a field may name its options for people: json_schema_extra={"labels": {value: text}}
+        labels = extra.get("labels", {})
+        return st.selectbox(label, opts, format_func=lambda o: labels.get(o) or pretty(o), **common)
     if ann is bool:
         return st.toggle(label, **common)
     lo, hi = _bounds(field)
@@ -78,6 +79,15 @@ def set_setting(name: str, field: str, value: Any) -> None:
     st.session_state[_key(name, field)] = value
 
 
+def prefill(name: str, values: dict) -> None:
+    """Open technique ``name``'s form with ``values`` the next time its page runs (another page sending a person
+    there, e.g. NAS -> Edge AI), visited before or not: the first-visit read of the URL is skipped, and settings
+    not given keep what the form holds (its quick preset on a first visit)."""
+    st.session_state.setdefault(_key(name, "_url_read"), [])
+    st.session_state[_key(name, "_preset")] = "custom"
+    _apply(name, values)
+
+
 def _key(name: str, field: str) -> str:
     return f"{name}.{field}"
 
@@ -94,25 +104,22 @@ def _apply(name: str, values: dict) -> None:
 
 
 def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = None, columns: int = 3,
-                initial: dict | None = None):
+                initial: dict | None = None, initial_id: str | None = None):
     """Draw the settings and return a valid Config, or None after showing what is wrong.
 
-    First visit: settings come from ``initial`` (a shared run's config) or else the URL (invalid values are
-    ignored with a visible warning), on top of the "quick" preset. Every change is written back to the URL,
-    so a copied link reproduces the setup.
+    First visit: settings come from ``initial`` (a stored run's config, re-applied whenever ``initial_id``, the
+    run's id, changes) or else the URL (invalid values are ignored with a visible warning), on top of the
+    "quick" preset. Every change is written back to the URL, so a copied link reproduces the setup.
     """
     cls, presets = module.Config, module.PRESETS
     fields = form_fields(cls)
     base = validate(cls, presets["quick"]).model_dump()
-    init_key = f"{name}._url_read"
-    if init_key not in st.session_state:
-        if initial is not None:
-            config, warnings = validate(cls, {**base, **{k: v for k, v in initial.items() if k in fields}}), []
-        else:
-            config, warnings = from_params(cls, dict(st.query_params), base)
-        st.session_state[init_key] = warnings
+    init_key, run_key = f"{name}._url_read", f"{name}._from_run"
+    if init_key not in st.session_state or (initial is not None and st.session_state.get(run_key) != initial_id):
+        config, warnings = _initial_config(cls, base, initial)
+        st.session_state[init_key], st.session_state[run_key] = warnings, initial_id
         _apply(name, {f: getattr(config, f) for f in fields})
-        st.session_state.setdefault(f"{name}._preset", "quick" if config.model_dump() == base else "custom")
+        st.session_state[f"{name}._preset"] = "quick" if config.model_dump() == base else "custom"
     for f in fields:  # values dropped while the page was away come back from the URL or the preset
         st.session_state.setdefault(f"{name}.{f}", base[f])
     for warning in st.session_state[init_key]:
@@ -121,7 +128,8 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
     def on_preset():
         choice = st.session_state[f"{name}._preset"]
         if choice in presets:
-            _apply(name, validate(cls, presets[choice]).model_dump(include=set(fields)))
+            current = {f: st.session_state.get(_key(name, f), base[f]) for f in fields}
+            _apply(name, preset_values(cls, presets, choice, current))
 
     with st.container(border=True):
         st.selectbox("Preset", [*presets, "custom"], key=f"{name}._preset", on_change=on_preset,
@@ -146,10 +154,60 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
     try:
         config = validate(cls, {**values, **extra})
     except ConfigError as e:
-        st.error(f"These settings cannot run yet: {e}", icon=":material/error:")
+        if values.get("dataset") == "upload" and not extra.get("upload"):  # waiting for this person's own file
+            st.info(f"{e} Uploads stay private to the browser that made them.", icon=":material/upload_file:")
+        else:
+            st.error(f"These settings cannot run yet: {e}", icon=":material/error:")
         return None
     _sync_url(config, validate(cls, presets["quick"]))
     return config
+
+
+def _initial_config(cls, base: dict, initial: dict | None):
+    """The first settings: a stored run's (its upload, if any, stays with its owner) or else the URL's."""
+    if initial is None:
+        return from_params(cls, dict(st.query_params), base)
+    shown = {k: v for k, v in initial.items() if k in form_fields(cls)}
+    try:
+        stored = validate(cls, {**base, **{k: v for k, v in initial.items() if k in cls.model_fields}})
+        # The address's own settings win: after a run, the form writes each later change there beside ``run``.
+        return from_params(cls, dict(st.query_params), stored.model_dump())
+    except ConfigError:  # e.g. a run stored by an older version of the page
+        config, warnings = from_params(cls, {k: str(v).lower() if isinstance(v, bool) else str(v)
+                                             for k, v in shown.items()}, base)
+        return config, [w.replace("from the link", "from the stored run") for w in warnings]
+
+
+def preset_values(cls, presets: dict, choice: str, current: dict) -> dict:
+    """The form values after choosing preset ``choice``: what it names, over the current values.
+
+    Settings some other preset names go back to their defaults (so "Quick look" undoes "Better result"),
+    except the choices other settings depend on (agent, environment, loss...), which stay unless this preset
+    names them. Settings no preset names (the dataset, the seed) never change.
+    """
+    preset = presets[choice]
+    controllers = {other for rules in cls.SHOW_IF.values() for other in rules}
+    named = set().union(*map(set, presets.values())) & current.keys()
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items()}
+    values = dict(current)
+    for field in named:
+        if field in preset:
+            values[field] = preset[field]
+        elif field not in controllers:
+            values[field] = defaults[field]
+    allowed = _problems(cls, current)  # e.g. "upload a CSV" while the upload box is still empty
+    for candidate in (values, {**{k: v for k, v in current.items() if k not in named}, **preset}):
+        if _problems(cls, candidate) <= allowed:
+            return {**current, **candidate}
+    return {**current, **validate(cls, preset).model_dump(include=set(current))}
+
+
+def _problems(cls, values: dict) -> set[str]:
+    try:
+        validate(cls, values)
+        return set()
+    except ConfigError as e:
+        return {str(e)}
 
 
 def _sync_url(config, base) -> None:

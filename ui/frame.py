@@ -5,6 +5,7 @@ import streamlit as st
 
 import engine
 from engine.core.service import service
+from ui.runs import remember_owner
 
 
 def pages() -> list:
@@ -16,10 +17,19 @@ def pages() -> list:
 
 def sidebar() -> None:
     with st.sidebar:
-        ex = service().executor
-        device = ex.device or "starting the training workers…"
-        training, waiting = ex.busy()
-        st.caption(f":material/memory: **Compute:** {device}")
-        st.caption(f"Runs training now: {training} · waiting: {waiting}")
+        # While the workers start, the status redraws itself every 2 s (not only when something else reruns).
+        polling = st.session_state["_status_polling"] = not service().executor.device
+        st.fragment(_compute_status, run_every=2.0 if polling else None)()
         st.caption("Frontier Lab trains every model for real, on this server, while you watch. "
                    "Your settings live in the page address: copy it to share the setup.")
+        remember_owner()
+
+
+def _compute_status() -> None:
+    ex = service().executor
+    training, waiting = ex.busy()
+    st.caption(f":material/memory: **Compute:** {ex.device or 'starting the training workers…'}")
+    st.caption(f"Runs training now: {training} · waiting: {waiting}")
+    if ex.device and st.session_state.get("_status_polling"):  # ready, seen by a poll: a full rerun ends polling
+        st.session_state["_status_polling"] = False
+        st.rerun(scope="app")

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from engine.core import charts
-from engine.core.service import service
+from engine.core.service import Busy, service, wait_text
 from ui.runs import owner
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # progress text and bar: small messages
+CHART_SECONDS = 2.0  # live charts: a figure is re-sent on every redraw, so they redraw less often
 
 
 def _keys(name: str) -> tuple[str, str]:
@@ -43,7 +44,11 @@ def job_panel(name: str, module, config):
             load = f" The server is training {training} run(s) with {waiting} waiting." if training else ""
             st.caption(f"Estimated time: about {_seconds(module.estimate_seconds(config))} on this server.{load}")
     if train and config is not None and not running:
-        job = service().submit(name, config.model_dump(), owner=owner())
+        try:
+            job = service().submit(name, config.model_dump(), owner=owner())
+        except Busy as e:
+            st.warning(str(e), icon=":material/hourglass_disabled:")
+            return st.session_state.get(outcome_key)
         st.session_state[job_key] = job.id
         if "run" in st.query_params:  # the page now shows the new run, not a shared one
             del st.query_params["run"]
@@ -51,6 +56,7 @@ def job_panel(name: str, module, config):
         st.rerun()  # redraw the whole page for the running job (Train disabled, old results gone)
     if running:
         _watch(name, module)
+        _live_charts(name, module)  # its own fragment: a nested one would redraw with every progress poll
     return st.session_state.get(outcome_key)
 
 
@@ -73,17 +79,28 @@ def _watch(name: str, module) -> None:
                     "Your run starts as soon as they are ready.", icon=":material/hourglass_top:")
         elif job.status == "queued":
             pos = ex.position(job.id)
-            st.info(f"Waiting for a free slot: you are number {pos} in the queue. Training starts automatically.",
-                    icon=":material/hourglass_top:")
+            wait = service().expected_wait_s(ahead=max(pos - 1, 0))
+            about = f" (about {wait_text(wait)}, from recent run times)" if wait else ""
+            st.info(f"Waiting for a free slot: you are number {pos} in the queue{about}. Training starts "
+                    "automatically.", icon=":material/hourglass_top:")
         else:
             done = job.step / job.total if job.total else 0.0
             elapsed = time.time() - (job.started or time.time())
-            state = "Stopping…" if job.stop_requested else f"Training: step {job.step} of {job.total or '?'}"
+            state = ("Stopping…" if job.stop_requested else f"Training: step {job.step} of {job.total}" if job.total
+                     else "Preparing the data and building the model…")  # before the first step reports
             st.progress(min(done, 1.0), text=f"{state} · {elapsed:.0f} s")
         if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):
             ex.cancel(job.id)
-        if job.rows:
-            history = pd.DataFrame(list(job.rows))  # a snapshot: the supervisor thread keeps appending
-            st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
-        if job.live is not None and hasattr(module, "live_figure"):
-            st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")
+
+
+@st.fragment(run_every=CHART_SECONDS)
+def _live_charts(name: str, module) -> None:
+    """The live figures, redrawn every few seconds (the panel above polls the cheap progress more often)."""
+    job = service().executor.get(st.session_state.get(_keys(name)[0], ""))
+    if job is None or not job.active:
+        return
+    if job.rows:
+        history = pd.DataFrame(list(job.rows))  # a snapshot: the supervisor thread keeps appending
+        st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
+    if job.live is not None and hasattr(module, "live_figure"):
+        st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")

@@ -9,7 +9,7 @@ import streamlit as st
 import engine
 from engine.core import charts, export
 from engine.core.contract import metric_spec
-from engine.core.explain import explanations, global_importance
+from engine.core.explain import additivity_note, explanations, global_importance
 from ui.runs import share_box
 
 
@@ -17,9 +17,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
 
 
-def figure(fig, key: str, download: bool = True) -> None:
-    """One chart with its caption and an HTML download."""
-    st.plotly_chart(fig, key=key)
+def figure(fig, key: str, download: bool = True, select: bool = False) -> list[dict]:
+    """One chart with its caption and an HTML download; with ``select``, clicking a point reruns the page and
+    the clicked points come back (Streamlit's selection points: curve_number, point_index, x, y, customdata)."""
+    event = st.plotly_chart(fig, key=key, **({"on_select": "rerun", "selection_mode": "points"} if select else {}))
     caption = charts.caption_of(fig)
     if caption:
         st.caption(caption)
@@ -27,9 +28,12 @@ def figure(fig, key: str, download: bool = True) -> None:
         st.download_button("Download chart (HTML)", data=lambda f=fig: export.figure_html(f),
                            file_name=f"{key}.html", mime="text/html", key=f"{key}.dl", type="tertiary",
                            icon=":material/download:")
+    return list((event.get("selection") or {}).get("points") or []) if select else []  # a dict-like state
 
 
-def result_tabs(name: str, outcome) -> None:
+def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
+    """``figure_extras``: {figure title: draw(outcome, clicked points)}, drawn under that figure on the Results
+    tab, whose points become clickable (e.g. NAS: click a candidate to inspect it)."""
     if outcome.status == "stopped":
         st.warning("You stopped this run early: these results come from the partly trained model.")
     head, share = st.columns([4, 1], vertical_alignment="bottom")
@@ -42,10 +46,16 @@ def result_tabs(name: str, outcome) -> None:
     for col, key in zip(st.columns(max(len(headline), 1)), headline):
         spec = metric_spec(specs, key)
         col.metric(spec.label, spec.text(outcome.metrics[key]), help=spec.help or None)
-    results, explain, details = st.tabs(["Results", "Explain", "Details"])
+    from engine.core.tryit import available
+
+    labels = ["Results", "Explain", *(["Try it"] if available(name) else []), "Details"]
+    results, explain, *try_it, details = st.tabs(labels)
     with results:
         for title, fig in outcome.figures.items():
-            figure(fig, f"{name}.fig.{_slug(title)}")
+            extra = (figure_extras or {}).get(title)
+            points = figure(fig, f"{name}.fig.{_slug(title)}", select=extra is not None)
+            if extra is not None:
+                extra(outcome, points)
     with explain:
         exps = explanations(outcome.explanation)
         if not exps and not outcome.explain_figures:
@@ -54,6 +64,11 @@ def result_tabs(name: str, outcome) -> None:
             explanation_views(name, title, exp)
         for title, fig in outcome.explain_figures.items():
             figure(fig, f"{name}.xfig.{_slug(title)}")
+    for tab in try_it:
+        with tab:
+            from ui.tryit import try_it_tab  # it imports this module, so it is imported here
+
+            try_it_tab(name, outcome)
     with details:
         details_tab(name, outcome)
 
@@ -67,10 +82,11 @@ def explanation_views(name: str, title: str, exp) -> None:
     """Global bar, beeswarm, one row's waterfall and one feature's dependence for a tabular Explanation."""
     key = f"{name}.shap.{_slug(title)}"
     st.markdown(f"#### {title}")
-    error = getattr(exp, "additivity_error", None)
-    if error is not None:
-        st.caption(f"Explainer: {getattr(exp, 'method', 'SHAP')}. Local-accuracy check: base value + sum of SHAP "
-                   f"values matches the model's output to within {error:.2g} (largest gap over the explained rows).")
+    level, note = additivity_note(exp)
+    if level == "warning":
+        st.warning(note, icon=":material/warning:")
+    elif note:
+        st.caption(note)
     if not is_tabular(exp):
         return
     output = None
@@ -98,6 +114,18 @@ def explanation_views(name: str, title: str, exp) -> None:
         figure(charts.shap_dependence(exp, feature, output), f"{key}.dependence", download=False)
 
 
+def network_views(name: str, diagrams: dict) -> None:
+    """Each trained network as a diagram of its layers, blocks and weights (the first one open)."""
+    if not diagrams:
+        return
+    for i, (model_name, fig) in enumerate(diagrams.items()):
+        total = (fig.layout.meta or {}).get("total_parameters")
+        weights = f" · {total:,} weights" if isinstance(total, int) else ""
+        with st.expander(f"Network diagram: {model_name.replace('_', ' ')}{weights}", expanded=i == 0,
+                         icon=":material/account_tree:"):
+            figure(fig, f"{name}.diagram.{_slug(model_name)}", download=False)
+
+
 def details_tab(name: str, outcome) -> None:
     st.markdown(f"**Status:** {outcome.status} · **time:** {outcome.seconds:.1f} s · **device:** {outcome.device}")
     c1, c2 = st.columns(2)
@@ -107,8 +135,9 @@ def details_tab(name: str, outcome) -> None:
     with c2:
         st.markdown("**Metrics**")
         st.dataframe(export.metrics_frame(outcome.metrics), hide_index=True)
+    network_views(name, getattr(outcome, "diagrams", None) or {})
     for model_name, text in outcome.architecture.items():
-        with st.expander(f"Architecture: {model_name}"):
+        with st.expander(f"Architecture: {model_name} (as PyTorch prints it)"):
             st.code(text, language=None)
     with st.expander("History (every step)"):
         st.dataframe(outcome.history, hide_index=True)
@@ -122,3 +151,8 @@ def details_tab(name: str, outcome) -> None:
     if outcome.weights:
         cols[3].download_button("Weights (safetensors)", outcome.weights, f"{name}_model.safetensors",
                                 "application/octet-stream", key=f"{name}.dl.weights", icon=":material/download:")
+    for label, d in (getattr(outcome, "downloads", None) or {}).items():  # the technique's own files (views.downloads)
+        st.download_button(label, d["data"], d["file_name"], d["mime"], key=f"{name}.dl.file.{label}",
+                           icon=":material/download:", type="primary")
+        if d.get("note"):
+            st.caption(export.markdown_text(d["note"]))

@@ -9,9 +9,39 @@ from engine.core.service import service
 from engine.core.store import RUN_ID
 
 
+OWNER_COOKIE = "frontier_owner"
+OWNER_DAYS = 365
+
+
 def owner() -> str:
-    """This browser session's private owner token (runs it makes are listed only for it)."""
-    return st.session_state.setdefault("_owner", secrets.token_hex(16))
+    """This browser's private owner token (its runs are listed only for it).
+
+    It lives in a first-party cookie (SameSite=Strict), so a reload or a browser restart keeps the history;
+    it is never put in the page address, and a new browser (or someone else) gets a new random token.
+    """
+    token = st.session_state.get("_owner")
+    if token is None:
+        cookie = st.context.cookies.get(OWNER_COOKIE)
+        cookie = cookie if isinstance(cookie, str) and RUN_ID.match(cookie) else ""  # absent, or not one of ours
+        token = cookie or secrets.token_hex(16)
+        st.session_state["_owner"], st.session_state["_owner_saved"] = token, token == cookie
+    return token
+
+
+def remember_owner() -> None:
+    """Give this browser its owner cookie, unless it arrived with one (drawn on every run of such a session:
+    the cookie setter must be on screen once the browser draws the page)."""
+    token = owner()
+    if st.session_state.get("_owner_saved"):
+        return
+    import datetime as dt
+
+    import extra_streamlit_components as stx
+
+    secure = (st.context.url or "").startswith("https:") or None
+    stx.CookieManager(key="frontier.cookies").set(
+        OWNER_COOKIE, token, key="frontier.owner", path="/", same_site="strict", secure=secure,
+        expires_at=dt.datetime.now() + dt.timedelta(days=OWNER_DAYS))
 
 
 def store():
@@ -28,6 +58,9 @@ def shared_outcome(name: str):
     run_id = st.query_params.get("run")
     if not run_id:
         return None, None
+    own = st.session_state.get(f"{name}._outcome")
+    if own is not None and own.run_id == run_id:  # this session's own run: no need to read it back
+        return own, None
     cache = st.session_state.setdefault("_shared_runs", {})
     if run_id not in cache:
         db = store()
@@ -44,6 +77,14 @@ def shared_outcome(name: str):
     return cache[run_id]
 
 
+def link_own_run(name: str, outcome) -> None:
+    """Put a run this session just finished into the page address (``?run=ID``, beside its settings), so a
+    reload, a bookmark or a restarted browser opens it again; the form keeps its values."""
+    st.session_state[f"{name}._from_run"] = outcome.run_id
+    if store() is not None:
+        st.query_params["run"] = outcome.run_id
+
+
 def share_box(outcome) -> None:
     """A copyable link that opens this run's settings and finished results for anyone who has it."""
     if not outcome.run_id:
@@ -53,3 +94,50 @@ def share_box(outcome) -> None:
         st.markdown("Anyone with this link sees these settings **and** these results, without retraining. "
                     "Only people you give it to can find it.")
         st.code(f"{base}?run={outcome.run_id}", language=None)
+
+
+DATA_FIELDS = ("track", "dataset", "task", "env", "agent", "source", "start_from", "mode", "method")
+
+
+def applies(cls, field: str, config: dict) -> bool:
+    """Whether ``field`` matters for ``config`` (the Config's ``SHOW_IF`` rules)."""
+    return all(config.get(other) in allowed for other, allowed in cls.SHOW_IF.get(field, {}).items())
+
+
+def option_text(cls, field: str, value) -> str:
+    """A choice as a person reads it: the field's own label for it, else the value with spaces."""
+    info = cls.model_fields.get(field)
+    labels = ((info.json_schema_extra or {}) if info is not None else {}).get("labels", {})
+    if value in labels:
+        return labels[value]
+    return value.replace("_", " ") if isinstance(value, str) else str(value)
+
+
+def run_row(run: dict, headline: list[str]) -> dict:
+    """One Runs-table row: what was learned from what, the headline number, and the settings that differ."""
+    import engine
+    from engine.core.config import ConfigError, form_fields, validate
+    from engine.core.contract import metric_spec
+
+    name, config = run["technique"], run["config"]
+    entry = engine.TECHNIQUES.get(name)
+    row = {"technique": entry.title if entry else name, "data": "", "result": "", "settings changed": ""}
+    if entry is None:
+        return row
+    module = engine.load(name)
+    cls = module.Config
+    row["data"] = " · ".join(option_text(cls, f, config[f]) for f in DATA_FIELDS
+                             if f in config and f in cls.model_fields and applies(cls, f, config))
+    key = next((k for k in [*headline, *module.METRICS] if isinstance(run["metrics"].get(k), (int, float))), None)
+    if key is not None:
+        spec = metric_spec(module.METRICS, key)
+        row["result"] = f"{spec.label}: {spec.text(run['metrics'][key])}"
+    try:
+        quick = validate(cls, module.PRESETS["quick"]).model_dump()
+    except ConfigError:
+        quick = {}
+    changed = [f"{f.replace('_', ' ')} {option_text(cls, f, config[f])}" for f in form_fields(cls)
+               if f in config and f not in DATA_FIELDS and f in quick and config[f] != quick[f]
+               and applies(cls, f, config)]
+    row["settings changed"] = ", ".join(changed) or "quick preset"
+    return row

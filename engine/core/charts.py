@@ -347,3 +347,216 @@ def compare_importance(importances: dict[str, tuple[Sequence[str], np.ndarray]],
     fig.update_layout(title="SHAP global importance by run", barmode="group", xaxis_title="mean |SHAP value|",
                       height=max(320, 40 * len(keep) + 120), legend=dict(orientation="h", y=-0.15))
     return captioned(fig, "Do the runs rely on the same inputs? Each bar is a feature's average impact in one run.")
+
+
+# --- the network itself (issue 18: "see the network") --------------------------------------------------------
+
+MAX_BLOCKS = 20  # deeper modules fold into their parents until the diagram has at most this many blocks
+KIND_COLOURS = {"conv": "#9ecae1", "linear": "#fdae6b", "embedding": "#fdd0a2", "norm": "#dadaeb",
+                "attention": "#bcbddc", "pool": "#a1d99b", "activation": "#f2f2f2", "other": "#e5e5e5"}
+
+
+def _kind(module) -> str:
+    name = type(module).__name__.lower()
+    for kind in ("conv", "linear", "embedding", "norm", "attention", "pool"):
+        if kind in name:
+            return kind
+    if name in ("relu", "tanh", "elu", "gelu", "sigmoid", "leakyrelu", "softmax", "silu", "dropout", "flatten",
+                "unflatten", "identity"):
+        return "activation"
+    return "other"
+
+
+def _settings(module) -> str:
+    """A short description of a layer's own settings, e.g. '64 → 10' or '1 → 32, 3x3'."""
+    m, name = module, type(module).__name__
+    if hasattr(m, "in_features") and hasattr(m, "out_features"):
+        return f"{m.in_features} → {m.out_features}"
+    if hasattr(m, "in_channels") and hasattr(m, "kernel_size"):
+        k = "x".join(map(str, m.kernel_size)) if isinstance(m.kernel_size, tuple) else str(m.kernel_size)
+        return f"{m.in_channels} → {m.out_channels}, {k}"
+    if hasattr(m, "num_embeddings"):
+        return f"{m.num_embeddings} × {m.embedding_dim}"
+    if name.startswith("Dropout"):
+        return f"p={m.p:g}"
+    if hasattr(m, "normalized_shape") or hasattr(m, "num_features"):
+        return " × ".join(map(str, getattr(m, "normalized_shape", None) or (m.num_features,)))
+    if "Pool" in name and hasattr(m, "kernel_size"):
+        k = m.kernel_size
+        return "x".join(map(str, k)) if isinstance(k, tuple) else f"{k}x{k}" if "2d" in name else str(k)
+    if _kind(m) == "activation":
+        return ""
+    text = m.extra_repr() if not list(m.children()) else ""
+    return text if len(text) <= 32 else text[:31] + "…"
+
+
+def _first_tensor(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        return next((t for t in map(_first_tensor, value) if t is not None), None)
+    if isinstance(value, dict):
+        return next((t for t in map(_first_tensor, value.values()) if t is not None), None)
+    return None
+
+
+def _own_parameters(m) -> bool:
+    return any(True for _ in m.parameters(recurse=False))
+
+
+def _blocks(module) -> list[tuple[str, object, bool]]:
+    """(dotted name, module, whole subtree?) for the diagram's blocks: the deepest level with at most
+    ``MAX_BLOCKS`` blocks. A layer with weights of its own (e.g. attention) is one block with everything inside
+    it; the root's own weights (e.g. a positional table) become a block of their own."""
+    named, atoms = [], []
+    for n, m in module.named_modules():
+        if n and not any(n.startswith(a + ".") for a in atoms):
+            named.append((n, m))
+            if _own_parameters(m) or not list(m.children()):
+                atoms.append(n)
+    if not named:
+        return [("", module, True)]
+    depth = lambda n: n.count(".") + 1  # noqa: E731
+    for limit in range(max(depth(n) for n, _ in named), 0, -1):
+        blocks = [(n, m, True) for n, m in named if depth(n) == limit or (depth(n) < limit and n in atoms)]
+        blocks += [("", module, False)] if _own_parameters(module) else []
+        if len(blocks) <= MAX_BLOCKS or limit == 1:
+            return blocks
+    return []
+
+
+def layer_summary(module, example=None) -> tuple[list[dict], str]:
+    """The network as blocks: [{name, layer, settings, kind, output, parameters}], in the order a forward pass
+    on ``example`` (a batch, or None) calls them, and a note ('' or why shapes are missing).
+
+    ``parameters`` counts each parameter tensor once, in the first block that holds it, so the blocks add up to
+    ``sum(p.numel() for p in module.parameters())``; ``output`` is the block's output shape per example (the
+    batch dimension left out), '' when not traced.
+    """
+    blocks, seen, rows = _blocks(module), set(), []
+    for name, m, whole in blocks:
+        params = m.parameters() if whole else m.parameters(recurse=False)
+        count = 0
+        for p in params:
+            if id(p) not in seen:
+                seen.add(id(p))
+                count += p.numel()
+        label = name or type(module).__name__
+        own = ", ".join(f"{n} {' × '.join(map(str, p.shape))}" for n, p in m.named_parameters(recurse=False))
+        rows.append({"name": label if whole else f"{label} (own weights)",
+                     "layer": type(m).__name__ if whole else f"{type(m).__name__}: own weights",
+                     "settings": _settings(m) if whole else own[:40], "kind": _kind(m), "output": "",
+                     "parameters": int(count), "order": len(rows) + 10_000})
+    note = "no example input to trace shapes with" if example is None else ""
+    if example is not None:
+        note = _trace(module, example, blocks, rows)
+    rows.sort(key=lambda r: r["order"])
+    return [{k: v for k, v in r.items() if k != "order"} for r in rows], note
+
+
+def _trace(module, example, blocks, rows) -> str:
+    """Run ``example`` through ``module`` with a forward hook on every whole block; fill output shapes and the
+    call order in ``rows``. Returns '' or the reason the trace failed (the diagram then has no shapes)."""
+    import torch
+
+    calls = []
+
+    def hook(i):
+        def record(_m, _inputs, output):
+            t = _first_tensor(output)
+            if not rows[i]["output"] and t is not None:
+                rows[i]["output"] = " × ".join(map(str, t.shape[1:])) or "1"
+                rows[i]["order"] = len(calls)
+                calls.append(i)
+        return record
+
+    handles = [m.register_forward_hook(hook(i)) for i, (_, m, whole) in enumerate(blocks) if whole]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(example)
+        return ""
+    except Exception as e:  # a model whose forward takes something else: the diagram keeps its counts
+        for i, r in enumerate(rows):
+            r["output"], r["order"] = "", i  # no partial shapes: the blocks in module order
+        return f"shapes not traced ({type(e).__name__})"
+    finally:
+        module.train(was_training)
+        for h in handles:
+            h.remove()
+
+
+def example_input(module):
+    """A small dummy batch the module's first layer accepts (zeros), or None when that cannot be guessed."""
+    import torch
+
+    first = next((m for m in module.modules() if _own_parameters(m) and not list(m.children())), None)
+    if first is None:
+        return None
+    if hasattr(first, "num_embeddings"):
+        return torch.zeros(2, 8, dtype=torch.long)  # (B, T) token ids
+    if hasattr(first, "in_features"):
+        return torch.zeros(2, first.in_features)
+    if hasattr(first, "in_channels") and hasattr(first, "kernel_size"):
+        spatial = (8,) * len(first.kernel_size) if isinstance(first.kernel_size, tuple) else (8,)
+        return torch.zeros(2, first.in_channels, *spatial)  # (B, C, 8, ...): the size this project's images have
+    return None
+
+
+def model_diagram(module, input_shape=None, *, title: str = "The network", dtype=None):
+    """A Plotly diagram of a torch module: one block per layer, top to bottom in the order the forward pass calls
+    them, with each block's output shape and weights, and the total. ``input_shape`` is one example's shape
+    (without the batch dimension); None guesses it from the first layer."""
+    import torch
+
+    if input_shape is not None:
+        example = torch.zeros(2, *input_shape, dtype=dtype or torch.float32)
+    else:
+        example = example_input(module)
+    rows, note = layer_summary(module, example)
+    return diagram_figure(rows, title=title, note=note)
+
+
+def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure:
+    """Draw :func:`layer_summary` rows: labelled blocks with arrows on the left, weights per block as bars on the
+    right; ``layout.meta["total_parameters"]`` holds the total."""
+    from plotly.subplots import make_subplots
+
+    n, total = len(rows), sum(r["parameters"] for r in rows)
+    ys = list(range(n, 0, -1))  # first block on top
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.62, 0.38], horizontal_spacing=0.02)
+    for r, y in zip(rows, ys):
+        fig.add_shape(type="rect", x0=0, x1=1, y0=y - 0.38, y1=y + 0.38, row=1, col=1, line=dict(color="#555", width=1),
+                      fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]))
+        settings = f" ({r['settings']})" if r["settings"] else ""
+        shape = f" → {r['output']}" if r["output"] else ""
+        fig.add_annotation(x=0.03, y=y, xref="x", yref="y", xanchor="left", showarrow=False, font=dict(size=11),
+                           text=f"<b>{r['layer']}</b>{settings}{shape}")
+        if not r["name"].isdigit() and "own weights" not in r["name"]:  # a nested layer's path (enc.layers.0.linear1)
+            fig.add_annotation(x=0.97, y=y, xref="x", yref="y", xanchor="right", showarrow=False,
+                               font=dict(size=9, color="#666"), text=r["name"])
+        if y < n:
+            fig.add_annotation(x=0.5, y=y + 0.38, ax=0.5, ay=y + 0.62, xref="x", yref="y", axref="x", ayref="y",
+                               showarrow=True, arrowhead=2, arrowwidth=1, text="")
+    fig.add_trace(go.Bar(x=[r["parameters"] for r in rows], y=ys, orientation="h", marker_color="#6baed6",
+                         text=[f"{r['parameters']:,}" if r["parameters"] else "" for r in rows],
+                         textposition="outside", textangle=0, cliponaxis=False,
+                         customdata=[[r["name"], r["output"] or "not traced", r["parameters"] / max(total, 1)]
+                                     for r in rows],
+                         hovertemplate="%{customdata[0]}<br>output per example: %{customdata[1]}<br>"
+                                       "%{x:,} weights (%{customdata[2]:.1%} of all)<extra></extra>",
+                         showlegend=False), row=1, col=2)
+    fig.update_xaxes(visible=False, range=[0, 1], row=1, col=1)
+    fig.update_xaxes(title_text="weights in the block", row=1, col=2,
+                     range=[0, max([r["parameters"] for r in rows] + [1]) * 1.3])
+    fig.update_yaxes(visible=False, range=[0.4, n + 0.6])
+    fig.update_layout(title=f"{title}: {total:,} weights in {n} block{'s' * (n != 1)}", height=120 + 40 * n,
+                      margin=dict(l=10, r=10, t=50, b=40), bargap=0.25)
+    caption = ("Layers top to bottom in the order the input flows through them, each with its settings and the "
+               "shape it passes on for one example (→). Bars: how many weights each block holds.")
+    fig = captioned(fig, caption + (f" Output shapes are missing: {note}." if note else ""))
+    fig.layout.meta = {**fig.layout.meta, "total_parameters": total}
+    return fig

@@ -9,6 +9,7 @@ listed values (a hidden field keeps its value).
 """
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,10 +28,10 @@ class ConfigError(ValueError):
     """A user-facing validation failure; ``str(error)`` reads as plain sentences."""
 
 
-def error_text(error: ValidationError) -> str:
+def error_text(error: ValidationError | list[dict]) -> str:
     """Turn pydantic's error list into sentences that say what must hold and what was given."""
     lines = []
-    for e in error.errors():
+    for e in error.errors() if isinstance(error, ValidationError) else error:
         where = ".".join(str(p) for p in e["loc"]) or "settings"
         ctx = e.get("ctx") or {}
         given = e.get("input")
@@ -99,7 +100,8 @@ def parse_value(cls: type[TechniqueConfig], name: str, text: str) -> Any:
                 raise ValueError
             return value
     except ValueError:
-        raise ConfigError(f"`{name}` must be a {ann.__name__}, but got {text!r}.") from None
+        kind = "a whole number" if ann is int else "a number"
+        raise ConfigError(f"`{name}` must be {kind}, but got {text!r}.") from None
     return text
 
 
@@ -107,24 +109,77 @@ def from_params(cls: type[TechniqueConfig], params: dict[str, str], base: dict[s
                 ) -> tuple[TechniqueConfig, list[str]]:
     """Read settings from URL query parameters, keeping every valid one and ignoring the rest.
 
+    The link's values are checked together, as one Config, never one by one against the base's other values:
+    ``rl?env=CartPole-v1&agent=dqn`` is valid only as a pair. A value that is wrong on its own (type, bounds)
+    is dropped; when the rest do not fit together, the fewest values that make them fit are dropped.
     Returns the config and one warning per ignored value, so a hostile or stale link never breaks a page.
     """
-    values = dict(base or {})
+    base = dict(base or {})
     warnings: list[str] = []
+    parsed: dict[str, Any] = {}
     fields = form_fields(cls)
     for name, text in params.items():
         if name not in fields:
             continue  # other parameters (page, run id) belong to someone else
         try:
-            value = parse_value(cls, name, str(text)[:200])
-            trial = validate(cls, {**values, name: value})
-            values[name] = getattr(trial, name)
+            parsed[name] = parse_value(cls, name, str(text)[:200])
+            problem = _own_error(cls, {**base, name: parsed[name]}, name)
+            if problem:
+                raise ConfigError(problem)
         except ConfigError as e:
-            warnings.append(f"Ignored `{name}` from the link: {e}")
+            parsed.pop(name, None)
+            warnings.append(f"Ignored `{name}` from the link: {_link_text(e)}")
+    kept, problem = _largest_valid(cls, base, parsed)
+    for name in parsed.keys() - kept.keys():
+        warnings.append(f"Ignored `{name}` from the link: it does not fit the link's other settings "
+                        f"({_link_text(problem)})")
+    return validate(cls, {**base, **kept}), warnings
+
+
+def _link_text(error) -> str:
+    """An error about a link's values, safe to show as Markdown: whoever wrote the link chose those values, so
+    nothing in them may become a link, an image or HTML (backticks dropped, every Markdown character escaped)."""
+    from engine.core.export import markdown_text
+
+    parts = re.split(r"(`[A-Za-z_][A-Za-z0-9_.]*`)", str(error))  # `field` names stay code: inert either way
+    escaped = "".join(p if i % 2 else markdown_text(p.replace("`", "")) for i, p in enumerate(parts))
+    return escaped.replace("\\<=", "<=").replace("\\>=", ">=")  # "<=" cannot open an HTML tag: keep it readable
+
+
+def _own_error(cls: type[TechniqueConfig], values: dict[str, Any], name: str) -> str:
+    """The message of the errors that concern field ``name`` alone (type, bounds, choices), or ''."""
     try:
-        return validate(cls, values), warnings
-    except ConfigError as e:  # a combination of individually valid values can still be invalid
-        return validate(cls, base or {}), [*warnings, f"Ignored the link's settings: {e}"]
+        cls.model_validate(values)
+    except ValidationError as e:
+        own = [err for err in e.errors() if err["loc"][:1] == (name,)]
+        if own:
+            return error_text(own)
+    return ""
+
+
+def _largest_valid(cls: type[TechniqueConfig], base: dict[str, Any], parsed: dict[str, Any]
+                   ) -> tuple[dict[str, Any], str]:
+    """The link's values that fit together: all of them, else all but one, else those that fit in link order."""
+    try:
+        validate(cls, {**base, **parsed})
+        return dict(parsed), ""
+    except ConfigError as e:
+        problem = str(e)
+    for name in reversed(list(parsed)):  # drop the fewest: a single value, the later ones first
+        rest = {k: v for k, v in parsed.items() if k != name}
+        try:
+            validate(cls, {**base, **rest})
+            return rest, problem
+        except ConfigError:
+            pass
+    kept: dict[str, Any] = {}
+    for name, value in parsed.items():
+        try:
+            validate(cls, {**base, **kept, name: value})
+            kept[name] = value
+        except ConfigError:
+            pass
+    return kept, problem
 
 
 def to_params(config: TechniqueConfig, base: TechniqueConfig | None = None) -> dict[str, str]:

@@ -8,7 +8,9 @@ Every technique is a package ``engine/<name>/`` with the same few files::
     <algorithm>.py   run(config, progress) -> Result: the models and the loop, torch at the top, top to bottom.
                   Where one Config offers two algorithms, run() is one small visible dispatch to two modules.
     views.py      figures(result), explain(result), explain_figures(result, explanation), describe(result),
-                  live_figure(snapshot): pure functions of a Result (or of a live snapshot).
+                  live_figure(snapshot): pure functions of a Result (or of a live snapshot). Optional:
+                  downloads(result) -> {label: {file_name, mime, data (bytes), note}}, files the Details tab
+                  offers (e.g. the compressed model); the run store keeps them with the run.
     __init__.py   the docstring (what the technique is) and the re-exports of the surface above.
 
 The rules every technique follows:
@@ -22,6 +24,23 @@ The rules every technique follows:
 3. Every summary metric is a plain number; all are reproducible for a seed except those declared
    ``Metric(measured=True)`` (timings, latencies), which the reproducibility check skips.
 4. ``describe`` builds every sentence from conditions checked on the run's own numbers.
+
+The shared machinery a technique reaches for instead of writing its own (``engine.core.train``):
+
+- ``fit(model, X, y, loss_fn=, epochs=, lr=, batch_size=, tracker=)``: the supervised loop on in-memory
+  tensors (mini-batches, Adam or ``optimizer="sgd"``, one ``tracker.step`` per epoch with ``loss`` plus
+  ``evaluate(model)``'s metrics, stop, NaN guard). ``snapshot=lambda model, epoch: ...`` returns the epoch's
+  live snapshot (passed on as ``live``); ``clip_grad_norm=`` caps each parameter group's gradient norm
+  (transformers); ``params=`` takes parameter groups (per-model learning rates). Returns True when stopped.
+- ``SideBySide({name: model})`` + ``SummedLoss(names)``: several models trained by one ``fit`` on the same
+  mini-batches (a model and its baselines, e.g. with and without positional encoding), each exactly as its
+  own optimiser would; ``SummedLoss.epoch_means()`` inside ``evaluate`` gives per-model learning curves.
+- ``Tracker.tick(step)``: ask whether to stop without recording a row (data loading, pretraining, a sweep
+  after the main training), so Stop works within a second in every phase.
+- ``predict``, ``accuracy``, ``r2``, ``mlp`` (activations as modules: DeepExplainer stays exact) and
+  ``count_parameters``. ``fit`` also serves self-supervised losses (SimCLR, masked reconstruction: the loss
+  ignores or reuses ``y``). Loops that are not mini-batch training of one objective (RL episodes, GAN
+  steps, federated rounds) keep their own loop and report through ``Tracker`` all the same.
 """
 from __future__ import annotations
 

@@ -22,7 +22,15 @@ TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 class DataError(ValueError):
-    """A problem with the person's data; its text is shown as is."""
+    """A problem with the person's data; its text is shown as is (as Markdown), so every piece of the person's
+    text inside it (a column name, a value) goes through :func:`code`."""
+
+
+def code(text, limit: int = 60) -> str:
+    """A person's text as a Markdown code span: shown literally, never as a link, image or HTML."""
+    one_line = " ".join(str(text).split())
+    short = one_line[:limit] + ("…" if len(one_line) > limit else "")
+    return "`" + (short.replace("`", "'") or " ") + "`"
 
 
 @dataclass
@@ -64,18 +72,59 @@ def read_csv(raw: bytes) -> pd.DataFrame:
         raise DataError("The file is empty.")
     if len(raw) > MAX_UPLOAD_BYTES:
         raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
-    if b"\x00" in raw[:4096]:
-        raise DataError("This does not look like a CSV text file (it contains binary data).")
+    raw = _as_utf8(raw)
     try:
         df = pd.read_csv(io.BytesIO(raw), nrows=MAX_UPLOAD_ROWS + 1)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"Could not read the file as CSV: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise DataError("The file is not UTF-8 text. Save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8) "
+                        "and upload it again.") from None
+    except (pd.errors.ParserError, ValueError) as e:
+        raise DataError(f"Could not read the file as CSV: {code(str(e).splitlines()[0], 200)}") from None
     if df.empty or len(df.columns) == 0:
         raise DataError("The CSV has no data rows.")
     if len(df) > MAX_UPLOAD_ROWS:
         raise DataError(f"The CSV has more than {MAX_UPLOAD_ROWS:,} rows; please upload a sample.")
-    df.columns = [str(c).strip()[:60] or f"column_{i}" for i, c in enumerate(df.columns)]
+    df.columns = _column_names(df.columns)
     return df
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _as_utf8(raw: bytes) -> bytes:
+    """UTF-16 text (as Excel's "Unicode text" writes it) re-encoded as UTF-8; other binary data refused."""
+    head = raw[:4096]
+    if raw.startswith(UTF16_BOMS):
+        encoding = "utf-16"
+    elif b"\x00" in head and head[1::2].count(0) > 0.9 * len(head[1::2]):
+        encoding = "utf-16-le"  # ASCII text with every other byte zero: UTF-16 without its byte-order mark
+    elif b"\x00" in head and head[0::2].count(0) > 0.9 * len(head[0::2]):
+        encoding = "utf-16-be"
+    elif b"\x00" in head:
+        raise DataError("This does not look like a CSV text file (it contains binary data). "
+                        "Save it as \"CSV UTF-8\" and upload it again.")
+    else:
+        return raw
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError("The file looks like UTF-16 text but does not decode as such. Save it as \"CSV UTF-8\" "
+                        "and upload it again.") from None
+
+
+def _column_names(columns) -> list[str]:
+    """Trimmed names (at most 60 characters, none empty); names that coincide once trimmed are refused."""
+    names = [" ".join(str(c).split())[:60] or f"column_{i}" for i, c in enumerate(columns)]
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    repeated = [n for n, k in seen.items() if k > 1]
+    if repeated:
+        listed = ", ".join(code(n) for n in repeated[:5])
+        raise DataError(f"Every column needs its own name, but {listed} appears more than once (after removing "
+                        "spaces at the ends and cutting names to 60 characters). Rename the columns and upload "
+                        "the file again.")
+    return names
 
 
 def save_upload(raw: bytes) -> str:
@@ -94,21 +143,23 @@ def load_upload(token: str) -> pd.DataFrame:
     path = data_dir() / "uploads" / f"{token}.csv"
     if not path.exists():
         raise DataError("The uploaded file is no longer available; please upload it again.")
+    path.touch()  # last use: retention (engine.core.retention) counts from here
     return read_csv(path.read_bytes())
 
 
 def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Table:
     """Numeric feature columns + a target column, with clear messages for what cannot be learned."""
     if target not in df.columns:
-        raise DataError(f"The target column {target!r} is not in the file; columns: {', '.join(df.columns[:20])}.")
+        raise DataError(f"The target column {code(target)} is not in the file; columns: "
+                        f"{', '.join(code(c) for c in df.columns[:20])}.")
     if df[target].isna().any():
-        raise DataError(f"The target column {target!r} has {int(df[target].isna().sum())} missing values.")
+        raise DataError(f"The target column {code(target)} has {int(df[target].isna().sum())} missing values.")
     features = df.drop(columns=[target]).select_dtypes(include="number")
     if features.shape[1] == 0:
         raise DataError("The file has no numeric feature columns besides the target.")
     missing = features.isna().sum()
     if missing.any():
-        cols = ", ".join(f"{c} ({n})" for c, n in missing[missing > 0].items())
+        cols = ", ".join(f"{code(c)} ({n})" for c, n in missing[missing > 0].items())
         raise DataError(f"Some feature columns have missing values: {cols}. Fill or remove them first.")
     if len(df) < 20:
         raise DataError(f"The file has {len(df)} rows; at least 20 are needed to train and test.")
@@ -119,10 +170,11 @@ def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Tabl
                      title=f"Your CSV ({len(df)} rows), predicting {target}")
     classes = sorted(t.astype(str).unique())
     if len(classes) < 2:
-        raise DataError(f"The target column {target!r} has only one class ({classes[0]!r}); "
+        raise DataError(f"The target column {code(target)} has only one class ({code(classes[0])}); "
                         "a classifier needs at least two.")
     if len(classes) > max_classes:
-        raise DataError(f"The target column {target!r} has {len(classes)} text classes; at most {max_classes} are supported.")
+        raise DataError(f"The target column {code(target)} has {len(classes)} text classes; at most {max_classes} "
+                        "are supported.")
     y = t.astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
     return Table(features.to_numpy(np.float32), y, list(features.columns), "classification", classes,
                  f"Your CSV ({len(df)} rows), predicting {target}")

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$&")
+MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$&:@")  # ":" and "@" too: no bare http://, www. or e-mail autolinks
 
 
 def markdown_text(text) -> str:

@@ -50,6 +50,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     stop_requested: float | None = None
+    stop_seen: bool = False  # the run has seen the stop and is handing back its partial results
     recorded: bool = False  # written to the run store (its share link works)
 
     @property
@@ -90,12 +91,13 @@ def _worker_main(conn: Connection) -> None:
     """Worker process: import the heavy libraries once, then run jobs from ``conn`` until it closes."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _lower_priority()
     import torch
 
     torch.set_num_threads(1)
     from engine.core.config import ConfigError
     from engine.core.contract import RunError
-    from engine.core.data import DataError
+    from engine.core.data import DataError, code
     from engine.core.device import describe
     from engine.core.pipeline import execute
 
@@ -123,7 +125,9 @@ def _worker_main(conn: Connection) -> None:
             if live is not None or time.monotonic() - state["last"] > 0.2 or step >= total:
                 flush(live)
             while conn.poll():  # the supervisor's stop request
-                state["stop"] |= conn.recv()[0] == "stop"
+                if conn.recv()[0] == "stop" and not state["stop"]:
+                    state["stop"] = True
+                    conn.send(("stopping", job_id))  # seen: no kill while it finishes its partial results
             return state["stop"]
 
         try:
@@ -134,8 +138,17 @@ def _worker_main(conn: Connection) -> None:
             conn.send(("failed", job_id, str(e)))
         except MemoryError:
             conn.send(("failed", job_id, "The run ran out of memory. Try a smaller model or dataset."))
-        except Exception as e:  # a bug in a technique must not take the worker down
-            conn.send(("failed", job_id, f"The run crashed: {type(e).__name__}: {str(e)[:500]}"))
+        except Exception as e:  # a bug in a technique must not take the worker down (its text may quote data)
+            conn.send(("failed", job_id, f"The run crashed: {code(f'{type(e).__name__}: {e}', 500)}"))
+
+
+def _lower_priority() -> None:
+    """Workers yield the CPU to the app process (env ``FRONTIER_WORKER_NICE``, default 10), so pages stay quick
+    while runs train and while a fresh worker imports torch."""
+    try:
+        os.nice(int(_env_float("FRONTIER_WORKER_NICE", 10)))
+    except (OSError, AttributeError):  # not permitted, or not POSIX: run at normal priority
+        pass
 
 
 def _warm_up() -> None:
@@ -150,41 +163,72 @@ def _warm_up() -> None:
 
 
 @dataclass
-class _Slot:
-    process: subprocess.Popen | None = None
-    conn: Connection | None = None
+class _Worker:
+    """One worker process and its socket; ``baseline_mb`` is its resident size once warm, before any run."""
+
+    process: subprocess.Popen
+    conn: Connection
     ready: bool = False
     device: str = ""
+    baseline_mb: float = 0.0
+    started: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Slot:
+    """A place for one run: its serving worker, a replacement warming up beside it, and the run it trains."""
+
+    worker: _Worker | None = None
+    spare: _Worker | None = None  # started *before* the worker is retired; takes over once warm and idle
     job: Job | None = None
+    job_base_mb: float = 0.0  # the worker's resident size when the current run started
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.worker.process if self.worker else None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.worker and self.worker.ready)
+
+    @property
+    def device(self) -> str:
+        return self.worker.device if self.worker else ""
 
 
 class LocalExecutor:
     """A bounded pool of warm worker processes on this machine.
 
-    ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: per-run resident
-    memory cap (env ``FRONTIER_RUN_MEMORY_MB``, default 3072); ``timeout_s``: per-run time limit (env
-    ``FRONTIER_RUN_TIMEOUT_S``, default 900); ``stop_grace_s``: how long a stopped run may take to hand back
-    its partial result before it is killed.
-    A worker that holds more than ``FRONTIER_WORKER_RECYCLE_MB`` (default 550) after a run is replaced by a
-    fresh one, so libraries and caches one page loaded do not keep a small server's memory high.
+    ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: how much memory a run
+    may add to its worker (env ``FRONTIER_RUN_MEMORY_MB``, default 3072; the worker's own ~500 MB of libraries
+    does not count); ``timeout_s``: per-run time limit (env ``FRONTIER_RUN_TIMEOUT_S``, default 900);
+    ``stop_grace_s``: how long a stopped run may take to *notice* the stop (its next progress call) before it
+    is killed; once it has (the worker says "stopping"), only the time limit applies while it finishes its
+    partial results, however loaded the server is.
+
+    Recycling: a worker that has grown more than ``recycle_mb`` (env ``FRONTIER_WORKER_RECYCLE_MB``, default 768)
+    over its own size after warm-up gets a replacement, started at once beside it; the old worker keeps serving
+    until the replacement is warm and the slot is idle, so a slot is never empty while runs wait.
     """
 
     def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 10.0, recycle_mb: float | None = None):
+                 stop_grace_s: float = 120.0, recycle_mb: float | None = None):
         self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
         self.stop_grace_s = stop_grace_s
-        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 550)
+        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
         self._queue: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
         self._slots = [_Slot() for _ in range(self.slots)]
         self._start_failures = 0
         self._closed = False
         self._listeners: list[Listener] = []
+        self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
         for slot in self._slots:
-            self._start(slot)
+            slot.worker = self._spawn()
         self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
         self._thread.start()
 
@@ -204,10 +248,9 @@ class LocalExecutor:
         return self._jobs.get(job_id)
 
     def position(self, job_id: str) -> int:
-        with self._lock:
-            for i, job in enumerate(self._queue):
-                if job.id == job_id:
-                    return i + 1
+        for i, job in enumerate(list(self._queue)):  # a snapshot: no lock, so a page poll never waits
+            if job.id == job_id:
+                return i + 1
         return 0
 
     def cancel(self, job_id: str) -> None:
@@ -223,7 +266,7 @@ class LocalExecutor:
             for slot in self._slots:
                 if slot.job is job:
                     try:
-                        slot.conn.send(("stop", job.id))
+                        slot.worker.conn.send(("stop", job.id))
                     except OSError:
                         pass  # the worker is gone; the supervisor reports it
 
@@ -233,45 +276,85 @@ class LocalExecutor:
         return next((s.device for s in self._slots if s.device), "")
 
     def busy(self) -> tuple[int, int]:
-        """(runs training now, runs waiting)."""
-        with self._lock:
-            return sum(s.job is not None for s in self._slots), len(self._queue)
+        """(runs training now, runs waiting). Reads without the lock: a page poll never waits on the supervisor."""
+        return sum(s.job is not None for s in self._slots), len(self._queue)
 
     def wait_ready(self, timeout: float = 60) -> bool:
         """Block until every worker is warm (used by tests and benchmarks)."""
-        end = time.time() + timeout
-        while time.time() < end:
-            if all(s.ready for s in self._slots):
-                return True
-            time.sleep(0.05)
-        return False
+        return self.wait_for(lambda: all(s.ready for s in self._slots), timeout)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 300) -> bool:
+        """Block until ``predicate()`` holds, re-checking whenever a job or worker changes state (tests and
+        benchmarks wait on these events, not on guessed sleeps); False after ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+    def pids(self) -> list[int]:
+        """Every worker process alive now, serving or warming up (fault drills check none leak)."""
+        workers = [w for s in self._slots for w in (s.worker, s.spare) if w is not None]
+        return [w.process.pid for w in workers if w.process.poll() is None]
 
     def close(self) -> None:
         self._closed = True
-        for slot in self._slots:
-            self._kill(slot)
+        with self._lock:
+            for slot in self._slots:
+                for worker in (slot.worker, slot.spare):
+                    self._kill(worker)
+        self._thread.join(5)
 
-    # --- supervisor ---------------------------------------------------------------------------------------
-    def _start(self, slot: _Slot) -> None:
+    # --- worker processes ---------------------------------------------------------------------------------
+    def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        slot.process = subprocess.Popen([sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
-                                        pass_fds=[child.fileno()], cwd=ROOT, env=env)
+        process = subprocess.Popen([sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
+                                   pass_fds=[child.fileno()], cwd=ROOT, env=env)
         child.close()
-        slot.conn, slot.ready, slot.job = Connection(parent.detach()), False, None
+        return _Worker(process, Connection(parent.detach()))
 
-    def _kill(self, slot: _Slot) -> None:
-        if slot.process is not None and slot.process.poll() is None:
-            slot.process.kill()
-            slot.process.wait(5)
-        if slot.conn is not None:
-            slot.conn.close()
+    @staticmethod
+    def _kill(worker: _Worker | None) -> None:
+        if worker is None:
+            return
+        if worker.process.poll() is None:
+            worker.process.kill()
+        try:
+            worker.process.wait(5)
+        except subprocess.TimeoutExpired:
+            log.warning("worker %s did not exit after SIGKILL", worker.process.pid)
+        worker.conn.close()
 
+    def _replace(self, slot: _Slot) -> None:
+        """The slot's worker is gone or must go now: promote its warm spare if it has one, else start afresh."""
+        self._kill(slot.worker)
+        slot.job = None
+        if slot.spare is not None:
+            slot.worker, slot.spare = slot.spare, None
+        else:
+            slot.worker = self._spawn()
+
+    def _retire_if_replaced(self, slot: _Slot) -> None:
+        """Swap in a warm replacement while the slot is idle (the old worker served until now)."""
+        if slot.job is None and slot.spare is not None and slot.spare.ready:
+            self._kill(slot.worker)
+            slot.worker, slot.spare = slot.spare, None
+            self.recycled += 1
+            self._changed.notify_all()
+
+    def _check_growth(self, slot: _Slot) -> None:
+        """After a run: a worker that grew past ``recycle_mb`` over its warm size gets a replacement started."""
+        grown = _rss_mb(slot.worker.process.pid) - slot.worker.baseline_mb
+        if grown > self.recycle_mb and slot.spare is None and not self._closed:
+            log.info("worker %s grew %.0f MB since warm-up: starting its replacement", slot.worker.process.pid, grown)
+            slot.spare = self._spawn()
+
+    # --- bookkeeping --------------------------------------------------------------------------------------
     def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
         if outcome is not None:
             outcome.run_id = job.id
         job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
         self._notify("ended", job)
+        with self._changed:
+            self._changed.notify_all()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -288,105 +371,134 @@ class LocalExecutor:
         for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
             del self._jobs[job_id]
 
+    def _end_job(self, slot: _Slot, status: str, outcome=None, error: str = "") -> None:
+        job, slot.job = slot.job, None
+        self._finish(job, status, outcome, error)
+
+    # --- supervisor ---------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         for slot in self._slots:
+            self._retire_if_replaced(slot)
             if slot.ready and slot.job is None and self._queue:
                 job = self._queue.popleft()
                 try:
-                    slot.conn.send(("run", job.id, job.technique, job.config))
+                    slot.worker.conn.send(("run", job.id, job.technique, job.config))
                 except (OSError, ValueError) as e:  # e.g. a config that cannot be sent
                     self._finish(job, "failed", error=f"Could not start the run: {e}")
                     continue
-                slot.job, job.status, job.started = job, "running", time.time()
+                slot.job, slot.job_base_mb = job, _rss_mb(slot.worker.process.pid)
+                job.status, job.started = "running", time.time()
                 self._notify("running", job)
+                self._changed.notify_all()
 
     def _supervise(self) -> None:
         while not self._closed:
             with self._lock:
                 self._dispatch()
-                conns = {s.conn: s for s in self._slots}
+                conns = {w.conn: (s, w) for s in self._slots for w in (s.worker, s.spare) if w is not None}
             try:
                 ready = wait(list(conns), timeout=0.1)
             except OSError:
                 ready = []
-            with self._lock:
-                for conn in ready:
-                    self._receive(conns[conn])
-                for slot in self._slots:
-                    if slot.process.poll() is not None:
-                        self._on_death(slot)
-                    elif slot.job is not None:
-                        self._police(slot)
-
-    def _receive(self, slot: _Slot) -> None:
-        try:
-            while slot.conn.poll():
-                msg = slot.conn.recv()
-                kind = msg[0]
-                if kind == "ready":
-                    slot.ready, slot.device, self._start_failures = True, msg[1], 0
-                    continue
-                job = slot.job
-                if job is None or msg[1] != job.id:
-                    continue  # a message from a job that was already ended
-                if kind == "progress":
-                    for step, total, metrics in msg[2]:
-                        job.step, job.total = step, total
-                        job.rows.append({"step": step, **metrics})
-                    if msg[3] is not None:
-                        job.live = msg[3]
-                else:
-                    outcome = msg[2] if kind == "done" else None
-                    status = "failed" if kind == "failed" else outcome.status
-                    self._finish(job, status, outcome, msg[2] if kind == "failed" else "")
-                    slot.job = None
-                    if _rss_mb(slot.process.pid) > self.recycle_mb:  # swap in a lean worker while idle
-                        self._kill(slot)
-                        self._start(slot)
+            for conn in ready:
+                slot, worker = conns[conn]
+                messages, broken = _drain(conn)  # unpickles results outside the lock
+                with self._lock:
+                    if self._closed:
                         return
-        except (EOFError, OSError):  # the worker died: its exit code is reaped just below
-            try:
-                slot.process.wait(2)
-            except subprocess.TimeoutExpired:
-                slot.process.kill()
-        except Exception as e:  # e.g. a result that cannot be unpickled
-            if slot.job is not None:
-                self._finish(slot.job, "failed", error=f"Could not receive the run's result: {e}")
-                slot.job = None
+                    for msg in messages:
+                        self._handle(slot, worker, msg)
+                    if broken is not None and slot.job is not None and worker is slot.worker:
+                        self._end_job(slot, "failed", error=f"Could not receive the run's result: {broken}")
+            with self._lock:
+                if not self._closed:
+                    self._check_processes()
+
+    def _check_processes(self) -> None:
+        for slot in self._slots:
+            if slot.spare is not None and slot.spare.process.poll() is not None:
+                log.warning("a replacement worker exited with code %s", slot.spare.process.returncode)
+                self._start_failures += 1
+                self._kill(slot.spare)
+                slot.spare = None
+            if slot.worker.process.poll() is not None:
+                self._on_death(slot)
+            elif slot.job is not None:
+                self._police(slot)
+
+    def _handle(self, slot: _Slot, worker: _Worker, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "ready":
+            worker.ready, worker.device, self._start_failures = True, msg[1], 0
+            worker.baseline_mb = _rss_mb(worker.process.pid)
+            self._changed.notify_all()
+            return
+        job = slot.job
+        if worker is not slot.worker or job is None or msg[1] != job.id:
+            return  # a message from a job that was already ended
+        if kind == "stopping":
+            job.stop_seen = True
+            return
+        if kind == "progress":
+            for step, total, metrics in msg[2]:
+                job.step, job.total = step, total
+                job.rows.append({"step": step, **metrics})
+            if msg[3] is not None:
+                job.live = msg[3]
+            self._changed.notify_all()
+            return
+        outcome = msg[2] if kind == "done" else None
+        self._end_job(slot, "failed" if kind == "failed" else outcome.status, outcome,
+                      msg[2] if kind == "failed" else "")
+        self._check_growth(slot)
 
     def _on_death(self, slot: _Slot) -> None:
-        code = slot.process.returncode
+        code = slot.worker.process.returncode
         if slot.job is not None:
-            self._finish(slot.job, "failed", error=(
+            self._end_job(slot, "failed", error=(
                 f"The run crashed (its worker process exited with code {code}). The app and other runs are fine; "
                 "try again, or with smaller settings."))
-        if not slot.ready:
+        if not slot.worker.ready:
             self._start_failures += 1
-        self._kill(slot)
         if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
             self._closed = True
+            self._kill(slot.worker)
+            self._kill(slot.spare)
+            slot.spare = None
             while self._queue:
                 self._finish(self._queue.popleft(), "failed", error="The training workers cannot start on this server.")
             return
-        self._start(slot)
+        self._replace(slot)
 
     def _police(self, slot: _Slot) -> None:
         """End a run that is over its memory cap, its time limit, or its stop grace period."""
         job, now = slot.job, time.time()
         reason, status = "", "failed"
-        rss = _rss_mb(slot.process.pid)
-        if rss > self.memory_mb:
-            reason = (f"The run used {rss:.0f} MB of memory, over the {self.memory_mb:.0f} MB limit per run, "
-                      "and was ended. Try a smaller model, batch or dataset.")
+        added = _rss_mb(slot.worker.process.pid) - slot.job_base_mb
+        if added > self.memory_mb:
+            reason = (f"The run needed {added:.0f} MB of memory on top of its worker's {slot.job_base_mb:.0f} MB, "
+                      f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
+                      "Try a smaller model, batch or dataset.")
         elif job.started and now - job.started > self.timeout_s:
             reason = f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
-        elif job.stop_requested and now - job.stop_requested > self.stop_grace_s:
+        elif job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
             reason, status = "Stopped. The run did not finish its partial results in time, so it was ended.", "stopped"
         if reason:
-            self._finish(job, status, error=reason)
-            slot.job = None
-            self._kill(slot)
-            self._start(slot)
+            self._end_job(slot, status, error=reason)
+            self._replace(slot)
+
+
+def _drain(conn: Connection) -> tuple[list, Exception | None]:
+    """Every message waiting on ``conn``; a closed or broken socket ends the list (the death is reaped later)."""
+    messages: list = []
+    try:
+        while conn.poll():
+            messages.append(conn.recv())
+    except (EOFError, OSError):
+        return messages, None
+    except Exception as e:  # e.g. a result that cannot be unpickled
+        return messages, e
+    return messages, None
 
 
 def _rss_mb(pid: int) -> float:

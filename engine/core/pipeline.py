@@ -34,6 +34,8 @@ class Outcome:
     device: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     headline: list[str] = field(default_factory=list)  # metric names shown first (the Result's headline)
+    downloads: dict[str, dict] = field(default_factory=dict)  # label -> {file_name, mime, data (bytes), note}
+    diagrams: dict[str, Any] = field(default_factory=dict)  # model name -> plotly diagram of its layers (charts)
     run_id: str = ""  # the run store's id (also the share id) once recorded
 
 
@@ -78,4 +80,34 @@ def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None 
         explain_figures=extra,
         text=module.describe(result), architecture={k: str(m) for k, m in result.models.items()},
         weights=weights_bytes(result.models), seconds=time.perf_counter() - started, device=describe(),
-        info=result.info, headline=list(result.headline))
+        info=result.info, headline=list(result.headline), downloads=downloads(module, result),
+        diagrams=diagrams(result))
+
+
+def downloads(module, result) -> dict[str, dict]:
+    """The technique's own files for the Details tab (optional ``views.downloads(result)``), checked here.
+
+    Each entry: label -> {"file_name", "mime", "data" (bytes), "note" (one plain sentence, may be "")}.
+    """
+    make = getattr(module, "downloads", None)
+    if make is None:
+        return {}
+    files = {}
+    for label, d in make(result).items():
+        name = str(d.get("file_name") or "")
+        if not isinstance(d.get("data"), bytes) or not name or "/" in name or "\\" in name:
+            raise TypeError(f"downloads()[{label!r}] needs bytes data and a plain file_name")
+        files[str(label)] = {"file_name": name, "mime": str(d.get("mime") or "application/octet-stream"),
+                             "data": d["data"], "note": str(d.get("note") or "")}
+    return files
+
+
+def diagrams(result) -> dict[str, Any]:
+    """A diagram of each trained torch model (its layers, output shapes and weights; ``charts.model_diagram``),
+    drawn here where torch is loaded. A model's input shape comes from ``result.info["input_shapes"][name]``
+    when the technique gives one, else from its first layer."""
+    from engine.core.charts import model_diagram
+
+    shapes = result.info.get("input_shapes") or {}
+    return {name: model_diagram(m, shapes.get(name), title=f"Network: {name.replace('_', ' ')}")
+            for name, m in result.models.items() if hasattr(m, "named_modules")}

@@ -5,6 +5,11 @@ Who records a run: this service, in the app process, never the executor. ``submi
 thread, in order, so recording never delays training and a full disk never stops the app (the run still
 shows, its result link just does not work). ``job.recorded`` turns True once the ended run is stored.
 
+Admission: a browser session may have ``FRONTIER_MAX_RUNS_PER_SESSION`` runs active at once (default 2: one
+training, one waiting) and the queue holds at most ``FRONTIER_MAX_QUEUE`` runs (default 40); past either,
+``submit`` raises :class:`Busy` with a message that says why and, from the run times measured on this server,
+about how long the wait is.
+
 Configuration: ``FRONTIER_EXECUTOR`` = ``local`` (default: warm worker processes on this machine) or ``ray``
 (:mod:`engine.core.ray_executor`, when installed); ``FRONTIER_DATABASE_URL`` / ``FRONTIER_DATA_DIR`` choose
 the run store (:func:`engine.core.store.open_store`).
@@ -12,10 +17,12 @@ the run store (:func:`engine.core.store.open_store`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import secrets
 import threading
+from collections import deque
 
 from engine.core.jobs import Executor, Job
 from engine.core.store import RunStore, open_store
@@ -23,17 +30,95 @@ from engine.core.store import RunStore, open_store
 log = logging.getLogger(__name__)
 
 
+class Busy(RuntimeError):
+    """A run was not admitted (this session has enough runs going, or the queue is full); ``str()`` says why."""
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 class Service:
-    def __init__(self, executor: Executor, store: RunStore | None):
+    def __init__(self, executor: Executor, store: RunStore | None, per_session: int | None = None,
+                 max_queue: int | None = None):
         self.executor, self.store = executor, store
+        self.per_session = per_session or _env_int("FRONTIER_MAX_RUNS_PER_SESSION", 2)
+        self.max_queue = max_queue or _env_int("FRONTIER_MAX_QUEUE", 40)
         self._events: queue.Queue[tuple[str, Job]] = queue.Queue()
+        self._active: dict[str, list[Job]] = {}  # owner -> their runs not yet ended (admission counts these)
+        self._seconds: deque[float] = deque(maxlen=50)  # how long recent runs trained, for wait estimates
+        self._admit = threading.Lock()  # one admission decision at a time (held while submitting)
+        self._owners = threading.Lock()  # guards _active; never held while calling the executor
+        executor.subscribe(self._on_event)
         if store is not None:
             store.recover()
             threading.Thread(target=self._record_loop, name="frontier-recorder", daemon=True).start()
-            executor.subscribe(lambda event, job: self._events.put((event, job)))
+
+    def _on_event(self, event: str, job: Job) -> None:
+        if event == "ended":
+            if job.started and job.finished:
+                self._seconds.append(job.finished - job.started)
+            with self._owners:  # forget it, so ended runs (and their results) are not held here
+                mine = [j for j in self._active.pop(job.owner, []) if j is not job and j.active]
+                if mine:
+                    self._active[job.owner] = mine
+        if self.store is not None:
+            self._events.put((event, job))
+
+    # --- admission ----------------------------------------------------------------------------------------
+    def run_seconds(self) -> float | None:
+        """The median training time of recent runs on this server (None before the first one ends)."""
+        recent = sorted(self._seconds)
+        return recent[len(recent) // 2] if recent else None
+
+    def expected_wait_s(self, ahead: int | None = None) -> float | None:
+        """About how long a run submitted now (or with ``ahead`` runs in front of it) waits before it trains."""
+        per_run = self.run_seconds()
+        if per_run is None:
+            return None
+        training, waiting = self.executor.busy()
+        slots = max(1, getattr(self.executor, "slots", 1))
+        ahead = waiting if ahead is None else ahead
+        if training < slots and ahead == 0:
+            return 0.0
+        return math.ceil((ahead + 1) / slots) * per_run  # rounds of the queue, each about one run long
+
+    def active_runs(self, owner: str) -> list[Job]:
+        with self._owners:
+            return [j for j in self._active.get(owner, []) if j.active]
+
+    def admission(self, owner: str = "") -> str | None:
+        """Why a run from ``owner`` would not be admitted now, in words; None when it would be."""
+        if owner and len(self.active_runs(owner)) >= self.per_session:
+            return (f"You already have {self.per_session} runs training or waiting (the limit per visitor on this "
+                    "shared server). Wait for one to finish, or stop one, then press Train again.")
+        _, waiting = self.executor.busy()
+        if waiting >= self.max_queue:
+            wait = self.expected_wait_s()
+            about = f" for about {wait_text(wait)}" if wait else ""
+            return (f"The server is busy: {waiting} runs are already waiting{about}. "
+                    "Please try again in a few minutes.")
+        return None
 
     def submit(self, technique: str, config: dict, owner: str = "") -> Job:
-        """Record the run as queued, then hand it to the executor; the job id is the run id (its result link)."""
+        """Record the run as queued, then hand it to the executor; the job id is the run id (its result link).
+
+        Raises :class:`Busy` (with the message to show) when the run is not admitted.
+        """
+        with self._admit:
+            refusal = self.admission(owner)
+            if refusal:
+                raise Busy(refusal)
+            job = self._submit(technique, config, owner)
+            if owner and job.active:
+                with self._owners:
+                    self._active.setdefault(owner, []).append(job)
+            return job
+
+    def _submit(self, technique: str, config: dict, owner: str) -> Job:
         run_id = secrets.token_hex(16)
         if self.store is not None:
             try:
@@ -55,11 +140,18 @@ class Service:
                 log.exception("could not record run %s", job.id)
 
 
+def wait_text(seconds: float) -> str:
+    """A wait in plain words: "40 s", "3 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
+
+
 def make_executor(kind: str | None = None) -> Executor:
     kind = (kind or os.environ.get("FRONTIER_EXECUTOR", "local")).strip().lower()
-    if kind == "ray":
-        from engine.core.ray_executor import RayExecutor
-
+    if kind == "ray":  # RAY_ADDRESS joins a cluster; without it a local Ray is started (and shut down on close)
+        try:
+            from engine.core.ray_executor import RayExecutor
+        except ImportError as e:
+            raise RuntimeError(f"FRONTIER_EXECUTOR=ray needs Ray ({e}); pip install -r requirements.txt") from e
         return RayExecutor()
     if kind != "local":
         raise ValueError(f"FRONTIER_EXECUTOR must be local or ray, but got {kind!r}.")
@@ -77,5 +169,8 @@ def service() -> Service:
     global _service
     with _lock:
         if _service is None:
+            from engine.core.retention import start_daily_cleanup
+
             _service = Service(make_executor(), open_store())
+            start_daily_cleanup(_service.store)  # old uploads (and runs, if a retention is set) go once a day
         return _service

@@ -1,9 +1,14 @@
-"""The run store: every finished, stopped or failed run in one SQLite file (WAL mode) under the data directory.
+"""The run store: every finished, stopped or failed run, in SQLite (the default) or a shared PostgreSQL server.
+
+One code path (SQLAlchemy Core) for both. By default the store is one SQLite file (WAL mode) under the data
+directory; ``FRONTIER_DATABASE_URL`` (e.g. ``postgresql://user:pass@db:5432/frontier``) points it at a
+PostgreSQL server instead, so several app servers behind a load balancer share runs and result links.
 
 A run's row is written when it is submitted (status "queued") and completed in a single transaction when it
 ends, together with its artifacts (weights as safetensors, figures as Plotly JSON, SHAP explanations as
 safetensors arrays + JSON), so a crash never leaves half a run: rows left "queued"/"running" by a server that
-is gone are marked "interrupted" when the next server opens the store. Nothing here unpickles anything.
+is gone (same host, process no longer alive) are marked "interrupted" when that host's next server opens the
+store. Nothing here unpickles anything.
 
 Privacy: each run has an owner (the browser session that made it) and a 128-bit random id. ``list_runs``
 filters by owner unless the app runs in single-user mode (``FRONTIER_SINGLE_USER=1``); anyone holding a run's
@@ -14,27 +19,35 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
+import socket
 import time
-from contextlib import closing
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from engine.core.paths import data_dir
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, owner TEXT NOT NULL, technique TEXT NOT NULL, status TEXT NOT NULL,
-    config TEXT NOT NULL, seed INTEGER, created REAL NOT NULL, finished REAL, seconds REAL,
-    metrics TEXT, history TEXT, summary TEXT, error TEXT, device TEXT, versions TEXT, server_pid INTEGER);
-CREATE INDEX IF NOT EXISTS runs_owner ON runs (owner, created);
-CREATE TABLE IF NOT EXISTS artifacts (
-    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE, kind TEXT NOT NULL, name TEXT NOT NULL,
-    data BLOB NOT NULL, PRIMARY KEY (run_id, kind, name));
-"""
+META = sa.MetaData()
+RUNS = sa.Table(
+    "runs", META,
+    sa.Column("id", sa.Text, primary_key=True), sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("technique", sa.Text, nullable=False), sa.Column("status", sa.Text, nullable=False),
+    sa.Column("config", sa.Text, nullable=False), sa.Column("seed", sa.BigInteger),
+    sa.Column("created", sa.Double, nullable=False), sa.Column("finished", sa.Double), sa.Column("seconds", sa.Double),
+    sa.Column("metrics", sa.Text), sa.Column("history", sa.Text), sa.Column("summary", sa.Text),
+    sa.Column("error", sa.Text), sa.Column("device", sa.Text), sa.Column("versions", sa.Text),
+    sa.Column("server_pid", sa.Integer), sa.Column("server_host", sa.Text),
+    sa.Index("runs_owner", "owner", "created"))
+ARTIFACTS = sa.Table(
+    "artifacts", META,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True), sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False))
 ENDED = ("done", "stopped", "failed", "interrupted")
+HOST = socket.gethostname()
 
 
 def single_user() -> bool:
@@ -64,27 +77,50 @@ def _json(value) -> str:
     return json.dumps(value, default=default)
 
 
-class RunStore:
-    def __init__(self, path: Path | str | None = None):
-        self.path = Path(path or data_dir() / "runs.sqlite3")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+def database_url(url: str) -> str:
+    """SQLAlchemy's URL for ``url``: ``postgresql://`` / ``postgres://`` use psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
+
+def _engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+    with engine.connect() as db:
+        db.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return engine
+
+
+class RunStore:
+    """``RunStore()``: this deployment's store (``FRONTIER_DATABASE_URL``, else SQLite under the data directory);
+    ``RunStore(path)``: a SQLite file; ``RunStore(url=...)``: any SQLAlchemy URL (``postgresql://...``)."""
+
+    def __init__(self, path: Path | str | None = None, url: str | None = None):
+        url = url or (None if path else os.environ.get("FRONTIER_DATABASE_URL") or None)
+        self.path = None if url else Path(path or data_dir() / "runs.sqlite3")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.url = database_url(url) if url else f"sqlite:///{self.path}"
+        self.engine = _engine(self.url)
+        META.create_all(self.engine)
+        with self.engine.begin() as db:  # stores made before server_host existed
+            if "server_host" not in {c["name"] for c in sa.inspect(db).get_columns("runs")}:
+                db.exec_driver_sql("ALTER TABLE runs ADD COLUMN server_host TEXT")
 
     # --- writing ------------------------------------------------------------------------------------------
     def start(self, run_id: str, owner: str, technique: str, config: dict) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO runs (id, owner, technique, status, config, seed, created, server_pid) "
-                       "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                       (run_id, owner, technique, _json(config), config.get("seed"), time.time(), os.getpid()))
+        with self.engine.begin() as db:
+            db.execute(sa.insert(RUNS).values(
+                id=run_id, owner=owner, technique=technique, status="queued", config=_json(config),
+                seed=config.get("seed"), created=time.time(), server_pid=os.getpid(), server_host=HOST))
 
     def finish(self, run_id: str, status: str, outcome=None, error: str = "") -> None:
         """Complete a run's row and write its artifacts in one transaction."""
@@ -95,56 +131,58 @@ class RunStore:
                        history=outcome.history.to_json(orient="split", index=False), summary=outcome.text,
                        device=outcome.device)
             artifacts = _artifacts(outcome)
-        with closing(self._connect()) as db, db:
-            sets = ", ".join(f"{k} = ?" for k in row)
-            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*row.values(), run_id))
-            db.executemany("INSERT OR REPLACE INTO artifacts (run_id, kind, name, data) VALUES (?, ?, ?, ?)",
-                           [(run_id, kind, name, data) for kind, name, data in artifacts])
+        with self.engine.begin() as db:
+            db.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(**row))
+            db.execute(sa.delete(ARTIFACTS).where(ARTIFACTS.c.run_id == run_id))
+            if artifacts:
+                db.execute(sa.insert(ARTIFACTS), [{"run_id": run_id, "kind": kind, "name": name, "data": data}
+                                                  for kind, name, data in artifacts])
 
     def mark_running(self, run_id: str) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'", (run_id,))
+        with self.engine.begin() as db:
+            db.execute(sa.update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "queued").values(status="running"))
 
     def recover(self) -> int:
-        """Mark runs whose server process is gone as interrupted; returns how many."""
-        with closing(self._connect()) as db, db:
-            rows = db.execute("SELECT id, server_pid FROM runs WHERE status IN ('queued', 'running')").fetchall()
-            gone = [r["id"] for r in rows if not _alive(r["server_pid"])]
-            db.executemany("UPDATE runs SET status = 'interrupted', finished = ?, error = ? WHERE id = ?",
-                           [(time.time(), "The server stopped while this run was training.", i) for i in gone])
+        """Mark runs whose server process (on this host) is gone as interrupted; returns how many.
+
+        Runs started by app servers on other hosts (a shared PostgreSQL) are theirs to recover."""
+        with self.engine.begin() as db:
+            rows = db.execute(sa.select(RUNS.c.id, RUNS.c.server_pid, RUNS.c.server_host)
+                              .where(RUNS.c.status.in_(("queued", "running")))).all()
+            gone = [r.id for r in rows if r.server_host in (None, HOST) and not _alive(r.server_pid)]
+            if gone:
+                db.execute(sa.update(RUNS).where(RUNS.c.id.in_(gone)).values(
+                    status="interrupted", finished=time.time(),
+                    error="The server stopped while this run was training."))
         return len(gone)
 
     def delete(self, run_id: str, owner: str) -> bool:
         """Delete a run (its owner, or anyone in single-user mode)."""
-        with closing(self._connect()) as db, db:
-            if single_user():
-                cur = db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-            else:
-                cur = db.execute("DELETE FROM runs WHERE id = ? AND owner = ?", (run_id, owner))
-            return cur.rowcount == 1
+        query = sa.delete(RUNS).where(RUNS.c.id == run_id)
+        if not single_user():
+            query = query.where(RUNS.c.owner == owner)
+        with self.engine.begin() as db:
+            return db.execute(query).rowcount == 1
 
     # --- reading ------------------------------------------------------------------------------------------
     def list_runs(self, owner: str | None, technique: str | None = None, limit: int = 500) -> list[dict]:
         """The owner's runs, newest first (``owner=None``: every run, for single-user mode and the CLI)."""
-        where, args = [], []
+        c = RUNS.c
+        query = sa.select(c.id, c.technique, c.status, c.config, c.metrics, c.created, c.seconds, c.error)
         if owner is not None:
-            where.append("owner = ?")
-            args.append(owner)
+            query = query.where(c.owner == owner)
         if technique:
-            where.append("technique = ?")
-            args.append(technique)
-        sql = ("SELECT id, technique, status, config, metrics, created, seconds, error FROM runs"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC LIMIT ?")
-        with closing(self._connect()) as db:
-            rows = db.execute(sql, (*args, limit)).fetchall()
+            query = query.where(c.technique == technique)
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(c.created.desc()).limit(limit)).mappings().all()
         return [{**dict(r), "config": json.loads(r["config"]), "metrics": json.loads(r["metrics"] or "{}")}
                 for r in rows]
 
     def get(self, run_id: str) -> dict | None:
         if not RUN_ID.match(run_id or ""):
             return None
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(RUNS).where(RUNS.c.id == run_id)).mappings().first()
         if row is None:
             return None
         out = dict(row)
@@ -162,17 +200,19 @@ class RunStore:
         row = self.get(run_id)
         if row is None or row["history"] is None:
             return None
-        with closing(self._connect()) as db:
-            arts = db.execute("SELECT kind, name, data FROM artifacts WHERE run_id = ? ORDER BY rowid",
-                              (run_id,)).fetchall()
+        with self.engine.connect() as db:
+            arts = db.execute(sa.select(ARTIFACTS.c.kind, ARTIFACTS.c.name, ARTIFACTS.c.data)
+                              .where(ARTIFACTS.c.run_id == run_id)).all()
         by_kind: dict[str, dict[str, bytes]] = {}
         for a in arts:
-            by_kind.setdefault(a["kind"], {})[a["name"]] = a["data"]
+            by_kind.setdefault(a.kind, {})[a.name] = bytes(a.data)
         meta = json.loads(by_kind.get("meta", {}).get("meta", b"{}"))
         figs = {n: pio.from_json(d.decode()) for n, d in by_kind.get("figure", {}).items()}
         xfigs = {n: pio.from_json(d.decode()) for n, d in by_kind.get("explain_figure", {}).items()}
-        exps = {n: _explanation_from(d, meta.get("explanations", {}).get(n, {}))
-                for n, d in by_kind.get("explanation", {}).items()}
+        diagrams = {n: pio.from_json(d.decode()) for n, d in by_kind.get("diagram", {}).items()}
+        exp_meta = meta.get("explanations", {})
+        exps = {n: _explanation_from(d, exp_meta.get(n, {})) for n, d in by_kind.get("explanation", {}).items()}
+        exps = _ordered(exps, list(exp_meta))
         explanation = exps.get("SHAP") if list(exps) == ["SHAP"] else (exps or None)
         return Outcome(
             technique=row["technique"], config=row["config"], status=row["status"], metrics=row["metrics"],
@@ -180,16 +220,30 @@ class RunStore:
             explanation=explanation, explain_figures=_ordered(xfigs, meta.get("explain_figures")),
             text=row["summary"] or "", architecture=meta.get("architecture", {}),
             weights=by_kind.get("weights", {}).get("model"), seconds=row["seconds"] or 0.0, device=row["device"] or "",
-            headline=meta.get("headline", []), run_id=run_id)
+            headline=meta.get("headline", []), run_id=run_id, info=meta.get("info", {}),
+            diagrams=_ordered(diagrams, list(meta.get("architecture", {}))),
+            downloads={label: {**d, "data": by_kind.get("download", {})[label]}
+                       for label, d in meta.get("downloads", {}).items() if label in by_kind.get("download", {})})
+
+    def headlines(self, run_ids: list[str]) -> dict[str, list[str]]:
+        """Each run's headline metric names (from its stored meta) for the Runs table, without figures or weights."""
+        ids = [i for i in run_ids if RUN_ID.match(i or "")]
+        if not ids:
+            return {}
+        a = ARTIFACTS.c
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(a.run_id, a.data).where(a.kind == "meta", a.run_id.in_(ids))).all()
+        return {r.run_id: json.loads(bytes(r.data)).get("headline", []) for r in rows}
 
     def weights(self, run_id: str) -> bytes | None:
         """A run's stored weights (safetensors bytes, keys prefixed by model name), without loading the rest."""
         if not RUN_ID.match(run_id or ""):
             return None
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT data FROM artifacts WHERE run_id = ? AND kind = 'weights' AND name = 'model'",
-                             (run_id,)).fetchone()
-        return bytes(row["data"]) if row is not None else None
+        a = ARTIFACTS.c
+        with self.engine.connect() as db:
+            query = sa.select(a.data).where(a.run_id == run_id, a.kind == "weights", a.name == "model")
+            data = db.execute(query).scalar()
+        return bytes(data) if data is not None else None
 
 
 def _io(text: str):
@@ -227,6 +281,8 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
         out.append(("figure", title, fig.to_json().encode()))
     for title, fig in outcome.explain_figures.items():
         out.append(("explain_figure", title, fig.to_json().encode()))
+    for title, fig in (getattr(outcome, "diagrams", None) or {}).items():
+        out.append(("diagram", title, fig.to_json().encode()))
     exp_meta = {}
     for title, exp in explanations(outcome.explanation).items():
         arrays = {"values": np.ascontiguousarray(exp.values, dtype=np.float64),
@@ -236,11 +292,17 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
             arrays["data"] = np.ascontiguousarray(data, dtype=np.float64)
         out.append(("explanation", title, save(arrays)))
         exp_meta[title] = {"feature_names": _names(exp.feature_names), "output_names": _names(exp.output_names),
-                           "method": getattr(exp, "method", ""), "additivity_error": getattr(exp, "additivity_error", None)}
+                           "method": getattr(exp, "method", ""), "additivity_error": getattr(exp, "additivity_error", None),
+                           "spread": getattr(exp, "spread", None)}
     if outcome.weights:
         out.append(("weights", "model", outcome.weights))
+    downloads = getattr(outcome, "downloads", None) or {}
+    for label, d in downloads.items():  # the technique's own files (e.g. edge's compressed model)
+        out.append(("download", label, d["data"]))
     meta = {"figures": list(outcome.figures), "explain_figures": list(outcome.explain_figures),
-            "explanations": exp_meta, "architecture": outcome.architecture, "headline": outcome.headline}
+            "explanations": exp_meta, "architecture": outcome.architecture, "headline": outcome.headline,
+            "info": outcome.info,  # names and labels the Try it tab needs to rebuild the model on a result link
+            "downloads": {label: {k: v for k, v in d.items() if k != "data"} for label, d in downloads.items()}}
     out.append(("meta", "meta", _json(meta).encode()))
     return out
 
@@ -258,9 +320,11 @@ def _explanation_from(blob: bytes, meta: dict):
     error = meta.get("additivity_error")
     exp = make_explanation(arrays["values"], arrays["base_values"], arrays.get("data"), meta.get("feature_names"),
                            meta.get("output_names"), error if error is not None else float("nan"), meta.get("method", ""))
+    if meta.get("spread") is not None:
+        exp.spread = meta["spread"]
     return exp
 
 
 def open_store() -> RunStore:
-    """The run store this deployment uses: SQLite under the data directory (``FRONTIER_DATA_DIR``)."""
+    """The run store this deployment uses: ``FRONTIER_DATABASE_URL`` if set, else SQLite under ``FRONTIER_DATA_DIR``."""
     return RunStore()

@@ -9,9 +9,9 @@ every exported file is reloaded and checked before it is offered; SHAP shows whe
 """
 from engine.core.contract import lazy
 from engine.edge.config import METRICS, PRESETS, Config, estimate_seconds
-from engine.edge.views import describe, explain, explain_figures, figures, live_figure
+from engine.edge.views import describe, downloads, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.edge.compress", "run")
 
 __all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+           "describe", "live_figure", "downloads"]

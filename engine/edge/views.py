@@ -352,10 +352,13 @@ def describe(result: Result) -> str:
 
 
 def downloads(result: Result) -> dict:
-    """The shipped variant's file, for a download button: {label: {file_name, mime, data (bytes), note}}.
+    """The shipped variant's file for the Details tab's download button: {label: {file_name, mime, data, note}}.
 
-    Not part of the shared contract yet: the UI can offer it where a technique defines ``downloads``.
+    The optional ``downloads`` view of the contract: ``pipeline.execute`` puts it into ``Outcome.downloads`` and
+    the run store keeps it, so a result link offers the same verified file.
     """
+    if "download" not in result.info:
+        return {}
     d, row = result.info["download"], next(r for r in _variants(result) if r["name"] == result.info["shipped"])
     check = ("reloaded in ONNX Runtime and checked on every test row" if row["kind"] == "onnx" else "runs in PyTorch")
     note = (f"{d['variant']}: {row['size_kb']:,.1f} KB, {check}; agrees with the original on {row['agreement']:.1%} "

@@ -44,6 +44,28 @@ def space_size() -> int:
     return math.prod(len(options) for options in SPACE.values())
 
 
+def blocks(arch: dict) -> list[tuple[str, str]]:
+    """The layers as (name, output shape) pairs, for diagrams; follows ``space.build`` exactly (kept here, without
+    torch, so the app can draw any candidate from a stored run)."""
+    side, out = 8, [("Input", "8x8x1")]
+    k, f, act = arch["kernel_size"], arch["filters"], arch["activation"]
+    for _ in range(arch["conv_blocks"]):
+        out.append((f"Conv {k}x{k}, {act}", f"{side}x{side}x{f}"))
+        side //= 2
+        out.append((f"{arch['pooling'].capitalize()}Pool 2x2", f"{side}x{side}x{f}"))
+    width = side * side * f
+    out.append(("Flatten", str(width)))
+    for _ in range(arch["dense_layers"]):
+        if arch["dropout"]:
+            out.append((f"Dropout {arch['dropout']:g}", str(width)))
+        width = arch["dense_width"]
+        out.append((f"Dense {width}, {act}", str(width)))
+    if arch["dropout"]:
+        out.append((f"Dropout {arch['dropout']:g}", str(width)))
+    out.append(("Dense 10", "10 logits"))
+    return out
+
+
 class Config(TechniqueConfig):
     SHOW_IF = {"population_size": {"evolution": [True]}, "tournament_size": {"evolution": [True]},
                "controller_learning_rate": {"rl": [True]}, "entropy_bonus": {"rl": [True]}}

@@ -2,7 +2,15 @@
 
 Read top to bottom: the data split, the evaluator (trains a candidate or looks it up in the cache), the search
 loop (round-robin, so every strategy has spent the same budget at every moment, even after Stop), then the
-packaging of the Result. Candidates are evaluated one after another (no parallel evaluation).
+packaging of the Result. Each trial keeps its own training curve (train_loss_<epoch>, val_accuracy_<epoch>).
+
+Candidates are evaluated one after another, on purpose. Evolution and the controller must be told a round's
+accuracies before they propose again, so at most one round (one candidate per strategy: 3 in the quick preset)
+could train at once, a 1.5x ceiling on 2 workers; the app already runs one job per core with one torch thread
+each, so a second process per run takes a core from another run; and fresh workers pay torch's import. Measured
+on the 2-core machine (the quick preset's 29 trainings; 2 spawn workers, one round at a time, same accuracies):
+idle (load ~1): sequential 12.0 / 10.1 s, parallel 17.1 / 17.4 s (5.8 / 5.4 s of it starting the workers); shared
+with other work (load 7-12): sequential 24.7 / 41.4 s, parallel 73 / 100 s. Parallel never won.
 """
 from __future__ import annotations
 
@@ -52,6 +60,7 @@ class Trained:
     parameters: int
     model: nn.Module
     seconds: float
+    curve: dict[str, float]  # train_loss_<epoch> and val_accuracy_<epoch> for each epoch it trained
 
 
 class Evaluator:
@@ -75,15 +84,25 @@ class Evaluator:
         torch.manual_seed(seed)  # the same initial weights and dropout masks for this architecture every time
         model = build(arch).to(self.data.X_train.device)
         d = self.data
+        epochs = Tracker(None, self.epochs)  # the candidate's own training curve, one row per epoch
         try:
             fit(model, d.X_train, d.y_train, loss_fn=nn.CrossEntropyLoss(), epochs=self.epochs, lr=LEARNING_RATE,
-                batch_size=BATCH_SIZE, tracker=Tracker(None, self.epochs), seed=seed)
+                batch_size=BATCH_SIZE, tracker=epochs, seed=seed,
+                evaluate=lambda m: {"val_accuracy": accuracy(m(d.X_val), d.y_val)})
         except Diverged:
-            pass  # a candidate whose loss blew up simply scores badly
+            pass  # a candidate whose loss blew up simply scores badly (its curve ends where it diverged)
         score = accuracy(predict(model, d.X_val), d.y_val)
+        curve = curve_columns(epochs.rows)
         self.trainings += 1
-        self.cache[k] = Trained(score, count_parameters(model), model.cpu().eval(), time.perf_counter() - started)
+        self.cache[k] = Trained(score, count_parameters(model), model.cpu().eval(), time.perf_counter() - started,
+                                curve)
         return self.cache[k], False
+
+
+def curve_columns(rows: list[dict]) -> dict[str, float]:
+    """fit's per-epoch rows as flat history columns: train_loss_1, val_accuracy_1, train_loss_2, ..."""
+    return {f"{out}_{row['step']}": row[name] for row in rows
+            for name, out in (("loss", "train_loss"), ("val_accuracy", "val_accuracy"))}
 
 
 def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy: float):
@@ -104,7 +123,7 @@ def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy
             step += 1
             rows.append({"step": step, "strategy": name, "candidate": candidate, "accuracy": trained.accuracy,
                          "best_so_far": best[name][-1], "parameters": trained.parameters, "cached": cached,
-                         "train_seconds": 0.0 if cached else trained.seconds, **arch})
+                         "train_seconds": 0.0 if cached else trained.seconds, **arch, **trained.curve})
             live = {"best": best, "start": start_accuracy}
             if tracker.step(step, live=live, accuracy=trained.accuracy, best_so_far=best[name][-1]):
                 return rows, searchers

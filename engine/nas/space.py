@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.nas.config import SPACE
+from engine.nas.config import SPACE, blocks  # noqa: F401  (blocks: the layers as text, for diagrams)
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 DECISIONS = tuple(SPACE)  # the order every strategy makes its choices in
@@ -56,27 +56,6 @@ def best_architecture(trials) -> dict:
     ranked = trials.sort_values(["accuracy", "parameters", "step"], ascending=[False, True, True], kind="stable")
     row = ranked.iloc[0]
     return check({d: (row[d].item() if hasattr(row[d], "item") else row[d]) for d in DECISIONS})
-
-
-def blocks(arch: dict) -> list[tuple[str, str]]:
-    """The layers as (name, output shape) pairs, for diagrams; follows ``build`` exactly."""
-    side, out = 8, [("Input", "8x8x1")]
-    k, f, act = arch["kernel_size"], arch["filters"], arch["activation"]
-    for _ in range(arch["conv_blocks"]):
-        out.append((f"Conv {k}x{k}, {act}", f"{side}x{side}x{f}"))
-        side //= 2
-        out.append((f"{arch['pooling'].capitalize()}Pool 2x2", f"{side}x{side}x{f}"))
-    width = side * side * f
-    out.append(("Flatten", str(width)))
-    for _ in range(arch["dense_layers"]):
-        if arch["dropout"]:
-            out.append((f"Dropout {arch['dropout']:g}", str(width)))
-        width = arch["dense_width"]
-        out.append((f"Dense {width}, {act}", str(width)))
-    if arch["dropout"]:
-        out.append((f"Dropout {arch['dropout']:g}", str(width)))
-    out.append(("Dense 10", "10 logits"))
-    return out
 
 
 def build(arch: dict) -> nn.Module:

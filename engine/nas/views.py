@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from engine.core import charts
 from engine.core.contract import Result
-from engine.nas.config import SPACE, SPACE_HELP, STARTING_MODEL, STRATEGIES, space_size
+from engine.nas.config import SPACE, SPACE_HELP, STARTING_MODEL, STRATEGIES, blocks, space_size
 
 DECISIONS = tuple(SPACE)
 COLOURS = {"random": "#7f7f7f", "evolution": "#2ca02c", "rl": "#d62728", "tpe": "#1f77b4"}
@@ -63,6 +63,7 @@ def accuracy_vs_size(result: Result) -> go.Figure:
                                  marker=dict(color=COLOURS[name], size=8, opacity=0.7),
                                  text=[f"{STRATEGIES[name]} #{c}: {arch_text(r)}" for c, (_, r) in
                                        zip(mine.candidate, mine.iterrows())],
+                                 customdata=mine[["step"]].to_numpy(),  # which trial a click picks (the page)
                                  hovertemplate="%{text}<br>%{x:,} weights, %{y:.1%}<extra></extra>"))
     u = unique_trials(h)
     front = u.iloc[pareto_front(u.parameters.to_numpy(float), u.accuracy.to_numpy(float))]
@@ -75,8 +76,9 @@ def accuracy_vs_size(result: Result) -> go.Figure:
     fig.update_layout(title="Every candidate: accuracy vs size", xaxis_type="log",
                       xaxis_title="weights (log scale)", yaxis_title="validation accuracy", yaxis_tickformat=".0%",
                       legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Each dot is one proposed candidate (repeats overlap). The black line is the "
-                                 "Pareto front: no other candidate is both smaller and more accurate.")
+    return charts.captioned(fig, "Each dot is one proposed candidate (repeats overlap); click one to inspect it. "
+                                 "The black line is the Pareto front: no other candidate is both smaller and more "
+                                 "accurate.")
 
 
 KIND_COLOURS = {"Input": "#eeeeee", "Conv": "#9ecae1", "MaxPool": "#a1d99b", "AvgPool": "#a1d99b",
@@ -108,8 +110,6 @@ def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
 
 
 def best_architectures(result: Result, top: int = 3) -> go.Figure:
-    from engine.nas.space import blocks  # plain layer names and shapes; same order as build()
-
     u = unique_trials(result.history).head(top)
     rows = [(f"#{i + 1} · {r.accuracy:.1%} validation accuracy · {r.parameters:,} weights · first proposed by "
              f"{STRATEGIES[r.strategy].lower()} (candidate {r.candidate})", blocks({d: r[d] for d in DECISIONS}))
@@ -120,6 +120,51 @@ def best_architectures(result: Result, top: int = 3) -> go.Figure:
     fig.update_layout(title="The best architectures found, and the starting model")
     return charts.captioned(fig, "Layers left to right with the shape of what each passes on (height x width x "
                                  "channels). Blue: convolution; green: pooling; orange: dense layers.")
+
+
+def picked_step(history: pd.DataFrame, points: list[dict]) -> int | None:
+    """The trial (history ``step``) a click on "Accuracy vs size" picked: the first clicked point that carries a
+    trial's step in its ``customdata`` (the Pareto line and the starting model carry none)."""
+    steps = set(history.step.tolist())
+    for p in points:
+        data = p.get("customdata")
+        value = data[0] if isinstance(data, (list, tuple)) and data else data
+        if isinstance(value, (int, float)) and int(value) in steps:
+            return int(value)
+    return None
+
+
+def candidate_diagram(row) -> go.Figure:
+    """One trial's architecture as a row of blocks, titled with its numbers."""
+    arch = {d: (row[d].item() if hasattr(row[d], "item") else row[d]) for d in DECISIONS}
+    fig = block_diagrams([(f"{STRATEGIES[row['strategy']]} candidate {row['candidate']} · {row['accuracy']:.1%} "
+                           f"validation accuracy · {int(row['parameters']):,} weights", blocks(arch))])
+    fig.update_layout(title="The picked candidate's architecture")
+    return charts.captioned(fig, f"{arch_text(arch)}. Layers left to right with the shape each passes on (height x "
+                                 "width x channels).")
+
+
+def candidate_curve(row) -> go.Figure | None:
+    """One trial's training curve (loss and validation accuracy after each epoch), from its history columns;
+    None for a run recorded before the curves were kept."""
+    epochs = sorted(int(c.rsplit("_", 1)[1]) for c in row.index if c.startswith("val_accuracy_")
+                    and pd.notna(row[c]))
+    if not epochs:
+        return None
+    fig = go.Figure([
+        go.Scatter(x=epochs, y=[row[f"train_loss_{e}"] for e in epochs], mode="lines+markers", name="training loss",
+                   line=dict(color="#1f77b4")),
+        go.Scatter(x=epochs, y=[row[f"val_accuracy_{e}"] for e in epochs], mode="lines+markers", yaxis="y2",
+                   name="validation accuracy", line=dict(color="#d62728"))])
+    fig.update_layout(title="The picked candidate's training", xaxis=dict(title="epoch", dtick=1),
+                      yaxis=dict(title="training loss (cross-entropy)"), hovermode="x unified",
+                      yaxis2=dict(title="validation accuracy", overlaying="y", side="right", tickformat=".0%"),
+                      legend=dict(orientation="h", y=-0.25))
+    cached = " It was a repeat, so this is the curve of its first training (served from the cache)." \
+        if bool(row.get("cached", False)) else ""
+    return charts.captioned(fig, "How this candidate learned during its short training: the loss on the training "
+                                 "images (falling is good) and its accuracy on the validation images after each "
+                                 f"epoch; the search ranked it by the last point.{cached}")
 
 
 def population_figure(result: Result) -> go.Figure:

@@ -6,6 +6,7 @@ touching this file. Screenshots land in artifacts/screenshots/ (gitignored).
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -87,3 +88,35 @@ def test_a_deep_link_on_a_fresh_server_opens_inside_the_app(browser, tmp_path):
             assert_clean(tab, fresh)
         finally:
             context.close()
+
+
+def test_try_it_answers_on_a_shared_result_link(page, app, browser):
+    """Someone else opens a finished run's link: the Try it tab rebuilds the model from the stored weights and
+    answers their own input (here: another starting row), with its SHAP waterfall."""
+    from engine.core.store import RunStore
+
+    driver.open_page(page, app.url + "/xai", ready=driver.key_selector("xai._train"))
+    driver.train_and_wait(page, "xai")
+    store = RunStore(app.data_dir / "runs.sqlite3")
+    deadline = time.time() + 60
+    while not (runs := [r for r in store.list_runs(None, "xai") if r["status"] == "done"]):
+        assert time.time() < deadline, "the finished run was never recorded"
+        time.sleep(0.5)
+    context = browser.new_context(viewport=driver.VIEWPORT)  # another person, no shared session
+    try:
+        other = context.new_page()
+        other.console = driver.Console().attach(other)
+        driver.open_page(other, f"{app.url}/xai?run={runs[0]['id']}", ready=driver.key_selector("xai._train"))
+        panel = driver.open_tab(other, "Try it")
+        panel.get_by_text("Prediction").first.wait_for(state="visible", timeout=90_000)
+        first = panel.locator('[data-testid="stMetricValue"]').first.inner_text()
+        assert re.match(r"(benign|malignant) \(\d+%\)", first), first
+        assert driver.count_svgs(panel) >= 2  # the SHAP waterfall and the class probabilities
+        driver.set_number(other, "xai.try.start", 1)
+        other.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stSlider\"]')].length > 0")
+        driver.wait_idle(other)
+        assert panel.get_by_text(re.compile(r"Answered in \d+ ms")).first.is_visible()
+        driver.shoot(other, SCREENSHOTS / "xai_try_it_shared.png")
+        assert_clean(other, app)
+    finally:
+        context.close()

@@ -13,17 +13,22 @@ from engine.core.contract import Metric, Result, RunError, Tracker
 
 
 class Config(TechniqueConfig):
-    mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error"] = Field("ok", description="What to do.")
+    mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error", "leak"] = Field("ok", description="What to do.")
     steps: int = Field(5, ge=1, le=1000, description="Steps.")
     step_seconds: float = Field(0.0, ge=0, le=10, description="Sleep per step.")
 
 
 PRESETS = {"quick": {}}
+LEAKED: list = []  # "leak" mode keeps memory here after its run ends, as a leaking library would
 METRICS = {"final_loss": Metric("Final loss")}
 
 
 def run(config: Config, progress) -> Result:
     tracker = Tracker(progress, config.steps)
+    if config.mode == "leak":
+        LEAKED.append(bytearray(300 * 2**20))
+        for j in range(0, len(LEAKED[-1]), 4096):
+            LEAKED[-1][j] = 1  # touched, so it is resident
     if config.mode == "hang":
         time.sleep(600)  # ignores stop requests: the executor must kill it
     for i in range(1, config.steps + 1):

@@ -102,6 +102,7 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     assert check_result(results[0], module.METRICS) == []
     assert results[0].config == validate(module.Config, _quick(module)), "the Result carries its config"
     json.dumps(first.metrics)  # metrics are plain numbers
+    _check_diagrams(first, results[0])
     second = execute(name, _quick(module))
     same = reproducible(module.METRICS)
     checked = [k for k in first.metrics if same(k)]
@@ -109,6 +110,18 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     for key in checked:
         assert np.isclose(second.metrics[key], first.metrics[key], rtol=1e-5, atol=1e-6), \
             f"{name}.{key} not reproducible"
+
+
+def _check_diagrams(outcome, result):
+    """Every trained torch model is drawn (Details tab), and its blocks' weights add up to the model's own count."""
+    modules = {n: m for n, m in result.models.items() if isinstance(m, torch.nn.Module)}  # none for tabular RL
+    assert set(outcome.diagrams) == set(modules)
+    for model_name, model in modules.items():
+        fig = outcome.diagrams[model_name]
+        per_block = np.asarray(fig.data[-1].x, dtype=np.int64)  # the bars: weights in each block
+        total = sum(p.numel() for p in model.parameters())
+        assert fig.layout.meta["total_parameters"] == per_block.sum() == total, model_name
+        assert f"{total:,} weights" in fig.layout.title.text
 
 
 def test_contract_checks_catch_what_they_name():

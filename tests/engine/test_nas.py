@@ -256,3 +256,57 @@ def test_figures_cover_the_whole_search(small_search):
     assert len(figs["Best so far"].data) == 4
     assert nas.live_figure({"best": {"random": [0.5, 0.7]}, "start": 0.8}) is not None
     assert nas.live_figure(None) is None
+
+
+# --- inspecting one candidate (click a dot) -------------------------------------------------------------------
+
+def test_every_trial_keeps_its_training_curve_and_the_last_point_is_its_score(small_search):
+    result, _ = small_search
+    h = result.history  # epochs_per_candidate = 1 in SMALL
+    assert {"train_loss_1", "val_accuracy_1"} <= set(h.columns) and "train_loss_2" not in h
+    assert np.allclose(h.val_accuracy_1, h.accuracy)  # the search ranks each candidate by its curve's last point
+    assert (h.train_loss_1 > 0).all() and (h.train_loss_1 < np.log(10) * 2).all()
+
+
+def test_a_longer_training_curve_falls_and_repeats_share_it():
+    from engine.nas.search import Evaluator, load_digits
+
+    evaluate = Evaluator(load_digits(0), epochs=3, seed=0)
+    trained, _ = evaluate(STARTING_MODEL)
+    losses = [trained.curve[f"train_loss_{e}"] for e in (1, 2, 3)]
+    assert losses[0] > losses[1] > losses[2]  # the course's model learns steadily at the search's recipe
+    assert trained.curve["val_accuracy_3"] == trained.accuracy
+    assert evaluate(dict(STARTING_MODEL))[0].curve == trained.curve
+
+
+def test_a_click_picks_the_trial_in_the_points_customdata(small_search):
+    result, _ = small_search
+    fig = nas.figures(result)["Accuracy vs size"]
+    trace = fig.data[1]  # evolution's candidates
+    step = int(np.asarray(trace.customdata)[2][0])
+    assert step == int(result.history[result.history.strategy == "evolution"].step.iloc[2])
+    # what Streamlit returns for a click on that point, plus a click on the Pareto line (no customdata)
+    points = [{"curve_number": 4, "point_index": 0, "x": 1, "y": 0.5},
+              {"curve_number": 1, "point_index": 2, "customdata": [step]}]
+    assert views_picked(result, points) == step
+    assert views_picked(result, points[:1]) is None and views_picked(result, []) is None
+
+
+def views_picked(result, points):
+    from engine.nas.views import picked_step
+
+    return picked_step(result.history, points)
+
+
+def test_a_picked_candidate_is_drawn_with_its_own_numbers(small_search):
+    from engine.nas.views import candidate_curve, candidate_diagram
+
+    result, _ = small_search
+    row = result.history.iloc[5]
+    diagram = candidate_diagram(row)
+    texts = " ".join(a.text for a in diagram.layout.annotations)
+    assert f"{row.accuracy:.1%} validation accuracy" in texts and f"{int(row.parameters):,} weights" in texts
+    assert f"Conv {row.kernel_size}x{row.kernel_size}" in texts
+    curve = candidate_curve(row)
+    assert list(curve.data[0].y) == [row.train_loss_1] and list(curve.data[1].y) == [row.val_accuracy_1]
+    assert candidate_curve(row.drop(["train_loss_1", "val_accuracy_1"])) is None  # a run stored before curves

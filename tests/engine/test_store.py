@@ -1,4 +1,7 @@
-"""Run store: round trip, crash safety, concurrent writers, privacy, CSV export safety, CLI."""
+"""Run store: round trip, crash safety, concurrent writers, privacy, CSV export safety, CLI.
+
+Every store test runs twice: on SQLite (the default) and on a throwaway PostgreSQL server (tests/conftest.py;
+skipped with a reason locally when PostgreSQL is not installed, a failure under CI=1)."""
 import json
 import os
 import subprocess
@@ -10,16 +13,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import torch
 
 from engine.core.export import csv_bytes
 from engine.core.jobs import LocalExecutor
 from engine.core.service import Service
 from engine.core.pipeline import execute
-from engine.core.store import RunStore
+from engine.core.store import RUNS, RunStore
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class Db:
+    """Where one test's store lives; ``open()`` gives a new RunStore on it, ``env`` points the CLI at it."""
+
+    def __init__(self, kind: str, tmp_path: Path, url: str = ""):
+        self.kind, self.tmp_path, self.url = kind, tmp_path, url
+        self.env = {"FRONTIER_DATABASE_URL": url} if url else {"FRONTIER_DATA_DIR": str(tmp_path)}
+
+    def open(self) -> RunStore:
+        return RunStore(url=self.url) if self.url else RunStore(self.tmp_path / "runs.sqlite3")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path, monkeypatch):
+    monkeypatch.delenv("FRONTIER_DATABASE_URL", raising=False)
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
+    return Db(request.param, tmp_path, url)
+
+
+def set_server(store: RunStore, run_id: str, pid: int, host: str | None = None) -> None:
+    with store.engine.begin() as conn:
+        values = {"server_pid": pid} if host is None else {"server_pid": pid, "server_host": host}
+        conn.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(**values))
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +55,8 @@ def outcome():
     return execute("xai", {"dataset": "iris", "epochs": 10, "explain_rows": 20})
 
 
-def test_round_trip_gives_back_the_same_run(tmp_path, outcome):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_round_trip_gives_back_the_same_run(db, outcome):
+    store = db.open()
     store.start("a" * 32, "alice", "xai", outcome.config)
     store.finish("a" * 32, "done", outcome)
     back = store.load_outcome("a" * 32)
@@ -42,32 +70,36 @@ def test_round_trip_gives_back_the_same_run(tmp_path, outcome):
     assert back.weights == outcome.weights and back.run_id == "a" * 32
     row = store.get("a" * 32)
     assert row["versions"]["torch"].startswith("2.13.0") and row["status"] == "done" and row["owner"] == "alice"
-    with store._connect() as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.engine.dialect.name == db.kind
+    if db.kind == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_unknown_and_malformed_ids_are_none(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_unknown_and_malformed_ids_are_none(db):
+    store = db.open()
     assert store.get("0" * 32) is None and store.get("../../etc") is None and store.load_outcome("zz") is None
 
 
-def test_runs_of_a_dead_server_are_marked_interrupted(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_runs_of_a_dead_server_are_marked_interrupted(db):
+    store = db.open()
     store.start("b" * 32, "bob", "xai", {"seed": 0})
+    store.start("f" * 32, "bob", "xai", {"seed": 0})
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with store._connect() as db:
-        db.execute("UPDATE runs SET server_pid = ? WHERE id = ?", (dead.pid, "b" * 32))
-    assert RunStore(tmp_path / "runs.sqlite3").recover() == 1
+    set_server(store, "b" * 32, dead.pid)
+    set_server(store, "f" * 32, dead.pid, host="another-app-server")  # a shared database: not ours to judge
+    assert db.open().recover() == 1
     row = store.get("b" * 32)
     assert row["status"] == "interrupted" and "server stopped" in row["error"]
+    assert store.get("f" * 32)["status"] == "queued"
 
 
-def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(tmp_path):
+def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(db):
     os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"
-    store = RunStore(tmp_path / "runs.sqlite3")
+    store = db.open()
     pool = LocalExecutor(slots=2)
-    app = Service(pool, store)
+    app = Service(pool, store, per_session=10)  # six runs from one owner at once
     try:
         jobs = [app.submit("fake", {"mode": "crash"}, owner="carol")] + [
             app.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)]
@@ -83,8 +115,8 @@ def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(tmp_p
     assert store.load_outcome(jobs[1].id).metrics["final_loss"] == pytest.approx(1 / 3)
 
 
-def test_many_threads_writing_at_once_lose_nothing(tmp_path, outcome):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_many_threads_writing_at_once_lose_nothing(db, outcome):
+    store = db.open()
 
     def write(i):
         run_id = f"{i:032x}"
@@ -99,9 +131,9 @@ def test_many_threads_writing_at_once_lose_nothing(tmp_path, outcome):
     assert len(store.list_runs("dave")) == 8
 
 
-def test_one_owner_cannot_list_or_delete_another_owners_runs(tmp_path, outcome, monkeypatch):
+def test_one_owner_cannot_list_or_delete_another_owners_runs(db, outcome, monkeypatch):
     monkeypatch.delenv("FRONTIER_SINGLE_USER", raising=False)
-    store = RunStore(tmp_path / "runs.sqlite3")
+    store = db.open()
     store.start("c" * 32, "erin", "xai", outcome.config)
     store.finish("c" * 32, "done", outcome)
     assert store.list_runs("frank") == [] and len(store.list_runs("erin")) == 1
@@ -118,11 +150,11 @@ def test_csv_export_neutralises_spreadsheet_formulas():
     assert not any(line.startswith(("=", "+", "@")) for line in text.splitlines())
 
 
-def test_cli_lists_shows_and_exports_runs(tmp_path, outcome):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_cli_lists_shows_and_exports_runs(db, tmp_path, outcome):
+    store = db.open()
     store.start("d" * 32, "gina", "xai", outcome.config)
     store.finish("d" * 32, "done", outcome)
-    env = {**os.environ, "FRONTIER_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, **db.env}
     run = lambda *a: subprocess.run([sys.executable, "-m", "engine", "runs", *a], cwd=ROOT, env=env,  # noqa: E731
                                     capture_output=True, text=True, timeout=120)
     listed = run("list")

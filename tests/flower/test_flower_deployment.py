@@ -5,6 +5,7 @@ Needs flwr, so it runs in its own venv: ``bash .ci/flower`` (the main test run l
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def deployment(tmp_path):
     def start(name: str, *args: str) -> tuple[subprocess.Popen, Path]:
         log = tmp_path / f"{name}.log"
         proc = subprocess.Popen([str(BIN / args[0]), *args[1:]], env=env, cwd=tmp_path, stdout=log.open("w"),
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, start_new_session=True)  # its own process group
         procs.append(proc)
         return proc, log
 
@@ -74,22 +75,35 @@ def deployment(tmp_path):
             wait_for_port(port, proc, log)
         yield env, tmp_path
     finally:
-        for proc in procs:  # only the processes this fixture started; their helpers exit with them
-            proc.terminate()
+        # Only what this fixture started: each process's own group, which holds the flwr-clientapp processes a
+        # SuperNode starts (they outlived a terminated SuperNode here and kept importing torch).
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            _signal_group(proc, signal.SIGKILL)  # anything of its group still there
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the group id is the leader's pid (start_new_session=True)
+    except ProcessLookupError:
+        pass  # the whole group has exited
 
 
 def test_two_supernodes_match_the_in_process_simulation(deployment):
     env, tmp = deployment
     result = tmp / "result.json"
-    overrides = " ".join(f"{k}={json.dumps(v)}" for k, v in {**SETTINGS, "result-path": str(result)}.items())
+    # wait-seconds: how long the ServerApp waits for each round's replies. Every message starts a fresh client
+    # process (torch imports); on a loaded 2-core box that took over 120 s, and a round without replies fails.
+    run_config = {**SETTINGS, "result-path": str(result), "wait-seconds": 400}
+    overrides = " ".join(f"{k}={json.dumps(v)}" for k, v in run_config.items())
     started = time.time()
     out = subprocess.run([str(BIN / "flwr"), "run", str(ROOT / "flower"), "local-test", "--run-config", overrides,
-                          "--stream"], env=env, cwd=tmp, capture_output=True, text=True, timeout=540)
+                          "--stream"], env=env, cwd=tmp, capture_output=True, text=True, timeout=1200)
     assert result.exists(), \
         f"the ServerApp wrote no result (rc {out.returncode}):\n{out.stdout[-4000:]}{out.stderr[-2000:]}"
     flower = json.loads(result.read_text())["history"]

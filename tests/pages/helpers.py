@@ -41,3 +41,47 @@ def train_and_wait(at: AppTest, name: str | None = None, timeout: float = 180) -
     assert not at.error, [e.value for e in at.error]
     assert f"{name}._outcome" in at.session_state, "the run finished without results"
     return at
+
+
+def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None,
+               **settings) -> str:
+    """A finished run of technique ``name`` in the run store (default: this process's), with the quick preset plus
+    ``settings`` and a small real history; no training."""
+    import secrets
+
+    import pandas as pd
+
+    import engine
+    from engine.core.config import validate
+    from engine.core.pipeline import Outcome
+    from engine.core.service import service
+
+    module = engine.load(name)
+    config = {**validate(module.Config, module.PRESETS["quick"]).model_dump(), **settings}
+    run_id = secrets.token_hex(16)
+    store = store or service().store
+    store.start(run_id, owner, name, config)
+    outcome = Outcome(technique=name, config=config, status="done", metrics=metrics or {},
+                      history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}), text=text or f"Run {run_id}",
+                      headline=list(metrics or {})[:1])
+    store.finish(run_id, "done", outcome)
+    return run_id
+
+
+def try_it_answer(at: AppTest, label: str) -> str:
+    """The value the Try it tab shows under ``label`` (one of its headline metrics)."""
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def digit_try_it_matches_the_engine(at: AppTest, name: str, label: str, answer_of) -> None:
+    """Pick two held-out digits in the Try it tab; what it shows under ``label`` is the engine's own answer for each
+    (``answer_of(bundle, image) -> str``, with the model rebuilt here from the run's stored weights)."""
+    from engine.core import tryit
+
+    outcome = at.session_state[f"{name}._outcome"]
+    bundle = tryit.load(name, outcome.config, outcome.weights, outcome.info)
+    for i in (3, 11):
+        at.number_input(key=f"{name}.try.digit").set_value(i).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert try_it_answer(at, label) == answer_of(bundle, bundle.X_test[i].reshape(8, 8)), i
+    assert any(c.value.startswith("Answered in") for c in at.caption)

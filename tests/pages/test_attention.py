@@ -11,7 +11,7 @@ def test_attention_page_trains_and_shows_results():
     m = outcome.metrics
     assert m["test_accuracy"] > m["baseline_test_accuracy"] + 0.15, m
     assert "test_accuracy_no_positional_encoding" in m
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     charts = at.get("plotly_chart")
     assert len(charts) >= len(outcome.figures) + 2  # results + attention vs SHAP + tokens that matter most
     assert "Attention maps" in outcome.figures and "Attention vs SHAP" in outcome.explain_figures
@@ -19,6 +19,13 @@ def test_attention_page_trains_and_shows_results():
     assert all(maps.layout[k].tickangle in (0, None) for k in maps.layout if k.startswith(("xaxis", "yaxis")))
     assert outcome.headline[:2] == ["test_accuracy", "test_accuracy_no_positional_encoding"]
     assert "What just happened" in [s.value for s in at.subheader]
+    answers = {}
+    for review in ("the food was good", "the food was not good"):  # Try it: "not" flips the typed review
+        at.text_input(key="attention.try.text.0").input(review).run()
+        answers[review] = next(m.value for m in at.metric if m.label == "Transformer")
+    assert answers["the food was good"].startswith("positive") and answers["the food was not good"].startswith(
+        "negative"), answers
+    assert not at.exception
 
 
 def test_embedding_size_not_divisible_by_heads_gets_a_clear_message():

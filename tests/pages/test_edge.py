@@ -9,7 +9,9 @@ def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
     outcome = at.session_state["edge._outcome"]
     m = outcome.metrics
     assert m["original_accuracy"] > 0.93 and m["size_reduction"] > 2.5 and m["onnx_max_abs_diff"] < 1e-4
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    answers = {m.label: m.value for m in at.metric}  # Try it: every version's answer to one digit, with its latency
+    assert answers["Original (float32)"].endswith(" ms") and "Dynamic int8" in answers
     assert {"Variants compared", "Trade-off", "Sparsity per layer", "Weights before and after int8"} <= set(outcome.figures)
     # results + SHAP views (bar, beeswarm, waterfall, dependence) for both models + side by side + drift
     assert len(at.get("plotly_chart")) >= len(outcome.figures) + 2 * 4 + 2

@@ -12,7 +12,7 @@ def test_federated_page_trains_and_shows_rounds_clients_and_shap():
     m = at.session_state["federated._outcome"].metrics
     assert m["rounds"] == 12 and m["global_accuracy"] > m["local_only_accuracy_mean"] + 0.2
     assert m["bytes_communicated"] == 12 * 20 * 4 * m["parameters"]
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     # 5 result figures, SHAP views (bar, beeswarm, waterfall, dependence) for both models, 2 comparison figures
     assert len(at.get("plotly_chart")) >= 5 + 2 * 4 + 2
     assert {"Global model", "Client 0's local-only model"} <= {x.value.removeprefix("#### ") for x in at.markdown}
@@ -39,3 +39,15 @@ def test_bad_links_and_impossible_combinations_get_plain_messages():
     at.slider(key="federated.explain_client").set_value(5).run()
     assert any("`explain_client` must be < `n_clients`" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "federated._train").disabled
+
+
+def test_try_it_shows_the_global_and_a_clients_answer_for_the_same_digit():
+    from engine.core import tryit
+    from tests.pages.helpers import digit_try_it_matches_the_engine
+
+    at = train_and_wait(open_page("federated", query={"rounds": "3"}))
+    assert "Try it" in [t.label for t in at.tabs]
+    label = "Federated (global) model"
+    digit_try_it_matches_the_engine(at, "federated", label,
+                                    lambda b, im: tryit.answer("federated", b, {"image": im}).summary[label])
+    assert any(m.label == "Client 0's local-only model" for m in at.metric)

@@ -13,10 +13,15 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     m = outcome.metrics
     assert m["steps_run"] == 600 and m["mmd"] < m["mmd_start"] and m["modes_total"] == 8
     assert m["precision"] > m["noise_precision"] and outcome.headline == ["precision", "recall", "modes_covered"]
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    label = "Discriminator on the generated sample (P(real))"
+    before = next(m.value for m in at.metric if m.label == label)
+    at.slider(key="gan.try.0.z0").set_value(3.0).run()  # Try it: move the latent point
+    assert next(m.value for m in at.metric if m.label == label) != before
+    assert not at.exception
     # 7 result figures + SHAP views (bar, beeswarm, waterfall, dependence) for real and for generated samples
     assert len(at.get("plotly_chart")) >= 7 + 2 * 4
-    assert [m.label for m in at.metric] == ["Precision", "Recall", "Modes covered"]
+    assert [m.label for m in at.metric][:3] == ["Precision", "Recall", "Modes covered"]  # then Try it's
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("of 8** modes" in m.value for m in at.markdown)
     assert {"Real samples", "Generated samples"} <= {m.value.removeprefix("#### ") for m in at.markdown}

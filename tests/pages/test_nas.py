@@ -1,5 +1,13 @@
 """NAS page: strategy switches in the URL, a small real search to results and SHAP, and refused settings."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from engine.core.pipeline import execute
+from engine.core.service import service
 from tests.pages.helpers import open_page, train_and_wait
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_nas_page_searches_and_shows_every_view():
@@ -13,7 +21,7 @@ def test_nas_page_searches_and_shows_every_view():
     assert outcome.metrics["candidates"] == 16  # 4 strategies x budget 4
     assert outcome.headline == ["best_accuracy_random", "best_accuracy_evolution", "best_accuracy_rl",
                                 "best_accuracy_tpe"]
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     assert {"Best so far", "Accuracy vs size", "Best architectures", "Evolution population",
             "Controller probabilities", "All trials", "Search space"} <= set(outcome.figures)
     assert outcome.explanation is not None and len(outcome.explanation.feature_names) == 8
@@ -29,3 +37,54 @@ def test_switching_every_strategy_off_is_refused_and_hidden_settings_follow_the_
     assert not any(s.key == "nas.population_size" for s in at.slider)  # evolution's settings hide with it
     assert any("at least one search strategy" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "nas._train").disabled
+
+
+def test_a_clicked_candidate_is_inspected_and_the_winner_opens_on_the_edge_page():
+    """On a stored NAS run (its result link): click-to-inspect under "Accuracy vs size" (the winner until a click),
+    the winner's network diagram in Details, then "compress the winner on the Edge AI page"."""
+    outcome = execute("nas", {"evolution": False, "rl": False, "budget": 3, "epochs_per_candidate": 1})
+    run_id = "e" * 32
+    store = service().store
+    store.start(run_id, "someone", "nas", outcome.config)
+    store.finish(run_id, "done", outcome)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("pages/nas.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    h = outcome.history
+    assert "#### The winner · click any dot above to inspect another candidate" in [m.value for m in at.markdown]
+    winner = h.sort_values(["accuracy", "parameters", "step"], ascending=[False, True, True]).iloc[0]
+    assert _shown(at, "validation accuracy") == f"{winner.accuracy:.1%}"
+    other = h[h.step != winner.step].iloc[0]
+    # what Streamlit stores when a point is clicked: the trial's step travels in the point's customdata
+    at.session_state["nas.fig.accuracy_vs_size"] = {"selection": {
+        "points": [{"curve_number": 0, "point_index": int(other.candidate) - 1, "customdata": [int(other.step)]}],
+        "point_indices": [int(other.candidate) - 1], "box": [], "lasso": []}}
+    at.run()
+    assert "#### The candidate you clicked" in [m.value for m in at.markdown]
+    assert _shown(at, "proposed by") == f"Random search, candidate {other.candidate}"
+    assert _shown(at, "filters") == str(other.filters)
+    assert any(e.label.startswith("Network diagram: best") for e in at.expander)  # Details: the winner drawn
+    next(b for b in at.button if b.key == "nas.to_edge").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="edge.start_from").value == "finished_run"
+    assert at.text_input(key="edge.run_link").value == run_id  # the winner's run, ready to compress
+    assert not next(b for b in at.button if b.key == "edge._train").disabled
+
+
+def _shown(at, setting: str) -> str:
+    """A value in the inspected candidate's settings table."""
+    table = next(d.value for d in at.dataframe if list(d.value.columns) == ["setting", "value"])
+    return table.set_index("setting").loc[setting, "value"]
+
+
+def test_try_it_reads_a_digit_with_the_best_architecture():
+    from engine.core import tryit
+    from tests.pages.helpers import digit_try_it_matches_the_engine
+
+    at = train_and_wait(open_page("nas", query={"evolution": "false", "rl": "false", "budget": "3",
+                                                "epochs_per_candidate": "1"}))
+    assert "Try it" in [t.label for t in at.tabs]
+    digit_try_it_matches_the_engine(at, "nas", "Best architecture says",
+                                    lambda b, im: tryit.answer("nas", b, {"image": im}).summary["Best architecture says"])

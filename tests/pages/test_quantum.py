@@ -11,7 +11,15 @@ def test_quantum_page_trains_the_classifier_and_shows_results():
     outcome = at.session_state["quantum._outcome"]
     assert outcome.metrics["test_accuracy"] >= 0.85 and outcome.config["n_qubits"] == 4
     assert outcome.info["simulator"] == "default.qubit"
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    from engine.core import tryit  # Try it: a point of your own, answered as the engine answers it
+
+    bundle = tryit.load("quantum", outcome.config, outcome.weights, outcome.info)
+    at.slider(key="quantum.try.x0").set_value(1.5).run()
+    at.slider(key="quantum.try.x1").set_value(-0.5).run()
+    expected = tryit.answer("quantum", bundle, {"row": [1.5, -0.5]}).summary["Quantum model"]
+    assert next(m.value for m in at.metric if m.label == "Quantum model") == expected
+    assert not at.exception
     # training, decision boundaries, circuit, parameters + 4 SHAP views for each of the two models + comparison
     assert len(at.get("plotly_chart")) >= 4 + 8 + 1
     assert list(outcome.figures)[2] == "Circuit diagram"
@@ -28,6 +36,7 @@ def test_circuit_lab_shows_the_bell_state():
     at = train_and_wait(at)
     outcome = at.session_state["quantum._outcome"]
     assert outcome.metrics["entanglement_entropy"] > 0.99
+    assert any("circuit lab trains no model" in i.value for i in at.info)  # its Try it tab says why it has none
     assert len(at.get("plotly_chart")) >= 3  # diagram, amplitudes, probabilities
     diagram = outcome.figures["Circuit diagram"]
     assert [s.name for s in diagram.layout.shapes].count("link") == 1  # the CNOT joins its two wires

@@ -21,7 +21,8 @@ def test_rl_page_trains_on_the_cliff_and_shows_both_agents():
     assert [m.label for m in at.metric][:4] == [
         "Return, exploration off", "Success rate, exploration off", "SARSA: return, exploration off",
         "SARSA: success rate, exploration off"]
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    assert any("table-based agents keep their Q-table" in i.value for i in at.info)  # Try it says why it has none
     # returns, policy, replay, Q-table, SARSA policy, both paths + SHAP views (bar, beeswarm, waterfall, dependence)
     assert len(at.get("plotly_chart")) >= 6 + 4
     assert "What just happened" in [s.value for s in at.subheader]
@@ -75,3 +76,17 @@ def test_the_form_shows_only_the_settings_that_apply():
     keys = {w.key for w in at.slider} | {w.key for w in at.number_input} | {w.key for w in at.toggle}
     assert "rl.width" in keys and "rl.buffer_size" in keys and "rl.alpha" not in keys
     assert not at.error  # hidden settings keep valid values
+
+
+def test_try_it_replays_the_dqn_from_a_start_state_you_set():
+    at = train_and_wait(open_page("rl", query={"env": "CartPole-v1", "agent": "dqn", "training_steps": "3000"}))
+    assert "Try it" in [t.label for t in at.tabs]
+
+    def balanced():
+        return next(m.value for m in at.metric if m.label == "Balanced for")
+
+    upright = balanced()
+    at.slider(key="rl.try.pole angle").set_value(0.18).run()
+    at.slider(key="rl.try.pole angular velocity").set_value(1.8).run()
+    assert int(balanced().split()[0]) < 5 < int(upright.split()[0]), (upright, balanced())
+    assert not at.exception

@@ -33,10 +33,12 @@ def test_a_result_link_shows_the_stored_run_without_training():
     _recorded(run_id)
     other = open_page("xai", query={"run": run_id})
     assert "xai._job" not in other.session_state  # nothing was trained
-    assert any("shared result" in i.value for i in other.info)
+    assert any("stored result" in i.value for i in other.info)
     assert other.selectbox(key="xai.dataset").value == "iris" and other.slider(key="xai.epochs").value == 15
     assert len(other.get("plotly_chart")) >= 8
-    assert [t.label for t in other.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in other.tabs] == ["Results", "Explain", "Try it", "Details"]
+    shared = next(m.value for m in other.metric if m.label == "Prediction")  # Try it, rebuilt from the store
+    assert shared.split(" (")[0] in ("setosa", "versicolor", "virginica"), shared
 
 
 def test_malformed_and_unknown_result_links_get_clear_messages():
@@ -72,7 +74,7 @@ def test_runs_page_compares_two_selected_runs():
         at.slider(key="xai.epochs").set_value(epochs).run()
         _recorded(train_and_wait(at, "xai").session_state["xai._outcome"].run_id)
     at.switch_page("pages/runs.py").run()
-    at.session_state["runs.table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.session_state["runs.table.0"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     headers = [s.value for s in at.subheader]

@@ -13,7 +13,7 @@ def test_ssl_page_trains_simclr_and_shows_results_and_shap():
     assert outcome.metrics["epochs_run"] == 4 and outcome.metrics["n_labelled"] == 70  # 7 per digit
     assert outcome.headline == ["linear_probe_accuracy", "random_init_probe_accuracy", "robust_probe_accuracy",
                                 "robust_random_init_accuracy"]
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     assert len(at.get("plotly_chart")) >= 11 + 2  # result figures + pixel SHAP for the probe and the supervised net
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("a linear probe on the frozen pretrained encoder" in m.value for m in at.markdown)
@@ -29,3 +29,14 @@ def test_method_choice_shows_only_the_settings_that_apply():
     at.selectbox(key="ssl.method").set_value("simclr").run()
     keys = {w.key for w in at.slider} | {w.key for w in at.select_slider}
     assert {"ssl.temperature", "ssl.rotation", "ssl.crop"} <= keys and "ssl.mask_ratio" not in keys
+
+
+def test_try_it_reads_a_digit_through_the_pretrained_encoder():
+    from engine.core import tryit
+    from tests.pages.helpers import digit_try_it_matches_the_engine
+
+    at = train_and_wait(open_page("ssl", query={"epochs": "2"}))
+    assert "Try it" in [t.label for t in at.tabs]
+    digit_try_it_matches_the_engine(at, "ssl", "Linear probe says",
+                                    lambda b, im: tryit.answer("ssl", b, {"image": im}).summary["Linear probe says"])
+    assert any(m.label == "Nearest neighbours" for m in at.metric)

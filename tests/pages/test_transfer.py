@@ -11,7 +11,11 @@ def test_transfer_page_trains_and_shows_results():
     outcome = at.session_state["transfer._outcome"]
     assert outcome.metrics["accuracy_feature_extraction"] > outcome.metrics["accuracy_scratch"] + 0.3
     assert outcome.headline[0] == "accuracy_feature_extraction"  # the pretrained model first, not scratch
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    at.text_area(key="transfer.try.text.0").input("the striker scored twice and the team won the match").run()
+    answers = {m.label: m.value for m in at.metric}
+    assert answers["Feature extraction (frozen)"].startswith("sport"), answers  # a typed sentence about sport
+    assert not at.exception
     # accuracy, learning curves, loss, label efficiency, parameters, confusion, misclassified, embeddings + words
     assert len(at.get("plotly_chart")) >= 8 + 1
     assert "What just happened" in [s.value for s in at.subheader]

@@ -9,7 +9,7 @@ def test_xai_page_trains_and_shows_results_and_shap():
     at = train_and_wait(at)
     outcome = at.session_state["xai._outcome"]
     assert outcome.metrics["test_accuracy"] > 0.8
-    assert [t.label for t in at.tabs] == ["Results", "Explain", "Details"]
+    assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     charts = at.get("plotly_chart")
     assert len(charts) >= 3 + 4 + 1  # results + four SHAP views + SHAP vs permutation
     captions = " ".join(c.value for c in at.caption)
@@ -78,3 +78,38 @@ def test_stop_ends_a_long_run_early_and_shows_its_partial_results():
     outcome = at.session_state["xai._outcome"]
     assert outcome.status == "stopped" and len(outcome.history) < 500
     assert any("stopped this run early" in w.value for w in at.warning)
+
+
+def test_try_it_flips_a_clear_row_when_its_top_feature_moves_and_shows_its_shap():
+    from engine.core import tryit
+    from engine.xai.tryit import predict_row
+
+    at = train_and_wait(open_page("xai"))
+    outcome = at.session_state["xai._outcome"]
+    bundle = tryit.load("xai", outcome.config, outcome.weights, outcome.info)  # the same model, to pick a row
+    top = bundle.ranking[0]
+
+    def flips(i):
+        row = bundle.X_test_raw[i].copy()
+        row[top] = bundle.X_train_raw[:, top].min()
+        low = predict_row(bundle, row).argmax()
+        row[top] = bundle.X_train_raw[:, top].max()
+        return predict_row(bundle, bundle.X_test_raw[i]).max() > 0.95 and low != predict_row(bundle, row).argmax()
+
+    i = next(i for i in range(len(bundle.X_test_raw)) if flips(i))
+    at.number_input(key="xai.try.start").set_value(i).run()
+    slider = at.slider(key=f"xai.try.{i}.{top}")
+    assert slider.label == bundle.feature_names[top]  # the most influential feature comes first
+
+    def prediction():
+        return next(m.value for m in at.metric if m.label == "Prediction")
+
+    slider.set_value(slider.min).run()
+    low = prediction()
+    at.slider(key=f"xai.try.{i}.{top}").set_value(slider.max).run()
+    high = prediction()
+    assert low.startswith("benign") and high.startswith("malignant"), (low, high)
+    check = next(m.value for m in at.metric if m.label == "SHAP check")
+    assert float(check.rsplit(" ", 1)[1]) < 1e-4  # base + sum of SHAP = the network's output for this input
+    assert any(c.value.startswith("Answered in") for c in at.caption)
+    assert not at.exception

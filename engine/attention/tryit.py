@@ -1,0 +1,135 @@
+"""Try it on the attention page: your own sequence (brackets, marked letters, a review, or a drawn digit) through
+the trained transformer and its comparisons, with every head's attention map and per-token SHAP for that input.
+
+The task's vocabulary and the models' shapes come from the run's settings (the task is regenerated from its
+seed); the weights from the store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.attention.config import TASK_LABELS, Config
+from engine.attention.tasks import make_task
+from engine.attention.training import build_models
+from engine.attention.views import _predicted_logit, token_shapley
+from engine.core.explain import make_explanation
+from engine.core.tryit import Answer, TryItUnavailable, bars, figure, restore, softmax, token_bars
+
+PERMUTATIONS = 8  # antithetic permutation pairs for the token SHAP of one input
+NAMES = {"transformer": "Transformer", "baseline": "No attention (averaged embeddings)",
+         "transformer_no_pe": "Transformer without positional encoding"}
+
+
+@dataclass
+class Bundle:
+    task: str
+    models: dict[str, torch.nn.Module]
+    vocab: list[str]
+    class_names: list[str]
+    max_len: int  # tokens per sequence the model was built for (its positional table)
+    row_width: int  # digits: 8 pixels per row; 0: token ids
+    examples: list  # test inputs to start from: texts, or (8, 8) images
+
+    @property
+    def chars(self) -> bool:
+        """Tokens are single characters (brackets, marked letters): typed without spaces."""
+        return self.task in ("first_marked", "brackets")
+
+
+def load(config: Config, weights: bytes, info: dict) -> Bundle:
+    task, _train, _val, test = make_task(config.task, config.seq_len, config.train_examples, config.seed)
+    models = {name: restore(model, weights, name) for name, model in build_models(config, task).items()}
+    if task.row_width:
+        examples = [task.X[i] for i in test[:10]]
+    else:
+        sep = "" if config.task in ("first_marked", "brackets") else " "
+        examples = [sep.join(task.tokens(int(i))) for i in test[:10]]
+    bundle = Bundle(config.task, models, list(task.vocab), list(task.class_names), int(task.X.shape[1]),
+                    task.row_width, examples)
+    answer(bundle, {"image": examples[0]} if task.row_width else {"text": examples[0]})  # warm-up
+    return bundle
+
+
+def examples(bundle: Bundle) -> list[dict]:
+    """A few inputs (test sequences) for benchmarks and tests."""
+    return [{"image": e} if bundle.row_width else {"text": e} for e in bundle.examples[:5]]
+
+
+def encode(bundle: Bundle, text: str) -> tuple[torch.Tensor, list[str]]:
+    """A typed sequence -> token ids (1, T) and its tokens; unknown tokens or a too-long input raise for the person."""
+    tokens = [c for c in text if not c.isspace()] if bundle.chars else text.lower().replace(",", " , ").split()
+    if not tokens:
+        raise TryItUnavailable("Type a sequence first.")
+    unknown = sorted({t for t in tokens if t not in bundle.vocab[1:]})
+    if unknown:
+        known = " ".join(bundle.vocab[1:]) if len(bundle.vocab) < 40 else f"{len(bundle.vocab) - 1} words"
+        raise TryItUnavailable(f"The model never saw {', '.join(map(repr, unknown[:5]))}; it knows: {known}.")
+    if len(tokens) > bundle.max_len:
+        raise TryItUnavailable(f"This model reads at most {bundle.max_len} tokens, but the input has {len(tokens)}.")
+    index = {w: i for i, w in enumerate(bundle.vocab)}
+    ids = [index[t] for t in tokens] + [0] * (bundle.max_len - len(tokens) if bundle.task == "sentiment" else 0)
+    return torch.as_tensor([ids]), tokens
+
+
+def answer(bundle: Bundle, inputs: dict) -> Answer:
+    """``inputs["text"]`` (a typed sequence) or, for digits, ``inputs["image"]`` (8, 8) in [0, 1]."""
+    if bundle.row_width:
+        x = torch.as_tensor(np.clip(np.asarray(inputs["image"], dtype=np.float32), 0, 1).reshape(1, 8, 8))
+        tokens = [f"row {t + 1}" for t in range(8)]
+    else:
+        x, tokens = encode(bundle, str(inputs["text"]))
+    transformer = bundle.models["transformer"]
+    with torch.no_grad():
+        logits, maps = transformer(x, return_attention=True)  # maps: per block (1, heads, T+1, T+1)
+        probs = {n: softmax(m(x)[0].numpy()) for n, m in bundle.models.items()}
+    k = int(probs["transformer"].argmax())
+    summary = {NAMES[n]: f"{bundle.class_names[int(p.argmax())]} ({p.max():.0%})" for n, p in probs.items()}
+    exp = _token_shap(bundle, x, tokens, k)
+    figs = {"Token SHAP": token_bars(exp, f"Which tokens made the transformer say {bundle.class_names[k]}",
+                                     unit=f"logit of {bundle.class_names[k]}"),
+            "Class probabilities": _comparison(bundle, probs)}
+    shown = ["[CLS]", *tokens]
+    n = len(shown)
+    for b, weights in enumerate(maps):
+        for h in range(weights.shape[1]):
+            figs[f"Attention: block {b + 1}, head {h + 1}"] = attention_map(
+                weights[0, h, :n, :n].numpy(), shown, f"Block {b + 1}, head {h + 1}: where each token looks")
+    return Answer(summary=summary, prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+                  explanation=exp, figures=figs)
+
+
+def _token_shap(bundle: Bundle, x: torch.Tensor, tokens: list[str], k: int):
+    """Shapley values of the tokens for the transformer's logit of class k (a removed token becomes padding)."""
+    pixel_rows = bool(bundle.row_width)
+    score = _predicted_logit(bundle.models["transformer"], x, k, pixel_rows)
+    present = np.ones(x.shape[1], bool) if pixel_rows else x[0].numpy() != 0
+    values, base = token_shapley(score, present, PERMUTATIONS, seed=0)
+    full = score(present[None].astype(np.int64))[0]
+    values = values[present]  # (tokens,)
+    return make_explanation(values[None], np.array([base]), np.asarray(tokens)[None],
+                            [f"{t} ({i + 1})" for i, t in enumerate(tokens)], None, abs(base + values.sum() - full),
+                            f"Permutation SHAP over tokens ({PERMUTATIONS} permutations; exact sums)")
+
+
+def _comparison(bundle: Bundle, probs: dict):
+    return bars(bundle.class_names, {NAMES[n]: p for n, p in probs.items()},
+                f"{TASK_LABELS[bundle.task]}: every model's answer",
+                "The transformer beside the models trained with it, on your input.", x_title="class")
+
+
+def attention_map(weights: np.ndarray, tokens: list[str], title: str):
+    """One head's attention weights (T+1, T+1) on your input: rows are queries, columns the positions they look at."""
+    import plotly.graph_objects as go
+
+    idx = list(range(len(tokens)))
+    hover = [[f"{q} ({i}) looks at {k} ({j})" for j, k in enumerate(tokens)] for i, q in enumerate(tokens)]
+    trace = go.Heatmap(z=weights, x=idx, y=idx, zmin=0, zmax=1, colorscale="Blues", colorbar=dict(title="weight"),
+                       text=hover, hovertemplate="%{text}: %{z:.2f}<extra></extra>")
+    return figure([trace], "Each row is a token (or [CLS], which the answer is read from) and its attention over the "
+                           "positions of your input (a row adds up to 1).", title=title,
+                  xaxis=dict(title="key position (looked at)", tickvals=idx, ticktext=[str(i) for i in idx]),
+                  yaxis=dict(title="query (looking)", autorange="reversed", tickvals=idx,
+                             ticktext=[f"{i} {t}" for i, t in enumerate(tokens)]))

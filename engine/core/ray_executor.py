@@ -1,0 +1,471 @@
+"""Ray executor: the same promises as :class:`engine.core.jobs.LocalExecutor`, with runs trained on a Ray cluster.
+
+One long-lived Ray actor per slot (torch imported once, one torch thread, SHAP warmed up), so a run pays no
+start-up. The queue stays here, in the app process, so a person sees their position while every actor is busy.
+A supervisor thread hands a queued job to a free actor, polls the running ones every 0.2 s for their new
+progress rows, live snapshot and memory (a threaded actor answers while it trains), and polices them: a run
+over its memory cap or time limit, or one that ignores Stop past its grace period, has its actor killed and
+replaced; an actor whose process dies (a segfault, Ray's out-of-memory killer) ends *that* run with a clear
+message, and every other run carries on. Stop reaches the run's next progress call within one poll.
+
+Nothing travels by path: a worker may be another machine, so an uploaded CSV a config refers to (by its
+token) travels with the job as bytes and is written to the worker's own data directory for the run, then
+removed. The Outcome comes back through Ray's object store. This executor does not record runs:
+:mod:`engine.core.service` does, from its events, exactly as for the local executor.
+
+``ray.init`` joins ``RAY_ADDRESS`` when it is set (a cluster started with ``ray start``); otherwise it starts
+a local Ray without its dashboard, in a private temp dir, which :meth:`RayExecutor.close` shuts down.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from engine.core.jobs import ROOT, Job, Listener, _env_float, _lower_priority, _rss_mb, _warm_up
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2  # how often a running job's new rows are fetched
+FORWARDED = ("FRONTIER_DATABASE_URL", "FRONTIER_DEVICE", "FRONTIER_EXTRA_TECHNIQUES", "FRONTIER_MAX_UPLOAD_MB")
+
+
+def run_one(technique: str, config: dict, progress) -> tuple[str, Any]:
+    """Execute one run; ("done", Outcome) or ("failed", the message a person reads). Mirrors the local worker."""
+    from engine.core.config import ConfigError
+    from engine.core.contract import RunError
+    from engine.core.data import DataError
+    from engine.core.pipeline import execute
+
+    try:
+        return "done", execute(technique, config, progress)
+    except (ConfigError, DataError, RunError) as e:
+        return "failed", str(e)
+    except MemoryError:
+        return "failed", "The run ran out of memory. Try a smaller model or dataset."
+    except Exception as e:  # a bug in a technique must not take the worker down
+        return "failed", f"The run crashed: {type(e).__name__}: {str(e)[:500]}"
+
+
+def uploads_of(config: dict) -> dict[str, bytes]:
+    """The uploaded CSVs a config refers to (by token), as bytes, read from this server's data directory."""
+    from engine.core.data import TOKEN
+    from engine.core.paths import data_dir
+
+    tokens: set[str] = set()
+
+    def scan(value):
+        if isinstance(value, str) and TOKEN.match(value):
+            tokens.add(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                scan(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                scan(v)
+    scan(config)
+    folder = data_dir() / "uploads"
+    return {t: (folder / f"{t}.csv").read_bytes() for t in sorted(tokens) if (folder / f"{t}.csv").is_file()}
+
+
+def _place_uploads(uploads: dict[str, bytes]) -> list:
+    """Write a job's uploads into this worker's data directory; returns the files it created (removed after)."""
+    from engine.core.data import TOKEN
+    from engine.core.paths import data_dir
+
+    folder = data_dir() / "uploads"
+    folder.mkdir(exist_ok=True)
+    created = []
+    for token, raw in uploads.items():
+        path = folder / f"{token}.csv"
+        if not TOKEN.match(token) or path.exists():
+            continue  # the same machine as the app: the file is already there
+        tmp = folder / f".{token}.{secrets.token_hex(4)}.tmp"
+        tmp.write_bytes(raw)
+        os.replace(tmp, path)
+        created.append(path)
+    return created
+
+
+class Worker:
+    """A warm Ray actor: imports torch once, trains one run at a time, answers polls while it trains."""
+
+    def __init__(self):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _lower_priority()
+        import torch
+
+        torch.set_num_threads(1)
+        _warm_up()
+        self._lock = threading.Lock()
+        self._job, self._rows, self._live, self._stops = "", [], None, set()
+        self._base_mb, self._seen = 0.0, False  # resident size when the run started; the run has seen Stop
+
+    def ready(self) -> str:
+        from engine.core.device import describe
+
+        return describe()
+
+    def run(self, job_id: str, technique: str, config: dict, uploads: dict[str, bytes]) -> tuple:
+        import torch
+
+        torch.set_num_threads(1)  # this method runs on one of the actor's threads
+        with self._lock:
+            self._job, self._rows, self._live = job_id, [], None
+            self._base_mb, self._seen = _rss_mb(os.getpid()), False
+
+        def progress(step, total, metrics, live=None):
+            with self._lock:
+                self._rows.append((step, total, metrics))
+                if live is not None:
+                    self._live = live
+                self._seen = job_id in self._stops
+                return self._seen
+
+        created = _place_uploads(uploads)
+        try:
+            kind, payload = run_one(technique, config, progress)
+        finally:
+            for path in created:
+                path.unlink(missing_ok=True)
+        with self._lock:
+            rows, live = self._take()
+            self._job = ""
+            self._stops.discard(job_id)
+            return kind, payload, rows, live, self._seen
+
+    def poll(self, job_id: str) -> tuple:
+        """(new progress rows, new live snapshot or None, MB the run added to this process, the worker's MB
+        before the run, whether the run has seen Stop)."""
+        with self._lock:
+            if self._job != job_id:
+                return [], None, 0.0, 0.0, False
+            rows, live = self._take()
+            base, seen = self._base_mb, self._seen
+        return rows, live, _rss_mb(os.getpid()) - base, base, seen
+
+    def stop(self, job_id: str) -> None:
+        with self._lock:
+            self._stops.add(job_id)  # may arrive before run() starts: a threaded actor does not keep call order
+
+    def _take(self) -> tuple[list, Any]:
+        rows, live = self._rows, self._live
+        self._rows, self._live = [], None
+        return rows, live
+
+
+@dataclass
+class _Slot:
+    actor: Any = None
+    ready_ref: Any = None  # actor.ready(), pending until the actor is warm
+    ready: bool = False
+    device: str = ""
+    job: Job | None = None
+    run_ref: Any = None
+    poll_ref: Any = None
+    polled: float = 0.0
+    added_mb: float = 0.0  # memory the current run added to its actor (last poll)
+    base_mb: float = 0.0  # the actor's size when the run started
+
+
+class RayExecutor:
+    """Runs on a Ray cluster (``RAY_ADDRESS``) or a local Ray, behind the same Executor protocol.
+
+    ``slots``: runs at once (default ``FRONTIER_MAX_RUNS``, else the cluster's CPUs); ``memory_mb``,
+    ``timeout_s``, ``stop_grace_s``: as for the local executor (same environment variables);
+    ``worker_env``: extra environment for the actors (on top of the forwarded ``FRONTIER_*`` settings).
+    A run asks for a GPU share (``num_gpus``) when the cluster has GPUs.
+    """
+
+    def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
+                 stop_grace_s: float = 120.0, address: str | None = None, worker_env: dict | None = None):
+        self._owns_ray, self._temp_dir = self._connect(address, slots)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", cpus))
+        gpus = ray.cluster_resources().get("GPU", 0)
+        self.gpus_per_run = min(1.0, gpus / self.slots) if gpus else 0
+        self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
+        self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
+        self.stop_grace_s = stop_grace_s
+        env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
+        self._env = {**env, **(worker_env or {})}
+        self._actor_class = ray.remote(Worker)
+        self._lock = threading.RLock()
+        self._queue: deque[Job] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._listeners: list[Listener] = []
+        self._slots = [_Slot() for _ in range(self.slots)]
+        self._start_failures = 0
+        self._closed = False
+        for slot in self._slots:
+            self._start(slot)
+        self._thread = threading.Thread(target=self._supervise, name="frontier-ray-jobs", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _connect(address: str | None, slots: int | None) -> tuple[bool, str | None]:
+        """Join ``address`` / ``RAY_ADDRESS``, or start a local Ray. Returns (this executor connected, so
+        ``close`` disconnects; the temp dir of the local Ray it started, removed on close)."""
+        if ray.is_initialized():
+            return False, None
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, log_to_driver=False)
+            return True, None
+        temp = tempfile.mkdtemp(prefix="frontier-ray-")
+        paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)  # local actors import `engine`
+        ray.init(num_cpus=slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)),
+                 include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+        return True, temp
+
+    # --- the Executor interface ---------------------------------------------------------------------------
+    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
+        job = Job(id=job_id or secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
+        if self._closed:
+            self._finish(job, "failed", error="The training workers cannot start on this server.")
+            return job
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._forget_old()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def position(self, job_id: str) -> int:
+        for i, job in enumerate(list(self._queue)):  # a snapshot: no lock, so a page poll never waits
+            if job.id == job_id:
+                return i + 1
+        return 0
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.active:
+                return
+            if job.status == "queued":
+                self._queue.remove(job)
+                self._finish(job, "stopped", error="Cancelled before it started.")
+                return
+            job.stop_requested = time.time()
+            for slot in self._slots:
+                if slot.job is job:
+                    slot.actor.stop.remote(job.id)
+
+    @property
+    def device(self) -> str:
+        return next((s.device for s in self._slots if s.device), "")
+
+    def busy(self) -> tuple[int, int]:
+        """(runs training now, runs waiting), read without the lock."""
+        return sum(s.job is not None for s in self._slots), len(self._queue)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def wait_ready(self, timeout: float = 120) -> bool:
+        """Block until every actor is warm (used by tests, the CLI and benchmarks)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if all(s.ready for s in self._slots):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join(5)
+        for slot in self._slots:
+            self._kill(slot)
+        if self._owns_ray:  # disconnects; a local Ray this executor started stops with it
+            ray.shutdown()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    # --- supervisor ---------------------------------------------------------------------------------------
+    def _start(self, slot: _Slot) -> None:
+        options = {"num_cpus": 1, "max_concurrency": 4, "runtime_env": {"env_vars": self._env}}
+        if self.gpus_per_run:
+            options["num_gpus"] = self.gpus_per_run
+        slot.actor = self._actor_class.options(**options).remote()
+        slot.ready_ref, slot.ready, slot.job = slot.actor.ready.remote(), False, None
+        slot.run_ref, slot.poll_ref, slot.added_mb = None, None, 0.0
+
+    def _kill(self, slot: _Slot) -> None:
+        if slot.actor is not None:
+            try:
+                ray.kill(slot.actor, no_restart=True)
+            except Exception:  # already gone, or Ray is shutting down
+                pass
+            slot.actor = None
+
+    def _restart(self, slot: _Slot) -> None:
+        self._kill(slot)
+        self._start(slot)
+
+    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
+        if outcome is not None:
+            outcome.run_id = job.id
+        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
+        for listener in self._listeners:
+            try:
+                listener("ended", job)
+            except Exception:  # a listener's bug must not stop the supervisor
+                log.exception("job listener failed on ended %s", job.id)
+
+    def _notify_running(self, job: Job) -> None:
+        for listener in self._listeners:
+            try:
+                listener("running", job)
+            except Exception:
+                log.exception("job listener failed on running %s", job.id)
+
+    def _forget_old(self, keep_s: float = 3600) -> None:
+        cutoff = time.time() - keep_s
+        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
+            del self._jobs[job_id]
+
+    def _dispatch(self) -> None:
+        for slot in self._slots:
+            if slot.ready and slot.job is None and self._queue:
+                job = self._queue.popleft()
+                try:
+                    uploads = uploads_of(job.config)
+                except OSError as e:
+                    self._finish(job, "failed", error=f"Could not read the uploaded file: {e}")
+                    continue
+                slot.run_ref = slot.actor.run.remote(job.id, job.technique, job.config, uploads)
+                slot.job, slot.polled, slot.added_mb = job, time.monotonic(), 0.0
+                job.status, job.started = "running", time.time()
+                self._notify_running(job)
+
+    def _refs(self) -> dict:
+        """Every pending reference -> (slot, what it is); sends the polls that are due."""
+        now, refs = time.monotonic(), {}
+        for slot in self._slots:
+            if slot.job is not None and slot.poll_ref is None and now - slot.polled >= POLL_S:
+                slot.poll_ref, slot.polled = slot.actor.poll.remote(slot.job.id), now
+            for kind, ref in (("ready", slot.ready_ref), ("run", slot.run_ref), ("poll", slot.poll_ref)):
+                if ref is not None:
+                    refs[ref] = (slot, kind)
+        return refs
+
+    def _supervise(self) -> None:
+        while not self._closed:
+            with self._lock:
+                self._dispatch()
+                refs = self._refs()
+            if not refs:
+                time.sleep(0.05)
+                continue
+            try:
+                ready, rest = ray.wait(list(refs), num_returns=1, timeout=0.05)
+                if ready and rest:
+                    ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+            except Exception:  # Ray is shutting down
+                if self._closed:
+                    return
+                log.exception("ray.wait failed")
+                time.sleep(0.5)
+                continue
+            with self._lock:
+                for ref in ready:
+                    slot, kind = refs[ref]
+                    getattr(self, f"_on_{kind}")(slot, ref)
+                for slot in self._slots:
+                    if slot.job is not None:
+                        self._police(slot)
+
+    def _on_ready(self, slot: _Slot, ref) -> None:
+        if ref is not slot.ready_ref:
+            return
+        slot.ready_ref = None
+        try:
+            slot.device, slot.ready, self._start_failures = ray.get(ref), True, 0
+        except ray.exceptions.RayError as e:
+            log.warning("a Ray worker failed to start: %s", e)
+            self._start_failures += 1
+            if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
+                self._closed = True
+                while self._queue:
+                    self._finish(self._queue.popleft(), "failed",
+                                 error="The training workers cannot start on this server.")
+                return
+            self._restart(slot)
+
+    def _on_poll(self, slot: _Slot, ref) -> None:
+        if ref is not slot.poll_ref:
+            return
+        slot.poll_ref = None
+        try:
+            rows, live, added, base, seen = ray.get(ref)
+        except ray.exceptions.RayError:
+            return  # the actor died: the run's own reference reports it
+        if slot.job is not None:
+            slot.added_mb, slot.base_mb = added, base
+            slot.job.stop_seen |= seen
+            _apply(slot.job, rows, live)
+
+    def _on_run(self, slot: _Slot, ref) -> None:
+        if ref is not slot.run_ref:
+            return
+        job, slot.run_ref = slot.job, None
+        if slot.poll_ref is not None:  # rows a pending poll took come before the run's last ones
+            if ray.wait([slot.poll_ref], timeout=2)[0]:
+                self._on_poll(slot, slot.poll_ref)
+            slot.poll_ref = None
+        slot.job = None
+        try:
+            kind, payload, rows, live, seen = ray.get(ref)
+        except ray.exceptions.RayActorError as e:
+            log.warning("Ray worker died during run %s: %s", job.id, e)
+            self._finish(job, "failed", error=(
+                "The run crashed (its Ray worker process died). The app and other runs are fine; "
+                "try again, or with smaller settings."))
+            self._restart(slot)
+            return
+        except Exception as e:  # e.g. a result that cannot be deserialised
+            self._finish(job, "failed", error=f"Could not receive the run's result: {e}")
+            return
+        _apply(job, rows, live)
+        job.stop_seen |= seen
+        if kind == "done":
+            self._finish(job, payload.status, payload)
+        else:
+            self._finish(job, "failed", error=payload)
+
+    def _police(self, slot: _Slot) -> None:
+        """End a run that is over its memory cap, its time limit, or its stop grace period."""
+        job, now = slot.job, time.time()
+        reason, status = "", "failed"
+        if slot.added_mb > self.memory_mb:
+            reason = (f"The run needed {slot.added_mb:.0f} MB of memory on top of its worker's {slot.base_mb:.0f} MB, "
+                      f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
+                      "Try a smaller model, batch or dataset.")
+        elif job.started and now - job.started > self.timeout_s:
+            reason = f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
+        elif job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
+            reason, status = "Stopped. The run did not finish its partial results in time, so it was ended.", "stopped"
+        if reason:
+            slot.job = None
+            self._finish(job, status, error=reason)
+            self._restart(slot)
+
+
+def _apply(job: Job, rows: list, live) -> None:
+    for step, total, metrics in rows:
+        job.step, job.total = step, total
+        job.rows.append({"step": step, **metrics})
+    if live is not None:
+        job.live = live

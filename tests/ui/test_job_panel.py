@@ -1,0 +1,82 @@
+"""The job panel through the Executor protocol alone: a stand-in executor (no worker processes) reports a queued
+run, and the panel tells the person where they stand in the queue and what the server is doing."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import engine.core.service as service_module
+from engine.core.jobs import Job
+from engine.core.service import Service
+
+
+class QueueExecutor:
+    """Everything the app asks of an executor (engine.core.jobs.Executor), with one run waiting in the queue."""
+
+    def __init__(self, position: int, device: str = "CPU"):
+        self.job = Job(id="f" * 32, technique="xai", config={})
+        self._position, self._device, self.cancelled = position, device, []
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def submit(self, technique, config, owner="", job_id=None):
+        raise AssertionError("the panel must not submit without a Train click")
+
+    def get(self, job_id):
+        return self.job if job_id == self.job.id else None
+
+    def cancel(self, job_id):
+        self.cancelled.append(job_id)
+
+    def position(self, job_id):
+        return self._position if job_id == self.job.id else 0
+
+    def busy(self):
+        return 2, self._position
+
+    def subscribe(self, listener):
+        pass
+
+    def close(self):
+        pass
+
+
+def _panel():
+    from engine import load
+    from engine.core.config import validate
+    from ui.jobs import job_panel
+
+    module = load("xai")
+    job_panel("xai", module, validate(module.Config, module.PRESETS["quick"]))
+
+
+@pytest.fixture
+def executor(monkeypatch):
+    def use(ex):
+        monkeypatch.setattr(service_module, "_service", Service(ex, None))
+        at = AppTest.from_function(_panel, default_timeout=60)
+        at.session_state["xai._job"] = ex.job.id  # this session's queued run
+        return at.run()
+    return use
+
+
+def test_a_queued_run_shows_its_place_in_the_queue(executor):
+    at = executor(QueueExecutor(position=3))
+    assert not at.exception, [e.message for e in at.exception]
+    texts = [i.value for i in at.info]
+    assert any("you are number 3 in the queue" in t for t in texts), texts
+    assert "training 2 run(s) with 3 waiting" in at.caption[0].value
+    assert next(b for b in at.button if b.key == "xai._train").disabled  # one run at a time per page
+
+
+def test_before_the_workers_are_ready_the_panel_says_they_are_starting(executor):
+    at = executor(QueueExecutor(position=1, device=""))
+    texts = [i.value for i in at.info]
+    assert any("Starting the training workers" in t for t in texts) and not any("in the queue" in t for t in texts)
+
+
+def test_stop_on_a_queued_run_cancels_it(executor):
+    ex = QueueExecutor(position=2)
+    at = executor(ex)
+    next(b for b in at.button if b.key == "xai._stop").click().run()
+    assert ex.cancelled == [ex.job.id]

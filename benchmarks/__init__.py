@@ -25,6 +25,7 @@ APP_MEMORY_TARGET_MB = 1536.0  # server + warm workers after visiting every page
 RECORD_SHARE_TARGET = 0.05  # issue 3: recording a run adds under 5% to the quick preset's time
 SHARED_RENDER_TARGET_S = 2.0  # issue 3: opening a shared result renders its page in under 2 s
 TRYIT_TARGET_MS = 300.0  # issue 18: one Try-it update (prediction + SHAP of one input), quick-preset model
+TRYIT_PRESETS = {"rl": "dqn_quick"}  # rl's quick preset is a Q-table (no weights to rebuild): its Try it is the DQN
 
 
 def quick_target(name: str) -> float:

@@ -59,7 +59,8 @@ def judge(results: dict) -> list[dict]:
         measured = (f"error: {r['error'][:120]}" if "error" in r else
                     f"{r['median_ms']:.0f} ms median (CPU {r['cpu_median_ms']:.0f} ms), {r['max_ms']:.0f} ms max "
                     f"(model rebuilt in {r['load_s']:.1f} s)")
-        rows.append({"target": f"{r['technique']} Try it answer (prediction + SHAP)", "measured": measured,
+        preset = "" if r.get("preset", "quick") == "quick" else f" ({r['preset']} preset)"
+        rows.append({"target": f"{r['technique']} Try it answer{preset} (prediction + SHAP)", "measured": measured,
                      "limit": f"< {targets.TRYIT_TARGET_MS:.0f} ms", "result": verdict(ok)})
     mem = results.get("app_memory")
     if mem and "rss_mb" in mem:

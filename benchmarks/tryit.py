@@ -25,7 +25,11 @@ def tryit_costs(names: list[str], repeats: int = 5) -> list[dict]:
             continue
         print(f"try it: {name} ...", flush=True)
         try:
-            outcome = execute(name, {})
+            import engine
+            from benchmarks import TRYIT_PRESETS
+
+            preset = TRYIT_PRESETS.get(name, "quick")
+            outcome = execute(name, dict(engine.load(name).PRESETS[preset]))
             started = time.perf_counter()
             bundle = tryit.load(name, outcome.config, outcome.weights, outcome.info)
             load_s = time.perf_counter() - started
@@ -35,7 +39,7 @@ def tryit_costs(names: list[str], repeats: int = 5) -> list[dict]:
         except Exception as err:  # a failing technique is a row of the report, not the end of the benchmark
             rows.append({"technique": name, "error": f"{type(err).__name__}: {err}"})
             continue
-        row = {"technique": name, "load_s": round(load_s, 2), "median_ms": round(statistics.median(times), 1),
+        row = {"technique": name, "preset": preset, "load_s": round(load_s, 2), "median_ms": round(statistics.median(times), 1),
                "max_ms": round(max(times), 1), "cpu_median_ms": round(statistics.median(cpu), 1), "answers": len(times)}
         rows.append(row)
         print(f"  model rebuilt in {load_s:.2f} s; answer median {row['median_ms']} ms "

@@ -301,4 +301,5 @@ def run(config: Config, progress: ProgressFn) -> Result:
         stopped=tracker.stopped,
         info={"feature_names": data.feature_names, "class_names": data.class_names, "title": data.title,
               "simulator": sim, "diff_method": diff, "simulator_reason": reason,
-              "circuit": trained_circuit(model, qnode, data)})
+              "circuit": trained_circuit(model, qnode, data),
+              "input_shapes": {"qnn": [data.X_train.shape[1]], "baseline": [data.X_train.shape[1]]}})

@@ -20,7 +20,7 @@ def test_transfer_page_trains_and_shows_results():
     assert len(at.get("plotly_chart")) >= 8 + 1
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("Transfer helped" in m.value for m in at.markdown)
-    assert any("Local-accuracy check" in c.value for c in at.caption)
+    assert any("add up to the model's output by construction" in c.value for c in at.caption)  # permutation SHAP: no false check
 
 
 def test_images_track_from_the_link_and_upload_needs_a_file():

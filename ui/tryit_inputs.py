@@ -143,6 +143,11 @@ def federated(name: str, bundle) -> dict:
     """Digits: your digit on the grid. A table: one slider per (standardised) measurement, from a held-out row."""
     if bundle.image_shape:
         return {"image": digit_editor(name, bundle.X_test.reshape(-1, *bundle.image_shape))}
+    return standardised_row(name, bundle)
+
+
+def standardised_row(name: str, bundle) -> dict:
+    """One slider per standardised measurement, starting from a held-out row (``bundle.X_test``)."""
     start = st.number_input("Start from held-out row", 0, len(bundle.X_test) - 1, 0, key=f"{name}.try.start",
                             help="The sliders start at this row of the server's test data.")
     row = bundle.X_test[start].astype(np.float64)
@@ -197,4 +202,4 @@ def edge(name: str, bundle) -> dict:
     """Digits: your digit on the grid; a table: one slider per standardised measurement."""
     if bundle.image_side:
         return {"image": digit_editor(name, bundle.X_test.reshape(-1, bundle.image_side, bundle.image_side))}
-    return federated(name, bundle)  # the same sliders over standardised rows
+    return standardised_row(name, bundle)

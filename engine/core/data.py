@@ -18,7 +18,7 @@ from engine.core.paths import data_dir
 
 MAX_UPLOAD_BYTES = int(os.environ.get("FRONTIER_MAX_UPLOAD_MB", "5")) * 1024 * 1024
 MAX_UPLOAD_ROWS = 50_000
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
+TOKEN = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class DataError(ValueError):

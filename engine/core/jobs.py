@@ -196,41 +196,25 @@ class _Slot:
         return self.worker.device if self.worker else ""
 
 
-class LocalExecutor:
-    """A bounded pool of warm worker processes on this machine.
-
-    ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: how much memory a run
-    may add to its worker (env ``FRONTIER_RUN_MEMORY_MB``, default 3072; the worker's own ~500 MB of libraries
-    does not count); ``timeout_s``: per-run time limit (env ``FRONTIER_RUN_TIMEOUT_S``, default 900);
-    ``stop_grace_s``: how long a stopped run may take to *notice* the stop (its next progress call) before it
-    is killed; once it has (the worker says "stopping"), only the time limit applies while it finishes its
-    partial results, however loaded the server is.
-
-    Recycling: a worker that has grown more than ``recycle_mb`` (env ``FRONTIER_WORKER_RECYCLE_MB``, default 768)
-    over its own size after warm-up gets a replacement, started at once beside it; the old worker keeps serving
-    until the replacement is warm and the slot is idle, so a slot is never empty while runs wait.
+class QueueExecutor:
+    """The bookkeeping every executor shares: the queue (kept in the app process, so a person sees their
+    position), the jobs by id, the listeners and the limits. Subclasses own the slots (each with ``job``,
+    ``ready`` and ``device``), start a supervisor that calls :meth:`_finish`, and deliver Stop (``_send_stop``).
     """
 
-    def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 120.0, recycle_mb: float | None = None):
-        self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
+    def __init__(self, slots: int, memory_mb: float | None, timeout_s: float | None, stop_grace_s: float):
+        self.slots = slots
         self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
         self.stop_grace_s = stop_grace_s
-        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
         self._queue: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
-        self._slots = [_Slot() for _ in range(self.slots)]
+        self._listeners: list[Listener] = []
         self._start_failures = 0
         self._closed = False
-        self._listeners: list[Listener] = []
-        self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
-        for slot in self._slots:
-            slot.worker = self._spawn()
-        self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
-        self._thread.start()
+        self._slots: list = []
 
     # --- the Executor interface ---------------------------------------------------------------------------
     def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
@@ -265,12 +249,11 @@ class LocalExecutor:
             job.stop_requested = time.time()
             for slot in self._slots:
                 if slot.job is job:
-                    try:
-                        slot.worker.conn.send(("stop", job.id))
-                    except OSError:
-                        pass  # the worker is gone; the supervisor reports it
+                    self._send_stop(slot, job)
 
-    # --- status for the sidebar and tests -----------------------------------------------------------------
+    def _send_stop(self, slot, job: Job) -> None:
+        raise NotImplementedError
+
     @property
     def device(self) -> str:
         return next((s.device for s in self._slots if s.device), "")
@@ -279,9 +262,8 @@ class LocalExecutor:
         """(runs training now, runs waiting). Reads without the lock: a page poll never waits on the supervisor."""
         return sum(s.job is not None for s in self._slots), len(self._queue)
 
-    def wait_ready(self, timeout: float = 60) -> bool:
-        """Block until every worker is warm (used by tests and benchmarks)."""
-        return self.wait_for(lambda: all(s.ready for s in self._slots), timeout)
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 300) -> bool:
         """Block until ``predicate()`` holds, re-checking whenever a job or worker changes state (tests and
@@ -289,6 +271,70 @@ class LocalExecutor:
         with self._changed:
             return self._changed.wait_for(predicate, timeout)
 
+    def wait_ready(self, timeout: float = 60) -> bool:
+        """Block until every worker is warm (used by tests, the CLI and benchmarks)."""
+        return self.wait_for(lambda: all(s.ready for s in self._slots), timeout)
+
+    # --- shared by the supervisors ------------------------------------------------------------------------
+    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
+        if outcome is not None:
+            outcome.run_id = job.id
+        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
+        self._notify("ended", job)
+        with self._changed:
+            self._changed.notify_all()
+
+    def _notify(self, event: str, job: Job) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, job)
+            except Exception:  # a listener's bug must not stop the supervisor
+                log.exception("job listener failed on %s %s", event, job.id)
+
+    def _forget_old(self, keep_s: float = 3600) -> None:
+        cutoff = time.time() - keep_s
+        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
+            del self._jobs[job_id]
+
+    def _end_job(self, slot, status: str, outcome=None, error: str = "") -> None:
+        job, slot.job = slot.job, None
+        self._finish(job, status, outcome, error)
+
+
+class LocalExecutor(QueueExecutor):
+    """A bounded pool of warm worker processes on this machine.
+
+    ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: how much memory a run
+    may add to its worker (env ``FRONTIER_RUN_MEMORY_MB``, default 3072; the worker's own ~500 MB of libraries
+    does not count); ``timeout_s``: per-run time limit (env ``FRONTIER_RUN_TIMEOUT_S``, default 900);
+    ``stop_grace_s``: how long a stopped run may take to *notice* the stop (its next progress call) before it
+    is killed; once it has (the worker says "stopping"), only the time limit applies while it finishes its
+    partial results, however loaded the server is.
+
+    Recycling: a worker that has grown more than ``recycle_mb`` (env ``FRONTIER_WORKER_RECYCLE_MB``, default 768)
+    over its own size after warm-up gets a replacement, started at once beside it; the old worker keeps serving
+    until the replacement is warm and the slot is idle, so a slot is never empty while runs wait.
+    """
+
+    def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
+                 stop_grace_s: float = 120.0, recycle_mb: float | None = None):
+        super().__init__(slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s,
+                         stop_grace_s)
+        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
+        self._slots = [_Slot() for _ in range(self.slots)]
+        self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
+        for slot in self._slots:
+            slot.worker = self._spawn()
+        self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
+        self._thread.start()
+
+    def _send_stop(self, slot: _Slot, job: Job) -> None:
+        try:
+            slot.worker.conn.send(("stop", job.id))
+        except OSError:
+            pass  # the worker is gone; the supervisor reports it
+
+    # --- status for tests and benchmarks -----------------------------------------------------------------
     def pids(self) -> list[int]:
         """Every worker process alive now, serving or warming up (fault drills check none leak)."""
         workers = [w for s in self._slots for w in (s.worker, s.spare) if w is not None]
@@ -346,34 +392,6 @@ class LocalExecutor:
         if grown > self.recycle_mb and slot.spare is None and not self._closed:
             log.info("worker %s grew %.0f MB since warm-up: starting its replacement", slot.worker.process.pid, grown)
             slot.spare = self._spawn()
-
-    # --- bookkeeping --------------------------------------------------------------------------------------
-    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
-        if outcome is not None:
-            outcome.run_id = job.id
-        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
-        self._notify("ended", job)
-        with self._changed:
-            self._changed.notify_all()
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self, event: str, job: Job) -> None:
-        for listener in self._listeners:
-            try:
-                listener(event, job)
-            except Exception:  # a listener's bug must not stop the supervisor
-                log.exception("job listener failed on %s %s", event, job.id)
-
-    def _forget_old(self, keep_s: float = 3600) -> None:
-        cutoff = time.time() - keep_s
-        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
-            del self._jobs[job_id]
-
-    def _end_job(self, slot: _Slot, status: str, outcome=None, error: str = "") -> None:
-        job, slot.job = slot.job, None
-        self._finish(job, status, outcome, error)
 
     # --- supervisor ---------------------------------------------------------------------------------------
     def _dispatch(self) -> None:

@@ -25,13 +25,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 
-from engine.core.jobs import ROOT, Job, Listener, _env_float, _lower_priority, _rss_mb, _warm_up
+from engine.core.jobs import ROOT, Job, QueueExecutor, _env_float, _lower_priority, _rss_mb, _warm_up
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a running job's new rows are fetched
@@ -177,7 +176,7 @@ class _Slot:
     base_mb: float = 0.0  # the actor's size when the run started
 
 
-class RayExecutor:
+class RayExecutor(QueueExecutor):
     """Runs on a Ray cluster (``RAY_ADDRESS``) or a local Ray, behind the same Executor protocol.
 
     ``slots``: runs at once (default ``FRONTIER_MAX_RUNS``, else the cluster's CPUs); ``memory_mb``,
@@ -190,22 +189,13 @@ class RayExecutor:
                  stop_grace_s: float = 120.0, address: str | None = None, worker_env: dict | None = None):
         self._owns_ray, self._temp_dir = self._connect(address, slots)
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.slots = slots or int(_env_float("FRONTIER_MAX_RUNS", cpus))
+        super().__init__(slots or int(_env_float("FRONTIER_MAX_RUNS", cpus)), memory_mb, timeout_s, stop_grace_s)
         gpus = ray.cluster_resources().get("GPU", 0)
         self.gpus_per_run = min(1.0, gpus / self.slots) if gpus else 0
-        self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
-        self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
-        self.stop_grace_s = stop_grace_s
         env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
         self._env = {**env, **(worker_env or {})}
         self._actor_class = ray.remote(Worker)
-        self._lock = threading.RLock()
-        self._queue: deque[Job] = deque()
-        self._jobs: dict[str, Job] = {}
-        self._listeners: list[Listener] = []
         self._slots = [_Slot() for _ in range(self.slots)]
-        self._start_failures = 0
-        self._closed = False
         for slot in self._slots:
             self._start(slot)
         self._thread = threading.Thread(target=self._supervise, name="frontier-ray-jobs", daemon=True)
@@ -228,60 +218,11 @@ class RayExecutor:
                  include_dashboard=False, _temp_dir=temp, log_to_driver=False)
         return True, temp
 
-    # --- the Executor interface ---------------------------------------------------------------------------
-    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
-        job = Job(id=job_id or secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
-        if self._closed:
-            self._finish(job, "failed", error="The training workers cannot start on this server.")
-            return job
-        with self._lock:
-            self._jobs[job.id] = job
-            self._queue.append(job)
-            self._forget_old()
-        return job
-
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
-
-    def position(self, job_id: str) -> int:
-        for i, job in enumerate(list(self._queue)):  # a snapshot: no lock, so a page poll never waits
-            if job.id == job_id:
-                return i + 1
-        return 0
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or not job.active:
-                return
-            if job.status == "queued":
-                self._queue.remove(job)
-                self._finish(job, "stopped", error="Cancelled before it started.")
-                return
-            job.stop_requested = time.time()
-            for slot in self._slots:
-                if slot.job is job:
-                    slot.actor.stop.remote(job.id)
-
-    @property
-    def device(self) -> str:
-        return next((s.device for s in self._slots if s.device), "")
-
-    def busy(self) -> tuple[int, int]:
-        """(runs training now, runs waiting), read without the lock."""
-        return sum(s.job is not None for s in self._slots), len(self._queue)
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def _send_stop(self, slot: _Slot, job: Job) -> None:
+        slot.actor.stop.remote(job.id)
 
     def wait_ready(self, timeout: float = 120) -> bool:
-        """Block until every actor is warm (used by tests, the CLI and benchmarks)."""
-        end = time.time() + timeout
-        while time.time() < end:
-            if all(s.ready for s in self._slots):
-                return True
-            time.sleep(0.05)
-        return False
+        return super().wait_ready(timeout)
 
     def close(self) -> None:
         self._closed = True
@@ -314,28 +255,6 @@ class RayExecutor:
         self._kill(slot)
         self._start(slot)
 
-    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
-        if outcome is not None:
-            outcome.run_id = job.id
-        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
-        for listener in self._listeners:
-            try:
-                listener("ended", job)
-            except Exception:  # a listener's bug must not stop the supervisor
-                log.exception("job listener failed on ended %s", job.id)
-
-    def _notify_running(self, job: Job) -> None:
-        for listener in self._listeners:
-            try:
-                listener("running", job)
-            except Exception:
-                log.exception("job listener failed on running %s", job.id)
-
-    def _forget_old(self, keep_s: float = 3600) -> None:
-        cutoff = time.time() - keep_s
-        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
-            del self._jobs[job_id]
-
     def _dispatch(self) -> None:
         for slot in self._slots:
             if slot.ready and slot.job is None and self._queue:
@@ -348,7 +267,7 @@ class RayExecutor:
                 slot.run_ref = slot.actor.run.remote(job.id, job.technique, job.config, uploads)
                 slot.job, slot.polled, slot.added_mb = job, time.monotonic(), 0.0
                 job.status, job.started = "running", time.time()
-                self._notify_running(job)
+                self._notify("running", job)
 
     def _refs(self) -> dict:
         """Every pending reference -> (slot, what it is); sends the polls that are due."""
@@ -393,6 +312,8 @@ class RayExecutor:
         slot.ready_ref = None
         try:
             slot.device, slot.ready, self._start_failures = ray.get(ref), True, 0
+            with self._changed:
+                self._changed.notify_all()
         except ray.exceptions.RayError as e:
             log.warning("a Ray worker failed to start: %s", e)
             self._start_failures += 1

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from engine.core.paths import data_dir
 
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newline
 META = sa.MetaData()
 RUNS = sa.Table(
     "runs", META,
@@ -147,13 +147,15 @@ class RunStore:
 
         Runs started by app servers on other hosts (a shared PostgreSQL) are theirs to recover."""
         with self.engine.begin() as db:
-            rows = db.execute(sa.select(RUNS.c.id, RUNS.c.server_pid, RUNS.c.server_host)
+            rows = db.execute(sa.select(RUNS.c.id, RUNS.c.status, RUNS.c.server_pid, RUNS.c.server_host)
                               .where(RUNS.c.status.in_(("queued", "running")))).all()
-            gone = [r.id for r in rows if r.server_host in (None, HOST) and not _alive(r.server_pid)]
-            if gone:
-                db.execute(sa.update(RUNS).where(RUNS.c.id.in_(gone)).values(
-                    status="interrupted", finished=time.time(),
-                    error="The server stopped while this run was training."))
+            gone = [r for r in rows if r.server_host in (None, HOST) and not _alive(r.server_pid)]
+            for status, error in (("queued", "The server stopped before this run started."),
+                                  ("running", "The server stopped while this run was training.")):
+                ids = [r.id for r in gone if r.status == status]
+                if ids:
+                    db.execute(sa.update(RUNS).where(RUNS.c.id.in_(ids)).values(
+                        status="interrupted", finished=time.time(), error=error))
         return len(gone)
 
     def delete(self, run_id: str, owner: str) -> bool:

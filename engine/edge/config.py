@@ -12,7 +12,7 @@ from engine.core.data import DIGITS_ROWS, SKLEARN_TABLES
 
 TECHNIQUES = ("dynamic_int8", "static_int8", "prune", "distill", "onnx")  # the order a chain applies them in
 TRAINED_HERE = ["digits", "breast_cancer", "wine"]
-RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newline
 
 
 class Config(TechniqueConfig):

@@ -7,7 +7,6 @@ page rebuilds a NAS winner with ``build`` and loads its stored weights.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from engine.nas.config import SPACE, blocks  # noqa: F401  (blocks: the layers as text, for diagrams)

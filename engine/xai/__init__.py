@@ -9,5 +9,5 @@ from engine.xai.views import describe, explain, explain_figures, figures, live_f
 
 run = lazy("engine.xai.mlp", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
+           "explain_figures", "describe", "live_figure"]

@@ -84,15 +84,21 @@ def test_unknown_and_malformed_ids_are_none(db):
 def test_runs_of_a_dead_server_are_marked_interrupted(db):
     store = db.open()
     store.start("b" * 32, "bob", "xai", {"seed": 0})
+    store.start("c" * 32, "bob", "xai", {"seed": 0})
     store.start("f" * 32, "bob", "xai", {"seed": 0})
+    store.mark_running("b" * 32)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    set_server(store, "b" * 32, dead.pid)
+    for run_id in ("b" * 32, "c" * 32):
+        set_server(store, run_id, dead.pid)
     set_server(store, "f" * 32, dead.pid, host="another-app-server")  # a shared database: not ours to judge
-    assert db.open().recover() == 1
+    assert db.open().recover() == 2
     row = store.get("b" * 32)
-    assert row["status"] == "interrupted" and "server stopped" in row["error"]
+    assert row["status"] == "interrupted" and "stopped while this run was training" in row["error"]
+    row = store.get("c" * 32)  # it was waiting in the queue: it never trained
+    assert row["status"] == "interrupted" and "stopped before this run started" in row["error"]
     assert store.get("f" * 32)["status"] == "queued"
+    assert store.get("b" * 32 + "\n") is None  # an id with a trailing newline is not an id
 
 
 def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(db):

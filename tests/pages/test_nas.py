@@ -1,4 +1,5 @@
 """NAS page: strategy switches in the URL, a small real search to results and SHAP, and refused settings."""
+import secrets
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -43,7 +44,7 @@ def test_a_clicked_candidate_is_inspected_and_the_winner_opens_on_the_edge_page(
     """On a stored NAS run (its result link): click-to-inspect under "Accuracy vs size" (the winner until a click),
     the winner's network diagram in Details, then "compress the winner on the Edge AI page"."""
     outcome = execute("nas", {"evolution": False, "rl": False, "budget": 3, "epochs_per_candidate": 1})
-    run_id = "e" * 32
+    run_id = secrets.token_hex(16)  # the data folder is shared by the whole test session
     store = service().store
     store.start(run_id, "someone", "nas", outcome.config)
     store.finish(run_id, "done", outcome)

@@ -7,11 +7,12 @@ Each simulated visitor is a thread that does what the browser does and no more (
 eat the server's CPU the way N Chromium tabs do): it opens the websocket, asks for the page, finds the Train
 button in the page's elements, clicks it, re-runs the page's fragments at the interval the server asks for
 (``st.fragment(run_every=...)``) and stops when the results' "What just happened" heading arrives. Meanwhile a
-new visitor opens the home page every few seconds (time to the end of its first script run), and the server's
-and its workers' resident memory is sampled every second.
+new visitor opens the home page every few seconds (time to the end of its first script run), another opens the
+result link of a solo run (a stored run must render without recomputing anything: issue 13 item 19), and the
+server's and its workers' resident memory is sampled every second.
 
 Reported per N: errors (exception or error boxes, refusals, time-outs), completed runs, click-to-results p50/max
-against the queueing ideal (N x solo run time / slots), new-visitor home render p50/max, peak RSS. Targets (issue
+against the queueing ideal (N x solo run time / slots), new-visitor home and result-link render p50/max, peak RSS. Targets (issue
 #20): 0 errors, 0 lost runs, home < 3 s, p50 within 1.5x the ideal. Environment variables given with --env reach
 the server (e.g. ``--env FRONTIER_WORKER_RECYCLE_MB=1`` recycles after every run, as the old default did).
 """
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ class Visit:
     page: str
     clicked: float | None = None
     results: float | None = None
+    run_id: str = ""  # the finished run's id, from the address the page rewrote (its result link)
     errors: list[str] = field(default_factory=list)
 
 
@@ -61,6 +64,7 @@ class Session:
         self.headings: list[str] = []
         self.errors: list[str] = []
         self.page_hash = ""
+        self.address = ""  # the query string the page last wrote (a finished run puts ?run=ID there)
 
     def rerun(self, widget_id: str = "", fragment_id: str = "", auto: bool = False) -> None:
         msg = BackMsg()
@@ -91,6 +95,8 @@ class Session:
                                        if p.url_pathname == self.page or (not self.page and p.is_default)), "")
             elif kind == "delta":
                 self._element(msg.delta)
+            elif kind == "page_info_changed":
+                self.address = msg.page_info_changed.query_string
             elif kind == "auto_rerun":
                 a = msg.auto_rerun
                 self.fragments[a.fragment_id] = (a.interval, time.monotonic() + a.interval)
@@ -152,6 +158,8 @@ def visitor(port: int, page: str, start: threading.Barrier, visit: Visit, timeou
             session.poll_fragments()
         if RESULTS_HEADING in session.headings:
             visit.results = time.monotonic()
+            session.pump(time.monotonic() + 2)  # the address change that follows the results
+            visit.run_id = dict(urllib.parse.parse_qsl(session.address)).get("run", "")
         else:
             visit.errors.append("no results before the time-out")
     except Exception as e:  # a broken session is a measured error, not a crash of the benchmark
@@ -162,12 +170,13 @@ def visitor(port: int, page: str, start: threading.Barrier, visit: Visit, timeou
             session.close()
 
 
-def home_render_s(port: int, timeout: float = 120) -> float | None:
-    """A new visitor's home page: seconds from connecting to the end of its first script run."""
+def home_render_s(port: int, timeout: float = 120, page: str = "", query: str = "") -> float | None:
+    """A new visitor's home page (or ``page?query``, e.g. a result link): seconds from connecting to the end of
+    its first script run."""
     started = time.monotonic()
     session = None
     try:
-        session = Session(port, "")
+        session = Session(port, page, query)
         session.rerun()
         return time.monotonic() - started if session.pump(started + timeout) else None
     except Exception:
@@ -226,13 +235,15 @@ def tree_rss_mb(pid: int) -> float:
 
 
 class Sampler(threading.Thread):
-    """Peak RSS of the server tree and new-visitor home render times, until stopped."""
+    """Peak RSS of the server tree, new-visitor home render times and, given ``link`` (page, run id), the render
+    times of that stored run's result link (issue 13 item 19), until stopped."""
 
-    def __init__(self, pid: int, port: int, home_every_s: float):
+    def __init__(self, pid: int, port: int, home_every_s: float, link: tuple[str, str] | None = None):
         super().__init__(daemon=True)
-        self.pid, self.port, self.home_every_s = pid, port, home_every_s
+        self.pid, self.port, self.home_every_s, self.link = pid, port, home_every_s, link
         self.peak_mb = 0.0
         self.home: list[float] = []
+        self.links: list[float] = []
         self.home_failures = 0
         self.stop = threading.Event()
 
@@ -245,6 +256,10 @@ class Sampler(threading.Thread):
                 self.home_failures += 1
             else:
                 self.home.append(seconds)
+            if self.link and not self.stop.is_set():
+                seconds = home_render_s(self.port, page=self.link[0], query=f"run={self.link[1]}")
+                if seconds is not None:
+                    self.links.append(seconds)
 
     def _memory(self) -> None:
         while not self.stop.wait(1.0):
@@ -252,19 +267,19 @@ class Sampler(threading.Thread):
 
 
 # --- one load level ---------------------------------------------------------------------------------------------
-def solo_run_s(port: int, page: str, timeout: float) -> float:
+def solo_run(port: int, page: str, timeout: float) -> Visit:
     visit = Visit(page)
     visitor(port, page, threading.Barrier(1), visit, timeout)
     if visit.results is None:
         raise RuntimeError(f"a solo run on {page} failed: {visit.errors}")
-    return visit.results - visit.clicked
+    return visit
 
 
 def load_level(port: int, server_pid: int, n: int, pages: list[str], solo_s: float, slots: int,
-               timeout: float) -> dict:
+               timeout: float, link: tuple[str, str] | None = None) -> dict:
     visits = [Visit(pages[i % len(pages)]) for i in range(n)]
     barrier = threading.Barrier(n)
-    sampler = Sampler(server_pid, port, home_every_s=5.0)
+    sampler = Sampler(server_pid, port, home_every_s=5.0, link=link)
     sampler.start()
     threads = [threading.Thread(target=visitor, args=(port, v.page, barrier, v, timeout), daemon=True)
                for v in visits]
@@ -284,6 +299,8 @@ def load_level(port: int, server_pid: int, n: int, pages: list[str], solo_s: flo
         "home_p50_s": round(statistics.median(sampler.home), 2) if sampler.home else None,
         "home_max_s": round(max(sampler.home), 2) if sampler.home else None, "home_samples": len(sampler.home),
         "home_failures": sampler.home_failures, "peak_rss_mb": round(sampler.peak_mb),
+        "link_p50_s": round(statistics.median(sampler.links), 2) if sampler.links else None,
+        "link_max_s": round(max(sampler.links), 2) if sampler.links else None, "link_samples": len(sampler.links),
     }
 
 
@@ -308,13 +325,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         try:
             home_render_s(port)  # the first visitor pays the imports; what is measured is a warm server
             for p in pages:  # the first run also waits for the workers to start: not what a solo run costs
-                solo_run_s(port, p, args.timeout)
-            solo = {p: solo_run_s(port, p, args.timeout) for p in pages}
+                solo_run(port, p, args.timeout)
+            visits = {p: solo_run(port, p, args.timeout) for p in pages}
+            solo = {p: v.results - v.clicked for p, v in visits.items()}
             solo_s = statistics.mean(solo.values())
+            link = next(((p, v.run_id) for p, v in visits.items() if v.run_id), None)
+            if link:  # a shared result link on the idle server, for comparison with the same link under load
+                print(f"result link on an idle server: {home_render_s(port, page=link[0], query=f'run={link[1]}')} s")
             print(f"solo click-to-results: {json.dumps({p: round(s, 1) for p, s in solo.items()})} s; slots {slots}",
                   flush=True)
             for n in args.sessions:
-                row = load_level(port, server.pid, n, pages, solo_s, slots, args.timeout)
+                row = load_level(port, server.pid, n, pages, solo_s, slots, args.timeout, link)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:

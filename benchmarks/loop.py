@@ -32,23 +32,28 @@ def _data():
     return torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y.astype(np.int64))
 
 
-def bare_loop(model, X, y, epochs: int, lr: float, batch_size: int, seed: int) -> None:
+def _bare(model, n: int, batch_loss, epochs: int, lr: float, batch_size: int, seed: int) -> None:
+    """The hand-written loop: each epoch a seeded shuffle of the ``n`` rows, then per batch of row indices
+    ``batch_loss(idx)`` (forward and loss), zero_grad, backward, step."""
     import torch
-    from torch import nn
 
-    loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    n = len(X)
     model.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            loss = loss_fn(model(X[idx]), y[idx])
+            loss = batch_loss(order[start:start + batch_size])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
+
+def bare_loop(model, X, y, epochs: int, lr: float, batch_size: int, seed: int) -> None:
+    from torch import nn
+
+    loss_fn = nn.CrossEntropyLoss()
+    _bare(model, len(X), lambda idx: loss_fn(model(X[idx]), y[idx]), epochs, lr, batch_size, seed)
 
 
 def engine_loop(model, X, y, epochs: int, lr: float, batch_size: int, seed: int) -> None:
@@ -121,19 +126,7 @@ def _simclr_parts(seed: int = 0):
 
 
 def bare_simclr_loop(model, X, loss_fn, epochs: int, lr: float, batch_size: int, seed: int) -> None:
-    import torch
-
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    n = len(X)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for start in range(0, n, batch_size):
-            loss = loss_fn(model(X[order[start:start + batch_size]]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    _bare(model, len(X), lambda idx: loss_fn(model(X[idx])), epochs, lr, batch_size, seed)
 
 
 def engine_simclr_loop(model, X, loss_fn, epochs: int, lr: float, batch_size: int, seed: int) -> None:

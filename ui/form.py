@@ -133,8 +133,7 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
 
     with st.container(border=True):
         st.selectbox("Preset", [*presets, "custom"], key=f"{name}._preset", on_change=on_preset,
-                     format_func=lambda p: getattr(module, "PRESET_LABELS", {}).get(p) or {
-                         "quick": "Quick look", "better": "Better result"}.get(p, pretty(p).capitalize()),
+                     format_func=lambda p: preset_label(module, p),
                      help="Start from a ready-made setup, then adjust anything below.")
         cols = st.columns(columns)
         values = {}
@@ -176,6 +175,12 @@ def _initial_config(cls, base: dict, initial: dict | None):
         config, warnings = from_params(cls, {k: str(v).lower() if isinstance(v, bool) else str(v)
                                              for k, v in shown.items()}, base)
         return config, [w.replace("from the link", "from the stored run") for w in warnings]
+
+
+def preset_label(module, preset: str) -> str:
+    """What the Preset box shows for ``preset``: the technique's ``PRESET_LABELS``, else the name in words."""
+    default = {"quick": "Quick look", "better": "Better result"}.get(preset, pretty(preset).capitalize())
+    return getattr(module, "PRESET_LABELS", {}).get(preset) or default
 
 
 def preset_values(cls, presets: dict, choice: str, current: dict) -> dict:

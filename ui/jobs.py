@@ -8,6 +8,7 @@ import streamlit as st
 
 from engine.core import charts
 from engine.core.service import Busy, service, wait_text
+from ui.form import prefill
 from ui.runs import owner
 
 POLL_SECONDS = 0.5  # progress text and bar: small messages
@@ -34,15 +35,17 @@ def job_panel(name: str, module, config):
         job = None
 
     running = job is not None
+    lost = st.session_state.get(f"{name}._lost")
+    if lost and not running and outcome_key not in st.session_state:
+        st.warning(f"Your last run here did not finish: {lost} Its settings are back in the form above; press "
+                   "**Train** to run it again.", icon=":material/restart_alt:")
     left, right = st.columns([1, 3], vertical_alignment="center")
     with left:
         train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None or running,
                           key=f"{name}._train", width="stretch")
     with right:
         if config is not None:
-            training, waiting = ex.busy()
-            load = f" The server is training {training} run(s) with {waiting} waiting." if training else ""
-            st.caption(f"Estimated time: about {_seconds(module.estimate_seconds(config))} on this server.{load}")
+            st.caption(_estimate_text(name, config))
     if train and config is not None and not running:
         try:
             job = service().submit(name, config.model_dump(), owner=owner())
@@ -50,6 +53,7 @@ def job_panel(name: str, module, config):
             st.warning(str(e), icon=":material/hourglass_disabled:")
             return st.session_state.get(outcome_key)
         st.session_state[job_key] = job.id
+        st.session_state.pop(f"{name}._lost", None)
         if "run" in st.query_params:  # the page now shows the new run, not a shared one
             del st.query_params["run"]
         st.session_state.pop(outcome_key, None)
@@ -60,8 +64,47 @@ def job_panel(name: str, module, config):
     return st.session_state.get(outcome_key)
 
 
+def reattach(name: str) -> None:
+    """A new session of a known browser (a reload, or a tab reconnecting after a server restart) picks up this
+    person's latest run of ``name``, once: still queued or training here -> the panel follows it again; ended by a
+    server restart within the last two hours -> its settings go into the form and the panel says what happened.
+    Call before the form is drawn."""
+    done = f"{name}._reattached"
+    if st.session_state.get(done) or "run" in st.query_params:  # the address names the run to show
+        return
+    st.session_state[done] = True
+    app = service()
+    latest = app.store.list_runs(owner(), technique=name, limit=1) if app.store is not None else []
+    if not latest:
+        return
+    run, job = latest[0], app.executor.get(latest[0]["id"])
+    if job is not None and job.active:
+        st.session_state[_keys(name)[0]] = job.id
+    elif run["status"] == "interrupted" and time.time() - run["created"] < 2 * 3600:
+        st.session_state[f"{name}._lost"] = run["error"] or "The server stopped while your last run was training."
+        prefill(name, run["config"])
+
+
 def _seconds(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def _estimate_text(name: str, config) -> str:
+    """How long a run submitted now takes, in one sentence: training (scaled by how fast runs went on this server,
+    or the technique's first guess) plus the wait for a free slot."""
+    app = service()
+    est = app.estimate(name, config)
+    measured = "from how fast recent runs went on this server"
+    if est.wait_s:
+        return (f"Estimated time: about {_seconds(est.total_s)} (training about {_seconds(est.train_s)}, "
+                f"{measured if est.measured else 'a first guess'}, plus about {_seconds(est.wait_s)} waiting for a "
+                "free slot).")
+    how = measured if est.measured else "a first guess; it gets better as runs finish on this server"
+    training, waiting = app.executor.busy()
+    if est.wait_s is None and (training or waiting):  # busy, but no run has ended yet to time the wait by
+        return (f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after a wait for a free slot: "
+                f"the server is training {training} run(s) with {waiting} waiting.")
+    return f"Estimated time: about {_seconds(est.train_s)} ({how})."
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -84,13 +127,27 @@ def _watch(name: str, module) -> None:
             st.info(f"Waiting for a free slot: you are number {pos} in the queue{about}. Training starts "
                     "automatically.", icon=":material/hourglass_top:")
         else:
-            done = job.step / job.total if job.total else 0.0
-            elapsed = time.time() - (job.started or time.time())
-            state = ("Stopping…" if job.stop_requested else f"Training: step {job.step} of {job.total}" if job.total
-                     else "Preparing the data and building the model…")  # before the first step reports
-            st.progress(min(done, 1.0), text=f"{state} · {elapsed:.0f} s")
+            _progress_bar(job)
         if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):
             ex.cancel(job.id)
+
+
+def _progress_bar(job) -> None:
+    """Training: step i of n; or the phase the run announced (preparing, pretraining, explaining) with its own
+    progress where it has one; or Stopping."""
+    done = min(job.step / job.total, 1.0) if job.total else 0.0
+    phase = job.phase or {}
+    if job.stop_requested:
+        state = "Stopping…"
+    elif phase:
+        state = f"{phase['phase']}…"
+        done = done if phase.get("fraction") is None else phase["fraction"]
+    elif job.total:
+        state = f"Training: step {job.step} of {job.total}"
+    else:
+        state = "Preparing the data and building the model…"  # before the run's first step or phase
+    elapsed = time.time() - (job.started or time.time())
+    st.progress(done, text=f"{state} · {elapsed:.0f} s")
 
 
 @st.fragment(run_every=CHART_SECONDS)

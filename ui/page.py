@@ -7,7 +7,7 @@ import streamlit as st
 
 import engine
 from ui.form import config_form
-from ui.jobs import job_panel
+from ui.jobs import job_panel, reattach
 from ui.results import result_tabs
 from ui.router import use_app_router
 from ui.runs import link_own_run, shared_outcome
@@ -28,6 +28,7 @@ def technique_page(name: str, intro: str | None = None, extra_inputs: Callable[[
     shared, problem = shared_outcome(name)
     if problem:
         st.error(problem, icon=":material/link_off:")
+    reattach(name)  # a reload or a reconnect after a restart: follow this person's run again, or say it was lost
     config = config_form(name, module, extra_inputs, initial=shared.config if shared else None,
                          initial_id=shared.run_id if shared else None)
     outcome = job_panel(name, module, config)

@@ -35,8 +35,13 @@ The shared machinery a technique reaches for instead of writing its own (``engin
 - ``SideBySide({name: model})`` + ``SummedLoss(names)``: several models trained by one ``fit`` on the same
   mini-batches (a model and its baselines, e.g. with and without positional encoding), each exactly as its
   own optimiser would; ``SummedLoss.epoch_means()`` inside ``evaluate`` gives per-model learning curves.
-- ``Tracker.tick(step)``: ask whether to stop without recording a row (data loading, pretraining, a sweep
-  after the main training), so Stop works within a second in every phase.
+- ``Tracker.tick(step)``: ask whether to stop without recording a row (a sweep after the main training), so
+  Stop works within a second in every phase. ``Tracker.phase(text, fraction)`` does the same while the run
+  prepares (loading data or a pretrained model, pretraining) and names what it is doing, so the job panel shows
+  "Loading the pretrained sentence encoder" with its own progress instead of an empty chart. A phase travels
+  as the live snapshot ``{"phase": text, "fraction": 0-1 or None}`` (:func:`phase_snapshot`); executors keep it
+  apart from the technique's own snapshot (``live_figure`` never sees it). ``pipeline.execute`` announces the
+  phases after ``run`` (drawing the charts, explaining).
 - ``predict``, ``accuracy``, ``r2``, ``mlp`` (activations as modules: DeepExplainer stays exact) and
   ``count_parameters``. ``fit`` also serves self-supervised losses (SimCLR, masked reconstruction: the loss
   ignores or reuses ``y``). Loops that are not mini-batch training of one objective (RL episodes, GAN
@@ -139,8 +144,25 @@ class Tracker:
             self.stopped = True
         return self.stopped
 
+    def phase(self, text: str, fraction: float | None = None) -> bool:
+        """Say what the run is doing before (or between) its steps, e.g. ``"Pretraining the network", 0.4``;
+        like :meth:`tick`, True when the caller asked to stop."""
+        step = self.rows[-1]["step"] if self.rows else 0
+        if self.progress(step, self.total if self.rows else 0, {}, phase_snapshot(text, fraction)):
+            self.stopped = True
+        return self.stopped
+
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+def phase_snapshot(text: str, fraction: float | None = None) -> dict:
+    """The live snapshot that announces a phase (see :meth:`Tracker.phase`)."""
+    return {"phase": str(text), "fraction": None if fraction is None else min(max(float(fraction), 0.0), 1.0)}
+
+
+def is_phase(live: Any) -> bool:
+    return isinstance(live, dict) and "phase" in live and set(live) <= {"phase", "fraction"}
 
 
 def lazy(module: str, name: str) -> Callable:

@@ -52,6 +52,16 @@ SKLEARN_TABLES = {  # name -> (loader, task, title, rows): the one place that kn
     "diabetes": ("load_diabetes", "regression", "Diabetes (442 patients, 10 measurements, disease progression)", 442),
 }
 DIGITS_ROWS = 1797  # scikit-learn's 8x8 digits
+READABLE_NAMES = {  # name -> (feature names, class names) for people, from scikit-learn's DESCR; None: keep its own
+    "wine": (["alcohol", "malic acid", "ash", "alcalinity of ash", "magnesium", "total phenols", "flavanoids",
+              "nonflavanoid phenols", "proanthocyanins", "colour intensity", "hue", "OD280/OD315 of diluted wines",
+              "proline"], ["cultivar 1", "cultivar 2", "cultivar 3"]),
+    # scikit-learn ships these mean-centred and scaled (each column's squares sum to 1), not in years, mmHg or mg/dl
+    "diabetes": (["age (scaled)", "sex (scaled)", "body mass index (scaled)", "average blood pressure (scaled)",
+                  "total cholesterol (s1, scaled)", "LDL cholesterol (s2, scaled)", "HDL cholesterol (s3, scaled)",
+                  "cholesterol / HDL ratio (s4, scaled)", "log triglycerides (s5, scaled)",
+                  "blood sugar (s6, scaled)"], None),
+}
 
 
 def sklearn_table(name: str) -> Table:
@@ -59,8 +69,10 @@ def sklearn_table(name: str) -> Table:
 
     loader, task, title, _rows = SKLEARN_TABLES[name]
     bunch = getattr(ds, loader)()
-    names = [str(n) for n in bunch.feature_names]
-    classes = [str(c) for c in bunch.target_names] if task == "classification" else None
+    names, classes = READABLE_NAMES.get(name, (None, None))
+    names = list(names or [str(n) for n in bunch.feature_names])
+    if task == "classification":
+        classes = list(classes or [str(c) for c in bunch.target_names])
     return Table(bunch.data.astype(np.float32), bunch.target, names, task, classes, title)
 
 

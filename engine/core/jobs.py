@@ -27,6 +27,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from engine.core.contract import is_phase
+
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Job:
     total: int = 0
     rows: list = field(default_factory=list)  # live history rows
     live: Any = None  # latest live snapshot for the technique's live_figure
+    phase: dict | None = None  # what the run is doing between steps ({"phase", "fraction"}; contract.Tracker.phase)
     outcome: Any = None  # engine.core.pipeline.Outcome when done/stopped
     error: str = ""
     submitted: float = field(default_factory=time.time)
@@ -95,11 +98,7 @@ def _worker_main(conn: Connection) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from engine.core.config import ConfigError
-    from engine.core.contract import RunError
-    from engine.core.data import DataError, code
     from engine.core.device import describe
-    from engine.core.pipeline import execute
 
     _warm_up()
     conn.send(("ready", describe()))
@@ -130,16 +129,26 @@ def _worker_main(conn: Connection) -> None:
                     conn.send(("stopping", job_id))  # seen: no kill while it finishes its partial results
             return state["stop"]
 
-        try:
-            outcome = execute(technique, config, progress)
-            flush()
-            conn.send(("done", job_id, outcome))
-        except (ConfigError, DataError, RunError) as e:
-            conn.send(("failed", job_id, str(e)))
-        except MemoryError:
-            conn.send(("failed", job_id, "The run ran out of memory. Try a smaller model or dataset."))
-        except Exception as e:  # a bug in a technique must not take the worker down (its text may quote data)
-            conn.send(("failed", job_id, f"The run crashed: {code(f'{type(e).__name__}: {e}', 500)}"))
+        kind, payload = run_one(technique, config, progress)
+        flush()
+        conn.send((kind, job_id, payload))
+
+
+def run_one(technique: str, config: dict, progress) -> tuple[str, Any]:
+    """Execute one run in a worker (local or a Ray actor): ("done", Outcome) or ("failed", what a person reads)."""
+    from engine.core.config import ConfigError
+    from engine.core.contract import RunError
+    from engine.core.data import DataError, code
+    from engine.core.pipeline import execute
+
+    try:
+        return "done", execute(technique, config, progress)
+    except (ConfigError, DataError, RunError) as e:
+        return "failed", str(e)
+    except MemoryError:
+        return "failed", "The run ran out of memory. Try a smaller model or dataset."
+    except Exception as e:  # a bug in a technique must not take the worker down (its text may quote data)
+        return "failed", f"The run crashed: {code(f'{type(e).__name__}: {e}', 500)}"
 
 
 def _lower_priority() -> None:
@@ -217,6 +226,20 @@ class QueueExecutor:
         self._slots: list = []
 
     # --- the Executor interface ---------------------------------------------------------------------------
+    def _over_limit(self, job: Job, added_mb: float, base_mb: float) -> tuple[str, str]:
+        """(status, why) when ``job`` must end now: over its memory cap (``added_mb``, what the run added to its
+        worker's ``base_mb``), its time limit, or its stop grace period; ("", "") while it may go on."""
+        now = time.time()
+        if added_mb > self.memory_mb:
+            return "failed", (f"The run needed {added_mb:.0f} MB of memory on top of its worker's {base_mb:.0f} MB, "
+                              f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
+                              "Try a smaller model, batch or dataset.")
+        if job.started and now - job.started > self.timeout_s:
+            return "failed", f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
+        if job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
+            return "stopped", "Stopped. The run did not finish its partial results in time, so it was ended."
+        return "", ""
+
     def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
         job = Job(id=job_id or secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
         if self._closed:
@@ -458,11 +481,7 @@ class LocalExecutor(QueueExecutor):
             job.stop_seen = True
             return
         if kind == "progress":
-            for step, total, metrics in msg[2]:
-                job.step, job.total = step, total
-                job.rows.append({"step": step, **metrics})
-            if msg[3] is not None:
-                job.live = msg[3]
+            apply_progress(job, msg[2], msg[3])
             self._changed.notify_all()
             return
         outcome = msg[2] if kind == "done" else None
@@ -490,17 +509,8 @@ class LocalExecutor(QueueExecutor):
 
     def _police(self, slot: _Slot) -> None:
         """End a run that is over its memory cap, its time limit, or its stop grace period."""
-        job, now = slot.job, time.time()
-        reason, status = "", "failed"
-        added = _rss_mb(slot.worker.process.pid) - slot.job_base_mb
-        if added > self.memory_mb:
-            reason = (f"The run needed {added:.0f} MB of memory on top of its worker's {slot.job_base_mb:.0f} MB, "
-                      f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
-                      "Try a smaller model, batch or dataset.")
-        elif job.started and now - job.started > self.timeout_s:
-            reason = f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
-        elif job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
-            reason, status = "Stopped. The run did not finish its partial results in time, so it was ended.", "stopped"
+        status, reason = self._over_limit(slot.job, _rss_mb(slot.worker.process.pid) - slot.job_base_mb,
+                                          slot.job_base_mb)
         if reason:
             self._end_job(slot, status, error=reason)
             self._replace(slot)
@@ -532,3 +542,24 @@ if __name__ == "__main__":  # a worker: python -m engine.core.jobs FD
         _worker_main(Connection(int(sys.argv[1])))
     except (BrokenPipeError, ConnectionResetError, EOFError, KeyboardInterrupt):
         pass  # the app went away: nothing left to report to
+
+
+def apply_progress(job: Job, rows: list, live, phase=None) -> None:
+    """Fold a worker's progress rows ``(step, total, metrics)``, its latest live snapshot (which may itself be a
+    phase) and its current ``phase`` into ``job``.
+
+    A row without metrics (``Tracker.tick``/``phase``) only moves the step; a total of 0 (a phase announced
+    before the run knows its steps) moves nothing. A phase snapshot is kept apart from the technique's own
+    snapshot and lasts until the next row with metrics or the next snapshot.
+    """
+    for step, total, metrics in rows:
+        if total:
+            job.step, job.total = step, total
+        if metrics:
+            job.rows.append({"step": step, **metrics})
+            job.phase = None
+    for snapshot in (live, phase):
+        if is_phase(snapshot):
+            job.phase = snapshot
+        elif snapshot is not None:
+            job.live, job.phase = snapshot, None

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from engine.core.config import validate
-from engine.core.contract import ProgressFn
+from engine.core.contract import ProgressFn, phase_snapshot
 from engine.core.explain import explanations
 
 
@@ -63,10 +63,15 @@ def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None 
     config = validate(module.Config, values)
     seed_everything(config.seed)
     started = time.perf_counter()
-    result = module.run(config, progress or (lambda *_a, **_k: False))
+    progress = progress or (lambda *_a, **_k: False)
+    result = module.run(config, progress)  # the job panel says "Preparing…" until run's first step or phase
     if keep is not None:
         keep(result)
+    # After run, a Stop changes nothing (the run is over), so these may answer it; before run they must not: a
+    # worker acknowledges Stop on the first progress call that sees it, and only ``run`` can act on it.
+    progress(0, 0, {}, phase_snapshot("Drawing the charts"))
     figures = module.figures(result)
+    progress(0, 0, {}, phase_snapshot("Explaining the model's answers (SHAP)"))
     explanation = module.explain(result)
     extra = module.explain_figures(result, explanation)
     metrics = dict(result.metrics)

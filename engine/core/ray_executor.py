@@ -30,28 +30,13 @@ from typing import Any
 
 import ray
 
-from engine.core.jobs import ROOT, Job, QueueExecutor, _env_float, _lower_priority, _rss_mb, _warm_up
+from engine.core.contract import is_phase
+from engine.core.jobs import (ROOT, Job, QueueExecutor, _env_float, _lower_priority, _rss_mb, _warm_up,
+                              apply_progress, run_one)
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a running job's new rows are fetched
 FORWARDED = ("FRONTIER_DATABASE_URL", "FRONTIER_DEVICE", "FRONTIER_EXTRA_TECHNIQUES", "FRONTIER_MAX_UPLOAD_MB")
-
-
-def run_one(technique: str, config: dict, progress) -> tuple[str, Any]:
-    """Execute one run; ("done", Outcome) or ("failed", the message a person reads). Mirrors the local worker."""
-    from engine.core.config import ConfigError
-    from engine.core.contract import RunError
-    from engine.core.data import DataError
-    from engine.core.pipeline import execute
-
-    try:
-        return "done", execute(technique, config, progress)
-    except (ConfigError, DataError, RunError) as e:
-        return "failed", str(e)
-    except MemoryError:
-        return "failed", "The run ran out of memory. Try a smaller model or dataset."
-    except Exception as e:  # a bug in a technique must not take the worker down
-        return "failed", f"The run crashed: {type(e).__name__}: {str(e)[:500]}"
 
 
 def uploads_of(config: dict) -> dict[str, bytes]:
@@ -106,7 +91,7 @@ class Worker:
         torch.set_num_threads(1)
         _warm_up()
         self._lock = threading.Lock()
-        self._job, self._rows, self._live, self._stops = "", [], None, set()
+        self._job, self._rows, self._live, self._phase, self._stops = "", [], None, None, set()
         self._base_mb, self._seen = 0.0, False  # resident size when the run started; the run has seen Stop
 
     def ready(self) -> str:
@@ -119,13 +104,17 @@ class Worker:
 
         torch.set_num_threads(1)  # this method runs on one of the actor's threads
         with self._lock:
-            self._job, self._rows, self._live = job_id, [], None
+            self._job, self._rows, self._live, self._phase = job_id, [], None, None
             self._base_mb, self._seen = _rss_mb(os.getpid()), False
 
         def progress(step, total, metrics, live=None):
             with self._lock:
                 self._rows.append((step, total, metrics))
-                if live is not None:
+                if metrics:  # a phase lasts until the next step with metrics (jobs.apply_progress)
+                    self._phase = None
+                if is_phase(live):
+                    self._phase = live
+                elif live is not None:
                     self._live = live
                 self._seen = job_id in self._stops
                 return self._seen
@@ -143,11 +132,11 @@ class Worker:
             return kind, payload, rows, live, self._seen
 
     def poll(self, job_id: str) -> tuple:
-        """(new progress rows, new live snapshot or None, MB the run added to this process, the worker's MB
-        before the run, whether the run has seen Stop)."""
+        """(new progress rows, (new live snapshot, current phase; each None if none), MB the run added to this
+        process, the worker's MB before the run, whether the run has seen Stop)."""
         with self._lock:
             if self._job != job_id:
-                return [], None, 0.0, 0.0, False
+                return [], (None, None), 0.0, 0.0, False
             rows, live = self._take()
             base, seen = self._base_mb, self._seen
         return rows, live, _rss_mb(os.getpid()) - base, base, seen
@@ -156,9 +145,9 @@ class Worker:
         with self._lock:
             self._stops.add(job_id)  # may arrive before run() starts: a threaded actor does not keep call order
 
-    def _take(self) -> tuple[list, Any]:
-        rows, live = self._rows, self._live
-        self._rows, self._live = [], None
+    def _take(self) -> tuple[list, tuple[Any, Any]]:
+        rows, live = self._rows, (self._live, self._phase)
+        self._rows, self._live, self._phase = [], None, None
         return rows, live
 
 
@@ -336,7 +325,7 @@ class RayExecutor(QueueExecutor):
         if slot.job is not None:
             slot.added_mb, slot.base_mb = added, base
             slot.job.stop_seen |= seen
-            _apply(slot.job, rows, live)
+            apply_progress(slot.job, rows, *live)
 
     def _on_run(self, slot: _Slot, ref) -> None:
         if ref is not slot.run_ref:
@@ -359,7 +348,7 @@ class RayExecutor(QueueExecutor):
         except Exception as e:  # e.g. a result that cannot be deserialised
             self._finish(job, "failed", error=f"Could not receive the run's result: {e}")
             return
-        _apply(job, rows, live)
+        apply_progress(job, rows, *live)
         job.stop_seen |= seen
         if kind == "done":
             self._finish(job, payload.status, payload)
@@ -368,25 +357,11 @@ class RayExecutor(QueueExecutor):
 
     def _police(self, slot: _Slot) -> None:
         """End a run that is over its memory cap, its time limit, or its stop grace period."""
-        job, now = slot.job, time.time()
-        reason, status = "", "failed"
-        if slot.added_mb > self.memory_mb:
-            reason = (f"The run needed {slot.added_mb:.0f} MB of memory on top of its worker's {slot.base_mb:.0f} MB, "
-                      f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
-                      "Try a smaller model, batch or dataset.")
-        elif job.started and now - job.started > self.timeout_s:
-            reason = f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
-        elif job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
-            reason, status = "Stopped. The run did not finish its partial results in time, so it was ended.", "stopped"
+        job = slot.job
+        status, reason = self._over_limit(job, slot.added_mb, slot.base_mb)
         if reason:
             slot.job = None
             self._finish(job, status, error=reason)
             self._restart(slot)
 
 
-def _apply(job: Job, rows: list, live) -> None:
-    for step, total, metrics in rows:
-        job.step, job.total = step, total
-        job.rows.append({"step": step, **metrics})
-    if live is not None:
-        job.live = live

@@ -10,6 +10,10 @@ training, one waiting) and the queue holds at most ``FRONTIER_MAX_QUEUE`` runs (
 ``submit`` raises :class:`Busy` with a message that says why and, from the run times measured on this server,
 about how long the wait is.
 
+Time estimates: :meth:`Service.estimate` scales a technique's static ``estimate_seconds(config)`` by how much
+slower (or faster) than their static estimates recent runs actually trained on this server (the median ratio
+over its last 50 finished runs, read back from the run store at startup), and adds the wait for a free slot.
+
 Configuration: ``FRONTIER_EXECUTOR`` = ``local`` (default: warm worker processes on this machine) or ``ray``
 (:mod:`engine.core.ray_executor`, when installed); ``FRONTIER_DATABASE_URL`` / ``FRONTIER_DATA_DIR`` choose
 the run store (:func:`engine.core.store.open_store`).
@@ -23,6 +27,7 @@ import queue
 import secrets
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 from engine.core.jobs import Executor, Job
 from engine.core.store import RunStore, open_store
@@ -32,6 +37,23 @@ log = logging.getLogger(__name__)
 
 class Busy(RuntimeError):
     """A run was not admitted (this session has enough runs going, or the queue is full); ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """About how long a run submitted now takes: ``train_s`` training (``measured``: scaled by this server's
+    measured speed, else the technique's static first guess) after ``wait_s`` in the queue (None: not known yet)."""
+
+    train_s: float
+    wait_s: float | None
+    measured: bool
+
+    @property
+    def total_s(self) -> float:
+        return self.train_s + (self.wait_s or 0.0)
+
+
+SLOWDOWN_RANGE = (0.2, 50.0)  # a measured speed outside this is a hung or odd run, not the server
 
 
 def _env_int(name: str, default: int) -> int:
@@ -50,23 +72,70 @@ class Service:
         self._events: queue.Queue[tuple[str, Job]] = queue.Queue()
         self._active: dict[str, list[Job]] = {}  # owner -> their runs not yet ended (admission counts these)
         self._seconds: deque[float] = deque(maxlen=50)  # how long recent runs trained, for wait estimates
+        self._slowdown: deque[float] = deque(maxlen=50)  # recent runs' training time / their static estimate
         self._admit = threading.Lock()  # one admission decision at a time (held while submitting)
         self._owners = threading.Lock()  # guards _active; never held while calling the executor
         executor.subscribe(self._on_event)
         if store is not None:
             store.recover()
+            self._seed_speed()
             threading.Thread(target=self._record_loop, name="frontier-recorder", daemon=True).start()
 
     def _on_event(self, event: str, job: Job) -> None:
         if event == "ended":
             if job.started and job.finished:
                 self._seconds.append(job.finished - job.started)
+            if job.status == "done" and job.outcome is not None:
+                self._measure(job.technique, job.config, getattr(job.outcome, "seconds", 0.0))
             with self._owners:  # forget it, so ended runs (and their results) are not held here
                 mine = [j for j in self._active.pop(job.owner, []) if j is not job and j.active]
                 if mine:
                     self._active[job.owner] = mine
         if self.store is not None:
             self._events.put((event, job))
+
+    # --- estimates ----------------------------------------------------------------------------------------
+    def _measure(self, technique: str, config: dict, seconds: float) -> None:
+        """Note how a finished run's training time compares with its technique's static estimate."""
+        from engine import load
+
+        try:
+            module = load(technique)
+            static = float(module.estimate_seconds(module.Config.model_validate(config)))
+        except Exception:  # a technique since removed, settings that no longer validate: no measurement
+            return
+        if static > 0 and seconds and seconds > 0:
+            self._slowdown.append(seconds / static)
+
+    def _seed_speed(self) -> None:
+        """A restarted server still knows its speed: the timings of this host's last finished runs."""
+        try:
+            rows = self.store.recent_timings(50)
+        except Exception:
+            log.exception("could not read recent run times from the run store")
+            return
+        for row in reversed(rows):  # oldest first, as they ended
+            self._seconds.append(row["seconds"])
+            self._measure(row["technique"], row["config"], row["seconds"])
+
+    def slowdown(self) -> float | None:
+        """How many times longer than their static estimates recent runs trained here (None: none measured)."""
+        recent = sorted(self._slowdown)
+        if not recent:
+            return None
+        low, high = SLOWDOWN_RANGE
+        return min(max(recent[len(recent) // 2], low), high)
+
+    def estimate(self, technique: str, config) -> Estimate:
+        """About how long a run of ``technique`` with ``config`` (its Config, or a dict) submitted now takes."""
+        from engine import load
+
+        module = load(technique)
+        if isinstance(config, dict):
+            config = module.Config.model_validate(config)
+        factor = self.slowdown()
+        return Estimate(train_s=float(module.estimate_seconds(config)) * (factor or 1.0),
+                        wait_s=self.expected_wait_s(), measured=factor is not None)
 
     # --- admission ----------------------------------------------------------------------------------------
     def run_seconds(self) -> float | None:

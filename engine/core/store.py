@@ -180,6 +180,17 @@ class RunStore:
         return [{**dict(r), "config": json.loads(r["config"]), "metrics": json.loads(r["metrics"] or "{}")}
                 for r in rows]
 
+    def recent_timings(self, limit: int = 50) -> list[dict]:
+        """This server's (this host's) last ``limit`` runs that finished, newest first: technique, config and
+        how long each trained, so a restarted server still knows how fast runs go here."""
+        c = RUNS.c
+        query = (sa.select(c.technique, c.config, c.seconds)
+                 .where(c.status == "done", c.seconds.is_not(None), c.server_host == HOST)
+                 .order_by(c.finished.desc()).limit(limit))
+        with self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
+        return [{**dict(r), "config": json.loads(r["config"])} for r in rows]
+
     def get(self, run_id: str) -> dict | None:
         if not RUN_ID.match(run_id or ""):
             return None

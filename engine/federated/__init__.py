@@ -7,10 +7,10 @@ repository root. ``config`` (settings, presets, metrics; no torch), ``partition`
 ``fedavg`` (the rounds, the baselines: ``run``), ``views`` (figures, SHAP, the "What just happened" text).
 """
 from engine.core.contract import lazy
-from engine.federated.config import METRICS, PRESETS, Config, estimate_seconds
+from engine.federated.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.federated.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.federated.fedavg", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
+           "explain_figures", "describe", "live_figure"]

@@ -80,6 +80,8 @@ PRESETS = {
                "explain_rows": 60},
     "non_iid_shards": {"partition": "shards", "classes_per_client": 2, "rounds": 40},
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result",
+                 "non_iid_shards": "Uneven clients (2 classes each)"}
 
 METRICS = {
     "global_accuracy": Metric("Federated model: test accuracy", "percent",

@@ -111,6 +111,7 @@ PRESETS = {
                     "d_learning_rate": 0.002, "g_beta1": 0.5, "d_beta1": 0.5, "g_beta2": 0.9, "d_beta2": 0.9,
                     "batch_size": 256, "steps": 1000, "label_smoothing": 0.0},
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "wasserstein": "Wasserstein GAN with gradient penalty"}
 
 
 def _scaled(name: str, label: str, fmt: str, help: str) -> dict[str, Metric]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.core.tryit import Answer, TryItUnavailable, bars, explain_output, heatmap, restore, softmax
+from engine.core.tryit import Answer, TryItUnavailable, bars, heatmap, read_digit, restore
 from engine.nas.config import Config
 from engine.nas.space import build, check
 
@@ -47,11 +47,8 @@ def examples(bundle: Bundle) -> list[dict]:
 
 def answer(bundle: Bundle, inputs: dict) -> Answer:
     """``inputs["image"]``: an (8, 8) digit, 0 = blank, 1 = full ink."""
-    x = torch.as_tensor(np.clip(np.asarray(inputs["image"], dtype=np.float32), 0, 1).reshape(1, 1, 8, 8))
-    with torch.no_grad():
-        probs = softmax(bundle.model(x)[0].numpy())
-    k = int(probs.argmax())
-    exp = explain_output(bundle.model, x, bundle.background, k)
+    digit = read_digit(bundle.model, bundle.background, inputs)
+    x, probs, k, exp = digit.x, digit.probs, digit.k, digit.explanation
     values = np.asarray(exp.values).reshape(8, 8)
     arch = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in bundle.architecture.items())
     figs = {"Your digit": heatmap(x[0, 0].numpy(), "Your digit", "The 8x8 image the network reads (ink 0-1)."),

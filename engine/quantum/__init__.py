@@ -14,7 +14,7 @@ Two modes share one Config (``config``), each in its own module:
 """
 from importlib import import_module
 
-from engine.quantum.config import METRICS, PRESETS, Config, estimate_seconds
+from engine.quantum.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.quantum.views import describe, explain, explain_figures, figures, live_figure
 
 
@@ -24,5 +24,5 @@ def run(config: Config, progress):
     return import_module(algorithm).run(config, progress)  # imported on first use: keeps torch out of here
 
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
+           "explain_figures", "describe", "live_figure"]

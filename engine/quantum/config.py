@@ -127,6 +127,7 @@ PRESETS = {
                "n_samples": 400, "learning_rate": 0.03, "explain_rows": 100},
     "bell_state": {"mode": "circuit_lab", "gates": "H 0; CNOT 0 1", "shots": 1000},
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "bell_state": "Circuit lab: a Bell state"}
 
 METRICS = {
     # classifier

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.core.tryit import Answer, explain_output, figure, heatmap, restore, softmax
+from engine.core.tryit import Answer, figure, heatmap, read_digit, restore
 from engine.ssl.common import FEATURES, encoder, load_digits
 from engine.ssl.config import Config
 
@@ -48,13 +48,11 @@ def examples(bundle: Bundle) -> list[dict]:
 
 def answer(bundle: Bundle, inputs: dict) -> Answer:
     """``inputs["image"]``: an (8, 8) digit, 0 = blank, 1 = full ink."""
-    x = torch.as_tensor(np.clip(np.asarray(inputs["image"], dtype=np.float32), 0, 1).reshape(1, 1, 8, 8))
+    digit = read_digit(bundle.network, bundle.background, inputs)
+    x, probs, k, exp = digit.x, digit.probs, digit.k, digit.explanation
     with torch.no_grad():
-        probs = softmax(bundle.network(x)[0].numpy())
         h = torch.nn.functional.normalize(bundle.encoder(x), dim=1)  # (1, 128)
         sim, idx = (h @ bundle.H_train.T)[0].topk(NEIGHBOURS)
-    k = int(probs.argmax())
-    exp = explain_output(bundle.network, x, bundle.background, k)
     labels = [str(int(bundle.y_train[i])) for i in idx]
     figs = {"Your digit": heatmap(x[0, 0].numpy(), "Your digit", "The 8x8 image the encoder reads (ink 0-1)."),
             "Nearest neighbours": neighbours_figure(bundle.X_train[idx, 0].numpy(), sim.numpy(), labels),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.core.data import DataError, data_dir, load_upload
+from engine.core.data import DataError, code, data_dir, load_upload
 
 if TYPE_CHECKING:
     from engine.transfer.config import Config
@@ -41,10 +41,10 @@ def labelled_split(y: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.nda
 # --- text --------------------------------------------------------------------------------------------------
 
 def _check_columns(df, text_column: str, label_column: str) -> None:
-    cols = ", ".join(map(str, df.columns[:20]))
+    cols = ", ".join(code(c, 40) for c in df.columns[:20])  # a person's names: shown as code, never Markdown
     for role, name in (("text", text_column), ("label", label_column)):
         if name not in df.columns:
-            raise DataError(f"The CSV has no {role} column named {name!r}; its columns are: {cols}.")
+            raise DataError(f"The CSV has no {role} column named {code(name)}; its columns are: {cols}.")
     if text_column == label_column:
         raise DataError("The text column and the label column must be different columns.")
     if len(df) > MAX_TEXT_ROWS:
@@ -52,23 +52,23 @@ def _check_columns(df, text_column: str, label_column: str) -> None:
                         "Please upload a sample.")
     present = df[text_column].dropna()
     if len(present) == 0 or present.map(lambda v: isinstance(v, str)).mean() < 0.5:
-        raise DataError(f"The column {text_column!r} does not hold text; choose the column with the sentences.")
+        raise DataError(f"The column {code(text_column)} does not hold text; choose the column with the sentences.")
 
 
 def _check_labels(labels, label_column: str, labels_per_class: int) -> list[str]:
     classes = sorted(labels.unique())
     if len(classes) < 2:
-        raise DataError(f"The label column {label_column!r} has only one class ({classes[0]!r}); "
+        raise DataError(f"The label column {code(label_column)} has only one class ({code(classes[0])}); "
                         "a classifier needs at least two.")
     if len(classes) > MAX_CLASSES:
-        raise DataError(f"The label column {label_column!r} has {len(classes)} classes; at most {MAX_CLASSES} "
+        raise DataError(f"The label column {code(label_column)} has {len(classes)} classes; at most {MAX_CLASSES} "
                         "are supported.")
     counts = labels.value_counts()
     small = counts[counts < labels_per_class + 1]
     if len(small):
         raise DataError(f"With {labels_per_class} labelled examples per class, every class needs at least "
                         f"{labels_per_class + 1} rows (the rest are for testing), but "
-                        + ", ".join(f"{c!r} has {n}" for c, n in small.items()) + ".")
+                        + ", ".join(f"{code(c)} has {n}" for c, n in small.items()) + ".")
     return classes
 
 

@@ -126,7 +126,10 @@ def pretrain(config: Config, X_src: np.ndarray, y_src: np.ndarray, tracker: Trac
     hold, fit_idx = order[: len(order) // 10], order[len(order) // 10:]  # 10 % held out: the source accuracy
     model = small_cnn(int(y_src.max()) + 1).to(dev)
     X, y = torch.as_tensor(X_src, device=dev), torch.as_tensor(y_src, device=dev)
-    silent = Tracker(lambda *_a, **_k: tracker.tick(1), config.pretrain_epochs)  # its rows are not the run's history
+    def pretraining(step, total, *_a, **_k):  # its rows are not the run's history
+        return tracker.phase("Pretraining the network on the source digits", step / total)
+
+    silent = Tracker(pretraining, config.pretrain_epochs)
     if fit(nn.Sequential(Augment(config.rotation, config.shift, seed=0), model), X[fit_idx], y[fit_idx],
            loss_fn=F.cross_entropy, epochs=config.pretrain_epochs, lr=3e-3, batch_size=64, tracker=silent, seed=0):
         return None
@@ -224,7 +227,7 @@ def stopped_before_training(config: Config, tracker: Tracker) -> Result:
 def run(config: Config, progress: ProgressFn) -> Result:
     """The images track: pretrain (or load) the CNN, then the four strategies on K labelled images per digit."""
     tracker = Tracker(progress, config.epochs + (len(SWEEP_BUDGETS) if config.sweep else 0))
-    if tracker.tick(1):
+    if tracker.phase("Loading the digits and the pretrained network"):
         return stopped_before_training(config, tracker)
     dev = pick()
     X_src, y_src, X_tgt, y_tgt, classes = digit_tasks(config.source)

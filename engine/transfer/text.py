@@ -207,7 +207,7 @@ def pca_2d(X: np.ndarray) -> np.ndarray:
 def run(config: Config, progress: ProgressFn) -> Result:
     """The text track: every strategy on the same K labelled sentences per topic, live test accuracy per epoch."""
     tracker = Tracker(progress, config.epochs + (len(SWEEP_BUDGETS) if config.sweep else 0))
-    if tracker.tick(1):  # Stop pressed before the encoder loaded
+    if tracker.phase("Loading the pretrained sentence encoder"):  # Stop pressed before it loaded
         return stopped_before_training(config, tracker)
     dev = pick()
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):

@@ -113,7 +113,7 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     else:
         k, prediction = None, float(pred[0])
         summary = {"Prediction": f"{prediction:.4g}"}
-        what = "the network's output (standardised units)"
+        what = "the network's output (in standard deviations from the average)"
         figs = {}
     waterfall = shap_waterfall(exp, k, f"Why: SHAP waterfall of {what}")
     figs = {"SHAP waterfall": waterfall, **figs}

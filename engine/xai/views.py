@@ -25,8 +25,8 @@ def figures(result: Result) -> dict:
         fig = go.Figure(go.Scatter(x=a["y_test"], y=a["pred_test"], mode="markers"))
         lo, hi = float(np.min(a["y_test"])), float(np.max(a["y_test"]))
         fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line=dict(dash="dash", color="grey"))
-        fig.update_layout(title="Predicted vs true (test set, standardised units)", xaxis_title="true",
-                          yaxis_title="predicted")
+        fig.update_layout(title="Predicted vs true (test set, in standard deviations from the average)",
+                          xaxis_title="true", yaxis_title="predicted")
         figs["Predicted vs true"] = charts.captioned(fig, "Points on the dashed line are perfect predictions.")
     return figs
 

@@ -1,5 +1,5 @@
 """Issue 13 in a real browser: Stop returns partial results, a reload keeps the history, the Runs page opens and
-deletes runs, and settings links with dependent values (the result link of an upload run: tests/pages/test_newcomer.py)."""
+deletes runs, settings links with dependent values, and the result link of a run on an uploaded CSV."""
 from __future__ import annotations
 
 import re
@@ -123,3 +123,32 @@ def test_a_settings_link_with_dependent_values_opens_that_setup(page, app, name)
     for key, value in params.items():  # the form rewrote the address from what it accepted
         driver.wait_for_query(page, key, value.replace(" ", "+").replace(";", "%3B"))
     assert_clean(page, app)
+
+
+def test_the_result_link_of_an_upload_run_opens_in_another_browser(page, app, browser, tmp_path):
+    """Issue 13 item 1 in a real browser: the run trained on this browser's CSV; its link shows the stored
+    result elsewhere, with a hint to upload one's own file (the upload itself stays private)."""
+    rows = "\n".join(f"{i % 7},{(i * 3) % 11},{'yes' if i % 7 > 3 else 'no'}" for i in range(120))
+    csv = tmp_path / "mine.csv"
+    csv.write_text("hours,visits,bought\n" + rows + "\n")
+    driver.open_page(page, app.url + "/xai?epochs=5&explain_rows=10", ready=driver.key_selector("xai._train"))
+    page.locator(f'{driver.key_selector("xai.dataset")} input[role="combobox"]').first.click()
+    page.get_by_role("option", name=re.compile("upload|own CSV", re.I)).first.click()
+    driver.wait_idle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(csv))
+    page.get_by_text("Column to predict").first.wait_for(timeout=driver.LOAD_TIMEOUT_S * 1000)
+    driver.wait_idle(page)
+    driver.train_and_wait(page, "xai", timeout_s=2 * driver.RUN_TIMEOUT_S)  # a fresh server warms its workers
+    link = f"{app.url}/xai?run={run_in_address(page)}"
+    other = browser.new_context(viewport=driver.VIEWPORT)
+    try:
+        tab = other.new_page()
+        tab.console = driver.Console().attach(tab)
+        driver.open_page(tab, link, ready='[role="tab"]')
+        assert tab.get_by_role("tab", name="Results").count() == 1
+        assert tab.get_by_text("You are looking at a stored result").count() == 1
+        assert tab.get_by_text("Uploads stay private to the browser that made them").count() == 1
+        driver.shoot(tab, SCREENSHOTS / "upload_result_link.png")
+        assert_clean(tab, app)
+    finally:
+        other.close()

@@ -1,4 +1,7 @@
-"""A technique that misbehaves on request, for testing job isolation (registered via FRONTIER_EXTRA_TECHNIQUES)."""
+"""A technique that misbehaves on request, for testing job isolation (registered via FRONTIER_EXTRA_TECHNIQUES).
+
+``finish_seconds`` makes its figures slow to draw, like figures and SHAP on a busy server, so a stopped run takes
+that long after Stop to return its partial results (issue 13 item 4, tests/engine/test_stop_grace.py)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +19,7 @@ class Config(TechniqueConfig):
     mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error", "leak"] = Field("ok", description="What to do.")
     steps: int = Field(5, ge=1, le=1000, description="Steps.")
     step_seconds: float = Field(0.0, ge=0, le=10, description="Sleep per step.")
+    finish_seconds: float = Field(0.0, ge=0, le=60, description="Time to draw the figures after training.")
 
 
 PRESETS = {"quick": {}}
@@ -52,6 +56,7 @@ def run(config: Config, progress) -> Result:
 
 
 def figures(result):
+    time.sleep(result.config.finish_seconds)  # a loaded server: the partial figures can take longer than the grace
     return {}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import engine
 from engine.core.config import ConfigError, choices, form_fields, validate
-from engine.core.contract import check_module, check_result, reproducible
+from engine.core.contract import check_module, check_result, is_phase, reproducible
 from engine.core.pipeline import execute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,11 +91,14 @@ def test_stop_on_first_progress_returns_a_partial_result(module):
 @pytest.mark.parametrize("name", NAMES)
 def test_quick_run_reports_progress_and_is_reproducible(name):
     module = engine.load(name)
-    steps = []
+    calls = []
     results = []
-    first = execute(name, _quick(module), lambda s, t, m, live=None: steps.append((s, t, m)) or False,
+    first = execute(name, _quick(module), lambda s, t, m, live=None: calls.append((s, t, m, live)) or False,
                     keep=results.append)
+    steps = [(s, t, m) for s, t, m, live in calls if not is_phase(live)]
+    phases = [(s, t, m) for s, t, m, live in calls if is_phase(live)]
     assert steps and all(0 < s <= t for s, t, _ in steps), "progress must be called with step <= total"
+    assert phases and all(not m and (t == 0 or 0 <= s <= t) for s, t, m in phases), "a phase has no metrics"
     assert all(all(isinstance(v, float) for v in m.values()) for *_, m in steps), "progress metrics are floats"
     assert first.status == "done" and len(first.history) >= 1 and "step" in first.history
     assert first.text and first.figures

@@ -233,6 +233,8 @@ def test_presets_on_seeds_0_to_3_beat_noise_and_wasserstein_covers_as_many_modes
     for name, runs in presets_by_seed.items():
         for seed, m in zip(SEEDS, runs):
             assert views.verdict(m) in ("close", "smeared"), (name, seed, m)
+            # with a margin, so another machine's floating point cannot flip the verdict
+            assert m["recall"] / m["real_recall"] >= views.RECALL_COVERS + 0.03, (name, seed, m)
             assert m["precision"] > m["noise_precision"] + 0.25, (name, seed)
             assert m["recall"] > 0.7 and m["mmd"] < m["noise_mmd"] / 2, (name, seed)
     for seed, quick, wgan in zip(SEEDS, presets_by_seed["quick"], presets_by_seed["wasserstein"]):

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from engine.core.jobs import LocalExecutor
+from tests.engine.helpers import wait_done
 
 os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"  # workers inherit it
 
@@ -14,13 +15,6 @@ def pool():
     ex = LocalExecutor(slots=2, memory_mb=1200, timeout_s=60, stop_grace_s=2)
     yield ex
     ex.close()
-
-
-def wait_done(pool, job, timeout=300):
-    """Wait on the executor's state changes (generous timeout: a loaded box took >60 s to restart a worker)."""
-    pool.wait_for(lambda: not job.active, timeout)
-    assert not job.active, f"job still {job.status} after {timeout}s"
-    return job
 
 
 def test_a_run_streams_progress_and_returns_its_outcome(pool):

@@ -1,24 +1,16 @@
 """The executor's limits, each ending a run with a message a person can read: the per-run time limit, and
 workers that cannot even start (a broken install) failing the queued runs instead of leaving them waiting."""
 import os
-import time
 
 import pytest
 
 from engine.core.jobs import LocalExecutor
+from tests.engine.helpers import wait_done
 
 
 @pytest.fixture(autouse=True)
 def fake_technique(monkeypatch):
     monkeypatch.setenv("FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique")
-
-
-def wait_done(ex, job, timeout=120):
-    end = time.time() + timeout
-    while ex.get(job.id).active and time.time() < end:
-        time.sleep(0.05)
-    assert not job.active, f"job still {job.status} after {timeout}s"
-    return job
 
 
 def test_a_run_over_the_time_limit_is_ended_with_a_clear_message():

@@ -23,6 +23,7 @@ except ImportError:  # CI installs requirements.txt, so there a missing Ray is a
     pytest.skip("ray is not installed (pip install -r requirements.txt)", allow_module_level=True)
 
 from engine.core.ray_executor import RayExecutor  # noqa: E402
+from tests.engine.helpers import wait_done  # noqa: E402
 
 QUICK_XAI = {"dataset": "iris", "epochs": 15, "explain_rows": 10}
 
@@ -37,14 +38,6 @@ def cluster(tmp_path_factory):
     assert ex.wait_ready(300), "the Ray actors did not warm up"
     yield ex
     ex.close()
-
-
-def wait_done(pool, job, timeout=120):
-    end = time.time() + timeout
-    while pool.get(job.id).active and time.time() < end:
-        time.sleep(0.05)
-    assert not job.active, f"job still {job.status} after {timeout}s"
-    return job
 
 
 def non_measured(technique: str, metrics: dict) -> dict:
@@ -83,7 +76,7 @@ def test_a_real_technique_gives_the_in_process_metrics(cluster):
 
 
 @pytest.mark.parametrize("mode, expected", [
-    ("raise", "The run crashed: ZeroDivisionError: boom"),
+    ("raise", "The run crashed: `ZeroDivisionError: boom`"),
     ("user_error", "Please pick a smaller number."),
     ("memory", "over the 700 MB limit per run"),
 ])

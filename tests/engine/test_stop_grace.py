@@ -8,11 +8,11 @@ from engine.core.jobs import LocalExecutor
 
 def test_a_stopped_run_slower_than_the_grace_period_still_returns_its_partial_results():
     os.environ["FRONTIER_EXTRA_TECHNIQUES"] = ",".join(filter(None, [
-        os.environ.get("FRONTIER_EXTRA_TECHNIQUES", ""), "slowstop=tests.engine.slow_stop_technique"]))
+        os.environ.get("FRONTIER_EXTRA_TECHNIQUES", ""), "fake=tests.engine.fake_technique"]))
     ex = LocalExecutor(slots=1, timeout_s=120, stop_grace_s=1)
     try:
         assert ex.wait_ready(180)
-        job = ex.submit("slowstop", {"finish_seconds": 4})
+        job = ex.submit("fake", {"steps": 1000, "step_seconds": 0.02, "finish_seconds": 4})
         end = time.time() + 120
         while not job.rows and time.time() < end:
             time.sleep(0.05)

@@ -3,6 +3,7 @@ images, negative transfer explains itself, frozen layers stay frozen, the image 
 damaged, bad CSVs get clear messages, SHAP is additive, the text reads failed runs plainly."""
 import dataclasses
 import json
+import re
 import socket
 import time
 
@@ -13,6 +14,7 @@ import torch
 
 import engine.transfer as T
 from engine.core.config import ConfigError, validate
+from engine.core.contract import is_phase
 from engine.core.data import DataError
 from engine.transfer import images
 from engine.transfer.data import TARGET_IMAGES_PER_CLASS, TOPICS_CSV, cache_path, digit_tasks, words
@@ -45,7 +47,12 @@ def text_run(data_dir):
         mp.setattr(socket.socket, "connect", no_network)
         mp.setattr(socket, "create_connection", no_network)
         steps = []
-        result = T.run(validate(T.Config, {"sweep": True}), lambda s, t, m, live=None: steps.append((s, t)) or False)
+        def progress(step, total, metrics, live=None):
+            if not is_phase(live):  # a phase ("Loading the pretrained sentence encoder") is not a step
+                steps.append((step, total))
+            return False
+
+        result = T.run(validate(T.Config, {"sweep": True}), progress)
         explanation = T.explain(result)
     return result, steps, explanation
 
@@ -287,19 +294,33 @@ def _upload(data_dir, name: str, raw: bytes) -> str:
 
 
 @pytest.mark.parametrize("csv, columns, message", [
-    (b"sentence,label\nhello there,a\nbye now,b\n", {}, "no text column named 'text'"),
+    (b"sentence,label\nhello there,a\nbye now,b\n", {}, "no text column named `text`"),
     (b"text,label\nhello there,a\nbye now,a\nsee you,a\nlater,a\n", {}, "only one class"),
     (b"text,label\nhello there,a\n,b\nbye now,b\nok then,\n", {"labels_per_class": 1},
      "2 rows have no text or no label"),
     (b"text,label\n1,a\n2,b\n3,a\n4,b\n", {"labels_per_class": 1}, "does not hold text"),
-    (b"text,topic\nhello there,a\nbye now,b\n", {}, "no label column named 'label'"),
-    (b"text,label\nhi,a\nyo,a\nhey,b\n", {"labels_per_class": 2}, "'b' has 1"),
+    (b"text,topic\nhello there,a\nbye now,b\n", {}, "no label column named `label`"),
+    (b"text,label\nhi,a\nyo,a\nhey,b\n", {"labels_per_class": 2}, "`b` has 1"),
 ])
 def test_bad_text_csvs_get_clear_messages(data_dir, csv, columns, message):
     token = _upload(data_dir, message, csv)
     config = validate(T.Config, {"dataset": "upload", "upload": token, **columns})
     with pytest.raises(DataError, match=message):
         T.run(config, None)
+
+
+def test_a_csvs_own_names_in_a_message_are_shown_as_code_never_as_links(data_dir):
+    """Issue 20 item 1 for the text track: column names and labels from an upload reach the page in messages."""
+    hostile = "[Click here](http://phish.example)"
+    csv = f"text,{hostile}\nhello there,{hostile}\nbye now,{hostile}\nsee you,{hostile}\n".encode()
+    config = validate(T.Config, {"dataset": "upload", "upload": _upload(data_dir, "hostile", csv),
+                                 "label_column": hostile})
+    with pytest.raises(DataError) as e:
+        T.run(config, None)
+    text = str(e.value)
+    assert "only one class" in text and hostile in text
+    outside_code = re.sub(r"`[^`]*`", "", text)  # what Markdown would render as Markdown
+    assert "](" not in outside_code and "http" not in outside_code, text
 
 
 def test_huge_and_long_csvs_are_refused(data_dir):

@@ -147,3 +147,41 @@ def test_a_finished_run_goes_into_the_address_so_a_reload_shows_it_again():
     reloaded = open_page("xai", query={k: at.query_params[k] for k in at.query_params})  # a new session
     assert any("My own run." in m.value for m in reloaded.markdown)
     assert reloaded.selectbox(key="xai.dataset").value == "wine" and reloaded.slider(key="xai.epochs").value == 30
+
+
+# --- issue 20 item 6: a reload or a reconnect after a server restart --------------------------------------
+def test_a_run_interrupted_by_a_restart_is_reported_with_its_settings_back_in_the_form():
+    import sqlalchemy as sa
+
+    from engine.core.store import RUNS
+
+    me = secrets.token_hex(16)
+    run_id = stored_run("xai", owner=me, dataset="wine", epochs=30)
+    store = service().store
+    with store.engine.begin() as db:  # as recover() leaves a run whose server died while it trained
+        db.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
+            status="interrupted", error="The server stopped while this run was training."))
+    at = AppTest.from_file(str(ROOT / "pages" / "xai.py"), default_timeout=120)
+    at.session_state["_owner"] = me  # the same browser (its owner cookie), in a new session
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    warned = [w.value for w in at.warning if "did not finish" in w.value]
+    assert warned and "The server stopped while this run was training." in warned[0], [w.value for w in at.warning]
+    assert at.selectbox(key="xai.dataset").value == "wine" and at.slider(key="xai.epochs").value == 30
+    stranger = open_page("xai")  # another browser: nothing about someone else's run
+    assert not any("did not finish" in w.value for w in stranger.warning)
+
+
+def test_a_reload_while_a_run_trains_follows_that_run_again():
+    me = secrets.token_hex(16)
+    job = service().submit("xai", {"dataset": "iris", "epochs": 400, "batch_size": 8}, owner=me)
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "xai.py"), default_timeout=120)
+        at.session_state["_owner"] = me  # a reload: a new session of the same browser
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert at.session_state["xai._job"] == job.id
+        assert next(b for b in at.button if b.key == "xai._train").disabled  # it is training, not a fresh page
+        assert not any("did not finish" in w.value for w in at.warning)
+    finally:
+        service().executor.cancel(job.id)

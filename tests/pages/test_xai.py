@@ -17,6 +17,14 @@ def test_xai_page_trains_and_shows_results_and_shap():
     assert "What just happened" in [s.value for s in at.subheader]
 
 
+def test_wine_results_name_the_cultivars_not_scikit_learns_codes():
+    at = train_and_wait(open_page("xai", query={"dataset": "wine"}))
+    shown = " ".join([c.proto.spec for c in at.get("plotly_chart")] + [m.value for m in at.markdown]
+                     + [str(s.label) for s in at.slider])
+    assert "cultivar 1" in shown and "malic acid" in shown  # the confusion matrix, SHAP views, Try it sliders
+    assert "class_0" not in shown and "malic_acid" not in shown
+
+
 def test_settings_come_from_the_url_and_bad_values_are_warned_about():
     at = open_page("xai", query={"dataset": "iris", "epochs": "77", "width": "100000", "learning_rate": "oops"})
     assert at.selectbox(key="xai.dataset").value == "iris"

@@ -41,6 +41,17 @@ def test_labels_come_from_the_title_or_the_field_name():
     assert form.pretty("dirichlet_non_iid") == "dirichlet non iid" and form.pretty(0.5) == "0.5"
 
 
+def test_every_technique_names_its_presets_as_a_person_would():
+    import engine
+
+    for name in engine.TECHNIQUES:
+        module = engine.load(name)
+        for preset in module.PRESETS:  # each written out (not "Non iid shards"), capitalised, no underscores
+            label = form.preset_label(module, preset)
+            assert label[0].isupper() and "_" not in label and label.lower() != form.pretty(preset), (name, label)
+    assert form.preset_label(module, "custom") == "Custom"
+
+
 def test_bounds_steps_and_decimals():
     fields = sample_config.Config.model_fields
     assert form._bounds(fields["episodes"]) == (1, 500)

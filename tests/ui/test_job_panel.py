@@ -1,5 +1,7 @@
 """The job panel through the Executor protocol alone: a stand-in executor (no worker processes) reports a queued
 run, and the panel tells the person where they stand in the queue and what the server is doing."""
+from types import SimpleNamespace
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,7 +15,7 @@ class QueueExecutor:
 
     def __init__(self, position: int, device: str = "CPU"):
         self.job = Job(id="f" * 32, technique="xai", config={})
-        self._position, self._device, self.cancelled = position, device, []
+        self._position, self._device, self.cancelled, self.listeners = position, device, [], []
 
     @property
     def device(self) -> str:
@@ -35,7 +37,7 @@ class QueueExecutor:
         return 2, self._position
 
     def subscribe(self, listener):
-        pass
+        self.listeners.append(listener)
 
     def close(self):
         pass
@@ -66,6 +68,7 @@ def test_a_queued_run_shows_its_place_in_the_queue(executor):
     texts = [i.value for i in at.info]
     assert any("you are number 3 in the queue" in t for t in texts), texts
     assert "training 2 run(s) with 3 waiting" in at.caption[0].value
+    assert "a first guess" in at.caption[0].value  # nothing has finished on this server yet
     assert next(b for b in at.button if b.key == "xai._train").disabled  # one run at a time per page
 
 
@@ -80,3 +83,31 @@ def test_stop_on_a_queued_run_cancels_it(executor):
     at = executor(ex)
     next(b for b in at.button if b.key == "xai._stop").click().run()
     assert ex.cancelled == [ex.job.id]
+
+
+def test_a_preparing_run_names_its_phase_with_its_own_progress(executor):
+    import time
+
+    ex = QueueExecutor(position=0)
+    ex.job.status, ex.job.started, ex.job.total = "running", time.time(), 0
+    ex.job.phase = {"phase": "Pretraining the network on the source digits", "fraction": 0.25}
+    at = executor(ex)
+    bar = at.get("progress")[0].proto
+    assert bar.text.startswith("Pretraining the network on the source digits…") and bar.value == 25
+    assert "step 0 of" not in bar.text
+
+
+def test_the_estimate_comes_from_how_fast_runs_went_on_this_server(monkeypatch):
+    from engine import load
+
+    ex = QueueExecutor(position=1)  # the one slot is training, one run is waiting
+    monkeypatch.setattr(service_module, "_service", Service(ex, None))
+    quick = load("xai").PRESETS["quick"]
+    done = Job(id="d" * 32, technique="xai", config=quick, status="done", started=100.0, finished=140.0,
+               outcome=SimpleNamespace(seconds=40.0))  # the same settings took 40 s (the static guess: about 3 s)
+    for listen in ex.listeners:
+        listen("ended", done)
+    at = AppTest.from_function(_panel, default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.caption[0].value == ("Estimated time: about 2.0 min (training about 40 s, from how fast recent runs "
+                                   "went on this server, plus about 80 s waiting for a free slot).")

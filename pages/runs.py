@@ -27,9 +27,9 @@ if not runs:
 
 
 headlines = db.headlines([r["id"] for r in runs])
-table = pd.DataFrame([{
-    "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"),
-    **run_row(r, headlines.get(r["id"], [])), "status": r["status"], "seconds": round(r["seconds"] or 0, 1)}
+table = pd.DataFrame([{  # status early: a stopped or failed run must be visible without scrolling sideways
+    "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"), "status": r["status"],
+    **run_row(r, headlines.get(r["id"], [])), "seconds": round(r["seconds"] or 0, 1)}
     for r in runs])
 # A new key after each delete: the table's old selection (row numbers) would point past the end or at another run.
 table_key = f"runs.table.{st.session_state.get('runs._deleted', 0)}"

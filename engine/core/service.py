@@ -72,7 +72,7 @@ class Service:
         self._events: queue.Queue[tuple[str, Job]] = queue.Queue()
         self._active: dict[str, list[Job]] = {}  # owner -> their runs not yet ended (admission counts these)
         self._seconds: deque[float] = deque(maxlen=50)  # how long recent runs trained, for wait estimates
-        self._slowdown: deque[float] = deque(maxlen=50)  # recent runs' training time / their static estimate
+        self._slowdown: deque[tuple[str, float]] = deque(maxlen=50)  # (technique, run time / static estimate)
         self._admit = threading.Lock()  # one admission decision at a time (held while submitting)
         self._owners = threading.Lock()  # guards _active; never held while calling the executor
         executor.subscribe(self._on_event)
@@ -105,7 +105,7 @@ class Service:
         except Exception:  # a technique since removed, settings that no longer validate: no measurement
             return
         if static > 0 and seconds and seconds > 0:
-            self._slowdown.append(seconds / static)
+            self._slowdown.append((technique, seconds / static))
 
     def _seed_speed(self) -> None:
         """A restarted server still knows its speed: the timings of this host's last finished runs."""
@@ -118,9 +118,11 @@ class Service:
             self._seconds.append(row["seconds"])
             self._measure(row["technique"], row["config"], row["seconds"])
 
-    def slowdown(self) -> float | None:
-        """How many times longer than their static estimates recent runs trained here (None: none measured)."""
-        recent = sorted(self._slowdown)
+    def slowdown(self, technique: str = "") -> float | None:
+        """How many times longer than their static estimates recent runs (of ``technique`` when it has any: each
+        technique's guess is off in its own way) trained here; None when none was measured."""
+        own = [r for t, r in self._slowdown if t == technique]
+        recent = sorted(own or [r for _, r in self._slowdown])
         if not recent:
             return None
         low, high = SLOWDOWN_RANGE
@@ -133,7 +135,7 @@ class Service:
         module = load(technique)
         if isinstance(config, dict):
             config = module.Config.model_validate(config)
-        factor = self.slowdown()
+        factor = self.slowdown(technique)
         return Estimate(train_s=float(module.estimate_seconds(config)) * (factor or 1.0),
                         wait_s=self.expected_wait_s(), measured=factor is not None)
 

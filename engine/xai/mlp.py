@@ -135,7 +135,9 @@ def held_out_metrics(model: nn.Module, data: Prepared, seed: int) -> tuple[dict,
 def run(config: Config, progress: ProgressFn) -> Result:
     """Train the MLP with live train/validation curves, then a linear baseline on the same split."""
     data = prepare(config)
-    model, tracker = train_network(config, data, progress)
+    with torch.random.fork_rng(devices=[]):  # the seed alone decides weights and dropout, whatever ran before
+        torch.manual_seed(config.seed)
+        model, tracker = train_network(config, data, progress)
     metrics, pred, importance = held_out_metrics(model, data, config.seed)
     metrics.update(epochs_run=len(tracker.rows), best_epoch=tracker.best_epoch, parameters=count_parameters(model),
                    n_train=len(data.train), n_test=len(data.test))

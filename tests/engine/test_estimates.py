@@ -81,6 +81,20 @@ def test_runs_that_took_ten_times_their_estimate_make_the_next_estimate_ten_time
     assert est.wait_s == 0.0 and est.total_s == pytest.approx(20.0)  # an idle server: no wait
 
 
+def test_each_technique_is_scaled_by_its_own_runs_and_a_new_one_by_all_runs(monkeypatch):
+    monkeypatch.setenv("FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique,other=tests.engine.fake_technique")
+    ex = StandIn()
+    app = Service(ex, None)
+    for seconds in (9.0, 10.0, 11.0):  # 10x its guess
+        ex.end(app.submit("fake", SHORT), seconds)
+    ex.end(app.submit("other", SHORT), 1.0)  # right on its guess
+    assert app.estimate("fake", LONG).train_s == pytest.approx(20.0)
+    assert app.estimate("other", LONG).train_s == pytest.approx(2.0)
+    monkeypatch.setenv("FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique,other=tests.engine.fake_technique,"
+                       "third=tests.engine.fake_technique")
+    assert app.estimate("third", LONG).train_s == pytest.approx(2.0 * 10.0)  # the median of 1, 9, 10 and 11 (upper)
+
+
 def test_the_measured_slowdown_is_kept_within_sane_bounds():
     ex = StandIn()
     app = Service(ex, None)

@@ -12,6 +12,7 @@ from ui.form import prefill
 from ui.runs import owner
 
 POLL_SECONDS = 0.5  # progress text and bar: small messages
+QUEUE_POLL_SECONDS = 2.0  # a place in the queue changes slowly: waiting visitors poll less (load benchmark, #20)
 CHART_SECONDS = 2.0  # live charts: a figure is re-sent on every redraw, so they redraw less often
 
 
@@ -58,7 +59,9 @@ def job_panel(name: str, module, config):
             del st.query_params["run"]
         st.session_state.pop(outcome_key, None)
         st.rerun()  # redraw the whole page for the running job (Train disabled, old results gone)
-    if running:
+    if running and job.status == "queued":
+        _wait(name, module)
+    elif running:
         _watch(name, module)
         _live_charts(name, module)  # its own fragment: a nested one would redraw with every progress poll
     return st.session_state.get(outcome_key)
@@ -109,12 +112,23 @@ def _estimate_text(name: str, config) -> str:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _watch(name: str, module) -> None:
-    """Re-drawn every half second while the job is active; the rest of the page stays usable."""
+    """Re-drawn every half second while the job trains; the rest of the page stays usable."""
+    _follow(name, queued=False)
+
+
+@st.fragment(run_every=QUEUE_POLL_SECONDS)
+def _wait(name: str, module) -> None:
+    """Re-drawn every two seconds while the job waits in the queue (many visitors may be waiting at once)."""
+    _follow(name, queued=True)
+
+
+def _follow(name: str, queued: bool) -> None:
+    """The panel of this session's active job: its queue place, or its progress, and Stop."""
     job_key, _ = _keys(name)
     ex = service().executor
     job = ex.get(st.session_state.get(job_key, ""))
-    if job is None or not job.active:
-        st.rerun(scope="app")  # show the results (or the error) with a full rerun
+    if job is None or not job.active or (job.status == "queued") != queued:
+        st.rerun(scope="app")  # results, an error, or the run left the queue: redraw the page for it
         return
     with st.container(border=True):
         if job.status == "queued" and not ex.device:

@@ -49,7 +49,9 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     from engine.core.tryit import available
 
     labels = ["Results", "Explain", *(["Try it"] if available(name) else []), "Details"]
-    results, explain, *try_it, details = st.tabs(labels)
+    # Tabs that rerun when switched, so the Try it tab's model (rebuilt from weights, with SHAP) is only built for
+    # a person who opens it: built for every result page, it cost the server a model and a SHAP run per visitor.
+    results, explain, *try_it, details = st.tabs(labels, key=tabs_key(name), on_change="rerun")
     with results:
         for title, fig in outcome.figures.items():
             extra = (figure_extras or {}).get(title)
@@ -68,9 +70,15 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
         with tab:
             from ui.tryit import try_it_tab  # it imports this module, so it is imported here
 
-            try_it_tab(name, outcome)
+            if tab.open:
+                try_it_tab(name, outcome)
     with details:
         details_tab(name, outcome)
+
+
+def tabs_key(name: str) -> str:
+    """The result tabs' widget key: its session value is the open tab's label ("Results", "Try it", ...)."""
+    return f"{name}._tab"
 
 
 def is_tabular(exp) -> bool:

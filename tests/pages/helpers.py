@@ -68,6 +68,16 @@ def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None 
     return run_id
 
 
+def open_try_it(at: AppTest, name: str) -> AppTest:
+    """Open the result's Try it tab (its content is only built for a person who opens it)."""
+    from ui.results import tabs_key
+
+    at.session_state[tabs_key(name)] = "Try it"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
 def try_it_answer(at: AppTest, label: str) -> str:
     """The value the Try it tab shows under ``label`` (one of its headline metrics)."""
     return next(m.value for m in at.metric if m.label == label)
@@ -80,6 +90,7 @@ def digit_try_it_matches_the_engine(at: AppTest, name: str, label: str, answer_o
 
     outcome = at.session_state[f"{name}._outcome"]
     bundle = tryit.load(name, outcome.config, outcome.weights, outcome.info)
+    open_try_it(at, name)
     for i in (3, 11):
         at.number_input(key=f"{name}.try.digit").set_value(i).run()
         assert not at.exception, [e.message for e in at.exception]

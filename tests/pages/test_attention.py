@@ -1,5 +1,5 @@
 """Attention & transformers page: URL settings, the divisibility message, and a real run to results."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
 def test_attention_page_trains_and_shows_results():
@@ -19,6 +19,7 @@ def test_attention_page_trains_and_shows_results():
     assert all(maps.layout[k].tickangle in (0, None) for k in maps.layout if k.startswith(("xaxis", "yaxis")))
     assert outcome.headline[:2] == ["test_accuracy", "test_accuracy_no_positional_encoding"]
     assert "What just happened" in [s.value for s in at.subheader]
+    open_try_it(at, "attention")
     answers = {}
     for review in ("the food was good", "the food was not good"):  # Try it: "not" flips the typed review
         at.text_input(key="attention.try.text.0").input(review).run()

@@ -1,7 +1,7 @@
 """Edge AI page: a real quick run to results and SHAP, settings in the URL, and starting from a stored XAI run."""
 from engine.core.pipeline import execute
 from engine.core.service import service
-from tests.pages.helpers import button, open_page, train_and_wait
+from tests.pages.helpers import button, open_page, open_try_it, train_and_wait
 
 
 def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
@@ -10,6 +10,7 @@ def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
     m = outcome.metrics
     assert m["original_accuracy"] > 0.93 and m["size_reduction"] > 2.5 and m["onnx_max_abs_diff"] < 1e-4
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    open_try_it(at, "edge")
     answers = {m.label: m.value for m in at.metric}  # Try it: every version's answer to one digit, with its latency
     assert answers["Original (float32)"].endswith(" ms") and "Dynamic int8" in answers
     assert {"Variants compared", "Trade-off", "Sparsity per layer", "Weights before and after int8"} <= set(outcome.figures)

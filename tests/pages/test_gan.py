@@ -1,5 +1,5 @@
 """GANs page: settings in the URL, a real ring run to results (animation, SHAP of the discriminator), bad combos."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
 def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
@@ -14,6 +14,7 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     assert m["steps_run"] == 600 and m["mmd"] < m["mmd_start"] and m["modes_total"] == 8
     assert m["precision"] > m["noise_precision"] and outcome.headline == ["precision", "recall", "modes_covered"]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    open_try_it(at, "gan")
     label = "Discriminator on the generated sample (P(real))"
     before = next(m.value for m in at.metric if m.label == label)
     at.slider(key="gan.try.0.z0").set_value(3.0).run()  # Try it: move the latent point

@@ -1,5 +1,5 @@
 """Quantum page: the classifier trains to results and SHAP, the circuit lab draws a Bell state, bad gates are refused."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
 def test_quantum_page_trains_the_classifier_and_shows_results():
@@ -15,6 +15,7 @@ def test_quantum_page_trains_the_classifier_and_shows_results():
     from engine.core import tryit  # Try it: a point of your own, answered as the engine answers it
 
     bundle = tryit.load("quantum", outcome.config, outcome.weights, outcome.info)
+    open_try_it(at, "quantum")
     at.slider(key="quantum.try.x0").set_value(1.5).run()
     at.slider(key="quantum.try.x1").set_value(-0.5).run()
     expected = tryit.answer("quantum", bundle, {"row": [1.5, -0.5]}).summary["Quantum model"]
@@ -36,6 +37,7 @@ def test_circuit_lab_shows_the_bell_state():
     at = train_and_wait(at)
     outcome = at.session_state["quantum._outcome"]
     assert outcome.metrics["entanglement_entropy"] > 0.99
+    open_try_it(at, "quantum")
     assert any("circuit lab trains no model" in i.value for i in at.info)  # its Try it tab says why it has none
     assert len(at.get("plotly_chart")) >= 3  # diagram, amplitudes, probabilities
     diagram = outcome.figures["Circuit diagram"]

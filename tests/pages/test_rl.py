@@ -1,6 +1,6 @@
 """Reinforcement learning page: pick the cliff, compare SARSA with Q-learning, train for real, see the results;
 an agent that learned nothing still gets its Explain tab; the grid editor edits the map."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 from ui.gridworld import apply_edits
 
 
@@ -22,6 +22,7 @@ def test_rl_page_trains_on_the_cliff_and_shows_both_agents():
         "Return, exploration off", "Success rate, exploration off", "SARSA: return, exploration off",
         "SARSA: success rate, exploration off"]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    open_try_it(at, "rl")
     assert any("table-based agents keep their Q-table" in i.value.replace("\\", "") for i in at.info)  # Try it says why it has none
     # returns, policy, replay, Q-table, SARSA policy, both paths + SHAP views (bar, beeswarm, waterfall, dependence)
     assert len(at.get("plotly_chart")) >= 6 + 4
@@ -85,6 +86,7 @@ def test_try_it_replays_the_dqn_from_a_start_state_you_set():
     def balanced():
         return next(m.value for m in at.metric if m.label == "Balanced for")
 
+    open_try_it(at, "rl")
     upright = balanced()
     at.slider(key="rl.try.pole angle").set_value(0.18).run()
     at.slider(key="rl.try.pole angular velocity").set_value(1.8).run()

@@ -5,7 +5,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engine.core.service import service
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,7 @@ def test_a_result_link_shows_the_stored_run_without_training():
     assert other.selectbox(key="xai.dataset").value == "iris" and other.slider(key="xai.epochs").value == 15
     assert len(other.get("plotly_chart")) >= 8
     assert [t.label for t in other.tabs] == ["Results", "Explain", "Try it", "Details"]
+    open_try_it(other, "xai")
     shared = next(m.value for m in other.metric if m.label == "Prediction")  # Try it, rebuilt from the store
     assert shared.split(" (")[0] in ("setosa", "versicolor", "virginica"), shared
 

@@ -1,5 +1,5 @@
 """Transfer learning page: a real text run to results and word-level SHAP; the URL; upload needs a file."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
 def test_transfer_page_trains_and_shows_results():
@@ -12,6 +12,7 @@ def test_transfer_page_trains_and_shows_results():
     assert outcome.metrics["accuracy_feature_extraction"] > outcome.metrics["accuracy_scratch"] + 0.3
     assert outcome.headline[0] == "accuracy_feature_extraction"  # the pretrained model first, not scratch
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
+    open_try_it(at, "transfer")
     at.text_area(key="transfer.try.text.0").input("the striker scored twice and the team won the match").run()
     answers = {m.label: m.value for m in at.metric}
     assert answers["Feature extraction (frozen)"].startswith("sport"), answers  # a typed sentence about sport

@@ -1,5 +1,5 @@
 """Explainable AI page: URL settings, bad links, a real run to results, SHAP views, and upload errors."""
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
 def test_xai_page_trains_and_shows_results_and_shap():
@@ -105,6 +105,7 @@ def test_try_it_flips_a_clear_row_when_its_top_feature_moves_and_shows_its_shap(
         return predict_row(bundle, bundle.X_test_raw[i]).max() > 0.95 and low != predict_row(bundle, row).argmax()
 
     i = next(i for i in range(len(bundle.X_test_raw)) if flips(i))
+    open_try_it(at, "xai")
     at.number_input(key="xai.try.start").set_value(i).run()
     slider = at.slider(key=f"xai.try.{i}.{top}")
     assert slider.label == bundle.feature_names[top]  # the most influential feature comes first

@@ -106,9 +106,12 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     assert results[0].config == validate(module.Config, _quick(module)), "the Result carries its config"
     json.dumps(first.metrics)  # metrics are plain numbers
     _check_diagrams(first, results[0])
-    second = execute(name, _quick(module))
+    torch.manual_seed(12345)  # another run moved the global generators: the seed alone must decide the run
+    np.random.seed(12345)
+    torch.rand(100)
+    second = module.run(validate(module.Config, _quick(module)), None)
     same = reproducible(module.METRICS)
-    checked = [k for k in first.metrics if same(k)]
+    checked = [k for k in first.metrics if same(k) and k in second.metrics]
     assert checked, "no reproducible metric to compare"
     for key in checked:
         assert np.isclose(second.metrics[key], first.metrics[key], rtol=1e-5, atol=1e-6), \

@@ -14,7 +14,7 @@ from engine.attention.config import Config
 from engine.attention.models import AveragedEmbeddingBaseline, TransformerClassifier
 from engine.attention.tasks import SequenceTask, make_task
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import SideBySide, SummedLoss, count_parameters, fit, predict
 
 EXAMPLES = 4  # test sequences shown in the attention maps and explained one by one
@@ -100,8 +100,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
     task, *split = make_task(config.task, config.seq_len, config.train_examples, config.seed)
     test_idx = split[2]
     dev = pick()
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):  # the seed fixes weights and dropout
-        torch.manual_seed(config.seed)
+    with seeded(config.seed, dev):  # the seed fixes weights and dropout
         side, tracker = train(config, task, split, progress, dev)
     X_test = torch.as_tensor(task.X[test_idx], dtype=torch.float32 if task.row_width else torch.long)
     y_test = task.y[test_idx]

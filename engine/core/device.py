@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
 
 
 def pick():
@@ -39,3 +40,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int, device=None):
+    """Run a block with torch's generator seeded to ``seed`` and give the caller's generator back afterwards (and
+    the generator of ``device`` too, when it is a CUDA device): weights, dropout and sampling then depend on the
+    seed alone, whatever ran before, and the caller's random stream is left alone."""
+    import torch
+
+    with torch.random.fork_rng(devices=[device] if device is not None and device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield

@@ -23,6 +23,7 @@ from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
 from engine.core.data import digits, sklearn_table, split
+from engine.core.device import seeded
 from engine.core.train import count_parameters, mlp, predict
 from engine.federated.config import Config
 from engine.federated.partition import class_counts, partition
@@ -195,8 +196,7 @@ class Learners:
 
 def initial_model(config: Config, n_in: int, n_out: int) -> nn.Module:
     """The network every learner starts from (seeded without touching the global RNG); 2 hidden layers."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         return mlp(n_in, n_out, [config.width, config.width])
 
 

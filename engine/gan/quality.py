@@ -26,6 +26,7 @@ import torch
 
 from engine.core.contract import Tracker
 from engine.core.data import digits, split
+from engine.core.device import seeded
 from engine.core.train import fit, mlp, predict
 from engine.gan.config import COVER_SHARE, EVAL_SAMPLES, HQ_STDS, NEIGHBOURS
 from engine.gan.data import DIGITS_HELD_OUT, held_out, mode_centres, real_samples, uniform_noise
@@ -143,8 +144,7 @@ def digits_classifier():
         images, labels = digits()
         X, y = torch.as_tensor(images.reshape(-1, 64)), torch.as_tensor(labels)
         train_idx, test_idx = split(len(y), DIGITS_HELD_OUT, 0, labels)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        with seeded(0):
             model = mlp(64, 10, [128])
             fit(model, X[train_idx], y[train_idx], loss_fn=torch.nn.functional.cross_entropy, epochs=80, lr=0.01,
                 batch_size=len(train_idx), tracker=Tracker(None, 80))  # full batch: 1437 images

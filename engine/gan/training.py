@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import count_parameters, mlp, predict
 from engine.gan.config import EVAL_SAMPLES, SNAPSHOTS, SURFACE_LIMIT, SURFACE_STEPS, Config
 from engine.gan.data import real_samples, to_data, to_model
@@ -54,8 +54,7 @@ def build(config: Config, dev: torch.device) -> Game:
     n_features = 64 if config.dataset == "digits" else 2
     pool = real_samples(config.dataset, 5000, config.noise, config.seed)  # (N, d) data space
     pool = torch.as_tensor(to_model(pool, config.dataset, config.output), device=dev)
-    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the global generator
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):  # seeded weights without touching the global generator
         G = network(config.latent_size, n_features, config.g_width, config.g_layers, config, config.output).to(dev)
         D = network(n_features, 1, config.d_width, config.d_layers, config).to(dev)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.g_learning_rate, betas=(config.g_beta1, config.g_beta2),

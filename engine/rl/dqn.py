@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import count_parameters, mlp
 from engine.rl.config import CARTPOLE_MAX_RETURN, Config
 from engine.rl.tabular import epsilon_at
@@ -136,8 +136,7 @@ class Learner:
 
 def setup(config: Config) -> Learner:
     dev = pick()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         online = q_network(config.hidden_layers, config.width).to(dev)
         target = q_network(config.hidden_layers, config.width).to(dev)
     sync_target(online, target)

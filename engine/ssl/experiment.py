@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
+from engine.core.device import seeded
 from engine.core.train import count_parameters
 from engine.ssl import masked, simclr
 from engine.ssl.augment import augment, perturb
@@ -37,8 +38,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
     # One BLAS thread for NumPy/scikit-learn, as torch has: small matrices, and a second thread only spins
     # against the other runs on a busy machine (a 300x128 SVD took a second that way). Seeded here, and the
     # caller's random state is left alone.
-    with threadpool_limits(limits=1), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with threadpool_limits(limits=1), seeded(config.seed):
         return _run(config, progress)
 
 

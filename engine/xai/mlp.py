@@ -11,7 +11,7 @@ from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
 from engine.core.data import Table, load_upload, sklearn_table, split, table_from_csv
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.explain import permutation_importance
 from engine.core.train import accuracy, count_parameters, fit, mlp, predict, r2
 from engine.xai.config import Config
@@ -135,8 +135,7 @@ def held_out_metrics(model: nn.Module, data: Prepared, seed: int) -> tuple[dict,
 def run(config: Config, progress: ProgressFn) -> Result:
     """Train the MLP with live train/validation curves, then a linear baseline on the same split."""
     data = prepare(config)
-    with torch.random.fork_rng(devices=[]):  # the seed alone decides weights and dropout, whatever ran before
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):  # the seed alone decides weights and dropout, whatever ran before
         model, tracker = train_network(config, data, progress)
     metrics, pred, importance = held_out_metrics(model, data, config.seed)
     metrics.update(epochs_run=len(tracker.rows), best_epoch=tracker.best_epoch, parameters=count_parameters(model),

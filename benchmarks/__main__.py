@@ -6,6 +6,7 @@ bare PyTorch (an MLP, and the SSL page's SimCLR pretraining), and (with Chromium
 visiting every page. Prints PASS/FAIL per target and writes results/latest.md and results/latest.json.
 Exit status: 0 when every target passed, 1 when one failed or errored.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,13 @@ from benchmarks.cli_runs import run_quick, shap_first_call_s, warm_run_s
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", metavar="NAME", choices=list(engine.TECHNIQUES),
-                        help="measure only this technique (repeatable); the app-wide measurements still run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        choices=list(engine.TECHNIQUES),
+        help="measure only this technique (repeatable); the app-wide measurements still run",
+    )
     parser.add_argument("--skip-browser", action="store_true", help="skip the whole-app memory tour in Chromium")
     parser.add_argument("--skip-render", action="store_true", help="skip the cold first-render timings")
     parser.add_argument("--skip-loop", action="store_true", help="skip the training-loop overhead measurements")
@@ -95,8 +101,10 @@ def _app_memory(only: list[str] | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = args.only or list(engine.TECHNIQUES)
-    results: dict = {"environment": report.environment(),
-                     "command": ("python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])).strip()}
+    results: dict = {
+        "environment": report.environment(),
+        "command": ("python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
+    }
     _presets(names, results)
     results["shap_first_call_s"] = shap_first_call_s()
     print(f"SHAP first call in a cold process: {results['shap_first_call_s']} s", flush=True)

@@ -5,6 +5,7 @@ page's quick preset (the same tour as the screenshot gallery). Afterwards it sum
 the server and every process below it. RSS double-counts pages shared between processes, so the sum is an upper
 bound of what the machine really spends. Needs Debian's Chromium; skipped without it.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -16,9 +17,11 @@ from tests.browser import driver
 def app_memory(names: list[str] | None = None, shots: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp, \
-            driver.AppServer(Path(tmp) / "data", log_path=Path(tmp) / "streamlit.log") as server, \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-app-") as tmp,
+        driver.AppServer(Path(tmp) / "data", log_path=Path(tmp) / "streamlit.log") as server,
+        sync_playwright() as p,
+    ):
         idle_mb = server.rss_mb()
         browser = driver.launch(p)
         try:
@@ -26,9 +29,20 @@ def app_memory(names: list[str] | None = None, shots: Path | None = None) -> dic
         finally:
             browser.close()
         per_process = {pid: round(driver.rss_mb(pid), 1) for pid in server.pids()}
-    return {"rss_mb": round(tour["rss_mb"], 1), "idle_rss_mb": round(idle_mb, 1), "processes": tour["processes"],
-            "per_process_mb": list(per_process.values()),
-            "pages": {r.name: {"train_s": round(r.train_s, 1), "load_s": round(r.load_s, 1),
-                               "results_charts": r.results_charts, "explain_charts": r.explain_charts}
-                      for r in tour["pages"]},
-            "failures": tour["failures"], "console_errors": tour["console_errors"]}
+    return {
+        "rss_mb": round(tour["rss_mb"], 1),
+        "idle_rss_mb": round(idle_mb, 1),
+        "processes": tour["processes"],
+        "per_process_mb": list(per_process.values()),
+        "pages": {
+            r.name: {
+                "train_s": round(r.train_s, 1),
+                "load_s": round(r.load_s, 1),
+                "results_charts": r.results_charts,
+                "explain_charts": r.explain_charts,
+            }
+            for r in tour["pages"]
+        },
+        "failures": tour["failures"],
+        "console_errors": tour["console_errors"],
+    }

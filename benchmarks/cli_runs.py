@@ -5,6 +5,7 @@ figures and SHAP, what a person waits for in the app, whose workers have already
 process's peak resident memory (``ru_maxrss`` of that one child, from ``os.wait4``) and the headline metric
 (the first metric the technique reports).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,14 @@ def run_quick(name: str, preset: str = "quick", timeout_s: float = 600) -> dict:
                 time.sleep(0.02)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-        row = {"technique": name, "preset": preset, "command": " ".join(["python", *cmd[1:-2], "--out", "DIR"]),
-               "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-               "returncode": proc.returncode}
+        row = {
+            "technique": name,
+            "preset": preset,
+            "command": " ".join(["python", *cmd[1:-2], "--out", "DIR"]),
+            "wall_s": round(wall, 2),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "returncode": proc.returncode,
+        }
         if proc.returncode != 0 or not (out / "metrics.json").exists():
             row["error"] = log.read_text(errors="replace")[-1500:].strip() or f"exit code {proc.returncode}"
             return row
@@ -72,8 +78,14 @@ def warm_run_s(name: str, preset: str = "quick") -> float | None:
     """The preset's time in a warm process (the second run in one process), as the app's workers run it."""
     with tempfile.TemporaryDirectory(prefix=f"bench-warm-{name}-") as tmp:
         env = {**os.environ, "FRONTIER_DATA_DIR": tmp, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-c", _WARM_RUN_PROBE, name, preset], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-c", _WARM_RUN_PROBE, name, preset],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     try:
         return round(json.loads(proc.stdout.strip().splitlines()[-1])["warm_s"], 2)
     except (IndexError, ValueError, KeyError):
@@ -93,8 +105,14 @@ print(time.perf_counter() - started)
 def shap_first_call_s() -> float | None:
     """Seconds of SHAP's first call (numba compilation) in a fresh process: the CLI pays it inside every run's
     time, while the app's warm workers pay it once at start-up (``engine.core.jobs._warm_up``)."""
-    proc = subprocess.run([sys.executable, "-c", _WARM_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-c", _WARM_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         return round(float(proc.stdout.strip().splitlines()[-1]), 2)
     except (IndexError, ValueError):

@@ -8,6 +8,7 @@ a preset whose textbook effect fails on one seed shows up as one odd column. ``-
 setting to every run of that technique (e.g. another dataset or environment). Written to
 ``benchmarks/results/faithfulness.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,12 @@ def _fmt(name: str, metric: str, value: float) -> str:
 def table(name: str, rows: list[dict], extra: dict) -> list[str]:
     seeds = list(rows[0]["seeds"]) if rows else []
     title = f"### {name}" + (f" ({', '.join(f'{k}={v}' for k, v in extra.items())})" if extra else "")
-    out = [title, "", "| preset | metric | " + " | ".join(f"seed {s}" for s in seeds) + " | s/run |",
-           "|---|---|" + "---|" * len(seeds) + "---|"]
+    out = [
+        title,
+        "",
+        "| preset | metric | " + " | ".join(f"seed {s}" for s in seeds) + " | s/run |",
+        "|---|---|" + "---|" * len(seeds) + "---|",
+    ]
     for row in rows:
         for i, metric in enumerate(next(iter(row["seeds"].values()))):
             cells = " | ".join(_fmt(name, metric, row["seeds"][s][metric]) for s in seeds)
@@ -73,9 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         tech, _, pair = item.partition(":")
         key, _, text = pair.partition("=")
         from engine.core.config import parse_value
+
         extras.setdefault(tech, {})[key] = parse_value(engine.load(tech).Config, key, text)
-    lines = ["# Faithfulness: every preset on several seeds", "",
-             f"`python -m benchmarks.faithfulness {' '.join(argv if argv is not None else sys.argv[1:])}`", ""]
+    lines = [
+        "# Faithfulness: every preset on several seeds",
+        "",
+        f"`python -m benchmarks.faithfulness {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+    ]
     for name in args.only.split(","):
         section = table(name, runs(name, seeds, extras.get(name, {})), extras.get(name, {}))
         print("\n".join(section), flush=True)

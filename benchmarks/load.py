@@ -16,6 +16,7 @@ against the queueing ideal (N x solo run time / slots), new-visitor home and res
 #20): 0 errors, 0 lost runs, home < 3 s, p50 within 1.5x the ideal. Environment variables given with --env reach
 the server (e.g. ``--env FRONTIER_WORKER_RECYCLE_MB=1`` recycles after every run, as the old default did).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +57,13 @@ class Session:
 
     def __init__(self, port: int, page: str, query: str = ""):
         self.port, self.page, self.query = port, page, query
-        self.ws = connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                          additional_headers={"Origin": f"http://127.0.0.1:{port}"}, max_size=None,
-                          open_timeout=120)
+        self.ws = connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream",
+            subprotocols=["streamlit"],
+            additional_headers={"Origin": f"http://127.0.0.1:{port}"},
+            max_size=None,
+            open_timeout=120,
+        )
         self.fragments: dict[str, tuple[float, float]] = {}  # fragment id -> (interval, next due)
         self.buttons: dict[str, str] = {}  # label -> widget id
         self.headings: list[str] = []
@@ -91,8 +96,14 @@ class Session:
             msg.ParseFromString(raw)
             kind = msg.WhichOneof("type")
             if kind == "navigation":  # the page's hash, as the browser sends it back with every rerun
-                self.page_hash = next((p.page_script_hash for p in msg.navigation.app_pages
-                                       if p.url_pathname == self.page or (not self.page and p.is_default)), "")
+                self.page_hash = next(
+                    (
+                        p.page_script_hash
+                        for p in msg.navigation.app_pages
+                        if p.url_pathname == self.page or (not self.page and p.is_default)
+                    ),
+                    "",
+                )
             elif kind == "delta":
                 self._element(msg.delta)
             elif kind == "page_info_changed":
@@ -195,9 +206,23 @@ def free_port() -> int:
 
 def start_server(app_dir: Path, data_dir: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-           "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     full_env = {**os.environ, "FRONTIER_DATA_DIR": data_dir, "PYTHONPATH": str(app_dir), **env}
     server = subprocess.Popen(cmd, cwd=app_dir, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.time() + 120
@@ -275,14 +300,21 @@ def solo_run(port: int, page: str, timeout: float) -> Visit:
     return visit
 
 
-def load_level(port: int, server_pid: int, n: int, pages: list[str], solo_s: float, slots: int,
-               timeout: float, link: tuple[str, str] | None = None) -> dict:
+def load_level(
+    port: int,
+    server_pid: int,
+    n: int,
+    pages: list[str],
+    solo_s: float,
+    slots: int,
+    timeout: float,
+    link: tuple[str, str] | None = None,
+) -> dict:
     visits = [Visit(pages[i % len(pages)]) for i in range(n)]
     barrier = threading.Barrier(n)
     sampler = Sampler(server_pid, port, home_every_s=5.0, link=link)
     sampler.start()
-    threads = [threading.Thread(target=visitor, args=(port, v.page, barrier, v, timeout), daemon=True)
-               for v in visits]
+    threads = [threading.Thread(target=visitor, args=(port, v.page, barrier, v, timeout), daemon=True) for v in visits]
     for t in threads:
         t.start()
     for t in threads:
@@ -292,15 +324,23 @@ def load_level(port: int, server_pid: int, n: int, pages: list[str], solo_s: flo
     times = sorted(v.results - v.clicked for v in visits if v.results is not None)
     ideal = n * solo_s / slots
     return {
-        "sessions": n, "pages": sorted(set(pages)), "completed": len(times),
-        "errors": sum(bool(v.errors) for v in visits), "error_examples": [e for v in visits for e in v.errors][:5],
-        "p50_s": round(statistics.median(times), 1) if times else None, "max_s": round(times[-1], 1) if times else None,
-        "ideal_s": round(ideal, 1), "p50_vs_ideal": round(statistics.median(times) / ideal, 2) if times else None,
+        "sessions": n,
+        "pages": sorted(set(pages)),
+        "completed": len(times),
+        "errors": sum(bool(v.errors) for v in visits),
+        "error_examples": [e for v in visits for e in v.errors][:5],
+        "p50_s": round(statistics.median(times), 1) if times else None,
+        "max_s": round(times[-1], 1) if times else None,
+        "ideal_s": round(ideal, 1),
+        "p50_vs_ideal": round(statistics.median(times) / ideal, 2) if times else None,
         "home_p50_s": round(statistics.median(sampler.home), 2) if sampler.home else None,
-        "home_max_s": round(max(sampler.home), 2) if sampler.home else None, "home_samples": len(sampler.home),
-        "home_failures": sampler.home_failures, "peak_rss_mb": round(sampler.peak_mb),
+        "home_max_s": round(max(sampler.home), 2) if sampler.home else None,
+        "home_samples": len(sampler.home),
+        "home_failures": sampler.home_failures,
+        "peak_rss_mb": round(sampler.peak_mb),
         "link_p50_s": round(statistics.median(sampler.links), 2) if sampler.links else None,
-        "link_max_s": round(max(sampler.links), 2) if sampler.links else None, "link_samples": len(sampler.links),
+        "link_max_s": round(max(sampler.links), 2) if sampler.links else None,
+        "link_samples": len(sampler.links),
     }
 
 
@@ -332,8 +372,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             link = next(((p, v.run_id) for p, v in visits.items() if v.run_id), None)
             if link:  # a shared result link on the idle server, for comparison with the same link under load
                 print(f"result link on an idle server: {home_render_s(port, page=link[0], query=f'run={link[1]}')} s")
-            print(f"solo click-to-results: {json.dumps({p: round(s, 1) for p, s in solo.items()})} s; slots {slots}",
-                  flush=True)
+            print(
+                f"solo click-to-results: {json.dumps({p: round(s, 1) for p, s in solo.items()})} s; slots {slots}",
+                flush=True,
+            )
             for n in args.sessions:
                 row = load_level(port, server.pid, n, pages, solo_s, slots, args.timeout, link)
                 rows.append(row)

@@ -15,6 +15,7 @@ pool, batch 256, Adam, trained by ``fit`` and by a hand-written loop. Both get t
 order and augmentation stream. The page's per-epoch k-NN monitor and the probes afterwards are the same code
 whichever loop trains, so they are left out: the ratio is the loop's own cost, not diluted by shared work.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,7 +44,7 @@ def _bare(model, n: int, batch_loss, epochs: int, lr: float, batch_size: int, se
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, batch_size):
-            loss = batch_loss(order[start:start + batch_size])
+            loss = batch_loss(order[start : start + batch_size])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -62,8 +63,17 @@ def engine_loop(model, X, y, epochs: int, lr: float, batch_size: int, seed: int)
     from engine.core.contract import Tracker
     from engine.core.train import fit
 
-    fit(model, X, y, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=lr, batch_size=batch_size,
-        tracker=Tracker(lambda *_: False, epochs), seed=seed)
+    fit(
+        model,
+        X,
+        y,
+        loss_fn=nn.CrossEntropyLoss(),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        tracker=Tracker(lambda *_: False, epochs),
+        seed=seed,
+    )
 
 
 def _interleaved(runners: dict, make_model, args: tuple, repeats: int) -> dict:
@@ -80,12 +90,17 @@ def _interleaved(runners: dict, make_model, args: tuple, repeats: int) -> dict:
                 walls[kind].append(time.perf_counter() - wall)
     bare, fit = statistics.median(times["bare"]), statistics.median(times["fit"])
     wall_bare, wall_fit = statistics.median(walls["bare"]), statistics.median(walls["fit"])
-    return {"repeats": repeats,
-            "bare_cpu_median_s": round(bare, 4), "fit_cpu_median_s": round(fit, 4), "ratio": round(fit / bare, 3),
-            "bare_wall_median_s": round(wall_bare, 4), "fit_wall_median_s": round(wall_fit, 4),
-            "wall_ratio": round(wall_fit / wall_bare, 3),
-            "pairwise_cpu_ratio_median": round(statistics.median(f / b for f, b in zip(times["fit"], times["bare"])), 3),
-            "best_cpu_ratio": round(min(times["fit"]) / min(times["bare"]), 3)}
+    return {
+        "repeats": repeats,
+        "bare_cpu_median_s": round(bare, 4),
+        "fit_cpu_median_s": round(fit, 4),
+        "ratio": round(fit / bare, 3),
+        "bare_wall_median_s": round(wall_bare, 4),
+        "fit_wall_median_s": round(wall_fit, 4),
+        "wall_ratio": round(wall_fit / wall_bare, 3),
+        "pairwise_cpu_ratio_median": round(statistics.median(f / b for f, b in zip(times["fit"], times["bare"])), 3),
+        "best_cpu_ratio": round(min(times["fit"]) / min(times["bare"]), 3),
+    }
 
 
 def loop_overhead(epochs: int = 40, repeats: int = 15, batch_size: int = 64, lr: float = 0.003) -> dict:
@@ -97,10 +112,20 @@ def loop_overhead(epochs: int = 40, repeats: int = 15, batch_size: int = 64, lr:
     X, y = _data()
     torch.manual_seed(0)
     template = mlp(X.shape[1], 2, [32, 32], "relu", 0.0)
-    timed = _interleaved({"bare": bare_loop, "fit": engine_loop}, lambda: copy.deepcopy(template),
-                         (X, y, epochs, lr, batch_size, 0), repeats)
-    return {"work": "MLP 30-32-32-2 on breast cancer", "epochs": epochs, "rows": len(X), "batch_size": batch_size,
-            "steps": epochs * -(-len(X) // batch_size), **timed}
+    timed = _interleaved(
+        {"bare": bare_loop, "fit": engine_loop},
+        lambda: copy.deepcopy(template),
+        (X, y, epochs, lr, batch_size, 0),
+        repeats,
+    )
+    return {
+        "work": "MLP 30-32-32-2 on breast cancer",
+        "epochs": epochs,
+        "rows": len(X),
+        "batch_size": batch_size,
+        "steps": epochs * -(-len(X) // batch_size),
+        **timed,
+    }
 
 
 def _simclr_parts(seed: int = 0):
@@ -135,8 +160,17 @@ def engine_simclr_loop(model, X, loss_fn, epochs: int, lr: float, batch_size: in
     from engine.core.contract import Tracker
     from engine.core.train import fit
 
-    fit(model, X, torch.zeros(len(X)), loss_fn=loss_fn, epochs=epochs, lr=lr, batch_size=batch_size,
-        tracker=Tracker(lambda *_: False, epochs), seed=seed)
+    fit(
+        model,
+        X,
+        torch.zeros(len(X)),
+        loss_fn=loss_fn,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        tracker=Tracker(lambda *_: False, epochs),
+        seed=seed,
+    )
 
 
 def ssl_loop_overhead(epochs: int = 20, repeats: int = 5) -> dict:
@@ -145,7 +179,17 @@ def ssl_loop_overhead(epochs: int = 20, repeats: int = 5) -> dict:
 
     torch.set_num_threads(1)
     config, X, make_model, loss_fn = _simclr_parts()
-    timed = _interleaved({"bare": bare_simclr_loop, "fit": engine_simclr_loop}, make_model,
-                         (X, loss_fn, epochs, config.learning_rate, config.batch_size, 0), repeats)
-    return {"work": "SimCLR pretraining (SSL quick preset)", "epochs": epochs, "rows": len(X),
-            "batch_size": config.batch_size, "steps": epochs * -(-len(X) // config.batch_size), **timed}
+    timed = _interleaved(
+        {"bare": bare_simclr_loop, "fit": engine_simclr_loop},
+        make_model,
+        (X, loss_fn, epochs, config.learning_rate, config.batch_size, 0),
+        repeats,
+    )
+    return {
+        "work": "SimCLR pretraining (SSL quick preset)",
+        "epochs": epochs,
+        "rows": len(X),
+        "batch_size": config.batch_size,
+        "steps": epochs * -(-len(X) // config.batch_size),
+        **timed,
+    }

@@ -4,6 +4,7 @@ A Streamlit server already has Streamlit imported when the first visitor arrives
 ``import streamlit`` and covers what the first visitor pays: the script, every module it imports, and its
 first draw. Each repetition is a new process (nothing cached); the median is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,16 @@ def cold_render(script: str, repeats: int = 3, query: dict | None = None, data_d
     """
     times, errors = [], []
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-        env = {**os.environ, "FRONTIER_DATA_DIR": data_dir or tmp, "FRONTIER_MAX_RUNS": "1",
-               "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "FRONTIER_DATA_DIR": data_dir or tmp, "FRONTIER_MAX_RUNS": "1", "PYTHONPATH": str(ROOT)}
         for _ in range(repeats):
-            proc = subprocess.run([sys.executable, "-c", _PROBE, script, json.dumps(query or {})], cwd=ROOT,
-                                  env=env, capture_output=True, text=True, timeout=300)
+            proc = subprocess.run(
+                [sys.executable, "-c", _PROBE, script, json.dumps(query or {})],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             try:
                 result = json.loads(proc.stdout.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):
@@ -55,5 +61,9 @@ def cold_render(script: str, repeats: int = 3, query: dict | None = None, data_d
                 continue
             times.append(result["seconds"])
             errors += result["errors"]
-    return {"script": script, "median_s": round(statistics.median(times), 3) if times else None,
-            "all_s": [round(t, 3) for t in times], "errors": errors}
+    return {
+        "script": script,
+        "median_s": round(statistics.median(times), 3) if times else None,
+        "all_s": [round(t, 3) for t in times],
+        "errors": errors,
+    }

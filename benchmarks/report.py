@@ -1,10 +1,11 @@
 """Judge measurements against the targets and write results/latest.md (a Markdown table) and latest.json."""
+
 from __future__ import annotations
 
 import json
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import benchmarks as targets
@@ -22,51 +23,112 @@ def judge(results: dict) -> list[dict]:
     for r in results.get("techniques", []):
         limit = targets.quick_target(r["technique"])
         ok = None if "error" in r else r.get("warm_s") is not None and r["warm_s"] < limit and r["status"] == "done"
-        measured = (f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else
-                    f"{_s(r.get('warm_s'))} warm (cold CLI {r['run_s']:.1f} s)")
-        rows.append({"target": f"{r['technique']} quick preset", "measured": measured, "limit": f"< {limit:g} s",
-                     "result": "FAIL" if "error" in r else verdict(ok)})
+        measured = (
+            f"error: {r['error'].splitlines()[-1][:120]}"
+            if "error" in r
+            else f"{_s(r.get('warm_s'))} warm (cold CLI {r['run_s']:.1f} s)"
+        )
+        rows.append(
+            {
+                "target": f"{r['technique']} quick preset",
+                "measured": measured,
+                "limit": f"< {limit:g} s",
+                "result": "FAIL" if "error" in r else verdict(ok),
+            }
+        )
     for r in results.get("presets", []):
-        ok = "error" not in r and r["wall_s"] < r["limit_s"] and r["metrics"].get(r["target_metric"], -1e9) >= r["minimum"]
-        measured = (f"error: {r['error'].splitlines()[-1][:120]}" if "error" in r else
-                    f"{r['wall_s']:.0f} s, {r['target_metric']} {r['metrics'].get(r['target_metric'])}")
-        rows.append({"target": f"{r['technique']} {r['preset']} preset", "measured": measured,
-                     "limit": f"< {r['limit_s']:g} s (whole process), {r['target_metric']} >= {r['minimum']:g}",
-                     "result": verdict(ok)})
+        ok = (
+            "error" not in r
+            and r["wall_s"] < r["limit_s"]
+            and r["metrics"].get(r["target_metric"], -1e9) >= r["minimum"]
+        )
+        measured = (
+            f"error: {r['error'].splitlines()[-1][:120]}"
+            if "error" in r
+            else f"{r['wall_s']:.0f} s, {r['target_metric']} {r['metrics'].get(r['target_metric'])}"
+        )
+        rows.append(
+            {
+                "target": f"{r['technique']} {r['preset']} preset",
+                "measured": measured,
+                "limit": f"< {r['limit_s']:g} s (whole process), {r['target_metric']} >= {r['minimum']:g}",
+                "result": verdict(ok),
+            }
+        )
     home = results.get("render", {}).get("home")
     if home:
         ok = home["median_s"] is not None and home["median_s"] < targets.HOME_RENDER_TARGET_S and not home["errors"]
-        rows.append({"target": "home page cold first render", "measured": _s(home["median_s"], 2),
-                     "limit": f"< {targets.HOME_RENDER_TARGET_S:g} s", "result": verdict(ok)})
+        rows.append(
+            {
+                "target": "home page cold first render",
+                "measured": _s(home["median_s"], 2),
+                "limit": f"< {targets.HOME_RENDER_TARGET_S:g} s",
+                "result": verdict(ok),
+            }
+        )
     for key, what in (("loop", "MLP"), ("loop_ssl", "SimCLR")):
         loop = results.get(key)
         if loop:
-            rows.append({"target": f"training-loop overhead, {what} (fit / bare, CPU time)",
-                         "measured": f"{loop['ratio']:.3f}x", "limit": f"<= {targets.LOOP_OVERHEAD_TARGET:.2f}x",
-                         "result": verdict(loop["ratio"] <= targets.LOOP_OVERHEAD_TARGET)})
+            rows.append(
+                {
+                    "target": f"training-loop overhead, {what} (fit / bare, CPU time)",
+                    "measured": f"{loop['ratio']:.3f}x",
+                    "limit": f"<= {targets.LOOP_OVERHEAD_TARGET:.2f}x",
+                    "result": verdict(loop["ratio"] <= targets.LOOP_OVERHEAD_TARGET),
+                }
+            )
     store = results.get("store")
     if store:
-        rows.append({"target": "recording a run (share of the xai quick run)", "measured": f"{store['record_share']:.1%}",
-                     "limit": f"< {targets.RECORD_SHARE_TARGET:.0%}",
-                     "result": verdict(store["record_share"] < targets.RECORD_SHARE_TARGET)})
+        rows.append(
+            {
+                "target": "recording a run (share of the xai quick run)",
+                "measured": f"{store['record_share']:.1%}",
+                "limit": f"< {targets.RECORD_SHARE_TARGET:.0%}",
+                "result": verdict(store["record_share"] < targets.RECORD_SHARE_TARGET),
+            }
+        )
         shared = store["shared_render"]
-        ok = shared["median_s"] is not None and shared["median_s"] < targets.SHARED_RENDER_TARGET_S and not shared["errors"]
-        rows.append({"target": "shared result link render (xai, server up)",
-                     "measured": f"{_s(shared['median_s'], 2)} (first after a restart {_s(shared['cold_s'], 1)})",
-                     "limit": f"< {targets.SHARED_RENDER_TARGET_S:g} s", "result": verdict(ok)})
+        ok = (
+            shared["median_s"] is not None
+            and shared["median_s"] < targets.SHARED_RENDER_TARGET_S
+            and not shared["errors"]
+        )
+        rows.append(
+            {
+                "target": "shared result link render (xai, server up)",
+                "measured": f"{_s(shared['median_s'], 2)} (first after a restart {_s(shared['cold_s'], 1)})",
+                "limit": f"< {targets.SHARED_RENDER_TARGET_S:g} s",
+                "result": verdict(ok),
+            }
+        )
     for r in results.get("tryit", []):
         ok = "error" not in r and r["median_ms"] < targets.TRYIT_TARGET_MS
-        measured = (f"error: {r['error'][:120]}" if "error" in r else
-                    f"{r['median_ms']:.0f} ms median (CPU {r['cpu_median_ms']:.0f} ms), {r['max_ms']:.0f} ms max "
-                    f"(model rebuilt in {r['load_s']:.1f} s)")
+        measured = (
+            f"error: {r['error'][:120]}"
+            if "error" in r
+            else f"{r['median_ms']:.0f} ms median (CPU {r['cpu_median_ms']:.0f} ms), {r['max_ms']:.0f} ms max "
+            f"(model rebuilt in {r['load_s']:.1f} s)"
+        )
         preset = "" if r.get("preset", "quick") == "quick" else f" ({r['preset']} preset)"
-        rows.append({"target": f"{r['technique']} Try it answer{preset} (prediction + SHAP)", "measured": measured,
-                     "limit": f"< {targets.TRYIT_TARGET_MS:.0f} ms", "result": verdict(ok)})
+        rows.append(
+            {
+                "target": f"{r['technique']} Try it answer{preset} (prediction + SHAP)",
+                "measured": measured,
+                "limit": f"< {targets.TRYIT_TARGET_MS:.0f} ms",
+                "result": verdict(ok),
+            }
+        )
     mem = results.get("app_memory")
     if mem and "rss_mb" in mem:
         ok = mem["rss_mb"] < targets.APP_MEMORY_TARGET_MB and not mem["failures"]
-        rows.append({"target": "whole-app RSS after visiting every page", "measured": f"{mem['rss_mb']:.0f} MB",
-                     "limit": f"< {targets.APP_MEMORY_TARGET_MB:.0f} MB", "result": verdict(ok)})
+        rows.append(
+            {
+                "target": "whole-app RSS after visiting every page",
+                "measured": f"{mem['rss_mb']:.0f} MB",
+                "limit": f"< {targets.APP_MEMORY_TARGET_MB:.0f} MB",
+                "result": verdict(ok),
+            }
+        )
     return rows
 
 
@@ -76,10 +138,18 @@ def _s(v, digits=1) -> str:
 
 def environment() -> dict:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=RESULTS.parent.parent, timeout=10).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                                    cwd=RESULTS.parent.parent, timeout=10).stdout.strip())
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS.parent.parent,
+            timeout=10,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=RESULTS.parent.parent, timeout=10
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     try:
@@ -88,45 +158,74 @@ def environment() -> dict:
         load = []
     import os
 
-    return {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit, "dirty": dirty,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "load_average": load}
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "dirty": dirty,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": load,
+    }
 
 
 def markdown(results: dict, rows: list[dict]) -> str:
     env = results["environment"]
-    out = [f"# Benchmarks — {env['when']}", "",
-           f"Commit `{env['commit']}`{' (with uncommitted changes)' if env['dirty'] else ''}, Python {env['python']}, "
-           f"{env['cpus']} CPUs, load average at start {' '.join(env['load_average'])}. "
-           f"Command: `{results['command']}`.", "", "## Targets", "",
-           "| target | measured | limit | result |", "|---|---|---|---|"]
+    out = [
+        f"# Benchmarks — {env['when']}",
+        "",
+        f"Commit `{env['commit']}`{' (with uncommitted changes)' if env['dirty'] else ''}, Python {env['python']}, "
+        f"{env['cpus']} CPUs, load average at start {' '.join(env['load_average'])}. "
+        f"Command: `{results['command']}`.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | limit | result |",
+        "|---|---|---|---|",
+    ]
     out += [f"| {r['target']} | {r['measured']} | {r['limit']} | **{r['result']}** |" for r in rows]
     techniques = results.get("techniques", [])
     if techniques:
-        out += ["", "## Quick presets through the CLI", "",
-                "`warm` is the preset's time as the app's warm workers run it (train + figures + SHAP; the second "
-                "run in one process) and is what the target judges; `run` is the same inside a cold "
-                "`python -m engine run` process, which also pays SHAP's import and first call (measured separately "
-                f"at {results.get('shap_first_call_s')} s); `wall` is that whole process, imports included.", "",
-                "| technique | warm | run (cold CLI) | wall | peak RSS | headline metric | target |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "## Quick presets through the CLI",
+            "",
+            "`warm` is the preset's time as the app's warm workers run it (train + figures + SHAP; the second "
+            "run in one process) and is what the target judges; `run` is the same inside a cold "
+            "`python -m engine run` process, which also pays SHAP's import and first call (measured separately "
+            f"at {results.get('shap_first_call_s')} s); `wall` is that whole process, imports included.",
+            "",
+            "| technique | warm | run (cold CLI) | wall | peak RSS | headline metric | target |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in techniques:
             if "error" in r:
-                out.append(f"| {r['technique']} | error | error | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
-                           f"{r['error'].splitlines()[-1][:80]} | < {targets.quick_target(r['technique']):g} s |")
+                out.append(
+                    f"| {r['technique']} | error | error | {r['wall_s']:.1f} s | {r['peak_rss_mb']:.0f} MB | "
+                    f"{r['error'].splitlines()[-1][:80]} | < {targets.quick_target(r['technique']):g} s |"
+                )
                 continue
             value = r["metric_value"]
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            out.append(f"| {r['technique']} | {_s(r.get('warm_s'))} | {r['run_s']:.1f} s | {r['wall_s']:.1f} s | "
-                       f"{r['peak_rss_mb']:.0f} MB | "
-                       f"{r['metric']} = {shown} | < {targets.quick_target(r['technique']):g} s |")
+            out.append(
+                f"| {r['technique']} | {_s(r.get('warm_s'))} | {r['run_s']:.1f} s | {r['wall_s']:.1f} s | "
+                f"{r['peak_rss_mb']:.0f} MB | "
+                f"{r['metric']} = {shown} | < {targets.quick_target(r['technique']):g} s |"
+            )
     render = results.get("render")
     if render:
-        out += ["", "## Cold first render (AppTest, fresh process each time)", "",
-                "| script | median | all runs | errors |", "|---|---|---|---|"]
+        out += [
+            "",
+            "## Cold first render (AppTest, fresh process each time)",
+            "",
+            "| script | median | all runs | errors |",
+            "|---|---|---|---|",
+        ]
         for r in render.values():
-            out.append(f"| `{r['script']}` | {_s(r['median_s'], 2)} | {', '.join(f'{t:.2f}' for t in r['all_s'])} | "
-                       f"{len(r['errors'])} |")
+            out.append(
+                f"| `{r['script']}` | {_s(r['median_s'], 2)} | {', '.join(f'{t:.2f}' for t in r['all_s'])} | "
+                f"{len(r['errors'])} |"
+            )
     for key in ("loop", "loop_ssl"):
         if results.get(key):
             out += _loop_section(results[key])
@@ -136,13 +235,18 @@ def markdown(results: dict, rows: list[dict]) -> str:
         if "skipped" in mem:
             out.append(f"Skipped: {mem['skipped']}")
         else:
-            out += [f"Server + {mem['processes'] - 1} worker process(es): **{mem['rss_mb']:.0f} MB** RSS after the tour "
-                    f"({mem['idle_rss_mb']:.0f} MB before any page was opened; per process: "
-                    f"{', '.join(f'{v:.0f}' for v in mem['per_process_mb'])} MB).", "",
-                    "| page | load | train (click to results) | result charts | explain charts |",
-                    "|---|---|---|---|---|"]
-            out += [f"| {n} | {p['load_s']:.1f} s | {p['train_s']:.1f} s | {p['results_charts']} | "
-                    f"{p['explain_charts']} |" for n, p in mem["pages"].items()]
+            out += [
+                f"Server + {mem['processes'] - 1} worker process(es): **{mem['rss_mb']:.0f} MB** RSS after the tour "
+                f"({mem['idle_rss_mb']:.0f} MB before any page was opened; per process: "
+                f"{', '.join(f'{v:.0f}' for v in mem['per_process_mb'])} MB).",
+                "",
+                "| page | load | train (click to results) | result charts | explain charts |",
+                "|---|---|---|---|---|",
+            ]
+            out += [
+                f"| {n} | {p['load_s']:.1f} s | {p['train_s']:.1f} s | {p['results_charts']} | {p['explain_charts']} |"
+                for n, p in mem["pages"].items()
+            ]
             out += [f"| {n} | failed: {t[:100]} | | | |" for n, t in mem["failures"].items()]
             if mem["console_errors"]:
                 out += ["", "Browser console errors: " + "; ".join(mem["console_errors"][:5])]
@@ -150,15 +254,22 @@ def markdown(results: dict, rows: list[dict]) -> str:
 
 
 def _loop_section(loop: dict) -> list[str]:
-    return ["", f"## Training loop: engine `fit` vs a bare PyTorch loop ({loop.get('work', 'MLP')})", "",
-            f"{loop['steps']} optimiser steps ({loop['epochs']} epochs x {loop['rows']} rows, batch "
-            f"{loop['batch_size']}), one torch thread, {loop['repeats']} interleaved repetitions, medians.", "",
-            "| | bare loop | fit | ratio |", "|---|---|---|---|",
-            f"| CPU time | {loop['bare_cpu_median_s']:.3f} s | {loop['fit_cpu_median_s']:.3f} s | {loop['ratio']:.3f}x |",
-            f"| wall time | {loop['bare_wall_median_s']:.3f} s | {loop['fit_wall_median_s']:.3f} s | "
-            f"{loop['wall_ratio']:.3f}x |", "",
-            f"Steadier cross-checks of the same timings: median of the pairwise CPU ratios "
-            f"{loop['pairwise_cpu_ratio_median']:.3f}x, best-of-{loop['repeats']} CPU ratio {loop['best_cpu_ratio']:.3f}x."]
+    return [
+        "",
+        f"## Training loop: engine `fit` vs a bare PyTorch loop ({loop.get('work', 'MLP')})",
+        "",
+        f"{loop['steps']} optimiser steps ({loop['epochs']} epochs x {loop['rows']} rows, batch "
+        f"{loop['batch_size']}), one torch thread, {loop['repeats']} interleaved repetitions, medians.",
+        "",
+        "| | bare loop | fit | ratio |",
+        "|---|---|---|---|",
+        f"| CPU time | {loop['bare_cpu_median_s']:.3f} s | {loop['fit_cpu_median_s']:.3f} s | {loop['ratio']:.3f}x |",
+        f"| wall time | {loop['bare_wall_median_s']:.3f} s | {loop['fit_wall_median_s']:.3f} s | "
+        f"{loop['wall_ratio']:.3f}x |",
+        "",
+        f"Steadier cross-checks of the same timings: median of the pairwise CPU ratios "
+        f"{loop['pairwise_cpu_ratio_median']:.3f}x, best-of-{loop['repeats']} CPU ratio {loop['best_cpu_ratio']:.3f}x.",
+    ]
 
 
 def write(results: dict, rows: list[dict], folder: Path = RESULTS) -> tuple[Path, Path]:

@@ -13,6 +13,7 @@ nodes (N raylets with their own object stores on this machine, one actor each): 
 nodes and what crossing object stores costs, not a speed-up (the CPUs are the same). Writes
 ``results/scale.md`` and ``scale.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,22 +114,36 @@ def measure(kind: str, technique: str, runs: int, slots: int, nodes: int = 0) ->
         raise RuntimeError(f"{kind}: {len(failed)} runs failed: {failed[0]}")
     run_s = [j.outcome.seconds for j in jobs]
     overhead = [(j.finished - j.started) - j.outcome.seconds for j in jobs]
-    return {"executor": f"ray, {nodes} simulated nodes" if nodes else kind, "runs": runs, "slots": slots, "startup_s": startup, "total_s": total,
-            "run_median_s": statistics.median(run_s), "run_sum_s": sum(run_s),
-            "overhead_median_s": statistics.median(overhead), "overhead_max_s": max(overhead),
-            "overhead_share": statistics.median(overhead) / statistics.median(run_s),
-            "peak_rss_mb": memory.peak}
+    return {
+        "executor": f"ray, {nodes} simulated nodes" if nodes else kind,
+        "runs": runs,
+        "slots": slots,
+        "startup_s": startup,
+        "total_s": total,
+        "run_median_s": statistics.median(run_s),
+        "run_sum_s": sum(run_s),
+        "overhead_median_s": statistics.median(overhead),
+        "overhead_max_s": max(overhead),
+        "overhead_share": statistics.median(overhead) / statistics.median(run_s),
+        "peak_rss_mb": memory.peak,
+    }
 
 
 def table(rows: list[dict], technique: str) -> str:
-    lines = [f"Eight-at-once scale check: {rows[0]['runs']} `{technique}` quick runs submitted together, "
-             f"{rows[0]['slots']} slots (simulated-node row: one per node), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.", "",
-             "| executor | start-up (s) | total (s) | run, median (s) | overhead per run, median / max (s) | "
-             "overhead / run | peak RSS, all processes (MB) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Eight-at-once scale check: {rows[0]['runs']} `{technique}` quick runs submitted together, "
+        f"{rows[0]['slots']} slots (simulated-node row: one per node), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.",
+        "",
+        "| executor | start-up (s) | total (s) | run, median (s) | overhead per run, median / max (s) | "
+        "overhead / run | peak RSS, all processes (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['executor']} | {r['startup_s']:.1f} | {r['total_s']:.1f} | {r['run_median_s']:.2f} | "
-                     f"{r['overhead_median_s'] * 1000:.0f} ms / {r['overhead_max_s'] * 1000:.0f} ms | "
-                     f"{r['overhead_share']:.1%} | {r['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {r['executor']} | {r['startup_s']:.1f} | {r['total_s']:.1f} | {r['run_median_s']:.2f} | "
+            f"{r['overhead_median_s'] * 1000:.0f} ms / {r['overhead_max_s'] * 1000:.0f} ms | "
+            f"{r['overhead_share']:.1%} | {r['peak_rss_mb']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -138,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--technique", default="xai")
     parser.add_argument("--executors", default="local,ray")
     parser.add_argument("--slots", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--nodes", type=int, default=0,
-                        help="also run Ray as N local raylets (ray.cluster_utils.Cluster), one actor per node")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="also run Ray as N local raylets (ray.cluster_utils.Cluster), one actor per node",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     rows = [measure(kind.strip(), args.technique, args.runs, args.slots) for kind in args.executors.split(",")]

@@ -5,6 +5,7 @@
 Starts the real app and drives it in Debian's headless Chromium exactly like the browser tests do (the code is
 shared: tests/browser/driver.py). ``--docs`` also copies each technique's shot to docs/screenshot-<name>.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,11 @@ ROOT = driver.ROOT
 def gallery(out: Path, names: list[str] | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="frontier-shots-") as tmp, \
-            driver.AppServer(Path(tmp) / "data", log_path=Path(tmp) / "streamlit.log") as server, \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory(prefix="frontier-shots-") as tmp,
+        driver.AppServer(Path(tmp) / "data", log_path=Path(tmp) / "streamlit.log") as server,
+        sync_playwright() as p,
+    ):
         browser = driver.launch(p)
         try:
             report = driver.tour(browser, server, shots=out, names=names)
@@ -50,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     report = gallery(out, args.only)
     for run in report["pages"]:
-        print(f"{run.screenshot}  (train {run.train_s:.1f} s, {run.results_charts} result charts, "
-              f"{run.explain_charts} explain charts)")
+        print(
+            f"{run.screenshot}  (train {run.train_s:.1f} s, {run.results_charts} result charts, "
+            f"{run.explain_charts} explain charts)"
+        )
         if args.docs:
             shutil.copyfile(run.screenshot, ROOT / "docs" / f"screenshot-{run.name}.png")
     for name, text in report["failures"].items():

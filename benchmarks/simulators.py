@@ -8,6 +8,7 @@ a batch of 32 with each simulator: ``default.qubit`` with backpropagation over t
 broadcasting) and ``lightning.qubit`` with adjoint differentiation. Median of the repeats after one warm-up.
 The auto rule in ``engine.quantum.qnn.choose_simulator`` should pick the faster one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,16 +57,30 @@ def main(argv=None) -> int:
         lightning = step_seconds(n, "lightning.qubit", "adjoint", args.repeats)
         auto = choose_simulator(n, gpu=False)[0]
         faster = "default.qubit" if default <= lightning else "lightning.qubit"
-        rows.append({"qubits": n, "default_qubit_backprop_ms": round(default * 1000, 1),
-                     "lightning_qubit_adjoint_ms": round(lightning * 1000, 1), "auto_picks": auto,
-                     "auto_is_faster": auto == faster})
+        rows.append(
+            {
+                "qubits": n,
+                "default_qubit_backprop_ms": round(default * 1000, 1),
+                "lightning_qubit_adjoint_ms": round(lightning * 1000, 1),
+                "auto_picks": auto,
+                "auto_is_faster": auto == faster,
+            }
+        )
         print(rows[-1], flush=True)
-    lines = ["# Quantum simulators: one forward + backward step, batch 32, 2 strongly entangling layers", "",
-             f"Command: `python -m benchmarks.simulators --qubits {args.qubits}` (one torch thread, median of "
-             f"{args.repeats}).", "", "| qubits | default.qubit + backprop | lightning.qubit + adjoint | auto picks | "
-             "auto is the faster |", "|---|---|---|---|---|"]
-    lines += [f"| {r['qubits']} | {r['default_qubit_backprop_ms']} ms | {r['lightning_qubit_adjoint_ms']} ms | "
-              f"{r['auto_picks']} | {'yes' if r['auto_is_faster'] else 'no'} |" for r in rows]
+    lines = [
+        "# Quantum simulators: one forward + backward step, batch 32, 2 strongly entangling layers",
+        "",
+        f"Command: `python -m benchmarks.simulators --qubits {args.qubits}` (one torch thread, median of "
+        f"{args.repeats}).",
+        "",
+        "| qubits | default.qubit + backprop | lightning.qubit + adjoint | auto picks | auto is the faster |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['qubits']} | {r['default_qubit_backprop_ms']} ms | {r['lightning_qubit_adjoint_ms']} ms | "
+        f"{r['auto_picks']} | {'yes' if r['auto_is_faster'] else 'no'} |"
+        for r in rows
+    ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "simulators.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "simulators.json").write_text(json.dumps(rows, indent=2))

@@ -7,6 +7,7 @@ training) for one new browser session after another: the first render is cold (t
 SHAP, plotly and the page's modules for the first time), the later ones are what a visitor meets on a server
 that is already up.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,11 +66,21 @@ def store_costs(repeats: int = 5) -> dict:
         store.load_outcome(ids[0])
         load_s = time.perf_counter() - t
         env = {**os.environ, "FRONTIER_DATA_DIR": tmp, "FRONTIER_MAX_RUNS": "1", "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-c", _PROBE, *ids], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE, *ids], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
-    shared = {"cold_s": round(probe["times"][0], 3), "median_s": round(statistics.median(probe["times"][1:]), 3),
-              "all_s": [round(t, 3) for t in probe["times"]], "errors": probe["errors"]}
+    shared = {
+        "cold_s": round(probe["times"][0], 3),
+        "median_s": round(statistics.median(probe["times"][1:]), 3),
+        "all_s": [round(t, 3) for t in probe["times"]],
+        "errors": probe["errors"],
+    }
     record_s = statistics.median(writes)
-    return {"run_s": round(run_s, 3), "record_s": round(record_s, 4), "record_share": round(record_s / run_s, 4),
-            "load_outcome_s": round(load_s, 4), "shared_render": shared}
+    return {
+        "run_s": round(run_s, 3),
+        "record_s": round(record_s, 4),
+        "record_share": round(record_s / run_s, 4),
+        "load_outcome_s": round(load_s, 4),
+        "shared_render": shared,
+    }

@@ -6,6 +6,7 @@ the first Try-it view of a run pays it once, then the app caches it per run id),
 answered ``repeats`` times; the median wall time is judged against ``TRYIT_TARGET_MS`` (the CPU time is shown
 beside it: on a shared machine it says what the answer costs by itself). One torch thread.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -33,19 +34,29 @@ def tryit_costs(names: list[str], repeats: int = 5) -> list[dict]:
             started = time.perf_counter()
             bundle = tryit.load(name, outcome.config, outcome.weights, outcome.info)
             load_s = time.perf_counter() - started
-            answers = [tryit.answer(name, bundle, inputs)
-                       for _ in range(repeats) for inputs in tryit.examples(name, bundle)]
+            answers = [
+                tryit.answer(name, bundle, inputs) for _ in range(repeats) for inputs in tryit.examples(name, bundle)
+            ]
             times, cpu = [a.ms for a in answers], [a.cpu_ms for a in answers]
         except Exception as err:  # a failing technique is a row of the report, not the end of the benchmark
             rows.append({"technique": name, "error": f"{type(err).__name__}: {err}"})
             continue
-        row = {"technique": name, "preset": preset, "load_s": round(load_s, 2), "median_ms": round(statistics.median(times), 1),
-               "max_ms": round(max(times), 1), "cpu_median_ms": round(statistics.median(cpu), 1), "answers": len(times)}
+        row = {
+            "technique": name,
+            "preset": preset,
+            "load_s": round(load_s, 2),
+            "median_ms": round(statistics.median(times), 1),
+            "max_ms": round(max(times), 1),
+            "cpu_median_ms": round(statistics.median(cpu), 1),
+            "answers": len(times),
+        }
         rows.append(row)
-        print(f"  model rebuilt in {load_s:.2f} s; answer median {row['median_ms']} ms "
-              f"(CPU {row['cpu_median_ms']} ms), "
-              f"max {row['max_ms']} ms",
-              flush=True)
+        print(
+            f"  model rebuilt in {load_s:.2f} s; answer median {row['median_ms']} ms "
+            f"(CPU {row['cpu_median_ms']} ms), "
+            f"max {row['max_ms']} ms",
+            flush=True,
+        )
     return rows
 
 

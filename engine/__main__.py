@@ -1,10 +1,11 @@
 """Command line: run any technique without Streamlit.
 
-    python -m engine list
-    python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
-    python -m engine run xai --executor ray      # the same run on Ray (RAY_ADDRESS, else a local Ray)
-    python -m engine runs list | show ID | export ID DIR
+python -m engine list
+python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
+python -m engine run xai --executor ray      # the same run on Ray (RAY_ADDRESS, else a local Ray)
+python -m engine runs list | show ID | export ID DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,8 +81,9 @@ def write_outcome(outcome, out: Path) -> None:
     """config.json, metrics.json, history.csv and model.safetensors of one run."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(outcome.config, indent=2))
-    (out / "metrics.json").write_text(json.dumps({**outcome.metrics, "status": outcome.status,
-                                                  "seconds": outcome.seconds}, indent=2))
+    (out / "metrics.json").write_text(
+        json.dumps({**outcome.metrics, "status": outcome.status, "seconds": outcome.seconds}, indent=2)
+    )
     outcome.history.to_csv(out / "history.csv", index=False)
     if outcome.weights:
         (out / "model.safetensors").write_bytes(outcome.weights)
@@ -122,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--out", help="folder for config.json, metrics.json, history.csv, model.safetensors")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    run.add_argument("--executor", choices=("local", "ray"), default="local",
-                     help="local: train in this process (default); ray: on Ray (RAY_ADDRESS, else a local Ray)")
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: train in this process (default); ray: on Ray (RAY_ADDRESS, else a local Ray)",
+    )
     runs = sub.add_parser("runs", help="stored runs").add_subparsers(dest="runs_command", required=True)
     runs.add_parser("list", help="every stored run, newest first, one JSON object per line")
     runs.add_parser("show", help="one run's record as JSON").add_argument("id")

@@ -1,4 +1,5 @@
 """Attention & transformers page: train a small transformer and see what each head looks at."""
+
 from ui.page import technique_page
 
 INTRO = """

@@ -1,4 +1,5 @@
 """Edge AI page: compress a trained network for a phone and measure what each technique costs and saves."""
+
 import re
 import time
 
@@ -30,8 +31,12 @@ def finished_runs() -> list[dict]:
     if db is None:
         return []
     who = None if single_user() else owner()
-    runs = [r for technique in SOURCES for r in db.list_runs(who, technique, limit=50)
-            if r["status"] in ("done", "stopped") and r["config"].get("dataset") != "diabetes"]
+    runs = [
+        r
+        for technique in SOURCES
+        for r in db.list_runs(who, technique, limit=50)
+        if r["status"] in ("done", "stopped") and r["config"].get("dataset") != "diabetes"
+    ]
     return sorted(runs, key=lambda r: r["created"], reverse=True)
 
 
@@ -48,20 +53,31 @@ def source_inputs() -> dict:
     if setting("edge", "start_from") != "finished_run":
         return {}
     runs = finished_runs()
-    pasted = st.text_input("…or paste a result link (or run id) of an Explainable AI or NAS run", key="edge.run_link",
-                           max_chars=300, help="The link from a run's Share button; only its run id is used.")
+    pasted = st.text_input(
+        "…or paste a result link (or run id) of an Explainable AI or NAS run",
+        key="edge.run_link",
+        max_chars=300,
+        help="The link from a run's Share button; only its run id is used.",
+    )
     found = re.search(r"[0-9a-f]{32}", pasted or "")
     if pasted and not found:
         st.error("That does not contain a run id (32 letters and digits, 0-9 and a-f).", icon=":material/link_off:")
     if found:
         return {"source_run": found.group(0)}
     if not runs:
-        st.info("You have no finished Explainable AI or NAS runs yet: train one on its page, or paste a result link.",
-                icon=":material/info:")
+        st.info(
+            "You have no finished Explainable AI or NAS runs yet: train one on its page, or paste a result link.",
+            icon=":material/info:",
+        )
         return {}
     by_id = {r["id"]: r for r in runs}
-    chosen = st.selectbox("Finished run to compress", list(by_id), format_func=lambda i: run_label(by_id[i]),
-                          key="edge.run_pick", help="Its network and its data split are rebuilt from the stored run.")
+    chosen = st.selectbox(
+        "Finished run to compress",
+        list(by_id),
+        format_func=lambda i: run_label(by_id[i]),
+        key="edge.run_pick",
+        help="Its network and its data split are rebuilt from the stored run.",
+    )
     return {"source_run": chosen}
 
 

@@ -1,4 +1,5 @@
 """Federated learning page: clients keep their data, the server averages their models, round by round."""
+
 from ui.page import technique_page
 
 INTRO = """

@@ -1,4 +1,5 @@
 """GANs page: watch a generator and a discriminator play their game, live."""
+
 from ui.page import technique_page
 
 INTRO = """

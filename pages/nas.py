@@ -1,11 +1,16 @@
 """Neural architecture search page: random search, evolution and an RL controller design a digit classifier."""
+
 from engine.nas.config import SPACE, SPACE_HELP, space_size
 from ui.nas import candidate_inspector
 from ui.page import technique_page
 
-SPACE_TABLE = "\n".join(["| decision | what it sets | options |", "|---|---|---|",
-                         *(f"| {d.replace('_', ' ')} | {SPACE_HELP[d]} | {', '.join(map(str, o))} |"
-                           for d, o in SPACE.items())])
+SPACE_TABLE = "\n".join(
+    [
+        "| decision | what it sets | options |",
+        "|---|---|---|",
+        *(f"| {d.replace('_', ' ')} | {SPACE_HELP[d]} | {', '.join(map(str, o))} |" for d, o in SPACE.items()),
+    ]
+)
 
 INTRO = f"""
 **Neural architecture search** lets an algorithm design the network. Here the designs grow out of the course's

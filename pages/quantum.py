@@ -1,4 +1,5 @@
 """Quantum neural networks page: build circuits in the lab, or train a classifier with a quantum layer."""
+
 from ui.page import technique_page
 
 INTRO = """

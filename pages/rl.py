@@ -1,4 +1,5 @@
 """Reinforcement learning page: tabular Q-learning and SARSA on grid worlds, a deep Q-network on CartPole."""
+
 from ui.gridworld import grid_editor_ui
 from ui.page import technique_page
 

@@ -1,4 +1,5 @@
 """Your runs: history, side-by-side comparison, re-open, delete."""
+
 import datetime as dt
 
 import pandas as pd
@@ -27,10 +28,17 @@ if not runs:
 
 
 headlines = db.headlines([r["id"] for r in runs])
-table = pd.DataFrame([{  # status early: a stopped or failed run must be visible without scrolling sideways
-    "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"), "status": r["status"],
-    **run_row(r, headlines.get(r["id"], [])), "seconds": round(r["seconds"] or 0, 1)}
-    for r in runs])
+table = pd.DataFrame(
+    [
+        {  # status early: a stopped or failed run must be visible without scrolling sideways
+            "when": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"),
+            "status": r["status"],
+            **run_row(r, headlines.get(r["id"], [])),
+            "seconds": round(r["seconds"] or 0, 1),
+        }
+        for r in runs
+    ]
+)
 # A new key after each delete: the table's old selection (row numbers) would point past the end or at another run.
 table_key = f"runs.table.{st.session_state.get('runs._deleted', 0)}"
 picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key=table_key)
@@ -44,8 +52,12 @@ if len(rows) == 1:
     name = run["technique"]
     c1, c2 = st.columns(2)
     if name in engine.TECHNIQUES and run["status"] in ("done", "stopped"):
-        c1.page_link(engine.TECHNIQUES[name].page, label="Open this run on its page", icon=":material/open_in_new:",
-                     query_params={"run": run["id"]})
+        c1.page_link(
+            engine.TECHNIQUES[name].page,
+            label="Open this run on its page",
+            icon=":material/open_in_new:",
+            query_params={"run": run["id"]},
+        )
     if c2.button("Delete this run", icon=":material/delete:", key="runs.delete"):
         db.delete(run["id"], owner())
         st.session_state["runs._deleted"] = st.session_state.get("runs._deleted", 0) + 1

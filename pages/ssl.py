@@ -1,4 +1,5 @@
 """Self-supervised learning page: pretrain on unlabelled digits, then see where it pays with few labels."""
+
 from ui.page import technique_page
 
 INTRO = (
@@ -12,6 +13,7 @@ INTRO = (
     "Then the labels come out, but only a few: a **linear probe** (a linear classifier on the frozen encoder's "
     "features) is compared with the same encoder at its random start and with the same network trained on the "
     "same labels. On these small digits random convolutional features are already good, so expect a small gain "
-    "with 10% of the labels; the gains show with 1-2% of the labels and on a perturbed copy of the test digits.")
+    "with 10% of the labels; the gains show with 1-2% of the labels and on a perturbed copy of the test digits."
+)
 
 technique_page("ssl", intro=INTRO)

@@ -1,4 +1,5 @@
 """Transfer learning page: a pretrained model versus training from scratch when labels are few."""
+
 import streamlit as st
 
 from engine.core.data import DataError
@@ -34,10 +35,16 @@ def upload_inputs() -> dict:
         return {}
     token, df = upload
     columns = list(df.columns)
-    text_column = st.selectbox("Text column", columns, key="transfer.text_pick",
-                               help="The column that holds the sentences.")
-    label_column = st.selectbox("Label column", columns, index=len(columns) - 1, key="transfer.label_pick",
-                                help="The column that holds each sentence's class.")
+    text_column = st.selectbox(
+        "Text column", columns, key="transfer.text_pick", help="The column that holds the sentences."
+    )
+    label_column = st.selectbox(
+        "Label column",
+        columns,
+        index=len(columns) - 1,
+        key="transfer.label_pick",
+        help="The column that holds each sentence's class.",
+    )
     try:
         read_text_csv(df, text_column, label_column, int(setting("transfer", "labels_per_class", 3)))
     except DataError as e:

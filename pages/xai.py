@@ -1,4 +1,5 @@
 """Explainable AI page: an MLP on real tables (or your CSV), explained with SHAP."""
+
 import streamlit as st
 
 from engine.core.data import DataError, table_from_csv
@@ -22,8 +23,13 @@ def upload_inputs() -> dict:
     if upload is None:
         return {}
     token, df = upload
-    target = st.selectbox("Column to predict", list(df.columns), index=len(df.columns) - 1, key="xai.target_pick",
-                          help="The network learns to predict this column from the numeric others.")
+    target = st.selectbox(
+        "Column to predict",
+        list(df.columns),
+        index=len(df.columns) - 1,
+        key="xai.target_pick",
+        help="The network learns to predict this column from the numeric others.",
+    )
     try:
         table_from_csv(df, target)
     except DataError as e:

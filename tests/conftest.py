@@ -1,6 +1,7 @@
 """Every test session gets its own data directory (run store, uploads), never the user's, and, for the run-store
 suite, a throwaway PostgreSQL server (``postgres_url``: skipped with a reason locally when PostgreSQL is not
 installed; under CI=1 that is a failure)."""
+
 import os
 import tempfile
 
@@ -11,12 +12,12 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 # --- a throwaway PostgreSQL server for the run-store suite --------------------------------------------------
-import glob  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
+import glob
+import shutil
+import socket
+import subprocess
 
-import pytest  # noqa: E402
+import pytest
 
 
 def _unavailable(reason: str):
@@ -61,11 +62,22 @@ def postgres_server():
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
         as_user = ["runuser", "-u", "nobody", "--"]
     port, data = _free_port(), os.path.join(root, "data")
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)
     try:
         run(f"{bindir}/initdb", "-D", data, "-U", "frontier", "--auth=trust", "-E", "UTF8", "--no-sync")
-        run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-t", "60", "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off", "start")
+        run(
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(root, "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off",
+            "start",
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
         shutil.rmtree(root, ignore_errors=True)
         detail = getattr(e, "stderr", b"") or b""

@@ -1,8 +1,10 @@
 """A settings form generated from a technique's ``Config``, with presets and the settings kept in the URL."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -54,8 +56,9 @@ def widget(key: str, name: str, field, on_change: Callable | None = None) -> Any
         if extra.get("widget") == "slider" and lo is not None and hi is not None:
             return st.slider(label, float(lo), float(hi), step=step, format=f"%.{digits}f", **common)
         return st.number_input(label, min_value=lo, max_value=hi, step=step, format=f"%.{digits}f", **common)
-    return st.text_input(label, max_chars=field.metadata and getattr(field.metadata[0], "max_length", None)
-                         or 200, **common)
+    return st.text_input(
+        label, max_chars=(field.metadata and getattr(field.metadata[0], "max_length", None)) or 200, **common
+    )
 
 
 def _decimals(*values) -> int:
@@ -103,8 +106,14 @@ def _apply(name: str, values: dict) -> None:
         st.session_state[f"{name}.{field}"] = value
 
 
-def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = None, columns: int = 3,
-                initial: dict | None = None, initial_id: str | None = None):
+def config_form(
+    name: str,
+    module,
+    extra_inputs: Callable[[], dict] | None = None,
+    columns: int = 3,
+    initial: dict | None = None,
+    initial_id: str | None = None,
+):
     """Draw the settings and return a valid Config, or None after showing what is wrong.
 
     First visit: settings come from ``initial`` (a stored run's config, re-applied whenever ``initial_id``, the
@@ -132,11 +141,17 @@ def config_form(name: str, module, extra_inputs: Callable[[], dict] | None = Non
             _apply(name, preset_values(cls, presets, choice, current))
 
     with st.container(border=True):
-        st.selectbox("Preset", [*presets, "custom"], key=f"{name}._preset", on_change=on_preset,
-                     format_func=lambda p: preset_label(module, p),
-                     help="Start from a ready-made setup, then adjust anything below.")
+        st.selectbox(
+            "Preset",
+            [*presets, "custom"],
+            key=f"{name}._preset",
+            on_change=on_preset,
+            format_func=lambda p: preset_label(module, p),
+            help="Start from a ready-made setup, then adjust anything below.",
+        )
         cols = st.columns(columns)
         values = {}
+
         def edited():  # the settings no longer match a preset
             st.session_state[f"{name}._preset"] = "custom"
 
@@ -172,8 +187,9 @@ def _initial_config(cls, base: dict, initial: dict | None):
         # The address's own settings win: after a run, the form writes each later change there beside ``run``.
         return from_params(cls, dict(st.query_params), stored.model_dump())
     except ConfigError:  # e.g. a run stored by an older version of the page
-        config, warnings = from_params(cls, {k: str(v).lower() if isinstance(v, bool) else str(v)
-                                             for k, v in shown.items()}, base)
+        config, warnings = from_params(
+            cls, {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in shown.items()}, base
+        )
         return config, [w.replace("from the link", "from the stored run") for w in warnings]
 
 

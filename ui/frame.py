@@ -1,4 +1,5 @@
 """The app frame: the page list and the shared sidebar (compute device, about)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -11,8 +12,11 @@ from ui.runs import remember_owner
 def pages() -> list:
     home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
     runs = st.Page("pages/runs.py", title="Your runs", icon=":material/history:", url_path="runs")
-    return [home, *(st.Page(e.page, title=e.title, icon=e.icon, url_path=name) for name, e in engine.TECHNIQUES.items()),
-            runs]
+    return [
+        home,
+        *(st.Page(e.page, title=e.title, icon=e.icon, url_path=name) for name, e in engine.TECHNIQUES.items()),
+        runs,
+    ]
 
 
 def sidebar() -> None:
@@ -20,8 +24,10 @@ def sidebar() -> None:
         # While the workers start, the status redraws itself every 2 s (not only when something else reruns).
         polling = st.session_state["_status_polling"] = not service().executor.device
         st.fragment(_compute_status, run_every=2.0 if polling else None)()
-        st.caption("Frontier Lab trains every model for real, on this server, while you watch. "
-                   "Your settings live in the page address: copy it to share the setup.")
+        st.caption(
+            "Frontier Lab trains every model for real, on this server, while you watch. "
+            "Your settings live in the page address: copy it to share the setup."
+        )
         remember_owner()
 
 

@@ -3,6 +3,7 @@
 The engine takes the map only as a string (``S../.#G``); translating ``st.data_editor``'s edits into that
 string happens here, on the Streamlit side.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -41,7 +42,12 @@ def grid_editor_ui(name: str = "rl") -> dict:
         set_setting(name, "grid", apply_edits(text, st.session_state[editor_key]["edited_rows"]))
 
     st.caption("Grid editor: pick a cell's type (. free, # wall, T trap, G goal, S start); the map above follows.")
-    st.data_editor(cells, key=editor_key, on_change=apply, hide_index=True, num_rows="fixed",
-                   column_config={c: st.column_config.SelectboxColumn(c, options=SYMBOLS, required=True)
-                                  for c in cells.columns})
+    st.data_editor(
+        cells,
+        key=editor_key,
+        on_change=apply,
+        hide_index=True,
+        num_rows="fixed",
+        column_config={c: st.column_config.SelectboxColumn(c, options=SYMBOLS, required=True) for c in cells.columns},
+    )
     return {}

@@ -1,4 +1,5 @@
 """The job panel: Train, queue position, live progress and chart, Stop; hands back the finished Outcome."""
+
 from __future__ import annotations
 
 import time
@@ -38,12 +39,21 @@ def job_panel(name: str, module, config):
     running = job is not None
     lost = st.session_state.get(f"{name}._lost")
     if lost and not running and outcome_key not in st.session_state:
-        st.warning(f"Your last run here did not finish: {lost} Its settings are back in the form above; press "
-                   "**Train** to run it again.", icon=":material/restart_alt:")
+        st.warning(
+            f"Your last run here did not finish: {lost} Its settings are back in the form above; press "
+            "**Train** to run it again.",
+            icon=":material/restart_alt:",
+        )
     left, right = st.columns([1, 3], vertical_alignment="center")
     with left:
-        train = st.button("Train", type="primary", icon=":material/play_arrow:", disabled=config is None or running,
-                          key=f"{name}._train", width="stretch")
+        train = st.button(
+            "Train",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=config is None or running,
+            key=f"{name}._train",
+            width="stretch",
+        )
     with right:
         if config is not None:
             st.caption(_estimate_text(name, config))
@@ -99,14 +109,18 @@ def _estimate_text(name: str, config) -> str:
     est = app.estimate(name, config)
     measured = "from how fast recent runs went on this server"
     if est.wait_s:
-        return (f"Estimated time: about {_seconds(est.total_s)} (training about {_seconds(est.train_s)}, "
-                f"{measured if est.measured else 'a first guess'}, plus about {_seconds(est.wait_s)} waiting for a "
-                "free slot).")
+        return (
+            f"Estimated time: about {_seconds(est.total_s)} (training about {_seconds(est.train_s)}, "
+            f"{measured if est.measured else 'a first guess'}, plus about {_seconds(est.wait_s)} waiting for a "
+            "free slot)."
+        )
     how = measured if est.measured else "a first guess; it gets better as runs finish on this server"
     training, waiting = app.executor.busy()
     if est.wait_s is None and (training or waiting):  # busy, but no run has ended yet to time the wait by
-        return (f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after a wait for a free slot: "
-                f"the server is training {training} run(s) with {waiting} waiting.")
+        return (
+            f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after a wait for a free slot: "
+            f"the server is training {training} run(s) with {waiting} waiting."
+        )
     return f"Estimated time: about {_seconds(est.train_s)} ({how})."
 
 
@@ -132,14 +146,19 @@ def _follow(name: str, queued: bool) -> None:
         return
     with st.container(border=True):
         if job.status == "queued" and not ex.device:
-            st.info("Starting the training workers (this happens once after the server starts, about 10-30 s). "
-                    "Your run starts as soon as they are ready.", icon=":material/hourglass_top:")
+            st.info(
+                "Starting the training workers (this happens once after the server starts, about 10-30 s). "
+                "Your run starts as soon as they are ready.",
+                icon=":material/hourglass_top:",
+            )
         elif job.status == "queued":
             pos = ex.position(job.id)
             wait = service().expected_wait_s(ahead=max(pos - 1, 0))
             about = f" (about {wait_text(wait)}, from recent run times)" if wait else ""
-            st.info(f"Waiting for a free slot: you are number {pos} in the queue{about}. Training starts "
-                    "automatically.", icon=":material/hourglass_top:")
+            st.info(
+                f"Waiting for a free slot: you are number {pos} in the queue{about}. Training starts automatically.",
+                icon=":material/hourglass_top:",
+            )
         else:
             _progress_bar(job)
         if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):

@@ -1,4 +1,5 @@
 """Result tabs: Results (what happened + figures), Explain (SHAP views), Details (config, metrics, downloads)."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,15 @@ def figure(fig, key: str, download: bool = True, select: bool = False) -> list[d
     if caption:
         st.caption(caption)
     if download:
-        st.download_button("Download chart (HTML)", data=lambda f=fig: export.figure_html(f),
-                           file_name=f"{key}.html", mime="text/html", key=f"{key}.dl", type="tertiary",
-                           icon=":material/download:")
+        st.download_button(
+            "Download chart (HTML)",
+            data=lambda f=fig: export.figure_html(f),
+            file_name=f"{key}.html",
+            mime="text/html",
+            key=f"{key}.dl",
+            type="tertiary",
+            icon=":material/download:",
+        )
     return list((event.get("selection") or {}).get("points") or []) if select else []  # a dict-like state
 
 
@@ -100,9 +107,13 @@ def explanation_views(name: str, title: str, exp) -> None:
     output = None
     if np.ndim(exp.values) == 3:
         names = exp.output_names or [str(i) for i in range(np.shape(exp.values)[2])]
-        output = st.selectbox("Explain the model's score for class", range(len(names)), format_func=lambda i: names[i],
-                              key=f"{key}.output",
-                              help="SHAP splits the model's output for this class (a raw score or a probability).")
+        output = st.selectbox(
+            "Explain the model's score for class",
+            range(len(names)),
+            format_func=lambda i: names[i],
+            key=f"{key}.output",
+            help="SHAP splits the model's output for this class (a raw score or a probability).",
+        )
     c1, c2 = st.columns(2)
     with c1:
         figure(charts.shap_bar(exp, output), f"{key}.bar", download=False)
@@ -110,15 +121,30 @@ def explanation_views(name: str, title: str, exp) -> None:
         figure(charts.shap_beeswarm(exp, output), f"{key}.beeswarm", download=False)
     c3, c4 = st.columns(2)
     with c3:
-        row = st.slider("Row to explain", 0, len(exp.values) - 1, 0, key=f"{key}.row",
-                        help="Pick one explained row to see how each feature moved its prediction.",
-                        ) if len(exp.values) > 1 else 0
+        row = (
+            st.slider(
+                "Row to explain",
+                0,
+                len(exp.values) - 1,
+                0,
+                key=f"{key}.row",
+                help="Pick one explained row to see how each feature moved its prediction.",
+            )
+            if len(exp.values) > 1
+            else 0
+        )
         figure(charts.shap_waterfall(exp, row, output), f"{key}.waterfall", download=False)
     with c4:
         features = list(exp.feature_names)
         default = int(np.argmax(global_importance(exp)))
-        feature = st.selectbox("Feature", range(len(features)), index=default, format_func=lambda j: features[j],
-                               key=f"{key}.feature", help="See how this feature's value changes its effect.")
+        feature = st.selectbox(
+            "Feature",
+            range(len(features)),
+            index=default,
+            format_func=lambda j: features[j],
+            key=f"{key}.feature",
+            help="See how this feature's value changes its effect.",
+        )
         figure(charts.shap_dependence(exp, feature, output), f"{key}.dependence", download=False)
 
 
@@ -129,8 +155,9 @@ def network_views(name: str, diagrams: dict) -> None:
     for i, (model_name, fig) in enumerate(diagrams.items()):
         total = (fig.layout.meta or {}).get("total_parameters")
         weights = f" · {total:,} weights" if isinstance(total, int) else ""
-        with st.expander(f"Network diagram: {model_name.replace('_', ' ')}{weights}", expanded=i == 0,
-                         icon=":material/account_tree:"):
+        with st.expander(
+            f"Network diagram: {model_name.replace('_', ' ')}{weights}", expanded=i == 0, icon=":material/account_tree:"
+        ):
             figure(fig, f"{name}.diagram.{_slug(model_name)}", download=False)
 
 
@@ -150,17 +177,48 @@ def details_tab(name: str, outcome) -> None:
     with st.expander("History (every step)"):
         st.dataframe(outcome.history, hide_index=True)
     cols = st.columns(4)
-    cols[0].download_button("History (CSV)", export.csv_bytes(outcome.history), f"{name}_history.csv", "text/csv",
-                            key=f"{name}.dl.history", icon=":material/download:")
-    cols[1].download_button("Metrics (CSV)", export.csv_bytes(export.metrics_frame(outcome.metrics)),
-                            f"{name}_metrics.csv", "text/csv", key=f"{name}.dl.metrics", icon=":material/download:")
-    cols[2].download_button("Settings (JSON)", export.config_json(outcome.config), f"{name}_config.json",
-                            "application/json", key=f"{name}.dl.config", icon=":material/download:")
+    cols[0].download_button(
+        "History (CSV)",
+        export.csv_bytes(outcome.history),
+        f"{name}_history.csv",
+        "text/csv",
+        key=f"{name}.dl.history",
+        icon=":material/download:",
+    )
+    cols[1].download_button(
+        "Metrics (CSV)",
+        export.csv_bytes(export.metrics_frame(outcome.metrics)),
+        f"{name}_metrics.csv",
+        "text/csv",
+        key=f"{name}.dl.metrics",
+        icon=":material/download:",
+    )
+    cols[2].download_button(
+        "Settings (JSON)",
+        export.config_json(outcome.config),
+        f"{name}_config.json",
+        "application/json",
+        key=f"{name}.dl.config",
+        icon=":material/download:",
+    )
     if outcome.weights:
-        cols[3].download_button("Weights (safetensors)", outcome.weights, f"{name}_model.safetensors",
-                                "application/octet-stream", key=f"{name}.dl.weights", icon=":material/download:")
+        cols[3].download_button(
+            "Weights (safetensors)",
+            outcome.weights,
+            f"{name}_model.safetensors",
+            "application/octet-stream",
+            key=f"{name}.dl.weights",
+            icon=":material/download:",
+        )
     for label, d in (getattr(outcome, "downloads", None) or {}).items():  # the technique's own files (views.downloads)
-        st.download_button(label, d["data"], d["file_name"], d["mime"], key=f"{name}.dl.file.{label}",
-                           icon=":material/download:", type="primary")
+        st.download_button(
+            label,
+            d["data"],
+            d["file_name"],
+            d["mime"],
+            key=f"{name}.dl.file.{label}",
+            icon=":material/download:",
+            type="primary",
+        )
         if d.get("note"):
             st.caption(export.markdown_text(d["note"]))

@@ -9,6 +9,7 @@ only public path, and it runs only from app.py). Every page calls :func:`use_app
 mode it switches the server to app.py's router and reruns, so the link opens inside the app.
 ``tests/ui/test_router.py`` fails when an upgrade changes this behaviour (then delete this module).
 """
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 

@@ -1,4 +1,5 @@
 """Stored runs in the UI: who owns them, opening a shared result link, and the share box."""
+
 from __future__ import annotations
 
 import secrets
@@ -7,7 +8,6 @@ import streamlit as st
 
 from engine.core.service import service
 from engine.core.store import RUN_ID
-
 
 OWNER_COOKIE = "frontier_owner"
 OWNER_DAYS = 365
@@ -40,8 +40,14 @@ def remember_owner() -> None:
 
     secure = (st.context.url or "").startswith("https:") or None
     stx.CookieManager(key="frontier.cookies").set(
-        OWNER_COOKIE, token, key="frontier.owner", path="/", same_site="strict", secure=secure,
-        expires_at=dt.datetime.now() + dt.timedelta(days=OWNER_DAYS))
+        OWNER_COOKIE,
+        token,
+        key="frontier.owner",
+        path="/",
+        same_site="strict",
+        secure=secure,
+        expires_at=dt.datetime.now() + dt.timedelta(days=OWNER_DAYS),
+    )
 
 
 def store():
@@ -71,7 +77,10 @@ def shared_outcome(name: str):
         elif row["technique"] != name:
             cache[run_id] = (None, f"This link is for a run of another technique ({row['technique']}).")
         elif row["status"] not in ("done", "stopped"):
-            cache[run_id] = (None, f"This run has no results to show (it {row['status']}: {row['error'] or 'no details'}).")
+            cache[run_id] = (
+                None,
+                f"This run has no results to show (it {row['status']}: {row['error'] or 'no details'}).",
+            )
         else:
             cache[run_id] = (db.load_outcome(run_id), None)
     return cache[run_id]
@@ -91,8 +100,10 @@ def share_box(outcome) -> None:
         return
     base = (st.context.url or "").split("?")[0]
     with st.popover("Share", icon=":material/share:", help="A link to these settings and results"):
-        st.markdown("Anyone with this link sees these settings **and** these results, without retraining. "
-                    "Only people you give it to can find it.")
+        st.markdown(
+            "Anyone with this link sees these settings **and** these results, without retraining. "
+            "Only people you give it to can find it."
+        )
         st.code(f"{base}?run={outcome.run_id}", language=None)
 
 
@@ -126,8 +137,11 @@ def run_row(run: dict, headline: list[str]) -> dict:
         return row
     module = engine.load(name)
     cls = module.Config
-    row["data"] = " · ".join(option_text(cls, f, config[f]) for f in DATA_FIELDS
-                             if f in config and f in cls.model_fields and applies(cls, f, config))
+    row["data"] = " · ".join(
+        option_text(cls, f, config[f])
+        for f in DATA_FIELDS
+        if f in config and f in cls.model_fields and applies(cls, f, config)
+    )
     key = next((k for k in [*headline, *module.METRICS] if isinstance(run["metrics"].get(k), (int, float))), None)
     if key is not None:
         spec = metric_spec(module.METRICS, key)
@@ -136,8 +150,10 @@ def run_row(run: dict, headline: list[str]) -> dict:
         quick = validate(cls, module.PRESETS["quick"]).model_dump()
     except ConfigError:
         quick = {}
-    changed = [f"{f.replace('_', ' ')} {option_text(cls, f, config[f])}" for f in form_fields(cls)
-               if f in config and f not in DATA_FIELDS and f in quick and config[f] != quick[f]
-               and applies(cls, f, config)]
+    changed = [
+        f"{f.replace('_', ' ')} {option_text(cls, f, config[f])}"
+        for f in form_fields(cls)
+        if f in config and f not in DATA_FIELDS and f in quick and config[f] != quick[f] and applies(cls, f, config)
+    ]
     row["settings changed"] = ", ".join(changed) or "quick preset"
     return row

@@ -5,6 +5,7 @@ cached per run id with ``st.cache_resource``: read-only (frozen, eval mode; answ
 engine's lock), and reachable only through the run's unguessable id, which is also what opens its result link.
 The widgets per technique live in ``ui.tryit_inputs``; this module draws the tab and the answer.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Each draws its widgets (keys start with ``<name>.try.``) and returns the dict that technique's
 ``engine/<name>/tryit.answer`` takes. Streamlit-only; the engine never sees a widget.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,15 +23,28 @@ def _slider_range(values: np.ndarray) -> tuple[float, float, float]:
 def _feature_slider(name: str, bundle, start: int, j: int, value: float) -> float:
     lo, hi, step = _slider_range(bundle.X_train_raw[:, j])
     value = float(min(max(round(value / step) * step, lo), hi))
-    return st.slider(str(bundle.feature_names[j]), lo, hi, value, step, key=f"{name}.try.{start}.{j}",
-                     help="Move it to see how the prediction and its explanation change.")
+    return st.slider(
+        str(bundle.feature_names[j]),
+        lo,
+        hi,
+        value,
+        step,
+        key=f"{name}.try.{start}.{j}",
+        help="Move it to see how the prediction and its explanation change.",
+    )
 
 
 def xai(name: str, bundle) -> dict:
     """A slider per feature, starting from a chosen test row; the most influential features first."""
     n_test = len(bundle.X_test_raw)
-    start = st.number_input("Start from test row", 0, n_test - 1, 0, key=f"{name}.try.start",
-                            help="The sliders start at this held-out row's values; move them to ask 'what if?'.")
+    start = st.number_input(
+        "Start from test row",
+        0,
+        n_test - 1,
+        0,
+        key=f"{name}.try.start",
+        help="The sliders start at this held-out row's values; move them to ask 'what if?'.",
+    )
     row = bundle.X_test_raw[start].astype(np.float64)
     order = bundle.ranking
     values = row.copy()
@@ -50,26 +64,44 @@ def xai(name: str, bundle) -> dict:
 
 # --- shared input widgets ----------------------------------------------------------------------------------
 
+
 def digit_editor(name: str, images: np.ndarray) -> np.ndarray:
     """An 8x8 grid of ink values 0-16 (scikit-learn's digits scale), starting from a chosen test digit.
     Returns the image (8, 8) in [0, 1]."""
     import pandas as pd
 
-    start = st.number_input("Start from test digit", 0, len(images) - 1, 0, key=f"{name}.try.digit",
-                            help="The grid starts as this held-out digit; edit any cell to redraw it.")
-    cells = pd.DataFrame(np.rint(np.asarray(images[start]).reshape(8, 8) * 16).astype(int),
-                         columns=[str(c + 1) for c in range(8)])
+    start = st.number_input(
+        "Start from test digit",
+        0,
+        len(images) - 1,
+        0,
+        key=f"{name}.try.digit",
+        help="The grid starts as this held-out digit; edit any cell to redraw it.",
+    )
+    cells = pd.DataFrame(
+        np.rint(np.asarray(images[start]).reshape(8, 8) * 16).astype(int), columns=[str(c + 1) for c in range(8)]
+    )
     st.caption("Draw by editing the grid: 0 is blank paper, 16 is full ink.")
-    edited = st.data_editor(cells, key=f"{name}.try.grid.{start}", num_rows="fixed", hide_index=True,
-                            column_config={c: st.column_config.NumberColumn(c, min_value=0, max_value=16, step=1,
-                                                                            required=True) for c in cells.columns})
+    edited = st.data_editor(
+        cells,
+        key=f"{name}.try.grid.{start}",
+        num_rows="fixed",
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(c, min_value=0, max_value=16, step=1, required=True) for c in cells.columns
+        },
+    )
     return np.clip(edited.to_numpy(dtype=np.float32), 0, 16) / 16
 
 
 def example_text(name: str, examples: list[str], label: str, help: str, area: bool = False) -> str:
     """A text box starting from a chosen example (examples are shown as plain text, never Markdown)."""
-    pick = st.selectbox("Start from a test example", range(len(examples)), key=f"{name}.try.example",
-                        format_func=lambda i: examples[i][:90])
+    pick = st.selectbox(
+        "Start from a test example",
+        range(len(examples)),
+        key=f"{name}.try.example",
+        format_func=lambda i: examples[i][:90],
+    )
     box = st.text_area if area else st.text_input
     return box(label, value=examples[pick], key=f"{name}.try.text.{pick}", max_chars=1000, help=help)
 
@@ -85,11 +117,19 @@ def selected_point(key: str):
 
 # --- per technique -----------------------------------------------------------------------------------------
 
+
 def transfer(name: str, bundle) -> dict:
     """Text: your sentence. Images: your digit on an 8x8 grid."""
     if bundle.track == "text":
-        return {"sentence": example_text(name, bundle.examples, "Your sentence", area=True,
-                                         help="Type anything; every trained strategy classifies it.")}
+        return {
+            "sentence": example_text(
+                name,
+                bundle.examples,
+                "Your sentence",
+                area=True,
+                help="Type anything; every trained strategy classifies it.",
+            )
+        }
     return {"image": digit_editor(name, bundle.X_test[:, 0])}
 
 
@@ -97,24 +137,42 @@ def attention(name: str, bundle) -> dict:
     """Type or edit a sequence (digits: draw on the grid)."""
     if bundle.row_width:
         return {"image": digit_editor(name, np.asarray(bundle.examples))}
-    hint = {"first_marked": "letters a-j with one X and one Y, e.g. abXcdeYfghij",
-            "brackets": "a string of ( and ), e.g. (()())((()))()()()",
-            "sentiment": "a short review, e.g. the food was not good"}[bundle.task]
-    return {"text": example_text(name, bundle.examples, "Your sequence",
-                                 help=f"Type {hint}; at most {bundle.max_len} tokens.")}
+    hint = {
+        "first_marked": "letters a-j with one X and one Y, e.g. abXcdeYfghij",
+        "brackets": "a string of ( and ), e.g. (()())((()))()()()",
+        "sentiment": "a short review, e.g. the food was not good",
+    }[bundle.task]
+    return {
+        "text": example_text(
+            name, bundle.examples, "Your sequence", help=f"Type {hint}; at most {bundle.max_len} tokens."
+        )
+    }
 
 
 def gan(name: str, bundle) -> dict:
     """Latent sliders (starting from a seeded random point); 2-D sets: a click on the plane is scored too."""
     n = bundle.config.latent_size
-    seed = st.number_input("Random starting point (seed)", 0, 10_000, 0, key=f"{name}.try.seed",
-                           help="A new seed draws a new latent point; the sliders then move it.")
+    seed = st.number_input(
+        "Random starting point (seed)",
+        0,
+        10_000,
+        0,
+        key=f"{name}.try.seed",
+        help="A new seed draws a new latent point; the sliders then move it.",
+    )
     start = np.clip(np.random.default_rng(int(seed)).standard_normal(n), -3, 3)
     z = start.copy()
 
     def latent_slider(j: int) -> float:
-        return st.slider(f"z{j + 1}", -3.0, 3.0, float(round(start[j], 1)), 0.1, key=f"{name}.try.{seed}.z{j}",
-                         help="One of the random numbers the generator turns into a sample.")
+        return st.slider(
+            f"z{j + 1}",
+            -3.0,
+            3.0,
+            float(round(start[j], 1)),
+            0.1,
+            key=f"{name}.try.{seed}.z{j}",
+            help="One of the random numbers the generator turns into a sample.",
+        )
 
     shown = min(n, 4)
     for j, col in enumerate(st.columns(shown)):
@@ -130,8 +188,10 @@ def gan(name: str, bundle) -> dict:
     return out
 
 
-SELECTABLE = {"gan": ("Latent point → sample", "plane"),  # technique -> (figure title, key suffix): clicks read back
-              "quantum": ("Your point on the plane", "plane")}
+SELECTABLE = {
+    "gan": ("Latent point → sample", "plane"),  # technique -> (figure title, key suffix): clicks read back
+    "quantum": ("Your point on the plane", "plane"),
+}
 
 
 def nas(name: str, bundle) -> dict:
@@ -148,15 +208,22 @@ def federated(name: str, bundle) -> dict:
 
 def standardised_row(name: str, bundle) -> dict:
     """One slider per standardised measurement, starting from a held-out row (``bundle.X_test``)."""
-    start = st.number_input("Start from held-out row", 0, len(bundle.X_test) - 1, 0, key=f"{name}.try.start",
-                            help="The sliders start at this row of the server's test data.")
+    start = st.number_input(
+        "Start from held-out row",
+        0,
+        len(bundle.X_test) - 1,
+        0,
+        key=f"{name}.try.start",
+        help="The sliders start at this row of the server's test data.",
+    )
     row = bundle.X_test[start].astype(np.float64)
     st.caption("Measurements in standard deviations from the training mean (0 is average), as the models read them.")
     cols = st.columns(3)
     for j, feature in enumerate(bundle.feature_names):
         with cols[j % 3]:
-            row[j] = st.slider(str(feature), -5.0, 5.0, float(np.clip(round(row[j], 2), -5, 5)), 0.05,
-                               key=f"{name}.try.{start}.{j}")
+            row[j] = st.slider(
+                str(feature), -5.0, 5.0, float(np.clip(round(row[j], 2), -5, 5)), 0.05, key=f"{name}.try.{start}.{j}"
+            )
     return {"row": row}
 
 
@@ -179,8 +246,14 @@ def quantum(name: str, bundle) -> dict:
     for j, key in enumerate(keys):
         with cols[j % len(cols)]:
             st.session_state.setdefault(key, float(np.clip(round(float(start[j]), 2), -4.0, 4.0)))
-            row[j] = st.slider(str(bundle.feature_names[j]), -4.0, 4.0, step=0.01, key=key,
-                               help="The input the circuit encodes as qubit rotations.")
+            row[j] = st.slider(
+                str(bundle.feature_names[j]),
+                -4.0,
+                4.0,
+                step=0.01,
+                key=key,
+                help="The input the circuit encodes as qubit rotations.",
+            )
     return {"row": row}
 
 
@@ -193,8 +266,9 @@ def rl(name: str, bundle) -> dict:
     for col, (feature, limit) in zip(st.columns(4), LIMITS.items()):
         with col:
             step = round(limit / 50, 4)
-            state.append(st.slider(feature, -0.9 * limit, 0.9 * limit, 0.0, step, key=f"{name}.try.{feature}",
-                                   format="%.3f"))
+            state.append(
+                st.slider(feature, -0.9 * limit, 0.9 * limit, 0.0, step, key=f"{name}.try.{feature}", format="%.3f")
+            )
     return {"state": state}
 
 

@@ -1,4 +1,5 @@
 """A CSV upload box shared by pages: checked on the server, stored once per file, private to the session."""
+
 from __future__ import annotations
 
 import streamlit as st

@@ -18,11 +18,22 @@ transformer without positional encoding, which cannot see order either. The task
 scikit-learn (8x8 digits read as 8 row-tokens); every task has one label per sequence. ``views.py`` draws the
 attention maps, the positional encodings and token-level SHAP.
 """
+
 from engine.attention.config import METRICS, PRESETS, Config, estimate_seconds
 from engine.attention.views import describe, explain, explain_figures, figures, live_figure
 from engine.core.contract import lazy
 
 run = lazy("engine.attention.training", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -1,4 +1,5 @@
 """Attention settings: the task, the transformer's shape, the positional encoding and the training budget."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -9,44 +10,88 @@ from engine.attention.tasks import BRACKETS_MIN_LENGTH, SENTIMENT_LENGTH
 from engine.core.config import TechniqueConfig
 from engine.core.contract import Metric
 
-TASK_LABELS = {"first_marked": "Which marked token comes first", "brackets": "Balanced brackets",
-               "sentiment": "Sentiment with negation", "digits": "Handwritten digits, row by row"}
+TASK_LABELS = {
+    "first_marked": "Which marked token comes first",
+    "brackets": "Balanced brackets",
+    "sentiment": "Sentiment with negation",
+    "digits": "Handwritten digits, row by row",
+}
 
 
 class Config(TechniqueConfig):
     task: Literal["first_marked", "brackets", "sentiment", "digits"] = Field(
-        "first_marked", description="What the transformer learns. 'first marked': which of two marked tokens "
+        "first_marked",
+        description="What the transformer learns. 'first marked': which of two marked tokens "
         "comes first; 'brackets': are the brackets balanced; 'sentiment': short reviews where 'not' flips the "
         "meaning; 'digits': handwritten digits read row by row.",
-        json_schema_extra={"labels": TASK_LABELS})
-    seq_len: int = Field(12, ge=4, le=32, description="Tokens per generated sequence (bracket strings have at "
-                         f"least {BRACKETS_MIN_LENGTH}, digits always 8 rows, and sentences are as long as they are).", title="Sequence length")
-    train_examples: int = Field(1000, ge=200, le=20000, description="How many sequences to learn from "
-                                "(digits use scikit-learn's 1,797 images instead).")
-    embedding_size: int = Field(32, ge=8, le=128, description="Length of the vector that represents each token. "
-                                "Must be divisible by the number of heads.")
-    n_heads: int = Field(2, ge=1, le=8, description="Attention heads per block: each head can look at a "
-                         "different part of the sequence.", title="Attention heads")
-    n_layers: int = Field(2, ge=1, le=4, description="Transformer blocks stacked on top of each other.",
-                          title="Transformer blocks")
-    ffn_size: int = Field(64, ge=8, le=512, description="Width of the feed-forward network inside each block.",
-                          title="Feed-forward size")
-    dropout: float = Field(0.0, ge=0.0, le=0.5, description="Share of attention weights and activations "
-                           "switched off at random while training, to reduce over-fitting.",
-                           json_schema_extra={"widget": "slider"})
+        json_schema_extra={"labels": TASK_LABELS},
+    )
+    seq_len: int = Field(
+        12,
+        ge=4,
+        le=32,
+        description="Tokens per generated sequence (bracket strings have at "
+        f"least {BRACKETS_MIN_LENGTH}, digits always 8 rows, and sentences are as long as they are).",
+        title="Sequence length",
+    )
+    train_examples: int = Field(
+        1000,
+        ge=200,
+        le=20000,
+        description="How many sequences to learn from (digits use scikit-learn's 1,797 images instead).",
+    )
+    embedding_size: int = Field(
+        32,
+        ge=8,
+        le=128,
+        description="Length of the vector that represents each token. Must be divisible by the number of heads.",
+    )
+    n_heads: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Attention heads per block: each head can look at a different part of the sequence.",
+        title="Attention heads",
+    )
+    n_layers: int = Field(
+        2, ge=1, le=4, description="Transformer blocks stacked on top of each other.", title="Transformer blocks"
+    )
+    ffn_size: int = Field(
+        64, ge=8, le=512, description="Width of the feed-forward network inside each block.", title="Feed-forward size"
+    )
+    dropout: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of attention weights and activations "
+        "switched off at random while training, to reduce over-fitting.",
+        json_schema_extra={"widget": "slider"},
+    )
     positional_encoding: Literal["sinusoidal", "learned", "none"] = Field(
-        "sinusoidal", description="How the model is told where each token sits: fixed sine waves, a learned "
-        "vector per position, or nothing (then the model sees a bag of tokens).")
+        "sinusoidal",
+        description="How the model is told where each token sits: fixed sine waves, a learned "
+        "vector per position, or nothing (then the model sees a bag of tokens).",
+    )
     layer_norm: Literal["post", "pre"] = Field(
-        "post", description="Where layer normalisation sits in each block: after the residual sum (as in the "
-        "original transformer) or before attention and the feed-forward network (steadier for deep stacks).")
-    compare_without_pe: bool = Field(True, description="Also train the same transformer with positional "
-                                     "encoding switched off, to see how much order matters (skipped when "
-                                     "positional encoding is already 'none').",
-                                     title="Also train without positional encoding")
+        "post",
+        description="Where layer normalisation sits in each block: after the residual sum (as in the "
+        "original transformer) or before attention and the feed-forward network (steadier for deep stacks).",
+    )
+    compare_without_pe: bool = Field(
+        True,
+        description="Also train the same transformer with positional "
+        "encoding switched off, to see how much order matters (skipped when "
+        "positional encoding is already 'none').",
+        title="Also train without positional encoding",
+    )
     epochs: int = Field(6, ge=1, le=300, description="Passes over the training sequences.")
-    learning_rate: float = Field(0.003, ge=1e-5, le=0.1, description="Step size of the Adam optimiser. Too high "
-                                 "and training diverges.", json_schema_extra={"log": True})
+    learning_rate: float = Field(
+        0.003,
+        ge=1e-5,
+        le=0.1,
+        description="Step size of the Adam optimiser. Too high and training diverges.",
+        json_schema_extra={"log": True},
+    )
     batch_size: int = Field(32, ge=8, le=512, description="Sequences per optimisation step.")
 
     @model_validator(mode="after")
@@ -57,26 +102,52 @@ class Config(TechniqueConfig):
                 f"`embedding_size` must be divisible by `n_heads` so every head gets an equal slice, but got "
                 f"embedding_size={self.embedding_size} and n_heads={self.n_heads}. With this embedding size "
                 f"use {', '.join(map(str, fits))} heads, or pick an embedding size that is a multiple of "
-                f"{self.n_heads}.")
+                f"{self.n_heads}."
+            )
         return self
 
 
 PRESETS = {
     # batch 32: twice the steps of batch 64 in the same epochs, which sentiment needed on seeds 1 and 3 (issue 21)
-    "quick": {"epochs": 6, "train_examples": 1000, "embedding_size": 32, "n_heads": 2, "n_layers": 2,
-              "ffn_size": 64, "dropout": 0.0, "learning_rate": 0.003, "batch_size": 32, "compare_without_pe": True},
-    "better": {"epochs": 20, "train_examples": 3000, "embedding_size": 64, "n_heads": 4, "n_layers": 2,
-               "ffn_size": 128, "dropout": 0.1, "learning_rate": 0.002, "compare_without_pe": True},
+    "quick": {
+        "epochs": 6,
+        "train_examples": 1000,
+        "embedding_size": 32,
+        "n_heads": 2,
+        "n_layers": 2,
+        "ffn_size": 64,
+        "dropout": 0.0,
+        "learning_rate": 0.003,
+        "batch_size": 32,
+        "compare_without_pe": True,
+    },
+    "better": {
+        "epochs": 20,
+        "train_examples": 3000,
+        "embedding_size": 64,
+        "n_heads": 4,
+        "n_layers": 2,
+        "ffn_size": 128,
+        "dropout": 0.1,
+        "learning_rate": 0.002,
+        "compare_without_pe": True,
+    },
 }
 
 METRICS = {
-    "test_accuracy": Metric("Transformer: test accuracy", "percent",
-                            help="Share of held-out sequences the transformer got right."),
+    "test_accuracy": Metric(
+        "Transformer: test accuracy", "percent", help="Share of held-out sequences the transformer got right."
+    ),
     "test_accuracy_no_positional_encoding": Metric(
-        "Same transformer without positional encoding", "percent",
-        help="It sees which tokens occur but not where: a bag of tokens."),
-    "baseline_test_accuracy": Metric("No attention (averaged embeddings)", "percent",
-                                     help="Token embeddings averaged, then a small network: no order, no attention."),
+        "Same transformer without positional encoding",
+        "percent",
+        help="It sees which tokens occur but not where: a bag of tokens.",
+    ),
+    "baseline_test_accuracy": Metric(
+        "No attention (averaged embeddings)",
+        "percent",
+        help="Token embeddings averaged, then a small network: no order, no attention.",
+    ),
     "chance_accuracy": Metric("Always giving the commonest answer", "percent"),
     "epochs_run": Metric("Epochs trained", "integer"),
     "parameters": Metric("Weights in the transformer", "integer"),
@@ -89,8 +160,11 @@ METRICS = {
 
 def sequence_length(config: Config) -> int:
     """Tokens per sequence the task really generates (some tasks fix or round the length)."""
-    return {"digits": 8, "sentiment": SENTIMENT_LENGTH,
-            "brackets": max(BRACKETS_MIN_LENGTH, config.seq_len - config.seq_len % 2)}.get(config.task, config.seq_len)
+    return {
+        "digits": 8,
+        "sentiment": SENTIMENT_LENGTH,
+        "brackets": max(BRACKETS_MIN_LENGTH, config.seq_len - config.seq_len % 2),
+    }.get(config.task, config.seq_len)
 
 
 def estimate_seconds(config: Config) -> float:

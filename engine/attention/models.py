@@ -4,6 +4,7 @@ Three steps, as in the seed: :func:`attention` / :class:`SelfAttention` (one hea
 :class:`MultiHeadAttention` inside a :class:`TransformerBlock`, then :class:`TransformerClassifier`
 (embeddings + :class:`PositionalEncoding` + a ``[CLS]`` token + blocks + a linear head).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,9 @@ class MultiHeadAttention(nn.Module):
         def split(t):  # (B, T, d) -> (B, h, T, d/h)
             return t.view(B, T, self.n_heads, self.d_head).transpose(1, 2)
 
-        out, weights = attention(split(self.Wq(x)), split(self.Wk(x)), split(self.Wv(x)), key_padding_mask,
-                                 self.dropout)  # (B, h, T, d/h), (B, h, T, T)
+        out, weights = attention(
+            split(self.Wq(x)), split(self.Wk(x)), split(self.Wv(x)), key_padding_mask, self.dropout
+        )  # (B, h, T, d/h), (B, h, T, T)
         out = out.transpose(1, 2).reshape(B, T, d)  # heads concatenated: (B, T, d)
         return self.Wo(out), weights
 
@@ -126,8 +128,10 @@ class PositionalEncoding(nn.Module):
         if kind == "learned":
             self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.5)
         else:
-            self.register_buffer("table", sinusoidal_encoding(max_len, d_model) if kind == "sinusoidal"
-                                 else torch.zeros(max_len, d_model))
+            self.register_buffer(
+                "table",
+                sinusoidal_encoding(max_len, d_model) if kind == "sinusoidal" else torch.zeros(max_len, d_model),
+            )
 
     def forward(self, T: int):
         return self.table[:T]  # (T, d)
@@ -141,16 +145,28 @@ def token_embedding(d_model: int, vocab_size: int = 0, row_width: int = 0) -> nn
 class TransformerClassifier(nn.Module):
     """Token embeddings + positional encoding, a learned ``[CLS]`` token in front, blocks, a head on [CLS]."""
 
-    def __init__(self, n_classes: int, max_len: int, d_model: int, n_heads: int, n_layers: int, ffn_size: int,
-                 dropout: float = 0.0, positional_encoding: str = "sinusoidal", layer_norm: str = "post",
-                 vocab_size: int = 0, row_width: int = 0):
+    def __init__(
+        self,
+        n_classes: int,
+        max_len: int,
+        d_model: int,
+        n_heads: int,
+        n_layers: int,
+        ffn_size: int,
+        dropout: float = 0.0,
+        positional_encoding: str = "sinusoidal",
+        layer_norm: str = "post",
+        vocab_size: int = 0,
+        row_width: int = 0,
+    ):
         super().__init__()
         self.embed = token_embedding(d_model, vocab_size, row_width)
         self.row_width = row_width
         self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.5)
         self.positional = PositionalEncoding(positional_encoding, max_len + 1, d_model)  # +1: [CLS]
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, ffn_size, dropout, layer_norm == "pre")
-                                    for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, ffn_size, dropout, layer_norm == "pre") for _ in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d_model) if layer_norm == "pre" else nn.Identity()  # pre-norm ends unnormalised
         self.head = nn.Linear(d_model, n_classes)
 

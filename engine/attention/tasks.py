@@ -3,6 +3,7 @@
 Each task has one label per sequence. Token id 0 is padding. Everything is generated here from a seeded
 NumPy generator (or comes with scikit-learn), so nothing is downloaded.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,8 +94,18 @@ def brackets_task(n: int, seq_len: int, rng: np.random.Generator) -> SequenceTas
     return SequenceTask(X[order], y[order], vocab, ["unbalanced", "balanced"], TASKS["brackets"])
 
 
-SUBJECTS = ["the movie", "the food", "the service", "this phone", "the book", "the hotel", "the game",
-            "the show", "my day", "the trip"]
+SUBJECTS = [
+    "the movie",
+    "the food",
+    "the service",
+    "this phone",
+    "the book",
+    "the hotel",
+    "the game",
+    "the show",
+    "my day",
+    "the trip",
+]
 POSITIVE = ["good", "great", "fine", "nice", "excellent", "lovely", "fun"]
 NEGATIVE = ["bad", "awful", "boring", "poor", "terrible", "dull", "rude"]
 # (template, which adjective decides, flipped?): {a} and {b} are adjectives of opposite sentiment
@@ -138,14 +149,18 @@ def sentiment_sentences(n: int, rng: np.random.Generator) -> tuple[list[str], np
 
 def sentiment_task(n: int, rng: np.random.Generator) -> SequenceTask:
     texts, y = sentiment_sentences(n, rng)  # at most SENTIMENT_LENGTH words each
-    words = sorted({w for t in texts for w in t.split()} | set(POSITIVE) | set(NEGATIVE)
-                   | {w for s in SUBJECTS for w in s.split()} | {"not", "but", "never", "really", "at", "all",
-                                                                 "i", "did", "think", "thought", "was", ","})
+    words = sorted(
+        {w for t in texts for w in t.split()}
+        | set(POSITIVE)
+        | set(NEGATIVE)
+        | {w for s in SUBJECTS for w in s.split()}
+        | {"not", "but", "never", "really", "at", "all", "i", "did", "think", "thought", "was", ","}
+    )
     vocab = ["<pad>", *words]
     X = np.zeros((n, SENTIMENT_LENGTH), dtype=np.int64)  # right-padded with 0
     for i, t in enumerate(texts):
         ids = _ids(vocab, t.split())
-        X[i, :len(ids)] = ids
+        X[i, : len(ids)] = ids
     return SequenceTask(X, y, vocab, ["negative", "positive"], TASKS["sentiment"])
 
 
@@ -156,8 +171,9 @@ def digits_task() -> SequenceTask:
     return SequenceTask(images, y, ["<pad>"], [str(d) for d in range(10)], TASKS["digits"], row_width=8)
 
 
-def make_task(name: str, seq_len: int, train_examples: int, seed: int
-              ) -> tuple[SequenceTask, np.ndarray, np.ndarray, np.ndarray]:
+def make_task(
+    name: str, seq_len: int, train_examples: int, seed: int
+) -> tuple[SequenceTask, np.ndarray, np.ndarray, np.ndarray]:
     """The task's sequences plus train/validation/test index arrays.
 
     Held-out sequences that also occur in training are dropped: they would be memorised, not understood.
@@ -167,7 +183,7 @@ def make_task(name: str, seq_len: int, train_examples: int, seed: int
         task = digits_task()
         order = rng.permutation(len(task.y))
         n_test = n_val = len(order) // 5
-        return task, order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+        return task, order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]
     n_val, n_test = 500, 1000
     n = train_examples + n_val + n_test
     if name == "sentiment":
@@ -180,7 +196,9 @@ def make_task(name: str, seq_len: int, train_examples: int, seed: int
     val = np.array([i for i in val if task.X[i].tobytes() not in seen], dtype=np.int64)
     test = np.array([i for i in test if task.X[i].tobytes() not in seen], dtype=np.int64)
     if len(test) < 100 or len(val) < 50:
-        raise RunError(f"Sequences of length {seq_len} allow so few different examples for the '{name}' task "
-                       "that almost every test sequence also appears in training. Choose a longer sequence "
-                       "length.")
+        raise RunError(
+            f"Sequences of length {seq_len} allow so few different examples for the '{name}' task "
+            "that almost every test sequence also appears in training. Choose a longer sequence "
+            "length."
+        )
     return task, train, val, test

@@ -4,6 +4,7 @@ All models see the same mini-batches in the same order through the shared loop (
 they sit in one :class:`~engine.core.train.SideBySide` module whose loss is the sum of their cross-entropies
 (:class:`~engine.core.train.SummedLoss`), which trains each exactly as its own Adam optimiser would.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,15 +25,28 @@ LOSS = {"transformer": "transformer_loss", "baseline": "baseline_loss", "transfo
 
 def build_models(config: Config, task: SequenceTask) -> dict[str, nn.Module]:
     """The transformer, the averaged-embedding baseline and (when asked) the transformer without PE."""
+
     def transformer(positional_encoding: str):
         return TransformerClassifier(
-            len(task.class_names), task.X.shape[1], config.embedding_size, config.n_heads, config.n_layers,
-            config.ffn_size, config.dropout, positional_encoding, config.layer_norm,
-            vocab_size=len(task.vocab), row_width=task.row_width)
+            len(task.class_names),
+            task.X.shape[1],
+            config.embedding_size,
+            config.n_heads,
+            config.n_layers,
+            config.ffn_size,
+            config.dropout,
+            positional_encoding,
+            config.layer_norm,
+            vocab_size=len(task.vocab),
+            row_width=task.row_width,
+        )
 
-    models = {"transformer": transformer(config.positional_encoding),
-              "baseline": AveragedEmbeddingBaseline(len(task.class_names), config.embedding_size, config.ffn_size,
-                                                    len(task.vocab), task.row_width)}
+    models = {
+        "transformer": transformer(config.positional_encoding),
+        "baseline": AveragedEmbeddingBaseline(
+            len(task.class_names), config.embedding_size, config.ffn_size, len(task.vocab), task.row_width
+        ),
+    }
     if config.compare_without_pe and config.positional_encoding != "none":
         models["transformer_no_pe"] = transformer("none")
     return models
@@ -49,7 +63,7 @@ def train(config: Config, task: SequenceTask, split, progress: ProgressFn, dev) 
     """All models trained together with live validation accuracy and, every few epochs, a live attention map."""
     train_idx, val_idx, test_idx = split
     dtype = torch.float32 if task.row_width else torch.long
-    t = lambda idx: torch.as_tensor(task.X[idx], dtype=dtype, device=dev)  # noqa: E731
+    t = lambda idx: torch.as_tensor(task.X[idx], dtype=dtype, device=dev)
     X_tr, X_val, x_live = t(train_idx), t(val_idx), t(test_idx[:1])  # (n, T) ids or (n, T, 8) pixel rows
     y_tr, y_val = torch.as_tensor(task.y[train_idx], device=dev), torch.as_tensor(task.y[val_idx], device=dev)
     models = build_models(config, task)
@@ -58,17 +72,33 @@ def train(config: Config, task: SequenceTask, split, progress: ProgressFn, dev) 
 
     def evaluate(m: SideBySide) -> dict:
         correct = (m(X_val).argmax(-1) == y_val).float().mean(1)  # (M,) validation accuracy per model
-        return {**{LOSS[n]: v for n, v in loss_fn.epoch_means().items()},
-                **{f"{PREFIX[n]}val_accuracy": c.item() for n, c in zip(models, correct)}}
+        return {
+            **{LOSS[n]: v for n, v in loss_fn.epoch_means().items()},
+            **{f"{PREFIX[n]}val_accuracy": c.item() for n, c in zip(models, correct)},
+        }
 
     live_every = max(1, config.epochs // 12)
     tokens = task.tokens(int(test_idx[0]))
     tracker = Tracker(progress, config.epochs)
-    fit(side, X_tr, y_tr, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, evaluate=evaluate, seed=config.seed,
-        params=[{"params": list(m.parameters())} for m in models.values()], clip_grad_norm=1.0,
-        snapshot=lambda m, epoch: live_attention(m.models["transformer"], x_live, tokens)
-        if epoch % live_every == 0 or epoch == config.epochs else None)
+    fit(
+        side,
+        X_tr,
+        y_tr,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=tracker,
+        evaluate=evaluate,
+        seed=config.seed,
+        params=[{"params": list(m.parameters())} for m in models.values()],
+        clip_grad_norm=1.0,
+        snapshot=lambda m, epoch: (
+            live_attention(m.models["transformer"], x_live, tokens)
+            if epoch % live_every == 0 or epoch == config.epochs
+            else None
+        ),
+    )
     return side.cpu().eval(), tracker
 
 
@@ -87,8 +117,10 @@ def pick_examples(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 def score_on_test(side: SideBySide, X_test, y_test: np.ndarray) -> tuple[dict, dict]:
     """Test accuracy of every model (and chance); also each model's predicted classes."""
     preds = {name: predict(m, X_test).argmax(1).numpy() for name, m in side.models.items()}
-    metrics = {"test_accuracy": float((preds["transformer"] == y_test).mean()),
-               "baseline_test_accuracy": float((preds["baseline"] == y_test).mean())}
+    metrics = {
+        "test_accuracy": float((preds["transformer"] == y_test).mean()),
+        "baseline_test_accuracy": float((preds["baseline"] == y_test).mean()),
+    }
     if "transformer_no_pe" in preds:
         metrics["test_accuracy_no_positional_encoding"] = float((preds["transformer_no_pe"] == y_test).mean())
     metrics["chance_accuracy"] = float(np.bincount(y_test).max() / len(y_test))
@@ -106,20 +138,43 @@ def run(config: Config, progress: ProgressFn) -> Result:
     y_test = task.y[test_idx]
     metrics, preds = score_on_test(side, X_test, y_test)
     transformer = side.models["transformer"]
-    metrics.update(epochs_run=len(tracker.rows), parameters=count_parameters(transformer),
-                   baseline_parameters=count_parameters(side.models["baseline"]), n_train=len(split[0]),
-                   n_test=len(test_idx), sequence_length=int(task.X.shape[1]))
+    metrics.update(
+        epochs_run=len(tracker.rows),
+        parameters=count_parameters(transformer),
+        baseline_parameters=count_parameters(side.models["baseline"]),
+        n_train=len(split[0]),
+        n_test=len(test_idx),
+        sequence_length=int(task.X.shape[1]),
+    )
     examples = pick_examples(y_test, EXAMPLES, config.seed)  # alternating classes, so both answers show
     with torch.no_grad():
         _, maps = transformer(X_test[examples], return_attention=True)
-    headline = ("test_accuracy", "test_accuracy_no_positional_encoding", "baseline_test_accuracy") \
-        if "test_accuracy_no_positional_encoding" in metrics else ("test_accuracy", "baseline_test_accuracy")
+    headline = (
+        ("test_accuracy", "test_accuracy_no_positional_encoding", "baseline_test_accuracy")
+        if "test_accuracy_no_positional_encoding" in metrics
+        else ("test_accuracy", "baseline_test_accuracy")
+    )
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, headline=headline, stopped=tracker.stopped,
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=headline,
+        stopped=tracker.stopped,
         models=dict(side.models.items()),
-        arrays={"X_test": task.X[test_idx], "y_test": y_test, "pred_test": preds["transformer"],
-                "baseline_pred_test": preds["baseline"], "examples": examples,
-                "attention": torch.stack(maps, 1).numpy(),  # (examples, blocks, heads, T+1, T+1)
-                "positional_encoding": transformer.positional.table.detach().numpy()},  # (T+1, d)
-        info={"task_title": task.title, "class_names": task.class_names, "vocab": task.vocab,
-              "row_width": task.row_width, "tokens": [["[CLS]", *task.tokens(test_idx[i])] for i in examples]})
+        arrays={
+            "X_test": task.X[test_idx],
+            "y_test": y_test,
+            "pred_test": preds["transformer"],
+            "baseline_pred_test": preds["baseline"],
+            "examples": examples,
+            "attention": torch.stack(maps, 1).numpy(),  # (examples, blocks, heads, T+1, T+1)
+            "positional_encoding": transformer.positional.table.detach().numpy(),
+        },  # (T+1, d)
+        info={
+            "task_title": task.title,
+            "class_names": task.class_names,
+            "vocab": task.vocab,
+            "row_width": task.row_width,
+            "tokens": [["[CLS]", *task.tokens(test_idx[i])] for i in examples],
+        },
+    )

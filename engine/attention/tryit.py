@@ -4,6 +4,7 @@ the trained transformer and its comparisons, with every head's attention map and
 The task's vocabulary and the models' shapes come from the run's settings (the task is regenerated from its
 seed); the weights from the store.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,11 @@ from engine.core.explain import make_explanation
 from engine.core.tryit import Answer, TryItUnavailable, bars, figure, restore, softmax, token_bars
 
 PERMUTATIONS = 8  # antithetic permutation pairs for the token SHAP of one input
-NAMES = {"transformer": "Transformer", "baseline": "No attention (averaged embeddings)",
-         "transformer_no_pe": "Transformer without positional encoding"}
+NAMES = {
+    "transformer": "Transformer",
+    "baseline": "No attention (averaged embeddings)",
+    "transformer_no_pe": "Transformer without positional encoding",
+}
 
 
 @dataclass
@@ -47,8 +51,9 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
     else:
         sep = "" if config.task in ("first_marked", "brackets") else " "
         examples = [sep.join(task.tokens(int(i))) for i in test[:10]]
-    bundle = Bundle(config.task, models, list(task.vocab), list(task.class_names), int(task.X.shape[1]),
-                    task.row_width, examples)
+    bundle = Bundle(
+        config.task, models, list(task.vocab), list(task.class_names), int(task.X.shape[1]), task.row_width, examples
+    )
     answer(bundle, {"image": examples[0]} if task.row_width else {"text": examples[0]})  # warm-up
     return bundle
 
@@ -88,17 +93,27 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     k = int(probs["transformer"].argmax())
     summary = {NAMES[n]: f"{bundle.class_names[int(p.argmax())]} ({p.max():.0%})" for n, p in probs.items()}
     exp = _token_shap(bundle, x, tokens, k)
-    figs = {"Token SHAP": token_bars(exp, f"Which tokens made the transformer say {bundle.class_names[k]}",
-                                     unit=f"logit of {bundle.class_names[k]}"),
-            "Class probabilities": _comparison(bundle, probs)}
+    figs = {
+        "Token SHAP": token_bars(
+            exp,
+            f"Which tokens made the transformer say {bundle.class_names[k]}",
+            unit=f"logit of {bundle.class_names[k]}",
+        ),
+        "Class probabilities": _comparison(bundle, probs),
+    }
     shown = ["[CLS]", *tokens]
     n = len(shown)
     for b, weights in enumerate(maps):
         for h in range(weights.shape[1]):
             figs[f"Attention: block {b + 1}, head {h + 1}"] = attention_map(
-                weights[0, h, :n, :n].numpy(), shown, f"Block {b + 1}, head {h + 1}: where each token looks")
-    return Answer(summary=summary, prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
-                  explanation=exp, figures=figs)
+                weights[0, h, :n, :n].numpy(), shown, f"Block {b + 1}, head {h + 1}: where each token looks"
+            )
+    return Answer(
+        summary=summary,
+        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+        explanation=exp,
+        figures=figs,
+    )
 
 
 def _token_shap(bundle: Bundle, x: torch.Tensor, tokens: list[str], k: int):
@@ -109,15 +124,25 @@ def _token_shap(bundle: Bundle, x: torch.Tensor, tokens: list[str], k: int):
     values, base = token_shapley(score, present, PERMUTATIONS, seed=0)
     full = score(present[None].astype(np.int64))[0]
     values = values[present]  # (tokens,)
-    return make_explanation(values[None], np.array([base]), np.asarray(tokens)[None],
-                            [f"{t} ({i + 1})" for i, t in enumerate(tokens)], None, abs(base + values.sum() - full),
-                            f"Permutation SHAP over tokens ({PERMUTATIONS} permutations; exact sums)")
+    return make_explanation(
+        values[None],
+        np.array([base]),
+        np.asarray(tokens)[None],
+        [f"{t} ({i + 1})" for i, t in enumerate(tokens)],
+        None,
+        abs(base + values.sum() - full),
+        f"Permutation SHAP over tokens ({PERMUTATIONS} permutations; exact sums)",
+    )
 
 
 def _comparison(bundle: Bundle, probs: dict):
-    return bars(bundle.class_names, {NAMES[n]: p for n, p in probs.items()},
-                f"{TASK_LABELS[bundle.task]}: every model's answer",
-                "The transformer beside the models trained with it, on your input.", x_title="class")
+    return bars(
+        bundle.class_names,
+        {NAMES[n]: p for n, p in probs.items()},
+        f"{TASK_LABELS[bundle.task]}: every model's answer",
+        "The transformer beside the models trained with it, on your input.",
+        x_title="class",
+    )
 
 
 def attention_map(weights: np.ndarray, tokens: list[str], title: str):
@@ -126,10 +151,27 @@ def attention_map(weights: np.ndarray, tokens: list[str], title: str):
 
     idx = list(range(len(tokens)))
     hover = [[f"{q} ({i}) looks at {k} ({j})" for j, k in enumerate(tokens)] for i, q in enumerate(tokens)]
-    trace = go.Heatmap(z=weights, x=idx, y=idx, zmin=0, zmax=1, colorscale="Blues", colorbar=dict(title="weight"),
-                       text=hover, hovertemplate="%{text}: %{z:.2f}<extra></extra>")
-    return figure([trace], "Each row is a token (or [CLS], which the answer is read from) and its attention over the "
-                           "positions of your input (a row adds up to 1).", title=title,
-                  xaxis=dict(title="key position (looked at)", tickvals=idx, ticktext=[str(i) for i in idx]),
-                  yaxis=dict(title="query (looking)", autorange="reversed", tickvals=idx,
-                             ticktext=[f"{i} {t}" for i, t in enumerate(tokens)]))
+    trace = go.Heatmap(
+        z=weights,
+        x=idx,
+        y=idx,
+        zmin=0,
+        zmax=1,
+        colorscale="Blues",
+        colorbar=dict(title="weight"),
+        text=hover,
+        hovertemplate="%{text}: %{z:.2f}<extra></extra>",
+    )
+    return figure(
+        [trace],
+        "Each row is a token (or [CLS], which the answer is read from) and its attention over the "
+        "positions of your input (a row adds up to 1).",
+        title=title,
+        xaxis=dict(title="key position (looked at)", tickvals=idx, ticktext=[str(i) for i in idx]),
+        yaxis=dict(
+            title="query (looking)",
+            autorange="reversed",
+            tickvals=idx,
+            ticktext=[f"{i} {t}" for i, t in enumerate(tokens)],
+        ),
+    )

@@ -1,4 +1,5 @@
 """Attention views: accuracy side by side, attention maps, positional encodings, token SHAP, the summary text."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ ACCURACIES = ("val_accuracy", "baseline_val_accuracy", "no_pe_val_accuracy")
 
 
 # --- attention maps ----------------------------------------------------------------------------------------
+
 
 def _ticks(tokens: list[str]) -> tuple[dict, dict]:
     """Horizontal tick labels for an attention map: keys by position number (always short), queries as
@@ -31,11 +33,24 @@ def _heatmap_figure(weights: np.ndarray, tokens: list[str], title: str, caption:
     import plotly.graph_objects as go
 
     keys, queries = _ticks(tokens)
-    fig = go.Figure(go.Heatmap(z=weights, x=keys["tickvals"], y=keys["tickvals"], zmin=0, zmax=1,
-                               colorscale="Blues", colorbar=dict(title="weight"), text=_pair_labels(tokens),
-                               hovertemplate="%{text}: %{z:.2f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(title="key position (looked at)", **keys),
-                      yaxis=dict(title="query (looking)", autorange="reversed", **queries))
+    fig = go.Figure(
+        go.Heatmap(
+            z=weights,
+            x=keys["tickvals"],
+            y=keys["tickvals"],
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            colorbar=dict(title="weight"),
+            text=_pair_labels(tokens),
+            hovertemplate="%{text}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis=dict(title="key position (looked at)", **keys),
+        yaxis=dict(title="query (looking)", autorange="reversed", **queries),
+    )
     return charts.captioned(fig, caption)
 
 
@@ -43,11 +58,14 @@ def live_figure(snapshot):
     """The attention map of one test sequence as training goes on."""
     if not snapshot:
         return None
-    return _heatmap_figure(np.asarray(snapshot["weights"]), snapshot["tokens"],
-                           "Attention while training (last block, head 1)",
-                           "Each row is a token asking 'where should I look?'; the colours in that row are its "
-                           "attention weights over the positions (they add up to 1). Watch them sharpen as the "
-                           "model learns.")
+    return _heatmap_figure(
+        np.asarray(snapshot["weights"]),
+        snapshot["tokens"],
+        "Attention while training (last block, head 1)",
+        "Each row is a token asking 'where should I look?'; the colours in that row are its "
+        "attention weights over the positions (they add up to 1). Watch them sharpen as the "
+        "model learns.",
+    )
 
 
 def _room_for_menu(fig, caption: str):
@@ -73,8 +91,14 @@ def _example_layout(result: Result, e: int, n_axes: int) -> dict:
     layout = {}
     for k in range(n_axes):
         suffix = "" if k == 0 else str(k + 1)
-        layout.update({f"xaxis{suffix}.tickvals": keys["tickvals"], f"xaxis{suffix}.ticktext": keys["ticktext"],
-                       f"yaxis{suffix}.tickvals": queries["tickvals"], f"yaxis{suffix}.ticktext": queries["ticktext"]})
+        layout.update(
+            {
+                f"xaxis{suffix}.tickvals": keys["tickvals"],
+                f"xaxis{suffix}.ticktext": keys["ticktext"],
+                f"yaxis{suffix}.tickvals": queries["tickvals"],
+                f"yaxis{suffix}.ticktext": queries["ticktext"],
+            }
+        )
     truth = info["class_names"][a["y_test"][a["examples"][e]]]
     pred = info["class_names"][a["pred_test"][a["examples"][e]]]
     layout["title.text"] = f"Attention maps · example {e + 1} (answer: {truth}; model says: {pred})"
@@ -88,35 +112,70 @@ def attention_maps_figure(result: Result):
 
     maps, info = result.arrays["attention"], result.info
     n_ex, L, H = maps.shape[:3]
-    fig = make_subplots(rows=L, cols=H, shared_yaxes=True, horizontal_spacing=0.03,
-                        vertical_spacing=0.1 if L > 1 else 0.1,
-                        subplot_titles=[f"block {b + 1} · head {h + 1}" for b in range(L) for h in range(H)])
+    fig = make_subplots(
+        rows=L,
+        cols=H,
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        vertical_spacing=0.1,
+        subplot_titles=[f"block {b + 1} · head {h + 1}" for b in range(L) for h in range(H)],
+    )
     buttons = []
     for e in range(n_ex):
         tokens = info["tokens"][e]
         n, text = len(tokens), _pair_labels(tokens)
         for b in range(L):
             for h in range(H):
-                fig.add_trace(go.Heatmap(
-                    z=maps[e, b, h, :n, :n], zmin=0, zmax=1, colorscale="Blues", visible=e == 0,
-                    showscale=b == 0 and h == 0, colorbar=dict(title="weight"), text=text,
-                    hovertemplate=f"block {b + 1} head {h + 1}<br>%{{text}}: %{{z:.2f}}<extra></extra>"),
-                    row=b + 1, col=h + 1)
-        buttons.append(dict(label=_example_label(result, e), method="update",
-                            args=[{"visible": [i // (L * H) == e for i in range(n_ex * L * H)]},
-                                  _example_layout(result, e, L * H)]))
+                fig.add_trace(
+                    go.Heatmap(
+                        z=maps[e, b, h, :n, :n],
+                        zmin=0,
+                        zmax=1,
+                        colorscale="Blues",
+                        visible=e == 0,
+                        showscale=b == 0 and h == 0,
+                        colorbar=dict(title="weight"),
+                        text=text,
+                        hovertemplate=f"block {b + 1} head {h + 1}<br>%{{text}}: %{{z:.2f}}<extra></extra>",
+                    ),
+                    row=b + 1,
+                    col=h + 1,
+                )
+        buttons.append(
+            dict(
+                label=_example_label(result, e),
+                method="update",
+                args=[{"visible": [i // (L * H) == e for i in range(n_ex * L * H)]}, _example_layout(result, e, L * H)],
+            )
+        )
     fig.update_layout(**buttons[0]["args"][1])
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=10))
     fig.update_xaxes(tickfont=dict(size=10))
     fig.update_xaxes(title_text="key position", row=L)
-    fig.update_layout(updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.0, xanchor="left",
-                                        yanchor="bottom", pad=dict(b=30), showactive=True)],
-                      title=dict(x=0.01, y=0.98, yanchor="top"), height=max(440, 300 * L + 140))
-    return _room_for_menu(fig, "Each small map is one attention head: row = the token that is looking (its "
-                                 "position and text on the left), column = the position it looks at, darker = "
-                                 "more attention (each row adds up to 1). The [CLS] row (position 0) is what the "
-                                 "classifier reads its answer from. Hover for both tokens; pick another example "
-                                 "in the menu.")
+    fig.update_layout(
+        updatemenus=[
+            dict(
+                buttons=buttons,
+                direction="down",
+                x=0,
+                y=1.0,
+                xanchor="left",
+                yanchor="bottom",
+                pad=dict(b=30),
+                showactive=True,
+            )
+        ],
+        title=dict(x=0.01, y=0.98, yanchor="top"),
+        height=max(440, 300 * L + 140),
+    )
+    return _room_for_menu(
+        fig,
+        "Each small map is one attention head: row = the token that is looking (its "
+        "position and text on the left), column = the position it looks at, darker = "
+        "more attention (each row adds up to 1). The [CLS] row (position 0) is what the "
+        "classifier reads its answer from. Hover for both tokens; pick another example "
+        "in the menu.",
+    )
 
 
 def positional_encoding_figures(result: Result) -> dict:
@@ -130,30 +189,63 @@ def positional_encoding_figures(result: Result) -> dict:
         pe, kind = sinusoidal_encoding(pe.shape[0], pe.shape[1]).numpy(), "sinusoidal"
         note = " (this run used none: showing the sinusoidal one for reference)"
     positions = np.arange(pe.shape[0])
-    matrix = go.Figure(go.Heatmap(z=pe, x=np.arange(pe.shape[1]), y=positions, colorscale=charts.DIVERGING,
-                                  zmid=0, colorbar=dict(title="value"),
-                                  hovertemplate="position %{y}, dimension %{x}: %{z:.2f}<extra></extra>"))
-    matrix.update_layout(title=f"Positional encoding ({kind}){note}", xaxis_title="embedding dimension",
-                         yaxis=dict(title="position (0 = [CLS])", autorange="reversed"))
+    matrix = go.Figure(
+        go.Heatmap(
+            z=pe,
+            x=np.arange(pe.shape[1]),
+            y=positions,
+            colorscale=charts.DIVERGING,
+            zmid=0,
+            colorbar=dict(title="value"),
+            hovertemplate="position %{y}, dimension %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    matrix.update_layout(
+        title=f"Positional encoding ({kind}){note}",
+        xaxis_title="embedding dimension",
+        yaxis=dict(title="position (0 = [CLS])", autorange="reversed"),
+    )
     unit = pe / np.maximum(np.linalg.norm(pe, axis=1, keepdims=True), 1e-9)
     sim = unit @ unit.T  # (T, T) cosine similarity between position vectors
-    similarity = go.Figure(go.Heatmap(z=sim, x=positions, y=positions, colorscale=charts.DIVERGING, zmin=-1, zmax=1,
-                                      colorbar=dict(title="cosine"),
-                                      hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>"))
-    similarity.update_layout(title=f"How alike positions look ({kind} encoding){note}", xaxis_title="position",
-                             yaxis=dict(title="position", autorange="reversed", scaleanchor="x"))
-    what = ("Fixed sine waves of different speeds: fast waves (left columns) tell neighbours apart, slow waves "
-            "(right columns) tell far-apart positions apart." if kind == "sinusoidal" else
-            "One vector per position, learned during training together with everything else.")
-    return {"Positional encoding": charts.captioned(matrix, "Each row is the vector added to the token at that "
-                                                            "position. " + what),
-            "Position similarity": charts.captioned(similarity, "Cosine similarity between the position vectors: "
-                                                                "1 means two positions look identical to the "
-                                                                "model, 0 unrelated. A dark diagonal fading "
-                                                                "outwards means nearby positions look alike.")}
+    similarity = go.Figure(
+        go.Heatmap(
+            z=sim,
+            x=positions,
+            y=positions,
+            colorscale=charts.DIVERGING,
+            zmin=-1,
+            zmax=1,
+            colorbar=dict(title="cosine"),
+            hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    similarity.update_layout(
+        title=f"How alike positions look ({kind} encoding){note}",
+        xaxis_title="position",
+        yaxis=dict(title="position", autorange="reversed", scaleanchor="x"),
+    )
+    what = (
+        "Fixed sine waves of different speeds: fast waves (left columns) tell neighbours apart, slow waves "
+        "(right columns) tell far-apart positions apart."
+        if kind == "sinusoidal"
+        else "One vector per position, learned during training together with everything else."
+    )
+    return {
+        "Positional encoding": charts.captioned(
+            matrix, "Each row is the vector added to the token at that position. " + what
+        ),
+        "Position similarity": charts.captioned(
+            similarity,
+            "Cosine similarity between the position vectors: "
+            "1 means two positions look identical to the "
+            "model, 0 unrelated. A dark diagonal fading "
+            "outwards means nearby positions look alike.",
+        ),
+    }
 
 
 # --- results -----------------------------------------------------------------------------------------------
+
 
 def accuracy_figure(m: dict):
     names = ["transformer", "no attention (averaged embeddings)"]
@@ -161,10 +253,15 @@ def accuracy_figure(m: dict):
     if "test_accuracy_no_positional_encoding" in m:
         names.append("transformer without positional encoding")
         values.append(m["test_accuracy_no_positional_encoding"])
-    fig = charts.bar(names, values, title="Test accuracy", x_title="share of test sequences right",
-                     caption=f"Share of the {m['n_test']:.0f} held-out sequences each model got right; always "
-                             f"giving the commonest answer gets {m['chance_accuracy']:.0%}. The no-attention "
-                             "model only sees which tokens occur, not their order.")
+    fig = charts.bar(
+        names,
+        values,
+        title="Test accuracy",
+        x_title="share of test sequences right",
+        caption=f"Share of the {m['n_test']:.0f} held-out sequences each model got right; always "
+        f"giving the commonest answer gets {m['chance_accuracy']:.0%}. The no-attention "
+        "model only sees which tokens occur, not their order.",
+    )
     fig.add_hline(y=m["chance_accuracy"], line_dash="dash", line_color="grey", annotation_text="chance")
     return fig
 
@@ -173,23 +270,34 @@ def figures(result: Result) -> dict:
     h, a = result.history, result.arrays
     figs = {
         "Test accuracy": accuracy_figure(result.metrics),
-        "Loss": charts.learning_curves(h, [c for c in LOSSES if c in h], title="Training loss",
-                                       caption="Cross-entropy on the training sequences, per epoch: lower is "
-                                               "better. A model that cannot see order stalls early on order "
-                                               "tasks."),
-        "Validation accuracy": charts.learning_curves(h, [c for c in ACCURACIES if c in h],
-                                                      title="Validation accuracy",
-                                                      caption="Share of validation sequences (not used for "
-                                                              "training) each model gets right, per epoch."),
+        "Loss": charts.learning_curves(
+            h,
+            [c for c in LOSSES if c in h],
+            title="Training loss",
+            caption="Cross-entropy on the training sequences, per epoch: lower is "
+            "better. A model that cannot see order stalls early on order "
+            "tasks.",
+        ),
+        "Validation accuracy": charts.learning_curves(
+            h,
+            [c for c in ACCURACIES if c in h],
+            title="Validation accuracy",
+            caption="Share of validation sequences (not used for training) each model gets right, per epoch.",
+        ),
         "Attention maps": attention_maps_figure(result),
         **positional_encoding_figures(result),
-        "Confusion matrix": charts.confusion_matrix(a["y_test"], a["pred_test"], result.info["class_names"],
-                                                    title="Transformer: confusion matrix on the test set"),
+        "Confusion matrix": charts.confusion_matrix(
+            a["y_test"],
+            a["pred_test"],
+            result.info["class_names"],
+            title="Transformer: confusion matrix on the test set",
+        ),
     }
     return figs
 
 
 # --- explain -----------------------------------------------------------------------------------------------
+
 
 def token_shapley(score, present: np.ndarray, permutations: int, seed: int) -> tuple[np.ndarray, float]:
     """Shapley values of one sequence's tokens: ``score(keep)`` maps keep-masks (n, T) (1 = token present,
@@ -218,8 +326,12 @@ def _predicted_logit(model, x, target: int, pixel_rows: bool):
         keep = torch.as_tensor(keep)  # (n, T)
         inputs = x * keep[..., None].float() if pixel_rows else x * keep  # removed -> blank row / padding id
         with torch.no_grad():
-            return torch.cat([model(inputs[k:k + 1024])[:, target] for k in range(0, len(inputs), 1024)]
-                             ).numpy().astype(np.float64)
+            return (
+                torch.cat([model(inputs[k : k + 1024])[:, target] for k in range(0, len(inputs), 1024)])
+                .numpy()
+                .astype(np.float64)
+            )
+
     return score
 
 
@@ -263,14 +375,29 @@ def _attention_vs_shap_traces(result: Result, explanation, e: int):
     a = result.arrays
     tokens = result.info["tokens"][e][1:]
     n = len(tokens)
-    weights = a["attention"][e, -1, :, 0, 1:n + 1].mean(0)  # [CLS] row, real tokens only
+    weights = a["attention"][e, -1, :, 0, 1 : n + 1].mean(0)  # [CLS] row, real tokens only
     shap_values = np.asarray(explanation.values)[e, :n]
     x = list(range(n))
-    return [go.Bar(x=x, y=weights, marker_color="#1f77b4", visible=e == 0, name="attention", customdata=tokens,
-                   hovertemplate="%{customdata}: %{y:.2f}<extra></extra>"),
-            go.Bar(x=x, y=shap_values, visible=e == 0, name="SHAP", customdata=tokens,
-                   marker_color=np.where(shap_values >= 0, "#d62728", "#1f77b4").tolist(),
-                   hovertemplate="%{customdata}: %{y:+.3f}<extra></extra>")]
+    return [
+        go.Bar(
+            x=x,
+            y=weights,
+            marker_color="#1f77b4",
+            visible=e == 0,
+            name="attention",
+            customdata=tokens,
+            hovertemplate="%{customdata}: %{y:.2f}<extra></extra>",
+        ),
+        go.Bar(
+            x=x,
+            y=shap_values,
+            visible=e == 0,
+            name="SHAP",
+            customdata=tokens,
+            marker_color=np.where(shap_values >= 0, "#d62728", "#1f77b4").tolist(),
+            hovertemplate="%{customdata}: %{y:+.3f}<extra></extra>",
+        ),
+    ]
 
 
 def attention_vs_shap_figure(result: Result, explanation):
@@ -278,9 +405,15 @@ def attention_vs_shap_figure(result: Result, explanation):
     from plotly.subplots import make_subplots
 
     a, info = result.arrays, result.info
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.18,
-                        subplot_titles=["Attention: how much [CLS] looks at each token (last block, heads averaged)",
-                                        "SHAP: how much each token pushed the predicted class"])
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        vertical_spacing=0.18,
+        subplot_titles=[
+            "Attention: how much [CLS] looks at each token (last block, heads averaged)",
+            "SHAP: how much each token pushed the predicted class",
+        ],
+    )
     buttons, n_ex = [], len(a["examples"])
     for e in range(n_ex):
         attention, shap_bars = _attention_vs_shap_traces(result, explanation, e)
@@ -289,23 +422,41 @@ def attention_vs_shap_figure(result: Result, explanation):
         tokens, x = info["tokens"][e][1:], list(range(len(info["tokens"][e]) - 1))
         truth = info["class_names"][a["y_test"][a["examples"][e]]]
         pred = info["class_names"][a["pred_test"][a["examples"][e]]]
-        layout = {"xaxis.tickvals": x, "xaxis.ticktext": tokens, "xaxis2.tickvals": x, "xaxis2.ticktext": tokens,
-                  "title.text": f"Example {e + 1}: answer {truth}, model says {pred}"}
-        buttons.append(dict(label=_example_label(result, e), method="update",
-                            args=[{"visible": [i // 2 == e for i in range(2 * n_ex)]}, layout]))
+        layout = {
+            "xaxis.tickvals": x,
+            "xaxis.ticktext": tokens,
+            "xaxis2.tickvals": x,
+            "xaxis2.ticktext": tokens,
+            "title.text": f"Example {e + 1}: answer {truth}, model says {pred}",
+        }
+        buttons.append(
+            dict(
+                label=_example_label(result, e),
+                method="update",
+                args=[{"visible": [i // 2 == e for i in range(2 * n_ex)]}, layout],
+            )
+        )
     fig.update_layout(**buttons[0]["args"][1])
     fig.update_xaxes(tickangle=0)
-    fig.update_layout(showlegend=False, height=620, title=dict(x=0.01, y=0.98, yanchor="top"),
-                      updatemenus=[dict(buttons=buttons, direction="down", x=0, y=1.0, xanchor="left",
-                                        yanchor="bottom", pad=dict(b=40))])
+    fig.update_layout(
+        showlegend=False,
+        height=620,
+        title=dict(x=0.01, y=0.98, yanchor="top"),
+        updatemenus=[
+            dict(buttons=buttons, direction="down", x=0, y=1.0, xanchor="left", yanchor="bottom", pad=dict(b=40))
+        ],
+    )
     fig.update_yaxes(title_text="weight", row=1, col=1)
     fig.update_yaxes(title_text="SHAP value", row=2, col=1)
-    return _room_for_menu(fig, "Top: where the classifier token looked. Bottom: SHAP, how much each token changed "
-                               "the score of the predicted class (red pushes it up, blue down). They answer "
-                               "different questions: attention says where information was read from, SHAP says "
-                               "which tokens the answer depends on. A token can get little attention and still "
-                               "matter (its information may have reached [CLS] through another token in an earlier "
-                               f"block). SHAP method: {getattr(explanation, 'method', 'SHAP')}.")
+    return _room_for_menu(
+        fig,
+        "Top: where the classifier token looked. Bottom: SHAP, how much each token changed "
+        "the score of the predicted class (red pushes it up, blue down). They answer "
+        "different questions: attention says where information was read from, SHAP says "
+        "which tokens the answer depends on. A token can get little attention and still "
+        "matter (its information may have reached [CLS] through another token in an earlier "
+        f"block). SHAP method: {getattr(explanation, 'method', 'SHAP')}.",
+    )
 
 
 def token_importance_figure(result: Result, explanation):
@@ -316,13 +467,16 @@ def token_importance_figure(result: Result, explanation):
     kinds = [k for k in np.unique(ids) if k != 0]
     mean = np.array([values[ids == k].mean() for k in kinds])
     order = np.argsort(mean)[::-1][:15]
-    return charts.bar([vocab[kinds[j]] for j in order], mean[order].tolist(),
-                      title=f"Tokens that matter most (mean |SHAP| over {len(ids)} test sequences)",
-                      x_title="mean |SHAP value|",
-                      caption="How much, on average, each kind of token moves the model's answer when it is "
-                              "removed from a sequence. The tokens that decide the answer (the X and Y markers, "
-                              "'not' and the adjectives, the brackets) should stand out; filler "
-                              "should not.")
+    return charts.bar(
+        [vocab[kinds[j]] for j in order],
+        mean[order].tolist(),
+        title=f"Tokens that matter most (mean |SHAP| over {len(ids)} test sequences)",
+        x_title="mean |SHAP value|",
+        caption="How much, on average, each kind of token moves the model's answer when it is "
+        "removed from a sequence. The tokens that decide the answer (the X and Y markers, "
+        "'not' and the adjectives, the brackets) should stand out; filler "
+        "should not.",
+    )
 
 
 def explain_figures(result: Result, explanation) -> dict:
@@ -334,9 +488,12 @@ def explain_figures(result: Result, explanation) -> dict:
 
         names = explanation.feature_names
         figs["Rows that matter most"] = charts.bar(
-            names, global_importance(explanation).tolist(), title="Pixel rows that matter most (mean |SHAP|)",
-            x_title="mean |SHAP value|", caption="How much, on average, blanking each row of the 8x8 image moves "
-                                                 "the model's answer.")
+            names,
+            global_importance(explanation).tolist(),
+            title="Pixel rows that matter most (mean |SHAP|)",
+            x_title="mean |SHAP value|",
+            caption="How much, on average, blanking each row of the 8x8 image moves the model's answer.",
+        )
     else:
         figs["Tokens that matter most"] = token_importance_figure(result, explanation)
     return figs
@@ -351,9 +508,11 @@ CLEAR_GAP = 0.05  # a gap between two models of at least 5 points is named; smal
 def _setup_sentence(result: Result) -> str:
     c, m = result.config, result.metrics
     heads, epochs = c.n_heads, int(m["epochs_run"])
-    return (f"A {c.n_layers}-block transformer with {heads} attention head{'s' if heads > 1 else ''} per block "
-            f"({m['parameters']:,.0f} weights, {c.positional_encoding} positional encoding) trained for {epochs} "
-            f"epoch{'s' if epochs != 1 else ''} on *{result.info['task_title']}*.")
+    return (
+        f"A {c.n_layers}-block transformer with {heads} attention head{'s' if heads > 1 else ''} per block "
+        f"({m['parameters']:,.0f} weights, {c.positional_encoding} positional encoding) trained for {epochs} "
+        f"epoch{'s' if epochs != 1 else ''} on *{result.info['task_title']}*."
+    )
 
 
 def _failure_advice(result: Result) -> str:
@@ -361,7 +520,7 @@ def _failure_advice(result: Result) -> str:
     c, h = result.config, result.history
     if c.learning_rate >= 0.03:
         return f" Its learning rate ({c.learning_rate:g}) is high: try 0.003."
-    losses = h["transformer_loss"] if "transformer_loss" in h else None
+    losses = h.get("transformer_loss")
     if losses is not None and len(losses) > 1 and losses.iloc[-1] > 0.9 * losses.iloc[0]:
         return " Its training loss barely fell: try more epochs, more training examples or a learning rate of 0.003."
     return " Try more epochs or more training examples."
@@ -372,12 +531,16 @@ def _pe_sentence(m: dict, order_matters: bool) -> str:
     acc, no_pe = m["test_accuracy"], m["test_accuracy_no_positional_encoding"]
     text = f" The same transformer without positional encoding got {no_pe:.1%}"
     if acc >= no_pe + CLEAR_GAP:
-        return text + (f", {acc - no_pe:.1%} less: without position information attention sees only a bag of "
-                       "tokens" + (", and on this task the order decides the answer." if order_matters else "."))
+        return text + (
+            f", {acc - no_pe:.1%} less: without position information attention sees only a bag of "
+            "tokens" + (", and on this task the order decides the answer." if order_matters else ".")
+        )
     if no_pe >= acc + CLEAR_GAP:
-        return text + (f", {no_pe - acc:.1%} more than with it: here the positional encoding did not help, which "
-                       "on an order task means the model with it has not learned yet (try more epochs or another "
-                       "seed).")
+        return text + (
+            f", {no_pe - acc:.1%} more than with it: here the positional encoding did not help, which "
+            "on an order task means the model with it has not learned yet (try more epochs or another "
+            "seed)."
+        )
     return text + ": within a few points, so in this run position information made little difference."
 
 
@@ -386,16 +549,24 @@ def describe(result: Result) -> str:
     acc, base, chance = m["test_accuracy"], m["baseline_test_accuracy"], m["chance_accuracy"]
     text = _setup_sentence(result) + (
         f" It got **{acc:.1%}** of the {m['n_test']:.0f} held-out examples right; the model without attention, "
-        f"which cannot see order, got {base:.1%} (always giving the commonest answer gets {chance:.1%}).")
+        f"which cannot see order, got {base:.1%} (always giving the commonest answer gets {chance:.1%})."
+    )
     learned = acc > chance + CHANCE_MARGIN and acc > base + CLEAR_GAP
     if acc <= chance + CHANCE_MARGIN:
-        text += " **The transformer did no better than always giving the commonest answer: it has not learned the task.**"
+        text += (
+            " **The transformer did no better than always giving the commonest answer: it has not learned the task.**"
+        )
     elif acc <= base + CLEAR_GAP:
-        text += " **The transformer did not clearly beat the model without attention**, so this run shows no gain from attention."
+        text += (
+            " **The transformer did not clearly beat the model without attention**, "
+            "so this run shows no gain from attention."
+        )
     if "test_accuracy_no_positional_encoding" in m and learned:
         text += _pe_sentence(m, order_matters=c.task != "digits")
     elif "test_accuracy_no_positional_encoding" in m:  # nothing learned: no lesson to draw from the gap
-        text += f" The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
+        text += (
+            f" The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
+        )
     if not learned:
         text += _failure_advice(result)
     if result.stopped:

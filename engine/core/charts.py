@@ -2,9 +2,10 @@
 
 A figure's plain-language caption ("what this shows") travels in ``fig.layout.meta["caption"]``.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,16 +30,25 @@ def caption_of(fig: go.Figure) -> str:
     return meta.get("caption", "") if isinstance(meta, dict) else ""
 
 
-def learning_curves(history: pd.DataFrame, columns: Sequence[str] | None = None, *, title="Learning curves",
-                    x: str = "step", caption: str = "") -> go.Figure:
+def learning_curves(
+    history: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    title="Learning curves",
+    x: str = "step",
+    caption: str = "",
+) -> go.Figure:
     """One line per metric column over ``x``; losses and scores go on separate y-axes when both are present."""
     columns = [c for c in (columns or history.columns) if c != x and c in history]
     fig = go.Figure()
     has_loss = any("loss" in c for c in columns)
     for c in columns:
         secondary = has_loss and "loss" not in c
-        fig.add_trace(go.Scatter(x=history[x], y=history[c], mode="lines", name=c.replace("_", " "),
-                                 yaxis="y2" if secondary else "y"))
+        fig.add_trace(
+            go.Scatter(
+                x=history[x], y=history[c], mode="lines", name=c.replace("_", " "), yaxis="y2" if secondary else "y"
+            )
+        )
     layout = dict(title=title, xaxis_title=x, hovermode="x unified", legend=dict(orientation="h", y=-0.2))
     if has_loss and any("loss" not in c for c in columns):
         layout.update(yaxis=dict(title="loss"), yaxis2=dict(title="score", overlaying="y", side="right"))
@@ -46,13 +56,23 @@ def learning_curves(history: pd.DataFrame, columns: Sequence[str] | None = None,
     return captioned(fig, caption or "How the training numbers moved, step by step.")
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], *, title="Confusion matrix"
-                     ) -> go.Figure:
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], *, title="Confusion matrix"
+) -> go.Figure:
     k = len(labels)
     cm = np.zeros((k, k), dtype=int)
     np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
-    fig = go.Figure(go.Heatmap(z=cm, x=list(labels), y=list(labels), colorscale="Blues", text=cm,
-                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=cm,
+            x=list(labels),
+            y=list(labels),
+            colorscale="Blues",
+            text=cm,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
     fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed")
     return captioned(fig, "Rows are the true classes, columns the model's guesses: the diagonal is what it got right.")
 
@@ -63,15 +83,32 @@ def bar(names: Sequence[str], values: Sequence[float], *, title: str, caption: s
     return captioned(fig, caption)
 
 
-def decision_boundary(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndarray, y: np.ndarray, *,
-                      title: str, caption: str = "") -> go.Figure:
+def decision_boundary(
+    xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndarray, y: np.ndarray, *, title: str, caption: str = ""
+) -> go.Figure:
     """Class-1 probability (or class id) over a 2-D grid with the data points on top."""
-    fig = go.Figure(go.Contour(x=xx[0], y=yy[:, 0], z=zz, colorscale=DIVERGING, opacity=0.7, showscale=False,
-                               contours=dict(start=0, end=1, size=0.1) if zz.max() <= 1 else None))
+    fig = go.Figure(
+        go.Contour(
+            x=xx[0],
+            y=yy[:, 0],
+            z=zz,
+            colorscale=DIVERGING,
+            opacity=0.7,
+            showscale=False,
+            contours=dict(start=0, end=1, size=0.1) if zz.max() <= 1 else None,
+        )
+    )
     for label in np.unique(y):
         m = y == label
-        fig.add_trace(go.Scatter(x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {label}",
-                                 marker=dict(size=6, line=dict(width=0.5, color="white"))))
+        fig.add_trace(
+            go.Scatter(
+                x=X[m, 0],
+                y=X[m, 1],
+                mode="markers",
+                name=f"class {label}",
+                marker=dict(size=6, line=dict(width=0.5, color="white")),
+            )
+        )
     fig.update_layout(title=title, xaxis_title="x1", yaxis_title="x2")
     return captioned(fig, caption or "Background colour: what the model predicts at each point; dots: the data.")
 
@@ -87,54 +124,125 @@ def class_color(label: int) -> str:
     return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
 
 
-def class_points(X: np.ndarray, y: np.ndarray, class_names: Sequence[str] | None = None, *,
-                 show_legend: bool = True) -> list[go.Scatter]:
+def class_points(
+    X: np.ndarray, y: np.ndarray, class_names: Sequence[str] | None = None, *, show_legend: bool = True
+) -> list[go.Scatter]:
     """One scatter trace per class, coloured by :data:`CLASS_COLORS` with a white rim."""
     X, y = np.asarray(X), np.asarray(y)
-    return [go.Scatter(x=X[y == k, 0], y=X[y == k, 1], mode="markers", legendgroup=f"class{k}",
-                       name=str(class_names[k]) if class_names is not None else f"class {k}", showlegend=show_legend,
-                       marker=dict(size=7, color=class_color(k), line=dict(width=1, color="white")))
-            for k in np.unique(y)]
+    return [
+        go.Scatter(
+            x=X[y == k, 0],
+            y=X[y == k, 1],
+            mode="markers",
+            legendgroup=f"class{k}",
+            name=str(class_names[k]) if class_names is not None else f"class {k}",
+            showlegend=show_legend,
+            marker=dict(size=7, color=class_color(k), line=dict(width=1, color="white")),
+        )
+        for k in np.unique(y)
+    ]
 
 
-def class_surface(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, X: np.ndarray, y: np.ndarray, *, title: str,
-                  class_names: Sequence[str] | None = None, caption: str = "") -> go.Figure:
+def class_surface(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    zz: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    title: str,
+    class_names: Sequence[str] | None = None,
+    caption: str = "",
+) -> go.Figure:
     """A two-class decision surface: P(class 1) on the pale :data:`SURFACE` scale (0.5 boundary drawn), the points
     in their :data:`CLASS_COLORS`. Use it wherever classes appear in several panels, so colours stay consistent."""
-    fig = go.Figure(go.Contour(x=xx[0], y=yy[:, 0], z=zz, colorscale=SURFACE, zmin=0, zmax=1, showscale=False,
-                               contours=dict(start=0, end=1, size=0.1), line=dict(width=0.5, color="white"),
-                               hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}: P(class 1) = %{z:.2f}<extra></extra>"))
-    fig.add_trace(go.Contour(x=xx[0], y=yy[:, 0], z=zz, showscale=False, contours_coloring="none", hoverinfo="skip",
-                             contours=dict(start=0.5, end=0.5, size=1), line=dict(width=2, color="#444"),
-                             name="boundary (P = 0.5)", showlegend=False))
+    fig = go.Figure(
+        go.Contour(
+            x=xx[0],
+            y=yy[:, 0],
+            z=zz,
+            colorscale=SURFACE,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            contours=dict(start=0, end=1, size=0.1),
+            line=dict(width=0.5, color="white"),
+            hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}: P(class 1) = %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Contour(
+            x=xx[0],
+            y=yy[:, 0],
+            z=zz,
+            showscale=False,
+            contours_coloring="none",
+            hoverinfo="skip",
+            contours=dict(start=0.5, end=0.5, size=1),
+            line=dict(width=2, color="#444"),
+            name="boundary (P = 0.5)",
+            showlegend=False,
+        )
+    )
     for trace in class_points(X, y, class_names):
         fig.add_trace(trace)
     fig.update_layout(title=title, xaxis_title="x1", yaxis_title="x2")
-    return captioned(fig, caption or "Background: the model's probability of class 1 at each point (blue: class 0, "
-                                     "red: class 1, dark line: the boundary); dots: the data in their class colours.")
+    return captioned(
+        fig,
+        caption
+        or "Background: the model's probability of class 1 at each point (blue: class 0, "
+        "red: class 1, dark line: the boundary); dots: the data in their class colours.",
+    )
 
 
-def play_controls(ticks, duration_ms: int, y: float = -0.1, active: int = 0, prefix: str = "step ",
-                  from_start: bool = False) -> dict:
+def play_controls(
+    ticks, duration_ms: int, y: float = -0.1, active: int = 0, prefix: str = "step ", from_start: bool = False
+) -> dict:
     """Layout for an animated figure whose frames are named ``str(tick)``: Play/Pause buttons and a slider.
 
     Use as ``fig.update_layout(**play_controls(ticks, 250))``; ``from_start`` replays from the first frame.
     """
-    play = dict(frame=dict(duration=duration_ms, redraw=True), fromcurrent=not from_start,
-                transition=dict(duration=0))
+    play = dict(frame=dict(duration=duration_ms, redraw=True), fromcurrent=not from_start, transition=dict(duration=0))
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     return dict(
-        updatemenus=[dict(type="buttons", x=0, y=y, xanchor="left", direction="left", buttons=[
-            dict(label="▶ Play", method="animate", args=[None, play]),
-            dict(label="⏸ Pause", method="animate", args=[[None], pause])])],
-        sliders=[dict(active=active, x=0.2, len=0.8, y=y + 0.03, currentvalue=dict(prefix=prefix),
-                      steps=[dict(label=str(t), method="animate",
-                                  args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                       transition=dict(duration=0))])
-                             for t in ticks])])
+        updatemenus=[
+            dict(
+                type="buttons",
+                x=0,
+                y=y,
+                xanchor="left",
+                direction="left",
+                buttons=[
+                    dict(label="▶ Play", method="animate", args=[None, play]),
+                    dict(label="⏸ Pause", method="animate", args=[[None], pause]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=active,
+                x=0.2,
+                len=0.8,
+                y=y + 0.03,
+                currentvalue=dict(prefix=prefix),
+                steps=[
+                    dict(
+                        label=str(t),
+                        method="animate",
+                        args=[
+                            [str(t)],
+                            dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0)),
+                        ],
+                    )
+                    for t in ticks
+                ],
+            )
+        ],
+    )
 
 
 # --- SHAP views -------------------------------------------------------------------------------------------
+
 
 def _single_output(exp, output: int | None):
     """Slice a multi-output Explanation down to one output (the model's logit for one class)."""
@@ -149,13 +257,15 @@ def shap_bar(exp, output: int | None = None, *, title="Global importance (mean |
     order = np.argsort(imp)[-max_features:]
     names = np.asarray(e.feature_names)[order]
     fig = go.Figure(go.Bar(x=imp[order], y=names, orientation="h", marker_color="#1f77b4"))
-    fig.update_layout(title=title, xaxis_title="mean |SHAP value| (impact on model output)",
-                      height=max(300, 28 * len(order) + 120))
+    fig.update_layout(
+        title=title, xaxis_title="mean |SHAP value| (impact on model output)", height=max(300, 28 * len(order) + 120)
+    )
     return captioned(fig, "Longer bars: features that move the model's output the most, on average over the rows.")
 
 
-def shap_beeswarm(exp, output: int | None = None, *, title="Beeswarm: every row's SHAP values", max_features=15
-                  ) -> go.Figure:
+def shap_beeswarm(
+    exp, output: int | None = None, *, title="Beeswarm: every row's SHAP values", max_features=15
+) -> go.Figure:
     e = _single_output(exp, output)
     values, data = np.asarray(e.values), np.asarray(e.data, dtype=float)
     imp = global_importance(e)
@@ -165,18 +275,38 @@ def shap_beeswarm(exp, output: int | None = None, *, title="Beeswarm: every row'
     for rank, j in enumerate(order):
         col = data[:, j]
         span = np.ptp(col) or 1.0
-        fig.add_trace(go.Scatter(
-            x=values[:, j], y=rank + rng.uniform(-0.3, 0.3, len(col)), mode="markers", showlegend=False,
-            marker=dict(color=(col - col.min()) / span, colorscale="Bluered", size=6, opacity=0.8,
-                        colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])
-                        if rank == len(order) - 1 else None, showscale=rank == len(order) - 1),
-            customdata=col, hovertemplate=f"{e.feature_names[j]} = %{{customdata:.3g}}<br>SHAP %{{x:.3g}}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="SHAP value (push on the model's output)",
-                      yaxis=dict(tickvals=list(range(len(order))), ticktext=list(np.asarray(e.feature_names)[order])),
-                      height=max(320, 30 * len(order) + 120))
+        fig.add_trace(
+            go.Scatter(
+                x=values[:, j],
+                y=rank + rng.uniform(-0.3, 0.3, len(col)),
+                mode="markers",
+                showlegend=False,
+                marker=dict(
+                    color=(col - col.min()) / span,
+                    colorscale="Bluered",
+                    size=6,
+                    opacity=0.8,
+                    colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])
+                    if rank == len(order) - 1
+                    else None,
+                    showscale=rank == len(order) - 1,
+                ),
+                customdata=col,
+                hovertemplate=f"{e.feature_names[j]} = %{{customdata:.3g}}<br>SHAP %{{x:.3g}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="SHAP value (push on the model's output)",
+        yaxis=dict(tickvals=list(range(len(order))), ticktext=list(np.asarray(e.feature_names)[order])),
+        height=max(320, 30 * len(order) + 120),
+    )
     fig.add_vline(x=0, line_color="grey")
-    return captioned(fig, "Each dot is one row. Right of zero pushes the output up, left pushes it down; "
-                          "red dots have high feature values, blue low.")
+    return captioned(
+        fig,
+        "Each dot is one row. Right of zero pushes the output up, left pushes it down; "
+        "red dots have high feature values, blue low.",
+    )
 
 
 def shap_waterfall(exp, row: int, output: int | None = None, *, max_features=10) -> go.Figure:
@@ -188,14 +318,23 @@ def shap_waterfall(exp, row: int, output: int | None = None, *, max_features=10)
     labels = [f"{names[j]} = {data[j]:.3g}" for j in top] + ([f"{len(rest)} other features"] if len(rest) else [])
     steps = list(values[top]) + ([values[rest].sum()] if len(rest) else [])
     base = float(np.asarray(e.base_values))
-    fig = go.Figure(go.Waterfall(
-        orientation="h", y=["base value", *labels[::-1], "model output"],
-        x=[base, *steps[::-1], 0], measure=["absolute", *["relative"] * len(steps), "total"],
-        increasing=dict(marker_color="#d62728"), decreasing=dict(marker_color="#1f77b4"),
-        text=[f"{base:.3g}", *[f"{s:+.3g}" for s in steps[::-1]], f"{base + sum(steps):.3g}"]))
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=["base value", *labels[::-1], "model output"],
+            x=[base, *steps[::-1], 0],
+            measure=["absolute", *["relative"] * len(steps), "total"],
+            increasing=dict(marker_color="#d62728"),
+            decreasing=dict(marker_color="#1f77b4"),
+            text=[f"{base:.3g}", *[f"{s:+.3g}" for s in steps[::-1]], f"{base + sum(steps):.3g}"],
+        )
+    )
     fig.update_layout(title=f"Waterfall for row {row}", height=max(320, 30 * len(labels) + 160), showlegend=False)
-    return captioned(fig, "Start at the average output (base value); each feature of this row adds (red) or "
-                          "subtracts (blue) its SHAP value, ending at the model's output for the row.")
+    return captioned(
+        fig,
+        "Start at the average output (base value); each feature of this row adds (red) or "
+        "subtracts (blue) its SHAP value, ending at the model's output for the row.",
+    )
 
 
 def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
@@ -204,35 +343,66 @@ def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
     # colour by the feature that interacts most (largest |corr| of its values with this feature's SHAP)
     others = [j for j in range(values.shape[1]) if j != feature]
     varies = np.ptp(values[:, feature]) > 0  # all-zero attributions (a model that learned nothing) have no correlation
-    corr = [abs(np.corrcoef(data[:, j], values[:, feature])[0, 1]) if varies and np.ptp(data[:, j]) else 0.0
-            for j in others]
+    corr = [
+        abs(np.corrcoef(data[:, j], values[:, feature])[0, 1]) if varies and np.ptp(data[:, j]) else 0.0 for j in others
+    ]
     inter = others[int(np.argmax(np.nan_to_num(corr)))] if others else feature
-    fig = go.Figure(go.Scatter(
-        x=data[:, feature], y=values[:, feature], mode="markers",
-        marker=dict(color=data[:, inter], colorscale="Bluered", size=7,
-                    colorbar=dict(title=str(e.feature_names[inter])[:14]))))
-    fig.update_layout(title=f"Dependence: {e.feature_names[feature]}", xaxis_title=f"{e.feature_names[feature]} value",
-                      yaxis_title="SHAP value")
-    return captioned(fig, f"How the value of {e.feature_names[feature]} changes its push on the output; colour "
-                          f"shows {e.feature_names[inter]}, the feature it interacts with most.")
+    fig = go.Figure(
+        go.Scatter(
+            x=data[:, feature],
+            y=values[:, feature],
+            mode="markers",
+            marker=dict(
+                color=data[:, inter],
+                colorscale="Bluered",
+                size=7,
+                colorbar=dict(title=str(e.feature_names[inter])[:14]),
+            ),
+        )
+    )
+    fig.update_layout(
+        title=f"Dependence: {e.feature_names[feature]}",
+        xaxis_title=f"{e.feature_names[feature]} value",
+        yaxis_title="SHAP value",
+    )
+    return captioned(
+        fig,
+        f"How the value of {e.feature_names[feature]} changes its push on the output; colour "
+        f"shows {e.feature_names[inter]}, the feature it interacts with most.",
+    )
 
 
-def image_attribution(values: np.ndarray, image: np.ndarray | None = None, *, title="Pixel attributions",
-                      caption: str = "") -> go.Figure:
+def image_attribution(
+    values: np.ndarray, image: np.ndarray | None = None, *, title="Pixel attributions", caption: str = ""
+) -> go.Figure:
     """A diverging heatmap of per-pixel SHAP values (H, W), with the image as faint contours when given."""
     v = np.asarray(values, dtype=float)
     lim = float(np.abs(v).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=v, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="SHAP")))
     if image is not None:
-        fig.add_trace(go.Contour(z=np.asarray(image, dtype=float), showscale=False, contours_coloring="lines",
-                                 colorscale=[[0, "black"], [1, "black"]], line=dict(width=1), ncontours=4,
-                                 hoverinfo="skip"))
+        fig.add_trace(
+            go.Contour(
+                z=np.asarray(image, dtype=float),
+                showscale=False,
+                contours_coloring="lines",
+                colorscale=[[0, "black"], [1, "black"]],
+                line=dict(width=1),
+                ncontours=4,
+                hoverinfo="skip",
+            )
+        )
     fig.update_layout(title=title, yaxis=dict(autorange="reversed", scaleanchor="x"), xaxis=dict(constrain="domain"))
     return captioned(fig, caption or "Red pixels push the prediction up, blue pixels push it down.")
 
 
-def image_attribution_slider(values: np.ndarray, images: np.ndarray, *, labels: Sequence[str] | None = None,
-                             title: str = "Pixel attributions", caption: str = "") -> go.Figure:
+def image_attribution_slider(
+    values: np.ndarray,
+    images: np.ndarray,
+    *,
+    labels: Sequence[str] | None = None,
+    title: str = "Pixel attributions",
+    caption: str = "",
+) -> go.Figure:
     """:func:`image_attribution` for several examples, values and images (n, H, W), one at a time: a slider (and
     Play) picks the example; ``labels`` name the slider's steps (default 1..n)."""
     values, images = np.asarray(values, dtype=float), np.asarray(images, dtype=float)
@@ -243,8 +413,9 @@ def image_attribution_slider(values: np.ndarray, images: np.ndarray, *, labels: 
     return fig
 
 
-def montage_array(images: np.ndarray, cols: int, shape: tuple[int, int] | None = None, gap: float = np.nan
-                  ) -> np.ndarray:
+def montage_array(
+    images: np.ndarray, cols: int, shape: tuple[int, int] | None = None, gap: float = np.nan
+) -> np.ndarray:
     """Tile images (n, H, W), or flat ones (n, H*W) with ``shape``, into one array, one ``gap`` pixel between."""
     images = np.asarray(images, dtype=float)
     h, w = shape or images.shape[1:3]
@@ -253,29 +424,60 @@ def montage_array(images: np.ndarray, cols: int, shape: tuple[int, int] | None =
     out = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), gap)
     for k, img in enumerate(images):
         r, c = divmod(k, cols)
-        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
+        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
     return out
 
 
-def image_montage(images: np.ndarray, cols: int, *, shape: tuple[int, int] | None = None, title: str = "",
-                  caption: str = "", row_labels: Sequence[str] | None = None, zmin: float = 0.0,
-                  zmax: float = 1.0, colorscale: str = "Greys", height: int | None = None) -> go.Figure:
+def image_montage(
+    images: np.ndarray,
+    cols: int,
+    *,
+    shape: tuple[int, int] | None = None,
+    title: str = "",
+    caption: str = "",
+    row_labels: Sequence[str] | None = None,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorscale: str = "Greys",
+    height: int | None = None,
+) -> go.Figure:
     """A grid of grey images (n, H, W) or flat (n, H*W) with ``shape``, ``cols`` per row; ``row_labels``
     name the rows on the y-axis (e.g. the training step each row was drawn at)."""
     images = np.asarray(images, dtype=float)
     h, w = shape or images.shape[1:3]
-    fig = go.Figure(go.Heatmap(z=montage_array(images, cols, (h, w)), colorscale=colorscale, zmin=zmin, zmax=zmax,
-                               showscale=False, hoverinfo="skip"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=montage_array(images, cols, (h, w)),
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
     yaxis = dict(autorange="reversed", scaleanchor="x", visible=row_labels is not None)
     if row_labels is not None:
-        yaxis.update(tickvals=[(h - 1) / 2 + (h + 1) * k for k in range(len(row_labels))],
-                     ticktext=list(row_labels), showgrid=False, zeroline=False)
+        yaxis.update(
+            tickvals=[(h - 1) / 2 + (h + 1) * k for k in range(len(row_labels))],
+            ticktext=list(row_labels),
+            showgrid=False,
+            zeroline=False,
+        )
     fig.update_layout(title=title, yaxis=yaxis, xaxis_visible=False, **({"height": height} if height else {}))
     return captioned(fig, caption or "Each tile is one image.")
 
 
-def image_grid(images: np.ndarray, cols: int, *, titles: Sequence[str] = (), title: str = "", caption: str = "",
-               zmin: float = 0.0, zmax: float = 1.0, colorscale: str = "Greys") -> go.Figure:
+def image_grid(
+    images: np.ndarray,
+    cols: int,
+    *,
+    titles: Sequence[str] = (),
+    title: str = "",
+    caption: str = "",
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorscale: str = "Greys",
+) -> go.Figure:
     """Grey images (n, H, W) in a grid of small panels, ``cols`` per row, each with its own short title above it
     (labels that never overlap a neighbouring image, unlike text drawn onto a montage)."""
     from plotly.subplots import make_subplots
@@ -283,11 +485,19 @@ def image_grid(images: np.ndarray, cols: int, *, titles: Sequence[str] = (), tit
     images = np.asarray(images, dtype=float)
     rows = max(1, -(-len(images) // cols))
     height = 90 + 105 * rows
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[str(t) for t in titles] or None,
-                        horizontal_spacing=0.02, vertical_spacing=min(0.3, 26 / max(height - 90, 1)))
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[str(t) for t in titles] or None,
+        horizontal_spacing=0.02,
+        vertical_spacing=min(0.3, 26 / max(height - 90, 1)),
+    )
     for k, img in enumerate(images):
-        fig.add_trace(go.Heatmap(z=img, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=False,
-                                 hoverinfo="skip"), row=k // cols + 1, col=k % cols + 1)
+        fig.add_trace(
+            go.Heatmap(z=img, colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=False, hoverinfo="skip"),
+            row=k // cols + 1,
+            col=k % cols + 1,
+        )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed")
     for k in range(rows * cols):  # square pixels in every panel
@@ -299,36 +509,70 @@ def image_grid(images: np.ndarray, cols: int, *, titles: Sequence[str] = (), tit
     return captioned(fig, caption or "Each panel is one image.")
 
 
-def importance_comparison(names: Sequence[str], shap_importance: np.ndarray, permutation: np.ndarray,
-                          permutation_err: np.ndarray, loss_name: str = "loss") -> go.Figure:
+def importance_comparison(
+    names: Sequence[str],
+    shap_importance: np.ndarray,
+    permutation: np.ndarray,
+    permutation_err: np.ndarray,
+    loss_name: str = "loss",
+) -> go.Figure:
     """SHAP mean |value| beside permutation importance with its error bars, each in its own units."""
     from plotly.subplots import make_subplots
 
     order = np.argsort(shap_importance)
     labels = np.asarray(names)[order]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("SHAP: mean |value|", f"Permutation: rise in test {loss_name}"))
-    fig.add_trace(go.Bar(y=labels, x=np.asarray(shap_importance)[order], orientation="h", name="SHAP",
-                         marker_color="#1f77b4"), 1, 1)
-    fig.add_trace(go.Bar(y=labels, x=np.asarray(permutation)[order], orientation="h", name="Permutation",
-                         marker_color="#ff7f0e", error_x=dict(type="data", array=2 * np.asarray(permutation_err)[order])),
-                  1, 2)
-    fig.update_layout(title="Which inputs matter: SHAP and permutation importance", showlegend=False,
-                      height=max(320, 30 * len(names) + 140))
-    return captioned(fig, "Two independent ways to rank inputs. SHAP splits each prediction among the inputs; "
-                          "permutation importance shuffles one input on the test rows and measures how much worse "
-                          f"the {loss_name} gets (bars: ± 2 standard errors over repeats; a bar whose error "
-                          "reaches zero is not clearly important). When both rank an input high, trust it more.")
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=("SHAP: mean |value|", f"Permutation: rise in test {loss_name}"),
+    )
+    fig.add_trace(
+        go.Bar(y=labels, x=np.asarray(shap_importance)[order], orientation="h", name="SHAP", marker_color="#1f77b4"),
+        1,
+        1,
+    )
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            x=np.asarray(permutation)[order],
+            orientation="h",
+            name="Permutation",
+            marker_color="#ff7f0e",
+            error_x=dict(type="data", array=2 * np.asarray(permutation_err)[order]),
+        ),
+        1,
+        2,
+    )
+    fig.update_layout(
+        title="Which inputs matter: SHAP and permutation importance",
+        showlegend=False,
+        height=max(320, 30 * len(names) + 140),
+    )
+    return captioned(
+        fig,
+        "Two independent ways to rank inputs. SHAP splits each prediction among the inputs; "
+        "permutation importance shuffles one input on the test rows and measures how much worse "
+        f"the {loss_name} gets (bars: ± 2 standard errors over repeats; a bar whose error "
+        "reaches zero is not clearly important). When both rank an input high, trust it more.",
+    )
 
 
 # --- comparing runs ---------------------------------------------------------------------------------------
 
+
 def compare_curves(histories: dict[str, pd.DataFrame], column: str, x: str = "step") -> go.Figure:
     """One line per run for the same metric column."""
-    fig = go.Figure([go.Scatter(x=h[x], y=h[column], mode="lines", name=label)
-                     for label, h in histories.items() if column in h])
-    fig.update_layout(title=f"{column.replace('_', ' ')} by run", xaxis_title=x, hovermode="x unified",
-                      legend=dict(orientation="h", y=-0.2))
+    fig = go.Figure(
+        [go.Scatter(x=h[x], y=h[column], mode="lines", name=label) for label, h in histories.items() if column in h]
+    )
+    fig.update_layout(
+        title=f"{column.replace('_', ' ')} by run",
+        xaxis_title=x,
+        hovermode="x unified",
+        legend=dict(orientation="h", y=-0.2),
+    )
     return captioned(fig, "The same training number for each selected run, step by step.")
 
 
@@ -344,16 +588,29 @@ def compare_importance(importances: dict[str, tuple[Sequence[str], np.ndarray]],
     for label, (feats, values) in importances.items():
         lookup = dict(zip(feats, np.asarray(values, dtype=float)))
         fig.add_trace(go.Bar(y=keep, x=[lookup.get(n, 0.0) for n in keep], orientation="h", name=label))
-    fig.update_layout(title="SHAP global importance by run", barmode="group", xaxis_title="mean |SHAP value|",
-                      height=max(320, 40 * len(keep) + 120), legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(
+        title="SHAP global importance by run",
+        barmode="group",
+        xaxis_title="mean |SHAP value|",
+        height=max(320, 40 * len(keep) + 120),
+        legend=dict(orientation="h", y=-0.15),
+    )
     return captioned(fig, "Do the runs rely on the same inputs? Each bar is a feature's average impact in one run.")
 
 
 # --- the network itself (issue 18: "see the network") --------------------------------------------------------
 
 MAX_BLOCKS = 20  # deeper modules fold into their parents until the diagram has at most this many blocks
-KIND_COLOURS = {"conv": "#9ecae1", "linear": "#fdae6b", "embedding": "#fdd0a2", "norm": "#dadaeb",
-                "attention": "#bcbddc", "pool": "#a1d99b", "activation": "#f2f2f2", "other": "#e5e5e5"}
+KIND_COLOURS = {
+    "conv": "#9ecae1",
+    "linear": "#fdae6b",
+    "embedding": "#fdd0a2",
+    "norm": "#dadaeb",
+    "attention": "#bcbddc",
+    "pool": "#a1d99b",
+    "activation": "#f2f2f2",
+    "other": "#e5e5e5",
+}
 
 
 def _kind(module) -> str:
@@ -361,8 +618,20 @@ def _kind(module) -> str:
     for kind in ("conv", "linear", "embedding", "norm", "attention", "pool"):
         if kind in name:
             return kind
-    if name in ("relu", "tanh", "elu", "gelu", "sigmoid", "leakyrelu", "softmax", "silu", "dropout", "flatten",
-                "unflatten", "identity"):
+    if name in (
+        "relu",
+        "tanh",
+        "elu",
+        "gelu",
+        "sigmoid",
+        "leakyrelu",
+        "softmax",
+        "silu",
+        "dropout",
+        "flatten",
+        "unflatten",
+        "identity",
+    ):
         return "activation"
     return "other"
 
@@ -418,7 +687,7 @@ def _blocks(module) -> list[tuple[str, object, bool]]:
                 atoms.append(n)
     if not named:
         return [("", module, True)]
-    depth = lambda n: n.count(".") + 1  # noqa: E731
+    depth = lambda n: n.count(".") + 1
     for limit in range(max(depth(n) for n, _ in named), 0, -1):
         blocks = [(n, m, True) for n, m in named if depth(n) == limit or (depth(n) < limit and n in atoms)]
         blocks += [("", module, False)] if _own_parameters(module) else []
@@ -445,10 +714,17 @@ def layer_summary(module, example=None) -> tuple[list[dict], str]:
                 count += p.numel()
         label = name or type(module).__name__
         own = ", ".join(f"{n} {' × '.join(map(str, p.shape))}" for n, p in m.named_parameters(recurse=False))
-        rows.append({"name": label if whole else f"{label} (own weights)",
-                     "layer": type(m).__name__ if whole else f"{type(m).__name__}: own weights",
-                     "settings": _settings(m) if whole else own[:40], "kind": _kind(m), "output": "",
-                     "parameters": int(count), "order": len(rows) + 10_000})
+        rows.append(
+            {
+                "name": label if whole else f"{label} (own weights)",
+                "layer": type(m).__name__ if whole else f"{type(m).__name__}: own weights",
+                "settings": _settings(m) if whole else own[:40],
+                "kind": _kind(m),
+                "output": "",
+                "parameters": int(count),
+                "order": len(rows) + 10_000,
+            }
+        )
     note = "no example input to trace shapes with" if example is None else ""
     if example is not None:
         note = _trace(module, example, blocks, rows)
@@ -470,6 +746,7 @@ def _trace(module, example, blocks, rows) -> str:
                 rows[i]["output"] = " × ".join(map(str, t.shape[1:])) or "1"
                 rows[i]["order"] = len(calls)
                 calls.append(i)
+
         return record
 
     handles = [m.register_forward_hook(hook(i)) for i, (_, m, whole) in enumerate(blocks) if whole]
@@ -529,34 +806,88 @@ def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure
     ys = list(range(n, 0, -1))  # first block on top
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.62, 0.38], horizontal_spacing=0.02)
     for r, y in zip(rows, ys):
-        fig.add_shape(type="rect", x0=0, x1=1, y0=y - 0.38, y1=y + 0.38, row=1, col=1, line=dict(color="#555", width=1),
-                      fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]))
+        fig.add_shape(
+            type="rect",
+            x0=0,
+            x1=1,
+            y0=y - 0.38,
+            y1=y + 0.38,
+            row=1,
+            col=1,
+            line=dict(color="#555", width=1),
+            fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]),
+        )
         settings = f" ({r['settings']})" if r["settings"] else ""
         shape = f" → {r['output']}" if r["output"] else ""
-        fig.add_annotation(x=0.03, y=y, xref="x", yref="y", xanchor="left", showarrow=False, font=dict(size=11),
-                           text=f"<b>{r['layer']}</b>{settings}{shape}")
+        fig.add_annotation(
+            x=0.03,
+            y=y,
+            xref="x",
+            yref="y",
+            xanchor="left",
+            showarrow=False,
+            font=dict(size=11),
+            text=f"<b>{r['layer']}</b>{settings}{shape}",
+        )
         if not r["name"].isdigit() and "own weights" not in r["name"]:  # a nested layer's path (enc.layers.0.linear1)
-            fig.add_annotation(x=0.97, y=y, xref="x", yref="y", xanchor="right", showarrow=False,
-                               font=dict(size=9, color="#666"), text=r["name"])
+            fig.add_annotation(
+                x=0.97,
+                y=y,
+                xref="x",
+                yref="y",
+                xanchor="right",
+                showarrow=False,
+                font=dict(size=9, color="#666"),
+                text=r["name"],
+            )
         if y < n:
-            fig.add_annotation(x=0.5, y=y + 0.38, ax=0.5, ay=y + 0.62, xref="x", yref="y", axref="x", ayref="y",
-                               showarrow=True, arrowhead=2, arrowwidth=1, text="")
-    fig.add_trace(go.Bar(x=[r["parameters"] for r in rows], y=ys, orientation="h", marker_color="#6baed6",
-                         text=[f"{r['parameters']:,}" if r["parameters"] else "" for r in rows],
-                         textposition="outside", textangle=0, cliponaxis=False,
-                         customdata=[[r["name"], r["output"] or "not traced", r["parameters"] / max(total, 1)]
-                                     for r in rows],
-                         hovertemplate="%{customdata[0]}<br>output per example: %{customdata[1]}<br>"
-                                       "%{x:,} weights (%{customdata[2]:.1%} of all)<extra></extra>",
-                         showlegend=False), row=1, col=2)
+            fig.add_annotation(
+                x=0.5,
+                y=y + 0.38,
+                ax=0.5,
+                ay=y + 0.62,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=2,
+                arrowwidth=1,
+                text="",
+            )
+    fig.add_trace(
+        go.Bar(
+            x=[r["parameters"] for r in rows],
+            y=ys,
+            orientation="h",
+            marker_color="#6baed6",
+            text=[f"{r['parameters']:,}" if r["parameters"] else "" for r in rows],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            customdata=[[r["name"], r["output"] or "not traced", r["parameters"] / max(total, 1)] for r in rows],
+            hovertemplate="%{customdata[0]}<br>output per example: %{customdata[1]}<br>"
+            "%{x:,} weights (%{customdata[2]:.1%} of all)<extra></extra>",
+            showlegend=False,
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(visible=False, range=[0, 1], row=1, col=1)
-    fig.update_xaxes(title_text="weights in the block", row=1, col=2,
-                     range=[0, max([r["parameters"] for r in rows] + [1]) * 1.3])
+    fig.update_xaxes(
+        title_text="weights in the block", row=1, col=2, range=[0, max([r["parameters"] for r in rows] + [1]) * 1.3]
+    )
     fig.update_yaxes(visible=False, range=[0.4, n + 0.6])
-    fig.update_layout(title=f"{title}: {total:,} weights in {n} block{'s' * (n != 1)}", height=120 + 40 * n,
-                      margin=dict(l=10, r=10, t=50, b=40), bargap=0.25)
-    caption = ("Layers top to bottom in the order the input flows through them, each with its settings and the "
-               "shape it passes on for one example (→). Bars: how many weights each block holds.")
+    fig.update_layout(
+        title=f"{title}: {total:,} weights in {n} block{'s' * (n != 1)}",
+        height=120 + 40 * n,
+        margin=dict(l=10, r=10, t=50, b=40),
+        bargap=0.25,
+    )
+    caption = (
+        "Layers top to bottom in the order the input flows through them, each with its settings and the "
+        "shape it passes on for one example (→). Bars: how many weights each block holds."
+    )
     fig = captioned(fig, caption + (f" Output shapes are missing: {note}." if note else ""))
     fig.layout.meta = {**fig.layout.meta, "total_parameters": total}
     return fig

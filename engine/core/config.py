@@ -7,6 +7,7 @@ form: ``{"widget": "slider"}`` for a float slider, ``{"log": True}`` for a log-s
 and a Config's ``SHOW_IF = {"width": {"agent": ["dqn"]}}`` shows a field only while the others have one of the
 listed values (a hidden field keeps its value).
 """
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,9 @@ def parse_value(cls: type[TechniqueConfig], name: str, text: str) -> Any:
     """Convert one text value (URL or CLI ``--set``) to the field's Python type; pydantic checks bounds."""
     field = cls.model_fields.get(name)
     if field is None:
-        raise ConfigError(f"`{name}` is not a setting of this technique; known settings: "
-                          f"{', '.join(cls.model_fields)}.")
+        raise ConfigError(
+            f"`{name}` is not a setting of this technique; known settings: {', '.join(cls.model_fields)}."
+        )
     ann = field.annotation
     opts = choices(ann)
     if opts is not None:
@@ -105,8 +107,9 @@ def parse_value(cls: type[TechniqueConfig], name: str, text: str) -> Any:
     return text
 
 
-def from_params(cls: type[TechniqueConfig], params: dict[str, str], base: dict[str, Any] | None = None
-                ) -> tuple[TechniqueConfig, list[str]]:
+def from_params(
+    cls: type[TechniqueConfig], params: dict[str, str], base: dict[str, Any] | None = None
+) -> tuple[TechniqueConfig, list[str]]:
     """Read settings from URL query parameters, keeping every valid one and ignoring the rest.
 
     The link's values are checked together, as one Config, never one by one against the base's other values:
@@ -131,8 +134,9 @@ def from_params(cls: type[TechniqueConfig], params: dict[str, str], base: dict[s
             warnings.append(f"Ignored `{name}` from the link: {_link_text(e)}")
     kept, problem = _largest_valid(cls, base, parsed)
     for name in parsed.keys() - kept.keys():
-        warnings.append(f"Ignored `{name}` from the link: it does not fit the link's other settings "
-                        f"({_link_text(problem)})")
+        warnings.append(
+            f"Ignored `{name}` from the link: it does not fit the link's other settings ({_link_text(problem)})"
+        )
     return validate(cls, {**base, **kept}), warnings
 
 
@@ -157,8 +161,9 @@ def _own_error(cls: type[TechniqueConfig], values: dict[str, Any], name: str) ->
     return ""
 
 
-def _largest_valid(cls: type[TechniqueConfig], base: dict[str, Any], parsed: dict[str, Any]
-                   ) -> tuple[dict[str, Any], str]:
+def _largest_valid(
+    cls: type[TechniqueConfig], base: dict[str, Any], parsed: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
     """The link's values that fit together: all of them, else all but one, else those that fit in link order."""
     try:
         validate(cls, {**base, **parsed})

@@ -47,13 +47,15 @@ The shared machinery a technique reaches for instead of writing its own (``engin
   ignores or reuses ``y``). Loops that are not mini-batch training of one objective (RL episodes, GAN
   steps, federated rounds) keep their own loop and report through ``Tracker`` all the same.
 """
+
 from __future__ import annotations
 
 import importlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -88,8 +90,13 @@ class Metric:
             return str(value)
         if isinstance(value, float) and not math.isfinite(value):
             return "n/a"
-        return {"percent": f"{value:.1%}", "integer": f"{value:,.0f}", "seconds": f"{value:.2f} s",
-                "ms": f"{value:.3g} ms", "kb": f"{value:,.1f} KB"}.get(self.format, f"{value:.4g}")
+        return {
+            "percent": f"{value:.1%}",
+            "integer": f"{value:,.0f}",
+            "seconds": f"{value:.2f} s",
+            "ms": f"{value:.3g} ms",
+            "kb": f"{value:,.1f} KB",
+        }.get(self.format, f"{value:.4g}")
 
 
 def metric_spec(metrics: dict[str, Metric], name: str) -> Metric:
@@ -131,7 +138,8 @@ class Tracker:
             if not math.isfinite(value):
                 raise Diverged(
                     f"Training diverged: `{name}` became {value} at step {step} of {self.total}. "
-                    "Try a lower learning rate or a smaller model.")
+                    "Try a lower learning rate or a smaller model."
+                )
         self.rows.append({"step": step, **metrics})
         if self.progress(step, self.total, metrics, live):
             self.stopped = True
@@ -176,8 +184,18 @@ def lazy(module: str, name: str) -> Callable:
     return call
 
 
-SURFACE = ("Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure")
+SURFACE = (
+    "Config",
+    "PRESETS",
+    "METRICS",
+    "estimate_seconds",
+    "run",
+    "figures",
+    "explain",
+    "explain_figures",
+    "describe",
+    "live_figure",
+)
 
 
 def check_module(module) -> list[str]:

@@ -3,6 +3,7 @@
 Nothing here downloads anything. Uploads are stored under ``<data dir>/uploads/<token>.csv`` where the
 token is a random 128-bit hex string: a config refers to an upload only through that token.
 """
+
 from __future__ import annotations
 
 import io
@@ -53,14 +54,40 @@ SKLEARN_TABLES = {  # name -> (loader, task, title, rows): the one place that kn
 }
 DIGITS_ROWS = 1797  # scikit-learn's 8x8 digits
 READABLE_NAMES = {  # name -> (feature names, class names) for people, from scikit-learn's DESCR; None: keep its own
-    "wine": (["alcohol", "malic acid", "ash", "alcalinity of ash", "magnesium", "total phenols", "flavanoids",
-              "nonflavanoid phenols", "proanthocyanins", "colour intensity", "hue", "OD280/OD315 of diluted wines",
-              "proline"], ["cultivar 1", "cultivar 2", "cultivar 3"]),
+    "wine": (
+        [
+            "alcohol",
+            "malic acid",
+            "ash",
+            "alcalinity of ash",
+            "magnesium",
+            "total phenols",
+            "flavanoids",
+            "nonflavanoid phenols",
+            "proanthocyanins",
+            "colour intensity",
+            "hue",
+            "OD280/OD315 of diluted wines",
+            "proline",
+        ],
+        ["cultivar 1", "cultivar 2", "cultivar 3"],
+    ),
     # scikit-learn ships these mean-centred and scaled (each column's squares sum to 1), not in years, mmHg or mg/dl
-    "diabetes": (["age (scaled)", "sex (scaled)", "body mass index (scaled)", "average blood pressure (scaled)",
-                  "total cholesterol (s1, scaled)", "LDL cholesterol (s2, scaled)", "HDL cholesterol (s3, scaled)",
-                  "cholesterol / HDL ratio (s4, scaled)", "log triglycerides (s5, scaled)",
-                  "blood sugar (s6, scaled)"], None),
+    "diabetes": (
+        [
+            "age (scaled)",
+            "sex (scaled)",
+            "body mass index (scaled)",
+            "average blood pressure (scaled)",
+            "total cholesterol (s1, scaled)",
+            "LDL cholesterol (s2, scaled)",
+            "HDL cholesterol (s3, scaled)",
+            "cholesterol / HDL ratio (s4, scaled)",
+            "log triglycerides (s5, scaled)",
+            "blood sugar (s6, scaled)",
+        ],
+        None,
+    ),
 }
 
 
@@ -78,6 +105,7 @@ def sklearn_table(name: str) -> Table:
 
 # --- uploads ---------------------------------------------------------------------------------------------
 
+
 def read_csv(raw: bytes) -> pd.DataFrame:
     """Parse an uploaded CSV, checking what the browser's file filter cannot."""
     if not raw:
@@ -88,8 +116,9 @@ def read_csv(raw: bytes) -> pd.DataFrame:
     try:
         df = pd.read_csv(io.BytesIO(raw), nrows=MAX_UPLOAD_ROWS + 1)
     except UnicodeDecodeError:
-        raise DataError("The file is not UTF-8 text. Save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8) "
-                        "and upload it again.") from None
+        raise DataError(
+            "The file is not UTF-8 text. Save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8) and upload it again."
+        ) from None
     except (pd.errors.ParserError, ValueError) as e:
         raise DataError(f"Could not read the file as CSV: {code(str(e).splitlines()[0], 200)}") from None
     if df.empty or len(df.columns) == 0:
@@ -113,15 +142,18 @@ def _as_utf8(raw: bytes) -> bytes:
     elif b"\x00" in head and head[0::2].count(0) > 0.9 * len(head[0::2]):
         encoding = "utf-16-be"
     elif b"\x00" in head:
-        raise DataError("This does not look like a CSV text file (it contains binary data). "
-                        "Save it as \"CSV UTF-8\" and upload it again.")
+        raise DataError(
+            "This does not look like a CSV text file (it contains binary data). "
+            "Save it as \"CSV UTF-8\" and upload it again."
+        )
     else:
         return raw
     try:
         return raw.decode(encoding).encode("utf-8")
     except UnicodeDecodeError:
-        raise DataError("The file looks like UTF-16 text but does not decode as such. Save it as \"CSV UTF-8\" "
-                        "and upload it again.") from None
+        raise DataError(
+            "The file looks like UTF-16 text but does not decode as such. Save it as \"CSV UTF-8\" and upload it again."
+        ) from None
 
 
 def _column_names(columns) -> list[str]:
@@ -133,9 +165,11 @@ def _column_names(columns) -> list[str]:
     repeated = [n for n, k in seen.items() if k > 1]
     if repeated:
         listed = ", ".join(code(n) for n in repeated[:5])
-        raise DataError(f"Every column needs its own name, but {listed} appears more than once (after removing "
-                        "spaces at the ends and cutting names to 60 characters). Rename the columns and upload "
-                        "the file again.")
+        raise DataError(
+            f"Every column needs its own name, but {listed} appears more than once (after removing "
+            "spaces at the ends and cutting names to 60 characters). Rename the columns and upload "
+            "the file again."
+        )
     return names
 
 
@@ -162,8 +196,10 @@ def load_upload(token: str) -> pd.DataFrame:
 def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Table:
     """Numeric feature columns + a target column, with clear messages for what cannot be learned."""
     if target not in df.columns:
-        raise DataError(f"The target column {code(target)} is not in the file; columns: "
-                        f"{', '.join(code(c) for c in df.columns[:20])}.")
+        raise DataError(
+            f"The target column {code(target)} is not in the file; columns: "
+            f"{', '.join(code(c) for c in df.columns[:20])}."
+        )
     if df[target].isna().any():
         raise DataError(f"The target column {code(target)} has {int(df[target].isna().sum())} missing values.")
     features = df.drop(columns=[target]).select_dtypes(include="number")
@@ -178,21 +214,36 @@ def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Tabl
     t = df[target]
     numeric_many = pd.api.types.is_numeric_dtype(t) and t.nunique() > max_classes
     if numeric_many:
-        return Table(features.to_numpy(np.float32), t.to_numpy(np.float32), list(features.columns), "regression",
-                     title=f"Your CSV ({len(df)} rows), predicting {target}")
+        return Table(
+            features.to_numpy(np.float32),
+            t.to_numpy(np.float32),
+            list(features.columns),
+            "regression",
+            title=f"Your CSV ({len(df)} rows), predicting {target}",
+        )
     classes = sorted(t.astype(str).unique())
     if len(classes) < 2:
-        raise DataError(f"The target column {code(target)} has only one class ({code(classes[0])}); "
-                        "a classifier needs at least two.")
+        raise DataError(
+            f"The target column {code(target)} has only one class ({code(classes[0])}); "
+            "a classifier needs at least two."
+        )
     if len(classes) > max_classes:
-        raise DataError(f"The target column {code(target)} has {len(classes)} text classes; at most {max_classes} "
-                        "are supported.")
+        raise DataError(
+            f"The target column {code(target)} has {len(classes)} text classes; at most {max_classes} are supported."
+        )
     y = t.astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    return Table(features.to_numpy(np.float32), y, list(features.columns), "classification", classes,
-                 f"Your CSV ({len(df)} rows), predicting {target}")
+    return Table(
+        features.to_numpy(np.float32),
+        y,
+        list(features.columns),
+        "classification",
+        classes,
+        f"Your CSV ({len(df)} rows), predicting {target}",
+    )
 
 
 # --- 2-D toy sets ----------------------------------------------------------------------------------------
+
 
 def toy_2d(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Labelled 2-D sets: moons, circles, xor, spiral (two arms). X is standardised-ish, y in {0, 1}."""

@@ -1,4 +1,5 @@
 """Pick the compute device: CUDA, then Apple MPS, then CPU. Everything also runs on CPU."""
+
 from __future__ import annotations
 
 import os

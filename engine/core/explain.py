@@ -6,11 +6,12 @@ that keeps it where the model allows: DeepExplainer (exact on plain MLPs/CNNs), 
 (computed here in NumPy) for anything that is only a function or a set of on/off parts (words, tokens).
 Each Explanation carries ``additivity_error`` and ``method`` attributes.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,9 +22,13 @@ def make_explanation(values, base, data, feature_names, output_names, error, met
     """A shap.Explanation carrying its measured ``additivity_error`` and the ``method`` that made it."""
     import shap
 
-    exp = shap.Explanation(values=values, base_values=base, data=data,
-                           feature_names=list(feature_names) if feature_names is not None else None,
-                           output_names=list(output_names) if output_names is not None else None)
+    exp = shap.Explanation(
+        values=values,
+        base_values=base,
+        data=data,
+        feature_names=list(feature_names) if feature_names is not None else None,
+        output_names=list(output_names) if output_names is not None else None,
+    )
     exp.additivity_error = float(error)
     exp.method = method
     return exp
@@ -75,8 +80,10 @@ def additivity_note(exp) -> tuple[str, str]:
     if error is None:
         return "", ""
     if additive_by_construction(method):
-        text = (f"Explainer: {method}. Values from feature orders add up to the model's output by construction, "
-                "so their sum is no test of accuracy.")
+        text = (
+            f"Explainer: {method}. Values from feature orders add up to the model's output by construction, "
+            "so their sum is no test of accuracy."
+        )
         spread = getattr(exp, "spread", None)
         if spread is not None:
             text += f" Sampling leaves each value uncertain by about ±{spread:.2g} (standard error)."
@@ -85,16 +92,28 @@ def additivity_note(exp) -> tuple[str, str]:
         return "caption", text
     scale = output_scale(exp)
     if error <= TRUST_FRACTION * scale:
-        return "caption", (f"Explainer: {method}. Local-accuracy check: base value + sum of SHAP values matches the "
-                           f"model's output to within {error:.2g} ({error / scale:.1%} of the outputs' range).")
-    return "warning", (f"These SHAP values are only approximate ({method}): base value + their sum misses the "
-                       f"model's output by up to {error:.2g}, {error / scale:.0%} of the range of its outputs. Read "
-                       "them as a rough ranking of the inputs, not as exact contributions.")
+        return "caption", (
+            f"Explainer: {method}. Local-accuracy check: base value + sum of SHAP values matches the "
+            f"model's output to within {error:.2g} ({error / scale:.1%} of the outputs' range)."
+        )
+    return "warning", (
+        f"These SHAP values are only approximate ({method}): base value + their sum misses the "
+        f"model's output by up to {error:.2g}, {error / scale:.0%} of the range of its outputs. Read "
+        "them as a rough ranking of the inputs, not as exact contributions."
+    )
 
 
-def explain_torch(model, X, background, *, feature_names: Sequence[str] | None = None,
-                  output_names: Sequence[str] | None = None, data: np.ndarray | None = None,
-                  method: str = "auto", gradient_samples: int = 200):
+def explain_torch(
+    model,
+    X,
+    background,
+    *,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    data: np.ndarray | None = None,
+    method: str = "auto",
+    gradient_samples: int = 200,
+):
     """Explain ``model``'s raw outputs (logits, not probabilities) on rows ``X``.
 
     ``method``: "auto" tries DeepExplainer and falls back to GradientExplainer when it errors or its
@@ -141,8 +160,14 @@ def explain_torch(model, X, background, *, feature_names: Sequence[str] | None =
     return make_explanation(sv, base_values, rows, feature_names, out_names, error, name)
 
 
-def shapley_permutation(f: Callable[[np.ndarray], np.ndarray], n_players: int, *, permutations: int = 10,
-                        seed: int = 0, with_error: bool = False) -> tuple:
+def shapley_permutation(
+    f: Callable[[np.ndarray], np.ndarray],
+    n_players: int,
+    *,
+    permutations: int = 10,
+    seed: int = 0,
+    with_error: bool = False,
+) -> tuple:
     """Shapley values of a set function by antithetic permutation sampling (SHAP's permutation algorithm).
 
     ``f(masks)`` maps 0/1 masks (m, n_players) (1 = the player is present: a word kept, a token unmasked, a
@@ -173,18 +198,19 @@ def shapley_permutation(f: Callable[[np.ndarray], np.ndarray], n_players: int, *
     return values, f_none, f_all, error
 
 
-def exact_shapley(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, background: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def exact_shapley(
+    f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, background: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact interventional Shapley values of ``f`` (n, d) -> (n, k) by enumerating all 2^d feature subsets.
 
     Returns (values (n, d, k), base (k,)). A coalition keeps the row's features in it and takes the others
     from each background row; its value is the mean output. One batched call: n * 2^d * len(background) rows.
     """
     n, d = X.shape
-    masks = ((np.arange(2 ** d)[:, None] >> np.arange(d)) & 1).astype(bool)  # (2^d, d)
+    masks = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(bool)  # (2^d, d)
     mixed = np.where(masks[None, :, None, :], X[:, None, None, :], background[None, None, :, :])  # (n, 2^d, B, d)
     out = np.asarray(f(mixed.reshape(-1, d).astype(np.float32)), dtype=np.float64)
-    v = out.reshape(n, 2 ** d, len(background), -1).mean(2)  # (n, 2^d, k) coalition values
+    v = out.reshape(n, 2**d, len(background), -1).mean(2)  # (n, 2^d, k) coalition values
     size = masks.sum(1)
     values = np.zeros((n, d, v.shape[-1]))
     for i in range(d):
@@ -198,9 +224,17 @@ def exact_shapley(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backgrou
 EXACT_MAX_FEATURES = 10
 
 
-def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, background: np.ndarray, *,
-                     feature_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-                     seed: int = 0, permutations: int = 10, method_note: str = ""):
+def explain_function(
+    f: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    background: np.ndarray,
+    *,
+    feature_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    seed: int = 0,
+    permutations: int = 10,
+    method_note: str = "",
+):
     """Model-agnostic SHAP for ``f``: (n, d) -> (n,) or (n, k). Additive by construction.
 
     Up to EXACT_MAX_FEATURES features the Shapley values are exact (every feature subset, features outside a
@@ -208,7 +242,7 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
     ``f`` receives float32 rows, as models usually expect.
     """
     user_f = f
-    f = lambda Z: user_f(np.asarray(Z, dtype=np.float32))  # noqa: E731
+    f = lambda Z: user_f(np.asarray(Z, dtype=np.float32))
     X = np.asarray(X, dtype=np.float64)
     background = np.asarray(background, dtype=np.float64)
     out = np.asarray(f(X), dtype=np.float64).reshape(len(X), -1)  # (n, k)
@@ -219,12 +253,15 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
         values, errors = np.zeros((*X.shape, out.shape[1])), np.zeros((*X.shape, out.shape[1]))
         for r, x in enumerate(X):
             for k in range(out.shape[1]):
+
                 def coalition(masks, x=x, k=k):  # (m, d) -> (m,): mean output with absent features from background
                     mixed = np.where(masks[:, None, :] > 0.5, x[None, None, :], background[None, :, :])
                     res = np.asarray(f(mixed.reshape(-1, X.shape[1]))).reshape(len(masks), len(background), -1)
                     return res[..., k].mean(1)
+
                 values[r, :, k], _, _, errors[r, :, k] = shapley_permutation(
-                    coalition, X.shape[1], permutations=permutations, seed=seed + r, with_error=True)
+                    coalition, X.shape[1], permutations=permutations, seed=seed + r, with_error=True
+                )
         base = np.asarray(f(background), dtype=np.float64).reshape(len(background), -1).mean(0)
         name = f"Permutation sampling ({permutations} permutations, {len(background)} background rows)"
     error = additivity_error(values, base, out)
@@ -232,8 +269,9 @@ def explain_function(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, backg
         values, base_values, output_names = values[..., 0], np.full(len(X), base[0]), None
     else:
         base_values = np.broadcast_to(base, (len(X), out.shape[1])).copy()
-    exp = make_explanation(values, base_values, X, feature_names, output_names, error,
-                           name + (f"; {method_note}" if method_note else ""))
+    exp = make_explanation(
+        values, base_values, X, feature_names, output_names, error, name + (f"; {method_note}" if method_note else "")
+    )
     if X.shape[1] > EXACT_MAX_FEATURES:
         exp.spread = float(np.nanmean(errors))
     return exp
@@ -257,12 +295,16 @@ def global_importance(exp) -> np.ndarray:
 
 def tabular_importances(explanation) -> dict[str, tuple[list[str], np.ndarray]]:
     """{title: (feature names, mean |SHAP|)} for each tabular Explanation of a run (images are skipped)."""
-    return {t: (list(e.feature_names), global_importance(e)) for t, e in explanations(explanation).items()
-            if e.feature_names is not None and np.ndim(e.data) == 2}
+    return {
+        t: (list(e.feature_names), global_importance(e))
+        for t, e in explanations(explanation).items()
+        if e.feature_names is not None and np.ndim(e.data) == 2
+    }
 
 
-def permutation_importance(loss: Callable[[np.ndarray], float], X: np.ndarray, seed: int = 0,
-                           repeats: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def permutation_importance(
+    loss: Callable[[np.ndarray], float], X: np.ndarray, seed: int = 0, repeats: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Rise in ``loss`` when each column is shuffled: (mean, standard error) per feature over ``repeats``.
 
     Measured on a loss (log-loss, squared error) rather than accuracy, because a loss also sees confidence;
@@ -285,7 +327,7 @@ def clearly_ahead(mean: np.ndarray, err: np.ndarray, k: int = 2) -> list[int]:
     order = list(np.argsort(mean)[::-1])
     out = []
     for i, j in enumerate(order[:k]):
-        rest = order[i + 1:]
+        rest = order[i + 1 :]
         runner_up = max((mean[r] + 2 * err[r] for r in rest), default=-np.inf)
         if mean[j] - 2 * err[j] > max(0.0, runner_up) if i == 0 else mean[j] - 2 * err[j] > 0:
             out.append(int(j))

@@ -1,4 +1,5 @@
 """Files a person downloads: CSV safe to open in a spreadsheet, JSON config, charts as standalone HTML."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ at its next progress call); a run that ignores it is killed after a grace period
 :class:`Executor` is everything the app asks of an executor, so a distributed engine (Ray) can stand in for
 :class:`LocalExecutor`. Executors do not record runs: :mod:`engine.core.service` does, from their events.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,10 +23,11 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from engine.core.contract import is_phase
 
@@ -231,9 +233,11 @@ class QueueExecutor:
         worker's ``base_mb``), its time limit, or its stop grace period; ("", "") while it may go on."""
         now = time.time()
         if added_mb > self.memory_mb:
-            return "failed", (f"The run needed {added_mb:.0f} MB of memory on top of its worker's {base_mb:.0f} MB, "
-                              f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
-                              "Try a smaller model, batch or dataset.")
+            return "failed", (
+                f"The run needed {added_mb:.0f} MB of memory on top of its worker's {base_mb:.0f} MB, "
+                f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
+                "Try a smaller model, batch or dataset."
+            )
         if job.started and now - job.started > self.timeout_s:
             return "failed", f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
         if job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
@@ -339,10 +343,17 @@ class LocalExecutor(QueueExecutor):
     until the replacement is warm and the slot is idle, so a slot is never empty while runs wait.
     """
 
-    def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 120.0, recycle_mb: float | None = None):
-        super().__init__(slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s,
-                         stop_grace_s)
+    def __init__(
+        self,
+        slots: int | None = None,
+        memory_mb: float | None = None,
+        timeout_s: float | None = None,
+        stop_grace_s: float = 120.0,
+        recycle_mb: float | None = None,
+    ):
+        super().__init__(
+            slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s, stop_grace_s
+        )
         self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
         self._slots = [_Slot() for _ in range(self.slots)]
         self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
@@ -375,8 +386,12 @@ class LocalExecutor(QueueExecutor):
     def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        process = subprocess.Popen([sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
-                                   pass_fds=[child.fileno()], cwd=ROOT, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            cwd=ROOT,
+            env=env,
+        )
         child.close()
         return _Worker(process, Connection(parent.detach()))
 
@@ -485,16 +500,22 @@ class LocalExecutor(QueueExecutor):
             self._changed.notify_all()
             return
         outcome = msg[2] if kind == "done" else None
-        self._end_job(slot, "failed" if kind == "failed" else outcome.status, outcome,
-                      msg[2] if kind == "failed" else "")
+        self._end_job(
+            slot, "failed" if kind == "failed" else outcome.status, outcome, msg[2] if kind == "failed" else ""
+        )
         self._check_growth(slot)
 
     def _on_death(self, slot: _Slot) -> None:
         code = slot.worker.process.returncode
         if slot.job is not None:
-            self._end_job(slot, "failed", error=(
-                f"The run crashed (its worker process exited with code {code}). The app and other runs are fine; "
-                "try again, or with smaller settings."))
+            self._end_job(
+                slot,
+                "failed",
+                error=(
+                    f"The run crashed (its worker process exited with code {code}). The app and other runs are fine; "
+                    "try again, or with smaller settings."
+                ),
+            )
         if not slot.worker.ready:
             self._start_failures += 1
         if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
@@ -509,8 +530,9 @@ class LocalExecutor(QueueExecutor):
 
     def _police(self, slot: _Slot) -> None:
         """End a run that is over its memory cap, its time limit, or its stop grace period."""
-        status, reason = self._over_limit(slot.job, _rss_mb(slot.worker.process.pid) - slot.job_base_mb,
-                                          slot.job_base_mb)
+        status, reason = self._over_limit(
+            slot.job, _rss_mb(slot.worker.process.pid) - slot.job_base_mb, slot.job_base_mb
+        )
         if reason:
             self._end_job(slot, status, error=reason)
             self._replace(slot)

@@ -1,4 +1,5 @@
 """Where Frontier Lab keeps its files (kept import-light: the home page's sidebar needs it)."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The job workers, the CLI and the benchmarks all call :func:`execute`, so they ru
 An Outcome holds no torch objects (weights travel as safetensors bytes), so the app process that receives
 it never needs to import torch.
 """
+
 from __future__ import annotations
 
 import time
@@ -80,13 +81,24 @@ def execute(technique: str, values: dict[str, Any], progress: ProgressFn | None 
     if errors:
         metrics["shap_additivity_error"] = max(errors)
     return Outcome(
-        technique=technique, config=result.config.model_dump(), status="stopped" if result.stopped else "done",
-        metrics=metrics, history=result.history, figures=figures, explanation=explanation,
+        technique=technique,
+        config=result.config.model_dump(),
+        status="stopped" if result.stopped else "done",
+        metrics=metrics,
+        history=result.history,
+        figures=figures,
+        explanation=explanation,
         explain_figures=extra,
-        text=module.describe(result), architecture={k: str(m) for k, m in result.models.items()},
-        weights=weights_bytes(result.models), seconds=time.perf_counter() - started, device=describe(),
-        info=result.info, headline=list(result.headline), downloads=downloads(module, result),
-        diagrams=diagrams(result))
+        text=module.describe(result),
+        architecture={k: str(m) for k, m in result.models.items()},
+        weights=weights_bytes(result.models),
+        seconds=time.perf_counter() - started,
+        device=describe(),
+        info=result.info,
+        headline=list(result.headline),
+        downloads=downloads(module, result),
+        diagrams=diagrams(result),
+    )
 
 
 def downloads(module, result) -> dict[str, dict]:
@@ -102,8 +114,12 @@ def downloads(module, result) -> dict[str, dict]:
         name = str(d.get("file_name") or "")
         if not isinstance(d.get("data"), bytes) or not name or "/" in name or "\\" in name:
             raise TypeError(f"downloads()[{label!r}] needs bytes data and a plain file_name")
-        files[str(label)] = {"file_name": name, "mime": str(d.get("mime") or "application/octet-stream"),
-                             "data": d["data"], "note": str(d.get("note") or "")}
+        files[str(label)] = {
+            "file_name": name,
+            "mime": str(d.get("mime") or "application/octet-stream"),
+            "data": d["data"],
+            "note": str(d.get("note") or ""),
+        }
     return files
 
 
@@ -114,5 +130,8 @@ def diagrams(result) -> dict[str, Any]:
     from engine.core.charts import model_diagram
 
     shapes = result.info.get("input_shapes") or {}
-    return {name: model_diagram(m, shapes.get(name), title=f"Network: {name.replace('_', ' ')}")
-            for name, m in result.models.items() if hasattr(m, "named_modules")}
+    return {
+        name: model_diagram(m, shapes.get(name), title=f"Network: {name.replace('_', ' ')}")
+        for name, m in result.models.items()
+        if hasattr(m, "named_modules")
+    }

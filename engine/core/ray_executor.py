@@ -16,6 +16,7 @@ removed. The Outcome comes back through Ray's object store. This executor does n
 ``ray.init`` joins ``RAY_ADDRESS`` when it is set (a cluster started with ``ray start``); otherwise it starts
 a local Ray without its dashboard, in a private temp dir, which :meth:`RayExecutor.close` shuts down.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,17 @@ from typing import Any
 import ray
 
 from engine.core.contract import is_phase
-from engine.core.jobs import (ROOT, Job, QueueExecutor, _env_float, _lower_priority, _rss_mb, _warm_up,
-                              apply_progress, run_one)
+from engine.core.jobs import (
+    ROOT,
+    Job,
+    QueueExecutor,
+    _env_float,
+    _lower_priority,
+    _rss_mb,
+    _warm_up,
+    apply_progress,
+    run_one,
+)
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a running job's new rows are fetched
@@ -55,6 +65,7 @@ def uploads_of(config: dict) -> dict[str, bytes]:
         elif isinstance(value, (list, tuple)):
             for v in value:
                 scan(v)
+
     scan(config)
     folder = data_dir() / "uploads"
     return {t: (folder / f"{t}.csv").read_bytes() for t in sorted(tokens) if (folder / f"{t}.csv").is_file()}
@@ -174,8 +185,15 @@ class RayExecutor(QueueExecutor):
     A run asks for a GPU share (``num_gpus``) when the cluster has GPUs.
     """
 
-    def __init__(self, slots: int | None = None, memory_mb: float | None = None, timeout_s: float | None = None,
-                 stop_grace_s: float = 120.0, address: str | None = None, worker_env: dict | None = None):
+    def __init__(
+        self,
+        slots: int | None = None,
+        memory_mb: float | None = None,
+        timeout_s: float | None = None,
+        stop_grace_s: float = 120.0,
+        address: str | None = None,
+        worker_env: dict | None = None,
+    ):
         self._owns_ray, self._temp_dir = self._connect(address, slots)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         super().__init__(slots or int(_env_float("FRONTIER_MAX_RUNS", cpus)), memory_mb, timeout_s, stop_grace_s)
@@ -203,8 +221,12 @@ class RayExecutor(QueueExecutor):
         temp = tempfile.mkdtemp(prefix="frontier-ray-")
         paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)  # local actors import `engine`
-        ray.init(num_cpus=slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)),
-                 include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+        ray.init(
+            num_cpus=slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)),
+            include_dashboard=False,
+            _temp_dir=temp,
+            log_to_driver=False,
+        )
         return True, temp
 
     def _send_stop(self, slot: _Slot, job: Job) -> None:
@@ -309,8 +331,9 @@ class RayExecutor(QueueExecutor):
             if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
                 self._closed = True
                 while self._queue:
-                    self._finish(self._queue.popleft(), "failed",
-                                 error="The training workers cannot start on this server.")
+                    self._finish(
+                        self._queue.popleft(), "failed", error="The training workers cannot start on this server."
+                    )
                 return
             self._restart(slot)
 
@@ -340,9 +363,14 @@ class RayExecutor(QueueExecutor):
             kind, payload, rows, live, seen = ray.get(ref)
         except ray.exceptions.RayActorError as e:
             log.warning("Ray worker died during run %s: %s", job.id, e)
-            self._finish(job, "failed", error=(
-                "The run crashed (its Ray worker process died). The app and other runs are fine; "
-                "try again, or with smaller settings."))
+            self._finish(
+                job,
+                "failed",
+                error=(
+                    "The run crashed (its Ray worker process died). The app and other runs are fine; "
+                    "try again, or with smaller settings."
+                ),
+            )
             self._restart(slot)
             return
         except Exception as e:  # e.g. a result that cannot be deserialised
@@ -363,5 +391,3 @@ class RayExecutor(QueueExecutor):
             slot.job = None
             self._finish(job, status, error=reason)
             self._restart(slot)
-
-

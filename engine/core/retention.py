@@ -11,6 +11,7 @@
 either store backend; the app runs it once a day from :func:`start_daily_cleanup`, ``python -m
 engine.core.retention`` runs it by hand (e.g. from cron).
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,10 +65,9 @@ def cleanup_runs(store, days: float | None, now: float | None = None, batch: int
     if store is None or days is None:
         return 0
     cutoff = (now or time.time()) - days * DAY
-    old = [r["id"] for r in store.list_runs(None, limit=100_000)
-           if r["created"] < cutoff and r["status"] not in ACTIVE]
+    old = [r["id"] for r in store.list_runs(None, limit=100_000) if r["created"] < cutoff and r["status"] not in ACTIVE]
     gone = 0
-    for run_id in old[:batch * 20]:
+    for run_id in old[: batch * 20]:
         row = store.get(run_id)
         if row is not None and store.delete(run_id, row["owner"]):
             gone += 1
@@ -81,6 +81,7 @@ def cleanup(store, now: float | None = None) -> dict[str, int]:
 
 def start_daily_cleanup(store) -> threading.Thread:
     """Run :func:`cleanup` now and then once a day, on a daemon thread (a failure is logged, never raised)."""
+
     def loop():
         while True:
             try:

@@ -18,6 +18,7 @@ Configuration: ``FRONTIER_EXECUTOR`` = ``local`` (default: warm worker processes
 (:mod:`engine.core.ray_executor`, when installed); ``FRONTIER_DATABASE_URL`` / ``FRONTIER_DATA_DIR`` choose
 the run store (:func:`engine.core.store.open_store`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,8 +65,9 @@ def _env_int(name: str, default: int) -> int:
 
 
 class Service:
-    def __init__(self, executor: Executor, store: RunStore | None, per_session: int | None = None,
-                 max_queue: int | None = None):
+    def __init__(
+        self, executor: Executor, store: RunStore | None, per_session: int | None = None, max_queue: int | None = None
+    ):
         self.executor, self.store = executor, store
         self.per_session = per_session or _env_int("FRONTIER_MAX_RUNS_PER_SESSION", 2)
         self.max_queue = max_queue or _env_int("FRONTIER_MAX_QUEUE", 40)
@@ -136,8 +138,11 @@ class Service:
         if isinstance(config, dict):
             config = module.Config.model_validate(config)
         factor = self.slowdown(technique)
-        return Estimate(train_s=float(module.estimate_seconds(config)) * (factor or 1.0),
-                        wait_s=self.expected_wait_s(), measured=factor is not None)
+        return Estimate(
+            train_s=float(module.estimate_seconds(config)) * (factor or 1.0),
+            wait_s=self.expected_wait_s(),
+            measured=factor is not None,
+        )
 
     # --- admission ----------------------------------------------------------------------------------------
     def run_seconds(self) -> float | None:
@@ -164,14 +169,15 @@ class Service:
     def admission(self, owner: str = "") -> str | None:
         """Why a run from ``owner`` would not be admitted now, in words; None when it would be."""
         if owner and len(self.active_runs(owner)) >= self.per_session:
-            return (f"You already have {self.per_session} runs training or waiting (the limit per visitor on this "
-                    "shared server). Wait for one to finish, or stop one, then press Train again.")
+            return (
+                f"You already have {self.per_session} runs training or waiting (the limit per visitor on this "
+                "shared server). Wait for one to finish, or stop one, then press Train again."
+            )
         _, waiting = self.executor.busy()
         if waiting >= self.max_queue:
             wait = self.expected_wait_s()
             about = f" for about {wait_text(wait)}" if wait else ""
-            return (f"The server is busy: {waiting} runs are already waiting{about}. "
-                    "Please try again in a few minutes.")
+            return f"The server is busy: {waiting} runs are already waiting{about}. Please try again in a few minutes."
         return None
 
     def submit(self, technique: str, config: dict, owner: str = "") -> Job:

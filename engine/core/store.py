@@ -14,6 +14,7 @@ Privacy: each run has an owner (the browser session that made it) and a 128-bit 
 filters by owner unless the app runs in single-user mode (``FRONTIER_SINGLE_USER=1``); anyone holding a run's
 id (its share link) may open that run.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,20 +33,35 @@ from engine.core.paths import data_dir
 RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newline
 META = sa.MetaData()
 RUNS = sa.Table(
-    "runs", META,
-    sa.Column("id", sa.Text, primary_key=True), sa.Column("owner", sa.Text, nullable=False),
-    sa.Column("technique", sa.Text, nullable=False), sa.Column("status", sa.Text, nullable=False),
-    sa.Column("config", sa.Text, nullable=False), sa.Column("seed", sa.BigInteger),
-    sa.Column("created", sa.Double, nullable=False), sa.Column("finished", sa.Double), sa.Column("seconds", sa.Double),
-    sa.Column("metrics", sa.Text), sa.Column("history", sa.Text), sa.Column("summary", sa.Text),
-    sa.Column("error", sa.Text), sa.Column("device", sa.Text), sa.Column("versions", sa.Text),
-    sa.Column("server_pid", sa.Integer), sa.Column("server_host", sa.Text),
-    sa.Index("runs_owner", "owner", "created"))
+    "runs",
+    META,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("technique", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("seed", sa.BigInteger),
+    sa.Column("created", sa.Double, nullable=False),
+    sa.Column("finished", sa.Double),
+    sa.Column("seconds", sa.Double),
+    sa.Column("metrics", sa.Text),
+    sa.Column("history", sa.Text),
+    sa.Column("summary", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("device", sa.Text),
+    sa.Column("versions", sa.Text),
+    sa.Column("server_pid", sa.Integer),
+    sa.Column("server_host", sa.Text),
+    sa.Index("runs_owner", "owner", "created"),
+)
 ARTIFACTS = sa.Table(
-    "artifacts", META,
+    "artifacts",
+    META,
     sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("kind", sa.Text, primary_key=True), sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("data", sa.LargeBinary, nullable=False))
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
 ENDED = ("done", "stopped", "failed", "interrupted")
 HOST = socket.gethostname()
 
@@ -74,6 +90,7 @@ def _json(value) -> str:
         if isinstance(o, np.ndarray):
             return o.tolist()
         return str(o)
+
     return json.dumps(value, default=default)
 
 
@@ -81,7 +98,7 @@ def database_url(url: str) -> str:
     """SQLAlchemy's URL for ``url``: ``postgresql://`` / ``postgres://`` use psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -94,6 +111,7 @@ def _engine(url: str) -> sa.Engine:
     def _pragmas(dbapi_conn, _record):
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
     with engine.connect() as db:
         db.exec_driver_sql("PRAGMA journal_mode=WAL")
     return engine
@@ -118,25 +136,42 @@ class RunStore:
     # --- writing ------------------------------------------------------------------------------------------
     def start(self, run_id: str, owner: str, technique: str, config: dict) -> None:
         with self.engine.begin() as db:
-            db.execute(sa.insert(RUNS).values(
-                id=run_id, owner=owner, technique=technique, status="queued", config=_json(config),
-                seed=config.get("seed"), created=time.time(), server_pid=os.getpid(), server_host=HOST))
+            db.execute(
+                sa.insert(RUNS).values(
+                    id=run_id,
+                    owner=owner,
+                    technique=technique,
+                    status="queued",
+                    config=_json(config),
+                    seed=config.get("seed"),
+                    created=time.time(),
+                    server_pid=os.getpid(),
+                    server_host=HOST,
+                )
+            )
 
     def finish(self, run_id: str, status: str, outcome=None, error: str = "") -> None:
         """Complete a run's row and write its artifacts in one transaction."""
         row = {"status": status, "finished": time.time(), "error": error, "versions": _json(versions())}
         artifacts: list[tuple[str, str, bytes]] = []
         if outcome is not None:
-            row.update(config=_json(outcome.config), metrics=_json(outcome.metrics), seconds=outcome.seconds,
-                       history=outcome.history.to_json(orient="split", index=False), summary=outcome.text,
-                       device=outcome.device)
+            row.update(
+                config=_json(outcome.config),
+                metrics=_json(outcome.metrics),
+                seconds=outcome.seconds,
+                history=outcome.history.to_json(orient="split", index=False),
+                summary=outcome.text,
+                device=outcome.device,
+            )
             artifacts = _artifacts(outcome)
         with self.engine.begin() as db:
             db.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(**row))
             db.execute(sa.delete(ARTIFACTS).where(ARTIFACTS.c.run_id == run_id))
             if artifacts:
-                db.execute(sa.insert(ARTIFACTS), [{"run_id": run_id, "kind": kind, "name": name, "data": data}
-                                                  for kind, name, data in artifacts])
+                db.execute(
+                    sa.insert(ARTIFACTS),
+                    [{"run_id": run_id, "kind": kind, "name": name, "data": data} for kind, name, data in artifacts],
+                )
 
     def mark_running(self, run_id: str) -> None:
         with self.engine.begin() as db:
@@ -147,15 +182,23 @@ class RunStore:
 
         Runs started by app servers on other hosts (a shared PostgreSQL) are theirs to recover."""
         with self.engine.begin() as db:
-            rows = db.execute(sa.select(RUNS.c.id, RUNS.c.status, RUNS.c.server_pid, RUNS.c.server_host)
-                              .where(RUNS.c.status.in_(("queued", "running")))).all()
+            rows = db.execute(
+                sa.select(RUNS.c.id, RUNS.c.status, RUNS.c.server_pid, RUNS.c.server_host).where(
+                    RUNS.c.status.in_(("queued", "running"))
+                )
+            ).all()
             gone = [r for r in rows if r.server_host in (None, HOST) and not _alive(r.server_pid)]
-            for status, error in (("queued", "The server stopped before this run started."),
-                                  ("running", "The server stopped while this run was training.")):
+            for status, error in (
+                ("queued", "The server stopped before this run started."),
+                ("running", "The server stopped while this run was training."),
+            ):
                 ids = [r.id for r in gone if r.status == status]
                 if ids:
-                    db.execute(sa.update(RUNS).where(RUNS.c.id.in_(ids)).values(
-                        status="interrupted", finished=time.time(), error=error))
+                    db.execute(
+                        sa.update(RUNS)
+                        .where(RUNS.c.id.in_(ids))
+                        .values(status="interrupted", finished=time.time(), error=error)
+                    )
         return len(gone)
 
     def delete(self, run_id: str, owner: str) -> bool:
@@ -177,16 +220,20 @@ class RunStore:
             query = query.where(c.technique == technique)
         with self.engine.connect() as db:
             rows = db.execute(query.order_by(c.created.desc()).limit(limit)).mappings().all()
-        return [{**dict(r), "config": json.loads(r["config"]), "metrics": json.loads(r["metrics"] or "{}")}
-                for r in rows]
+        return [
+            {**dict(r), "config": json.loads(r["config"]), "metrics": json.loads(r["metrics"] or "{}")} for r in rows
+        ]
 
     def recent_timings(self, limit: int = 50) -> list[dict]:
         """This server's (this host's) last ``limit`` runs that finished, newest first: technique, config and
         how long each trained, so a restarted server still knows how fast runs go here."""
         c = RUNS.c
-        query = (sa.select(c.technique, c.config, c.seconds)
-                 .where(c.status == "done", c.seconds.is_not(None), c.server_host == HOST)
-                 .order_by(c.finished.desc()).limit(limit))
+        query = (
+            sa.select(c.technique, c.config, c.seconds)
+            .where(c.status == "done", c.seconds.is_not(None), c.server_host == HOST)
+            .order_by(c.finished.desc())
+            .limit(limit)
+        )
         with self.engine.connect() as db:
             rows = db.execute(query).mappings().all()
         return [{**dict(r), "config": json.loads(r["config"])} for r in rows]
@@ -214,8 +261,9 @@ class RunStore:
         if row is None or row["history"] is None:
             return None
         with self.engine.connect() as db:
-            arts = db.execute(sa.select(ARTIFACTS.c.kind, ARTIFACTS.c.name, ARTIFACTS.c.data)
-                              .where(ARTIFACTS.c.run_id == run_id)).all()
+            arts = db.execute(
+                sa.select(ARTIFACTS.c.kind, ARTIFACTS.c.name, ARTIFACTS.c.data).where(ARTIFACTS.c.run_id == run_id)
+            ).all()
         by_kind: dict[str, dict[str, bytes]] = {}
         for a in arts:
             by_kind.setdefault(a.kind, {})[a.name] = bytes(a.data)
@@ -228,15 +276,29 @@ class RunStore:
         exps = _ordered(exps, list(exp_meta))
         explanation = exps.get("SHAP") if list(exps) == ["SHAP"] else (exps or None)
         return Outcome(
-            technique=row["technique"], config=row["config"], status=row["status"], metrics=row["metrics"],
-            history=pd.read_json(_io(row["history"]), orient="split"), figures=_ordered(figs, meta.get("figures")),
-            explanation=explanation, explain_figures=_ordered(xfigs, meta.get("explain_figures")),
-            text=row["summary"] or "", architecture=meta.get("architecture", {}),
-            weights=by_kind.get("weights", {}).get("model"), seconds=row["seconds"] or 0.0, device=row["device"] or "",
-            headline=meta.get("headline", []), run_id=run_id, info=meta.get("info", {}),
+            technique=row["technique"],
+            config=row["config"],
+            status=row["status"],
+            metrics=row["metrics"],
+            history=pd.read_json(_io(row["history"]), orient="split"),
+            figures=_ordered(figs, meta.get("figures")),
+            explanation=explanation,
+            explain_figures=_ordered(xfigs, meta.get("explain_figures")),
+            text=row["summary"] or "",
+            architecture=meta.get("architecture", {}),
+            weights=by_kind.get("weights", {}).get("model"),
+            seconds=row["seconds"] or 0.0,
+            device=row["device"] or "",
+            headline=meta.get("headline", []),
+            run_id=run_id,
+            info=meta.get("info", {}),
             diagrams=_ordered(diagrams, list(meta.get("architecture", {}))),
-            downloads={label: {**d, "data": by_kind.get("download", {})[label]}
-                       for label, d in meta.get("downloads", {}).items() if label in by_kind.get("download", {})})
+            downloads={
+                label: {**d, "data": by_kind.get("download", {})[label]}
+                for label, d in meta.get("downloads", {}).items()
+                if label in by_kind.get("download", {})
+            },
+        )
 
     def headlines(self, run_ids: list[str]) -> dict[str, list[str]]:
         """Each run's headline metric names (from its stored meta) for the Runs table, without figures or weights."""
@@ -298,24 +360,35 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
         out.append(("diagram", title, fig.to_json().encode()))
     exp_meta = {}
     for title, exp in explanations(outcome.explanation).items():
-        arrays = {"values": np.ascontiguousarray(exp.values, dtype=np.float64),
-                  "base_values": np.ascontiguousarray(np.asarray(exp.base_values, dtype=np.float64))}
+        arrays = {
+            "values": np.ascontiguousarray(exp.values, dtype=np.float64),
+            "base_values": np.ascontiguousarray(np.asarray(exp.base_values, dtype=np.float64)),
+        }
         data = np.asarray(exp.data) if exp.data is not None else None
         if data is not None and data.dtype.kind in "fiub":
             arrays["data"] = np.ascontiguousarray(data, dtype=np.float64)
         out.append(("explanation", title, save(arrays)))
-        exp_meta[title] = {"feature_names": _names(exp.feature_names), "output_names": _names(exp.output_names),
-                           "method": getattr(exp, "method", ""), "additivity_error": getattr(exp, "additivity_error", None),
-                           "spread": getattr(exp, "spread", None)}
+        exp_meta[title] = {
+            "feature_names": _names(exp.feature_names),
+            "output_names": _names(exp.output_names),
+            "method": getattr(exp, "method", ""),
+            "additivity_error": getattr(exp, "additivity_error", None),
+            "spread": getattr(exp, "spread", None),
+        }
     if outcome.weights:
         out.append(("weights", "model", outcome.weights))
     downloads = getattr(outcome, "downloads", None) or {}
     for label, d in downloads.items():  # the technique's own files (e.g. edge's compressed model)
         out.append(("download", label, d["data"]))
-    meta = {"figures": list(outcome.figures), "explain_figures": list(outcome.explain_figures),
-            "explanations": exp_meta, "architecture": outcome.architecture, "headline": outcome.headline,
-            "info": outcome.info,  # names and labels the Try it tab needs to rebuild the model on a result link
-            "downloads": {label: {k: v for k, v in d.items() if k != "data"} for label, d in downloads.items()}}
+    meta = {
+        "figures": list(outcome.figures),
+        "explain_figures": list(outcome.explain_figures),
+        "explanations": exp_meta,
+        "architecture": outcome.architecture,
+        "headline": outcome.headline,
+        "info": outcome.info,  # names and labels the Try it tab needs to rebuild the model on a result link
+        "downloads": {label: {k: v for k, v in d.items() if k != "data"} for label, d in downloads.items()},
+    }
     out.append(("meta", "meta", _json(meta).encode()))
     return out
 
@@ -331,8 +404,15 @@ def _explanation_from(blob: bytes, meta: dict):
 
     arrays = load(blob)
     error = meta.get("additivity_error")
-    exp = make_explanation(arrays["values"], arrays["base_values"], arrays.get("data"), meta.get("feature_names"),
-                           meta.get("output_names"), error if error is not None else float("nan"), meta.get("method", ""))
+    exp = make_explanation(
+        arrays["values"],
+        arrays["base_values"],
+        arrays.get("data"),
+        meta.get("feature_names"),
+        meta.get("output_names"),
+        error if error is not None else float("nan"),
+        meta.get("method", ""),
+    )
     if meta.get("spread") is not None:
         exp.spread = meta["spread"]
     return exp

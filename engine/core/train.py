@@ -3,9 +3,10 @@
 Kept deliberately close to a bare PyTorch loop (tensors indexed in place, no DataLoader) so its overhead
 stays within a few percent of hand-written code; ``benchmarks`` measures the ratio.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -13,10 +14,24 @@ from torch import nn
 from engine.core.contract import Tracker
 
 
-def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable, epochs: int, lr: float,
-        batch_size: int, tracker: Tracker, evaluate: Callable[[nn.Module], dict] | None = None,
-        weight_decay: float = 0.0, params=None, seed: int = 0, optimizer: str = "adam",
-        snapshot: Callable[[nn.Module, int], object] | None = None, clip_grad_norm: float | None = None) -> bool:
+def fit(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    loss_fn: Callable,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    tracker: Tracker,
+    evaluate: Callable[[nn.Module], dict] | None = None,
+    weight_decay: float = 0.0,
+    params=None,
+    seed: int = 0,
+    optimizer: str = "adam",
+    snapshot: Callable[[nn.Module, int], object] | None = None,
+    clip_grad_norm: float | None = None,
+) -> bool:
     """Train ``model`` on (X, y); after each epoch report ``loss`` plus ``evaluate(model)`` to the tracker.
 
     For every supervised model trained on tensors that fit in memory (tables, images, token sequences):
@@ -41,7 +56,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Callable
         order = torch.randperm(n, generator=gen).to(X.device)
         total = torch.zeros((), device=X.device)  # summed on the device: no sync per batch
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = loss_fn(model(X[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -63,7 +78,7 @@ def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.
     """Model outputs for X in eval mode without gradients."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        return torch.cat([model(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -78,8 +93,14 @@ def r2(pred: torch.Tensor, y: torch.Tensor) -> float:
 
 def mlp(n_in: int, n_out: int, hidden: list[int], activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
     """A plain MLP whose activations are separate modules (SHAP's DeepExplainer stays exact on it)."""
-    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
-            "sigmoid": nn.Sigmoid}
+    acts = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "gelu": nn.GELU,
+        "leaky_relu": nn.LeakyReLU,
+        "elu": nn.ELU,
+        "sigmoid": nn.Sigmoid,
+    }
     layers: list[nn.Module] = []
     width = n_in
     for h in hidden:
@@ -112,8 +133,9 @@ class SideBySide(nn.Module):
         self.inputs = dict(inputs or {})
 
     def forward(self, batch):
-        return torch.stack([m(self.inputs[name](batch) if name in self.inputs else batch)
-                            for name, m in self.models.items()])  # (M, B, C)
+        return torch.stack(
+            [m(self.inputs[name](batch) if name in self.inputs else batch) for name, m in self.models.items()]
+        )  # (M, B, C)
 
 
 class SummedLoss:

@@ -12,6 +12,7 @@ Each technique that supports it has ``engine/<name>/tryit.py`` with three pure f
 
 The app caches one bundle per run id (read-only) and calls ``answer`` on every change of the inputs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -101,7 +102,7 @@ def tensors(weights: bytes, prefix: str) -> dict:
 
     everything = load_safetensors(weights)
     head = prefix + "."
-    state = {k[len(head):]: v for k, v in everything.items() if k.startswith(head)}
+    state = {k[len(head) :]: v for k, v in everything.items() if k.startswith(head)}
     if not state:
         raise TryItUnavailable(f"The stored weights hold no model named {prefix!r}.")
     return state
@@ -131,7 +132,7 @@ def explain_output(model, x, background, k: int, **kwargs):
             self.model = model
 
         def forward(self, z):
-            return self.model(z)[:, k:k + 1]
+            return self.model(z)[:, k : k + 1]
 
     return explain_torch(Output(), x, background, **kwargs)
 
@@ -172,6 +173,7 @@ def read_digit(network, background, inputs: dict) -> DigitReading:
 # answer with four figures would spend most of its 300 ms budget there. These builders set only the template's
 # layout parts that show (about 5 ms per figure).
 
+
 @functools.lru_cache(maxsize=1)
 def lean_template() -> dict:
     import plotly.io as pio
@@ -179,12 +181,21 @@ def lean_template() -> dict:
     from engine.core.charts import TEMPLATE
 
     full = pio.templates[TEMPLATE].layout
-    axis = {k: full.xaxis[k]
-            for k in ("automargin", "gridcolor", "linecolor", "ticks", "zerolinecolor", "zerolinewidth")}
-    return {"layout": {"paper_bgcolor": full.paper_bgcolor, "plot_bgcolor": full.plot_bgcolor,
-                       "font": {"color": full.font.color},
-                       "colorway": list(full.colorway), "title": {"x": full.title.x}, "xaxis": axis, "yaxis": axis,
-                       "hoverlabel": {"align": "left"}}}
+    axis = {
+        k: full.xaxis[k] for k in ("automargin", "gridcolor", "linecolor", "ticks", "zerolinecolor", "zerolinewidth")
+    }
+    return {
+        "layout": {
+            "paper_bgcolor": full.paper_bgcolor,
+            "plot_bgcolor": full.plot_bgcolor,
+            "font": {"color": full.font.color},
+            "colorway": list(full.colorway),
+            "title": {"x": full.title.x},
+            "xaxis": axis,
+            "yaxis": axis,
+            "hoverlabel": {"align": "left"},
+        }
+    }
 
 
 def figure(traces: list, caption: str, **layout):
@@ -200,10 +211,17 @@ def bars(names, values, title: str, caption: str, x_title: str = "", y_title: st
     import plotly.graph_objects as go
 
     series = values if isinstance(values, dict) else {"": values}
-    traces = [go.Bar(x=list(names), y=list(map(float, v)), name=n or None, showlegend=bool(n))
-              for n, v in series.items()]
-    return figure(traces, caption, title=title, barmode="group", xaxis_title=x_title,
-                  yaxis=dict(title=y_title, range=[0, 1]) if y_title == "probability" else dict(title=y_title))
+    traces = [
+        go.Bar(x=list(names), y=list(map(float, v)), name=n or None, showlegend=bool(n)) for n, v in series.items()
+    ]
+    return figure(
+        traces,
+        caption,
+        title=title,
+        barmode="group",
+        xaxis_title=x_title,
+        yaxis=dict(title=y_title, range=[0, 1]) if y_title == "probability" else dict(title=y_title),
+    )
 
 
 def heatmap(z, title: str, caption: str, diverging: bool = False, **layout):
@@ -212,10 +230,19 @@ def heatmap(z, title: str, caption: str, diverging: bool = False, **layout):
     import plotly.graph_objects as go
 
     z = np.asarray(z, dtype=float)
-    colours = dict(colorscale="RdBu_r", zmid=0.0, colorbar=dict(title="SHAP")) if diverging else \
-        dict(colorscale="Greys", zmin=0, zmax=1, colorbar=dict(title="ink"))
-    return figure([go.Heatmap(z=z, **colours)], caption, title=title,
-                  yaxis=dict(autorange="reversed", scaleanchor="x"), xaxis=dict(constrain="domain"), **layout)
+    colours = (
+        dict(colorscale="RdBu_r", zmid=0.0, colorbar=dict(title="SHAP"))
+        if diverging
+        else dict(colorscale="Greys", zmin=0, zmax=1, colorbar=dict(title="ink"))
+    )
+    return figure(
+        [go.Heatmap(z=z, **colours)],
+        caption,
+        title=title,
+        yaxis=dict(autorange="reversed", scaleanchor="x"),
+        xaxis=dict(constrain="domain"),
+        **layout,
+    )
 
 
 def waterfall(exp, output: int | None, title: str, max_features: int = 10):
@@ -233,13 +260,23 @@ def waterfall(exp, output: int | None, title: str, max_features: int = 10):
     top, rest = order[:max_features], order[max_features:]
     labels = [f"{names[j]} = {data[j]:.3g}" for j in top] + ([f"{len(rest)} other features"] if len(rest) else [])
     steps = list(values[top]) + ([float(values[rest].sum())] if len(rest) else [])
-    trace = go.Waterfall(orientation="h", y=["base value", *labels[::-1], "model output"],
-                         x=[base, *steps[::-1], 0], measure=["absolute", *["relative"] * len(steps), "total"],
-                         increasing=dict(marker_color="#d62728"), decreasing=dict(marker_color="#1f77b4"),
-                         text=[f"{base:.3g}", *[f"{v:+.3g}" for v in steps[::-1]], f"{base + sum(steps):.3g}"])
-    return figure([trace], "Start at the average output over the reference rows (base value); each feature of your "
-                           "input adds (red) or subtracts (blue) its SHAP value, ending at the model's output.",
-                  title=title, height=max(320, 30 * len(labels) + 160), showlegend=False)
+    trace = go.Waterfall(
+        orientation="h",
+        y=["base value", *labels[::-1], "model output"],
+        x=[base, *steps[::-1], 0],
+        measure=["absolute", *["relative"] * len(steps), "total"],
+        increasing=dict(marker_color="#d62728"),
+        decreasing=dict(marker_color="#1f77b4"),
+        text=[f"{base:.3g}", *[f"{v:+.3g}" for v in steps[::-1]], f"{base + sum(steps):.3g}"],
+    )
+    return figure(
+        [trace],
+        "Start at the average output over the reference rows (base value); each feature of your "
+        "input adds (red) or subtracts (blue) its SHAP value, ending at the model's output.",
+        title=title,
+        height=max(320, 30 * len(labels) + 160),
+        showlegend=False,
+    )
 
 
 def token_bars(exp, title: str, unit: str = "probability"):
@@ -249,12 +286,18 @@ def token_bars(exp, title: str, unit: str = "probability"):
 
     values = np.asarray(exp.values, dtype=float).reshape(-1)
     base = float(np.asarray(exp.base_values).reshape(-1)[0])
-    trace = go.Bar(x=list(exp.feature_names), y=values,
-                   marker_color=["#d62728" if v > 0 else "#1f77b4" for v in values])
-    return figure([trace], f"Red tokens raise the {unit}, blue ones lower it. Starting from the input with every token "
-                           f"removed ({base:.3g}), the values add up to the {unit} for the whole input "
-                           f"({base + values.sum():.3g}).",
-                  title=title, xaxis_title="token (position)", yaxis_title=f"SHAP value (change in {unit})")
+    trace = go.Bar(
+        x=list(exp.feature_names), y=values, marker_color=["#d62728" if v > 0 else "#1f77b4" for v in values]
+    )
+    return figure(
+        [trace],
+        f"Red tokens raise the {unit}, blue ones lower it. Starting from the input with every token "
+        f"removed ({base:.3g}), the values add up to the {unit} for the whole input "
+        f"({base + values.sum():.3g}).",
+        title=title,
+        xaxis_title="token (position)",
+        yaxis_title=f"SHAP value (change in {unit})",
+    )
 
 
 def examples(technique: str, bundle) -> list[dict]:

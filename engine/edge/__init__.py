@@ -7,11 +7,23 @@ compression, each technique alone and chained: dynamic and static int8 quantizat
 way (file size, weights and non-zeros, latency at batch 1, throughput, accuracy, agreement with the original);
 every exported file is reloaded and checked before it is offered; SHAP shows whether the explanation drifted.
 """
+
 from engine.core.contract import lazy
 from engine.edge.config import METRICS, PRESETS, Config, estimate_seconds
 from engine.edge.views import describe, downloads, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.edge.compress", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure", "downloads"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Config",
+    "describe",
+    "downloads",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -5,6 +5,7 @@ to the original (``techniques``), chains them (distil -> prune -> int8 / ONNX in
 measures and verifies every variant (``measure``), picks the one to ship, and compares the SHAP explanations
 of the original and the shipped model on the same rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,14 @@ from engine.edge import techniques as T
 from engine.edge.config import Config
 from engine.edge.source import Start, start_model
 
-VARIANT_METRICS = {"original": "original", "dynamic int8": "int8", "static int8": "static_int8", "pruned": "pruned",
-                 "distilled student": "student", "ONNX int8": "onnx_int8"}  # variant -> metric prefix
+VARIANT_METRICS = {
+    "original": "original",
+    "dynamic int8": "int8",
+    "static int8": "static_int8",
+    "pruned": "pruned",
+    "distilled student": "student",
+    "ONNX int8": "onnx_int8",
+}  # variant -> metric prefix
 
 
 def planned_steps(config: Config) -> int:
@@ -35,7 +42,7 @@ def alone_variants(config: Config, start: Start, tracker: Tracker, parts: dict, 
         out.append(M.torch_variant("dynamic int8", T.quantize_dynamic(start.model)))
     if config.static_int8:
         try:
-            calibration = start.X_train[:config.calibration_rows]  # (c, d)
+            calibration = start.X_train[: config.calibration_rows]  # (c, d)
             out.append(M.torch_variant("static int8", T.quantize_static(start.model, calibration)))
         except (RuntimeError, NotImplementedError, AssertionError) as e:  # an op without an int8 kernel
             skipped["static int8"] = str(e).splitlines()[0][:200]
@@ -58,23 +65,24 @@ def shrink(pruned: torch.nn.Module, config: Config) -> torch.nn.Module:
     return (T.compact(pruned) if config.prune_kind == "structured" else None) or pruned
 
 
-def chained_variants(config: Config, start: Start, tracker: Tracker, parts: dict, skipped: dict
-                     ) -> list[M.Variant]:
+def chained_variants(config: Config, start: Start, tracker: Tracker, parts: dict, skipped: dict) -> list[M.Variant]:
     """The techniques one after another: distilled student -> pruned -> int8 (ONNX Runtime's when ONNX is on)."""
     out, model, names = [], start.model, []
     if parts.get("distilled") is not None:
         model, names = parts["distilled"], ["distilled"]
     if parts.get("pruned") is not None and not tracker.stopped:
         if names:  # prune the student too; its fine-tuning steps come after the students' epochs
-            pruned, _ = T.prune(model, config, start, tracker, planned_steps(config) - 1 - config.finetune_epochs,
-                                "student_finetune")
+            pruned, _ = T.prune(
+                model, config, start, tracker, planned_steps(config) - 1 - config.finetune_epochs, "student_finetune"
+            )
             model = shrink(pruned, config)
             out.append(M.torch_variant("distilled + pruned", model, made_from="distilled student"))
         else:
             model = shrink(parts["pruned"], config)
         names.append("pruned")
     source = {(): "original", ("distilled",): "distilled student", ("pruned",): "pruned"}.get(
-        tuple(names), "distilled + pruned")  # the measured float variant the chain's last step starts from
+        tuple(names), "distilled + pruned"
+    )  # the measured float variant the chain's last step starts from
     chain = " + ".join(names)
     d = start.X_test.shape[1]
     if config.onnx and not tracker.stopped:
@@ -83,9 +91,14 @@ def chained_variants(config: Config, start: Start, tracker: Tracker, parts: dict
         if names:
             exported = T.export_onnx(model, d, config.onnx_exporter)
             out.append(M.Variant(f"{chain} + ONNX int8", "onnx", None, T.onnx_int8(exported), made_from=source))
-    elif names and (config.dynamic_int8 or config.static_int8 and "static int8" not in skipped) and not tracker.stopped:
-        quantized = (T.quantize_dynamic(model) if config.dynamic_int8
-                     else T.quantize_static(model, start.X_train[:config.calibration_rows]))
+    elif (
+        names and (config.dynamic_int8 or (config.static_int8 and "static int8" not in skipped)) and not tracker.stopped
+    ):
+        quantized = (
+            T.quantize_dynamic(model)
+            if config.dynamic_int8
+            else T.quantize_static(model, start.X_train[: config.calibration_rows])
+        )
         out.append(M.torch_variant(f"{chain} + int8", quantized, made_from=source))
     return out
 
@@ -111,9 +124,17 @@ def explanation_drift(config: Config, start: Start, original: M.Variant, other: 
     classes = f_a(start.X_test[rows]).argmax(1)  # (n,)
     va, ba, vb, bb, oa, ob = M.shap_pair(f_a, f_b, start.X_test[rows], background, classes, config.seed)
     corr = float(np.corrcoef(va.ravel(), vb.ravel())[0, 1]) if va.std() > 0 and vb.std() > 0 else 0.0
-    return {"shap_rows": rows, "shap_classes": classes, "shap_original": va, "shap_original_base": ba,
-            "shap_compressed": vb, "shap_compressed_base": bb, "shap_original_output": oa,
-            "shap_compressed_output": ob, "shap_correlation": corr}
+    return {
+        "shap_rows": rows,
+        "shap_classes": classes,
+        "shap_original": va,
+        "shap_original_base": ba,
+        "shap_compressed": vb,
+        "shap_compressed_base": bb,
+        "shap_original_output": oa,
+        "shap_compressed_output": ob,
+        "shap_correlation": corr,
+    }
 
 
 def run(config: Config, progress: ProgressFn) -> Result:
@@ -139,8 +160,12 @@ def run(config: Config, progress: ProgressFn) -> Result:
 def summary_metrics(variants: list[M.Variant], shipped: M.Variant, drift: dict) -> dict[str, float]:
     by_name = {v.name: v.stats for v in variants}
     o = by_name["original"]
-    m = {"original_zipped_kb": o["zipped_kb"], "original_parameters": o["parameters"],
-         "original_latency_ms": o["latency_ms"], "original_throughput": o["throughput"]}
+    m = {
+        "original_zipped_kb": o["zipped_kb"],
+        "original_parameters": o["parameters"],
+        "original_latency_ms": o["latency_ms"],
+        "original_throughput": o["throughput"],
+    }
     for name, key in VARIANT_METRICS.items():
         if name in by_name:
             s = by_name[name]
@@ -148,19 +173,30 @@ def summary_metrics(variants: list[M.Variant], shipped: M.Variant, drift: dict) 
             if name != "original":
                 m[f"{key}_agreement"] = s["agreement"]
     if "pruned" in by_name:
-        m.update(pruned_zipped_kb=by_name["pruned"]["zipped_kb"], pruned_parameters=by_name["pruned"]["parameters"],
-                 pruned_nonzeros=by_name["pruned"]["nonzeros"])
+        m.update(
+            pruned_zipped_kb=by_name["pruned"]["zipped_kb"],
+            pruned_parameters=by_name["pruned"]["parameters"],
+            pruned_nonzeros=by_name["pruned"]["nonzeros"],
+        )
     if "student alone" in by_name:
         m["student_alone_accuracy"] = by_name["student alone"]["accuracy"]
         if "student_accuracy" in m:
             m["distill_gain"] = m["student_accuracy"] - m["student_alone_accuracy"]
     if "ONNX" in by_name:
-        m.update(onnx_max_abs_diff=by_name["ONNX"].get("max_abs_diff", float("inf")),
-                 onnx_agreement=by_name["ONNX"]["agreement"])
+        m.update(
+            onnx_max_abs_diff=by_name["ONNX"].get("max_abs_diff", float("inf")),
+            onnx_agreement=by_name["ONNX"]["agreement"],
+        )
     s = shipped.stats
-    m.update(chosen_accuracy=s["accuracy"], chosen_size_kb=s["size_kb"], chosen_agreement=s["agreement"],
-             size_reduction=o["size_kb"] / s["size_kb"], chosen_latency_ms=s["latency_ms"],
-             speedup=o["latency_ms"] / s["latency_ms"], variants=len(variants))
+    m.update(
+        chosen_accuracy=s["accuracy"],
+        chosen_size_kb=s["size_kb"],
+        chosen_agreement=s["agreement"],
+        size_reduction=o["size_kb"] / s["size_kb"],
+        chosen_latency_ms=s["latency_ms"],
+        speedup=o["latency_ms"] / s["latency_ms"],
+        variants=len(variants),
+    )
     if drift:
         m["shap_correlation"] = drift["shap_correlation"]
     return {k: float(v) for k, v in m.items()}
@@ -173,30 +209,62 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
     if small is not None:
         metrics["pruned_sparsity"] = sparsity_of(small, start.model)
     layers = layer_arrays(start.model, small, variants)
-    table = [{"name": v.name, "kind": v.kind, "made_from": v.made_from,
-              **{k: val for k, val in v.stats.items() if k != "latencies"}} for v in variants]
+    table = [
+        {
+            "name": v.name,
+            "kind": v.kind,
+            "made_from": v.made_from,
+            **{k: val for k, val in v.stats.items() if k != "latencies"},
+        }
+        for v in variants
+    ]
     suffix = "onnx" if shipped.kind == "onnx" else "safetensors"
-    info = {"variants": table, "shipped": shipped.name, "compared": compared.name, "skipped": skipped,
-            "title": start.title, "origin": start.origin, "class_names": start.class_names,
-            "feature_names": start.feature_names, "image_side": start.image_side,
-            "trained_here": start.trained_here, "n_test": len(start.y_test),
-            "download": {"file_name": f"edge_{shipped.name.replace(' + ', '_').replace(' ', '_').lower()}.{suffix}",
-                         "mime": "application/octet-stream", "variant": shipped.name,
-                         "verified": bool(shipped.stats.get("verified")),
-                         "agreement": shipped.stats["agreement"]}}
+    info = {
+        "variants": table,
+        "shipped": shipped.name,
+        "compared": compared.name,
+        "skipped": skipped,
+        "title": start.title,
+        "origin": start.origin,
+        "class_names": start.class_names,
+        "feature_names": start.feature_names,
+        "image_side": start.image_side,
+        "trained_here": start.trained_here,
+        "n_test": len(start.y_test),
+        "download": {
+            "file_name": f"edge_{shipped.name.replace(' + ', '_').replace(' ', '_').lower()}.{suffix}",
+            "mime": "application/octet-stream",
+            "variant": shipped.name,
+            "verified": bool(shipped.stats.get("verified")),
+            "agreement": shipped.stats["agreement"],
+        },
+    }
     models = {"original": start.model}
     if small is not None:
         models["pruned"] = small
     if parts.get("distilled") is not None:
         models["student"] = parts["distilled"]
-    arrays = {"shipped_file": np.frombuffer(shipped.file, dtype=np.uint8),
-              "latencies": {v.name: v.stats["latencies"] for v in variants},
-              "variant_models": {v.name: (v.model if v.kind == "torch" else v.file) for v in variants},
-              "X_test": start.X_test, "raw_test": start.raw_test, "y_test": start.y_test,
-              "masks": [m.numpy() for m in parts.get("masks", [])], **layers, **drift}
-    return Result(config=config, history=tracker.history(), metrics=metrics,
-                  headline=("original_accuracy", "chosen_accuracy", "size_reduction", "speedup"),
-                  models=models, arrays=arrays, info=info, stopped=tracker.stopped)
+    arrays = {
+        "shipped_file": np.frombuffer(shipped.file, dtype=np.uint8),
+        "latencies": {v.name: v.stats["latencies"] for v in variants},
+        "variant_models": {v.name: (v.model if v.kind == "torch" else v.file) for v in variants},
+        "X_test": start.X_test,
+        "raw_test": start.raw_test,
+        "y_test": start.y_test,
+        "masks": [m.numpy() for m in parts.get("masks", [])],
+        **layers,
+        **drift,
+    }
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=("original_accuracy", "chosen_accuracy", "size_reduction", "speedup"),
+        models=models,
+        arrays=arrays,
+        info=info,
+        stopped=tracker.stopped,
+    )
 
 
 def sparsity_of(pruned: torch.nn.Module, original: torch.nn.Module) -> float:
@@ -210,13 +278,20 @@ def layer_arrays(original, pruned, variants) -> dict:
     """Per-layer names and sparsity (for the bars) and the weights before/after int8 (for the histograms)."""
     out = {"layer_names": [n for n, _ in T.prunable(original)]}
     if pruned is not None:  # zero or removed weights, against each layer's size in the original
-        out["layer_sparsity"] = np.array([1 - float(torch.count_nonzero(p.weight)) / o.weight.numel()
-                                          for (_, p), (_, o) in zip(T.prunable(pruned), T.prunable(original))])
+        out["layer_sparsity"] = np.array(
+            [
+                1 - float(torch.count_nonzero(p.weight)) / o.weight.numel()
+                for (_, p), (_, o) in zip(T.prunable(pruned), T.prunable(original))
+            ]
+        )
     quantized = next((v for v in variants if v.name in ("dynamic int8", "static int8")), None)
     if quantized is not None:  # the Linear layers, in order, before and after (int8 values times their scale)
         float_w = [m.weight.detach().numpy().ravel() for m in original.modules() if isinstance(m, torch.nn.Linear)]
-        int8 = [m.weight().dequantize().numpy().ravel() for m in quantized.model.modules()
-                if isinstance(m, torch.ao.nn.quantized.Linear)]
+        int8 = [
+            m.weight().dequantize().numpy().ravel()
+            for m in quantized.model.modules()
+            if isinstance(m, torch.ao.nn.quantized.Linear)
+        ]
         if len(int8) == len(float_w):
             out.update(weights_float=float_w, weights_int8=int8, quantized_variant=quantized.name)
     return out

@@ -1,4 +1,5 @@
 """Edge AI settings: the model to start from, which compression techniques to apply, and how to judge them."""
+
 from __future__ import annotations
 
 import re
@@ -17,66 +18,150 @@ RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newl
 
 class Config(TechniqueConfig):
     SHOW_IF = {
-        "hidden_width": {"start_from": TRAINED_HERE}, "epochs": {"start_from": TRAINED_HERE},
+        "hidden_width": {"start_from": TRAINED_HERE},
+        "epochs": {"start_from": TRAINED_HERE},
         "calibration_rows": {"static_int8": [True]},
-        "prune_kind": {"prune": [True]}, "sparsity": {"prune": [True]}, "prune_steps": {"prune": [True]},
+        "prune_kind": {"prune": [True]},
+        "sparsity": {"prune": [True]},
+        "prune_steps": {"prune": [True]},
         "finetune_epochs": {"prune": [True]},
-        "student_width": {"distill": [True]}, "temperature": {"distill": [True]}, "soft_weight": {"distill": [True]},
-        "distill_epochs": {"distill": [True]}, "mixup_copies": {"distill": [True]},
+        "student_width": {"distill": [True]},
+        "temperature": {"distill": [True]},
+        "soft_weight": {"distill": [True]},
+        "distill_epochs": {"distill": [True]},
+        "mixup_copies": {"distill": [True]},
         "onnx_exporter": {"onnx": [True]},
     }
 
     start_from: Literal["digits", "breast_cancer", "wine", "finished_run"] = Field(
-        "digits", description="The trained model to compress: a network trained here first (on 8x8 handwritten "
-                              "digits or a bundled table), or a finished run of the Explainable AI or NAS page.")
-    source_run: str = Field("", max_length=32, description="The id of the finished run to start from (set by the "
-                            "run picker).", json_schema_extra={"form": False})
-    hidden_width: int = Field(64, ge=8, le=256, description="Neurons in each of the two hidden layers of the "
-                                                            "network trained here before compressing it.")
+        "digits",
+        description="The trained model to compress: a network trained here first (on 8x8 handwritten "
+        "digits or a bundled table), or a finished run of the Explainable AI or NAS page.",
+    )
+    source_run: str = Field(
+        "",
+        max_length=32,
+        description="The id of the finished run to start from (set by the run picker).",
+        json_schema_extra={"form": False},
+    )
+    hidden_width: int = Field(
+        64,
+        ge=8,
+        le=256,
+        description="Neurons in each of the two hidden layers of the network trained here before compressing it.",
+    )
     epochs: int = Field(20, ge=1, le=200, description="Passes over the training data for that network.")
-    dynamic_int8: bool = Field(True, title="Dynamic int8 quantization",
-                               description="Store the weights as 8-bit integers; activations are quantized on "
-                                           "the fly at each call. No data needed.")
-    static_int8: bool = Field(False, title="Static int8 quantization",
-                              description="Weights and activations in 8-bit integers, with activation ranges "
-                                          "measured beforehand on a calibration set.")
-    calibration_rows: int = Field(128, ge=8, le=1000, description="Training rows shown to the model to measure "
-                                  "its activation ranges before static quantization.")
-    prune: bool = Field(True, title="Magnitude pruning",
-                        description="Set the smallest weights to zero, then optionally fine-tune the rest.")
+    dynamic_int8: bool = Field(
+        True,
+        title="Dynamic int8 quantization",
+        description="Store the weights as 8-bit integers; activations are quantized on "
+        "the fly at each call. No data needed.",
+    )
+    static_int8: bool = Field(
+        False,
+        title="Static int8 quantization",
+        description="Weights and activations in 8-bit integers, with activation ranges "
+        "measured beforehand on a calibration set.",
+    )
+    calibration_rows: int = Field(
+        128,
+        ge=8,
+        le=1000,
+        description="Training rows shown to the model to measure its activation ranges before static quantization.",
+    )
+    prune: bool = Field(
+        True,
+        title="Magnitude pruning",
+        description="Set the smallest weights to zero, then optionally fine-tune the rest.",
+    )
     prune_kind: Literal["unstructured", "structured"] = Field(
-        "unstructured", description="Unstructured removes single weights anywhere (zeros in place); structured "
-                                    "removes whole neurons or filters, so the network really gets smaller.")
-    sparsity: float = Field(0.5, ge=0.0, le=0.95, description="Share to remove: of all weights (unstructured) or "
-                            "of the neurons in each hidden layer (structured).", json_schema_extra={"widget": "slider"})
-    prune_steps: int = Field(1, ge=1, le=10, description="Iterative schedule: reach the sparsity in this many "
-                             "prune-then-fine-tune rounds (1 prunes all at once).")
-    finetune_epochs: int = Field(2, ge=0, le=50, description="Training passes after pruning, shared among the "
-                                 "rounds (0 keeps the pruned weights as they are).")
-    distill: bool = Field(False, title="Knowledge distillation",
-                          description="Train a much smaller student network to copy the original's softened "
-                                      "outputs (Hinton et al. 2015), beside the same student trained alone.")
+        "unstructured",
+        description="Unstructured removes single weights anywhere (zeros in place); structured "
+        "removes whole neurons or filters, so the network really gets smaller.",
+    )
+    sparsity: float = Field(
+        0.5,
+        ge=0.0,
+        le=0.95,
+        description="Share to remove: of all weights (unstructured) or "
+        "of the neurons in each hidden layer (structured).",
+        json_schema_extra={"widget": "slider"},
+    )
+    prune_steps: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Iterative schedule: reach the sparsity in this many "
+        "prune-then-fine-tune rounds (1 prunes all at once).",
+    )
+    finetune_epochs: int = Field(
+        2,
+        ge=0,
+        le=50,
+        description="Training passes after pruning, shared among the rounds (0 keeps the pruned weights as they are).",
+    )
+    distill: bool = Field(
+        False,
+        title="Knowledge distillation",
+        description="Train a much smaller student network to copy the original's softened "
+        "outputs (Hinton et al. 2015), beside the same student trained alone.",
+    )
     student_width: int = Field(8, ge=2, le=128, description="Neurons in the student's single hidden layer.")
-    temperature: float = Field(4.0, ge=1.0, le=20.0, description="Softens both networks' outputs so the student "
-                               "also learns which wrong classes the original finds plausible.",
-                               json_schema_extra={"widget": "slider"})
-    soft_weight: float = Field(0.9, ge=0.0, le=1.0, description="Share of the student's loss that copies the "
-                               "original (the rest is the usual loss on the true labels).",
-                               json_schema_extra={"widget": "slider"})
-    distill_epochs: int = Field(20, ge=1, le=300, description="Passes of the distilled student over its transfer "
-                                "set; the student alone gets the same number of training steps on the labelled rows.")
-    mixup_copies: int = Field(4, ge=0, le=8, description="Blends of two training rows the original labels for the "
-                              "student, per training row (0: the training rows only, as in Hinton et al.).")
-    onnx: bool = Field(True, title="ONNX export",
-                       description="Export to an ONNX file, run it with ONNX Runtime (the usual way onto phones), "
-                                   "and also quantize that file to int8 with ONNX Runtime's own tool.")
+    temperature: float = Field(
+        4.0,
+        ge=1.0,
+        le=20.0,
+        description="Softens both networks' outputs so the student "
+        "also learns which wrong classes the original finds plausible.",
+        json_schema_extra={"widget": "slider"},
+    )
+    soft_weight: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="Share of the student's loss that copies the "
+        "original (the rest is the usual loss on the true labels).",
+        json_schema_extra={"widget": "slider"},
+    )
+    distill_epochs: int = Field(
+        20,
+        ge=1,
+        le=300,
+        description="Passes of the distilled student over its transfer "
+        "set; the student alone gets the same number of training steps on the labelled rows.",
+    )
+    mixup_copies: int = Field(
+        4,
+        ge=0,
+        le=8,
+        description="Blends of two training rows the original labels for the "
+        "student, per training row (0: the training rows only, as in Hinton et al.).",
+    )
+    onnx: bool = Field(
+        True,
+        title="ONNX export",
+        description="Export to an ONNX file, run it with ONNX Runtime (the usual way onto phones), "
+        "and also quantize that file to int8 with ONNX Runtime's own tool.",
+    )
     onnx_exporter: Literal["torchscript", "dynamo"] = Field(
-        "torchscript", description="TorchScript is PyTorch's older exporter (under a second); dynamo is the newer "
-                                   "default (several seconds for the first export in a process).")
-    accuracy_tolerance: float = Field(0.01, ge=0.0, le=0.2, description="How much test accuracy a variant may "
-                                      "lose and still be worth shipping.", json_schema_extra={"widget": "slider"})
-    explain_rows: int = Field(12, ge=4, le=64, description="Test rows whose SHAP values are compared between the "
-                              "original and the shipped model (more is slower).")
+        "torchscript",
+        description="TorchScript is PyTorch's older exporter (under a second); dynamo is the newer "
+        "default (several seconds for the first export in a process).",
+    )
+    accuracy_tolerance: float = Field(
+        0.01,
+        ge=0.0,
+        le=0.2,
+        description="How much test accuracy a variant may lose and still be worth shipping.",
+        json_schema_extra={"widget": "slider"},
+    )
+    explain_rows: int = Field(
+        12,
+        ge=4,
+        le=64,
+        description="Test rows whose SHAP values are compared between the "
+        "original and the shipped model (more is slower).",
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -93,21 +178,53 @@ class Config(TechniqueConfig):
 
 
 PRESETS = {
-    "quick": {"start_from": "digits", "hidden_width": 64, "epochs": 20, "dynamic_int8": True, "static_int8": False,
-              "prune": True, "prune_kind": "unstructured", "sparsity": 0.5, "prune_steps": 1, "finetune_epochs": 2,
-              "distill": False, "onnx": True, "onnx_exporter": "torchscript", "explain_rows": 12},
-    "better": {"start_from": "digits", "hidden_width": 128, "epochs": 40, "dynamic_int8": True, "static_int8": True,
-               "prune": True, "prune_kind": "unstructured", "sparsity": 0.8, "prune_steps": 4, "finetune_epochs": 8,
-               "distill": True, "student_width": 8, "distill_epochs": 40, "onnx": True,
-               "onnx_exporter": "torchscript", "explain_rows": 24},
+    "quick": {
+        "start_from": "digits",
+        "hidden_width": 64,
+        "epochs": 20,
+        "dynamic_int8": True,
+        "static_int8": False,
+        "prune": True,
+        "prune_kind": "unstructured",
+        "sparsity": 0.5,
+        "prune_steps": 1,
+        "finetune_epochs": 2,
+        "distill": False,
+        "onnx": True,
+        "onnx_exporter": "torchscript",
+        "explain_rows": 12,
+    },
+    "better": {
+        "start_from": "digits",
+        "hidden_width": 128,
+        "epochs": 40,
+        "dynamic_int8": True,
+        "static_int8": True,
+        "prune": True,
+        "prune_kind": "unstructured",
+        "sparsity": 0.8,
+        "prune_steps": 4,
+        "finetune_epochs": 8,
+        "distill": True,
+        "student_width": 8,
+        "distill_epochs": 40,
+        "onnx": True,
+        "onnx_exporter": "torchscript",
+        "explain_rows": 24,
+    },
 }
 
 
 def _variant_metrics(key: str, title: str) -> dict[str, Metric]:
-    return {f"{key}_accuracy": Metric(f"{title}: test accuracy", "percent"),
-            f"{key}_size_kb": Metric(f"{title}: file size", "kb", help="Bytes of the file this variant ships as."),
-            f"{key}_agreement": Metric(f"{title}: agreement with the original", "percent",
-                                       help="Share of test rows where it predicts the same class as the original.")}
+    return {
+        f"{key}_accuracy": Metric(f"{title}: test accuracy", "percent"),
+        f"{key}_size_kb": Metric(f"{title}: file size", "kb", help="Bytes of the file this variant ships as."),
+        f"{key}_agreement": Metric(
+            f"{title}: agreement with the original",
+            "percent",
+            help="Share of test rows where it predicts the same class as the original.",
+        ),
+    }
 
 
 METRICS = {
@@ -115,8 +232,12 @@ METRICS = {
     "original_size_kb": Metric("Original: file size", "kb", help="float32 weights as safetensors."),
     "original_zipped_kb": Metric("Original: zipped file size", "kb"),
     "original_parameters": Metric("Original: weights", "integer"),
-    "original_latency_ms": Metric("Original: latency per sample", "ms", measured=True,
-                                  help="Median over repeated single-sample calls, after warm-up."),
+    "original_latency_ms": Metric(
+        "Original: latency per sample",
+        "ms",
+        measured=True,
+        help="Median over repeated single-sample calls, after warm-up.",
+    ),
     "original_throughput": Metric("Original: samples per second (batch)", "number", measured=True),
     **_variant_metrics("int8", "Dynamic int8"),
     **_variant_metrics("static_int8", "Static int8"),
@@ -127,19 +248,26 @@ METRICS = {
     "pruned_nonzeros": Metric("Pruned: non-zero weights", "integer"),
     **_variant_metrics("student", "Distilled student"),
     "student_alone_accuracy": Metric("Student trained alone: test accuracy", "percent"),
-    "distill_gain": Metric("Distillation gain (accuracy points)", "percent",
-                           help="Distilled student minus the same student trained alone."),
-    "onnx_max_abs_diff": Metric("ONNX Runtime vs PyTorch: largest output difference", "number",
-                                help="Over every test row and output; float rounding is about 1e-6."),
+    "distill_gain": Metric(
+        "Distillation gain (accuracy points)", "percent", help="Distilled student minus the same student trained alone."
+    ),
+    "onnx_max_abs_diff": Metric(
+        "ONNX Runtime vs PyTorch: largest output difference",
+        "number",
+        help="Over every test row and output; float rounding is about 1e-6.",
+    ),
     "onnx_agreement": Metric("ONNX file: agreement with PyTorch", "percent"),
     **_variant_metrics("onnx_int8", "ONNX int8"),
     **_variant_metrics("chosen", "Shipped variant"),
     "size_reduction": Metric("Shipped file: times smaller than the original", "number"),
     "chosen_latency_ms": Metric("Shipped variant: latency per sample", "ms", measured=True),
     "speedup": Metric("Shipped variant: times faster per sample", "number", measured=True),
-    "shap_correlation": Metric("SHAP agreement (correlation)", "number",
-                               help="Correlation of the original's and the shipped model's SHAP values on the "
-                                    "same rows: 1 means the explanation did not drift."),
+    "shap_correlation": Metric(
+        "SHAP agreement (correlation)",
+        "number",
+        help="Correlation of the original's and the shipped model's SHAP values on the "
+        "same rows: 1 means the explanation did not drift.",
+    ),
     "variants": Metric("Variants measured", "integer"),
 }
 

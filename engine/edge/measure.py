@@ -5,12 +5,14 @@ Each variant is judged through one function ``predict(rows (n, d) float32) -> lo
 non-zeros, latency per sample at batch 1 (median and 95th percentile of timed calls after untimed warm-up calls),
 throughput at a larger batch, test accuracy and agreement with the original's predictions.
 """
+
 from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ class Variant:
 
 
 # --- files --------------------------------------------------------------------------------------------------
+
 
 def _quantized(key: str, t: torch.Tensor) -> dict[str, torch.Tensor]:
     """A quantized tensor as its int8 values plus scale and zero point (per tensor or per output channel)."""
@@ -88,6 +91,7 @@ def weights_of(variant: Variant) -> list[np.ndarray]:
 
 # --- running ------------------------------------------------------------------------------------------------
 
+
 def ort_session(data: bytes):
     """A fresh ONNX Runtime session from the file's bytes, on one thread (like a run's PyTorch)."""
     import onnxruntime as ort
@@ -109,6 +113,7 @@ def predictor(variant: Variant) -> Callable[[np.ndarray], np.ndarray]:
     def run(X: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return model(torch.from_numpy(X)).numpy()
+
     return run
 
 
@@ -147,11 +152,18 @@ def measure(variant: Variant, X: np.ndarray, y: np.ndarray, reference: np.ndarra
     params = weights_of(variant)
     lat = latencies(f, X) * 1e3  # ms
     variant.stats.update(
-        size_kb=len(variant.file) / 1024, zipped_kb=len(zlib.compress(variant.file, 9)) / 1024,
-        parameters=int(sum(p.size for p in params)), nonzeros=int(sum(np.count_nonzero(p) for p in params)),
-        latency_ms=float(np.median(lat)), latency_p95_ms=float(np.percentile(lat, 95)),
-        throughput=throughput(f, X), accuracy=float((pred == y).mean()),
-        agreement=float((pred == reference).mean()), finite=bool(np.isfinite(logits).all()), latencies=lat)
+        size_kb=len(variant.file) / 1024,
+        zipped_kb=len(zlib.compress(variant.file, 9)) / 1024,
+        parameters=int(sum(p.size for p in params)),
+        nonzeros=int(sum(np.count_nonzero(p) for p in params)),
+        latency_ms=float(np.median(lat)),
+        latency_p95_ms=float(np.percentile(lat, 95)),
+        throughput=throughput(f, X),
+        accuracy=float((pred == y).mean()),
+        agreement=float((pred == reference).mean()),
+        finite=bool(np.isfinite(logits).all()),
+        latencies=lat,
+    )
     variant.stats.setdefault("verified", variant.kind == "torch")
     return logits
 
@@ -173,8 +185,11 @@ def verify_onnx(variant: Variant, X: np.ndarray, source_logits: np.ndarray) -> d
     ok = np.isfinite(out).all() and out.shape == source_logits.shape
     if "int8" not in variant.name:
         ok = ok and diff <= ONNX_TOLERANCE * max(1.0, float(np.abs(source_logits).max()))
-    return {"verified": bool(ok), "max_abs_diff": diff,
-            "source_agreement": float((out.argmax(1) == source_logits.argmax(1)).mean())}
+    return {
+        "verified": bool(ok),
+        "max_abs_diff": diff,
+        "source_agreement": float((out.argmax(1) == source_logits.argmax(1)).mean()),
+    }
 
 
 def choose(variants: list[Variant], tolerance: float, prefer_onnx: bool) -> Variant:
@@ -193,8 +208,16 @@ def choose(variants: list[Variant], tolerance: float, prefer_onnx: bool) -> Vari
 
 # --- explanation drift --------------------------------------------------------------------------------------
 
-def shap_pair(f_a: Callable, f_b: Callable, rows: np.ndarray, background: np.ndarray, classes: np.ndarray,
-              seed: int, permutations: int = 10) -> tuple[np.ndarray, ...]:
+
+def shap_pair(
+    f_a: Callable,
+    f_b: Callable,
+    rows: np.ndarray,
+    background: np.ndarray,
+    classes: np.ndarray,
+    seed: int,
+    permutations: int = 10,
+) -> tuple[np.ndarray, ...]:
     """Shapley values of two models' logit for the same class on the same rows, with the same permutations.
 
     For row r the class is ``classes[r]`` (what the original predicts); absent features take background values.
@@ -205,9 +228,11 @@ def shap_pair(f_a: Callable, f_b: Callable, rows: np.ndarray, background: np.nda
     for key, f in (("a", f_a), ("b", f_b)):
         values, base, total = out[key]
         for r in range(n):
-            def coalition(masks, x=rows[r], c=int(classes[r])):  # (m, d) 0/1 -> (m,) mean logit of class c
+
+            def coalition(masks, x=rows[r], c=int(classes[r]), f=f):  # (m, d) 0/1 -> (m,) mean logit of class c
                 mixed = np.where(masks[:, None, :] > 0.5, x[None, None, :], background[None, :, :])  # (m, B, d)
                 logits = f(mixed.reshape(-1, d).astype(np.float32))  # (m * B, k)
                 return np.asarray(logits)[:, c].reshape(len(masks), len(background)).mean(1)
+
             values[r], base[r], total[r] = shapley_permutation(coalition, d, permutations=permutations, seed=seed + r)
     return out["a"][0], out["a"][1], out["b"][0], out["b"][1], out["a"][2], out["b"][2]

@@ -4,6 +4,7 @@ Every start gives the same thing: a float32 ``nn.Module`` mapping rows (n, d) to
 validation / test rows it is judged on. Stored weights are safetensors (never a pickle); a NAS image model is
 wrapped so it also takes flat rows of 64 pixels.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,19 @@ def rows_of(name: str, seed: int) -> dict:
     train, val, test = three_way(y, seed)
     mean, std = (0.0, 1.0) if side else (raw[train].mean(0), raw[train].std(0) + 1e-8)
     X = ((raw - mean) / std).astype(np.float32)
-    return dict(X_train=X[train], y_train=y[train], X_val=X[val], y_val=y[val], X_test=X[test], y_test=y[test],
-                raw_test=raw[test], feature_names=names, class_names=classes, title=title, image_side=side)
+    return dict(
+        X_train=X[train],
+        y_train=y[train],
+        X_val=X[val],
+        y_val=y[val],
+        X_test=X[test],
+        y_test=y[test],
+        raw_test=raw[test],
+        feature_names=names,
+        class_names=classes,
+        title=title,
+        image_side=side,
+    )
 
 
 def train_baseline(config: Config, tracker: Tracker) -> Start:
@@ -82,12 +94,22 @@ def train_baseline(config: Config, tracker: Tracker) -> Start:
     X_val, y_val = torch.as_tensor(data["X_val"]), torch.as_tensor(data["y_val"])
     torch.manual_seed(config.seed)
     model = mlp(X.shape[1], len(data["class_names"]), [config.hidden_width] * 2, "relu")
-    fit(model, X, y, loss_fn=nn.CrossEntropyLoss(), epochs=config.epochs, lr=3e-3, batch_size=64,
-        tracker=Phase(tracker, 0, "baseline"), evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)},
-        seed=config.seed)
+    fit(
+        model,
+        X,
+        y,
+        loss_fn=nn.CrossEntropyLoss(),
+        epochs=config.epochs,
+        lr=3e-3,
+        batch_size=64,
+        tracker=Phase(tracker, 0, "baseline"),
+        evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)},
+        seed=config.seed,
+    )
     epochs = len(tracker.rows)
-    return Start(model=model.eval(), **data, origin=f"trained here for {epochs} epoch{'s' * (epochs != 1)}",
-                 trained_here=True)
+    return Start(
+        model=model.eval(), **data, origin=f"trained here for {epochs} epoch{'s' * (epochs != 1)}", trained_here=True
+    )
 
 
 def load_finished(config: Config) -> Start:
@@ -112,7 +134,7 @@ def load_finished(config: Config) -> Start:
 
 
 def _prefixed(tensors: dict, prefix: str) -> dict:
-    return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
 
 def from_xai(row: dict, tensors: dict) -> Start:
@@ -126,18 +148,29 @@ def from_xai(row: dict, tensors: dict) -> Start:
         raise RunError(f"That run's settings no longer validate: {e}") from None
     data = prepare(xai)
     if not data.classify:
-        raise RunError("Edge AI compresses classifiers, and that run predicts a number (regression). "
-                       "Pick a run on a classification table (breast cancer, wine, iris).")
-    model = mlp(data.X.shape[1], len(data.table.class_names), [xai.width] * xai.hidden_layers, xai.activation,
-                xai.dropout)
+        raise RunError(
+            "Edge AI compresses classifiers, and that run predicts a number (regression). "
+            "Pick a run on a classification table (breast cancer, wine, iris)."
+        )
+    model = mlp(
+        data.X.shape[1], len(data.table.class_names), [xai.width] * xai.hidden_layers, xai.activation, xai.dropout
+    )
     model.load_state_dict(_prefixed(tensors, "mlp"))
     X = data.X.astype(np.float32)
-    return Start(model=model, X_train=X[data.train], y_train=data.y[data.train], X_val=X[data.val],
-                 y_val=data.y[data.val], X_test=X[data.test], y_test=data.y[data.test],
-                 raw_test=data.table.X[data.test], feature_names=list(data.table.feature_names),
-                 class_names=list(data.table.class_names),
-                 title="your uploaded table" if xai.dataset == "upload" else data.table.title,  # no user text in prose
-                 origin=f"the Explainable AI run {row['id'][:8]}…")
+    return Start(
+        model=model,
+        X_train=X[data.train],
+        y_train=data.y[data.train],
+        X_val=X[data.val],
+        y_val=data.y[data.val],
+        X_test=X[data.test],
+        y_test=data.y[data.test],
+        raw_test=data.table.X[data.test],
+        feature_names=list(data.table.feature_names),
+        class_names=list(data.table.class_names),
+        title="your uploaded table" if xai.dataset == "upload" else data.table.title,  # no user text in prose
+        origin=f"the Explainable AI run {row['id'][:8]}…",
+    )
 
 
 def from_nas(store, row: dict, tensors: dict) -> Start:
@@ -157,10 +190,16 @@ def from_nas(store, row: dict, tensors: dict) -> Start:
     flat = {name: getattr(d, name).cpu().numpy() for name in names}
     for name in ("X_train", "X_val", "X_test"):
         flat[name] = flat[name].reshape(len(flat[name]), -1).astype(np.float32)  # (n, 64)
-    return Start(model=model, **flat, raw_test=flat["X_test"],
-                 feature_names=PIXELS,
-                 class_names=[str(i) for i in range(10)], title="8x8 handwritten digits",
-                 origin=f"the NAS run {row['id'][:8]}… (its best architecture)", image_side=8)
+    return Start(
+        model=model,
+        **flat,
+        raw_test=flat["X_test"],
+        feature_names=PIXELS,
+        class_names=[str(i) for i in range(10)],
+        title="8x8 handwritten digits",
+        origin=f"the NAS run {row['id'][:8]}… (its best architecture)",
+        image_side=8,
+    )
 
 
 def nas_architecture(store, run_id: str) -> dict:
@@ -183,13 +222,16 @@ def architecture_from_text(text: str) -> dict:
     linears = re.findall(r"Linear\(in_features=(\d+), out_features=(\d+)", text)
     dropout = re.search(r"Dropout\(p=([0-9.]+)", text)
     activation = re.search(r"\b(ReLU|Tanh|ELU)\(", text)
-    return {"conv_blocks": len(convs), "filters": int(convs[0][1]) if convs else SPACE["filters"][0],
-            "kernel_size": int(convs[0][2]) if convs else SPACE["kernel_size"][0],
-            "pooling": "max" if "MaxPool2d" in text else "avg" if "AvgPool2d" in text else "none",
-            "dense_layers": len(linears) - 1,
-            "dense_width": int(linears[0][1]) if len(linears) > 1 else SPACE["dense_width"][0],
-            "activation": activation.group(1).lower() if activation else "relu",
-            "dropout": float(dropout.group(1)) if dropout else 0.0}
+    return {
+        "conv_blocks": len(convs),
+        "filters": int(convs[0][1]) if convs else SPACE["filters"][0],
+        "kernel_size": int(convs[0][2]) if convs else SPACE["kernel_size"][0],
+        "pooling": "max" if "MaxPool2d" in text else "avg" if "AvgPool2d" in text else "none",
+        "dense_layers": len(linears) - 1,
+        "dense_width": int(linears[0][1]) if len(linears) > 1 else SPACE["dense_width"][0],
+        "activation": activation.group(1).lower() if activation else "relu",
+        "dropout": float(dropout.group(1)) if dropout else 0.0,
+    }
 
 
 def start_model(config: Config, tracker: Tracker) -> Start:

@@ -8,6 +8,7 @@
   student trained on the labels alone.
 - ``export_onnx`` / ``onnx_int8``: an ONNX file, and ONNX Runtime's own int8 quantization of it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,6 +50,7 @@ def quiet():
 
 # --- quantization -------------------------------------------------------------------------------------------
 
+
 def quantize_dynamic(model: nn.Module) -> nn.Module:
     """Every Linear layer's weights as int8 (per tensor); inputs are quantized at each call from their range."""
     with quiet():
@@ -68,6 +70,7 @@ def quantize_static(model: nn.Module, calibration: np.ndarray) -> nn.Module:
 
 
 # --- pruning ------------------------------------------------------------------------------------------------
+
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The Linear and Conv2d layers, in order: the weights magnitude pruning may remove."""
@@ -121,8 +124,9 @@ def schedule(sparsity: float, steps: int) -> list[float]:
     return [sparsity * (1 - (1 - r / steps) ** 3) for r in range(1, steps + 1)]
 
 
-def prune(model: nn.Module, config, data, tracker, offset: int, name: str = "finetune"
-          ) -> tuple[nn.Module, list[torch.Tensor]]:
+def prune(
+    model: nn.Module, config, data, tracker, offset: int, name: str = "finetune"
+) -> tuple[nn.Module, list[torch.Tensor]]:
     """Prune a copy of ``model`` round by round, fine-tuning between rounds; returns it with its final masks.
 
     The fine-tuning epochs are reported to ``tracker`` as steps after ``offset``, their metrics prefixed ``name``.
@@ -136,14 +140,24 @@ def prune(model: nn.Module, config, data, tracker, offset: int, name: str = "fin
     done = 0
     for r, target in enumerate(schedule(config.sparsity, config.prune_steps)):
         with torch.no_grad():
-            current = [getattr(layer, "weight_orig", layer.weight) * getattr(layer, "weight_mask", 1.0)
-                       for layer in layers]  # the weights as the network uses them now
+            current = [
+                getattr(layer, "weight_orig", layer.weight) * getattr(layer, "weight_mask", 1.0) for layer in layers
+            ]  # the weights as the network uses them now
             masks = make(current, masks, target)
         apply_masks(layers, masks, config.prune_kind == "structured")
         epochs = config.finetune_epochs // config.prune_steps + (r < config.finetune_epochs % config.prune_steps)
-        if epochs and fit(pruned, X, y, loss_fn=nn.CrossEntropyLoss(), epochs=epochs, lr=1e-3, batch_size=64,
-                          tracker=Phase(tracker, offset + done, name), seed=config.seed + r,
-                          evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)}):
+        if epochs and fit(
+            pruned,
+            X,
+            y,
+            loss_fn=nn.CrossEntropyLoss(),
+            epochs=epochs,
+            lr=1e-3,
+            batch_size=64,
+            tracker=Phase(tracker, offset + done, name),
+            seed=config.seed + r,
+            evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)},
+        ):
             break
         done += epochs
     for layer in layers:  # make the zeros permanent: plain weights again, ready to save and export
@@ -174,6 +188,7 @@ def compact(model: nn.Module) -> nn.Module | None:
 
 # --- distillation -------------------------------------------------------------------------------------------
 
+
 def distillation_loss(temperature: float, soft_weight: float):
     """Hinton et al.'s loss: soft_weight * T² * KL(teacher_T || student_T) + (1 - soft_weight) * CE(labels).
 
@@ -184,11 +199,15 @@ def distillation_loss(temperature: float, soft_weight: float):
 
     def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # out (B, k), target (B, 1 + k)
         labels, teacher = target[:, 0].long(), target[:, 1:]
-        soft = F.kl_div(F.log_softmax(out / T, 1), F.log_softmax(teacher / T, 1), log_target=True,
-                        reduction="batchmean") * T * T  # T² keeps the soft gradients' scale independent of T
+        soft = (
+            F.kl_div(F.log_softmax(out / T, 1), F.log_softmax(teacher / T, 1), log_target=True, reduction="batchmean")
+            * T
+            * T
+        )  # T² keeps the soft gradients' scale independent of T
         labelled = labels >= 0
         hard = F.cross_entropy(out[labelled], labels[labelled]) if labelled.any() else out.sum() * 0.0
         return soft_weight * soft + (1 - soft_weight) * hard
+
     return loss
 
 
@@ -217,21 +236,37 @@ def distill(teacher: nn.Module, config, data, tracker, offset: int) -> tuple[nn.
     torch.manual_seed(config.seed)
     alone = mlp(X.shape[1], len(data.class_names), [config.student_width], "relu")
     distilled = copy.deepcopy(alone)
-    common = dict(lr=3e-3, batch_size=64, seed=config.seed,
-                  evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)})
+    common = dict(
+        lr=3e-3, batch_size=64, seed=config.seed, evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)}
+    )
     alone_epochs = config.distill_epochs * (1 + config.mixup_copies)  # as many gradient steps as the distilled one
-    if fit(alone, X, y, loss_fn=nn.CrossEntropyLoss(), epochs=alone_epochs, tracker=Phase(tracker, offset, "alone"),
-           **common):
+    if fit(
+        alone,
+        X,
+        y,
+        loss_fn=nn.CrossEntropyLoss(),
+        epochs=alone_epochs,
+        tracker=Phase(tracker, offset, "alone"),
+        **common,
+    ):
         return None, alone.eval()
     X_transfer = transfer_set(X, config.mixup_copies, config.seed)  # (m, d)
     labels = torch.cat([y.float(), torch.full((len(X_transfer) - len(X),), -1.0)])  # -1: a blend has no label
     target = torch.cat([labels[:, None], predict(teacher, X_transfer)], 1)  # (m, 1 + k)
-    fit(distilled, X_transfer, target, loss_fn=distillation_loss(config.temperature, config.soft_weight),
-        epochs=config.distill_epochs, tracker=Phase(tracker, offset + alone_epochs, "distilled"), **common)
+    fit(
+        distilled,
+        X_transfer,
+        target,
+        loss_fn=distillation_loss(config.temperature, config.soft_weight),
+        epochs=config.distill_epochs,
+        tracker=Phase(tracker, offset + alone_epochs, "distilled"),
+        **common,
+    )
     return distilled.eval(), alone.eval()
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------------
+
 
 def export_onnx(model: nn.Module, n_features: int, exporter: str = "torchscript") -> bytes:
     """The model as an ONNX file (input "rows" (batch, d) -> output "logits" (batch, k)), any batch size."""
@@ -239,12 +274,27 @@ def export_onnx(model: nn.Module, n_features: int, exporter: str = "torchscript"
     with tempfile.TemporaryDirectory() as folder, quiet():
         path = Path(folder) / "model.onnx"
         if exporter == "dynamo":
-            torch.onnx.export(model.eval(), example, path, dynamo=True, input_names=["rows"], output_names=["logits"],
-                              dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-                              external_data=False)  # one self-contained file, weights inside
+            torch.onnx.export(
+                model.eval(),
+                example,
+                path,
+                dynamo=True,
+                input_names=["rows"],
+                output_names=["logits"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False,
+                external_data=False,
+            )  # one self-contained file, weights inside
         else:
-            torch.onnx.export(model.eval(), example, path, dynamo=False, input_names=["rows"],
-                              output_names=["logits"], dynamic_axes={"rows": {0: "batch"}, "logits": {0: "batch"}})
+            torch.onnx.export(
+                model.eval(),
+                example,
+                path,
+                dynamo=False,
+                input_names=["rows"],
+                output_names=["logits"],
+                dynamic_axes={"rows": {0: "batch"}, "logits": {0: "batch"}},
+            )
         return path.read_bytes()
 
 

@@ -5,6 +5,7 @@ Rebuilt from the stored weights: the original, the pruned copy (its compacted la
 and the distilled student. Dynamic int8 quantization has no weights of its own in the store: it is applied again
 to the rebuilt original (deterministic), as the run did. The ONNX file is not rebuilt here.
 """
+
 from __future__ import annotations
 
 import time
@@ -50,8 +51,13 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
 
     if config.start_from == "finished_run":
         start = load_finished(config)
-        data = dict(X_test=start.X_test, X_train=start.X_train, feature_names=start.feature_names,
-                    class_names=start.class_names, image_side=start.image_side)
+        data = dict(
+            X_test=start.X_test,
+            X_train=start.X_train,
+            feature_names=start.feature_names,
+            class_names=start.class_names,
+            image_side=start.image_side,
+        )
         original = start.model
     else:
         data = rows_of(config.start_from, config.seed)
@@ -66,8 +72,9 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
         models["Distilled student"] = linear_chain(weights, "student")
     rng = np.random.default_rng(config.seed)
     background = torch.as_tensor(data["X_train"][rng.choice(len(data["X_train"]), 30, replace=False)])
-    bundle = Bundle(models, list(data["feature_names"]), list(data["class_names"]), data["image_side"],
-                    data["X_test"], background)
+    bundle = Bundle(
+        models, list(data["feature_names"]), list(data["class_names"]), data["image_side"], data["X_test"], background
+    )
     answer(bundle, {"row": bundle.X_test[0]})  # warm-up: SHAP's first call, int8 kernels
     return bundle
 
@@ -101,27 +108,57 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         with torch.no_grad():
             probs[name] = softmax(model(x)[0].numpy())
         latency[name] = _latency_ms(model, x)
-    summary = {name: f"{bundle.class_names[int(p.argmax())]} ({p.max():.0%}), {latency[name]:.2f} ms"
-               for name, p in probs.items()}
+    summary = {
+        name: f"{bundle.class_names[int(p.argmax())]} ({p.max():.0%}), {latency[name]:.2f} ms"
+        for name, p in probs.items()
+    }
     figs = {}
     if bundle.image_side:
-        figs["Your input"] = heatmap(x.numpy().reshape(bundle.image_side, -1), "Your digit",
-                                     "The 8x8 image every version reads (ink 0-1).")
-    figs["Answers"] = bars(bundle.class_names, probs, "The same input, every version",
-                           "Each version's probability for every class: compression should leave the answer alone.",
-                           x_title="class")
-    figs["Latency"] = bars(list(latency), list(latency.values()), "Time for this one answer (median of 15)",
-                           "Measured on this machine, one row at a time, one thread.", y_title="milliseconds")
+        figs["Your input"] = heatmap(
+            x.numpy().reshape(bundle.image_side, -1), "Your digit", "The 8x8 image every version reads (ink 0-1)."
+        )
+    figs["Answers"] = bars(
+        bundle.class_names,
+        probs,
+        "The same input, every version",
+        "Each version's probability for every class: compression should leave the answer alone.",
+        x_title="class",
+    )
+    figs["Latency"] = bars(
+        list(latency),
+        list(latency.values()),
+        "Time for this one answer (median of 15)",
+        "Measured on this machine, one row at a time, one thread.",
+        y_title="milliseconds",
+    )
     exps = {}
     floats = [n for n, m in bundle.models.items() if n != "Dynamic int8"]
     for name in (floats[0], floats[-1]) if len(floats) > 1 else floats[:1]:  # original and the smallest float copy
         k = int(probs[name].argmax())
-        exp = explain_output(bundle.models[name], x, bundle.background, k, feature_names=bundle.feature_names,
-                             data=x.numpy().astype(np.float64))
+        exp = explain_output(
+            bundle.models[name],
+            x,
+            bundle.background,
+            k,
+            feature_names=bundle.feature_names,
+            data=x.numpy().astype(np.float64),
+        )
         exps[name] = exp
         title = f"{name}: why '{bundle.class_names[k]}'"
-        figs[f"SHAP: {name}"] = heatmap(np.asarray(exp.values).reshape(bundle.image_side, -1), title,
-                                        "Red pixels push this version's score for its answer up, blue down.",
-                                        diverging=True) if bundle.image_side else shap_waterfall(exp, None, title)
-    return Answer(summary=summary, prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
-                  explanation=exps, figures=figs, tables={})
+        figs[f"SHAP: {name}"] = (
+            heatmap(
+                np.asarray(exp.values).reshape(bundle.image_side, -1),
+                title,
+                "Red pixels push this version's score for its answer up, blue down.",
+                diverging=True,
+            )
+            if bundle.image_side
+            else shap_waterfall(exp, None, title)
+        )
+    return Answer(
+        summary=summary,
+        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+        explanation=exps,
+        figures=figs,
+        tables={},
+    )

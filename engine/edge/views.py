@@ -1,5 +1,6 @@
 """Edge AI views: the variants compared, the trade-off and its Pareto front, sparsity, int8 weights, distillation,
 SHAP of the original beside the shipped model, and the plain-language summary."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,15 +31,31 @@ def comparison_table(result: Result) -> go.Figure:
         [f"{r['agreement']:.1%}" for r in rows],
         [_check_text(r) for r in rows],
     ]
-    header = ["variant", "file KB (vs original)", "zipped KB", "non-zero / weights", "latency ms (median / p95)",
-              "samples/s (batch)", "accuracy (points vs original)", "agrees with original", "file check"]
+    header = [
+        "variant",
+        "file KB (vs original)",
+        "zipped KB",
+        "non-zero / weights",
+        "latency ms (median / p95)",
+        "samples/s (batch)",
+        "accuracy (points vs original)",
+        "agrees with original",
+        "file check",
+    ]
     fill = [["#e8f5e9" if r["name"] == shipped else "white" for r in rows]] * len(header)
-    fig = go.Figure(go.Table(header=dict(values=header, fill_color="#f0f2f6", align="left"),
-                             cells=dict(values=cells, fill_color=fill, align="left", height=26)))
+    fig = go.Figure(
+        go.Table(
+            header=dict(values=header, fill_color="#f0f2f6", align="left"),
+            cells=dict(values=cells, fill_color=fill, align="left", height=26),
+        )
+    )
     fig.update_layout(title="Every variant measured the same way", height=120 + 30 * len(rows))
-    return charts.captioned(fig, "Latency: one sample at a time, median and 95th percentile of repeated calls after "
-                                 "warm-up calls that are not timed. Throughput: a batch of 256 rows. The green row "
-                                 "is the variant this run would ship.")
+    return charts.captioned(
+        fig,
+        "Latency: one sample at a time, median and 95th percentile of repeated calls after "
+        "warm-up calls that are not timed. Throughput: a batch of 256 rows. The green row "
+        "is the variant this run would ship.",
+    )
 
 
 def _check_text(row: dict) -> str:
@@ -69,42 +86,84 @@ def tradeoff(result: Result) -> go.Figure:
     axes = {"file size (KB)": [r["size_kb"] for r in rows], "latency per sample (ms)": [r["latency_ms"] for r in rows]}
     fronts = {title: pareto(xs, acc) for title, xs in axes.items()}
     first = next(iter(axes))
-    fig = go.Figure(go.Scatter(x=[axes[first][i] for i in fronts[first]], y=[acc[i] for i in fronts[first]],
-                               mode="lines", line=dict(dash="dash", color="grey"), name="Pareto front"))
+    fig = go.Figure(
+        go.Scatter(
+            x=[axes[first][i] for i in fronts[first]],
+            y=[acc[i] for i in fronts[first]],
+            mode="lines",
+            line=dict(dash="dash", color="grey"),
+            name="Pareto front",
+        )
+    )
     for i, r in enumerate(rows):
         star = r["name"] == shipped
-        fig.add_trace(go.Scatter(x=[axes[first][i]], y=[acc[i]], mode="markers", name=r["name"] + (" (shipped)" * star),
-                                 marker=dict(size=16 if star else 11, symbol="star" if star else "circle"),
-                                 hovertemplate=f"{r['name']}: %{{x:.3g}}, %{{y:.1%}}<extra></extra>"))
-    buttons = [dict(label=title.split(" (")[0], method="update", args=[
-        {"x": [[xs[i] for i in fronts[title]], *[[x] for x in xs]],
-         "y": [[acc[i] for i in fronts[title]], *[[a] for a in acc]]}, {"xaxis.title.text": title}])
-        for title, xs in axes.items()]
-    fig.update_layout(title="What each variant costs: accuracy vs size", xaxis=dict(title=first, type="log"),
-                      yaxis=dict(title="test accuracy", tickformat=".0%"),
-                      updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.2, xanchor="left",
-                                        yanchor="top", buttons=buttons)], margin=dict(b=90))
-    return charts.captioned(fig, "Up and to the left is better (the x-axis is logarithmic). The dashed line joins "
-                                 "the variants that no other variant beats on both counts (the Pareto front); the "
-                                 "star is the shipped one. The buttons switch between file size and latency.")
+        fig.add_trace(
+            go.Scatter(
+                x=[axes[first][i]],
+                y=[acc[i]],
+                mode="markers",
+                name=r["name"] + (" (shipped)" * star),
+                marker=dict(size=16 if star else 11, symbol="star" if star else "circle"),
+                hovertemplate=f"{r['name']}: %{{x:.3g}}, %{{y:.1%}}<extra></extra>",
+            )
+        )
+    buttons = [
+        dict(
+            label=title.split(" (")[0],
+            method="update",
+            args=[
+                {
+                    "x": [[xs[i] for i in fronts[title]], *[[x] for x in xs]],
+                    "y": [[acc[i] for i in fronts[title]], *[[a] for a in acc]],
+                },
+                {"xaxis.title.text": title},
+            ],
+        )
+        for title, xs in axes.items()
+    ]
+    fig.update_layout(
+        title="What each variant costs: accuracy vs size",
+        xaxis=dict(title=first, type="log"),
+        yaxis=dict(title="test accuracy", tickformat=".0%"),
+        updatemenus=[
+            dict(type="buttons", direction="left", x=0, y=-0.2, xanchor="left", yanchor="top", buttons=buttons)
+        ],
+        margin=dict(b=90),
+    )
+    return charts.captioned(
+        fig,
+        "Up and to the left is better (the x-axis is logarithmic). The dashed line joins "
+        "the variants that no other variant beats on both counts (the Pareto front); the "
+        "star is the shipped one. The buttons switch between file size and latency.",
+    )
 
 
 def latency_boxes(result: Result) -> go.Figure:
     fig = go.Figure([go.Box(y=ms, name=name, boxpoints=False) for name, ms in result.arrays["latencies"].items()])
     fig.update_layout(title="Latency per sample at batch 1 (after warm-up)", yaxis_title="ms", showlegend=False)
-    return charts.captioned(fig, "Each box holds every timed single-sample call: the line is the median, the box the "
-                                 "middle half. Timings vary from run to run with what else the machine is doing.")
+    return charts.captioned(
+        fig,
+        "Each box holds every timed single-sample call: the line is the median, the box the "
+        "middle half. Timings vary from run to run with what else the machine is doing.",
+    )
 
 
 def sparsity_bars(result: Result) -> go.Figure:
     a = result.arrays
-    fig = charts.bar(a["layer_names"], list(a["layer_sparsity"]), title="Share of zero weights per layer",
-                     caption="Global magnitude pruning removes the smallest weights wherever they are, so layers "
-                             "end up pruned unevenly. Structured pruning removes whole neurons, and with them their "
-                             "weights in the next layer.",
-                     x_title="share of weights that are zero")
-    fig.add_hline(y=result.metrics["pruned_sparsity"], line_dash="dash",
-                  annotation_text=f"whole network: {result.metrics['pruned_sparsity']:.1%}")
+    fig = charts.bar(
+        a["layer_names"],
+        list(a["layer_sparsity"]),
+        title="Share of zero weights per layer",
+        caption="Global magnitude pruning removes the smallest weights wherever they are, so layers "
+        "end up pruned unevenly. Structured pruning removes whole neurons, and with them their "
+        "weights in the next layer.",
+        x_title="share of weights that are zero",
+    )
+    fig.add_hline(
+        y=result.metrics["pruned_sparsity"],
+        line_dash="dash",
+        annotation_text=f"whole network: {result.metrics['pruned_sparsity']:.1%}",
+    )
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     return fig
 
@@ -117,38 +176,59 @@ def weight_histograms(result: Result) -> go.Figure:
     levels = np.unique(after)
     step = float(np.diff(levels).min()) if len(levels) > 1 else 1.0  # the int8 grid's spacing (per-tensor scale)
     bins = dict(start=float(before.min()) - step / 8, end=float(before.max()) + step / 8, size=step / 4)
-    fig = go.Figure([go.Histogram(x=before, xbins=bins, name="float32 (before)", opacity=0.6),
-                     go.Histogram(x=after, xbins=bins, name=f"int8 (after: {len(levels)} distinct values)",
-                                  opacity=0.6)])
-    fig.update_layout(title=f"Weights of the largest layer before and after {a['quantized_variant']}",
-                      barmode="overlay", xaxis=dict(title="weight value", range=[-25 * step, 25 * step]),
-                      yaxis_title="how many weights", legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Zoomed on the middle (drag or double-click to see all). int8 stores each weight as "
-                                 "one of 256 evenly spaced values times a scale: the smooth spread becomes a comb, "
-                                 "and the gaps are the rounding the model has to live with.")
+    fig = go.Figure(
+        [
+            go.Histogram(x=before, xbins=bins, name="float32 (before)", opacity=0.6),
+            go.Histogram(x=after, xbins=bins, name=f"int8 (after: {len(levels)} distinct values)", opacity=0.6),
+        ]
+    )
+    fig.update_layout(
+        title=f"Weights of the largest layer before and after {a['quantized_variant']}",
+        barmode="overlay",
+        xaxis=dict(title="weight value", range=[-25 * step, 25 * step]),
+        yaxis_title="how many weights",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "Zoomed on the middle (drag or double-click to see all). int8 stores each weight as "
+        "one of 256 evenly spaced values times a scale: the smooth spread becomes a comb, "
+        "and the gaps are the rounding the model has to live with.",
+    )
 
 
 def distillation_curves(result: Result) -> go.Figure:
     h = result.history
     fig = go.Figure()
-    for col, label in (("alone_val_accuracy", "student alone (labels only)"),
-                       ("distilled_val_accuracy", "distilled student (copies the original)")):
+    for col, label in (
+        ("alone_val_accuracy", "student alone (labels only)"),
+        ("distilled_val_accuracy", "distilled student (copies the original)"),
+    ):
         y = h[col].dropna().to_numpy()
         fig.add_trace(go.Scatter(x=np.arange(1, len(y) + 1) / len(y), y=y, mode="lines", name=label))
     if "original_accuracy" in result.metrics:
         fig.add_hline(y=result.metrics["original_accuracy"], line_dash="dot", annotation_text="original (test)")
-    fig.update_layout(title="Distillation: the same small student, with and without a teacher",
-                      xaxis=dict(title="share of training done", tickformat=".0%"),
-                      yaxis=dict(title="validation accuracy", tickformat=".0%"), legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Both students start from the same weights and take the same number of training "
-                                 "steps. Alone, the student sees only the labelled rows; distilled, it also copies "
-                                 "the original's softened outputs, on those rows and on blends of them.")
+    fig.update_layout(
+        title="Distillation: the same small student, with and without a teacher",
+        xaxis=dict(title="share of training done", tickformat=".0%"),
+        yaxis=dict(title="validation accuracy", tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "Both students start from the same weights and take the same number of training "
+        "steps. Alone, the student sees only the labelled rows; distilled, it also copies "
+        "the original's softened outputs, on those rows and on blends of them.",
+    )
 
 
 def figures(result: Result) -> dict:
     a, h = result.arrays, result.history
-    figs = {"Variants compared": comparison_table(result), "Trade-off": tradeoff(result),
-            "Latency": latency_boxes(result)}
+    figs = {
+        "Variants compared": comparison_table(result),
+        "Trade-off": tradeoff(result),
+        "Latency": latency_boxes(result),
+    }
     if "layer_sparsity" in a:
         figs["Sparsity per layer"] = sparsity_bars(result)
     if "weights_int8" in a:
@@ -158,9 +238,12 @@ def figures(result: Result) -> dict:
     training = [c for c in ("baseline_loss", "baseline_val_accuracy", "finetune_val_accuracy") if c in h]
     if training:
         h = h.dropna(subset=training, how="all")  # the students' epochs have their own figure
-        figs["Training"] = charts.learning_curves(h, training, title="Training the original, then fine-tuning "
-                                                  "after pruning", caption="The first steps train the original; "
-                                                  "fine-tuning steps let the pruned network recover.")
+        figs["Training"] = charts.learning_curves(
+            h,
+            training,
+            title="Training the original, then fine-tuning after pruning",
+            caption="The first steps train the original; fine-tuning steps let the pruned network recover.",
+        )
     return figs
 
 
@@ -176,9 +259,16 @@ def explain(result: Result):
     for key, title in (("original", "Original model"), ("compressed", f"Shipped: {info['compared']}")):
         values, base, output = a[f"shap_{key}"], a[f"shap_{key}_base"], a[f"shap_{key}_output"]
         error = float(np.abs(base + values.sum(1) - output).max())
-        out[title] = make_explanation(values, base, data, info["feature_names"], None, error,
-                                      "Permutation Shapley values (10 permutations, 16 background rows), the logit of "
-                                      "the class the original predicts")
+        out[title] = make_explanation(
+            values,
+            base,
+            data,
+            info["feature_names"],
+            None,
+            error,
+            "Permutation Shapley values (10 permutations, 16 background rows), the logit of "
+            "the class the original predicts",
+        )
     return out
 
 
@@ -201,21 +291,35 @@ def side_by_side(result: Result) -> go.Figure:
         for c, key in enumerate(("shap_original", "shap_compressed")):
             v = a[key][r]
             if side:
-                trace = go.Heatmap(z=v.reshape(side, side), colorscale=charts.DIVERGING, zmin=-lim, zmax=lim,
-                                   showscale=c == 1, visible=r == 0)
+                trace = go.Heatmap(
+                    z=v.reshape(side, side),
+                    colorscale=charts.DIVERGING,
+                    zmin=-lim,
+                    zmax=lim,
+                    showscale=c == 1,
+                    visible=r == 0,
+                )
             else:
                 trace = go.Bar(x=info["feature_names"], y=v, visible=r == 0, marker_color=OTHER_COLOUR)
             fig.add_trace(trace, row=1, col=c + 1)
     labels = [info["class_names"][int(k)] for k in a["shap_classes"]]
-    steps = [dict(label=f"{r} ({labels[r]})", method="update", args=[{"visible": [j // 2 == r for j in range(2 * n)]}])
-             for r in range(n)]
-    fig.update_layout(title="SHAP of the same rows: original and shipped model", showlegend=False,
-                      sliders=[dict(active=0, currentvalue=dict(prefix="row (class): "), steps=steps)])
+    steps = [
+        dict(label=f"{r} ({labels[r]})", method="update", args=[{"visible": [j // 2 == r for j in range(2 * n)]}])
+        for r in range(n)
+    ]
+    fig.update_layout(
+        title="SHAP of the same rows: original and shipped model",
+        showlegend=False,
+        sliders=[dict(active=0, currentvalue=dict(prefix="row (class): "), steps=steps)],
+    )
     if side:
         fig.update_yaxes(autorange="reversed", scaleanchor="x")
         fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
-    return charts.captioned(fig, "Red pushes the logit of the class the original predicts up, blue pushes it down. "
-                                 "Similar pictures mean compression kept what the model looks at.")
+    return charts.captioned(
+        fig,
+        "Red pushes the logit of the class the original predicts up, blue pushes it down. "
+        "Similar pictures mean compression kept what the model looks at.",
+    )
 
 
 def drift_scatter(result: Result) -> go.Figure:
@@ -224,10 +328,16 @@ def drift_scatter(result: Result) -> go.Figure:
     lim = float(max(np.abs(x).max(), np.abs(y).max())) or 1.0
     fig = go.Figure(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=5, opacity=0.5), name="feature of a row"))
     fig.add_shape(type="line", x0=-lim, y0=-lim, x1=lim, y1=lim, line=dict(dash="dash", color="grey"))
-    fig.update_layout(title=f"Explanation drift: correlation r = {r:.3f}", xaxis_title="SHAP value, original",
-                      yaxis_title=f"SHAP value, {result.info['compared']}")
-    return charts.captioned(fig, "One dot per feature of each explained row. On the dashed line the two models "
-                                 "credit that feature exactly the same.")
+    fig.update_layout(
+        title=f"Explanation drift: correlation r = {r:.3f}",
+        xaxis_title="SHAP value, original",
+        yaxis_title=f"SHAP value, {result.info['compared']}",
+    )
+    return charts.captioned(
+        fig,
+        "One dot per feature of each explained row. On the dashed line the two models "
+        "credit that feature exactly the same.",
+    )
 
 
 def live_figure(snapshot):
@@ -235,6 +345,7 @@ def live_figure(snapshot):
 
 
 # --- "What just happened" -----------------------------------------------------------------------------------
+
 
 def _points(delta: float) -> str:
     """An accuracy change in words (``delta`` is a 0-1 share)."""
@@ -246,11 +357,15 @@ def _points(delta: float) -> str:
 def _start_sentence(result: Result) -> str:
     m, info = result.metrics, result.info
     k = len(info["class_names"])
-    text = (f"The starting network ({info['origin']}) gets {m['original_accuracy']:.1%} of the {info['n_test']} test "
-            f"rows of {info['title']} right, in a {m['original_size_kb']:,.1f} KB file.")
+    text = (
+        f"The starting network ({info['origin']}) gets {m['original_accuracy']:.1%} of the {info['n_test']} test "
+        f"rows of {info['title']} right, in a {m['original_size_kb']:,.1f} KB file."
+    )
     if m["original_accuracy"] < 1.5 / k:
-        text += (f" That is close to guessing among {k} classes, so there is little to preserve: train it longer "
-                 "(more epochs) before compressing it.")
+        text += (
+            f" That is close to guessing among {k} classes, so there is little to preserve: train it longer "
+            "(more epochs) before compressing it."
+        )
     return text
 
 
@@ -260,21 +375,27 @@ def _technique_sentences(result: Result) -> list[str]:
     out = []
     for key, name in (("int8", "Dynamic int8 quantization"), ("static_int8", "Static int8 quantization")):
         if f"{key}_size_kb" in m:
-            out.append(f"{name} shrank the file {m['original_size_kb'] / m[f'{key}_size_kb']:.1f}x to "
-                       f"{m[f'{key}_size_kb']:,.1f} KB and {_points(m[f'{key}_accuracy'] - o)} "
-                       f"({m[f'{key}_agreement']:.1%} of predictions unchanged).")
+            out.append(
+                f"{name} shrank the file {m['original_size_kb'] / m[f'{key}_size_kb']:.1f}x to "
+                f"{m[f'{key}_size_kb']:,.1f} KB and {_points(m[f'{key}_accuracy'] - o)} "
+                f"({m[f'{key}_agreement']:.1%} of predictions unchanged)."
+            )
     for name, reason in result.info["skipped"].items():
         out.append(f"{name.capitalize()} could not be applied to this model ({reason}).")
     if "pruned_sparsity" in m:
         kind = "whole neurons" if c.prune_kind == "structured" else "single weights"
-        text = (f"Pruning {kind} left {m['pruned_sparsity']:.1%} of the weights zero or gone (asked for "
-                f"{c.sparsity:.0%} of the {'neurons' if c.prune_kind == 'structured' else 'weights'}) and "
-                f"{_points(m['pruned_accuracy'] - o)}")
+        text = (
+            f"Pruning {kind} left {m['pruned_sparsity']:.1%} of the weights zero or gone (asked for "
+            f"{c.sparsity:.0%} of the {'neurons' if c.prune_kind == 'structured' else 'weights'}) and "
+            f"{_points(m['pruned_accuracy'] - o)}"
+        )
         if m["pruned_size_kb"] < 0.99 * m["original_size_kb"]:
             text += f"; the file itself shrank to {m['pruned_size_kb']:,.1f} KB."
         else:
-            text += (f"; the file keeps its size (zeros are still stored) but zips to {m['pruned_zipped_kb']:,.1f} KB "
-                     f"instead of {m['original_zipped_kb']:,.1f} KB.")
+            text += (
+                f"; the file keeps its size (zeros are still stored) but zips to {m['pruned_zipped_kb']:,.1f} KB "
+                f"instead of {m['original_zipped_kb']:,.1f} KB."
+            )
         out.append(text)
     return out
 
@@ -284,16 +405,24 @@ def _distill_sentence(result: Result) -> list[str]:
     if "distill_gain" not in m:
         return []
     o, gain, alone = m["original_accuracy"], m["distill_gain"], m["student_alone_accuracy"]
-    verdict = (f"distillation helped by {100 * gain:.1f} points" if gain > 0.0005 else
-               "distillation made no difference on the test set" if gain >= -0.0005 else
-               f"distillation cost {100 * -gain:.1f} points this time")
+    verdict = (
+        f"distillation helped by {100 * gain:.1f} points"
+        if gain > 0.0005
+        else "distillation made no difference on the test set"
+        if gain >= -0.0005
+        else f"distillation cost {100 * -gain:.1f} points this time"
+    )
     if gain <= 0.0005 and o <= alone:
-        verdict += (f". The original ({o:.1%}) is no better than the student alone, so it has little to teach: "
-                    "train the original longer or wider first")
+        verdict += (
+            f". The original ({o:.1%}) is no better than the student alone, so it has little to teach: "
+            "train the original longer or wider first"
+        )
     elif gain <= 0.0005:
         verdict += ": try a higher temperature, more mixed-up rows or more epochs"
-    return [f"The student ({c.student_width} hidden neurons, {m['student_size_kb']:,.1f} KB) trained alone reached "
-            f"{alone:.1%}; distilled from the original it reached {m['student_accuracy']:.1%}: {verdict}."]
+    return [
+        f"The student ({c.student_width} hidden neurons, {m['student_size_kb']:,.1f} KB) trained alone reached "
+        f"{alone:.1%}; distilled from the original it reached {m['student_accuracy']:.1%}: {verdict}."
+    ]
 
 
 def _onnx_sentences(result: Result) -> list[str]:
@@ -301,11 +430,15 @@ def _onnx_sentences(result: Result) -> list[str]:
     if not rows:
         return []
     failed = [r["name"] for r in rows if not r.get("verified")]
-    text = (f"Every exported ONNX file was reloaded in ONNX Runtime and run on all test rows: the float export matches "
-            f"PyTorch to within {m['onnx_max_abs_diff']:.1e}")
+    text = (
+        f"Every exported ONNX file was reloaded in ONNX Runtime and run on all test rows: the float export matches "
+        f"PyTorch to within {m['onnx_max_abs_diff']:.1e}"
+    )
     if "onnx_int8_size_kb" in m:
-        text += (f", and ONNX Runtime's int8 file ({m['onnx_int8_size_kb']:,.1f} KB) agrees with the original on "
-                 f"{m['onnx_int8_agreement']:.1%} of them")
+        text += (
+            f", and ONNX Runtime's int8 file ({m['onnx_int8_size_kb']:,.1f} KB) agrees with the original on "
+            f"{m['onnx_int8_agreement']:.1%} of them"
+        )
     text += "." if not failed else f". These files FAILED the check and are not offered: {', '.join(failed)}."
     return [text]
 
@@ -316,17 +449,21 @@ def _ship_sentences(result: Result) -> list[str]:
     if len(_variants(result)) == 1:
         return ["The run stopped before any compressed variant was made."]
     if info["shipped"] == "original":
-        return [f"No compressed variant passed the bar (a verified file within {tol} points of the original's "
-                f"accuracy), so this run would ship the original. Lower the sparsity, fine-tune longer, or allow a "
-                f"larger accuracy loss."]
+        return [
+            f"No compressed variant passed the bar (a verified file within {tol} points of the original's "
+            f"accuracy), so this run would ship the original. Lower the sparsity, fine-tune longer, or allow a "
+            f"larger accuracy loss."
+        ]
     kind = "ONNX file (what a phone's runtime loads)" if c.onnx else "PyTorch file"
     speed = m["speedup"]
-    pace = ("faster" if speed > 1.05 else "slower" if speed < 0.95 else "about as fast")
-    text = (f"It would ship **{info['shipped']}**: the smallest verified {kind} within {tol} points of the "
-            f"original's accuracy: {m['chosen_size_kb']:,.1f} KB ({m['size_reduction']:.1f}x smaller), "
-            f"{m['chosen_accuracy']:.1%} accurate, agreeing with the original on {m['chosen_agreement']:.1%} of test "
-            f"rows. One sample takes {m['chosen_latency_ms']:.3f} ms, {pace} than the original "
-            f"({m['original_latency_ms']:.3f} ms; timings vary with the machine's load).")
+    pace = "faster" if speed > 1.05 else "slower" if speed < 0.95 else "about as fast"
+    text = (
+        f"It would ship **{info['shipped']}**: the smallest verified {kind} within {tol} points of the "
+        f"original's accuracy: {m['chosen_size_kb']:,.1f} KB ({m['size_reduction']:.1f}x smaller), "
+        f"{m['chosen_accuracy']:.1%} accurate, agreeing with the original on {m['chosen_agreement']:.1%} of test "
+        f"rows. One sample takes {m['chosen_latency_ms']:.3f} ms, {pace} than the original "
+        f"({m['original_latency_ms']:.3f} ms; timings vary with the machine's load)."
+    )
     return [text]
 
 
@@ -336,18 +473,30 @@ def _shap_sentence(result: Result) -> list[str]:
         return []
     r = m["shap_correlation"]
     what = "pixels" if info["image_side"] else "inputs"
-    verdict = (f"the compressed model leans on the same {what}" if r > 0.9 else
-               f"it mostly leans on the same {what}, with some drift" if r > 0.7 else
-               "its explanation drifted: it reaches its answers differently")
-    return [f"SHAP values of the original and {info['compared']} on the same {len(result.arrays['shap_rows'])} test "
-            f"rows correlate at r = {r:.2f}: {verdict}."]
+    verdict = (
+        f"the compressed model leans on the same {what}"
+        if r > 0.9
+        else f"it mostly leans on the same {what}, with some drift"
+        if r > 0.7
+        else "its explanation drifted: it reaches its answers differently"
+    )
+    return [
+        f"SHAP values of the original and {info['compared']} on the same {len(result.arrays['shap_rows'])} test "
+        f"rows correlate at r = {r:.2f}: {verdict}."
+    ]
 
 
 def describe(result: Result) -> str:
     parts = [_start_sentence(result)]
     if result.stopped:
         parts.append("You stopped the run early: only the variants made before the stop are compared.")
-    parts += _technique_sentences(result) + _distill_sentence(result) + _onnx_sentences(result) + _ship_sentences(result) + _shap_sentence(result)
+    parts += (
+        _technique_sentences(result)
+        + _distill_sentence(result)
+        + _onnx_sentences(result)
+        + _ship_sentences(result)
+        + _shap_sentence(result)
+    )
     return " ".join(parts)
 
 
@@ -360,8 +509,16 @@ def downloads(result: Result) -> dict:
     if "download" not in result.info:
         return {}
     d, row = result.info["download"], next(r for r in _variants(result) if r["name"] == result.info["shipped"])
-    check = ("reloaded in ONNX Runtime and checked on every test row" if row["kind"] == "onnx" else "runs in PyTorch")
-    note = (f"{d['variant']}: {row['size_kb']:,.1f} KB, {check}; agrees with the original on {row['agreement']:.1%} "
-            f"of {result.info['n_test']} test rows.")
-    return {f"Shipped model ({d['file_name'].rsplit('.', 1)[1]})": {
-        "file_name": d["file_name"], "mime": d["mime"], "data": result.arrays["shipped_file"].tobytes(), "note": note}}
+    check = "reloaded in ONNX Runtime and checked on every test row" if row["kind"] == "onnx" else "runs in PyTorch"
+    note = (
+        f"{d['variant']}: {row['size_kb']:,.1f} KB, {check}; agrees with the original on {row['agreement']:.1%} "
+        f"of {result.info['n_test']} test rows."
+    )
+    return {
+        f"Shipped model ({d['file_name'].rsplit('.', 1)[1]})": {
+            "file_name": d["file_name"],
+            "mime": d["mime"],
+            "data": result.arrays["shipped_file"].tobytes(),
+            "note": note,
+        }
+    }

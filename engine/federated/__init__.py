@@ -6,11 +6,23 @@ label skew), and Flower (flower.ai), which runs the same client code on real mac
 repository root. ``config`` (settings, presets, metrics; no torch), ``partition`` (how data is split, NumPy only),
 ``fedavg`` (the rounds, the baselines: ``run``), ``views`` (figures, SHAP, the "What just happened" text).
 """
+
 from engine.core.contract import lazy
 from engine.federated.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.federated.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.federated.fedavg", "run")
 
-__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
-           "explain_figures", "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "PRESET_LABELS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -1,4 +1,5 @@
 """Federated learning settings: the data and how it is split, the federation, the optional privacy noise."""
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal
@@ -14,98 +15,188 @@ N_CLASSES = {"digits": 10, "breast_cancer": 2}
 
 class Config(TechniqueConfig):
     dataset: Literal["digits", "breast_cancer"] = Field(
-        "digits", description="What the clients learn: handwritten digits (8x8 images, 10 classes) or breast "
-                              "tumour measurements (30 numbers, benign or malignant).")
+        "digits",
+        description="What the clients learn: handwritten digits (8x8 images, 10 classes) or breast "
+        "tumour measurements (30 numbers, benign or malignant).",
+    )
     partition: Literal["iid", "dirichlet", "shards"] = Field(
-        "dirichlet", description="How the data is split: iid gives every client the same mix of classes; "
-                                 "dirichlet skews each client towards some classes (alpha sets how much); shards "
-                                 "gives each client only a few classes.")
-    alpha: float = Field(0.3, ge=0.01, le=100.0, description="Dirichlet concentration: small (0.1) means each "
-                         "client holds mostly one or two classes; large (100) is close to iid.",
-                         json_schema_extra={"log": True})
+        "dirichlet",
+        description="How the data is split: iid gives every client the same mix of classes; "
+        "dirichlet skews each client towards some classes (alpha sets how much); shards "
+        "gives each client only a few classes.",
+    )
+    alpha: float = Field(
+        0.3,
+        ge=0.01,
+        le=100.0,
+        description="Dirichlet concentration: small (0.1) means each "
+        "client holds mostly one or two classes; large (100) is close to iid.",
+        json_schema_extra={"log": True},
+    )
     classes_per_client: int = Field(2, ge=1, le=10, description="With shards: how many classes each client holds.")
     unequal_sizes: bool = Field(False, description="Give clients very different amounts of data (log-normal sizes).")
     n_clients: int = Field(10, ge=1, le=100, description="How many clients (devices or organisations) share the work.")
-    fraction: float = Field(1.0, ge=0.05, le=1.0, description="Share of clients the server asks to train in each "
-                            "round.", json_schema_extra={"widget": "slider"})
-    client_dropout: float = Field(0.0, ge=0.0, le=0.9, description="Chance that an asked client never sends its "
-                                  "update back (a straggler or a phone going offline).",
-                                  json_schema_extra={"widget": "slider"})
+    fraction: float = Field(
+        1.0,
+        ge=0.05,
+        le=1.0,
+        description="Share of clients the server asks to train in each round.",
+        json_schema_extra={"widget": "slider"},
+    )
+    client_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.9,
+        description="Chance that an asked client never sends its update back (a straggler or a phone going offline).",
+        json_schema_extra={"widget": "slider"},
+    )
     algorithm: Literal["fedavg", "fedprox"] = Field(
-        "fedavg", description="fedavg averages the clients' models, weighted by how much data each has; fedprox "
-                              "also pulls each client's training back towards the global model (against drift).")
-    mu: float = Field(0.1, ge=0.001, le=10.0, description="FedProx: strength of the pull towards the global model.",
-                      json_schema_extra={"log": True})
+        "fedavg",
+        description="fedavg averages the clients' models, weighted by how much data each has; fedprox "
+        "also pulls each client's training back towards the global model (against drift).",
+    )
+    mu: float = Field(
+        0.1,
+        ge=0.001,
+        le=10.0,
+        description="FedProx: strength of the pull towards the global model.",
+        json_schema_extra={"log": True},
+    )
     rounds: int = Field(30, ge=1, le=300, description="Communication rounds: send the model out, train, average.")
     local_epochs: int = Field(2, ge=1, le=20, description="Passes each client makes over its own data per round.")
     batch_size: int = Field(32, ge=2, le=256, description="Samples per local training step.")
-    learning_rate: float = Field(0.2, ge=0.0001, le=1.0, description="Step size of the clients' SGD. Too high "
-                                 "and training diverges.", json_schema_extra={"log": True})
+    learning_rate: float = Field(
+        0.2,
+        ge=0.0001,
+        le=1.0,
+        description="Step size of the clients' SGD. Too high and training diverges.",
+        json_schema_extra={"log": True},
+    )
     width: int = Field(64, ge=8, le=256, description="Neurons in each of the network's two hidden layers.")
-    dp: bool = Field(False, description="Differential privacy on the updates: clip each client's update and add "
-                                        "Gaussian noise to their average.")
-    clip_norm: float = Field(1.0, ge=0.01, le=10.0, description="DP: largest allowed length (L2 norm) of one "
-                             "client's update.", json_schema_extra={"log": True})
-    noise_multiplier: float = Field(0.3, ge=0.0, le=5.0, description="DP: noise standard deviation as a multiple of "
-                                    "one client's largest possible influence on the average (formal privacy "
-                                    "guarantees usually need about 1 or more).",
-                                    json_schema_extra={"widget": "slider"})
-    explain_client: int = Field(0, ge=0, le=99, description="The client whose local-only model SHAP compares with "
-                                "the global model (clients are numbered from 0).")
+    dp: bool = Field(
+        False,
+        description="Differential privacy on the updates: clip each client's update and add "
+        "Gaussian noise to their average.",
+    )
+    clip_norm: float = Field(
+        1.0,
+        ge=0.01,
+        le=10.0,
+        description="DP: largest allowed length (L2 norm) of one client's update.",
+        json_schema_extra={"log": True},
+    )
+    noise_multiplier: float = Field(
+        0.3,
+        ge=0.0,
+        le=5.0,
+        description="DP: noise standard deviation as a multiple of "
+        "one client's largest possible influence on the average (formal privacy "
+        "guarantees usually need about 1 or more).",
+        json_schema_extra={"widget": "slider"},
+    )
+    explain_client: int = Field(
+        0,
+        ge=0,
+        le=99,
+        description="The client whose local-only model SHAP compares with "
+        "the global model (clients are numbered from 0).",
+    )
     explain_rows: int = Field(30, ge=5, le=200, description="How many test samples SHAP explains (more is slower).")
 
     SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {
-        "alpha": {"partition": ["dirichlet"]}, "classes_per_client": {"partition": ["shards"]},
-        "mu": {"algorithm": ["fedprox"]}, "clip_norm": {"dp": [True]}, "noise_multiplier": {"dp": [True]}}
+        "alpha": {"partition": ["dirichlet"]},
+        "classes_per_client": {"partition": ["shards"]},
+        "mu": {"algorithm": ["fedprox"]},
+        "clip_norm": {"dp": [True]},
+        "noise_multiplier": {"dp": [True]},
+    }
 
     @model_validator(mode="after")
     def _consistent(self):
         classes = N_CLASSES[self.dataset]
         if self.partition == "shards" and self.classes_per_client > classes:
-            raise ValueError(f"`classes_per_client` must be <= {classes} (the classes in {self.dataset}), "
-                             f"but got {self.classes_per_client}.")
+            raise ValueError(
+                f"`classes_per_client` must be <= {classes} (the classes in {self.dataset}), "
+                f"but got {self.classes_per_client}."
+            )
         if self.partition == "shards" and self.n_clients * self.classes_per_client < classes:
-            raise ValueError(f"With shards, `n_clients` x `classes_per_client` must be >= {classes} so that every "
-                             f"class has a client, but got {self.n_clients} x {self.classes_per_client}.")
+            raise ValueError(
+                f"With shards, `n_clients` x `classes_per_client` must be >= {classes} so that every "
+                f"class has a client, but got {self.n_clients} x {self.classes_per_client}."
+            )
         if self.explain_client >= self.n_clients:
-            raise ValueError(f"`explain_client` must be < `n_clients` (clients are numbered 0 to "
-                             f"{self.n_clients - 1}), but got {self.explain_client}.")
+            raise ValueError(
+                f"`explain_client` must be < `n_clients` (clients are numbered 0 to "
+                f"{self.n_clients - 1}), but got {self.explain_client}."
+            )
         return self
 
 
 PRESETS = {
-    "quick": {"rounds": 30, "local_epochs": 2, "n_clients": 10, "batch_size": 32, "learning_rate": 0.2,
-              "explain_rows": 30},
-    "better": {"rounds": 60, "local_epochs": 2, "n_clients": 10, "batch_size": 16, "learning_rate": 0.1,
-               "explain_rows": 60},
+    "quick": {
+        "rounds": 30,
+        "local_epochs": 2,
+        "n_clients": 10,
+        "batch_size": 32,
+        "learning_rate": 0.2,
+        "explain_rows": 30,
+    },
+    "better": {
+        "rounds": 60,
+        "local_epochs": 2,
+        "n_clients": 10,
+        "batch_size": 16,
+        "learning_rate": 0.1,
+        "explain_rows": 60,
+    },
     "non_iid_shards": {"partition": "shards", "classes_per_client": 2, "rounds": 40},
 }
-PRESET_LABELS = {"quick": "Quick look", "better": "Better result",
-                 "non_iid_shards": "Uneven clients (2 classes each)"}
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "non_iid_shards": "Uneven clients (2 classes each)"}
 
 METRICS = {
-    "global_accuracy": Metric("Federated model: test accuracy", "percent",
-                              help="The global model on held-out samples no client trained on."),
-    "centralized_accuracy": Metric("Centralised training: test accuracy", "percent",
-                                   help="The same network trained on all clients' data pooled in one place."),
-    "local_only_accuracy_mean": Metric("Local-only models: mean test accuracy", "percent",
-                                       help="Each client training alone on its own data, scored on all classes."),
-    "worst_client_accuracy": Metric("Worst-served client", "percent",
-                                    help="The global model's accuracy on the mix of classes the least well served "
-                                         "client holds."),
-    "local_only_own_accuracy_mean": Metric("Local-only models on their own classes", "percent",
-                                           help="Each client's own model, scored on the mix of classes it holds."),
+    "global_accuracy": Metric(
+        "Federated model: test accuracy", "percent", help="The global model on held-out samples no client trained on."
+    ),
+    "centralized_accuracy": Metric(
+        "Centralised training: test accuracy",
+        "percent",
+        help="The same network trained on all clients' data pooled in one place.",
+    ),
+    "local_only_accuracy_mean": Metric(
+        "Local-only models: mean test accuracy",
+        "percent",
+        help="Each client training alone on its own data, scored on all classes.",
+    ),
+    "worst_client_accuracy": Metric(
+        "Worst-served client",
+        "percent",
+        help="The global model's accuracy on the mix of classes the least well served client holds.",
+    ),
+    "local_only_own_accuracy_mean": Metric(
+        "Local-only models on their own classes",
+        "percent",
+        help="Each client's own model, scored on the mix of classes it holds.",
+    ),
     "rounds": Metric("Rounds run", "integer"),
-    "bytes_communicated": Metric("Bytes communicated", "integer",
-                                 help="Model sent to each asked client plus each update sent back (float32)."),
-    "client_drift": Metric("Client drift (last round)", help="Mean distance of the client updates from their "
-                           "average, relative to the average's length."),
+    "bytes_communicated": Metric(
+        "Bytes communicated", "integer", help="Model sent to each asked client plus each update sent back (float32)."
+    ),
+    "client_drift": Metric(
+        "Client drift (last round)",
+        help="Mean distance of the client updates from their average, relative to the average's length.",
+    ),
     "updates_received": Metric("Client updates received", "integer"),
     "parameters": Metric("Weights in the network", "integer"),
-    "dp_noise_std": Metric("DP noise std per weight", help="Standard deviation of the Gaussian noise added to "
-                           "the averaged update in each round."),
-    "federated_seconds": Metric("Federated training time", "seconds", measured=True,
-                                help="The rounds alone, without the baselines and evaluation."),
+    "dp_noise_std": Metric(
+        "DP noise std per weight",
+        help="Standard deviation of the Gaussian noise added to the averaged update in each round.",
+    ),
+    "federated_seconds": Metric(
+        "Federated training time",
+        "seconds",
+        measured=True,
+        help="The rounds alone, without the baselines and evaluation.",
+    ),
 }
 
 

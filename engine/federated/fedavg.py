@@ -10,6 +10,7 @@ With one client and full participation all three are the same learner, step for 
 Everything runs on the CPU: the network is tiny and the clients train one after another in small steps, where a
 GPU's launch overhead costs more than it saves.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,6 +33,7 @@ BYTES_PER_WEIGHT = 4  # float32 on the wire
 
 
 # --- the data as the clients and the server hold it -----------------------------------------------------------
+
 
 @dataclass
 class Federation:
@@ -64,15 +66,33 @@ def load_data(dataset: str, seed: int) -> tuple:
 
 def federation(config: Config) -> Federation:
     X_tr, y_tr, X_te, y_te, names, classes, shape = load_data(config.dataset, config.seed)
-    parts = partition(y_tr, config.n_clients, config.partition, alpha=config.alpha,
-                      classes_per_client=config.classes_per_client, unequal=config.unequal_sizes, seed=config.seed)
+    parts = partition(
+        y_tr,
+        config.n_clients,
+        config.partition,
+        alpha=config.alpha,
+        classes_per_client=config.classes_per_client,
+        unequal=config.unequal_sizes,
+        seed=config.seed,
+    )
     return Federation(X_tr, y_tr, X_te, y_te, parts, class_counts(y_tr, parts, len(classes)), names, classes, shape)
 
 
 # --- one client's training, and the server's aggregation (the Flower app reuses both) --------------------------
 
-def local_sgd(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float, batch_size: int,
-              gen: torch.Generator, anchor: list[torch.Tensor] | None = None, mu: float = 0.0) -> float:
+
+def local_sgd(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    gen: torch.Generator,
+    anchor: list[torch.Tensor] | None = None,
+    mu: float = 0.0,
+) -> float:
     """Plain mini-batch SGD on tensors (no DataLoader); returns the mean loss of the last epoch.
 
     ``anchor`` (the global weights) with ``mu > 0`` adds FedProx's proximal term, whose gradient is
@@ -85,7 +105,7 @@ def local_sgd(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int
         order = torch.randperm(n, generator=gen)
         total = torch.zeros(())
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(model(X[idx]), y[idx])
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
@@ -106,7 +126,7 @@ def set_weights(model: nn.Module, flat: torch.Tensor) -> None:
     with torch.no_grad():
         start = 0
         for p in model.parameters():
-            p.copy_(flat[start:start + p.numel()].view_as(p))
+            p.copy_(flat[start : start + p.numel()].view_as(p))
             start += p.numel()
 
 
@@ -116,13 +136,23 @@ def client_generator(seed: int, client: int, round_: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, client, round_]).generate_state(1)[0]))
 
 
-def client_update(model: nn.Module, global_w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, config: Config,
-                  gen: torch.Generator) -> tuple[torch.Tensor, float]:
+def client_update(
+    model: nn.Module, global_w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, config: Config, gen: torch.Generator
+) -> tuple[torch.Tensor, float]:
     """Start from the global weights, train locally, return the update (P,) and the client's training loss."""
     set_weights(model, global_w)
     anchor = [p.detach().clone() for p in model.parameters()] if config.algorithm == "fedprox" else None
-    loss = local_sgd(model, X, y, epochs=config.local_epochs, lr=config.learning_rate,
-                     batch_size=config.batch_size, gen=gen, anchor=anchor, mu=config.mu)
+    loss = local_sgd(
+        model,
+        X,
+        y,
+        epochs=config.local_epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        gen=gen,
+        anchor=anchor,
+        mu=config.mu,
+    )
     return get_weights(model) - global_w, loss
 
 
@@ -148,8 +178,9 @@ def drift(updates: torch.Tensor, average: torch.Tensor) -> torch.Tensor:
     return (updates - average).norm(dim=1) / (average.norm() + 1e-12)
 
 
-def server_update(global_w: torch.Tensor, updates: torch.Tensor, sizes: torch.Tensor, config: Config,
-                  noise_gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+def server_update(
+    global_w: torch.Tensor, updates: torch.Tensor, sizes: torch.Tensor, config: Config, noise_gen: torch.Generator
+) -> tuple[torch.Tensor, dict]:
     """The server's step, given the updates (k, P) that came back and the clients' data sizes (k,): (with DP,
     clip each update), average weighted by size, (with DP, add Gaussian noise), apply. Returns the new global
     weights and the drift (k,), the average's length and the noise std of this round."""
@@ -164,6 +195,7 @@ def server_update(global_w: torch.Tensor, updates: torch.Tensor, sizes: torch.Te
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
+
 
 def class_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int) -> np.ndarray:
     """Test accuracy per true class (n_classes,)."""
@@ -184,6 +216,7 @@ def overall(per_class: np.ndarray, y_test: np.ndarray) -> float:
 
 # --- the run -----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Learners:
     """Everything that trains: the federation's worker model and global weights, and the two baselines."""
@@ -202,12 +235,19 @@ def initial_model(config: Config, n_in: int, n_out: int) -> nn.Module:
 
 def learners(config: Config, n_in: int, n_out: int) -> Learners:
     worker = initial_model(config, n_in, n_out)
-    return Learners(worker, get_weights(worker), copy_module(worker),
-                    [copy_module(worker) for _ in range(config.n_clients)])
+    return Learners(
+        worker, get_weights(worker), copy_module(worker), [copy_module(worker) for _ in range(config.n_clients)]
+    )
 
 
-def federated_round(config: Config, fleet: Learners, data: list[tuple[torch.Tensor, torch.Tensor]], r: int,
-                    rng: np.random.Generator, noise_gen: torch.Generator) -> dict:
+def federated_round(
+    config: Config,
+    fleet: Learners,
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+    r: int,
+    rng: np.random.Generator,
+    noise_gen: torch.Generator,
+) -> dict:
     """Round ``r``: sample clients, train them, aggregate what comes back. Returns the round's numbers (status
     per client: 0 not asked, 1 trained and sent its update, 2 asked but dropped out)."""
     n = config.n_clients
@@ -216,12 +256,19 @@ def federated_round(config: Config, fleet: Learners, data: list[tuple[torch.Tens
     status = np.zeros(n, dtype=int)
     status[asked] = 2
     status[done] = 1
-    out = {"status": status, "drift": np.full(n, np.nan), "loss": float("nan"), "noise_std": 0.0, "update_norm": 0.0,
-           "bytes": BYTES_PER_WEIGHT * len(fleet.global_w) * (len(asked) + len(done))}
+    out = {
+        "status": status,
+        "drift": np.full(n, np.nan),
+        "loss": float("nan"),
+        "noise_std": 0.0,
+        "update_norm": 0.0,
+        "bytes": BYTES_PER_WEIGHT * len(fleet.global_w) * (len(asked) + len(done)),
+    }
     if not done:  # every asked client dropped out: the global model waits for the next round
         return out
-    results = [client_update(fleet.worker, fleet.global_w, *data[k], config, client_generator(config.seed, k, r))
-               for k in done]
+    results = [
+        client_update(fleet.worker, fleet.global_w, *data[k], config, client_generator(config.seed, k, r)) for k in done
+    ]
     updates = torch.stack([u for u, _ in results])  # (k, P)
     sizes = torch.tensor([len(data[k][1]) for k in done], dtype=torch.float32)  # (k,)
     fleet.global_w, info = server_update(fleet.global_w, updates, sizes, config, noise_gen)
@@ -230,8 +277,14 @@ def federated_round(config: Config, fleet: Learners, data: list[tuple[torch.Tens
     return out
 
 
-def train_baselines(config: Config, fleet: Learners, X: torch.Tensor, y: torch.Tensor,
-                    data: list[tuple[torch.Tensor, torch.Tensor]], r: int) -> None:
+def train_baselines(
+    config: Config,
+    fleet: Learners,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    data: list[tuple[torch.Tensor, torch.Tensor]],
+    r: int,
+) -> None:
     """Round ``r``'s epochs for the centralised model (all rows) and every local-only model. Learner k shuffles
     like client k (the centralised one like client 0), so one client with full participation, FedAvg and
     centralised training are the same learner step for step."""
@@ -261,10 +314,13 @@ def evaluate(fleet: Learners, X: torch.Tensor, y: torch.Tensor, counts: np.ndarr
     glob = class_accuracy(fleet.worker, X, y, n_classes)
     local = np.stack([class_accuracy(m, X, y, n_classes) for m in fleet.local])  # (n_clients, n_classes)
     yn = y.numpy()
-    return {"global": overall(glob, yn), "central": overall(class_accuracy(fleet.central, X, y, n_classes), yn),
-            "clients": mix_accuracy(glob, counts),  # (n_clients,)
-            "local": np.array([overall(a, yn) for a in local]),  # each local model on every class
-            "local_own": np.einsum("kc,kc->k", local, counts) / counts.sum(1)}  # each on its own mix
+    return {
+        "global": overall(glob, yn),
+        "central": overall(class_accuracy(fleet.central, X, y, n_classes), yn),
+        "clients": mix_accuracy(glob, counts),  # (n_clients,)
+        "local": np.array([overall(a, yn) for a in local]),  # each local model on every class
+        "local_own": np.einsum("kc,kc->k", local, counts) / counts.sum(1),
+    }  # each on its own mix
 
 
 def run(config: Config, progress: ProgressFn) -> Result:
@@ -288,12 +344,20 @@ def run(config: Config, progress: ProgressFn) -> Result:
         log.bytes.append(out["bytes"])
         log.update_norm.append(out["update_norm"])
         log.noise_std = out["noise_std"] or log.noise_std
-        row = {"global_accuracy": ev["global"], "centralized_accuracy": ev["central"],
-               "local_only_accuracy_mean": ev["local"].mean(), "worst_client_accuracy": ev["clients"].min()}
+        row = {
+            "global_accuracy": ev["global"],
+            "centralized_accuracy": ev["central"],
+            "local_only_accuracy_mean": ev["local"].mean(),
+            "worst_client_accuracy": ev["clients"].min(),
+        }
         if np.isfinite(out["loss"]):  # no client sent an update: no loss and no drift this round
             row.update(loss=out["loss"], client_drift=float(np.nanmean(out["drift"])))
-        live = {"round": r, "client_accuracy": np.round(ev["clients"], 4).tolist(), "status": out["status"].tolist(),
-                "megabytes": sum(log.bytes) / 1e6}
+        live = {
+            "round": r,
+            "client_accuracy": np.round(ev["clients"], 4).tolist(),
+            "status": out["status"].tolist(),
+            "megabytes": sum(log.bytes) / 1e6,
+        }
         if tracker.step(r, live=live, **row):
             break
     return package(config, fed, fleet, log, ev, tracker)
@@ -303,30 +367,55 @@ def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev:
     drifts = np.array(log.drift)  # (rounds, n_clients)
     finite = [np.nanmean(d) for d in drifts if np.isfinite(d).any()]
     metrics = {
-        "global_accuracy": ev["global"], "centralized_accuracy": ev["central"],
-        "local_only_accuracy_mean": float(ev["local"].mean()), "worst_client_accuracy": float(ev["clients"].min()),
-        "local_only_own_accuracy_mean": float(ev["local_own"].mean()), "rounds": len(log.bytes),
-        "bytes_communicated": int(sum(log.bytes)), "client_drift": float(finite[-1]) if finite else 0.0,
-        "updates_received": int((np.array(log.status) == 1).sum()), "parameters": count_parameters(fleet.worker),
-        "federated_seconds": log.seconds}
+        "global_accuracy": ev["global"],
+        "centralized_accuracy": ev["central"],
+        "local_only_accuracy_mean": float(ev["local"].mean()),
+        "worst_client_accuracy": float(ev["clients"].min()),
+        "local_only_own_accuracy_mean": float(ev["local_own"].mean()),
+        "rounds": len(log.bytes),
+        "bytes_communicated": int(sum(log.bytes)),
+        "client_drift": float(finite[-1]) if finite else 0.0,
+        "updates_received": int((np.array(log.status) == 1).sum()),
+        "parameters": count_parameters(fleet.worker),
+        "federated_seconds": log.seconds,
+    }
     if config.dp:
         metrics["dp_noise_std"] = log.noise_std
     set_weights(fleet.worker, fleet.global_w)
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(fed.y_test))  # SHAP rows and background: the server's held-out samples
     n = min(config.explain_rows, len(order) - 30)  # keep 30 rows apart as SHAP's background
-    rows, background = order[:n], order[n:n + 30]
+    rows, background = order[:n], order[n : n + 30]
     k = config.explain_client
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, stopped=tracker.stopped,
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        stopped=tracker.stopped,
         headline=("global_accuracy", "centralized_accuracy", "local_only_accuracy_mean", "worst_client_accuracy"),
-        models={"global": fleet.worker.eval(), "centralized": fleet.central.eval(),
-                f"local_{k}": fleet.local[k].eval()},
-        arrays={"counts": fed.counts, "client_accuracy": np.array(log.client_accuracy), "status": np.array(log.status),
-                "drift": drifts, "bytes": np.array(log.bytes),
-                "update_norm": np.array(log.update_norm), "local_accuracy": ev["local"],
-                "local_own_accuracy": ev["local_own"], "X_explain": fed.X_test[rows], "y_explain": fed.y_test[rows],
-                "background": fed.X_test[background]},
-        info={"feature_names": fed.feature_names, "class_names": fed.class_names,
-              "image_shape": list(fed.image_shape) if fed.image_shape else None,
-              "n_train": len(fed.y_train), "n_test": len(fed.y_test)})
+        models={
+            "global": fleet.worker.eval(),
+            "centralized": fleet.central.eval(),
+            f"local_{k}": fleet.local[k].eval(),
+        },
+        arrays={
+            "counts": fed.counts,
+            "client_accuracy": np.array(log.client_accuracy),
+            "status": np.array(log.status),
+            "drift": drifts,
+            "bytes": np.array(log.bytes),
+            "update_norm": np.array(log.update_norm),
+            "local_accuracy": ev["local"],
+            "local_own_accuracy": ev["local_own"],
+            "X_explain": fed.X_test[rows],
+            "y_explain": fed.y_test[rows],
+            "background": fed.X_test[background],
+        },
+        info={
+            "feature_names": fed.feature_names,
+            "class_names": fed.class_names,
+            "image_shape": list(fed.image_shape) if fed.image_shape else None,
+            "n_train": len(fed.y_train),
+            "n_test": len(fed.y_test),
+        },
+    )

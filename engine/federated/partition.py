@@ -4,6 +4,7 @@ Every function returns one index array per client; together they cover every sam
 Flower's partitioners (``flwr_datasets.partitioner``) split data the same three ways; a Flower ClientApp
 (``flower/``) calls :func:`partition` too, so a real deployment sees the same clients as the simulation.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,11 @@ def dirichlet(y: np.ndarray, weights: np.ndarray, alpha: float, rng: np.random.G
     Large alpha gives every client nearly the same share (IID); small alpha hands most of a class to a few
     clients (Hsu et al. 2019; Flower's DirichletPartitioner). Client sizes scale the draw when unequal.
     """
+
     def proportions(c):
         p = rng.dirichlet(np.full(len(weights), alpha)) * weights
         return p / p.sum()
+
     return _by_class(y, len(weights), proportions, rng)
 
 
@@ -50,9 +53,11 @@ def shards(y: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator)
     classes = np.unique(y)
     order = rng.permutation(classes)
     holds = [order[(i * k + np.arange(k)) % len(classes)] for i in range(len(weights))]  # client -> its classes
+
     def proportions(c):
         p = np.array([weights[i] if c in holds[i] else 0.0 for i in range(len(weights))])
         return p / p.sum()
+
     return _by_class(y, len(weights), proportions, rng)
 
 
@@ -77,8 +82,16 @@ def top_up(parts: list[np.ndarray], rng: np.random.Generator, minimum: int = MIN
     return parts
 
 
-def partition(y: np.ndarray, n_clients: int, scheme: str, *, alpha: float = 0.5, classes_per_client: int = 2,
-              unequal: bool = False, seed: int = 0) -> list[np.ndarray]:
+def partition(
+    y: np.ndarray,
+    n_clients: int,
+    scheme: str,
+    *,
+    alpha: float = 0.5,
+    classes_per_client: int = 2,
+    unequal: bool = False,
+    seed: int = 0,
+) -> list[np.ndarray]:
     """Sample ids (into ``y``) per client for ``scheme`` "iid", "dirichlet" or "shards"; each sample once."""
     rng = np.random.default_rng(seed)
     weights = client_weights(n_clients, unequal, rng)

@@ -1,4 +1,5 @@
 """Federated learning views: accuracy per round, who holds what, who is served badly, drift, bytes, SHAP."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,12 @@ from engine.core import charts
 from engine.core.contract import Result
 
 STATUS = {0: ("not asked", "#cccccc"), 1: ("trained, update received", "#1f77b4"), 2: ("asked, dropped out", "#d62728")}
-CURVES = {"global_accuracy": "federated (global) model", "centralized_accuracy": "centralised (data pooled)",
-          "local_only_accuracy_mean": "local-only models (mean)", "worst_client_accuracy": "worst-served client"}
+CURVES = {
+    "global_accuracy": "federated (global) model",
+    "centralized_accuracy": "centralised (data pooled)",
+    "local_only_accuracy_mean": "local-only models (mean)",
+    "worst_client_accuracy": "worst-served client",
+}
 
 
 def _client_names(n: int) -> list[str]:
@@ -19,22 +24,40 @@ def accuracy_figure(result: Result):
     h = result.history.rename(columns=CURVES)
     fig = charts.learning_curves(h, list(CURVES.values()), title="Test accuracy per round")
     fig.update_layout(xaxis_title="round", yaxis_title="test accuracy", yaxis_range=[0, 1.02])
-    return charts.captioned(fig, "All models are scored on the same held-out samples after each round. Every "
-                                 "baseline trains for the same epochs per round as a client, from the same starting "
-                                 "weights; the worst-served client is scored on the mix of classes it holds.")
+    return charts.captioned(
+        fig,
+        "All models are scored on the same held-out samples after each round. Every "
+        "baseline trains for the same epochs per round as a client, from the same starting "
+        "weights; the worst-served client is scored on the mix of classes it holds.",
+    )
 
 
 def partition_figure(result: Result):
     import plotly.graph_objects as go
 
     counts, classes = result.arrays["counts"], result.info["class_names"]
-    fig = go.Figure(go.Heatmap(z=counts, x=[str(c) for c in classes], y=_client_names(len(counts)),
-                               colorscale="Blues", text=counts, texttemplate="%{text}" if counts.size <= 400 else None,
-                               hovertemplate="%{y} holds %{z} samples of class %{x}<extra></extra>"))
-    fig.update_layout(title="Who holds what: samples per client and class", xaxis_title="class",
-                      yaxis_autorange="reversed", height=min(900, 180 + 22 * len(counts)))
-    return charts.captioned(fig, "Each row is one client's private data. Even colour along a row: that client sees "
-                                 "every class; a few dark cells: it sees only those classes (non-IID).")
+    fig = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=[str(c) for c in classes],
+            y=_client_names(len(counts)),
+            colorscale="Blues",
+            text=counts,
+            texttemplate="%{text}" if counts.size <= 400 else None,
+            hovertemplate="%{y} holds %{z} samples of class %{x}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Who holds what: samples per client and class",
+        xaxis_title="class",
+        yaxis_autorange="reversed",
+        height=min(900, 180 + 22 * len(counts)),
+    )
+    return charts.captioned(
+        fig,
+        "Each row is one client's private data. Even colour along a row: that client sees "
+        "every class; a few dark cells: it sees only those classes (non-IID).",
+    )
 
 
 def client_figure(result: Result):
@@ -45,21 +68,36 @@ def client_figure(result: Result):
     acc, status, names = a["client_accuracy"], a["status"], _client_names(a["client_accuracy"].shape[1])
 
     def bars(r):
-        return go.Bar(x=names, y=acc[r], name="global model", marker_color=[STATUS[s][1] for s in status[r]],
-                      hovertemplate="%{x}: %{y:.1%}<extra>global model</extra>")
+        return go.Bar(
+            x=names,
+            y=acc[r],
+            name="global model",
+            marker_color=[STATUS[s][1] for s in status[r]],
+            hovertemplate="%{x}: %{y:.1%}<extra>global model</extra>",
+        )
 
-    own = go.Scatter(x=names, y=a["local_own_accuracy"], mode="markers", name="own model (local-only)",
-                     marker=dict(symbol="diamond", size=10, color="#ff7f0e"))
+    own = go.Scatter(
+        x=names,
+        y=a["local_own_accuracy"],
+        mode="markers",
+        name="own model (local-only)",
+        marker=dict(symbol="diamond", size=10, color="#ff7f0e"),
+    )
     fig = go.Figure([bars(len(acc) - 1), own])
     ticks = list(range(1, len(acc) + 1))
     fig.frames = [go.Frame(data=[bars(r), own], name=str(r + 1)) for r in range(len(acc))]  # both: none vanish
-    fig.update_layout(title="Each client's accuracy on the classes it holds", yaxis=dict(title="accuracy",
-                      range=[0, 1.05]), **charts.play_controls(ticks, 300, y=-0.25, active=len(acc) - 1,
-                                                               prefix="round ", from_start=True))
-    return charts.captioned(fig, "Bars: the global model after the chosen round (press Play to replay the rounds); "
-                                 "blue clients trained that round, red ones dropped out, grey ones were not asked. "
-                                 "Diamonds: each client's own local-only model on the same classes. A short bar "
-                                 "marks a client the federation serves badly.")
+    fig.update_layout(
+        title="Each client's accuracy on the classes it holds",
+        yaxis=dict(title="accuracy", range=[0, 1.05]),
+        **charts.play_controls(ticks, 300, y=-0.25, active=len(acc) - 1, prefix="round ", from_start=True),
+    )
+    return charts.captioned(
+        fig,
+        "Bars: the global model after the chosen round (press Play to replay the rounds); "
+        "blue clients trained that round, red ones dropped out, grey ones were not asked. "
+        "Diamonds: each client's own local-only model on the same classes. A short bar "
+        "marks a client the federation serves badly.",
+    )
 
 
 def drift_figure(result: Result):
@@ -69,16 +107,30 @@ def drift_figure(result: Result):
     rounds = np.arange(1, len(drift) + 1)
     fig = go.Figure()
     for k in range(drift.shape[1]):
-        fig.add_trace(go.Scatter(x=rounds, y=drift[:, k], mode="markers", name=f"client {k}", showlegend=False,
-                                 marker=dict(size=4, color="rgba(120,120,120,0.45)"),
-                                 hovertemplate=f"client {k}, round %{{x}}: %{{y:.2f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=rounds,
+                y=drift[:, k],
+                mode="markers",
+                name=f"client {k}",
+                showlegend=False,
+                marker=dict(size=4, color="rgba(120,120,120,0.45)"),
+                hovertemplate=f"client {k}, round %{{x}}: %{{y:.2f}}<extra></extra>",
+            )
+        )
     mean = np.array([np.nanmean(d) if np.isfinite(d).any() else np.nan for d in drift])
     fig.add_trace(go.Scatter(x=rounds, y=mean, mode="lines", name="mean over clients", line=dict(width=3)))
-    fig.update_layout(title="Client drift: how far each update strays from the average", xaxis_title="round",
-                      yaxis_title="distance from the average update / its length")
-    return charts.captioned(fig, "0 means every client proposed the same change. Larger values mean clients pull "
-                                 "the model in different directions; non-IID data raises it, FedProx's pull towards "
-                                 "the global model lowers it.")
+    fig.update_layout(
+        title="Client drift: how far each update strays from the average",
+        xaxis_title="round",
+        yaxis_title="distance from the average update / its length",
+    )
+    return charts.captioned(
+        fig,
+        "0 means every client proposed the same change. Larger values mean clients pull "
+        "the model in different directions; non-IID data raises it, FedProx's pull towards "
+        "the global model lowers it.",
+    )
 
 
 def bytes_figure(result: Result):
@@ -86,19 +138,34 @@ def bytes_figure(result: Result):
 
     mb = result.arrays["bytes"] / 1e6
     rounds = np.arange(1, len(mb) + 1)
-    fig = go.Figure([go.Bar(x=rounds, y=mb, name="this round (MB)"),
-                     go.Scatter(x=rounds, y=np.cumsum(mb), name="total so far (MB)", yaxis="y2", mode="lines")])
-    fig.update_layout(title="Bytes communicated", xaxis_title="round", yaxis_title="MB per round",
-                      yaxis2=dict(title="MB in total", overlaying="y", side="right", rangemode="tozero"),
-                      legend=dict(orientation="h"))
-    return charts.captioned(fig, "Each round the server sends the model (4 bytes per weight) to every asked client, "
-                                 "and each client that finishes sends an update of the same size back.")
+    fig = go.Figure(
+        [
+            go.Bar(x=rounds, y=mb, name="this round (MB)"),
+            go.Scatter(x=rounds, y=np.cumsum(mb), name="total so far (MB)", yaxis="y2", mode="lines"),
+        ]
+    )
+    fig.update_layout(
+        title="Bytes communicated",
+        xaxis_title="round",
+        yaxis_title="MB per round",
+        yaxis2=dict(title="MB in total", overlaying="y", side="right", rangemode="tozero"),
+        legend=dict(orientation="h"),
+    )
+    return charts.captioned(
+        fig,
+        "Each round the server sends the model (4 bytes per weight) to every asked client, "
+        "and each client that finishes sends an update of the same size back.",
+    )
 
 
 def figures(result: Result) -> dict:
-    return {"Accuracy per round": accuracy_figure(result), "Who holds what": partition_figure(result),
-            "Per-client accuracy": client_figure(result), "Client drift": drift_figure(result),
-            "Communication": bytes_figure(result)}
+    return {
+        "Accuracy per round": accuracy_figure(result),
+        "Who holds what": partition_figure(result),
+        "Per-client accuracy": client_figure(result),
+        "Client drift": drift_figure(result),
+        "Communication": bytes_figure(result),
+    }
 
 
 def _local_title(result: Result) -> str:
@@ -114,8 +181,10 @@ def explain(result: Result):
     a, info, k = result.arrays, result.info, result.config.explain_client
     X, background = torch.as_tensor(a["X_explain"]), torch.as_tensor(a["background"])
     kw = dict(feature_names=info["feature_names"], output_names=info["class_names"], data=a["X_explain"])
-    return {"Global model": explain_torch(result.models["global"], X, background, **kw),
-            _local_title(result): explain_torch(result.models[f"local_{k}"], X, background, **kw)}
+    return {
+        "Global model": explain_torch(result.models["global"], X, background, **kw),
+        _local_title(result): explain_torch(result.models[f"local_{k}"], X, background, **kw),
+    }
 
 
 def true_class_values(exp, y: np.ndarray) -> np.ndarray:
@@ -129,14 +198,19 @@ def explain_figures(result: Result, explanation) -> dict:
     a, info, local = result.arrays, result.info, _local_title(result)
     glob, own = explanation["Global model"], explanation[local]
     names = info["feature_names"]
-    fig = charts.compare_importance({"global model": (names, global_importance(glob)),
-                                     local.lower(): (names, global_importance(own))})
+    fig = charts.compare_importance(
+        {"global model": (names, global_importance(glob)), local.lower(): (names, global_importance(own))}
+    )
     vg, vl = true_class_values(glob, a["y_explain"]), true_class_values(own, a["y_explain"])
     r = float(np.corrcoef(vg.ravel(), vl.ravel())[0, 1])
     fig.update_layout(title="Which inputs each model relies on (mean |SHAP|)")
-    figs = {"SHAP: global vs local-only": charts.captioned(
-        fig, f"Both models explained on the same {len(vg)} held-out samples. Their SHAP values for the true class "
-             f"correlate at r = {r:.2f} (1 would mean they weigh every input alike).")}
+    figs = {
+        "SHAP: global vs local-only": charts.captioned(
+            fig,
+            f"Both models explained on the same {len(vg)} held-out samples. Their SHAP values for the true class "
+            f"correlate at r = {r:.2f} (1 would mean they weigh every input alike).",
+        )
+    }
     if info["image_shape"]:
         figs["SHAP pixel maps"] = pixel_maps(result, vg, vl)
     return figs
@@ -153,10 +227,20 @@ def pixel_maps(result: Result, vg: np.ndarray, vl: np.ndarray):
     maps = np.concatenate([vg[pick], vl[pick]]).reshape(-1, *shape)
     lim = float(np.abs(maps).max()) or 1.0
     titles = [f"global · {cls[y[i]]}" for i in pick] + [f"client {k} · {cls[y[i]]}" for i in pick]
-    fig = charts.image_grid(maps, len(pick), titles=titles, zmin=-lim, zmax=lim, colorscale=charts.DIVERGING,
-                            title=f"Pixel SHAP for the true digit: global model (top) vs client {k} alone (bottom)")
-    return charts.captioned(fig, f"Red pixels push the score of the true digit up, blue ones down. Digits client {k} "
-                                 "holds come first, then digits it never saw: there its own model has little to go on.")
+    fig = charts.image_grid(
+        maps,
+        len(pick),
+        titles=titles,
+        zmin=-lim,
+        zmax=lim,
+        colorscale=charts.DIVERGING,
+        title=f"Pixel SHAP for the true digit: global model (top) vs client {k} alone (bottom)",
+    )
+    return charts.captioned(
+        fig,
+        f"Red pixels push the score of the true digit up, blue ones down. Digits client {k} "
+        "holds come first, then digits it never saw: there its own model has little to go on.",
+    )
 
 
 def live_figure(snapshot):
@@ -166,10 +250,19 @@ def live_figure(snapshot):
     import plotly.graph_objects as go
 
     acc, status = snapshot["client_accuracy"], snapshot["status"]
-    fig = go.Figure(go.Bar(x=_client_names(len(acc)), y=acc, marker_color=[STATUS[s][1] for s in status],
-                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.update_layout(title=f"Round {snapshot['round']}: global model on each client's classes · "
-                            f"{snapshot['megabytes']:.1f} MB sent so far", yaxis=dict(range=[0, 1.05]))
+    fig = go.Figure(
+        go.Bar(
+            x=_client_names(len(acc)),
+            y=acc,
+            marker_color=[STATUS[s][1] for s in status],
+            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Round {snapshot['round']}: global model on each client's classes · "
+        f"{snapshot['megabytes']:.1f} MB sent so far",
+        yaxis=dict(range=[0, 1.05]),
+    )
     return charts.captioned(fig, "Blue: trained this round; red: dropped out; grey: not asked.")
 
 
@@ -184,8 +277,10 @@ def _partition_sentence(result: Result) -> str:
     elif c.partition == "shards":
         text += f", each holding only {c.classes_per_client} of the {counts.shape[1]} classes"
     else:
-        text += (f", skewed by Dirichlet(α = {c.alpha:g}): on average a client's biggest class made up {top:.0%} of "
-                 f"its data and it held {seen:.1f} of {counts.shape[1]} classes")
+        text += (
+            f", skewed by Dirichlet(α = {c.alpha:g}): on average a client's biggest class made up {top:.0%} of "
+            f"its data and it held {seen:.1f} of {counts.shape[1]} classes"
+        )
     sizes = counts.sum(1)
     if c.unequal_sizes or sizes.max() > 2 * sizes.min():
         text += f" (from {sizes.min():,} to {sizes.max():,} samples per client)"
@@ -195,34 +290,58 @@ def _partition_sentence(result: Result) -> str:
 
 def _quality_sentences(result: Result) -> list[str]:
     m, c = result.metrics, result.config
-    g, cen, loc, own = (m["global_accuracy"], m["centralized_accuracy"], m["local_only_accuracy_mean"],
-                        m["local_only_own_accuracy_mean"])
+    g, cen, loc, own = (
+        m["global_accuracy"],
+        m["centralized_accuracy"],
+        m["local_only_accuracy_mean"],
+        m["local_only_own_accuracy_mean"],
+    )
     chance = 1 / result.arrays["counts"].shape[1]
-    out = [f"The global model got **{g:.1%}** of held-out samples right; the same network trained on all the data "
-           f"pooled in one place got {cen:.1%}."]
+    out = [
+        f"The global model got **{g:.1%}** of held-out samples right; the same network trained on all the data "
+        f"pooled in one place got {cen:.1%}."
+    ]
     if g < chance + 0.1:
-        hint = "lower the noise multiplier or raise the clipping norm" if c.dp else \
-            "try a smaller learning rate, more rounds or more local epochs"
+        hint = (
+            "lower the noise multiplier or raise the clipping norm"
+            if c.dp
+            else "try a smaller learning rate, more rounds or more local epochs"
+        )
         out.append(f"That is close to guessing ({chance:.0%}): the federation did not learn; {hint}.")
         return out
     gap = cen - g
     fixes = (["partition = iid"] if c.partition != "iid" else []) + (["DP off"] if c.dp else [])
-    out.append("Federation matched pooling the data." if gap <= 0.01 else
-               f"Federation cost {gap * 100:.1f} points against pooling the data"
-               + (f"; rerun with {' and '.join(fixes)} at the same rounds to see how much of that gap is theirs."
-                  if fixes else "; more rounds usually close the gap."))
+    out.append(
+        "Federation matched pooling the data."
+        if gap <= 0.01
+        else f"Federation cost {gap * 100:.1f} points against pooling the data"
+        + (
+            f"; rerun with {' and '.join(fixes)} at the same rounds to see how much of that gap is theirs."
+            if fixes
+            else "; more rounds usually close the gap."
+        )
+    )
     if g > loc + 0.05:
-        alone = (f" (alone they score {own:.1%} on the classes they hold, but cannot recognise the rest)"
-                 if own > loc + 0.1 else "")
-        out.append(f"Each client training alone reached only {loc:.1%} on average on all classes, so clients gain "
-                   f"from joining{alone}.")
+        alone = (
+            f" (alone they score {own:.1%} on the classes they hold, but cannot recognise the rest)"
+            if own > loc + 0.1
+            else ""
+        )
+        out.append(
+            f"Each client training alone reached only {loc:.1%} on average on all classes, so clients gain "
+            f"from joining{alone}."
+        )
     else:
-        out.append(f"Clients training alone did as well on average ({loc:.1%}): with this much data per client "
-                   "the federation adds little accuracy.")
+        out.append(
+            f"Clients training alone did as well on average ({loc:.1%}): with this much data per client "
+            "the federation adds little accuracy."
+        )
     acc = result.arrays["client_accuracy"][-1]
     if acc.max() - acc.min() > 0.05:
-        out.append(f"The global model serves client {int(acc.argmin())} worst ({acc.min():.1%} on the classes it "
-                   f"holds) and client {int(acc.argmax())} best ({acc.max():.1%}).")
+        out.append(
+            f"The global model serves client {int(acc.argmin())} worst ({acc.min():.1%} on the classes it "
+            f"holds) and client {int(acc.argmax())} best ({acc.max():.1%})."
+        )
     return out
 
 
@@ -231,22 +350,32 @@ def _cost_sentences(result: Result) -> list[str]:
     asked = int((a["status"] > 0).sum())
     mb = m["bytes_communicated"] / 1e6
     raw = result.info["n_train"] * len(result.info["feature_names"]) * 4 / 1e6
-    out = [f"Clients and server exchanged {mb:.2f} MB ({m['updates_received']:.0f} updates received of {asked} "
-           f"requested); " + (f"that is more than the {raw:.2f} MB of raw data itself (as 32-bit numbers), so here "
-                              "federation buys privacy, not bandwidth." if mb > raw else
-                              f"less than the {raw:.2f} MB the raw data would take.")]
+    out = [
+        f"Clients and server exchanged {mb:.2f} MB ({m['updates_received']:.0f} updates received of {asked} "
+        f"requested); "
+        + (
+            f"that is more than the {raw:.2f} MB of raw data itself (as 32-bit numbers), so here "
+            "federation buys privacy, not bandwidth."
+            if mb > raw
+            else f"less than the {raw:.2f} MB the raw data would take."
+        )
+    ]
     if m["client_drift"] > 0:
-        out.append(f"In the last round the clients' updates strayed from their average by {m['client_drift']:.2f} "
-                   "times its length" + (f", with FedProx pulling each client back (μ = {c.mu:g})."
-                                         if c.algorithm == "fedprox" else "."))
+        out.append(
+            f"In the last round the clients' updates strayed from their average by {m['client_drift']:.2f} "
+            "times its length"
+            + (f", with FedProx pulling each client back (μ = {c.mu:g})." if c.algorithm == "fedprox" else ".")
+        )
     if c.dp:
         noise = m["dp_noise_std"] * m["parameters"] ** 0.5  # expected length of the noise vector
         update = float(a["update_norm"][-1])
-        out.append(f"Differential privacy clipped every update to length {c.clip_norm:g} and added Gaussian noise "
-                   f"(multiplier {c.noise_multiplier:g}, std {m['dp_noise_std']:.3g} per weight) to each average: "
-                   f"a noise vector of length about {noise:.2f} against an averaged update of length {update:.2f} "
-                   "in the last round" + ("; the noise outweighs the signal (more clients per round would dilute it)."
-                                                if noise > update else "."))
+        out.append(
+            f"Differential privacy clipped every update to length {c.clip_norm:g} and added Gaussian noise "
+            f"(multiplier {c.noise_multiplier:g}, std {m['dp_noise_std']:.3g} per weight) to each average: "
+            f"a noise vector of length about {noise:.2f} against an averaged update of length {update:.2f} "
+            "in the last round"
+            + ("; the noise outweighs the signal (more clients per round would dilute it)." if noise > update else ".")
+        )
     return out
 
 

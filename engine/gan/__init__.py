@@ -11,11 +11,23 @@ scikit-learn's 8x8 digits as a small image set.
 mode and class coverage, each also computed for uniform noise and for real held-out data so every number has a
 scale), ``views`` (figures, SHAP of the discriminator, the "What just happened" text).
 """
+
 from engine.core.contract import lazy
 from engine.gan.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.gan.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.gan.training", "run")
 
-__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
-           "explain_figures", "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "PRESET_LABELS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

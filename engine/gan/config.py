@@ -2,6 +2,7 @@
 
 Light on purpose (no torch): forms, links and the CLI validate settings without importing the networks.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal
@@ -11,10 +12,18 @@ from pydantic import Field, model_validator
 from engine.core.config import TechniqueConfig
 from engine.core.contract import Metric
 
-DATASET_TITLES = {"ring": "ring of 8 Gaussians", "grid": "5x5 grid of Gaussians", "spiral": "spiral",
-                  "moons": "two moons", "digits": "8x8 handwritten digits"}
-LOSS_TITLES = {"minimax": "original minimax", "non_saturating": "non-saturating",
-               "wgan_gp": "Wasserstein (gradient penalty)"}
+DATASET_TITLES = {
+    "ring": "ring of 8 Gaussians",
+    "grid": "5x5 grid of Gaussians",
+    "spiral": "spiral",
+    "moons": "two moons",
+    "digits": "8x8 handwritten digits",
+}
+LOSS_TITLES = {
+    "minimax": "original minimax",
+    "non_saturating": "non-saturating",
+    "wgan_gp": "Wasserstein (gradient penalty)",
+}
 
 # Fixed choices of the measurement (not settings: every run is judged the same way)
 SNAPSHOTS = 10  # snapshots of G and D after every 10% of training (plus one before training)
@@ -28,57 +37,127 @@ SURFACE_STEPS = 50
 
 class Config(TechniqueConfig):
     dataset: Literal["ring", "grid", "spiral", "moons", "digits"] = Field(
-        "ring", description="The real data the generator must learn to imitate: 2-D point clouds you can see "
-                            "(ring of 8 blobs, 5x5 grid of blobs, spiral, two moons) or 8x8 handwritten digits.")
-    noise: float = Field(0.05, ge=0.01, le=0.2, description="How spread out the 2-D data is: the width of each "
-                         "blob or the fuzz around the spiral and moons (not used for digits).",
-                         json_schema_extra={"widget": "slider"})
+        "ring",
+        description="The real data the generator must learn to imitate: 2-D point clouds you can see "
+        "(ring of 8 blobs, 5x5 grid of blobs, spiral, two moons) or 8x8 handwritten digits.",
+    )
+    noise: float = Field(
+        0.05,
+        ge=0.01,
+        le=0.2,
+        description="How spread out the 2-D data is: the width of each "
+        "blob or the fuzz around the spiral and moons (not used for digits).",
+        json_schema_extra={"widget": "slider"},
+    )
     loss: Literal["minimax", "non_saturating", "wgan_gp"] = Field(
-        "non_saturating", description="The game the two networks play: the original minimax loss, the "
-                                      "non-saturating loss (the generator gets stronger feedback early on), or "
-                                      "the Wasserstein loss with gradient penalty (a critic scores realness).")
-    latent_size: int = Field(8, ge=1, le=128, description="How many random numbers the generator turns into "
-                             "one sample.")
+        "non_saturating",
+        description="The game the two networks play: the original minimax loss, the "
+        "non-saturating loss (the generator gets stronger feedback early on), or "
+        "the Wasserstein loss with gradient penalty (a critic scores realness).",
+    )
+    latent_size: int = Field(
+        8, ge=1, le=128, description="How many random numbers the generator turns into one sample."
+    )
     g_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the generator.", title="Generator layers")
-    g_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the generator.",
-                         title="Generator width")
-    d_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the discriminator.",
-                          title="Discriminator layers")
-    d_width: int = Field(64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.",
-                         title="Discriminator width")
+    g_width: int = Field(
+        64, ge=4, le=512, description="Neurons in each hidden layer of the generator.", title="Generator width"
+    )
+    d_layers: int = Field(
+        2, ge=1, le=6, description="Hidden layers in the discriminator.", title="Discriminator layers"
+    )
+    d_width: int = Field(
+        64, ge=4, le=512, description="Neurons in each hidden layer of the discriminator.", title="Discriminator width"
+    )
     activation: Literal["relu", "leaky_relu"] = Field(
-        "leaky_relu", description="The non-linearity inside both networks. LeakyReLU lets a little signal "
-                                  "through for negative inputs, which often keeps GAN training alive.")
-    leaky_slope: float = Field(0.2, ge=0.01, le=0.5, description="For LeakyReLU: how much of a negative "
-                               "input passes through.", json_schema_extra={"widget": "slider"})
+        "leaky_relu",
+        description="The non-linearity inside both networks. LeakyReLU lets a little signal "
+        "through for negative inputs, which often keeps GAN training alive.",
+    )
+    leaky_slope: float = Field(
+        0.2,
+        ge=0.01,
+        le=0.5,
+        description="For LeakyReLU: how much of a negative input passes through.",
+        json_schema_extra={"widget": "slider"},
+    )
     output: Literal["tanh", "sigmoid"] = Field(
-        "tanh", description="The generator's last activation: tanh gives values in [-1, 1], sigmoid in [0, 1]; "
-                            "the real data is rescaled to the same range.", title="Generator output")
-    g_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the generator's Adam "
-                                   "optimiser.", json_schema_extra={"log": True}, title="Generator learning rate")
-    d_learning_rate: float = Field(0.002, ge=1e-5, le=0.1, description="Step size of the discriminator's Adam "
-                                   "optimiser.", json_schema_extra={"log": True}, title="Discriminator learning rate")
-    g_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Generator Adam momentum (beta 1). GANs usually "
-                           "train better with 0.5 than Adam's usual 0.9.", json_schema_extra={"widget": "slider"},
-                           title="Generator Adam β1")
-    g_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Generator Adam beta 2: how long Adam "
-                           "remembers the size of past gradients.", title="Generator Adam β2")
-    d_beta1: float = Field(0.5, ge=0.0, le=0.99, description="Discriminator Adam momentum (beta 1).",
-                           json_schema_extra={"widget": "slider"}, title="Discriminator Adam β1")
-    d_beta2: float = Field(0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.",
-                           title="Discriminator Adam β2")
-    d_steps: int = Field(1, ge=1, le=10, description="Discriminator updates for every generator update "
-                         "(Wasserstein GANs usually use 5).", title="Discriminator steps per generator step")
+        "tanh",
+        description="The generator's last activation: tanh gives values in [-1, 1], sigmoid in [0, 1]; "
+        "the real data is rescaled to the same range.",
+        title="Generator output",
+    )
+    g_learning_rate: float = Field(
+        0.002,
+        ge=1e-5,
+        le=0.1,
+        description="Step size of the generator's Adam optimiser.",
+        json_schema_extra={"log": True},
+        title="Generator learning rate",
+    )
+    d_learning_rate: float = Field(
+        0.002,
+        ge=1e-5,
+        le=0.1,
+        description="Step size of the discriminator's Adam optimiser.",
+        json_schema_extra={"log": True},
+        title="Discriminator learning rate",
+    )
+    g_beta1: float = Field(
+        0.5,
+        ge=0.0,
+        le=0.99,
+        description="Generator Adam momentum (beta 1). GANs usually train better with 0.5 than Adam's usual 0.9.",
+        json_schema_extra={"widget": "slider"},
+        title="Generator Adam β1",
+    )
+    g_beta2: float = Field(
+        0.999,
+        ge=0.5,
+        le=0.9999,
+        description="Generator Adam beta 2: how long Adam remembers the size of past gradients.",
+        title="Generator Adam β2",
+    )
+    d_beta1: float = Field(
+        0.5,
+        ge=0.0,
+        le=0.99,
+        description="Discriminator Adam momentum (beta 1).",
+        json_schema_extra={"widget": "slider"},
+        title="Discriminator Adam β1",
+    )
+    d_beta2: float = Field(
+        0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.", title="Discriminator Adam β2"
+    )
+    d_steps: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Discriminator updates for every generator update (Wasserstein GANs usually use 5).",
+        title="Discriminator steps per generator step",
+    )
     batch_size: int = Field(128, ge=8, le=1024, description="Real and fake samples per update.")
-    steps: int = Field(1000, ge=10, le=20000, description="Generator updates in total: longer training, "
-                       "better samples (usually).")
-    label_smoothing: float = Field(0.0, ge=0.0, le=0.3, description="Tell the discriminator real samples are "
-                                   "only this much less than 100% real, so it grows less over-confident "
-                                   "(not used by the Wasserstein loss).", json_schema_extra={"widget": "slider"})
-    gp_weight: float = Field(10.0, ge=0.1, le=100.0, description="For the Wasserstein loss: how strongly the "
-                             "gradient penalty keeps the critic smooth. The paper's 10 suits images; on the small 2-D "
-                             "sets about 1 works better.", json_schema_extra={"log": True},
-                             title="Gradient penalty weight")
+    steps: int = Field(
+        1000, ge=10, le=20000, description="Generator updates in total: longer training, better samples (usually)."
+    )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.3,
+        description="Tell the discriminator real samples are "
+        "only this much less than 100% real, so it grows less over-confident "
+        "(not used by the Wasserstein loss).",
+        json_schema_extra={"widget": "slider"},
+    )
+    gp_weight: float = Field(
+        10.0,
+        ge=0.1,
+        le=100.0,
+        description="For the Wasserstein loss: how strongly the "
+        "gradient penalty keeps the critic smooth. The paper's 10 suits images; on the small 2-D "
+        "sets about 1 works better.",
+        json_schema_extra={"log": True},
+        title="Gradient penalty weight",
+    )
 
     # The form shows a setting only where it applies (hidden settings keep their values).
     SHOW_IF: ClassVar[dict] = {
@@ -91,65 +170,126 @@ class Config(TechniqueConfig):
     @model_validator(mode="after")
     def _smoothing_needs_probabilities(self):
         if self.loss == "wgan_gp" and self.label_smoothing > 0:
-            raise ValueError(f"Label smoothing only applies to the minimax and non-saturating losses: the "
-                             f"Wasserstein critic has no labels. Set label smoothing to 0 or pick another loss "
-                             f"(got label smoothing {self.label_smoothing} with the Wasserstein loss).")
+            raise ValueError(
+                f"Label smoothing only applies to the minimax and non-saturating losses: the "
+                f"Wasserstein critic has no labels. Set label smoothing to 0 or pick another loss "
+                f"(got label smoothing {self.label_smoothing} with the Wasserstein loss)."
+            )
         return self
 
 
 PRESETS = {
     "quick": {"steps": 1000, "batch_size": 128, "g_width": 64, "d_width": 64, "g_layers": 2, "d_layers": 2},
-    "better": {"steps": 6000, "batch_size": 256, "g_width": 128, "d_width": 128, "g_layers": 3, "d_layers": 3,
-               "g_learning_rate": 0.0005, "d_learning_rate": 0.0005},
+    "better": {
+        "steps": 6000,
+        "batch_size": 256,
+        "g_width": 128,
+        "d_width": 128,
+        "g_layers": 3,
+        "d_layers": 3,
+        "g_learning_rate": 0.0005,
+        "d_learning_rate": 0.0005,
+    },
     # WGAN-GP as in Gulrajani et al. 2017: a gradient penalty at random interpolates of real and fake samples,
     # 5 critic updates per generator update, Adam betas (0.5, 0.9) as in their toy-data code. Their Algorithm 1
     # uses penalty weight 10; on this small 2-D scale (a ring of radius 0.8) weight 10 left the critic's estimate
     # of the transport distance at 0.11 (exact: 0.25) after 1000 updates, so the generator smeared over the ring
     # (0-3 of 8 modes on seeds 0-3); at weight 1 the critic reaches it (0.27) and the preset covers 8 of 8. The
     # authors' own toy experiments lower it further, to 0.1. The critic learns 4x faster than the generator.
-    "wasserstein": {"loss": "wgan_gp", "gp_weight": 1.0, "d_steps": 5, "g_learning_rate": 0.0005,
-                    "d_learning_rate": 0.002, "g_beta1": 0.5, "d_beta1": 0.5, "g_beta2": 0.9, "d_beta2": 0.9,
-                    "batch_size": 256, "steps": 1000, "label_smoothing": 0.0},
+    "wasserstein": {
+        "loss": "wgan_gp",
+        "gp_weight": 1.0,
+        "d_steps": 5,
+        "g_learning_rate": 0.0005,
+        "d_learning_rate": 0.002,
+        "g_beta1": 0.5,
+        "d_beta1": 0.5,
+        "g_beta2": 0.9,
+        "d_beta2": 0.9,
+        "batch_size": 256,
+        "steps": 1000,
+        "label_smoothing": 0.0,
+    },
 }
-PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "wasserstein": "Wasserstein GAN with gradient penalty"}
+PRESET_LABELS = {
+    "quick": "Quick look",
+    "better": "Better result",
+    "wasserstein": "Wasserstein GAN with gradient penalty",
+}
 
 
 def _scaled(name: str, label: str, fmt: str, help: str) -> dict[str, Metric]:
     """A quality measure with its two references: uniform noise (learned nothing) and held-out real data."""
-    return {name: Metric(label, fmt, help=help),
-            f"noise_{name}": Metric(f"{label}: uniform noise", fmt, help="The same measure for random points "
-                                    "spread evenly over the data's range: what a generator that learned nothing gets."),
-            f"real_{name}": Metric(f"{label}: real data", fmt, help="The same measure for a second sample of real "
-                                   "data: what a perfect generator gets.")}
+    return {
+        name: Metric(label, fmt, help=help),
+        f"noise_{name}": Metric(
+            f"{label}: uniform noise",
+            fmt,
+            help="The same measure for random points "
+            "spread evenly over the data's range: what a generator that learned nothing gets.",
+        ),
+        f"real_{name}": Metric(
+            f"{label}: real data",
+            fmt,
+            help="The same measure for a second sample of real data: what a perfect generator gets.",
+        ),
+    }
 
 
 METRICS = {
-    **_scaled("precision", "Precision", "percent",
-              "Share of generated samples that land where real data lives (Kynkäänniemi et al. 2019): "
-              "do the fakes look real?"),
-    **_scaled("recall", "Recall", "percent",
-              "Share of held-out real samples that the generated samples reach: is every part of the data "
-              "produced? Low recall with high precision is mode collapse."),
-    **_scaled("modes_covered", "Modes covered", "integer",
-              "Modes (ring, grid) or regions (spiral, moons) holding at least 20% of their fair share of "
-              "high-quality samples."),
-    **_scaled("high_quality_ratio", "High-quality samples", "percent",
-              "Share of samples close to a mode centre (within 3 standard deviations) or to the real curve."),
-    **_scaled("class_coverage", "Digit classes covered", "integer",
-              "Digit classes that a classifier confidently recognises among at least 20% of their fair share "
-              "of samples."),
-    **_scaled("mean_confidence", "Classifier confidence", "percent",
-              "The digits classifier's mean top-class probability. Noise can score high: read it beside its "
-              "references."),
-    **_scaled("mmd", "MMD to held-out data", "number",
-              "Maximum mean discrepancy between generated and held-out real samples: 0 = indistinguishable."),
+    **_scaled(
+        "precision",
+        "Precision",
+        "percent",
+        "Share of generated samples that land where real data lives (Kynkäänniemi et al. 2019): "
+        "do the fakes look real?",
+    ),
+    **_scaled(
+        "recall",
+        "Recall",
+        "percent",
+        "Share of held-out real samples that the generated samples reach: is every part of the data "
+        "produced? Low recall with high precision is mode collapse.",
+    ),
+    **_scaled(
+        "modes_covered",
+        "Modes covered",
+        "integer",
+        "Modes (ring, grid) or regions (spiral, moons) holding at least 20% of their fair share of "
+        "high-quality samples.",
+    ),
+    **_scaled(
+        "high_quality_ratio",
+        "High-quality samples",
+        "percent",
+        "Share of samples close to a mode centre (within 3 standard deviations) or to the real curve.",
+    ),
+    **_scaled(
+        "class_coverage",
+        "Digit classes covered",
+        "integer",
+        "Digit classes that a classifier confidently recognises among at least 20% of their fair share of samples.",
+    ),
+    **_scaled(
+        "mean_confidence",
+        "Classifier confidence",
+        "percent",
+        "The digits classifier's mean top-class probability. Noise can score high: read it beside its references.",
+    ),
+    **_scaled(
+        "mmd",
+        "MMD to held-out data",
+        "number",
+        "Maximum mean discrepancy between generated and held-out real samples: 0 = indistinguishable.",
+    ),
     "mmd_start": Metric("MMD before training", help="The same distance for the untrained generator."),
     "modes_total": Metric("Modes in the data", "integer"),
     "classes_total": Metric("Digit classes", "integer"),
     "classifier_accuracy": Metric("Digits classifier: held-out accuracy", "percent"),
     "steps_run": Metric("Generator steps", "integer"),
-    "d_real_final": Metric("D on real samples (end)", help="P(real) for the classic losses; the critic's score "
-                           "for the Wasserstein loss."),
+    "d_real_final": Metric(
+        "D on real samples (end)", help="P(real) for the classic losses; the critic's score for the Wasserstein loss."
+    ),
     "d_fake_final": Metric("D on generated samples (end)"),
     "g_parameters": Metric("Weights in the generator", "integer"),
     "d_parameters": Metric("Weights in the discriminator", "integer"),

@@ -6,6 +6,7 @@ The networks work in a *model space* that matches the generator's output activat
 Digits are split once (the same split as the digits classifier): the GAN learns from 80% of the images and
 is judged against the held-out 20%.
 """
+
 from __future__ import annotations
 
 import numpy as np

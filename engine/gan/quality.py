@@ -19,6 +19,7 @@ Every measure is computed three times: for the generated samples, for uniform no
 - **Digit classes**: a classifier trained here on real digits labels the generated images; a class is covered
   with at least 20% of its fair share of samples labelled with confidence >= 0.5.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,6 +49,7 @@ def nearest_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- precision and recall (Kynkäänniemi et al. 2019) -------------------------------------------------------
 
+
 def knn_radii(x: np.ndarray, k: int = NEIGHBOURS) -> torch.Tensor:
     """Distance from each row of x to its k-th nearest other row (n,): the radius of its ball."""
     return distances(x, x).kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
@@ -65,16 +67,19 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS) ->
 
 # --- MMD ---------------------------------------------------------------------------------------------------
 
+
 def mmd(x: np.ndarray, y: np.ndarray, bandwidth: float) -> float:
     """Squared maximum mean discrepancy between sample sets x (n, d) and y (m, d), biased estimate.
 
     Gaussian kernels at 0.5x, 1x and 2x ``bandwidth``, summed; 0 when the two sets coincide.
     """
+
     def k(a, b):  # mean of the summed kernels over all pairs
         d2 = torch.cdist(a, b).square()  # (n, m)
         wide = torch.exp(-d2 / (2 * (2 * bandwidth) ** 2))  # exp(-d2 / 2s^2) at s = 2, 1, 0.5 bandwidths:
         mid = wide.square().square()  # halving the bandwidth raises the kernel to the 4th power
         return float((wide + mid + mid.square().square()).mean())
+
     x, y = _t(x), _t(y)
     return max(k(x, x) + k(y, y) - 2 * k(x, y), 0.0)
 
@@ -86,6 +91,7 @@ def median_distance(x: np.ndarray) -> float:
 
 
 # --- modes and regions -------------------------------------------------------------------------------------
+
 
 def mode_metrics(samples: np.ndarray, centres: np.ndarray, std: float) -> dict:
     """Mode coverage of 2-D ``samples`` (n, 2) around known ``centres`` (K, 2) with per-mode ``std``.
@@ -99,8 +105,7 @@ def mode_metrics(samples: np.ndarray, centres: np.ndarray, std: float) -> dict:
     good = dist <= HQ_STDS * std
     counts = np.bincount(nearest[good], minlength=len(centres))
     needed = COVER_SHARE * len(samples) / len(centres)
-    return {"modes_covered": int((counts >= needed).sum()), "high_quality_ratio": float(good.mean()),
-            "counts": counts}
+    return {"modes_covered": int((counts >= needed).sum()), "high_quality_ratio": float(good.mean()), "counts": counts}
 
 
 def k_means(X: np.ndarray, k: int, iterations: int = 25) -> np.ndarray:
@@ -129,8 +134,11 @@ class CurveReference:
         region = distances(samples, self.centres).argmin(1).numpy()
         counts = np.bincount(region[good], minlength=len(self.centres))
         needed = COVER_SHARE * len(samples) / len(self.centres)
-        return {"modes_covered": int((counts >= needed).sum()), "high_quality_ratio": float(good.mean()),
-                "counts": counts}
+        return {
+            "modes_covered": int((counts >= needed).sum()),
+            "high_quality_ratio": float(good.mean()),
+            "counts": counts,
+        }
 
 
 # --- digit classes -----------------------------------------------------------------------------------------
@@ -146,12 +154,19 @@ def digits_classifier():
         train_idx, test_idx = split(len(y), DIGITS_HELD_OUT, 0, labels)
         with seeded(0):
             model = mlp(64, 10, [128])
-            fit(model, X[train_idx], y[train_idx], loss_fn=torch.nn.functional.cross_entropy, epochs=80, lr=0.01,
-                batch_size=len(train_idx), tracker=Tracker(None, 80))  # full batch: 1437 images
+            fit(
+                model,
+                X[train_idx],
+                y[train_idx],
+                loss_fn=torch.nn.functional.cross_entropy,
+                epochs=80,
+                lr=0.01,
+                batch_size=len(train_idx),
+                tracker=Tracker(None, 80),
+            )  # full batch: 1437 images
         acc = float((predict(model, X[test_idx]).argmax(1) == y[test_idx]).float().mean())
         _CLASSIFIER.update(model=model, accuracy=acc)
     return _CLASSIFIER["model"], _CLASSIFIER["accuracy"]
-
 
 
 def class_metrics(images: np.ndarray) -> dict:
@@ -164,11 +179,15 @@ def class_metrics(images: np.ndarray) -> dict:
     probs = torch.softmax(predict(model, torch.as_tensor(images, dtype=torch.float32)), 1).numpy()
     label, conf = probs.argmax(1), probs.max(1)
     counts = np.bincount(label[conf >= 0.5], minlength=10)
-    return {"class_coverage": int((counts >= COVER_SHARE * len(images) / 10).sum()),
-            "mean_confidence": float(conf.mean()), "counts": counts}
+    return {
+        "class_coverage": int((counts >= COVER_SHARE * len(images) / 10).sum()),
+        "mean_confidence": float(conf.mean()),
+        "counts": counts,
+    }
 
 
 # --- one judge for the generated samples and both references ----------------------------------------------
+
 
 class Judge:
     """Held-out real samples and every measure against them; ``scores`` treats any sample set the same way."""
@@ -189,7 +208,7 @@ class Judge:
 
     def scores(self, samples: np.ndarray) -> dict:
         """precision, recall, mmd and the modes (or classes) measures of ``samples`` (n, d), plus ``counts``."""
-        samples = samples[:len(self.real)]  # as many as the real samples: k-NN radii depend on the count
+        samples = samples[: len(self.real)]  # as many as the real samples: k-NN radii depend on the count
         precision, recall = precision_recall(self.real, samples)
         out = {"precision": precision, "recall": recall, "mmd": self.mmd(samples)}
         if self.dataset == "digits":

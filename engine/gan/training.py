@@ -4,6 +4,7 @@ Read top to bottom: the two networks, the three losses, one update of the game, 
 training (snapshots of G's samples and D's decision surface every 10%), the loop, and the packaging of the
 results with every quality measure beside its noise and real-data references (:mod:`engine.gan.quality`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ CLASSES = ("class_coverage", "mean_confidence")
 
 
 # --- the two networks --------------------------------------------------------------------------------------
+
 
 def network(n_in: int, n_out: int, width: int, depth: int, config: Config, out: str | None = None) -> nn.Sequential:
     """The engine's MLP (a fresh activation module per layer) with the chosen LeakyReLU slope and output."""
@@ -57,20 +59,23 @@ def build(config: Config, dev: torch.device) -> Game:
     with seeded(config.seed):  # seeded weights without touching the global generator
         G = network(config.latent_size, n_features, config.g_width, config.g_layers, config, config.output).to(dev)
         D = network(n_features, 1, config.d_width, config.d_layers, config).to(dev)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.g_learning_rate, betas=(config.g_beta1, config.g_beta2),
-                             foreach=True)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.d_learning_rate, betas=(config.d_beta1, config.d_beta2),
-                             foreach=True)
+    opt_g = torch.optim.Adam(
+        G.parameters(), lr=config.g_learning_rate, betas=(config.g_beta1, config.g_beta2), foreach=True
+    )
+    opt_d = torch.optim.Adam(
+        D.parameters(), lr=config.d_learning_rate, betas=(config.d_beta1, config.d_beta2), foreach=True
+    )
     return Game(G, D, opt_g, opt_d, pool, torch.Generator(device=dev).manual_seed(config.seed))
 
 
 # --- the losses --------------------------------------------------------------------------------------------
 
+
 def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): mean of (||grad_x D(x)|| - 1)^2 at random points between real and fake."""
     eps = torch.rand(len(real), 1, generator=gen, device=real.device)  # (B, 1)
     x = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, d) interpolates
-    grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # (B, d)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # (B, d)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
 
 
@@ -80,12 +85,12 @@ def discriminator_loss(config: Config, game: Game, real: torch.Tensor, fake: tor
     logits = game.D(torch.cat([real, fake])).squeeze(1)  # (2B,): one pass for both halves
     real_logit, fake_logit = logits[:B], logits[B:]
     if config.loss == "wgan_gp":  # the critic widens the score gap, kept 1-Lipschitz by the penalty
-        loss = fake_logit.mean() - real_logit.mean() + config.gp_weight * gradient_penalty(game.D, real, fake,
-                                                                                            game.gen)
+        loss = fake_logit.mean() - real_logit.mean() + config.gp_weight * gradient_penalty(game.D, real, fake, game.gen)
     else:  # cross-entropy; real labels 1 - smoothing (one-sided label smoothing)
         real_label = torch.full_like(real_logit, 1 - config.label_smoothing)
-        loss = (F.binary_cross_entropy_with_logits(real_logit, real_label)
-                + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+        loss = F.binary_cross_entropy_with_logits(real_logit, real_label) + F.binary_cross_entropy_with_logits(
+            fake_logit, torch.zeros_like(fake_logit)
+        )
     return loss, real_logit, fake_logit
 
 
@@ -122,6 +127,7 @@ def game_step(config: Config, game: Game) -> torch.Tensor:
 
 # --- watching training -------------------------------------------------------------------------------------
 
+
 def surface_grid():
     """The data-space grid D's decision surface is evaluated on: xx, yy (S, S), points (S*S, 2)."""
     ticks = np.linspace(-SURFACE_LIMIT, SURFACE_LIMIT, SURFACE_STEPS)
@@ -140,7 +146,7 @@ class Watch:
     snaps: dict = field(default_factory=lambda: {"step": [], "samples": [], "surface": [], "mmd": []})
 
     @classmethod
-    def make(cls, config: Config, dev: torch.device) -> "Watch":
+    def make(cls, config: Config, dev: torch.device) -> Watch:
         eval_gen = torch.Generator(device=dev).manual_seed(config.seed + 1)
         z = torch.randn(EVAL_SAMPLES, config.latent_size, generator=eval_gen, device=dev)  # (E, latent)
         grid = torch.as_tensor(to_model(surface_grid()[2], config.dataset, config.output), device=dev)
@@ -168,16 +174,23 @@ class Watch:
 
     def live(self, step: int) -> dict:
         """A small JSON-friendly copy of the latest snapshot for ``live_figure``."""
-        small = lambda a, digits=3: np.round(a, digits).tolist()  # noqa: E731
+        small = lambda a, digits=3: np.round(a, digits).tolist()
         if not self.two_d:
             return {"kind": "images", "step": step, "images": small(self.snaps["samples"][-1], 2)}
         axis = surface_grid()[0][0]
-        return {"kind": "2d", "step": step, "real": small(self.judge.real[:200]),
-                "fake": small(self.snaps["samples"][-1][:200]), "surface": small(self.snaps["surface"][-1][::2, ::2]),
-                "axis": small(axis[::2]), "wgan": self.config.loss == "wgan_gp"}
+        return {
+            "kind": "2d",
+            "step": step,
+            "real": small(self.judge.real[:200]),
+            "fake": small(self.snaps["samples"][-1][:200]),
+            "surface": small(self.snaps["surface"][-1][::2, ::2]),
+            "axis": small(axis[::2]),
+            "wgan": self.config.loss == "wgan_gp",
+        }
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
+
 
 def train(config: Config, game: Game, watch: Watch, tracker: Tracker) -> int:
     """Play the game for ``config.steps`` generator updates; returns the last step (earlier when stopped).
@@ -209,6 +222,7 @@ def train(config: Config, game: Game, watch: Watch, tracker: Tracker) -> int:
 
 # --- packaging ---------------------------------------------------------------------------------------------
 
+
 def quality_metrics(config: Config, judge: Judge, fake: np.ndarray) -> tuple[dict, np.ndarray]:
     """Every quality measure for the generated samples and, prefixed noise_/real_, for both references."""
     names = QUALITY + (CLASSES if config.dataset == "digits" else MODES)
@@ -226,11 +240,14 @@ def explain_inputs(config: Config, watch: Watch, fake: np.ndarray, G: nn.Module)
     n_explain = 40 if watch.two_d else 12
     z_pair = watch.z[:2].cpu()
     ts = torch.linspace(0, 1, 12)[:, None]  # (12, 1)
-    return {"explain_real": real[rng.choice(len(real), n_explain, replace=False)],
-            "explain_fake": fake[rng.choice(len(fake), n_explain, replace=False)],
-            "background": np.concatenate([real[rng.choice(len(real), 50, replace=False)],
-                                          fake[rng.choice(len(fake), 50, replace=False)]]),
-            "interpolation": watch.generate(G, (1 - ts) * z_pair[0] + ts * z_pair[1])}  # (12, d)
+    return {
+        "explain_real": real[rng.choice(len(real), n_explain, replace=False)],
+        "explain_fake": fake[rng.choice(len(fake), n_explain, replace=False)],
+        "background": np.concatenate(
+            [real[rng.choice(len(real), 50, replace=False)], fake[rng.choice(len(fake), 50, replace=False)]]
+        ),
+        "interpolation": watch.generate(G, (1 - ts) * z_pair[0] + ts * z_pair[1]),
+    }  # (12, d)
 
 
 def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: int) -> Result:
@@ -246,20 +263,44 @@ def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: in
         mode_names = [f"{unit} {k + 1}" for k in range(len(watch.judge.centres))]
         metrics["modes_total"] = len(mode_names)
     last = tracker.rows[-1]  # the loop always reports at least once (at its last or stopping step)
-    metrics.update(mmd_start=watch.snaps["mmd"][0], steps_run=step, d_real_final=last["d_real"],
-                   d_fake_final=last["d_fake"], g_parameters=count_parameters(G), d_parameters=count_parameters(D))
+    metrics.update(
+        mmd_start=watch.snaps["mmd"][0],
+        steps_run=step,
+        d_real_final=last["d_real"],
+        d_fake_final=last["d_fake"],
+        g_parameters=count_parameters(G),
+        d_parameters=count_parameters(D),
+    )
     snaps = watch.snaps
-    arrays = {"snapshot_steps": np.asarray(snaps["step"]), "snapshot_samples": np.stack(snaps["samples"]),
-              "snapshot_mmd": np.asarray(snaps["mmd"]), "real": watch.judge.real, "fake": fake,
-              "mode_counts": counts, **explain_inputs(config, watch, fake, G)}
+    arrays = {
+        "snapshot_steps": np.asarray(snaps["step"]),
+        "snapshot_samples": np.stack(snaps["samples"]),
+        "snapshot_mmd": np.asarray(snaps["mmd"]),
+        "real": watch.judge.real,
+        "fake": fake,
+        "mode_counts": counts,
+        **explain_inputs(config, watch, fake, G),
+    }
     if not digits:
         xx, yy, _ = surface_grid()
-        arrays.update(snapshot_surfaces=np.stack(snaps["surface"]), grid_x=xx[0], grid_y=yy[:, 0],
-                      final_surface=watch.surface(D, watch.grid.cpu()), centres=watch.judge.centres)
+        arrays.update(
+            snapshot_surfaces=np.stack(snaps["surface"]),
+            grid_x=xx[0],
+            grid_y=yy[:, 0],
+            final_surface=watch.surface(D, watch.grid.cpu()),
+            centres=watch.judge.centres,
+        )
     headline = ("precision", "recall", "class_coverage" if digits else "modes_covered")
-    return Result(config=config, history=tracker.history(), metrics=metrics, headline=headline,
-                  models={"generator": G, "discriminator": D}, arrays=arrays, info={"mode_names": mode_names},
-                  stopped=tracker.stopped)
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=headline,
+        models={"generator": G, "discriminator": D},
+        arrays=arrays,
+        info={"mode_names": mode_names},
+        stopped=tracker.stopped,
+    )
 
 
 def run(config: Config, progress: ProgressFn) -> Result:

@@ -4,6 +4,7 @@ sample over its coordinates (or pixels).
 
 Both networks are rebuilt from the run's settings and stored weights; the real data is regenerated from its seed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,8 +55,9 @@ class Bundle:
 
 def load(config: Config, weights: bytes, info: dict) -> Bundle:
     d = 64 if config.dataset == "digits" else 2
-    G = restore(network(config.latent_size, d, config.g_width, config.g_layers, config, config.output), weights,
-                "generator")
+    G = restore(
+        network(config.latent_size, d, config.g_width, config.g_layers, config, config.output), weights, "generator"
+    )
     D = restore(network(d, 1, config.d_width, config.d_layers, config), weights, "discriminator")
     real = real_samples(config.dataset, 1000, config.noise, config.seed + 7)
     rng = np.random.default_rng(config.seed)
@@ -73,8 +75,13 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
 def examples(bundle: Bundle) -> list[dict]:
     """A few latent points (and, on the plane, clicked points) for benchmarks and tests."""
     rng = np.random.default_rng(1)
-    return [{"z": rng.standard_normal(bundle.config.latent_size),
-             **({"point": rng.uniform(-1, 1, 2)} if bundle.two_d else {})} for _ in range(5)]
+    return [
+        {
+            "z": rng.standard_normal(bundle.config.latent_size),
+            **({"point": rng.uniform(-1, 1, 2)} if bundle.two_d else {}),
+        }
+        for _ in range(5)
+    ]
 
 
 def answer(bundle: Bundle, inputs: dict) -> Answer:
@@ -97,11 +104,17 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         figs = {"Latent point → sample": plane_figure(bundle, sample, point)}
         why = shap_waterfall(exp, None, f"Why the discriminator gives this sample {score:.3g} (SHAP of its raw output)")
     else:
-        figs = {"Generated digit": heatmap(sample.reshape(8, 8), "Generated digit",
-                                           "The generator's image for your latent point (ink 0-1).")}
-        why = heatmap(np.asarray(exp.values).reshape(8, 8), "Pixels behind the discriminator's score (SHAP)",
-                      "Red pixels make the discriminator's raw output higher (more 'real'), blue pixels lower.",
-                      diverging=True)
+        figs = {
+            "Generated digit": heatmap(
+                sample.reshape(8, 8), "Generated digit", "The generator's image for your latent point (ink 0-1)."
+            )
+        }
+        why = heatmap(
+            np.asarray(exp.values).reshape(8, 8),
+            "Pixels behind the discriminator's score (SHAP)",
+            "Red pixels make the discriminator's raw output higher (more 'real'), blue pixels lower.",
+            diverging=True,
+        )
     figs["SHAP: discriminator on the sample"] = why
     return Answer(summary=summary, prediction=prediction, explanation=exp, figures=figs)
 
@@ -115,20 +128,62 @@ def plane_figure(bundle: Bundle, sample: np.ndarray, point=None):
     ticks = np.linspace(xx.min(), xx.max(), 26)  # clickable points over the plane (a heatmap is not selectable)
     gx, gy = np.meshgrid(ticks, ticks)
     traces = [
-        go.Heatmap(x=xx[0], y=yy[:, 0], z=bundle.surface, colorscale="RdBu", opacity=0.55, colorbar=dict(title=label),
-                   hovertemplate=f"x1 %{{x:.2f}}, x2 %{{y:.2f}}: {label} %{{z:.2f}}<extra></extra>"),
-        go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to score", showlegend=False,
-                   marker=dict(size=14, color="rgba(0,0,0,0.01)"), hoverinfo="skip"),
-        go.Scatter(x=bundle.real[:400, 0], y=bundle.real[:400, 1], mode="markers", name="real data",
-                   marker=dict(size=4, color="#444")),
-        go.Scatter(x=bundle.cloud[:, 0], y=bundle.cloud[:, 1], mode="markers", name="generated",
-                   marker=dict(size=4, color="#ff7f0e")),
-        go.Scatter(x=[sample[0]], y=[sample[1]], mode="markers", name="your latent point's sample",
-                   marker=dict(size=16, color="#d62728", symbol="star", line=dict(width=1, color="white")))]
+        go.Heatmap(
+            x=xx[0],
+            y=yy[:, 0],
+            z=bundle.surface,
+            colorscale="RdBu",
+            opacity=0.55,
+            colorbar=dict(title=label),
+            hovertemplate=f"x1 %{{x:.2f}}, x2 %{{y:.2f}}: {label} %{{z:.2f}}<extra></extra>",
+        ),
+        go.Scatter(
+            x=gx.ravel(),
+            y=gy.ravel(),
+            mode="markers",
+            name="click to score",
+            showlegend=False,
+            marker=dict(size=14, color="rgba(0,0,0,0.01)"),
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=bundle.real[:400, 0],
+            y=bundle.real[:400, 1],
+            mode="markers",
+            name="real data",
+            marker=dict(size=4, color="#444"),
+        ),
+        go.Scatter(
+            x=bundle.cloud[:, 0],
+            y=bundle.cloud[:, 1],
+            mode="markers",
+            name="generated",
+            marker=dict(size=4, color="#ff7f0e"),
+        ),
+        go.Scatter(
+            x=[sample[0]],
+            y=[sample[1]],
+            mode="markers",
+            name="your latent point's sample",
+            marker=dict(size=16, color="#d62728", symbol="star", line=dict(width=1, color="white")),
+        ),
+    ]
     if point is not None:
-        traces.append(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="your point",
-                                 marker=dict(size=14, color="#2ca02c", symbol="x")))
-    return figure(traces, f"Grey: real data; orange: the generator's samples; red star: the sample for your latent "
-                          f"point. The background is the discriminator's {label}; click anywhere to read it there.",
-                  title="Where your latent point lands", xaxis_title="x1", yaxis=dict(title="x2", scaleanchor="x"),
-                  clickmode="event+select")
+        traces.append(
+            go.Scatter(
+                x=[point[0]],
+                y=[point[1]],
+                mode="markers",
+                name="your point",
+                marker=dict(size=14, color="#2ca02c", symbol="x"),
+            )
+        )
+    return figure(
+        traces,
+        f"Grey: real data; orange: the generator's samples; red star: the sample for your latent "
+        f"point. The background is the discriminator's {label}; click anywhere to read it there.",
+        title="Where your latent point lands",
+        xaxis_title="x1",
+        yaxis=dict(title="x2", scaleanchor="x"),
+        clickmode="event+select",
+    )

@@ -1,5 +1,6 @@
 """GAN views: the training animation, quality beside its noise and real-data references, SHAP of the
 discriminator, and the plain-language reading of the run. Pure functions of a Result (torch only in explain)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +14,7 @@ GENERATED, REAL = "#9467bd", "#2ca02c"
 
 
 # --- shared pieces -----------------------------------------------------------------------------------------
+
 
 def _surface_style(wgan: bool) -> dict:
     if wgan:
@@ -42,19 +44,31 @@ def live_figure(payload: dict):
     import plotly.graph_objects as go
 
     if payload.get("kind") == "images":
-        return charts.image_montage(np.asarray(payload["images"]), cols=5, shape=(8, 8),
-                                    title=f"Generated digits at step {payload['step']}",
-                                    caption="What the generator draws right now from ten fixed noise vectors.")
+        return charts.image_montage(
+            np.asarray(payload["images"]),
+            cols=5,
+            shape=(8, 8),
+            title=f"Generated digits at step {payload['step']}",
+            caption="What the generator draws right now from ten fixed noise vectors.",
+        )
     real, fake, axis = np.asarray(payload["real"]), np.asarray(payload["fake"]), payload["axis"]
-    fig = go.Figure([go.Heatmap(x=axis, y=axis, z=payload["surface"], opacity=0.7,
-                                **_surface_style(payload.get("wgan", False))),
-                     _points(real, "real", REAL), _fake_points(fake)])
+    fig = go.Figure(
+        [
+            go.Heatmap(x=axis, y=axis, z=payload["surface"], opacity=0.7, **_surface_style(payload.get("wgan", False))),
+            _points(real, "real", REAL),
+            _fake_points(fake),
+        ]
+    )
     fig.update_layout(title=f"Real vs generated at step {payload['step']}", legend=dict(orientation="h", y=-0.15))
-    return charts.captioned(_square(fig), "Green: real data; purple: the generator's samples. Background: where "
-                                          "the discriminator thinks samples look real (red) or fake (blue).")
+    return charts.captioned(
+        _square(fig),
+        "Green: real data; purple: the generator's samples. Background: where "
+        "the discriminator thinks samples look real (red) or fake (blue).",
+    )
 
 
 # --- 2-D figures -------------------------------------------------------------------------------------------
+
 
 def _animation(result: Result):
     """Generated samples over training on top of the discriminator's decision surface, with a slider."""
@@ -65,21 +79,30 @@ def _animation(result: Result):
     last = len(steps) - 1
 
     def traces(k):
-        return [go.Heatmap(x=a["grid_x"], y=a["grid_y"], z=surfaces[k], opacity=0.7, **_surface_style(wgan)),
-                _fake_points(samples[k])]
+        return [
+            go.Heatmap(x=a["grid_x"], y=a["grid_y"], z=surfaces[k], opacity=0.7, **_surface_style(wgan)),
+            _fake_points(samples[k]),
+        ]
 
     fig = go.Figure([traces(last)[0], _points(a["real"][:300], "real", REAL, 4, opacity=0.6), traces(last)[1]])
     fig.frames = [go.Frame(data=traces(k), traces=[0, 2], name=str(int(s))) for k, s in enumerate(steps)]
     fig.update_layout(
-        title="Generated samples over training", legend=dict(orientation="h", x=1, xanchor="right", y=1.0,
-                                                              yanchor="bottom"),
-        **charts.play_controls([int(t) for t in steps], 500, y=-0.12, active=last, from_start=True))
-    what = "the critic's realness score (red high, blue low)" if wgan else \
-        "the discriminator's probability that a point is real (red) or fake (blue)"
-    return charts.captioned(_square(fig), f"Green: held-out real data; purple: generated samples from the same "
-                                          f"noise at each snapshot. Background: {what}. Drag the slider or press "
-                                          f"Play to watch the generator chase the regions the discriminator calls "
-                                          f"real.")
+        title="Generated samples over training",
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"),
+        **charts.play_controls([int(t) for t in steps], 500, y=-0.12, active=last, from_start=True),
+    )
+    what = (
+        "the critic's realness score (red high, blue low)"
+        if wgan
+        else "the discriminator's probability that a point is real (red) or fake (blue)"
+    )
+    return charts.captioned(
+        _square(fig),
+        f"Green: held-out real data; purple: generated samples from the same "
+        f"noise at each snapshot. Background: {what}. Drag the slider or press "
+        f"Play to watch the generator chase the regions the discriminator calls "
+        f"real.",
+    )
 
 
 def _interpolation_2d(result: Result):
@@ -87,41 +110,72 @@ def _interpolation_2d(result: Result):
 
     a = result.arrays
     path = a["interpolation"]
-    fig = go.Figure([
-        go.Heatmap(x=a["grid_x"], y=a["grid_y"], z=a["final_surface"], opacity=0.4,
-                   **_surface_style(result.config.loss == "wgan_gp")),
-        _points(a["real"], "real", REAL, 4),
-        go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="G along the noise path",
-                   marker=dict(color=np.linspace(0, 1, len(path)), colorscale="Viridis", size=10,
-                               line=dict(width=1, color="black")), line=dict(color="black", width=1))])
-    fig.update_layout(title="Latent interpolation: walking in a straight line between two noise vectors",
-                      legend=dict(orientation="h", y=-0.15))
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                x=a["grid_x"],
+                y=a["grid_y"],
+                z=a["final_surface"],
+                opacity=0.4,
+                **_surface_style(result.config.loss == "wgan_gp"),
+            ),
+            _points(a["real"], "real", REAL, 4),
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines+markers",
+                name="G along the noise path",
+                marker=dict(
+                    color=np.linspace(0, 1, len(path)), colorscale="Viridis", size=10, line=dict(width=1, color="black")
+                ),
+                line=dict(color="black", width=1),
+            ),
+        ]
+    )
+    fig.update_layout(
+        title="Latent interpolation: walking in a straight line between two noise vectors",
+        legend=dict(orientation="h", y=-0.15),
+    )
     return charts.captioned(
-        _square(fig), "Twelve noise vectors evenly spaced on a straight line from one random noise vector (dark) to "
-                      "another (yellow), each turned into a point by the generator. A generator that covers several "
-                      "modes must jump across the empty space between them somewhere.")
+        _square(fig),
+        "Twelve noise vectors evenly spaced on a straight line from one random noise vector (dark) to "
+        "another (yellow), each turned into a point by the generator. A generator that covers several "
+        "modes must jump across the empty space between them somewhere.",
+    )
 
 
 # --- digits figures ----------------------------------------------------------------------------------------
 
+
 def _digits_over_training(result: Result):
     steps, samples = result.arrays["snapshot_steps"], result.arrays["snapshot_samples"]  # (snapshots, 10, 64)
     return charts.image_montage(
-        samples.reshape(-1, 64), cols=samples.shape[1], shape=(8, 8), row_labels=[f"step {int(s)}" for s in steps],
-        title="Generated digits over training (rows: training step)", height=120 + 45 * len(steps),
+        samples.reshape(-1, 64),
+        cols=samples.shape[1],
+        shape=(8, 8),
+        row_labels=[f"step {int(s)}" for s in steps],
+        title="Generated digits over training (rows: training step)",
+        height=120 + 45 * len(steps),
         caption="Each column is one fixed noise vector, each row the generator at a later point in training: noise "
-                "turns into strokes, then into digits.")
+        "turns into strokes, then into digits.",
+    )
 
 
 def _interpolation_digits(result: Result):
     path = result.arrays["interpolation"]
     return charts.image_montage(
-        path, cols=len(path), shape=(8, 8), title="Latent interpolation between two noise vectors", height=220,
+        path,
+        cols=len(path),
+        shape=(8, 8),
+        title="Latent interpolation between two noise vectors",
+        height=220,
         caption="Twelve noise vectors on a straight line between two random ones, each drawn by the final generator: "
-                "a smooth morph means the generator learned a continuous space of digits.")
+        "a smooth morph means the generator learned a continuous space of digits.",
+    )
 
 
 # --- quality with its scale --------------------------------------------------------------------------------
+
 
 def _quality(result: Result):
     """Precision and recall of the generated samples beside uniform noise and a second real sample."""
@@ -129,32 +183,70 @@ def _quality(result: Result):
 
     m = result.metrics
     names = ["precision", "recall"]
-    fig = go.Figure([go.Bar(name=label, x=["Precision", "Recall"], y=[m[f"{prefix}{n}"] for n in names],
-                            marker_color=color, text=[f"{m[f'{prefix}{n}']:.0%}" for n in names], textposition="auto")
-                     for label, prefix, color in (("uniform noise", "noise_", "#bbbbbb"), ("generated", "", GENERATED),
-                                                  ("real data", "real_", REAL))])
-    fig.update_layout(title="Precision and recall against held-out real data", barmode="group",
-                      yaxis=dict(range=[0, 1.05], tickformat=".0%"), legend=dict(orientation="h", y=-0.15))
-    return charts.captioned(fig, "Precision: share of samples that land where real data lives. Recall: share of "
-                                 "held-out real data the samples reach. Grey bars are random noise over the data's "
-                                 "range (learned nothing), green bars a second real sample (perfect). High precision "
-                                 "with low recall is mode collapse; the reverse is samples smeared between the modes.")
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=label,
+                x=["Precision", "Recall"],
+                y=[m[f"{prefix}{n}"] for n in names],
+                marker_color=color,
+                text=[f"{m[f'{prefix}{n}']:.0%}" for n in names],
+                textposition="auto",
+            )
+            for label, prefix, color in (
+                ("uniform noise", "noise_", "#bbbbbb"),
+                ("generated", "", GENERATED),
+                ("real data", "real_", REAL),
+            )
+        ]
+    )
+    fig.update_layout(
+        title="Precision and recall against held-out real data",
+        barmode="group",
+        yaxis=dict(range=[0, 1.05], tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.15),
+    )
+    return charts.captioned(
+        fig,
+        "Precision: share of samples that land where real data lives. Recall: share of "
+        "held-out real data the samples reach. Grey bars are random noise over the data's "
+        "range (learned nothing), green bars a second real sample (perfect). High precision "
+        "with low recall is mode collapse; the reverse is samples smeared between the modes.",
+    )
 
 
 def _mmd(result: Result):
     import plotly.graph_objects as go
 
     a, m = result.arrays, result.metrics  # the snapshots: before training, then every 10%
-    fig = go.Figure(go.Scatter(x=a["snapshot_steps"], y=a["snapshot_mmd"], mode="lines+markers", name="generated",
-                               line=dict(color=GENERATED)))
+    fig = go.Figure(
+        go.Scatter(
+            x=a["snapshot_steps"],
+            y=a["snapshot_mmd"],
+            mode="lines+markers",
+            name="generated",
+            line=dict(color=GENERATED),
+        )
+    )
     for label, key, color in (("uniform noise", "noise_mmd", "#888888"), ("real data", "real_mmd", REAL)):
-        fig.add_hline(y=m[key], line=dict(dash="dash", color=color),
-                      annotation_text=f"{label}: {m[key]:.3g}", annotation_position="top left")
-    fig.update_layout(title="MMD between generated and held-out real samples", xaxis_title="step",
-                      yaxis_title="MMD", yaxis_type="log" if m["real_mmd"] > 0 else None)
-    return charts.captioned(fig, "Maximum mean discrepancy: a distance between the generated and the held-out real "
-                                 "samples (0 = the same distribution; log scale). The dashed lines give its scale: "
-                                 "random noise over the data's range, and a second real sample.")
+        fig.add_hline(
+            y=m[key],
+            line=dict(dash="dash", color=color),
+            annotation_text=f"{label}: {m[key]:.3g}",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title="MMD between generated and held-out real samples",
+        xaxis_title="step",
+        yaxis_title="MMD",
+        yaxis_type="log" if m["real_mmd"] > 0 else None,
+    )
+    return charts.captioned(
+        fig,
+        "Maximum mean discrepancy: a distance between the generated and the held-out real "
+        "samples (0 = the same distribution; log scale). The dashed lines give its scale: "
+        "random noise over the data's range, and a second real sample.",
+    )
 
 
 def _coverage(result: Result, unit: str):
@@ -163,38 +255,56 @@ def _coverage(result: Result, unit: str):
     which = "confidently recognised samples" if unit == "class" else "high-quality samples"
     noise = m["noise_class_coverage" if unit == "class" else "noise_modes_covered"]
     return charts.bar(
-        names, a["mode_counts"].tolist(), title=f"Generated {which} per {unit} (out of {n})",
+        names,
+        a["mode_counts"].tolist(),
+        title=f"Generated {which} per {unit} (out of {n})",
         caption=f"How many of {n} generated samples land on each {unit}. A {unit} counts as covered with at least "
-                f"{COVER_SHARE:.0%} of its fair share ({COVER_SHARE * n / len(names):.0f} samples); short or empty "
-                f"bars are {unit}s the generator missed. For scale, uniform noise covers {noise:.0f} of {len(names)}.")
+        f"{COVER_SHARE:.0%} of its fair share ({COVER_SHARE * n / len(names):.0f} samples); short or empty "
+        f"bars are {unit}s the generator missed. For scale, uniform noise covers {noise:.0f} of {len(names)}.",
+    )
 
 
 def figures(result: Result) -> dict:
     h, wgan = result.history, result.config.loss == "wgan_gp"
     if result.config.dataset != "digits":
-        figs = {"Training animation": _animation(result), "Precision and recall": _quality(result),
-                "Latent interpolation": _interpolation_2d(result)}
+        figs = {
+            "Training animation": _animation(result),
+            "Precision and recall": _quality(result),
+            "Latent interpolation": _interpolation_2d(result),
+        }
         unit = "region" if result.config.dataset in ("spiral", "moons") else "mode"
     else:
-        figs = {"Digits over training": _digits_over_training(result), "Precision and recall": _quality(result),
-                "Latent interpolation": _interpolation_digits(result)}
+        figs = {
+            "Digits over training": _digits_over_training(result),
+            "Precision and recall": _quality(result),
+            "Latent interpolation": _interpolation_digits(result),
+        }
         unit = "class"
     figs["Losses"] = charts.learning_curves(
-        h, ["g_loss", "d_loss"], title="Generator and discriminator losses",
+        h,
+        ["g_loss", "d_loss"],
+        title="Generator and discriminator losses",
         caption="GAN losses do not fall to zero: the two networks push against each other. Wild swings or a "
-                "discriminator loss stuck near zero (it always wins) are signs of trouble.")
+        "discriminator loss stuck near zero (it always wins) are signs of trouble.",
+    )
     figs["D(real) and D(fake)"] = charts.learning_curves(
-        h, ["d_real", "d_fake"], title="Critic score on real and generated samples" if wgan
+        h,
+        ["d_real", "d_fake"],
+        title="Critic score on real and generated samples"
+        if wgan
         else "Discriminator's average P(real) on real and generated samples",
         caption="The critic's average score for real and for generated samples; the gap between them estimates "
-                "how far apart the two distributions are." if wgan else
-        "At the game's equilibrium the discriminator cannot tell them apart and both lines sit near 0.5.")
+        "how far apart the two distributions are."
+        if wgan
+        else "At the game's equilibrium the discriminator cannot tell them apart and both lines sit near 0.5.",
+    )
     figs["MMD over training"] = _mmd(result)
     figs["Coverage"] = _coverage(result, unit)
     return figs
 
 
 # --- explain -----------------------------------------------------------------------------------------------
+
 
 def explain(result: Result):
     """SHAP of the discriminator's "real" score (its logit) on real and on generated samples."""
@@ -203,11 +313,14 @@ def explain(result: Result):
     from engine.core.explain import explain_torch
 
     a, c = result.arrays, result.config
-    t = lambda x: torch.as_tensor(to_model(np.asarray(x, np.float32), c.dataset, c.output))  # noqa: E731
+    t = lambda x: torch.as_tensor(to_model(np.asarray(x, np.float32), c.dataset, c.output))
     names = None if c.dataset == "digits" else ["x1", "x2"]  # pixels are drawn as images by explain_figures
-    return {title: explain_torch(result.models["discriminator"], t(a[key]), t(a["background"]),
-                                 feature_names=names, data=a[key])
-            for title, key in (("Real samples", "explain_real"), ("Generated samples", "explain_fake"))}
+    return {
+        title: explain_torch(
+            result.models["discriminator"], t(a[key]), t(a["background"]), feature_names=names, data=a[key]
+        )
+        for title, key in (("Real samples", "explain_real"), ("Generated samples", "explain_fake"))
+    }
 
 
 def _pixel_slider(title: str, exp):
@@ -215,13 +328,17 @@ def _pixel_slider(title: str, exp):
     import plotly.graph_objects as go
 
     values, images = np.asarray(exp.values).reshape(-1, 8, 8), np.asarray(exp.data).reshape(-1, 8, 8)
-    frame = lambda k: charts.image_attribution(values[k], images[k]).data  # noqa: E731
-    fig = charts.image_attribution(values[0], images[0], title=f"{title}: which pixels make the discriminator "
-                                                               f"say 'real'")
+    frame = lambda k: charts.image_attribution(values[k], images[k]).data
+    fig = charts.image_attribution(
+        values[0], images[0], title=f"{title}: which pixels make the discriminator say 'real'"
+    )
     fig.frames = [go.Frame(data=frame(k), name=str(k)) for k in range(len(values))]
     fig.update_layout(**charts.play_controls(range(len(values)), 800, y=-0.05, prefix="example "))
-    return charts.captioned(fig, "Red pixels push the discriminator's 'real' score up, blue pixels push it down; "
-                                 "black lines outline the digit's strokes. Pick an example with the slider.")
+    return charts.captioned(
+        fig,
+        "Red pixels push the discriminator's 'real' score up, blue pixels push it down; "
+        "black lines outline the digit's strokes. Pick an example with the slider.",
+    )
 
 
 def explain_figures(result: Result, explanation) -> dict:
@@ -233,13 +350,16 @@ def explain_figures(result: Result, explanation) -> dict:
     figs = {f"Pixel SHAP: {title.lower()}": _pixel_slider(title, exp) for title, exp in explanation.items()}
     mean_abs = np.mean([global_importance(exp).reshape(8, 8) for exp in explanation.values()], axis=0)
     figs["Where the discriminator looks"] = charts.image_attribution(
-        mean_abs, title="Mean |SHAP| per pixel over the real and generated examples",
+        mean_abs,
+        title="Mean |SHAP| per pixel over the real and generated examples",
         caption="Darker red pixels move the discriminator's 'real' score the most, on average over every explained "
-                "image: these are the strokes it checks to tell real digits from generated ones.")
+        "image: these are the strokes it checks to tell real digits from generated ones.",
+    )
     return figs
 
 
 # --- text --------------------------------------------------------------------------------------------------
+
 
 def _between(m: dict, name: str) -> float:
     """Where a measure sits between uniform noise (0) and a second real sample (1); NaN without a scale."""
@@ -270,17 +390,27 @@ def suggestion(config, kind: str) -> str:
     """The setting to change, read from the run's own config."""
     c, tips = config, []
     if max(c.g_learning_rate, c.d_learning_rate) > 0.01:
-        tips.append(f"lower the learning rates (now {c.g_learning_rate:g} and {c.d_learning_rate:g}; the default "
-                    f"is 0.002)")
+        tips.append(
+            f"lower the learning rates (now {c.g_learning_rate:g} and {c.d_learning_rate:g}; the default is 0.002)"
+        )
     if c.loss == "wgan_gp":
-        companions = [f"{want} (now {now})" for want, now, wrong in (
-            ("5 critic steps per generator step", c.d_steps, c.d_steps < 5),
-            ("Adam β2 0.9", f"{c.g_beta2:g} / {c.d_beta2:g}", max(c.g_beta2, c.d_beta2) > 0.95),
-            ("gradient penalty weight 1 on 2-D data", f"{c.gp_weight:g}", c.dataset != "digits" and c.gp_weight > 3),
-        ) if wrong]
+        companions = [
+            f"{want} (now {now})"
+            for want, now, wrong in (
+                ("5 critic steps per generator step", c.d_steps, c.d_steps < 5),
+                ("Adam β2 0.9", f"{c.g_beta2:g} / {c.d_beta2:g}", max(c.g_beta2, c.d_beta2) > 0.95),
+                (
+                    "gradient penalty weight 1 on 2-D data",
+                    f"{c.gp_weight:g}",
+                    c.dataset != "digits" and c.gp_weight > 3,
+                ),
+            )
+            if wrong
+        ]
         if companions:
-            tips.append("give the Wasserstein critic its companions, as the Wasserstein preset does: "
-                        + ", ".join(companions))
+            tips.append(
+                "give the Wasserstein critic its companions, as the Wasserstein preset does: " + ", ".join(companions)
+            )
     if kind == "collapse":
         tips.append("try a lower learning rate, a wider generator, the Wasserstein preset or another seed")
     if not tips:
@@ -289,24 +419,32 @@ def suggestion(config, kind: str) -> str:
 
 
 def _quality_text(m: dict, digits: bool) -> str:
-    text = (f" **Precision {m['precision']:.0%}**: share of its samples that land where real data lives (a second "
-            f"real sample: {m['real_precision']:.0%}; uniform noise: {m['noise_precision']:.0%}). **Recall "
-            f"{m['recall']:.0%}**: share of held-out real data its samples reach (real: {m['real_recall']:.0%}; "
-            f"noise: {m['noise_recall']:.0%}).")
+    text = (
+        f" **Precision {m['precision']:.0%}**: share of its samples that land where real data lives (a second "
+        f"real sample: {m['real_precision']:.0%}; uniform noise: {m['noise_precision']:.0%}). **Recall "
+        f"{m['recall']:.0%}**: share of held-out real data its samples reach (real: {m['real_recall']:.0%}; "
+        f"noise: {m['noise_recall']:.0%})."
+    )
     if m["noise_recall"] >= 0.8 * m["real_recall"]:
         text += " Spread-out noise reaches most real points too, so recall only counts next to precision."
     if digits:
-        return text + (f" A digits classifier ({m['classifier_accuracy']:.0%} accurate on held-out digits) "
-                       f"recognises **{m['class_coverage']:.0f} of 10** classes among its samples (uniform noise: "
-                       f"{m['noise_class_coverage']:.0f}).")
-    return text + (f" It covers **{m['modes_covered']:.0f} of {m['modes_total']:.0f}** modes (uniform noise: "
-                   f"{m['noise_modes_covered']:.0f}).")
+        return text + (
+            f" A digits classifier ({m['classifier_accuracy']:.0%} accurate on held-out digits) "
+            f"recognises **{m['class_coverage']:.0f} of 10** classes among its samples (uniform noise: "
+            f"{m['noise_class_coverage']:.0f})."
+        )
+    return text + (
+        f" It covers **{m['modes_covered']:.0f} of {m['modes_total']:.0f}** modes (uniform noise: "
+        f"{m['noise_modes_covered']:.0f})."
+    )
 
 
 def _mmd_text(m: dict) -> str:
     trend = "fell" if m["mmd"] < m["mmd_start"] else "rose" if m["mmd"] > m["mmd_start"] else "stayed"
-    text = (f" Its MMD to held-out data {trend} from {m['mmd_start']:.3g} to {m['mmd']:.3g} (a second real sample: "
-            f"{m['real_mmd']:.3g}; uniform noise: {m['noise_mmd']:.3g}).")
+    text = (
+        f" Its MMD to held-out data {trend} from {m['mmd_start']:.3g} to {m['mmd']:.3g} (a second real sample: "
+        f"{m['real_mmd']:.3g}; uniform noise: {m['noise_mmd']:.3g})."
+    )
     if m["noise_mmd"] < 1.5 * m["real_mmd"]:
         text += " On this data MMD barely tells noise from real samples: trust precision and recall here."
     return text
@@ -315,26 +453,28 @@ def _mmd_text(m: dict) -> str:
 def describe(result: Result) -> str:
     m, c = result.metrics, result.config
     digits = c.dataset == "digits"
-    head = (f"The generator trained for {m['steps_run']:,.0f} steps against the "
-            f"{'critic' if c.loss == 'wgan_gp' else 'discriminator'} on the {DATASET_TITLES[c.dataset]} with the "
-            f"{LOSS_TITLES[c.loss]} loss{' (you stopped it early)' if result.stopped else ''}.")
+    head = (
+        f"The generator trained for {m['steps_run']:,.0f} steps against the "
+        f"{'critic' if c.loss == 'wgan_gp' else 'discriminator'} on the {DATASET_TITLES[c.dataset]} with the "
+        f"{LOSS_TITLES[c.loss]} loss{' (you stopped it early)' if result.stopped else ''}."
+    )
     kind = verdict(m)
     unit = "classes" if digits else "modes"
     reading = {
         "noise": f"**No better than noise:** its samples land on the data "
-                 f"{'less' if m['precision'] <= m['noise_precision'] else 'barely more'} often than random points "
-                 f"spread over the range (precision {m['precision']:.0%} vs {m['noise_precision']:.0%} for noise): "
-                 f"the generator has not learned the data. {suggestion(c, kind)}",
+        f"{'less' if m['precision'] <= m['noise_precision'] else 'barely more'} often than random points "
+        f"spread over the range (precision {m['precision']:.0%} vs {m['noise_precision']:.0%} for noise): "
+        f"the generator has not learned the data. {suggestion(c, kind)}",
         "collapse": f"**Mode collapse:** high precision with low recall. Its samples look real but reach only "
-                    f"{m['recall']:.0%} of the real data ({m['real_recall']:.0%} for real samples): it found a few "
-                    f"outputs that fool the discriminator and stopped exploring the other {unit}. "
-                    f"{suggestion(c, kind)}",
+        f"{m['recall']:.0%} of the real data ({m['real_recall']:.0%} for real samples): it found a few "
+        f"outputs that fool the discriminator and stopped exploring the other {unit}. "
+        f"{suggestion(c, kind)}",
         "smeared": f"**Spread out, not collapsed:** its samples reach most of the real data but many fall between "
-                   f"the {unit} (precision {m['precision']:.0%} vs {m['real_precision']:.0%} for real data). "
-                   f"{suggestion(c, kind)}",
+        f"the {unit} (precision {m['precision']:.0%} vs {m['real_precision']:.0%} for real data). "
+        f"{suggestion(c, kind)}",
         "partial": f"**Partly learned:** both precision and recall sit well below real data's. {suggestion(c, kind)}",
         "close": f"Precision has come {_between(m, 'precision'):.0%} of the way from noise to real data and recall is "
-                 f"{m['recall'] / m['real_recall']:.0%} of real data's: the samples lie mostly on the data and reach "
-                 f"most of it.",
+        f"{m['recall'] / m['real_recall']:.0%} of real data's: the samples lie mostly on the data and reach "
+        f"most of it.",
     }[kind]
     return head + _quality_text(m, digits) + _mmd_text(m) + "\n\n" + reading

@@ -9,11 +9,22 @@ which design choices mattered.
 ``config`` (settings, the space, presets, metrics; no torch), ``space`` (sample, mutate, ``build(arch)``),
 ``strategies`` (the four proposers), ``search`` (``run``), ``views`` (figures, SHAP, the summary).
 """
+
 from engine.core.contract import lazy
 from engine.nas.config import METRICS, PRESETS, Config, estimate_seconds
 from engine.nas.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.nas.search", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

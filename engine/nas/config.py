@@ -2,6 +2,7 @@
 
 The search space lives here too (plain Python, no torch), so the page can show it before anything runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,10 +34,22 @@ SPACE_HELP = {
     "activation": "non-linearity everywhere",
     "dropout": "dropout before dense layers",
 }
-STARTING_MODEL = {"conv_blocks": 1, "filters": 32, "kernel_size": 3, "pooling": "max", "dense_layers": 1,
-                  "dense_width": 64, "activation": "relu", "dropout": 0.0}
-STRATEGIES = {"random": "Random search", "evolution": "Regularised evolution", "rl": "RL controller",
-              "tpe": "Optuna TPE"}
+STARTING_MODEL = {
+    "conv_blocks": 1,
+    "filters": 32,
+    "kernel_size": 3,
+    "pooling": "max",
+    "dense_layers": 1,
+    "dense_width": 64,
+    "activation": "relu",
+    "dropout": 0.0,
+}
+STRATEGIES = {
+    "random": "Random search",
+    "evolution": "Regularised evolution",
+    "rl": "RL controller",
+    "tpe": "Optuna TPE",
+}
 
 
 def space_size() -> int:
@@ -67,41 +80,78 @@ def blocks(arch: dict) -> list[tuple[str, str]]:
 
 
 class Config(TechniqueConfig):
-    SHOW_IF = {"population_size": {"evolution": [True]}, "tournament_size": {"evolution": [True]},
-               "controller_learning_rate": {"rl": [True]}, "entropy_bonus": {"rl": [True]}}
+    SHOW_IF = {
+        "population_size": {"evolution": [True]},
+        "tournament_size": {"evolution": [True]},
+        "controller_learning_rate": {"rl": [True]},
+        "entropy_bonus": {"rl": [True]},
+    }
 
-    random: bool = Field(True, title="Random search",
-                         description="Sample every choice uniformly at random: the baseline every NAS paper beats "
-                                     "(or fails to).")
-    evolution: bool = Field(True, title="Regularised evolution",
-                            description="Keep a population; copy the best of a random few with one choice changed; "
-                                        "drop the oldest (Real et al. 2019).")
-    rl: bool = Field(True, title="RL controller",
-                     description="A policy picks one choice per step and learns from each candidate's accuracy "
-                                 "with REINFORCE (Zoph & Le 2017).")
-    tpe: bool = Field(False, title="Optuna TPE",
-                      description="Optuna's Tree-structured Parzen Estimator, a Bayesian-style sampler, as a "
-                                  "library reference.")
-    budget: int = Field(10, ge=2, le=200, description="Candidates each strategy proposes (repeats included; a "
-                                                      "repeated architecture is looked up, not retrained).")
-    epochs_per_candidate: int = Field(2, ge=1, le=30, description="Training passes per candidate: few epochs "
-                                      "make the search fast but its accuracies rough.")
-    population_size: int = Field(5, ge=2, le=50, description="Evolution: architectures alive at once (the first "
-                                 "ones are random).")
-    tournament_size: int = Field(2, ge=1, le=50, description="Evolution: how many population members compete "
-                                 "to be the next parent.")
-    controller_learning_rate: float = Field(0.1, ge=1e-3, le=1.0, description="RL controller: step size of its "
-                                            "policy updates.", json_schema_extra={"log": True})
-    entropy_bonus: float = Field(0.01, ge=0.0, le=0.5, description="RL controller: reward for keeping its choices "
-                                 "varied, so it keeps exploring.", json_schema_extra={"widget": "slider"})
+    random: bool = Field(
+        True,
+        title="Random search",
+        description="Sample every choice uniformly at random: the baseline every NAS paper beats (or fails to).",
+    )
+    evolution: bool = Field(
+        True,
+        title="Regularised evolution",
+        description="Keep a population; copy the best of a random few with one choice changed; "
+        "drop the oldest (Real et al. 2019).",
+    )
+    rl: bool = Field(
+        True,
+        title="RL controller",
+        description="A policy picks one choice per step and learns from each candidate's accuracy "
+        "with REINFORCE (Zoph & Le 2017).",
+    )
+    tpe: bool = Field(
+        False,
+        title="Optuna TPE",
+        description="Optuna's Tree-structured Parzen Estimator, a Bayesian-style sampler, as a library reference.",
+    )
+    budget: int = Field(
+        10,
+        ge=2,
+        le=200,
+        description="Candidates each strategy proposes (repeats included; a "
+        "repeated architecture is looked up, not retrained).",
+    )
+    epochs_per_candidate: int = Field(
+        2,
+        ge=1,
+        le=30,
+        description="Training passes per candidate: few epochs make the search fast but its accuracies rough.",
+    )
+    population_size: int = Field(
+        5, ge=2, le=50, description="Evolution: architectures alive at once (the first ones are random)."
+    )
+    tournament_size: int = Field(
+        2, ge=1, le=50, description="Evolution: how many population members compete to be the next parent."
+    )
+    controller_learning_rate: float = Field(
+        0.1,
+        ge=1e-3,
+        le=1.0,
+        description="RL controller: step size of its policy updates.",
+        json_schema_extra={"log": True},
+    )
+    entropy_bonus: float = Field(
+        0.01,
+        ge=0.0,
+        le=0.5,
+        description="RL controller: reward for keeping its choices varied, so it keeps exploring.",
+        json_schema_extra={"widget": "slider"},
+    )
 
     @model_validator(mode="after")
     def _check(self):
         if not self.strategies:
             raise ValueError("Switch on at least one search strategy (random, evolution, RL controller or TPE).")
         if self.tournament_size > self.population_size:
-            raise ValueError(f"`tournament_size <= population_size` must hold, but got "
-                             f"(tournament_size={self.tournament_size}, population_size={self.population_size}).")
+            raise ValueError(
+                f"`tournament_size <= population_size` must hold, but got "
+                f"(tournament_size={self.tournament_size}, population_size={self.population_size})."
+            )
         return self
 
     @property
@@ -111,22 +161,47 @@ class Config(TechniqueConfig):
 
 
 PRESETS = {
-    "quick": {"random": True, "evolution": True, "rl": True, "tpe": False, "budget": 10, "epochs_per_candidate": 2,
-              "population_size": 5, "tournament_size": 2},
-    "better": {"random": True, "evolution": True, "rl": True, "tpe": True, "budget": 40, "epochs_per_candidate": 4,
-               "population_size": 10, "tournament_size": 3},
+    "quick": {
+        "random": True,
+        "evolution": True,
+        "rl": True,
+        "tpe": False,
+        "budget": 10,
+        "epochs_per_candidate": 2,
+        "population_size": 5,
+        "tournament_size": 2,
+    },
+    "better": {
+        "random": True,
+        "evolution": True,
+        "rl": True,
+        "tpe": True,
+        "budget": 40,
+        "epochs_per_candidate": 4,
+        "population_size": 10,
+        "tournament_size": 3,
+    },
 }
 
 METRICS = {
     "best_accuracy": Metric("Best validation accuracy (any strategy)", "percent"),
-    **{f"best_accuracy_{name}": Metric(f"{title}: best validation accuracy", "percent",
-                                       help="The best candidate this strategy found, on the validation images.")
-       for name, title in STRATEGIES.items()},
-    "best_test_accuracy": Metric("Winner's test accuracy", "percent",
-                                 help="The overall winner on test images no search step ever saw."),
+    **{
+        f"best_accuracy_{name}": Metric(
+            f"{title}: best validation accuracy",
+            "percent",
+            help="The best candidate this strategy found, on the validation images.",
+        )
+        for name, title in STRATEGIES.items()
+    },
+    "best_test_accuracy": Metric(
+        "Winner's test accuracy", "percent", help="The overall winner on test images no search step ever saw."
+    ),
     "best_parameters": Metric("Winner's weights", "integer"),
-    "starting_model_accuracy": Metric("Course's starting model: validation accuracy", "percent",
-                                      help="Conv(32, 3x3) -> MaxPool -> Dense(64) trained the same way."),
+    "starting_model_accuracy": Metric(
+        "Course's starting model: validation accuracy",
+        "percent",
+        help="Conv(32, 3x3) -> MaxPool -> Dense(64) trained the same way.",
+    ),
     "starting_model_test_accuracy": Metric("Course's starting model: test accuracy", "percent"),
     "starting_model_parameters": Metric("Course's starting model: weights", "integer"),
     "candidates": Metric("Candidates proposed", "integer", help="All strategies together, repeats included."),

@@ -12,6 +12,7 @@ on the 2-core machine (the quick preset's 29 trainings; 2 spawn workers, one rou
 idle (load ~1): sequential 12.0 / 10.1 s, parallel 17.1 / 17.4 s (5.8 / 5.4 s of it starting the workers); shared
 with other work (load 7-12): sequential 24.7 / 41.4 s, parallel 73 / 100 s. Parallel never won.
 """
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,10 @@ def load_digits(seed: int) -> Digits:
     rest, test = split(len(labels), 0.2, seed, labels)
     tr, va = split(len(rest), 0.2, seed, labels[rest])
     dev = pick()
-    t = lambda idx: (torch.as_tensor(images[idx][:, None], device=dev),  # noqa: E731
-                     torch.as_tensor(labels[idx], device=dev))
+    t = lambda idx: (
+        torch.as_tensor(images[idx][:, None], device=dev),
+        torch.as_tensor(labels[idx], device=dev),
+    )
     return Digits(*t(rest[tr]), *t(rest[va]), *t(test))
 
 
@@ -86,30 +89,44 @@ class Evaluator:
         d = self.data
         epochs = Tracker(None, self.epochs)  # the candidate's own training curve, one row per epoch
         try:
-            fit(model, d.X_train, d.y_train, loss_fn=nn.CrossEntropyLoss(), epochs=self.epochs, lr=LEARNING_RATE,
-                batch_size=BATCH_SIZE, tracker=epochs, seed=seed,
-                evaluate=lambda m: {"val_accuracy": accuracy(m(d.X_val), d.y_val)})
+            fit(
+                model,
+                d.X_train,
+                d.y_train,
+                loss_fn=nn.CrossEntropyLoss(),
+                epochs=self.epochs,
+                lr=LEARNING_RATE,
+                batch_size=BATCH_SIZE,
+                tracker=epochs,
+                seed=seed,
+                evaluate=lambda m: {"val_accuracy": accuracy(m(d.X_val), d.y_val)},
+            )
         except Diverged:
             pass  # a candidate whose loss blew up simply scores badly (its curve ends where it diverged)
         score = accuracy(predict(model, d.X_val), d.y_val)
         curve = curve_columns(epochs.rows)
         self.trainings += 1
-        self.cache[k] = Trained(score, count_parameters(model), model.cpu().eval(), time.perf_counter() - started,
-                                curve)
+        self.cache[k] = Trained(
+            score, count_parameters(model), model.cpu().eval(), time.perf_counter() - started, curve
+        )
         return self.cache[k], False
 
 
 def curve_columns(rows: list[dict]) -> dict[str, float]:
     """fit's per-epoch rows as flat history columns: train_loss_1, val_accuracy_1, train_loss_2, ..."""
-    return {f"{out}_{row['step']}": row[name] for row in rows
-            for name, out in (("loss", "train_loss"), ("val_accuracy", "val_accuracy"))}
+    return {
+        f"{out}_{row['step']}": row[name]
+        for row in rows
+        for name, out in (("loss", "train_loss"), ("val_accuracy", "val_accuracy"))
+    }
 
 
 def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy: float):
     """Round-robin: each round, every strategy asks for one candidate, it is evaluated, the strategy is told."""
     names = config.strategies
-    seeds = {n: int(np.random.SeedSequence([config.seed, list(STRATEGIES).index(n)]).generate_state(1)[0])
-             for n in names}  # one independent 32-bit seed per strategy
+    seeds = {
+        n: int(np.random.SeedSequence([config.seed, list(STRATEGIES).index(n)]).generate_state(1)[0]) for n in names
+    }  # one independent 32-bit seed per strategy
     searchers = {n: strategies.make(n, seeds[n], config) for n in names}
     rows: list[dict] = []
     best = {n: [] for n in names}  # best-so-far validation accuracy per strategy, one entry per candidate
@@ -121,9 +138,20 @@ def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy
             searcher.tell(arch, trained.accuracy)
             best[name].append(max([trained.accuracy, *best[name][-1:]]))
             step += 1
-            rows.append({"step": step, "strategy": name, "candidate": candidate, "accuracy": trained.accuracy,
-                         "best_so_far": best[name][-1], "parameters": trained.parameters, "cached": cached,
-                         "train_seconds": 0.0 if cached else trained.seconds, **arch, **trained.curve})
+            rows.append(
+                {
+                    "step": step,
+                    "strategy": name,
+                    "candidate": candidate,
+                    "accuracy": trained.accuracy,
+                    "best_so_far": best[name][-1],
+                    "parameters": trained.parameters,
+                    "cached": cached,
+                    "train_seconds": 0.0 if cached else trained.seconds,
+                    **arch,
+                    **trained.curve,
+                }
+            )
             live = {"best": best, "start": start_accuracy}
             if tracker.step(step, live=live, accuracy=trained.accuracy, best_so_far=best[name][-1]):
                 return rows, searchers
@@ -136,20 +164,34 @@ def winner(trials: pd.DataFrame, evaluate: Evaluator) -> tuple[dict, Trained]:
     return arch, evaluate.cache[key(arch)]
 
 
-def summary(config: Config, trials: pd.DataFrame, evaluate: Evaluator, start: Trained, best: Trained,
-            test_accuracy: float, seconds: float) -> dict[str, float]:
+def summary(
+    config: Config,
+    trials: pd.DataFrame,
+    evaluate: Evaluator,
+    start: Trained,
+    best: Trained,
+    test_accuracy: float,
+    seconds: float,
+) -> dict[str, float]:
     unique = len(trials.drop_duplicates(subset=list(DECISIONS)))
     metrics = {"best_accuracy": best.accuracy}
     for name in config.strategies:
         mine = trials[trials.strategy == name]
         if len(mine):
             metrics[f"best_accuracy_{name}"] = float(mine.accuracy.max())
-    metrics.update(best_test_accuracy=test_accuracy, best_parameters=best.parameters,
-                   starting_model_accuracy=start.accuracy, starting_model_parameters=start.parameters,
-                   candidates=len(trials), unique_architectures=unique,
-                   repeats=len(trials) - unique, space_size=space_size(), validation_images=len(evaluate.data.y_val),
-                   search_seconds=seconds,
-                   candidates_per_second=len(trials) / max(seconds, 1e-9))
+    metrics.update(
+        best_test_accuracy=test_accuracy,
+        best_parameters=best.parameters,
+        starting_model_accuracy=start.accuracy,
+        starting_model_parameters=start.parameters,
+        candidates=len(trials),
+        unique_architectures=unique,
+        repeats=len(trials) - unique,
+        space_size=space_size(),
+        validation_images=len(evaluate.data.y_val),
+        search_seconds=seconds,
+        candidates_per_second=len(trials) / max(seconds, 1e-9),
+    )
     return metrics
 
 
@@ -172,11 +214,18 @@ def run(config: Config, progress: ProgressFn) -> Result:
     if "evolution" in searchers:
         evo = searchers["evolution"]
         arrays["population"] = np.array([m + [-1] * (evo.size - len(m)) for m in evo.members], dtype=int).reshape(
-            -1, evo.size)  # (evolution candidates, population size): candidate numbers alive, -1 = empty seat
-        arrays["parents"] = np.array(evo.parents[:len(evo.members)], dtype=int)
+            -1, evo.size
+        )  # (evolution candidates, population size): candidate numbers alive, -1 = empty seat
+        arrays["parents"] = np.array(evo.parents[: len(evo.members)], dtype=int)
     if "rl" in searchers:
         arrays["controller_probabilities"] = np.stack(searchers["rl"].history)  # (told + 1, total options)
-    return Result(config=config, history=trials, metrics=metrics,
-                  headline=(*headline, "best_test_accuracy")[:4], models={"best": best.model}, arrays=arrays,
-                  info={"best_architecture": arch},
-                  stopped=tracker.stopped)
+    return Result(
+        config=config,
+        history=trials,
+        metrics=metrics,
+        headline=(*headline, "best_test_accuracy")[:4],
+        models={"best": best.model},
+        arrays=arrays,
+        info={"best_architecture": arch},
+        stopped=tracker.stopped,
+    )

@@ -4,6 +4,7 @@ An architecture is a plain dict of one value per decision in ``SPACE`` (JSON-fri
 it); ``build(arch)`` turns it into a ``torch.nn.Module`` that maps (B, 1, 8, 8) images to (B, 10) logits. The Edge AI
 page rebuilds a NAS winner with ``build`` and loads its stored weights.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,7 @@ def mutate(arch: dict, rng: np.random.Generator) -> dict:
 
 def encode(arch: dict) -> list[float]:
     """Numbers for a surrogate model: the value for numeric decisions, the option's index for named ones."""
-    return [float(arch[d]) if isinstance(arch[d], (int, float)) else float(SPACE[d].index(arch[d]))
-            for d in DECISIONS]
+    return [float(arch[d]) if isinstance(arch[d], (int, float)) else float(SPACE[d].index(arch[d])) for d in DECISIONS]
 
 
 def best_architecture(trials) -> dict:

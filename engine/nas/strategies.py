@@ -11,6 +11,7 @@ strategies ran beside it.
   per step and learns with REINFORCE, a moving-average baseline and an entropy bonus.
 - ``TPE``: Optuna's Tree-structured Parzen Estimator through its real ask/tell API.
 """
+
 from __future__ import annotations
 
 from collections import deque

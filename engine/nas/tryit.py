@@ -2,6 +2,7 @@
 
 The network is rebuilt from the winning architecture (kept in the run's info) and its stored weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
     from engine.nas.search import load_digits
 
     if not info.get("best_architecture"):
-        raise TryItUnavailable("This stored run does not say which architecture won, so its network cannot be "
-                               "rebuilt (runs stored before Try it existed). Train it again to try it.")
+        raise TryItUnavailable(
+            "This stored run does not say which architecture won, so its network cannot be "
+            "rebuilt (runs stored before Try it existed). Train it again to try it."
+        )
     arch = check(info["best_architecture"])
     model = restore(build(arch), weights, "best")
     data = load_digits(config.seed)
@@ -51,13 +54,25 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     x, probs, k, exp = digit.x, digit.probs, digit.k, digit.explanation
     values = np.asarray(exp.values).reshape(8, 8)
     arch = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in bundle.architecture.items())
-    figs = {"Your digit": heatmap(x[0, 0].numpy(), "Your digit", "The 8x8 image the network reads (ink 0-1)."),
-            "Class probabilities": bars(CLASSES, probs, "The best architecture's answer",
-                                        f"The searched network ({arch}): its probability for each digit.",
-                                        x_title="digit"),
-            "SHAP: pixels": heatmap(values, f"Pixels behind '{k}' (SHAP of its score)",
-                                    "Red pixels push the predicted digit's score up, blue pixels push it down; with "
-                                    "the base value they add up to the score.", diverging=True)}
-    summary = {"Best architecture says": f"{k} ({probs[k]:.0%})",
-               "SHAP check": f"base + sum of SHAP = output within {exp.additivity_error:.1g}"}
+    figs = {
+        "Your digit": heatmap(x[0, 0].numpy(), "Your digit", "The 8x8 image the network reads (ink 0-1)."),
+        "Class probabilities": bars(
+            CLASSES,
+            probs,
+            "The best architecture's answer",
+            f"The searched network ({arch}): its probability for each digit.",
+            x_title="digit",
+        ),
+        "SHAP: pixels": heatmap(
+            values,
+            f"Pixels behind '{k}' (SHAP of its score)",
+            "Red pixels push the predicted digit's score up, blue pixels push it down; with "
+            "the base value they add up to the score.",
+            diverging=True,
+        ),
+    }
+    summary = {
+        "Best architecture says": f"{k} ({probs[k]:.0%})",
+        "SHAP check": f"base + sum of SHAP = output within {exp.additivity_error:.1g}",
+    }
     return Answer(summary=summary, prediction=dict(zip(CLASSES, probs.tolist())), explanation=exp, figures=figs)

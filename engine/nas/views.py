@@ -1,5 +1,6 @@
 """NAS views: the search as it happened (best so far, every candidate, population, controller), the winners as
 block diagrams, SHAP of a surrogate that predicts accuracy from the choices, and the plain-language summary."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,10 @@ def arch_text(row) -> str:
     """One line per architecture, e.g. '2x conv 32@3x3 max-pool · dense 1x64 · relu · dropout 0'."""
     pool = f"{row['pooling']}-pool"
     dense = f"dense {row['dense_layers']}x{row['dense_width']}" if row["dense_layers"] else "no hidden dense"
-    return (f"{row['conv_blocks']}x conv {row['filters']}@{row['kernel_size']}x{row['kernel_size']} {pool} · {dense}"
-            f" · {row['activation']} · dropout {row['dropout']:g}")
+    return (
+        f"{row['conv_blocks']}x conv {row['filters']}@{row['kernel_size']}x{row['kernel_size']} {pool} · {dense}"
+        f" · {row['activation']} · dropout {row['dropout']:g}"
+    )
 
 
 def unique_trials(history: pd.DataFrame) -> pd.DataFrame:
@@ -42,16 +45,36 @@ def pareto_front(params: np.ndarray, acc: np.ndarray) -> np.ndarray:
 def best_so_far_figure(curves: dict[str, list], start: float | None, title: str = "Best accuracy so far") -> go.Figure:
     fig = go.Figure()
     for name, values in curves.items():
-        fig.add_trace(go.Scatter(x=np.arange(1, len(values) + 1), y=values, mode="lines+markers",
-                                 name=STRATEGIES[name], line=dict(color=COLOURS[name], shape="hv")))
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(values) + 1),
+                y=values,
+                mode="lines+markers",
+                name=STRATEGIES[name],
+                line=dict(color=COLOURS[name], shape="hv"),
+            )
+        )
     if start is not None:
-        fig.add_hline(y=start, line_dash="dash", line_color="black",
-                      annotation_text="course's starting model", annotation_position="bottom right")
-    fig.update_layout(title=title, xaxis_title="candidates proposed by the strategy",
-                      yaxis_title="best validation accuracy", yaxis_tickformat=".0%", hovermode="x unified",
-                      legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Each strategy's best candidate so far, at the same budget. Steps up are "
-                                 "discoveries; the dashed line is the course's starting model trained the same way.")
+        fig.add_hline(
+            y=start,
+            line_dash="dash",
+            line_color="black",
+            annotation_text="course's starting model",
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="candidates proposed by the strategy",
+        yaxis_title="best validation accuracy",
+        yaxis_tickformat=".0%",
+        hovermode="x unified",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "Each strategy's best candidate so far, at the same budget. Steps up are "
+        "discoveries; the dashed line is the course's starting model trained the same way.",
+    )
 
 
 def accuracy_vs_size(result: Result) -> go.Figure:
@@ -59,30 +82,64 @@ def accuracy_vs_size(result: Result) -> go.Figure:
     fig = go.Figure()
     for name in dict.fromkeys(h.strategy):
         mine = h[h.strategy == name]
-        fig.add_trace(go.Scatter(x=mine.parameters, y=mine.accuracy, mode="markers", name=STRATEGIES[name],
-                                 marker=dict(color=COLOURS[name], size=8, opacity=0.7),
-                                 text=[f"{STRATEGIES[name]} #{c}: {arch_text(r)}" for c, (_, r) in
-                                       zip(mine.candidate, mine.iterrows())],
-                                 customdata=mine[["step"]].to_numpy(),  # which trial a click picks (the page)
-                                 hovertemplate="%{text}<br>%{x:,} weights, %{y:.1%}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=mine.parameters,
+                y=mine.accuracy,
+                mode="markers",
+                name=STRATEGIES[name],
+                marker=dict(color=COLOURS[name], size=8, opacity=0.7),
+                text=[f"{STRATEGIES[name]} #{c}: {arch_text(r)}" for c, (_, r) in zip(mine.candidate, mine.iterrows())],
+                customdata=mine[["step"]].to_numpy(),  # which trial a click picks (the page)
+                hovertemplate="%{text}<br>%{x:,} weights, %{y:.1%}<extra></extra>",
+            )
+        )
     u = unique_trials(h)
     front = u.iloc[pareto_front(u.parameters.to_numpy(float), u.accuracy.to_numpy(float))]
-    fig.add_trace(go.Scatter(x=front.parameters, y=front.accuracy, mode="lines", name="Pareto front",
-                             line=dict(color="black", shape="hv", width=1.5)))
+    fig.add_trace(
+        go.Scatter(
+            x=front.parameters,
+            y=front.accuracy,
+            mode="lines",
+            name="Pareto front",
+            line=dict(color="black", shape="hv", width=1.5),
+        )
+    )
     m = result.metrics
-    fig.add_trace(go.Scatter(x=[m["starting_model_parameters"]], y=[m["starting_model_accuracy"]], mode="markers",
-                             name="course's starting model", marker=dict(symbol="star", size=16, color="gold",
-                                                                         line=dict(color="black", width=1))))
-    fig.update_layout(title="Every candidate: accuracy vs size", xaxis_type="log",
-                      xaxis_title="weights (log scale)", yaxis_title="validation accuracy", yaxis_tickformat=".0%",
-                      legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "Each dot is one proposed candidate (repeats overlap); click one to inspect it. "
-                                 "The black line is the Pareto front: no other candidate is both smaller and more "
-                                 "accurate.")
+    fig.add_trace(
+        go.Scatter(
+            x=[m["starting_model_parameters"]],
+            y=[m["starting_model_accuracy"]],
+            mode="markers",
+            name="course's starting model",
+            marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
+        )
+    )
+    fig.update_layout(
+        title="Every candidate: accuracy vs size",
+        xaxis_type="log",
+        xaxis_title="weights (log scale)",
+        yaxis_title="validation accuracy",
+        yaxis_tickformat=".0%",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "Each dot is one proposed candidate (repeats overlap); click one to inspect it. "
+        "The black line is the Pareto front: no other candidate is both smaller and more "
+        "accurate.",
+    )
 
 
-KIND_COLOURS = {"Input": "#eeeeee", "Conv": "#9ecae1", "MaxPool": "#a1d99b", "AvgPool": "#a1d99b",
-                "Flatten": "#eeeeee", "Dropout": "#d9d9d9", "Dense": "#fdae6b"}
+KIND_COLOURS = {
+    "Input": "#eeeeee",
+    "Conv": "#9ecae1",
+    "MaxPool": "#a1d99b",
+    "AvgPool": "#a1d99b",
+    "Flatten": "#eeeeee",
+    "Dropout": "#d9d9d9",
+    "Dense": "#fdae6b",
+}
 
 
 def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
@@ -91,18 +148,44 @@ def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
     widest = max(len(b) for _, b in rows)
     for r, (title, layers) in enumerate(rows):
         y = -r * 2.0
-        fig.add_annotation(x=-0.1, y=y + 0.8, text=f"<b>{title}</b>", showarrow=False, xanchor="left",
-                           font=dict(size=12))
+        fig.add_annotation(
+            x=-0.1, y=y + 0.8, text=f"<b>{title}</b>", showarrow=False, xanchor="left", font=dict(size=12)
+        )
         for j, (name, shape) in enumerate(layers):
             x0 = j * 1.25
             colour = KIND_COLOURS.get(name.split()[0].rstrip(","), "#eeeeee")
-            fig.add_shape(type="rect", x0=x0, x1=x0 + 1, y0=y - 0.45, y1=y + 0.45, fillcolor=colour,
-                          line=dict(color="#555555", width=1))
-            fig.add_annotation(x=x0 + 0.5, y=y, text=f"{name.replace(', ', '<br>')}<br><i>{shape}</i>",
-                               showarrow=False, font=dict(size=9))
+            fig.add_shape(
+                type="rect",
+                x0=x0,
+                x1=x0 + 1,
+                y0=y - 0.45,
+                y1=y + 0.45,
+                fillcolor=colour,
+                line=dict(color="#555555", width=1),
+            )
+            fig.add_annotation(
+                x=x0 + 0.5,
+                y=y,
+                text=f"{name.replace(', ', '<br>')}<br><i>{shape}</i>",
+                showarrow=False,
+                font=dict(size=9),
+            )
             if j:
-                fig.add_annotation(x=x0, y=y, ax=x0 - 0.25, ay=y, xref="x", yref="y", axref="x", ayref="y",
-                                   showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1, text="")
+                fig.add_annotation(
+                    x=x0,
+                    y=y,
+                    ax=x0 - 0.25,
+                    ay=y,
+                    xref="x",
+                    yref="y",
+                    axref="x",
+                    ayref="y",
+                    showarrow=True,
+                    arrowhead=2,
+                    arrowsize=1,
+                    arrowwidth=1,
+                    text="",
+                )
     fig.update_xaxes(visible=False, range=[-0.2, widest * 1.25])
     fig.update_yaxes(visible=False, range=[-(len(rows) - 1) * 2.0 - 0.6, 1.1])
     fig.update_layout(height=150 + 170 * len(rows), showlegend=False, margin=dict(l=10, r=10, t=50, b=10))
@@ -111,15 +194,28 @@ def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
 
 def best_architectures(result: Result, top: int = 3) -> go.Figure:
     u = unique_trials(result.history).head(top)
-    rows = [(f"#{i + 1} · {r.accuracy:.1%} validation accuracy · {r.parameters:,} weights · first proposed by "
-             f"{STRATEGIES[r.strategy].lower()} (candidate {r.candidate})", blocks({d: r[d] for d in DECISIONS}))
-            for i, (_, r) in enumerate(u.iterrows())]
-    rows.append((f"Course's starting model · {result.metrics['starting_model_accuracy']:.1%} · "
-                 f"{result.metrics['starting_model_parameters']:,} weights", blocks(STARTING_MODEL)))
+    rows = [
+        (
+            f"#{i + 1} · {r.accuracy:.1%} validation accuracy · {r.parameters:,} weights · first proposed by "
+            f"{STRATEGIES[r.strategy].lower()} (candidate {r.candidate})",
+            blocks({d: r[d] for d in DECISIONS}),
+        )
+        for i, (_, r) in enumerate(u.iterrows())
+    ]
+    rows.append(
+        (
+            f"Course's starting model · {result.metrics['starting_model_accuracy']:.1%} · "
+            f"{result.metrics['starting_model_parameters']:,} weights",
+            blocks(STARTING_MODEL),
+        )
+    )
     fig = block_diagrams(rows)
     fig.update_layout(title="The best architectures found, and the starting model")
-    return charts.captioned(fig, "Layers left to right with the shape of what each passes on (height x width x "
-                                 "channels). Blue: convolution; green: pooling; orange: dense layers.")
+    return charts.captioned(
+        fig,
+        "Layers left to right with the shape of what each passes on (height x width x "
+        "channels). Blue: convolution; green: pooling; orange: dense layers.",
+    )
 
 
 def picked_step(history: pd.DataFrame, points: list[dict]) -> int | None:
@@ -137,34 +233,65 @@ def picked_step(history: pd.DataFrame, points: list[dict]) -> int | None:
 def candidate_diagram(row) -> go.Figure:
     """One trial's architecture as a row of blocks, titled with its numbers."""
     arch = {d: (row[d].item() if hasattr(row[d], "item") else row[d]) for d in DECISIONS}
-    fig = block_diagrams([(f"{STRATEGIES[row['strategy']]} candidate {row['candidate']} · {row['accuracy']:.1%} "
-                           f"validation accuracy · {int(row['parameters']):,} weights", blocks(arch))])
+    fig = block_diagrams(
+        [
+            (
+                f"{STRATEGIES[row['strategy']]} candidate {row['candidate']} · {row['accuracy']:.1%} "
+                f"validation accuracy · {int(row['parameters']):,} weights",
+                blocks(arch),
+            )
+        ]
+    )
     fig.update_layout(title="The picked candidate's architecture")
-    return charts.captioned(fig, f"{arch_text(arch)}. Layers left to right with the shape each passes on (height x "
-                                 "width x channels).")
+    return charts.captioned(
+        fig, f"{arch_text(arch)}. Layers left to right with the shape each passes on (height x width x channels)."
+    )
 
 
 def candidate_curve(row) -> go.Figure | None:
     """One trial's training curve (loss and validation accuracy after each epoch), from its history columns;
     None for a run recorded before the curves were kept."""
-    epochs = sorted(int(c.rsplit("_", 1)[1]) for c in row.index if c.startswith("val_accuracy_")
-                    and pd.notna(row[c]))
+    epochs = sorted(int(c.rsplit("_", 1)[1]) for c in row.index if c.startswith("val_accuracy_") and pd.notna(row[c]))
     if not epochs:
         return None
-    fig = go.Figure([
-        go.Scatter(x=epochs, y=[row[f"train_loss_{e}"] for e in epochs], mode="lines+markers", name="training loss",
-                   line=dict(color="#1f77b4")),
-        go.Scatter(x=epochs, y=[row[f"val_accuracy_{e}"] for e in epochs], mode="lines+markers", yaxis="y2",
-                   name="validation accuracy", line=dict(color="#d62728"))])
-    fig.update_layout(title="The picked candidate's training", xaxis=dict(title="epoch", dtick=1),
-                      yaxis=dict(title="training loss (cross-entropy)"), hovermode="x unified",
-                      yaxis2=dict(title="validation accuracy", overlaying="y", side="right", tickformat=".0%"),
-                      legend=dict(orientation="h", y=-0.25))
-    cached = " It was a repeat, so this is the curve of its first training (served from the cache)." \
-        if bool(row.get("cached", False)) else ""
-    return charts.captioned(fig, "How this candidate learned during its short training: the loss on the training "
-                                 "images (falling is good) and its accuracy on the validation images after each "
-                                 f"epoch; the search ranked it by the last point.{cached}")
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=epochs,
+                y=[row[f"train_loss_{e}"] for e in epochs],
+                mode="lines+markers",
+                name="training loss",
+                line=dict(color="#1f77b4"),
+            ),
+            go.Scatter(
+                x=epochs,
+                y=[row[f"val_accuracy_{e}"] for e in epochs],
+                mode="lines+markers",
+                yaxis="y2",
+                name="validation accuracy",
+                line=dict(color="#d62728"),
+            ),
+        ]
+    )
+    fig.update_layout(
+        title="The picked candidate's training",
+        xaxis=dict(title="epoch", dtick=1),
+        yaxis=dict(title="training loss (cross-entropy)"),
+        hovermode="x unified",
+        yaxis2=dict(title="validation accuracy", overlaying="y", side="right", tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    cached = (
+        " It was a repeat, so this is the curve of its first training (served from the cache)."
+        if bool(row.get("cached", False))
+        else ""
+    )
+    return charts.captioned(
+        fig,
+        "How this candidate learned during its short training: the loss on the training "
+        "images (falling is good) and its accuracy on the validation images after each "
+        f"epoch; the search ranked it by the last point.{cached}",
+    )
 
 
 def population_figure(result: Result) -> go.Figure:
@@ -179,56 +306,118 @@ def population_figure(result: Result) -> go.Figure:
         ys += list(acc[alive])
         texts += [f"candidate {i + 1}: {arch_text(evo.iloc[i])}" for i in alive]
         means.append(acc[alive].mean())
-    fig = go.Figure([
-        go.Scatter(x=xs, y=ys, mode="markers", name="population members", text=texts,
-                   marker=dict(color=COLOURS["evolution"], opacity=0.45, size=7),
-                   hovertemplate="after candidate %{x}: %{y:.1%}<br>%{text}<extra></extra>"),
-        go.Scatter(x=np.arange(1, len(means) + 1), y=means, mode="lines", name="population mean",
-                   line=dict(color="black"))])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name="population members",
+                text=texts,
+                marker=dict(color=COLOURS["evolution"], opacity=0.45, size=7),
+                hovertemplate="after candidate %{x}: %{y:.1%}<br>%{text}<extra></extra>",
+            ),
+            go.Scatter(
+                x=np.arange(1, len(means) + 1), y=means, mode="lines", name="population mean", line=dict(color="black")
+            ),
+        ]
+    )
     if len(means) > members.shape[1]:
-        fig.add_vline(x=members.shape[1] + 0.5, line_dash="dot", line_color="grey",
-                      annotation_text="random founders | children", annotation_position="top")
-    fig.update_layout(title="Regularised evolution: the population over time", xaxis_title="evolution candidates",
-                      yaxis_title="validation accuracy", yaxis_tickformat=".0%", legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, f"After each candidate, the accuracies of the {members.shape[1]} architectures "
-                                 "alive. The first ones are random; then each child copies a tournament winner with "
-                                 "one choice changed and the oldest member dies, so a rising mean means the "
-                                 "population is improving.")
+        fig.add_vline(
+            x=members.shape[1] + 0.5,
+            line_dash="dot",
+            line_color="grey",
+            annotation_text="random founders | children",
+            annotation_position="top",
+        )
+    fig.update_layout(
+        title="Regularised evolution: the population over time",
+        xaxis_title="evolution candidates",
+        yaxis_title="validation accuracy",
+        yaxis_tickformat=".0%",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        f"After each candidate, the accuracies of the {members.shape[1]} architectures "
+        "alive. The first ones are random; then each child copies a tournament winner with "
+        "one choice changed and the oldest member dies, so a rising mean means the "
+        "population is improving.",
+    )
 
 
 def controller_figure(result: Result) -> go.Figure:
     probs = result.arrays["controller_probabilities"]  # (updates + 1, total options)
     labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
-    fig = go.Figure(go.Heatmap(z=probs.T, x=np.arange(probs.shape[0]), y=labels, colorscale="Reds", zmin=0, zmax=1,
-                               colorbar=dict(title="probability"),
-                               hovertemplate="after %{x} updates<br>%{y}: %{z:.2f}<extra></extra>"))
-    fig.update_layout(title="RL controller: how likely it is to pick each option", xaxis_title="REINFORCE updates",
-                      yaxis=dict(autorange="reversed"), height=max(420, 18 * len(labels) + 120))
-    return charts.captioned(fig, "One row per option, grouped by decision (each decision's rows add up to 1). "
-                                 "It starts uniform; options that came with above-baseline accuracy get darker.")
+    fig = go.Figure(
+        go.Heatmap(
+            z=probs.T,
+            x=np.arange(probs.shape[0]),
+            y=labels,
+            colorscale="Reds",
+            zmin=0,
+            zmax=1,
+            colorbar=dict(title="probability"),
+            hovertemplate="after %{x} updates<br>%{y}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="RL controller: how likely it is to pick each option",
+        xaxis_title="REINFORCE updates",
+        yaxis=dict(autorange="reversed"),
+        height=max(420, 18 * len(labels) + 120),
+    )
+    return charts.captioned(
+        fig,
+        "One row per option, grouped by decision (each decision's rows add up to 1). "
+        "It starts uniform; options that came with above-baseline accuracy get darker.",
+    )
 
 
 def trials_table(result: Result) -> go.Figure:
     u = unique_trials(result.history)
-    cols = {"rank": list(range(1, len(u) + 1)), "accuracy": [f"{a:.1%}" for a in u.accuracy],
-            "weights": [f"{p:,}" for p in u.parameters], "first by": [STRATEGIES[s] for s in u.strategy],
-            "candidate": list(u.candidate), **{d: [str(v) for v in u[d]] for d in DECISIONS}}
-    fig = go.Figure(go.Table(header=dict(values=[c.replace("_", " ") for c in cols], align="left"),
-                             cells=dict(values=list(cols.values()), align="left")))
+    cols = {
+        "rank": list(range(1, len(u) + 1)),
+        "accuracy": [f"{a:.1%}" for a in u.accuracy],
+        "weights": [f"{p:,}" for p in u.parameters],
+        "first by": [STRATEGIES[s] for s in u.strategy],
+        "candidate": list(u.candidate),
+        **{d: [str(v) for v in u[d]] for d in DECISIONS},
+    }
+    fig = go.Figure(
+        go.Table(
+            header=dict(values=[c.replace("_", " ") for c in cols], align="left"),
+            cells=dict(values=list(cols.values()), align="left"),
+        )
+    )
     fig.update_layout(title=f"All {len(u)} architectures trained, best first", height=min(900, 120 + 24 * len(u)))
-    return charts.captioned(fig, "Every candidate, repeats included, is in Details -> History, where you can sort "
-                                 "by any column.")
+    return charts.captioned(
+        fig, "Every candidate, repeats included, is in Details -> History, where you can sort by any column."
+    )
 
 
 def space_table() -> go.Figure:
     names = list(SPACE)
-    fig = go.Figure(go.Table(
-        header=dict(values=["decision", "what it sets", "options", "count"], align="left"),
-        cells=dict(values=[names, [SPACE_HELP[d] for d in names], [", ".join(map(str, SPACE[d])) for d in names],
-                           [len(SPACE[d]) for d in names]], align="left")))
+    fig = go.Figure(
+        go.Table(
+            header=dict(values=["decision", "what it sets", "options", "count"], align="left"),
+            cells=dict(
+                values=[
+                    names,
+                    [SPACE_HELP[d] for d in names],
+                    [", ".join(map(str, SPACE[d])) for d in names],
+                    [len(SPACE[d]) for d in names],
+                ],
+                align="left",
+            ),
+        )
+    )
     fig.update_layout(title=f"The search space: {space_size():,} architectures", height=380)
-    return charts.captioned(fig, "Every combination of one option per decision is a valid network. The course's "
-                                 "starting model is 1 block, 32 filters, 3x3, max pooling, 1 dense layer of 64, relu.")
+    return charts.captioned(
+        fig,
+        "Every combination of one option per decision is a valid network. The course's "
+        "starting model is 1 block, 32 filters, 3x3, max pooling, 1 dense layer of 64, relu.",
+    )
 
 
 def figures(result: Result) -> dict:
@@ -236,9 +425,11 @@ def figures(result: Result) -> dict:
     if not len(h):
         return {"Search space": space_table()}
     curves = {n: list(h[h.strategy == n].best_so_far) for n in dict.fromkeys(h.strategy)}
-    figs = {"Best so far": best_so_far_figure(curves, result.metrics["starting_model_accuracy"]),
-            "Accuracy vs size": accuracy_vs_size(result),
-            "Best architectures": best_architectures(result)}
+    figs = {
+        "Best so far": best_so_far_figure(curves, result.metrics["starting_model_accuracy"]),
+        "Accuracy vs size": accuracy_vs_size(result),
+        "Best architectures": best_architectures(result),
+    }
     if len(result.arrays.get("population", [])):
         figs["Evolution population"] = population_figure(result)
     if len(result.arrays.get("controller_probabilities", [])) > 1:
@@ -250,8 +441,10 @@ def figures(result: Result) -> dict:
 
 # --- SHAP of a surrogate ------------------------------------------------------------------------------------
 
-FEATURES = [d if isinstance(SPACE[d][0], (int, float)) else
-            f"{d} ({', '.join(f'{i}={o}' for i, o in enumerate(SPACE[d]))})" for d in DECISIONS]
+FEATURES = [
+    d if isinstance(SPACE[d][0], (int, float)) else f"{d} ({', '.join(f'{i}={o}' for i, o in enumerate(SPACE[d]))})"
+    for d in DECISIONS
+]
 
 
 def surrogate_data(result: Result) -> tuple[np.ndarray, np.ndarray]:
@@ -287,8 +480,15 @@ def explain(result: Result):
     values = np.asarray(explainer.shap_values(X), dtype=np.float64)  # (n, decisions)
     base = np.full(len(X), float(np.ravel(explainer.expected_value)[0]))
     error = additivity_error(values[..., None], base[:, None], model.predict(X)[:, None])
-    return make_explanation(values, base, X, FEATURES, None, error,
-                            f"TreeExplainer on a gradient-boosting surrogate fitted to {len(y)} architectures")
+    return make_explanation(
+        values,
+        base,
+        X,
+        FEATURES,
+        None,
+        error,
+        f"TreeExplainer on a gradient-boosting surrogate fitted to {len(y)} architectures",
+    )
 
 
 def surrogate_check(result: Result) -> go.Figure:
@@ -301,14 +501,24 @@ def surrogate_check(result: Result) -> go.Figure:
     lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
     fig = go.Figure(go.Scatter(x=y, y=pred, mode="markers", marker=dict(size=8)))
     fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line=dict(dash="dash", color="grey"))
-    fig.update_layout(title=f"Surrogate check: cross-validated R² = {r2:.2f}", xaxis_title="measured accuracy",
-                      yaxis_title="surrogate's prediction (held-out fold)", xaxis_tickformat=".0%",
-                      yaxis_tickformat=".0%")
-    trust = ("It predicts held-out architectures fairly well, so its SHAP ranking is worth reading."
-             if r2 >= 0.3 else "It predicts held-out architectures poorly (few trials, noisy accuracies): treat "
-                               "its SHAP values as a rough hint and run a bigger budget for a firmer answer.")
-    return charts.captioned(fig, f"SHAP explains the surrogate, not the networks; this is how well the surrogate "
-                                 f"knows the search results. {trust}")
+    fig.update_layout(
+        title=f"Surrogate check: cross-validated R² = {r2:.2f}",
+        xaxis_title="measured accuracy",
+        yaxis_title="surrogate's prediction (held-out fold)",
+        xaxis_tickformat=".0%",
+        yaxis_tickformat=".0%",
+    )
+    trust = (
+        "It predicts held-out architectures fairly well, so its SHAP ranking is worth reading."
+        if r2 >= 0.3
+        else "It predicts held-out architectures poorly (few trials, noisy accuracies): treat "
+        "its SHAP values as a rough hint and run a bigger budget for a firmer answer."
+    )
+    return charts.captioned(
+        fig,
+        f"SHAP explains the surrogate, not the networks; this is how well the surrogate "
+        f"knows the search results. {trust}",
+    )
 
 
 def choice_means(result: Result) -> go.Figure:
@@ -318,13 +528,25 @@ def choice_means(result: Result) -> go.Figure:
     fig = make_subplots(rows=2, cols=4, subplot_titles=list(DECISIONS), shared_yaxes=True)
     for i, d in enumerate(DECISIONS):
         stats = u.groupby(d, sort=False).accuracy.agg(["mean", "count"]).reindex(list(SPACE[d])).dropna()
-        fig.add_trace(go.Bar(x=[str(o) for o in stats.index], y=stats["mean"], text=[f"n={c}" for c in stats["count"]],
-                             textposition="auto", marker_color="#1f77b4", showlegend=False),
-                      row=i // 4 + 1, col=i % 4 + 1)
+        fig.add_trace(
+            go.Bar(
+                x=[str(o) for o in stats.index],
+                y=stats["mean"],
+                text=[f"n={c}" for c in stats["count"]],
+                textposition="auto",
+                marker_color="#1f77b4",
+                showlegend=False,
+            ),
+            row=i // 4 + 1,
+            col=i % 4 + 1,
+        )
     fig.update_yaxes(tickformat=".0%")
     fig.update_layout(title="Mean accuracy of the architectures with each option", height=520)
-    return charts.captioned(fig, "A model-free check on SHAP: the average accuracy of every trained architecture "
-                                 "that used each option (n = how many). Few trials per bar means a rough average.")
+    return charts.captioned(
+        fig,
+        "A model-free check on SHAP: the average accuracy of every trained architecture "
+        "that used each option (n = how many). Few trials per bar means a rough average.",
+    )
 
 
 def explain_figures(result: Result, explanation) -> dict:
@@ -335,8 +557,12 @@ def explain_figures(result: Result, explanation) -> dict:
 
 # --- What just happened -------------------------------------------------------------------------------------
 
-PROSE = {"random": "random search", "evolution": "regularised evolution", "rl": "the RL controller",
-         "tpe": "Optuna's TPE"}
+PROSE = {
+    "random": "random search",
+    "evolution": "regularised evolution",
+    "rl": "the RL controller",
+    "tpe": "Optuna's TPE",
+}
 
 
 def _pct(a: float) -> str:
@@ -368,11 +594,15 @@ def _comparison(result: Result) -> str:
         return f"{_cap(_names(tied))} tied for the best candidate ({_pct(bests[top])}) at this budget. "
     images = round(gap / image)
     if images <= 3:
-        return (f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), only {images} validation "
-                f"image{'s' if images > 1 else ''} ahead of {PROSE[second]} ({_pct(bests[second])}): "
-                "too close to call on one seed, so try other seeds before naming a winner. ")
-    return (f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), {gap * 100:.1f} points ahead of "
-            f"{PROSE[second]} ({_pct(bests[second])}); one seed is one draw, so check other seeds. ")
+        return (
+            f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), only {images} validation "
+            f"image{'s' if images > 1 else ''} ahead of {PROSE[second]} ({_pct(bests[second])}): "
+            "too close to call on one seed, so try other seeds before naming a winner. "
+        )
+    return (
+        f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), {gap * 100:.1f} points ahead of "
+        f"{PROSE[second]} ({_pct(bests[second])}); one seed is one draw, so check other seeds. "
+    )
 
 
 CLEAR_GAIN = 0.01  # a mean gain of a point (about 3 validation images) before we call it learning
@@ -392,20 +622,28 @@ def _learning(result: Result) -> str:
     evo = _halves(result, "evolution")
     if evo:
         early, late = evo
-        text += (f"Evolution's later candidates averaged {_pct(late)} against {_pct(early)} for its first half: "
-                 "selection and mutation were climbing. " if late > early + CLEAR_GAIN else
-                 f"Evolution's later candidates were no better on average ({_pct(late)} vs {_pct(early)}): at this "
-                 "budget it had little time to climb beyond its random founders. ")
+        text += (
+            f"Evolution's later candidates averaged {_pct(late)} against {_pct(early)} for its first half: "
+            "selection and mutation were climbing. "
+            if late > early + CLEAR_GAIN
+            else f"Evolution's later candidates were no better on average ({_pct(late)} vs {_pct(early)}): at this "
+            "budget it had little time to climb beyond its random founders. "
+        )
     rl = _halves(result, "rl")
     if rl and "controller_probabilities" in result.arrays:
         early, late = rl
         probs = result.arrays["controller_probabilities"]
         labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
         j = int(np.argmax(probs[-1] - probs[0]))
-        text += (f"The RL controller's later candidates averaged {_pct(late)} against {_pct(early)} at first"
-                 + (", so its policy was learning" if late > early + CLEAR_GAIN else ", so its policy had not yet "
-                    "learned much (it needs more candidates than evolution to move)")
-                 + f"; the option it grew most fond of is {labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). ")
+        text += (
+            f"The RL controller's later candidates averaged {_pct(late)} against {_pct(early)} at first"
+            + (
+                ", so its policy was learning"
+                if late > early + CLEAR_GAIN
+                else ", so its policy had not yet learned much (it needs more candidates than evolution to move)"
+            )
+            + f"; the option it grew most fond of is {labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). "
+        )
     return text
 
 
@@ -424,8 +662,10 @@ def _decisive_choice(result: Result) -> str:
         return ""
     d = max(spreads, key=lambda k: spreads[k][1] - spreads[k][3])
     hi, hi_acc, lo, lo_acc = spreads[d]
-    return (f"Across all {len(u)} architectures, {d.replace('_', ' ')} mattered most on average ({hi}: "
-            f"{_pct(hi_acc)}, {lo}: {_pct(lo_acc)}); the Explain tab weighs every choice with SHAP. ")
+    return (
+        f"Across all {len(u)} architectures, {d.replace('_', ' ')} mattered most on average ({hi}: "
+        f"{_pct(hi_acc)}, {lo}: {_pct(lo_acc)}); the Explain tab weighs every choice with SHAP. "
+    )
 
 
 def describe(result: Result) -> str:
@@ -437,28 +677,41 @@ def describe(result: Result) -> str:
     each = f"{per.iloc[0]} candidates each" if per.nunique() == 1 else f"{per.min()}-{per.max()} candidates each"
     best = unique_trials(h).iloc[0]
     start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
-    versus = ("beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches")
+    versus = "beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches"
     size = m["best_parameters"] / m["starting_model_parameters"]
-    text = (f"{len(per)} strateg{'ies' if len(per) > 1 else 'y'} ({titles}) proposed {each} from a space of "
-            f"{m['space_size']:,} architectures: {m['unique_architectures']:.0f} different ones, each trained for "
-            f"{result.config.epochs_per_candidate} epoch{'s' if result.config.epochs_per_candidate > 1 else ''}, "
-            + (f"while {m['repeats']:.0f} repeated proposal{'' if m['repeats'] == 1 else 's'} came free from the "
-               "cache. " if m["repeats"] else "with no repeats. ") +
-            f"The best, first proposed by {PROSE[best.strategy]}, reached **{_pct(m['best_accuracy'])}** "
-            f"validation accuracy with {m['best_parameters']:,.0f} weights ({size:.2f}x the starting model's) and "
-            f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
-            f"model, trained the same way ({_pct(start)}). ")
+    text = (
+        f"{len(per)} strateg{'ies' if len(per) > 1 else 'y'} ({titles}) proposed {each} from a space of "
+        f"{m['space_size']:,} architectures: {m['unique_architectures']:.0f} different ones, each trained for "
+        f"{result.config.epochs_per_candidate} epoch{'s' if result.config.epochs_per_candidate > 1 else ''}, "
+        + (
+            f"while {m['repeats']:.0f} repeated proposal{'' if m['repeats'] == 1 else 's'} came free from the cache. "
+            if m["repeats"]
+            else "with no repeats. "
+        )
+        + f"The best, first proposed by {PROSE[best.strategy]}, reached **{_pct(m['best_accuracy'])}** "
+        f"validation accuracy with {m['best_parameters']:,.0f} weights ({size:.2f}x the starting model's) and "
+        f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
+        f"model, trained the same way ({_pct(start)}). "
+    )
     gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
-    text += (f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
-             f"{_pct(m['starting_model_test_accuracy'])}" + (", so the gain holds up beyond the images it was "
-             "picked on. " if gap > 0 else ": picked on validation images, its edge does not carry over, a sign "
-             "that the search mostly found luck at this budget. "))
+    text += (
+        f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
+        f"{_pct(m['starting_model_test_accuracy'])}"
+        + (
+            ", so the gain holds up beyond the images it was picked on. "
+            if gap > 0
+            else ": picked on validation images, its edge does not carry over, a sign "
+            "that the search mostly found luck at this budget. "
+        )
+    )
     text += _comparison(result) + _learning(result) + _decisive_choice(result)
     if result.stopped:
         text += "You stopped the search early, so every strategy had a smaller budget than set. "
     if m["best_accuracy"] < 0.5:
-        text += (f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "
-                 "training to judge an architecture; raise the epochs per candidate. ")
+        text += (
+            f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "
+            "training to judge an architecture; raise the epochs per candidate. "
+        )
     return text.strip()
 
 

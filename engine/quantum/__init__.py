@@ -12,6 +12,7 @@ Two modes share one Config (``config``), each in its own module:
 
 ``views`` draws both (circuits as real diagrams), explains the classifier with SHAP and writes the summary.
 """
+
 from importlib import import_module
 
 from engine.quantum.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
@@ -24,5 +25,16 @@ def run(config: Config, progress):
     return import_module(algorithm).run(config, progress)  # imported on first use: keeps torch out of here
 
 
-__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
-           "explain_figures", "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "PRESET_LABELS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -4,6 +4,7 @@ No training: the gates ("H 0; CNOT 0 1" is a Bell state) run once on PennyLane's
 exact state gives the amplitudes and probabilities; with ``shots`` the same circuit is also measured that many
 times, so the sampled shares can be set beside the exact probabilities.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,13 +13,25 @@ import pennylane as qml
 from engine.core.contract import ProgressFn, Result, Tracker
 from engine.quantum.config import Config, parse_gates
 
-OPS = {"H": qml.Hadamard, "X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ, "S": qml.S, "T": qml.T,
-       "RX": qml.RX, "RY": qml.RY, "RZ": qml.RZ, "CNOT": qml.CNOT, "CZ": qml.CZ, "SWAP": qml.SWAP}
+OPS = {
+    "H": qml.Hadamard,
+    "X": qml.PauliX,
+    "Y": qml.PauliY,
+    "Z": qml.PauliZ,
+    "S": qml.S,
+    "T": qml.T,
+    "RX": qml.RX,
+    "RY": qml.RY,
+    "RZ": qml.RZ,
+    "CNOT": qml.CNOT,
+    "CZ": qml.CZ,
+    "SWAP": qml.SWAP,
+}
 
 
 def basis_labels(n_qubits: int) -> list[str]:
     """'|00⟩', '|01⟩', ... (qubit 0 is the leftmost bit, PennyLane's order)."""
-    return [f"|{i:0{n_qubits}b}⟩" for i in range(2 ** n_qubits)]
+    return [f"|{i:0{n_qubits}b}⟩" for i in range(2**n_qubits)]
 
 
 def entanglement_entropy(amplitudes: np.ndarray, n_qubits: int) -> float:
@@ -35,10 +48,18 @@ def entanglement_entropy(amplitudes: np.ndarray, n_qubits: int) -> float:
 def recorded_ops(qnode, *args) -> list[dict]:
     """The gates a QNode runs (as the device sees them), as JSON-friendly dicts for the circuit figure."""
     tape = qml.workflow.construct_tape(qnode, level="device")(*args)
-    return [{"name": op.name, "wires": [int(w) for w in op.wires],
-             "params": [round(float(np.asarray(p).reshape(-1)[0]), 4) for p in op.parameters
-                        if np.ndim(p) == 0 or np.size(p) == 1]}
-            for op in tape.operations]
+    return [
+        {
+            "name": op.name,
+            "wires": [int(w) for w in op.wires],
+            "params": [
+                round(float(np.asarray(p).reshape(-1)[0]), 4)
+                for p in op.parameters
+                if np.ndim(p) == 0 or np.size(p) == 1
+            ],
+        }
+        for op in tape.operations
+    ]
 
 
 def run(config: Config, progress: ProgressFn) -> Result:
@@ -58,9 +79,14 @@ def run(config: Config, progress: ProgressFn) -> Result:
     amplitudes = np.asarray(state(), dtype=np.complex128)  # (2**n,)
     probs = np.abs(amplitudes) ** 2  # (2**n,)
     arrays = {"amplitudes_real": amplitudes.real, "amplitudes_imag": amplitudes.imag, "probabilities": probs}
-    metrics = {"n_qubits": n, "n_gates": len(gates), "entanglement_entropy": entanglement_entropy(amplitudes, n),
-               "top_probability": float(probs.max())}
+    metrics = {
+        "n_qubits": n,
+        "n_gates": len(gates),
+        "entanglement_entropy": entanglement_entropy(amplitudes, n),
+        "top_probability": float(probs.max()),
+    }
     if config.shots:
+
         @qml.qnode(qml.device("default.qubit", wires=n, seed=config.seed), shots=config.shots)
         def measured():
             apply()
@@ -71,7 +97,17 @@ def run(config: Config, progress: ProgressFn) -> Result:
     tracker = Tracker(progress, 1)
     tracker.step(1, entanglement_entropy=metrics["entanglement_entropy"])
     headline = ("top_probability", "entanglement_entropy") + (("max_sampling_error",) if config.shots else ())
-    return Result(config=config, history=tracker.history(), metrics=metrics, headline=headline, arrays=arrays,
-                  stopped=tracker.stopped,
-                  info={"basis": basis_labels(n), "circuit": recorded_ops(state), "simulator": "default.qubit",
-                        "simulator_reason": "the circuit lab is tiny, so the plain state-vector simulator is used"})
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=headline,
+        arrays=arrays,
+        stopped=tracker.stopped,
+        info={
+            "basis": basis_labels(n),
+            "circuit": recorded_ops(state),
+            "simulator": "default.qubit",
+            "simulator_reason": "the circuit lab is tiny, so the plain state-vector simulator is used",
+        },
+    )

@@ -3,6 +3,7 @@
 Light on purpose (no torch, no PennyLane): forms, links and the CLI validate settings here, including the
 circuit lab's gate list, which is parsed into ``(name, wires, angle)`` tuples by :func:`parse_gates`.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,70 +20,147 @@ TOY_SETS = ("moons", "circles", "xor", "spiral")
 TABLE_SETS = {"iris": (4, 3), "breast_cancer": (30, 2), "wine": (13, 3)}  # name -> (columns, classes)
 LAB_MAX_QUBITS = 8
 LAB_MAX_GATES = 40
-GATE_WIRES = {"H": 1, "X": 1, "Y": 1, "Z": 1, "S": 1, "T": 1, "RX": 1, "RY": 1, "RZ": 1, "CNOT": 2, "CZ": 2,
-              "SWAP": 2}
+GATE_WIRES = {"H": 1, "X": 1, "Y": 1, "Z": 1, "S": 1, "T": 1, "RX": 1, "RY": 1, "RZ": 1, "CNOT": 2, "CZ": 2, "SWAP": 2}
 ROTATIONS = ("RX", "RY", "RZ")
 _ANGLE = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)?\*?(pi)?(?:/(\d+\.?\d*))?$")
 
 
 class Config(TechniqueConfig):
     mode: Literal["classifier", "circuit_lab"] = Field(
-        "classifier", description="Train a quantum classifier, or build a small circuit by hand in the circuit "
-                                  "lab and look at its quantum state (no training).")
+        "classifier",
+        description="Train a quantum classifier, or build a small circuit by hand in the circuit "
+        "lab and look at its quantum state (no training).",
+    )
     dataset: Literal["moons", "circles", "xor", "spiral", "iris", "breast_cancer", "wine"] = Field(
-        "moons", description="What to classify: a 2-D toy set (moons, circles, XOR, spiral) or a small real "
-                             "table (iris flowers, breast tumours, wines) squeezed to a few inputs.")
-    noise: float = Field(0.15, ge=0.0, le=0.5, description="How much the points of a 2-D toy set are jittered "
-                         "(more noise: harder to separate).", json_schema_extra={"widget": "slider"})
+        "moons",
+        description="What to classify: a 2-D toy set (moons, circles, XOR, spiral) or a small real "
+        "table (iris flowers, breast tumours, wines) squeezed to a few inputs.",
+    )
+    noise: float = Field(
+        0.15,
+        ge=0.0,
+        le=0.5,
+        description="How much the points of a 2-D toy set are jittered (more noise: harder to separate).",
+        json_schema_extra={"widget": "slider"},
+    )
     n_samples: int = Field(200, ge=60, le=1000, description="How many points the 2-D toy set has.", title="Points")
-    n_features: int = Field(4, ge=2, le=8, description="Real tables are squeezed to this many inputs with PCA "
-                            "(their main directions of variation); 2-D toy sets always have 2 inputs.",
-                            title="Inputs (features)")
-    n_qubits: int = Field(4, ge=2, le=12, description="Qubits in the circuit. Each extra qubit doubles the "
-                          "simulation cost.", title="Qubits")
-    n_layers: int = Field(2, ge=1, le=8, description="Trainable layers of rotations and entangling gates. "
-                          "More layers: a more flexible (and slower) model.", title="Circuit layers")
+    n_features: int = Field(
+        4,
+        ge=2,
+        le=8,
+        description="Real tables are squeezed to this many inputs with PCA "
+        "(their main directions of variation); 2-D toy sets always have 2 inputs.",
+        title="Inputs (features)",
+    )
+    n_qubits: int = Field(
+        4,
+        ge=2,
+        le=12,
+        description="Qubits in the circuit. Each extra qubit doubles the simulation cost.",
+        title="Qubits",
+    )
+    n_layers: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Trainable layers of rotations and entangling gates. "
+        "More layers: a more flexible (and slower) model.",
+        title="Circuit layers",
+    )
     embedding: Literal["angle_x", "angle_y", "angle_z", "amplitude", "iqp"] = Field(
-        "angle_y", description="How inputs enter the circuit: as X, Y or Z rotation angles (one input per qubit; "
-                               "Z uses Hadamards first), as the amplitudes of the whole state (many inputs on "
-                               "few qubits), or IQP (rotations plus products of input pairs).")
+        "angle_y",
+        description="How inputs enter the circuit: as X, Y or Z rotation angles (one input per qubit; "
+        "Z uses Hadamards first), as the amplitudes of the whole state (many inputs on "
+        "few qubits), or IQP (rotations plus products of input pairs).",
+    )
     ansatz: Literal["basic", "strong"] = Field(
-        "strong", description="The trainable layer: basic (one rotation angle per qubit, then a ring of CNOTs) "
-                              "or strongly entangling (a general rotation with three angles per qubit, then a "
-                              "ring of CNOTs).")
-    reupload: bool = Field(True, description="Data re-uploading: feed the inputs in again before every layer, "
-                           "so the circuit can build more complex decision shapes.", title="Data re-uploading")
-    input_scaling: bool = Field(True, description="Learn how strongly each input is turned into a rotation "
-                                "(a trainable multiplier per qubit and layer).")
-    classical_before: bool = Field(False, description="Hybrid: a classical linear layer turns the inputs into "
-                                   "the circuit's inputs (lets few qubits take many inputs).",
-                                   title="Classical layer before")
-    classical_after: bool = Field(True, description="Hybrid: a classical linear layer turns the qubit "
-                                  "measurements into class scores. Off: each class reads one qubit directly.",
-                                  title="Classical layer after")
+        "strong",
+        description="The trainable layer: basic (one rotation angle per qubit, then a ring of CNOTs) "
+        "or strongly entangling (a general rotation with three angles per qubit, then a "
+        "ring of CNOTs).",
+    )
+    reupload: bool = Field(
+        True,
+        description="Data re-uploading: feed the inputs in again before every layer, "
+        "so the circuit can build more complex decision shapes.",
+        title="Data re-uploading",
+    )
+    input_scaling: bool = Field(
+        True,
+        description="Learn how strongly each input is turned into a rotation "
+        "(a trainable multiplier per qubit and layer).",
+    )
+    classical_before: bool = Field(
+        False,
+        description="Hybrid: a classical linear layer turns the inputs into "
+        "the circuit's inputs (lets few qubits take many inputs).",
+        title="Classical layer before",
+    )
+    classical_after: bool = Field(
+        True,
+        description="Hybrid: a classical linear layer turns the qubit "
+        "measurements into class scores. Off: each class reads one qubit directly.",
+        title="Classical layer after",
+    )
     simulator: Literal["auto", "default.qubit", "lightning.qubit", "lightning.gpu"] = Field(
-        "auto", description="Which simulator computes the circuit. Auto picks the fastest for the qubit count.")
-    shots: int = Field(1000, ge=0, le=100_000, description="Measurements taken to estimate each result "
-                       "(0: exact values only). Training always uses exact values (training with shots is far "
-                       "too slow here); shots are used to test the trained classifier and in the circuit lab.")
+        "auto", description="Which simulator computes the circuit. Auto picks the fastest for the qubit count."
+    )
+    shots: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="Measurements taken to estimate each result "
+        "(0: exact values only). Training always uses exact values (training with shots is far "
+        "too slow here); shots are used to test the trained classifier and in the circuit lab.",
+    )
     epochs: int = Field(12, ge=1, le=300, description="Passes over the training data.")
-    learning_rate: float = Field(0.08, ge=1e-4, le=1.0, description="Step size of the Adam optimiser (for the "
-                                 "quantum model and the classical baseline).", json_schema_extra={"log": True})
+    learning_rate: float = Field(
+        0.08,
+        ge=1e-4,
+        le=1.0,
+        description="Step size of the Adam optimiser (for the quantum model and the classical baseline).",
+        json_schema_extra={"log": True},
+    )
     batch_size: int = Field(50, ge=8, le=256, description="Examples per optimisation step.")
-    test_fraction: float = Field(0.25, ge=0.1, le=0.5, description="Share of examples held out to test both "
-                                 "models.", json_schema_extra={"widget": "slider"})
-    explain_rows: int = Field(40, ge=10, le=200, description="How many test examples SHAP explains (more is "
-                              "slower).")
-    gates: str = Field("H 0; CNOT 0 1", max_length=400, description="Circuit lab: gates separated by ';', e.g. "
-                       "'H 0; CNOT 0 1' (a Bell state) or 'RY 0 pi/3; CZ 0 1'. Gates: H, X, Y, Z, S, T, "
-                       "RX/RY/RZ <qubit> <angle>, CNOT/CZ/SWAP <qubit> <qubit>; qubits 0 to 7.")
+    test_fraction: float = Field(
+        0.25,
+        ge=0.1,
+        le=0.5,
+        description="Share of examples held out to test both models.",
+        json_schema_extra={"widget": "slider"},
+    )
+    explain_rows: int = Field(40, ge=10, le=200, description="How many test examples SHAP explains (more is slower).")
+    gates: str = Field(
+        "H 0; CNOT 0 1",
+        max_length=400,
+        description="Circuit lab: gates separated by ';', e.g. "
+        "'H 0; CNOT 0 1' (a Bell state) or 'RY 0 pi/3; CZ 0 1'. Gates: H, X, Y, Z, S, T, "
+        "RX/RY/RZ <qubit> <angle>, CNOT/CZ/SWAP <qubit> <qubit>; qubits 0 to 7.",
+    )
 
     # The form shows a setting only where it applies (hidden settings keep their values).
     SHOW_IF: ClassVar[dict] = {
         "gates": {"mode": ["circuit_lab"]},
-        **dict.fromkeys(("dataset", "n_qubits", "n_layers", "embedding", "ansatz", "reupload", "input_scaling",
-                         "classical_before", "classical_after", "simulator", "epochs", "learning_rate", "batch_size",
-                         "test_fraction", "explain_rows"), {"mode": ["classifier"]}),
+        **dict.fromkeys(
+            (
+                "dataset",
+                "n_qubits",
+                "n_layers",
+                "embedding",
+                "ansatz",
+                "reupload",
+                "input_scaling",
+                "classical_before",
+                "classical_after",
+                "simulator",
+                "epochs",
+                "learning_rate",
+                "batch_size",
+                "test_fraction",
+                "explain_rows",
+            ),
+            {"mode": ["classifier"]},
+        ),
         **dict.fromkeys(("noise", "n_samples"), {"mode": ["classifier"], "dataset": list(TOY_SETS)}),
         "n_features": {"mode": ["classifier"], "dataset": list(TABLE_SETS)},
     }
@@ -93,54 +171,78 @@ class Config(TechniqueConfig):
             parse_gates(self.gates)  # raises ValueError with a plain sentence
             return self
         if self.dataset in TABLE_SETS and self.n_features > TABLE_SETS[self.dataset][0]:
-            raise ValueError(f"`n_features` must be at most {TABLE_SETS[self.dataset][0]} for {self.dataset}, "
-                             f"which has only that many columns, but got {self.n_features}.")
+            raise ValueError(
+                f"`n_features` must be at most {TABLE_SETS[self.dataset][0]} for {self.dataset}, "
+                f"which has only that many columns, but got {self.n_features}."
+            )
         n_in, n_classes = data_shape(self)
         if not self.classical_before:
             _check_embedding(self, n_in)
         if not self.classical_after and n_classes > self.n_qubits:
-            raise ValueError(f"Without the classical layer after the circuit each of the {n_classes} classes "
-                             f"reads one qubit, so `n_qubits` must be at least {n_classes}, but got "
-                             f"{self.n_qubits}.")
+            raise ValueError(
+                f"Without the classical layer after the circuit each of the {n_classes} classes "
+                f"reads one qubit, so `n_qubits` must be at least {n_classes}, but got "
+                f"{self.n_qubits}."
+            )
         return self
 
 
 def _check_embedding(config: Config, n_in: int) -> None:
     """The inputs must fit the embedding: one per qubit (angles, IQP) or n_in + 1 <= 2^n_qubits (amplitudes)."""
-    if config.embedding == "amplitude" and n_in + 1 > 2 ** config.n_qubits:
+    if config.embedding == "amplitude" and n_in + 1 > 2**config.n_qubits:
         need = math.ceil(math.log2(n_in + 1))
         raise ValueError(
             f"Amplitude embedding stores the {n_in} inputs plus one constant in the "
-            f"2^{config.n_qubits} = {2 ** config.n_qubits} amplitudes of {config.n_qubits} qubits: use at "
-            f"least {need} qubits, fewer features, or turn on the classical layer before the circuit.")
+            f"2^{config.n_qubits} = {2**config.n_qubits} amplitudes of {config.n_qubits} qubits: use at "
+            f"least {need} qubits, fewer features, or turn on the classical layer before the circuit."
+        )
     if config.embedding != "amplitude" and n_in > config.n_qubits:
         raise ValueError(
             f"{config.embedding} embedding puts one input on each qubit, so {n_in} inputs need at least "
             f"{n_in} qubits, but `n_qubits` is {config.n_qubits}. Use more qubits, fewer features, "
-            "amplitude embedding, or turn on the classical layer before the circuit.")
+            "amplitude embedding, or turn on the classical layer before the circuit."
+        )
 
 
 PRESETS = {
-    "quick": {"mode": "classifier", "dataset": "moons", "n_qubits": 4, "n_layers": 2, "epochs": 12,
-              "explain_rows": 40},
-    "better": {"mode": "classifier", "dataset": "moons", "n_qubits": 4, "n_layers": 4, "epochs": 60,
-               "n_samples": 400, "learning_rate": 0.03, "explain_rows": 100},
+    "quick": {"mode": "classifier", "dataset": "moons", "n_qubits": 4, "n_layers": 2, "epochs": 12, "explain_rows": 40},
+    "better": {
+        "mode": "classifier",
+        "dataset": "moons",
+        "n_qubits": 4,
+        "n_layers": 4,
+        "epochs": 60,
+        "n_samples": 400,
+        "learning_rate": 0.03,
+        "explain_rows": 100,
+    },
     "bell_state": {"mode": "circuit_lab", "gates": "H 0; CNOT 0 1", "shots": 1000},
 }
 PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "bell_state": "Circuit lab: a Bell state"}
 
 METRICS = {
     # classifier
-    "test_accuracy": Metric("Quantum model: test accuracy", "percent",
-                            help="Share of held-out examples the hybrid quantum model classified right."),
-    "baseline_test_accuracy": Metric("Classical MLP: test accuracy", "percent",
-                                     help="The same split learned by a classical network with about as many "
-                                          "trainable numbers."),
-    "test_accuracy_shots": Metric("Quantum model, measured with shots", "percent",
-                                  help="Test accuracy when each <Z> is estimated from a finite number of "
-                                       "measurements instead of computed exactly."),
-    "chance_accuracy": Metric("Guessing the most common class", "percent",
-                              help="What a model that learned nothing would score on this test set."),
+    "test_accuracy": Metric(
+        "Quantum model: test accuracy",
+        "percent",
+        help="Share of held-out examples the hybrid quantum model classified right.",
+    ),
+    "baseline_test_accuracy": Metric(
+        "Classical MLP: test accuracy",
+        "percent",
+        help="The same split learned by a classical network with about as many trainable numbers.",
+    ),
+    "test_accuracy_shots": Metric(
+        "Quantum model, measured with shots",
+        "percent",
+        help="Test accuracy when each <Z> is estimated from a finite number of "
+        "measurements instead of computed exactly.",
+    ),
+    "chance_accuracy": Metric(
+        "Guessing the most common class",
+        "percent",
+        help="What a model that learned nothing would score on this test set.",
+    ),
     "train_accuracy": Metric("Quantum model: training accuracy", "percent"),
     "quantum_parameters": Metric("Trainable numbers in the circuit", "integer"),
     "classical_parameters": Metric("Trainable numbers in the classical layers", "integer"),
@@ -152,11 +254,17 @@ METRICS = {
     "n_train": Metric("Training examples", "integer"),
     "n_test": Metric("Test examples", "integer"),
     # circuit lab
-    "entanglement_entropy": Metric("Entanglement of qubit 0 (bits)", help="Von Neumann entropy of qubit 0's "
-                                   "state: 0 when it is independent of the others, 1 when maximally entangled."),
+    "entanglement_entropy": Metric(
+        "Entanglement of qubit 0 (bits)",
+        help="Von Neumann entropy of qubit 0's "
+        "state: 0 when it is independent of the others, 1 when maximally entangled.",
+    ),
     "top_probability": Metric("Most likely outcome's probability", "percent"),
-    "max_sampling_error": Metric("Largest sampling error", "percent", help="The largest gap between an "
-                                 "outcome's measured share and its exact probability."),
+    "max_sampling_error": Metric(
+        "Largest sampling error",
+        "percent",
+        help="The largest gap between an outcome's measured share and its exact probability.",
+    ),
     "n_qubits": Metric("Qubits used", "integer"),
     "n_gates": Metric("Gates", "integer"),
 }
@@ -180,17 +288,18 @@ def estimate_seconds(config: Config) -> float:
         return 1.0
     n_in, _ = data_shape(config)
     rows = table_rows(config)
-    size = 2 ** config.n_qubits  # state-vector length: the work per example doubles with each qubit
+    size = 2**config.n_qubits  # state-vector length: the work per example doubles with each qubit
     depth = config.n_layers / 2 * (1.0 if config.ansatz == "strong" else 0.6)
     batches = math.ceil(rows * (1 - config.test_fraction) / config.batch_size)
     step = 0.05 + 3.9e-6 * config.batch_size * size  # forward + backward of one batch
     evaluation = 0.02 + 1.3e-6 * rows * size  # forward pass over all rows, once per epoch
-    shap_rows = min(config.explain_rows * 2 ** n_in * 20, max(400, 4e5 / 2 ** max(0, config.n_qubits - 4)))
+    shap_rows = min(config.explain_rows * 2**n_in * 20, max(400, 4e5 / 2 ** max(0, config.n_qubits - 4)))
     busy = 1.3  # other runs share the cores: measured runs took about this much longer than the sum of steps
     return 2.5 + busy * depth * (config.epochs * (batches * step + evaluation) + 1.3e-6 * shap_rows * size)
 
 
 # --- the circuit lab's gate list --------------------------------------------------------------------------
+
 
 def parse_angle(text: str) -> float:
     """'0.5', '-pi/2', '2pi', 'pi/3' -> radians; raises ValueError with a plain sentence."""

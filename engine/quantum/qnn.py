@@ -9,6 +9,7 @@ classical MLP with about as many trainable parameters learns the same split for 
 The simulator is chosen for speed (:func:`choose_simulator`): ``default.qubit`` with backpropagation over the
 whole batch is fastest for small circuits, ``lightning.qubit``/``lightning.gpu`` with adjoint gradients for large.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ LIVE_GRID = 25  # the live decision surface is LIVE_GRID x LIVE_GRID points
 
 # --- simulator choice ----------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def lightning_gpu_available() -> bool:
     """True when the lightning.gpu plugin (NVIDIA GPU + pennylane-lightning-gpu) can be created."""
@@ -53,26 +55,35 @@ def choose_simulator(n_qubits: int, wanted: str = "auto", gpu: bool | None = Non
         return "lightning.qubit", "adjoint", "you chose it: compiled C++ simulator, adjoint gradients"
     if wanted == "lightning.gpu":
         if not gpu:
-            raise RunError("The lightning.gpu simulator is not available here (it needs an NVIDIA GPU and the "
-                           "pennylane-lightning-gpu package). Choose simulator 'auto'.")
+            raise RunError(
+                "The lightning.gpu simulator is not available here (it needs an NVIDIA GPU and the "
+                "pennylane-lightning-gpu package). Choose simulator 'auto'."
+            )
         return "lightning.gpu", "adjoint", "you chose it: GPU simulator, adjoint gradients"
     if n_qubits < LARGE_CIRCUIT_QUBITS:
-        return ("default.qubit", "backprop",
-                f"{n_qubits} qubits is small: default.qubit simulates the whole batch at once and backpropagates "
-                f"through it, which measured fastest below about {LARGE_CIRCUIT_QUBITS} qubits")
+        return (
+            "default.qubit",
+            "backprop",
+            f"{n_qubits} qubits is small: default.qubit simulates the whole batch at once and backpropagates "
+            f"through it, which measured fastest below about {LARGE_CIRCUIT_QUBITS} qubits",
+        )
     if gpu:
         return "lightning.gpu", "adjoint", f"{n_qubits} qubits is large and a GPU simulator is present"
-    return ("lightning.qubit", "adjoint", f"{n_qubits} qubits is large: the compiled lightning.qubit simulator "
-            "with adjoint gradients is faster there")
+    return (
+        "lightning.qubit",
+        "adjoint",
+        f"{n_qubits} qubits is large: the compiled lightning.qubit simulator with adjoint gradients is faster there",
+    )
 
 
 # --- the circuit and the hybrid model ------------------------------------------------------------------------
+
 
 def circuit_inputs(config: Config) -> int:
     """How many numbers enter the circuit per example (per-qubit angles, or amplitudes incl. a constant)."""
     n_in, _ = data_shape(config)
     if config.embedding == "amplitude":
-        return 2 ** config.n_qubits if config.classical_before else n_in + 1
+        return 2**config.n_qubits if config.classical_before else n_in + 1
     return config.n_qubits
 
 
@@ -108,17 +119,18 @@ def make_qnode(config: Config, device_name: str, diff_method: str | None, shots:
         for index in range(config.n_layers):
             if index == 0 or reupload:
                 embed(inputs * scaling[index if reupload else 0])
-            layer(weights[index:index + 1])
+            layer(weights[index : index + 1])
         return [qml.expval(qml.PauliZ(w)) for w in wires]
 
-    return qml.QNode(circuit, dev, interface="torch", diff_method=diff_method,
-                     **({"shots": shots} if shots else {}))
+    return qml.QNode(circuit, dev, interface="torch", diff_method=diff_method, **({"shots": shots} if shots else {}))
 
 
 def weight_shapes(config: Config) -> dict[str, tuple[int, ...]]:
     per_qubit = (3,) if config.ansatz == "strong" else ()
-    return {"weights": (config.n_layers, config.n_qubits, *per_qubit),
-            "scaling": (config.n_layers if reuploads(config) else 1, circuit_inputs(config))}
+    return {
+        "weights": (config.n_layers, config.n_qubits, *per_qubit),
+        "scaling": (config.n_layers if reuploads(config) else 1, circuit_inputs(config)),
+    }
 
 
 class HybridQNN(nn.Module):
@@ -130,8 +142,11 @@ class HybridQNN(nn.Module):
         self.n_classes, self.amplitude = n_classes, config.embedding == "amplitude"
         self.n_circuit = circuit_inputs(config)
         self.before = nn.Linear(n_in, self.n_circuit - self.amplitude) if config.classical_before else None
-        self.quantum = qml.qnn.TorchLayer(qnode, weight_shapes(config), init_method={
-            "weights": lambda t: nn.init.uniform_(t, 0, 2 * math.pi), "scaling": nn.init.ones_})
+        self.quantum = qml.qnn.TorchLayer(
+            qnode,
+            weight_shapes(config),
+            init_method={"weights": lambda t: nn.init.uniform_(t, 0, 2 * math.pi), "scaling": nn.init.ones_},
+        )
         self.quantum.scaling.requires_grad_(config.input_scaling)
         self.after = nn.Linear(config.n_qubits, n_classes) if config.classical_after else None
         self.gain = 3.0  # without a classical head each class reads one qubit's <Z> in [-1, 1]: sharpen it
@@ -144,7 +159,7 @@ class HybridQNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, n_in) -> (B, n_classes)
         z = self.quantum(self.circuit_input(x))  # (B, n_qubits) expectation values in [-1, 1]
-        return self.after(z) if self.after is not None else self.gain * z[:, :self.n_classes]
+        return self.after(z) if self.after is not None else self.gain * z[:, : self.n_classes]
 
 
 def build_model(config: Config, qnode) -> HybridQNN:
@@ -157,6 +172,7 @@ def baseline_hidden(n_params: int, n_in: int, n_classes: int) -> int:
 
 
 # --- data ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Data:
@@ -174,8 +190,15 @@ def load_data(config: Config) -> Data:
     if config.dataset in TOY_SETS:
         X, y = toy_2d(config.dataset, config.n_samples, config.noise, config.seed)
         tr, te = split(len(y), config.test_fraction, config.seed, y)
-        return Data(X[tr], y[tr], X[te], y[te], ["x1", "x2"], ["class 0", "class 1"],
-                    f"{config.dataset} ({config.n_samples} points, noise {config.noise:g})")
+        return Data(
+            X[tr],
+            y[tr],
+            X[te],
+            y[te],
+            ["x1", "x2"],
+            ["class 0", "class 1"],
+            f"{config.dataset} ({config.n_samples} points, noise {config.noise:g})",
+        )
     from sklearn.decomposition import PCA
 
     table = sklearn_table(config.dataset)
@@ -184,12 +207,19 @@ def load_data(config: Config) -> Data:
     pca = PCA(config.n_features, random_state=config.seed).fit((table.X[tr] - mean) / std)
     Z = pca.transform((table.X - mean) / std)
     Z = (Z / (Z[tr].std(0) + 1e-8)).astype(np.float32)  # (n, n_features): unit spread, a good rotation range
-    return Data(Z[tr], table.y[tr].astype(np.int64), Z[te], table.y[te].astype(np.int64),
-                [f"PC{i + 1}" for i in range(config.n_features)], list(table.class_names),
-                f"{table.title}, reduced to {config.n_features} principal components")
+    return Data(
+        Z[tr],
+        table.y[tr].astype(np.int64),
+        Z[te],
+        table.y[te].astype(np.int64),
+        [f"PC{i + 1}" for i in range(config.n_features)],
+        list(table.class_names),
+        f"{table.title}, reduced to {config.n_features} principal components",
+    )
 
 
 # --- training ------------------------------------------------------------------------------------------------
+
 
 def live_snapshot(data: Data, every: int):
     """``snapshot(model, epoch)`` for fit: the class-1 probability on a coarse grid, plus the training points."""
@@ -201,8 +231,13 @@ def live_snapshot(data: Data, every: int):
         if epoch != 1 and epoch % every:
             return None
         p1 = torch.softmax(model(grid), 1)[:, 1].reshape(xx.shape)  # (LIVE_GRID, LIVE_GRID)
-        return {"x": xx[0].round(3).tolist(), "y": yy[:, 0].round(3).tolist(), "z": p1.numpy().round(3).tolist(),
-                "epoch": epoch, **dots}
+        return {
+            "x": xx[0].round(3).tolist(),
+            "y": yy[:, 0].round(3).tolist(),
+            "z": p1.numpy().round(3).tolist(),
+            "epoch": epoch,
+            **dots,
+        }
 
     return snapshot
 
@@ -215,36 +250,61 @@ def train_qnn(config: Config, model: nn.Module, data: Data, progress: ProgressFn
 
     def evaluate(m):
         out = m(X_all)  # (n_train + n_test, n_classes)
-        out_tr, out_te = out[:len(Xtr)], out[len(Xtr):]
-        return {"test_loss": loss_fn(out_te, yte).item(), "train_accuracy": accuracy(out_tr, ytr),
-                "test_accuracy": accuracy(out_te, yte)}
+        out_tr, out_te = out[: len(Xtr)], out[len(Xtr) :]
+        return {
+            "test_loss": loss_fn(out_te, yte).item(),
+            "train_accuracy": accuracy(out_tr, ytr),
+            "test_accuracy": accuracy(out_te, yte),
+        }
 
     snapshot = live_snapshot(data, max(2, math.ceil(config.epochs / 6))) if Xtr.shape[1] == 2 else None
     tracker = Tracker(progress, config.epochs)
-    fit(model, Xtr, ytr, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, evaluate=evaluate, seed=config.seed, snapshot=snapshot)
+    fit(
+        model,
+        Xtr,
+        ytr,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=tracker,
+        evaluate=evaluate,
+        seed=config.seed,
+        snapshot=snapshot,
+    )
     return tracker
 
 
 def train_baseline(config: Config, baseline: nn.Module, data: Data) -> int:
     """The classical MLP on the same split, optimiser and learning rate, until it settles; returns its epochs."""
     epochs = max(config.epochs, BASELINE_EPOCHS)
-    fit(baseline, torch.as_tensor(data.X_train), torch.as_tensor(data.y_train), loss_fn=nn.CrossEntropyLoss(),
-        epochs=epochs, lr=config.learning_rate, batch_size=config.batch_size, tracker=Tracker(None, epochs),
-        seed=config.seed)
+    fit(
+        baseline,
+        torch.as_tensor(data.X_train),
+        torch.as_tensor(data.y_train),
+        loss_fn=nn.CrossEntropyLoss(),
+        epochs=epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=Tracker(None, epochs),
+        seed=config.seed,
+    )
     return epochs
 
 
 # --- results -------------------------------------------------------------------------------------------------
 
+
 def score_on_test(config: Config, model: nn.Module, baseline: nn.Module, data: Data, sim: str) -> dict:
     """Both models on the test set (the QNN exactly, and measured with shots), and the chance level."""
     Xtr, Xte = torch.as_tensor(data.X_train), torch.as_tensor(data.X_test)
     pred = predict(model, Xte).argmax(1).numpy()
-    metrics = {"test_accuracy": float((pred == data.y_test).mean()),
-               "baseline_test_accuracy": float((predict(baseline, Xte).argmax(1).numpy() == data.y_test).mean()),
-               "chance_accuracy": float(np.bincount(data.y_test).max() / len(data.y_test)),
-               "train_accuracy": accuracy(predict(model, Xtr), torch.as_tensor(data.y_train))}
+    metrics = {
+        "test_accuracy": float((pred == data.y_test).mean()),
+        "baseline_test_accuracy": float((predict(baseline, Xte).argmax(1).numpy() == data.y_test).mean()),
+        "chance_accuracy": float(np.bincount(data.y_test).max() / len(data.y_test)),
+        "train_accuracy": accuracy(predict(model, Xtr), torch.as_tensor(data.y_train)),
+    }
     if config.shots:  # the trained weights in a circuit measured `shots` times per example: sampling noise
         shot_model = build_model(config, make_qnode(config, sim, None, shots=config.shots))
         shot_model.load_state_dict(model.state_dict())
@@ -255,15 +315,23 @@ def score_on_test(config: Config, model: nn.Module, baseline: nn.Module, data: D
 def result_arrays(model: nn.Module, baseline: nn.Module, data: Data) -> dict:
     """Data, test predictions and (2-D data) both models' class-1 probability on a fine grid."""
     Xte = torch.as_tensor(data.X_test)
-    arrays = {"X_train": data.X_train, "y_train": data.y_train, "X_test": data.X_test, "y_test": data.y_test,
-              "pred_test": predict(model, Xte).argmax(1).numpy(),
-              "baseline_pred_test": predict(baseline, Xte).argmax(1).numpy()}
+    arrays = {
+        "X_train": data.X_train,
+        "y_train": data.y_train,
+        "X_test": data.X_test,
+        "y_test": data.y_test,
+        "pred_test": predict(model, Xte).argmax(1).numpy(),
+        "baseline_pred_test": predict(baseline, Xte).argmax(1).numpy(),
+    }
     if data.X_train.shape[1] == 2:
         xx, yy, points = grid_2d(np.concatenate([data.X_train, data.X_test]), steps=60)
         grid = torch.as_tensor(points)  # (3600, 2)
-        arrays.update(grid_xx=xx, grid_yy=yy,
-                      grid_qnn=torch.softmax(predict(model, grid), 1)[:, 1].numpy().reshape(xx.shape),
-                      grid_baseline=torch.softmax(predict(baseline, grid), 1)[:, 1].numpy().reshape(xx.shape))
+        arrays.update(
+            grid_xx=xx,
+            grid_yy=yy,
+            grid_qnn=torch.softmax(predict(model, grid), 1)[:, 1].numpy().reshape(xx.shape),
+            grid_baseline=torch.softmax(predict(baseline, grid), 1)[:, 1].numpy().reshape(xx.shape),
+        )
     return arrays
 
 
@@ -290,16 +358,34 @@ def run(config: Config, progress: ProgressFn) -> Result:
     tracker = train_qnn(config, model, data, progress)
     baseline_epochs = train_baseline(config, baseline, data)
     metrics = score_on_test(config, model, baseline, data, sim)
-    metrics.update(quantum_parameters=quantum_params, classical_parameters=params - quantum_params,
-                   parameters=params, baseline_parameters=count_parameters(baseline), baseline_hidden=hidden,
-                   epochs_run=len(tracker.rows), baseline_epochs=baseline_epochs, n_train=len(data.y_train),
-                   n_test=len(data.y_test))
+    metrics.update(
+        quantum_parameters=quantum_params,
+        classical_parameters=params - quantum_params,
+        parameters=params,
+        baseline_parameters=count_parameters(baseline),
+        baseline_hidden=hidden,
+        epochs_run=len(tracker.rows),
+        baseline_epochs=baseline_epochs,
+        n_train=len(data.y_train),
+        n_test=len(data.y_test),
+    )
     headline = ("test_accuracy", "baseline_test_accuracy") + (("test_accuracy_shots",) if config.shots else ())
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, headline=headline,
-        models={"qnn": model, "baseline": baseline}, arrays=result_arrays(model, baseline, data),
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=headline,
+        models={"qnn": model, "baseline": baseline},
+        arrays=result_arrays(model, baseline, data),
         stopped=tracker.stopped,
-        info={"feature_names": data.feature_names, "class_names": data.class_names, "title": data.title,
-              "simulator": sim, "diff_method": diff, "simulator_reason": reason,
-              "circuit": trained_circuit(model, qnode, data),
-              "input_shapes": {"qnn": [data.X_train.shape[1]], "baseline": [data.X_train.shape[1]]}})
+        info={
+            "feature_names": data.feature_names,
+            "class_names": data.class_names,
+            "title": data.title,
+            "simulator": sim,
+            "diff_method": diff,
+            "simulator_reason": reason,
+            "circuit": trained_circuit(model, qnode, data),
+            "input_shapes": {"qnn": [data.X_train.shape[1]], "baseline": [data.X_train.shape[1]]},
+        },
+    )

@@ -4,6 +4,7 @@ Circuits are drawn as real figures (:func:`circuit_figure`): wires are horizonta
 a CNOT a control dot joined by a vertical line to a target circle. Classes keep one colour everywhere
 (``charts.CLASS_COLORS``), on a pale decision surface they stand out from.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,17 @@ from engine.core.contract import Result
 
 MAX_COLUMNS = 16  # a longer circuit wraps onto further, evenly filled rows, so gates stay readable when narrow
 BOX = 0.36  # half the width and height of a gate box, in columns / wire spacings
-SHORT = {"Hadamard": "H", "PauliX": "X", "PauliY": "Y", "PauliZ": "Z", "StatePrep": "amplitudes",
-         "AmplitudeEmbedding": "amplitudes", "MottonenStatePreparation": "amplitudes", "MultiRZ": "ZZ",
-         "IsingZZ": "ZZ"}
+SHORT = {
+    "Hadamard": "H",
+    "PauliX": "X",
+    "PauliY": "Y",
+    "PauliZ": "Z",
+    "StatePrep": "amplitudes",
+    "AmplitudeEmbedding": "amplitudes",
+    "MottonenStatePreparation": "amplitudes",
+    "MultiRZ": "ZZ",
+    "IsingZZ": "ZZ",
+}
 CONTROLLED = {"CNOT": "target", "CZ": "control", "SWAP": "swap"}  # two-qubit gates drawn as symbols on a link
 
 
@@ -68,22 +77,60 @@ def circuit_figure(ops: list[dict], n_wires: int, *, title: str, caption: str, m
     for row in range(rows):
         for w in range(n_wires):
             y = at(row * width, w)[1]
-            fig.add_shape(type="line", x0=-0.6, x1=span - 0.4, y0=y, y1=y, name="wire", layer="below",
-                          line=dict(color="#555", width=1.5))
+            fig.add_shape(
+                type="line",
+                x0=-0.6,
+                x1=span - 0.4,
+                y0=y,
+                y1=y,
+                name="wire",
+                layer="below",
+                line=dict(color="#555", width=1.5),
+            )
     for op, column in zip(ops, columns):
         _draw_op(fig, op, column, at, symbols, labels)
     for kind, (xs, ys) in symbols.items():
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=kind, hoverinfo="skip", showlegend=False,
-                                     marker=_SYMBOL_STYLE[kind]))
-    fig.add_trace(go.Scatter(x=labels[0], y=labels[1], text=labels[2], hovertext=labels[3], mode="text",
-                             name="labels", hoverinfo="text", showlegend=False, textfont=dict(size=12, color="#111")))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="markers",
+                    name=kind,
+                    hoverinfo="skip",
+                    showlegend=False,
+                    marker=_SYMBOL_STYLE[kind],
+                )
+            )
+    fig.add_trace(
+        go.Scatter(
+            x=labels[0],
+            y=labels[1],
+            text=labels[2],
+            hovertext=labels[3],
+            mode="text",
+            name="labels",
+            hoverinfo="text",
+            showlegend=False,
+            textfont=dict(size=12, color="#111"),
+        )
+    )
     ticks = [at(row * width, w) for row in range(rows) for w in range(n_wires)]
     fig.update_layout(
-        title=title, showlegend=False, plot_bgcolor="white", height=90 + 46 * rows * (n_wires + 1),
+        title=title,
+        showlegend=False,
+        plot_bgcolor="white",
+        height=90 + 46 * rows * (n_wires + 1),
         xaxis=dict(visible=False, range=[-0.9, span - 0.3], fixedrange=True),
-        yaxis=dict(range=[ticks[-1][1] - 0.7, 0.7], fixedrange=True, showgrid=False, zeroline=False,
-                   tickvals=[y for _, y in ticks], ticktext=[f"q{w} |0⟩" for _ in range(rows) for w in range(n_wires)]))
+        yaxis=dict(
+            range=[ticks[-1][1] - 0.7, 0.7],
+            fixedrange=True,
+            showgrid=False,
+            zeroline=False,
+            tickvals=[y for _, y in ticks],
+            ticktext=[f"q{w} |0⟩" for _ in range(rows) for w in range(n_wires)],
+        ),
+    )
     return charts.captioned(fig, caption)
 
 
@@ -99,8 +146,9 @@ def _draw_op(fig: go.Figure, op: dict, column: int, at, symbols: dict, labels: t
     wires = op["wires"]
     if op["name"] in CONTROLLED and len(wires) == 2:
         (x, y0), (_, y1) = at(column, wires[0]), at(column, wires[1])
-        fig.add_shape(type="line", x0=x, x1=x, y0=y0, y1=y1, name="link", layer="below",
-                      line=dict(color="#111", width=2))
+        fig.add_shape(
+            type="line", x0=x, x1=x, y0=y0, y1=y1, name="link", layer="below", line=dict(color="#111", width=2)
+        )
         first, second = ("control", CONTROLLED[op["name"]]) if op["name"] != "SWAP" else ("swap", "swap")
         for kind, y in ((first, y0), (second, y1)):
             symbols[kind][0].append(x)
@@ -109,8 +157,17 @@ def _draw_op(fig: go.Figure, op: dict, column: int, at, symbols: dict, labels: t
     x, top = at(column, min(wires))
     bottom = at(column, max(wires))[1]
     kind = "measure" if op["name"] == "<Z>" else "gate"
-    fig.add_shape(type="rect", x0=x - BOX, x1=x + BOX, y0=bottom - BOX, y1=top + BOX, name=kind, layer="below",
-                  fillcolor="#eef3fb" if kind == "gate" else "#f4f4f4", line=dict(color="#2d3e50", width=1.2))
+    fig.add_shape(
+        type="rect",
+        x0=x - BOX,
+        x1=x + BOX,
+        y0=bottom - BOX,
+        y1=top + BOX,
+        name=kind,
+        layer="below",
+        fillcolor="#eef3fb" if kind == "gate" else "#f4f4f4",
+        line=dict(color="#2d3e50", width=1.2),
+    )
     labels[0].append(x)
     labels[1].append((top + bottom) / 2)
     name = SHORT.get(op["name"], op["name"][:6])
@@ -121,44 +178,78 @@ def _draw_op(fig: go.Figure, op: dict, column: int, at, symbols: dict, labels: t
 
 # --- circuit lab --------------------------------------------------------------------------------------------
 
+
 def _lab_figures(result: Result) -> dict:
     a, info, m, shots = result.arrays, result.info, result.metrics, result.config.shots
     basis = info["basis"]
-    figs = {"Circuit diagram": circuit_figure(
-        info["circuit"], int(m["n_qubits"]), title="Your circuit",
-        caption="Time runs left to right; each line is a qubit, starting in |0⟩. Boxes are one-qubit gates (hover "
-                "for angles); a dot joined to ⊕ is a CNOT: it flips the target qubit when the dot's qubit is 1.")}
-    amp = go.Figure([go.Bar(x=basis, y=a["amplitudes_real"], name="real part"),
-                     go.Bar(x=basis, y=a["amplitudes_imag"], name="imaginary part")])
+    figs = {
+        "Circuit diagram": circuit_figure(
+            info["circuit"],
+            int(m["n_qubits"]),
+            title="Your circuit",
+            caption="Time runs left to right; each line is a qubit, starting in |0⟩. Boxes are one-qubit gates (hover "
+            "for angles); a dot joined to ⊕ is a CNOT: it flips the target qubit when the dot's qubit is 1.",
+        )
+    }
+    amp = go.Figure(
+        [
+            go.Bar(x=basis, y=a["amplitudes_real"], name="real part"),
+            go.Bar(x=basis, y=a["amplitudes_imag"], name="imaginary part"),
+        ]
+    )
     amp.update_layout(title="State amplitudes", barmode="group", yaxis_title="amplitude", yaxis_range=[-1, 1])
     figs["Amplitudes"] = charts.captioned(
-        amp, "The quantum state is one complex number per basis state; its squared size is the chance of "
-             "measuring that outcome. Qubit 0 is the leftmost bit.")
+        amp,
+        "The quantum state is one complex number per basis state; its squared size is the chance of "
+        "measuring that outcome. Qubit 0 is the leftmost bit.",
+    )
     probs = go.Figure(go.Bar(x=basis, y=a["probabilities"], name="exact"))
     if "sampled" in a:
         noise = 2 * np.sqrt(a["probabilities"] * (1 - a["probabilities"]) / shots)
-        probs.add_trace(go.Bar(x=basis, y=a["sampled"], name=f"measured {shots:,} times",
-                               error_y=dict(type="data", array=noise, visible=True)))
+        probs.add_trace(
+            go.Bar(
+                x=basis,
+                y=a["sampled"],
+                name=f"measured {shots:,} times",
+                error_y=dict(type="data", array=noise, visible=True),
+            )
+        )
     probs.update_layout(title="Measurement probabilities", barmode="group", yaxis_title="probability")
     figs["Probabilities"] = charts.captioned(
-        probs, "Exact probabilities next to the share of outcomes in simulated measurements. Error bars: "
-               "±2 standard errors expected from sampling alone; more shots shrink them.")
+        probs,
+        "Exact probabilities next to the share of outcomes in simulated measurements. Error bars: "
+        "±2 standard errors expected from sampling alone; more shots shrink them.",
+    )
     return figs
 
 
 # --- classifier -----------------------------------------------------------------------------------------------
 
+
 def _training_figure(result: Result) -> go.Figure:
     h, m = result.history, result.metrics
-    curves = charts.learning_curves(h, ["loss", "test_loss", "train_accuracy", "test_accuracy"],
-                                    title="Quantum model: loss and accuracy per epoch")
-    for y, name, dash in ((m["baseline_test_accuracy"], "classical baseline, final test accuracy", "dot"),
-                          (m["chance_accuracy"], "guessing the most common class", "dash")):
-        curves.add_trace(go.Scatter(x=[h["step"].min(), h["step"].max()], y=[y] * 2, mode="lines", yaxis="y2",
-                                    name=name, line=dict(dash=dash, color="grey")))
+    curves = charts.learning_curves(
+        h, ["loss", "test_loss", "train_accuracy", "test_accuracy"], title="Quantum model: loss and accuracy per epoch"
+    )
+    for y, name, dash in (
+        (m["baseline_test_accuracy"], "classical baseline, final test accuracy", "dot"),
+        (m["chance_accuracy"], "guessing the most common class", "dash"),
+    ):
+        curves.add_trace(
+            go.Scatter(
+                x=[h["step"].min(), h["step"].max()],
+                y=[y] * 2,
+                mode="lines",
+                yaxis="y2",
+                name=name,
+                line=dict(dash=dash, color="grey"),
+            )
+        )
     return charts.captioned(
-        curves, "The loss should fall and the accuracies rise above the dashed chance line. The dotted line is the "
-                f"test accuracy the classical baseline reached after {m['baseline_epochs']} epochs.")
+        curves,
+        "The loss should fall and the accuracies rise above the dashed chance line. The dotted line is the "
+        f"test accuracy the classical baseline reached after {m['baseline_epochs']} epochs.",
+    )
 
 
 def _boundaries_figure(result: Result) -> go.Figure:
@@ -167,9 +258,16 @@ def _boundaries_figure(result: Result) -> go.Figure:
     a, m, names = result.arrays, result.metrics, result.info["class_names"]
     X = np.concatenate([a["X_train"], a["X_test"]])
     y = np.concatenate([a["y_train"], a["y_test"]])
-    fig = make_subplots(1, 2, horizontal_spacing=0.06, shared_yaxes=True, subplot_titles=(
-        f"Quantum model ({m['parameters']} parameters): {m['test_accuracy']:.0%} test",
-        f"Classical MLP ({m['baseline_parameters']} parameters): {m['baseline_test_accuracy']:.0%} test"))
+    fig = make_subplots(
+        1,
+        2,
+        horizontal_spacing=0.06,
+        shared_yaxes=True,
+        subplot_titles=(
+            f"Quantum model ({m['parameters']} parameters): {m['test_accuracy']:.0%} test",
+            f"Classical MLP ({m['baseline_parameters']} parameters): {m['baseline_test_accuracy']:.0%} test",
+        ),
+    )
     for col, key in ((1, "grid_qnn"), (2, "grid_baseline")):
         panel = charts.class_surface(a["grid_xx"], a["grid_yy"], a[key], X, y, title="", class_names=names)
         for trace in panel.data:
@@ -177,9 +275,11 @@ def _boundaries_figure(result: Result) -> go.Figure:
             fig.add_trace(trace, 1, col)
     fig.update_layout(title="Decision boundaries, side by side", height=460, legend=dict(orientation="h", y=-0.12))
     return charts.captioned(
-        fig, "Background: each model's probability of class 1 at every point (blue: class 0, red: class 1, dark "
-             "line: the boundary); dots: the data in their class colours. Compare the shapes the quantum circuit "
-             "and the classical network draw.")
+        fig,
+        "Background: each model's probability of class 1 at every point (blue: class 0, red: class 1, dark "
+        "line: the boundary); dots: the data in their class colours. Compare the shapes the quantum circuit "
+        "and the classical network draw.",
+    )
 
 
 def _classifier_figures(result: Result) -> dict:
@@ -188,19 +288,27 @@ def _classifier_figures(result: Result) -> dict:
     if "grid_qnn" in a:
         figs["Decision boundaries"] = _boundaries_figure(result)
     else:
-        figs["Confusion matrix"] = charts.confusion_matrix(a["y_test"], a["pred_test"], info["class_names"],
-                                                           title="Quantum model: confusion matrix (test set)")
+        figs["Confusion matrix"] = charts.confusion_matrix(
+            a["y_test"], a["pred_test"], info["class_names"], title="Quantum model: confusion matrix (test set)"
+        )
     figs["Circuit diagram"] = circuit_figure(
-        info["circuit"], config.n_qubits, measure=True,
+        info["circuit"],
+        config.n_qubits,
+        measure=True,
         title=f"The trained circuit ({config.n_qubits} qubits, {config.n_layers} layers, one test example)",
         caption="Time runs left to right, one line per qubit. The embedding rotations carry this example's inputs, "
-                "Rot boxes hold trained angles (hover a box for its numbers), a dot joined to ⊕ is a CNOT that "
-                "entangles two qubits, and ⟨Z⟩ is each qubit's measurement, fed to the classical layer.")
+        "Rot boxes hold trained angles (hover a box for its numbers), a dot joined to ⊕ is a CNOT that "
+        "entangles two qubits, and ⟨Z⟩ is each qubit's measurement, fed to the classical layer.",
+    )
     names = ["quantum (circuit angles + input scales)", "classical layers of the hybrid", "classical baseline MLP"]
     values = [m["quantum_parameters"], m["classical_parameters"], m["baseline_parameters"]]
-    figs["Parameters"] = charts.bar(names, values, title="Trainable parameters",
-                                    caption="The baseline MLP gets about as many trainable numbers as the "
-                                            "whole hybrid quantum model, so the comparison is fair.")
+    figs["Parameters"] = charts.bar(
+        names,
+        values,
+        title="Trainable parameters",
+        caption="The baseline MLP gets about as many trainable numbers as the "
+        "whole hybrid quantum model, so the comparison is fair.",
+    )
     return figs
 
 
@@ -212,13 +320,19 @@ def figures(result: Result) -> dict:
 def live_figure(snapshot: dict):
     """The quantum model's current decision surface (2-D data) with the training points, redrawn as it trains."""
     xx, yy = np.meshgrid(snapshot["x"], snapshot["y"])
-    fig = charts.class_surface(xx, yy, np.asarray(snapshot["z"]), np.asarray(snapshot["points"]),
-                               np.asarray(snapshot["labels"]),
-                               title=f"Quantum model's decision surface, epoch {snapshot['epoch']}")
+    fig = charts.class_surface(
+        xx,
+        yy,
+        np.asarray(snapshot["z"]),
+        np.asarray(snapshot["points"]),
+        np.asarray(snapshot["labels"]),
+        title=f"Quantum model's decision surface, epoch {snapshot['epoch']}",
+    )
     return charts.captioned(fig, "The probability of class 1 the circuit gives each point, as it learns.")
 
 
 # --- SHAP ---------------------------------------------------------------------------------------------------
+
 
 def _shap_rows(result: Result) -> tuple[np.ndarray, np.ndarray]:
     """Test rows and background rows sized so n * 2^d * background stays within about a second of simulation."""
@@ -227,10 +341,13 @@ def _shap_rows(result: Result) -> tuple[np.ndarray, np.ndarray]:
     X = a["X_test"][rng.choice(len(a["X_test"]), min(config.explain_rows, len(a["X_test"])), replace=False)]
     d = X.shape[1]
     budget = max(400, int(4e5 / 2 ** max(0, config.n_qubits - 4)))
-    n_bg = int(min(20, max(1, budget // (len(X) * 2 ** d))))
-    background = (a["X_train"][rng.choice(len(a["X_train"]), n_bg, replace=False)] if n_bg > 1
-                  else a["X_train"].mean(0, keepdims=True))
-    return X[:max(5, budget // (2 ** d * n_bg))], background
+    n_bg = int(min(20, max(1, budget // (len(X) * 2**d))))
+    background = (
+        a["X_train"][rng.choice(len(a["X_train"]), n_bg, replace=False)]
+        if n_bg > 1
+        else a["X_train"].mean(0, keepdims=True)
+    )
+    return X[: max(5, budget // (2**d * n_bg))], background
 
 
 def explain(result: Result):
@@ -245,13 +362,20 @@ def explain(result: Result):
     info = result.info
     out = {}
     for title, name in (("Quantum model", "qnn"), ("Classical baseline", "baseline")):
+
         def f(Z, model=result.models[name]):
             with torch.no_grad():
-                return np.concatenate([torch.softmax(model(torch.as_tensor(Z[i:i + 4096])), 1).numpy()
-                                       for i in range(0, len(Z), 4096)])
+                return np.concatenate(
+                    [torch.softmax(model(torch.as_tensor(Z[i : i + 4096])), 1).numpy() for i in range(0, len(Z), 4096)]
+                )
 
-        out[title] = explain_function(f, X, background, feature_names=list(info["feature_names"]),
-                                      output_names=[f"P({c})" for c in info["class_names"]])
+        out[title] = explain_function(
+            f,
+            X,
+            background,
+            feature_names=list(info["feature_names"]),
+            output_names=[f"P({c})" for c in info["class_names"]],
+        )
     return out
 
 
@@ -261,31 +385,47 @@ def explain_figures(result: Result, explanation) -> dict:
         return {}
     from engine.core.explain import global_importance
 
-    fig = charts.compare_importance({title: (list(e.feature_names), global_importance(e))
-                                     for title, e in explanation.items()})
+    fig = charts.compare_importance(
+        {title: (list(e.feature_names), global_importance(e)) for title, e in explanation.items()}
+    )
     fig.update_layout(title="Which inputs each model relies on (mean |SHAP|)")
-    return {"Quantum vs classical: input importance": charts.captioned(
-        fig, "Each bar is an input's average effect on the predicted class probabilities. Similar bars: both models "
-             "learned to use the inputs alike.")}
+    return {
+        "Quantum vs classical: input importance": charts.captioned(
+            fig,
+            "Each bar is an input's average effect on the predicted class probabilities. Similar bars: both models "
+            "learned to use the inputs alike.",
+        )
+    }
 
 
 # --- words --------------------------------------------------------------------------------------------------
+
 
 def _describe_lab(result: Result) -> str:
     m, p, config = result.metrics, result.arrays["probabilities"], result.config
     basis = np.asarray(result.info["basis"])
     top = np.argsort(p)[::-1][: min(4, int((p > 1e-9).sum()))]
     outcomes = ", ".join(f"{basis[i]} {p[i]:.1%}" for i in top)
-    text = (f"Your {m['n_gates']}-gate circuit on {m['n_qubits']} qubits ends in a state whose most likely "
-            f"outcomes are {outcomes}. ")
+    text = (
+        f"Your {m['n_gates']}-gate circuit on {m['n_qubits']} qubits ends in a state whose most likely "
+        f"outcomes are {outcomes}. "
+    )
     if "max_sampling_error" in m:
-        text += (f"Measured {config.shots:,} times, no outcome's share strayed more than "
-                 f"{m['max_sampling_error']:.1%} from its exact probability: that is sampling noise. ")
+        text += (
+            f"Measured {config.shots:,} times, no outcome's share strayed more than "
+            f"{m['max_sampling_error']:.1%} from its exact probability: that is sampling noise. "
+        )
     ent = m["entanglement_entropy"]
-    kind = ("not entangled with the others" if ent < 0.01 else "maximally entangled with the others, as in a Bell "
-            "state" if ent > 0.99 else "partly entangled with the others")
-    return text + (f"Qubit 0's entanglement entropy is {ent:.2f} bit (0: independent, 1: maximal), so qubit 0 is "
-                   f"{kind}.")
+    kind = (
+        "not entangled with the others"
+        if ent < 0.01
+        else "maximally entangled with the others, as in a Bell state"
+        if ent > 0.99
+        else "partly entangled with the others"
+    )
+    return text + (
+        f"Qubit 0's entanglement entropy is {ent:.2f} bit (0: independent, 1: maximal), so qubit 0 is {kind}."
+    )
 
 
 def at_chance(accuracy: float, chance: float, n_test: int) -> bool:
@@ -299,8 +439,10 @@ def _advice(result: Result) -> str:
     if c.learning_rate >= 0.3:
         tips.append(f"lower the learning rate (it is {c.learning_rate:g}; 0.08 works on the quick preset)")
     if c.learning_rate <= 0.005 or c.epochs < 8:
-        tips.append(f"train longer or faster (learning rate {c.learning_rate:g}, {c.epochs} epochs; the quick "
-                    "preset uses 0.08 and 12)")
+        tips.append(
+            f"train longer or faster (learning rate {c.learning_rate:g}, {c.epochs} epochs; the quick "
+            "preset uses 0.08 and 12)"
+        )
     if not c.reupload and c.embedding != "amplitude":
         tips.append("turn on data re-uploading")
     if not c.input_scaling:
@@ -315,8 +457,10 @@ def _advice(result: Result) -> str:
 def _baseline_also_failed(c) -> str:
     if c.dataset in ("moons", "circles", "xor", "spiral") and c.noise >= 0.3:
         return f"The classical MLP did no better either: at noise {c.noise:g} the classes overlap; lower the noise."
-    return ("The classical MLP, trained with the same learning rate and batch size, did no better either, which "
-            "points at those settings rather than at the circuit.")
+    return (
+        "The classical MLP, trained with the same learning rate and batch size, did no better either, which "
+        "points at those settings rather than at the circuit."
+    )
 
 
 def _verdict(m: dict) -> str:
@@ -324,31 +468,45 @@ def _verdict(m: dict) -> str:
     word = "matched" if diff == 0 else "beat" if diff > 0 else "fell short of"
     p = (m["test_accuracy"] + m["baseline_test_accuracy"]) / 2
     noise = 2 * math.sqrt(max(p * (1 - p), 1 / m["n_test"]) * m["n_test"])  # two standard errors, in examples
-    size = (f" by {abs(diff)} test example{'s' if abs(diff) != 1 else ''}, a gap within sampling noise"
-            if 0 < abs(diff) <= noise else f" by {abs(diff)} test examples" if diff else "")
-    return (f"{word} a classical MLP with {m['baseline_parameters']} parameters trained for {m['baseline_epochs']} "
-            f"epochs ({m['baseline_test_accuracy']:.1%}){size}")
+    size = (
+        f" by {abs(diff)} test example{'s' if abs(diff) != 1 else ''}, a gap within sampling noise"
+        if 0 < abs(diff) <= noise
+        else f" by {abs(diff)} test examples"
+        if diff
+        else ""
+    )
+    return (
+        f"{word} a classical MLP with {m['baseline_parameters']} parameters trained for {m['baseline_epochs']} "
+        f"epochs ({m['baseline_test_accuracy']:.1%}){size}"
+    )
 
 
 def _describe_classifier(result: Result) -> str:
     m, info, c = result.metrics, result.info, result.config
-    text = (f"A {c.n_qubits}-qubit, {c.n_layers}-layer circuit ({c.embedding} embedding, {c.ansatz} layers"
-            f"{', data re-uploading' if c.reupload else ''}) with {m['quantum_parameters']} quantum and "
-            f"{m['classical_parameters']} classical parameters trained for {m['epochs_run']} epochs on "
-            f"{info['title']}. It got **{m['test_accuracy']:.1%}** of {m['n_test']} test examples right and "
-            f"{_verdict(m)}.")
+    text = (
+        f"A {c.n_qubits}-qubit, {c.n_layers}-layer circuit ({c.embedding} embedding, {c.ansatz} layers"
+        f"{', data re-uploading' if c.reupload else ''}) with {m['quantum_parameters']} quantum and "
+        f"{m['classical_parameters']} classical parameters trained for {m['epochs_run']} epochs on "
+        f"{info['title']}. It got **{m['test_accuracy']:.1%}** of {m['n_test']} test examples right and "
+        f"{_verdict(m)}."
+    )
     if at_chance(m["test_accuracy"], m["chance_accuracy"], m["n_test"]):
-        text += (f" **That is no better than guessing the most common class ({m['chance_accuracy']:.1%}): the "
-                 f"circuit learned nothing useful.** {_advice(result)}")
+        text += (
+            f" **That is no better than guessing the most common class ({m['chance_accuracy']:.1%}): the "
+            f"circuit learned nothing useful.** {_advice(result)}"
+        )
         if at_chance(m["baseline_test_accuracy"], m["chance_accuracy"], m["n_test"]):
             text += " " + _baseline_also_failed(c)
     if "test_accuracy_shots" in m:
-        text += (f" Measured with {c.shots:,} shots per example instead of exact values, it scored "
-                 f"{m['test_accuracy_shots']:.1%}.")
+        text += (
+            f" Measured with {c.shots:,} shots per example instead of exact values, it scored "
+            f"{m['test_accuracy_shots']:.1%}."
+        )
     if result.stopped:
         text += " You stopped it early."
-    return text + (f" Simulator: **{info['simulator']}** ({info['diff_method']} gradients), because "
-                   f"{info['simulator_reason']}.")
+    return text + (
+        f" Simulator: **{info['simulator']}** ({info['diff_method']} gradients), because {info['simulator_reason']}."
+    )
 
 
 def describe(result: Result) -> str:

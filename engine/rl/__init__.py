@@ -10,11 +10,23 @@ exploration off (greedy evaluation episodes). :mod:`engine.rl.agents` picks the 
 Anchors: Sutton & Barto, *Reinforcement Learning: An Introduction* (2nd ed.), chapter 6 (Q-learning, SARSA,
 the cliff-walking example 6.6) and section 2.6 (optimistic initial values); Mnih et al. 2015 (DQN).
 """
+
 from engine.core.contract import lazy
 from engine.rl.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
 from engine.rl.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.rl.agents", "run")
 
-__all__ = ["Config", "PRESETS", "PRESET_LABELS", "METRICS", "estimate_seconds", "run", "figures", "explain",
-           "explain_figures", "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "PRESET_LABELS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -1,4 +1,5 @@
 """Which algorithm learns: the table-based agents (Q-learning, SARSA) or the deep Q-network, by ``config.agent``."""
+
 from __future__ import annotations
 
 from engine.core.contract import ProgressFn, Result

@@ -10,6 +10,7 @@ dominate) toward targets computed by a frozen copy of itself, the target network
 CartPole pays +1 for every step the pole stays up and ends an episode after 500 steps, so a greedy return is
 the number of steps the trained network balanced the pole, out of 500.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,8 +57,13 @@ class ReplayBuffer:
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``batch_size`` transitions drawn uniformly (with replacement) from what the buffer holds."""
         idx = rng.integers(0, self.size, size=batch_size)
-        return {"obs": self.obs[idx], "actions": self.actions[idx], "rewards": self.rewards[idx],
-                "next_obs": self.next_obs[idx], "terminated": self.terminated[idx]}
+        return {
+            "obs": self.obs[idx],
+            "actions": self.actions[idx],
+            "rewards": self.rewards[idx],
+            "next_obs": self.next_obs[idx],
+            "terminated": self.terminated[idx],
+        }
 
 
 def q_network(hidden_layers: int, width: int, n_in: int = 4, n_actions: int = 2) -> nn.Module:
@@ -113,11 +119,16 @@ def greedy_episodes(net: nn.Module, episodes: int, seed: int) -> dict:
                 q_values.append(q)
         returns.append(total)
     env.close()
-    return {"returns": returns, "states": np.asarray(states, dtype=np.float32),
-            "rollout": np.asarray(rollout, dtype=np.float32), "q_values": np.asarray(q_values, dtype=np.float32)}
+    return {
+        "returns": returns,
+        "states": np.asarray(states, dtype=np.float32),
+        "rollout": np.asarray(rollout, dtype=np.float32),
+        "q_values": np.asarray(q_values, dtype=np.float32),
+    }
 
 
 # --- training ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Learner:
@@ -174,8 +185,9 @@ def report(agent: Learner, tracker: Tracker, t: int, epsilon: float) -> bool:
     if agent.losses:
         row["loss"] = float(torch.stack(agent.losses).mean())
         agent.losses = []
-    live = {"returns": returns[-300:], "first_episode": max(1, len(returns) - 299)} if len(tracker.rows) % 5 == 0 \
-        else None
+    live = (
+        {"returns": returns[-300:], "first_episode": max(1, len(returns) - 299)} if len(tracker.rows) % 5 == 0 else None
+    )
     return tracker.step(t, live=live, **row)
 
 
@@ -185,11 +197,12 @@ def train(config: Config, tracker: Tracker) -> tuple[nn.Module, dict]:
     agent = setup(config)
     env = gym.make("CartPole-v1")
     obs, _ = env.reset(seed=config.seed)
-    total, ep_return, last_report = config.training_steps, 0.0, -10**9
+    total, ep_return, last_report = config.training_steps, 0.0, -(10**9)
     check_every, report_every = max(1000, total // 20), max(1, total // 250)
     for t in range(1, total + 1):
-        epsilon = epsilon_at(t / total, config.epsilon_start, config.epsilon_end, config.epsilon_schedule,
-                             config.explore_fraction)
+        epsilon = epsilon_at(
+            t / total, config.epsilon_start, config.epsilon_end, config.epsilon_schedule, config.explore_fraction
+        )
         action = int(agent.rng.integers(2)) if agent.rng.random() < epsilon else greedy_action(agent.online, obs)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         agent.buffer.add(obs, action, reward, next_obs, terminated)
@@ -221,18 +234,35 @@ def run(config: Config, progress: ProgressFn) -> Result:
     net, log = train(config, tracker)
     ev = greedy_episodes(net, config.eval_episodes, seed=config.seed + 10_000)
     returns, greedy = np.asarray(log["returns"]), np.asarray(ev["returns"])
-    metrics = {"balanced_steps_mean": float(greedy.mean()), "balanced_steps_min": float(greedy.min()),
-               "full_episodes_share": float(np.mean(greedy >= CARTPOLE_MAX_RETURN)),
-               "greedy_return_mean": float(greedy.mean()), "greedy_return_min": float(greedy.min()),
-               "train_return_first": float(returns[:20].mean()) if len(returns) else 0.0,
-               "train_return_last": float(returns[-20:].mean()) if len(returns) else 0.0,
-               "episodes_run": len(returns), "steps_run": int(log["steps_done"]),
-               "gradient_updates": int(log["updates"]), "parameters": count_parameters(net),
-               "kept_network_step": int(log["best_step"])}
+    metrics = {
+        "balanced_steps_mean": float(greedy.mean()),
+        "balanced_steps_min": float(greedy.min()),
+        "full_episodes_share": float(np.mean(greedy >= CARTPOLE_MAX_RETURN)),
+        "greedy_return_mean": float(greedy.mean()),
+        "greedy_return_min": float(greedy.min()),
+        "train_return_first": float(returns[:20].mean()) if len(returns) else 0.0,
+        "train_return_last": float(returns[-20:].mean()) if len(returns) else 0.0,
+        "episodes_run": len(returns),
+        "steps_run": int(log["steps_done"]),
+        "gradient_updates": int(log["updates"]),
+        "parameters": count_parameters(net),
+        "kept_network_step": int(log["best_step"]),
+    }
     return Result(
-        config=config, history=tracker.history(), metrics=metrics,
-        headline=("balanced_steps_mean", "balanced_steps_min"), models={"q_network": net}, stopped=tracker.stopped,
-        arrays={"returns": returns, "end_steps": np.asarray(log["end_steps"]), "epsilons": np.asarray(log["epsilons"]),
-                "rollout": ev["rollout"], "q_values": ev["q_values"], "eval_states": ev["states"],
-                "checks": np.asarray(log["checks"], dtype=float).reshape(-1, 2)},
-        info={"agents": ["dqn"], "feature_names": STATE_FEATURES, "action_names": ACTIONS})
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=("balanced_steps_mean", "balanced_steps_min"),
+        models={"q_network": net},
+        stopped=tracker.stopped,
+        arrays={
+            "returns": returns,
+            "end_steps": np.asarray(log["end_steps"]),
+            "epsilons": np.asarray(log["epsilons"]),
+            "rollout": ev["rollout"],
+            "q_values": ev["q_values"],
+            "eval_states": ev["states"],
+            "checks": np.asarray(log["checks"], dtype=float).reshape(-1, 2),
+        },
+        info={"agents": ["dqn"], "feature_names": STATE_FEATURES, "action_names": ACTIONS},
+    )

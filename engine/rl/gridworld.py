@@ -5,6 +5,7 @@ and a discrete state that decodes into a few named integer features (row, column
 location and destination) by mixed-radix decoding: ``state = np.ravel_multi_index(features, feature_dims)``.
 :func:`make` builds the env; :func:`layout` describes it for drawing and explaining (JSON-friendly).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,11 @@ DEFAULT_GRID = "S...../.##.T./...#../.T.#../....TG"
 # FrozenLake and our gridworld share Gymnasium's FrozenLake action order.
 GRID_ACTIONS = (["left", "down", "right", "up"], ["←", "↓", "→", "↑"], [(0, -1), (1, 0), (0, 1), (-1, 0)])
 CLIFF_ACTIONS = (["up", "right", "down", "left"], ["↑", "→", "↓", "←"], [(-1, 0), (0, 1), (1, 0), (0, -1)])
-TAXI_ACTIONS = (["south", "north", "east", "west", "pick up", "drop off"], ["↓", "↑", "→", "←", "P", "D"],
-                [(1, 0), (-1, 0), (0, 1), (0, -1), (0, 0), (0, 0)])
+TAXI_ACTIONS = (
+    ["south", "north", "east", "west", "pick up", "drop off"],
+    ["↓", "↑", "→", "←", "P", "D"],
+    [(1, 0), (-1, 0), (0, 1), (0, -1), (0, 0), (0, 0)],
+)
 TAXI_LOCATIONS = ["R", "G", "Y", "B"]  # Taxi's four pick-up/drop-off cells, in Gymnasium's order
 
 
@@ -30,8 +34,7 @@ def parse_grid(text: str) -> list[str]:
         raise ValueError(f"The gridworld map needs 2 to 12 rows separated by '/', but got {len(rows)}.")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
-        raise ValueError(f"Every row of the gridworld map must have the same length, but got lengths "
-                         f"{sorted(widths)}.")
+        raise ValueError(f"Every row of the gridworld map must have the same length, but got lengths {sorted(widths)}.")
     width = widths.pop()
     if not 2 <= width <= 12:
         raise ValueError(f"Gridworld rows need 2 to 12 cells, but got {width}.")
@@ -44,8 +47,9 @@ def parse_grid(text: str) -> list[str]:
     if "G" not in cells:
         raise ValueError("The gridworld map needs at least one goal G.")
     if not _goal_reachable(rows):
-        raise ValueError("No goal G can be reached from the start S: walls (#) and traps (T) block every way. "
-                         "Open a path.")
+        raise ValueError(
+            "No goal G can be reached from the start S: walls (#) and traps (T) block every way. Open a path."
+        )
     return rows
 
 
@@ -66,8 +70,7 @@ def _goal_reachable(rows: list[str]) -> bool:
     return False
 
 
-def _gridworld_env(rows: list[str], is_slippery: bool, goal_reward: float, trap_reward: float,
-                   step_reward: float):
+def _gridworld_env(rows: list[str], is_slippery: bool, goal_reward: float, trap_reward: float, step_reward: float):
     """The engine's gridworld as a Gymnasium env (built on demand so importing this module stays cheap)."""
     import gymnasium as gym
     from gymnasium import spaces
@@ -116,8 +119,15 @@ def _gridworld_env(rows: list[str], is_slippery: bool, goal_reward: float, trap_
     return GridWorldEnv()
 
 
-def make(env: str, *, is_slippery: bool = False, grid: str = DEFAULT_GRID, goal_reward: float = 1.0,
-         trap_reward: float = -1.0, step_reward: float = 0.0):
+def make(
+    env: str,
+    *,
+    is_slippery: bool = False,
+    grid: str = DEFAULT_GRID,
+    goal_reward: float = 1.0,
+    trap_reward: float = -1.0,
+    step_reward: float = 0.0,
+):
     """The bare Gymnasium env (no wrappers: the agent counts steps itself) for a tabular grid world."""
     import gymnasium as gym
 
@@ -165,12 +175,20 @@ def layout(env_name: str, env) -> dict:
         out.update(trap_name="trap", goal_name="goal")
     n_rows, n_cols = len(cells), len(cells[0])
     if env_name == "Taxi-v4":
-        out.update(feature_names=["taxi row", "taxi column", "passenger location", "destination"],
-                   feature_dims=[5, 5, 5, 4])
+        out.update(
+            feature_names=["taxi row", "taxi column", "passenger location", "destination"], feature_dims=[5, 5, 5, 4]
+        )
     else:
         out.update(feature_names=["row", "column"], feature_dims=[n_rows, n_cols])
-    out.update(cells=cells, n_rows=n_rows, n_cols=n_cols, action_names=names, action_arrows=arrows,
-               n_states=int(u.observation_space.n), n_actions=int(u.action_space.n))
+    out.update(
+        cells=cells,
+        n_rows=n_rows,
+        n_cols=n_cols,
+        action_names=names,
+        action_arrows=arrows,
+        n_states=int(u.observation_space.n),
+        n_actions=int(u.action_space.n),
+    )
     return out
 
 

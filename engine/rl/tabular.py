@@ -14,6 +14,7 @@ FrozenLake 8x8. The learning rate falls from ``alpha`` to ``alpha_end`` so that 
 (SARSA's targets depend on its own random moves; with a large constant step its greedy policy can end up
 walking in circles).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,9 @@ def alpha_at(progress: float, start: float, end: float) -> float:
     return start + (end - start) * min(1.0, progress)
 
 
-def q_learning_update(Q: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool, alpha: float,
-                      gamma: float) -> float:
+def q_learning_update(
+    Q: np.ndarray, s: int, a: int, r: float, s_next: int, terminated: bool, alpha: float, gamma: float
+) -> float:
     """One Q-learning step on Q (n_states, n_actions) in place; returns the TD error.
 
     A terminal next state has no future, so its bootstrap term is zero (a time-limit cut is not terminal).
@@ -58,8 +60,9 @@ def q_learning_update(Q: np.ndarray, s: int, a: int, r: float, s_next: int, term
     return float(td_error)
 
 
-def sarsa_update(Q: np.ndarray, s: int, a: int, r: float, s_next: int, a_next: int, terminated: bool,
-                 alpha: float, gamma: float) -> float:
+def sarsa_update(
+    Q: np.ndarray, s: int, a: int, r: float, s_next: int, a_next: int, terminated: bool, alpha: float, gamma: float
+) -> float:
     """One SARSA step on Q in place, bootstrapping on the action ``a_next`` actually taken next."""
     target = r + (0.0 if terminated else gamma * Q[s_next, a_next])
     td_error = target - Q[s, a]
@@ -114,7 +117,7 @@ class Learner:
         s, _ = self.env.reset()
         a = epsilon_greedy(self.Q[s], epsilon, self.rng)
         total, steps, terminated, r = 0.0, 0, False, 0.0
-        for steps in range(1, max_steps + 1):
+        for steps in range(1, max_steps + 1):  # noqa: B007 (the episode length, read after the loop)
             self.visits[s] += 1
             s_next, r, terminated, _, _ = self.env.step(a)
             total += r
@@ -147,7 +150,7 @@ def greedy_episodes(env, Q: np.ndarray, lay: dict, episodes: int, max_steps: int
         first = ep == 0
         if first:
             path.append(int(s))
-        for steps in range(1, max_steps + 1):
+        for steps in range(1, max_steps + 1):  # noqa: B007 (the episode length, read after the loop)
             a = int(np.argmax(Q[s]))
             s, r, terminated, _, _ = env.step(a)
             total += r
@@ -160,8 +163,14 @@ def greedy_episodes(env, Q: np.ndarray, lay: dict, episodes: int, max_steps: int
         returns.append(total)
         lengths.append(steps)
         successes.append(gridworld.reached_goal(lay, s, terminated))
-    return {"returns": returns, "lengths": lengths, "successes": successes, "path": path,
-            "actions": actions, "rewards": rewards}
+    return {
+        "returns": returns,
+        "lengths": lengths,
+        "successes": successes,
+        "path": path,
+        "actions": actions,
+        "rewards": rewards,
+    }
 
 
 def moving_average(x, window: int) -> np.ndarray:
@@ -181,10 +190,16 @@ def smoothing_window(episodes: int) -> int:
 
 # --- the run ---------------------------------------------------------------------------------------------
 
+
 def make_env(config: Config):
-    return gridworld.make(config.env, is_slippery=config.is_slippery, grid=config.grid,
-                          goal_reward=config.goal_reward, trap_reward=config.trap_reward,
-                          step_reward=config.step_reward)
+    return gridworld.make(
+        config.env,
+        is_slippery=config.is_slippery,
+        grid=config.grid,
+        goal_reward=config.goal_reward,
+        trap_reward=config.trap_reward,
+        step_reward=config.step_reward,
+    )
 
 
 def agents_of(config: Config) -> list[str]:
@@ -198,8 +213,12 @@ def live_values(lay: dict, Q: np.ndarray, episode: int) -> dict:
     """A small JSON-friendly snapshot for the live value map: cells, state values, greedy arrows."""
     V, A = Q.max(1), Q.argmax(1)
     shape = (lay["n_rows"], lay["n_cols"])
-    return {"cells": lay["cells"], "values": np.round(V.reshape(shape), 4).tolist(),
-            "arrows": np.asarray(lay["action_arrows"])[A].reshape(shape).tolist(), "episode": episode}
+    return {
+        "cells": lay["cells"],
+        "values": np.round(V.reshape(shape), 4).tolist(),
+        "arrows": np.asarray(lay["action_arrows"])[A].reshape(shape).tolist(),
+        "episode": episode,
+    }
 
 
 def train(config: Config, learners: list[Learner], tracker: Tracker) -> list[float]:
@@ -213,16 +232,22 @@ def train(config: Config, learners: list[Learner], tracker: Tracker) -> list[flo
     epsilons: list[float] = []
     for ep in range(1, config.episodes + 1):
         done = (ep - 1) / config.episodes
-        eps = epsilon_at(done, config.epsilon_start, config.epsilon_end, config.epsilon_schedule,
-                         config.explore_fraction)
+        eps = epsilon_at(
+            done, config.epsilon_start, config.epsilon_end, config.epsilon_schedule, config.explore_fraction
+        )
         alpha = alpha_at(done, config.alpha, config.alpha_end)
         epsilons.append(eps)
         for learner in learners:
             learner.episode(eps, alpha, config.gamma, config.max_steps)
         if ep % block == 0 or ep == config.episodes:
-            row = {"return": np.mean(main.returns[-block:]), "return_avg": np.mean(main.returns[-window:]),
-                   "epsilon": eps, "alpha": alpha, "episode_length": np.mean(main.lengths[-block:]),
-                   "success": np.mean(main.successes[-block:])}
+            row = {
+                "return": np.mean(main.returns[-block:]),
+                "return_avg": np.mean(main.returns[-window:]),
+                "epsilon": eps,
+                "alpha": alpha,
+                "episode_length": np.mean(main.lengths[-block:]),
+                "success": np.mean(main.successes[-block:]),
+            }
             for other in learners[1:]:
                 row[f"{other.agent}_return_avg"] = np.mean(other.returns[-window:])
             live = live_values(lay, main.Q, ep) if live_ok and len(tracker.rows) % live_every == 0 else None
@@ -236,18 +261,26 @@ def evaluate(config: Config, learners: list[Learner]) -> tuple[dict, dict]:
     name) and arrays (tables, returns, the first greedy episode)."""
     metrics, arrays, paths = {}, {}, []
     for i, learner in enumerate(learners):
-        ev = greedy_episodes(make_env(config), learner.Q, learner.layout, config.eval_episodes, config.max_steps,
-                             seed=config.seed + 1)
+        ev = greedy_episodes(
+            make_env(config), learner.Q, learner.layout, config.eval_episodes, config.max_steps, seed=config.seed + 1
+        )
         key = "" if i == 0 else f"{learner.agent}_"
         metrics[f"{key}greedy_return_mean"] = float(np.mean(ev["returns"]))
         metrics[f"{key}success_rate"] = float(np.mean(ev["successes"]))
         metrics[f"{key}greedy_steps_mean"] = float(np.mean(ev["lengths"]))
         if config.env == "CliffWalking-v1":
             metrics[f"{key}greedy_path_length"] = float(ev["lengths"][0])
-        arrays.update({f"{key}Q": learner.Q.copy(), f"{key}returns": np.asarray(learner.returns),
-                       f"{key}lengths": np.asarray(learner.lengths), f"{key}visits": learner.visits.copy(),
-                       f"{key}greedy_path": np.asarray(ev["path"]), f"{key}greedy_actions": np.asarray(ev["actions"]),
-                       f"{key}greedy_rewards": np.asarray(ev["rewards"])})
+        arrays.update(
+            {
+                f"{key}Q": learner.Q.copy(),
+                f"{key}returns": np.asarray(learner.returns),
+                f"{key}lengths": np.asarray(learner.lengths),
+                f"{key}visits": learner.visits.copy(),
+                f"{key}greedy_path": np.asarray(ev["path"]),
+                f"{key}greedy_actions": np.asarray(ev["actions"]),
+                f"{key}greedy_rewards": np.asarray(ev["rewards"]),
+            }
+        )
         paths.append(np.asarray(ev["path"]))
     arrays["greedy_states"] = np.concatenate(paths)
     return metrics, arrays
@@ -259,17 +292,30 @@ def run(config: Config, progress: ProgressFn) -> Result:
     lay = gridworld.layout(config.env, env)
     agents = agents_of(config)
     # each learner gets its own env and generator on the same seed: identical luck, different update rule
-    learners = [Learner(a, env if i == 0 else make_env(config), lay, config.seed, config.initial_q)
-                for i, a in enumerate(agents)]
+    learners = [
+        Learner(a, env if i == 0 else make_env(config), lay, config.seed, config.initial_q)
+        for i, a in enumerate(agents)
+    ]
     tracker = Tracker(progress, config.episodes)
     epsilons = train(config, learners, tracker)
     metrics, arrays = evaluate(config, learners)
     main = learners[0]
-    metrics.update(train_return_last=float(np.mean(main.returns[-smoothing_window(config.episodes):])),
-                   episodes_run=len(main.returns), steps_run=int(sum(main.lengths)),
-                   states_visited=int((main.visits > 0).sum()), n_states=lay["n_states"])
-    headline = ["greedy_return_mean", "success_rate"] + [f"{a}_{m}" for a in agents[1:]
-                                                         for m in ("greedy_return_mean", "success_rate")]
-    return Result(config=config, history=tracker.history(), metrics=metrics, headline=tuple(headline),
-                  arrays={**arrays, "epsilons": np.asarray(epsilons)}, stopped=tracker.stopped,
-                  info={"agents": agents, "layout": lay, "window": smoothing_window(config.episodes)})
+    metrics.update(
+        train_return_last=float(np.mean(main.returns[-smoothing_window(config.episodes) :])),
+        episodes_run=len(main.returns),
+        steps_run=int(sum(main.lengths)),
+        states_visited=int((main.visits > 0).sum()),
+        n_states=lay["n_states"],
+    )
+    headline = ["greedy_return_mean", "success_rate"] + [
+        f"{a}_{m}" for a in agents[1:] for m in ("greedy_return_mean", "success_rate")
+    ]
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=tuple(headline),
+        arrays={**arrays, "epsilons": np.asarray(epsilons)},
+        stopped=tracker.stopped,
+        info={"agents": agents, "layout": lay, "window": smoothing_window(config.episodes)},
+    )

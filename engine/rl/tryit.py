@@ -4,6 +4,7 @@ greedy policy from there; SHAP splits the Q-value of the first chosen action ove
 The Q-network is rebuilt from the run's settings and stored weights. The table-based agents (Q-learning, SARSA)
 keep their Q-table as an array, which the run store does not hold as weights, so they have no Try it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ class Bundle:
 
 def unavailable(config: Config) -> str | None:
     if config.agent != "dqn":
-        return ("Try it replays the deep Q-network on CartPole. The table-based agents keep their Q-table as a "
-                "table, which this app does not store as model weights; choose the CartPole preset to try one.")
+        return (
+            "Try it replays the deep Q-network on CartPole. The table-based agents keep their Q-table as a "
+            "table, which this app does not store as model weights; choose the CartPole preset to try one."
+        )
     return None
 
 
@@ -79,18 +82,33 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         q = bundle.net(x)[0].double().numpy()
     k = int(q.argmax())
     episode = replay(bundle, state)
-    exp = explain_output(bundle.net, x, bundle.background, k, feature_names=STATE_FEATURES,
-                         data=state[None].astype(np.float64))
+    exp = explain_output(
+        bundle.net, x, bundle.background, k, feature_names=STATE_FEATURES, data=state[None].astype(np.float64)
+    )
     steps = len(episode["actions"])
-    summary = {"First move": ACTIONS[k],
-               "Balanced for": f"{steps} steps" + (" (the maximum)" if steps == MAX_STEPS else ""),
-               "SHAP check": f"base + sum of SHAP = Q within {exp.additivity_error:.1g}"}
-    figs = {"Replay": replay_figure(episode),
-            "Q-values": bars(ACTIONS, q, "Q-values at your start state", "The network's expected return of each move "
-                             "from your start state; it picks the larger.", x_title="action", y_title="Q-value"),
-            "SHAP waterfall": shap_waterfall(exp, None, f"Why '{ACTIONS[k]}' first (SHAP of its Q-value)")}
-    return Answer(summary=summary, prediction={"q_values": dict(zip(ACTIONS, q.tolist())), "steps": steps},
-                  explanation=exp, figures=figs)
+    summary = {
+        "First move": ACTIONS[k],
+        "Balanced for": f"{steps} steps" + (" (the maximum)" if steps == MAX_STEPS else ""),
+        "SHAP check": f"base + sum of SHAP = Q within {exp.additivity_error:.1g}",
+    }
+    figs = {
+        "Replay": replay_figure(episode),
+        "Q-values": bars(
+            ACTIONS,
+            q,
+            "Q-values at your start state",
+            "The network's expected return of each move from your start state; it picks the larger.",
+            x_title="action",
+            y_title="Q-value",
+        ),
+        "SHAP waterfall": shap_waterfall(exp, None, f"Why '{ACTIONS[k]}' first (SHAP of its Q-value)"),
+    }
+    return Answer(
+        summary=summary,
+        prediction={"q_values": dict(zip(ACTIONS, q.tolist())), "steps": steps},
+        explanation=exp,
+        figures=figs,
+    )
 
 
 def replay_figure(episode: dict):
@@ -98,9 +116,15 @@ def replay_figure(episode: dict):
 
     s = episode["states"]
     t = np.arange(len(s))
-    traces = [go.Scatter(x=t, y=s[:, 0] / LIMITS["cart position"], name="cart position (share of the track's half)"),
-              go.Scatter(x=t, y=s[:, 2] / LIMITS["pole angle"], name="pole angle (share of the 12° limit)")]
-    return figure(traces, "The greedy policy replayed from your start state: the episode ends when either line "
-                          "leaves [-1, 1] (the pole falls or the cart leaves the track) or after 500 steps.",
-                  title="Your episode, step by step", xaxis_title="step", yaxis=dict(title="share of the limit",
-                                                                                     range=[-1.1, 1.1]))
+    traces = [
+        go.Scatter(x=t, y=s[:, 0] / LIMITS["cart position"], name="cart position (share of the track's half)"),
+        go.Scatter(x=t, y=s[:, 2] / LIMITS["pole angle"], name="pole angle (share of the 12° limit)"),
+    ]
+    return figure(
+        traces,
+        "The greedy policy replayed from your start state: the episode ends when either line "
+        "leaves [-1, 1] (the pole falls or the cart leaves the track) or after 500 steps.",
+        title="Your episode, step by step",
+        xaxis_title="step",
+        yaxis=dict(title="share of the limit", range=[-1.1, 1.1]),
+    )

@@ -3,6 +3,7 @@
 Every function takes the Result of :mod:`engine.rl.tabular` or :mod:`engine.rl.dqn` (``result.config.agent``
 says which); the figure builders themselves are in :mod:`engine.rl.plots`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,7 @@ RANDOM_CARTPOLE = 22  # about how long random pushing keeps CartPole's pole up
 
 # --- figures --------------------------------------------------------------------------------------------
 
+
 def figures(result: Result) -> dict:
     return _dqn_figures(result) if result.config.agent == "dqn" else _tabular_figures(result)
 
@@ -27,8 +29,11 @@ def _dqn_figures(result: Result) -> dict:
     checks = a["checks"]
     if len(checks):  # place each check at the episode during which it happened
         checks = np.column_stack([np.searchsorted(a["end_steps"], checks[:, 0]) + 1, checks[:, 1]])
-    figs = {"Returns": plots.returns_figure(a["returns"], a["epsilons"], 20, agent="dqn",
-                                            x=np.arange(1, len(a["returns"]) + 1), checks=checks)}
+    figs = {
+        "Returns": plots.returns_figure(
+            a["returns"], a["epsilons"], 20, agent="dqn", x=np.arange(1, len(a["returns"]) + 1), checks=checks
+        )
+    }
     if len(a["q_values"]):
         figs["Q-values along an episode"] = plots.q_values_figure(a["q_values"], a["rollout"], info["action_names"])
         figs["Cart-pole replay"] = plots.cartpole_animation(a["rollout"], a["q_values"], info["action_names"])
@@ -40,21 +45,28 @@ def _tabular_figures(result: Result) -> dict:
     lay, agent = info["layout"], config.agent
     n = len(a["returns"])
     others = {name: a[f"{name}_returns"] for name in info["agents"][1:]}
-    unvisited = (" States it never visited keep their starting value of "
-                 f"{config.initial_q:g}." if config.initial_q != 0 and (a["visits"] == 0).any() else "")
-    figs = {"Returns": plots.returns_figure(a["returns"], a["epsilons"][:n], info["window"], agent=agent,
-                                            others=others),
-            "Policy and values": plots.policy_figure(lay, a["Q"], title=f"{AGENT_NAMES[agent]}: greedy policy and "
-                                                     "state values"),
-            "Greedy episode": plots.replay_figure(lay, list(a["greedy_path"]), list(a["greedy_actions"]),
-                                                  list(a["greedy_rewards"]), agent=agent),
-            "Q-table": plots.q_table_figure(lay, a["Q"])}
+    unvisited = (
+        f" States it never visited keep their starting value of {config.initial_q:g}."
+        if config.initial_q != 0 and (a["visits"] == 0).any()
+        else ""
+    )
+    figs = {
+        "Returns": plots.returns_figure(a["returns"], a["epsilons"][:n], info["window"], agent=agent, others=others),
+        "Policy and values": plots.policy_figure(
+            lay, a["Q"], title=f"{AGENT_NAMES[agent]}: greedy policy and state values"
+        ),
+        "Greedy episode": plots.replay_figure(
+            lay, list(a["greedy_path"]), list(a["greedy_actions"]), list(a["greedy_rewards"]), agent=agent
+        ),
+        "Q-table": plots.q_table_figure(lay, a["Q"]),
+    }
     if unvisited:
         fig = figs["Policy and values"]
         figs["Policy and values"] = charts.captioned(fig, charts.caption_of(fig) + unvisited)
     for name in others:
         figs[f"{AGENT_NAMES[name]} policy"] = plots.policy_figure(
-            lay, a[f"{name}_Q"], title=f"{AGENT_NAMES[name]}: greedy policy and state values")
+            lay, a[f"{name}_Q"], title=f"{AGENT_NAMES[name]}: greedy policy and state values"
+        )
         if len(lay["feature_dims"]) == 2:
             paths = {agent: list(a["greedy_path"]), name: list(a[f"{name}_greedy_path"])}
             figs["Both greedy paths"] = plots.paths_figure(lay, paths, _cliff_contrast(result) or "")
@@ -71,6 +83,7 @@ def live_figure(snapshot):
 
 
 # --- SHAP -----------------------------------------------------------------------------------------------
+
 
 def _tabular_states(result: Result, n: int) -> tuple[np.ndarray, np.ndarray]:
     """States to explain (the greedy paths first, then the most visited) and background states (visited)."""
@@ -95,9 +108,13 @@ def _explain_tabular(result: Result):
     def greedy_value(X: np.ndarray) -> np.ndarray:  # (n, features) -> (n,)
         return Q[gridworld.encode(X, dims)].max(1)
 
-    return explain_function(greedy_value, gridworld.decode(states, dims).astype(float),
-                            gridworld.decode(background, dims).astype(float), feature_names=lay["feature_names"],
-                            seed=result.config.seed)
+    return explain_function(
+        greedy_value,
+        gridworld.decode(states, dims).astype(float),
+        gridworld.decode(background, dims).astype(float),
+        feature_names=lay["feature_names"],
+        seed=result.config.seed,
+    )
 
 
 def _explain_dqn(result: Result) -> dict:
@@ -123,11 +140,17 @@ def _explain_dqn(result: Result) -> dict:
         preference.weight.copy_(torch.tensor([[-1.0, 1.0]]))
     names = result.info["feature_names"]
     # the max over actions switches branch between states, so a model-agnostic explainer keeps it exact
-    return {"Chosen action's Q-value": explain_function(chosen_q, states[rows], background, feature_names=names,
-                                                        seed=config.seed),
-            "Push right rather than left": explain_torch(nn.Sequential(net, preference),
-                                                         torch.as_tensor(states[rows]), torch.as_tensor(background),
-                                                         feature_names=names)}
+    return {
+        "Chosen action's Q-value": explain_function(
+            chosen_q, states[rows], background, feature_names=names, seed=config.seed
+        ),
+        "Push right rather than left": explain_torch(
+            nn.Sequential(net, preference),
+            torch.as_tensor(states[rows]),
+            torch.as_tensor(background),
+            feature_names=names,
+        ),
+    }
 
 
 def explain(result: Result):
@@ -141,6 +164,7 @@ def explain_figures(result: Result, explanation) -> dict:
 
 # --- "What just happened" -------------------------------------------------------------------------------
 
+
 def describe(result: Result) -> str:
     text = _describe_dqn(result) if result.config.agent == "dqn" else _describe_tabular(result)
     return text + (" You stopped it early." if result.stopped else "")
@@ -149,25 +173,35 @@ def describe(result: Result) -> str:
 def _describe_dqn(result: Result) -> str:
     m, config = result.metrics, result.config
     mean, low, full = m["balanced_steps_mean"], m["balanced_steps_min"], m["full_episodes_share"]
-    text = (f"A deep Q-network with {m['parameters']:,} weights made {m['steps_run']:,} moves in CartPole "
-            f"({m['episodes_run']} episodes, {m['gradient_updates']:,} learning steps). Its return per episode went "
-            f"from {m['train_return_first']:.0f} (first 20 episodes) to {m['train_return_last']:.0f} (last 20). "
-            f"With exploration off it balanced the pole for **{mean:.0f} of {CARTPOLE_MAX_RETURN} steps** on "
-            f"average over {config.eval_episodes} episodes (fewest {low:.0f}).")
+    text = (
+        f"A deep Q-network with {m['parameters']:,} weights made {m['steps_run']:,} moves in CartPole "
+        f"({m['episodes_run']} episodes, {m['gradient_updates']:,} learning steps). Its return per episode went "
+        f"from {m['train_return_first']:.0f} (first 20 episodes) to {m['train_return_last']:.0f} (last 20). "
+        f"With exploration off it balanced the pole for **{mean:.0f} of {CARTPOLE_MAX_RETURN} steps** on "
+        f"average over {config.eval_episodes} episodes (fewest {low:.0f})."
+    )
     if low >= CARTPOLE_MAX_RETURN:
         text += " Every episode lasted the full 500 steps: it has solved CartPole."
     elif full > 0:
-        text += (f" {full:.0%} of them lasted the full {CARTPOLE_MAX_RETURN} steps; the rest fell earlier, so "
-                 "its balance is good but not yet reliable.")
+        text += (
+            f" {full:.0%} of them lasted the full {CARTPOLE_MAX_RETURN} steps; the rest fell earlier, so "
+            "its balance is good but not yet reliable."
+        )
     if full == 0 and mean >= 3 * RANDOM_CARTPOLE:
-        text += (f" That is far longer than random pushing (about {RANDOM_CARTPOLE} steps), though no episode "
-                 f"reached {CARTPOLE_MAX_RETURN}: more training steps (preset *{PRESET_LABELS['solve']}*) help.")
+        text += (
+            f" That is far longer than random pushing (about {RANDOM_CARTPOLE} steps), though no episode "
+            f"reached {CARTPOLE_MAX_RETURN}: more training steps (preset *{PRESET_LABELS['solve']}*) help."
+        )
     elif mean < 3 * RANDOM_CARTPOLE:
-        text += (f" That is not much better than random pushing (about {RANDOM_CARTPOLE} steps): it has not learned "
-                 f"to balance yet. Try more training steps or the preset *{PRESET_LABELS['solve']}*.")
+        text += (
+            f" That is not much better than random pushing (about {RANDOM_CARTPOLE} steps): it has not learned "
+            f"to balance yet. Try more training steps or the preset *{PRESET_LABELS['solve']}*."
+        )
     if m["kept_network_step"] < m["steps_run"]:
-        text += (f" These numbers come from the network kept from move {m['kept_network_step']:,}, the best of the "
-                 "greedy checks during training.")
+        text += (
+            f" These numbers come from the network kept from move {m['kept_network_step']:,}, the best of the "
+            "greedy checks during training."
+        )
     return text
 
 
@@ -214,26 +248,35 @@ def _advice(result: Result) -> str:
         tips.append("a smaller learning rate (on slippery ice every outcome is noisy)")
     elif config.alpha_end > 0.1:
         tips.append("a smaller learning rate at the end, so its estimates settle")
-    return " It has not mastered this world yet: try " + ", ".join(tips[:-1]) + \
-        (" or " if len(tips) > 1 else "") + tips[-1] + "."
+    return (
+        " It has not mastered this world yet: try "
+        + ", ".join(tips[:-1])
+        + (" or " if len(tips) > 1 else "")
+        + tips[-1]
+        + "."
+    )
 
 
 def _describe_tabular(result: Result) -> str:
     m, config, info = result.metrics, result.config, result.info
     world = ENV_TITLES[config.env] + (" (slippery)" if config.is_slippery and config.env != "Taxi-v4" else "")
     start, end = config.epsilon_start, config.epsilon_end
-    explore = (f"exploring with epsilon {start:g}" if config.epsilon_schedule == "constant" or start == end
-               else f"exploring with epsilon falling from {start:g} to {end:g}")
-    text = (f"{AGENT_NAMES[config.agent]} played {m['episodes_run']:,} episodes of {world} ({m['steps_run']:,} "
-            f"moves), {explore}; it visited {m['states_visited']} of {m['n_states']} states. With exploration off "
-            f"it {_evaluation_sentence(result)}")
+    explore = (
+        f"exploring with epsilon {start:g}"
+        if config.epsilon_schedule == "constant" or start == end
+        else f"exploring with epsilon falling from {start:g} to {end:g}"
+    )
+    text = (
+        f"{AGENT_NAMES[config.agent]} played {m['episodes_run']:,} episodes of {world} ({m['steps_run']:,} "
+        f"moves), {explore}; it visited {m['states_visited']} of {m['n_states']} states. With exploration off "
+        f"it {_evaluation_sentence(result)}"
+    )
     if m["success_rate"] < 0.5:
         text += _advice(result)
     elif config.is_slippery and m["success_rate"] < 1 and config.env != "Taxi-v4":
         text += " On slippery ice a move can go sideways, so even a good policy falls in now and then."
     for other in info["agents"][1:]:
-        text += (f" {AGENT_NAMES[other]}, trained on the same seeds, "
-                 f"{_evaluation_sentence(result, f'{other}_')}")
+        text += f" {AGENT_NAMES[other]}, trained on the same seeds, {_evaluation_sentence(result, f'{other}_')}"
     contrast = _cliff_contrast(result)
     return text + (f" {contrast}" if contrast else "")
 
@@ -246,23 +289,31 @@ def _cliff_contrast(result: Result) -> str | None:
     q_key = "" if info["agents"][0] == "q_learning" else "q_learning_"
     s_key = "" if info["agents"][0] == "sarsa" else "sarsa_"
     if m[f"{q_key}success_rate"] < 1 or m[f"{s_key}success_rate"] < 1:
-        return ("One of the two agents did not reach the goal, so their paths cannot be compared yet: try more "
-                "episodes or a smaller learning rate at the end.")
+        return (
+            "One of the two agents did not reach the goal, so their paths cannot be compared yet: try more "
+            "episodes or a smaller learning rate at the end."
+        )
     q_len, s_len = m[f"{q_key}greedy_path_length"], m[f"{s_key}greedy_path_length"]
     if s_len > q_len:
         edge = " right along the cliff edge" if q_len == CLIFF_EDGE_PATH else ""
         rows = gridworld.decode(a[f"{s_key}greedy_path"], info["layout"]["feature_dims"])[1:-1, 0]
         away = "detour away from it" if rows.min() < 2 else "path"  # row 2 runs along the cliff (row 3)
-        text = (f"Q-learning walks the {q_len:.0f}-step path{edge}, SARSA a {s_len:.0f}-step {away}: "
-                "SARSA's values include its own random moves, and exploring next to the edge sometimes falls.")
+        text = (
+            f"Q-learning walks the {q_len:.0f}-step path{edge}, SARSA a {s_len:.0f}-step {away}: "
+            "SARSA's values include its own random moves, and exploring next to the edge sometimes falls."
+        )
     elif s_len == q_len:
-        text = (f"Both took {q_len:.0f}-step paths, so the classic contrast did not show on this run; the textbook "
-                "setting keeps epsilon at 0.1 throughout.")
+        text = (
+            f"Both took {q_len:.0f}-step paths, so the classic contrast did not show on this run; the textbook "
+            "setting keeps epsilon at 0.1 throughout."
+        )
     else:
         text = "Unusually, Q-learning took the longer path."
     q_ret, s_ret = a[f"{q_key}returns"], a[f"{s_key}returns"]
     tail = max(1, len(q_ret) // 5)
     if s_ret[-tail:].mean() > q_ret[-tail:].mean():
-        text += (f" While learning, SARSA earned more per episode over the last {tail} episodes "
-                 f"({s_ret[-tail:].mean():.1f} against {q_ret[-tail:].mean():.1f}): it fell off the cliff less.")
+        text += (
+            f" While learning, SARSA earned more per episode over the last {tail} episodes "
+            f"({s_ret[-tail:].mean():.1f} against {q_ret[-tail:].mean():.1f}): it fell off the cliff less."
+        )
     return text

@@ -16,11 +16,22 @@ views show the embedding move from a blur to clusters (PCA, live and animated, l
 the batch similarity matrix, similarities and nearest neighbours before and after, and pixel SHAP of the probe
 versus the supervised model.
 """
+
 from engine.core.contract import lazy
 from engine.ssl.config import METRICS, PRESETS, Config, estimate_seconds
 from engine.ssl.views import describe, explain, explain_figures, figures, live_figure
 
 run = lazy("engine.ssl.experiment", "run")
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -5,6 +5,7 @@ range, drawing its randomness from the ``torch.Generator`` it is given (a seeded
 A strength of 0 switches an augmentation off. The order follows SimCLR's: geometry (crop, shift, rotation),
 then contrast, blur, noise and erasing.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,13 @@ def affine(x: torch.Tensor, crop: float, shift: int, rotation: float, gen: torch
     pixels = torch.randint(-shift, shift + 1, (B, 2), generator=gen).float() * PIXEL  # (B, 2)
     angle = _uniform(B, -1.0, 1.0, gen) * math.radians(rotation)  # (B,)
     cos, sin = torch.cos(angle) * side, torch.sin(angle) * side
-    theta = torch.stack([torch.stack([cos, -sin, centre[:, 0] - pixels[:, 0]], 1),
-                         torch.stack([sin, cos, centre[:, 1] - pixels[:, 1]], 1)], 1)  # (B, 2, 3) output -> input
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, centre[:, 0] - pixels[:, 0]], 1),
+            torch.stack([sin, cos, centre[:, 1] - pixels[:, 1]], 1),
+        ],
+        1,
+    )  # (B, 2, 3) output -> input
     grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)  # (B, 8, 8, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -76,8 +82,9 @@ def gaussian_noise(x: torch.Tensor, std: float, gen: torch.Generator) -> torch.T
     return (x + std * noise).clamp(0.0, 1.0)
 
 
-def random_erasing(x: torch.Tensor, probability: float, gen: torch.Generator, low: int = 2, high: int = 4
-                   ) -> torch.Tensor:
+def random_erasing(
+    x: torch.Tensor, probability: float, gen: torch.Generator, low: int = 2, high: int = 4
+) -> torch.Tensor:
     """Blank (set to 0) a random low..high x low..high pixel rectangle in a random share of the images."""
     B = len(x)
     h, w = (torch.randint(low, high + 1, (B, 1), generator=gen) for _ in range(2))  # (B, 1) each

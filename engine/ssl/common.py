@@ -1,4 +1,5 @@
 """What both self-supervised methods share: the digits split, the encoder, and the live view of its features."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ MONITOR = 200  # test digits whose features are projected live and scored by k-N
 def encoder() -> nn.Sequential:
     """The base encoder f(.): two conv blocks and a flatten. Its output h is the representation the probe reads."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),  # (B, 16, 8, 8)
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),  # (B, 16, 8, 8)
         nn.MaxPool2d(2),  # (B, 16, 4, 4)
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),  # (B, 32, 4, 4)
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),  # (B, 32, 4, 4)
         nn.MaxPool2d(2),  # (B, 32, 2, 2)
         nn.Flatten(),  # (B, 128) = h
     )
@@ -54,13 +57,20 @@ def labelled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     picked = []
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
-        picked.append(members[:max(1, round(fraction * len(members)))])
+        picked.append(members[: max(1, round(fraction * len(members)))])
     return np.sort(np.concatenate(picked))
 
 
 def augmentations(config: Config) -> Augmentations:
-    return Augmentations(crop=config.crop, shift=config.shift, rotation=config.rotation, contrast=config.contrast,
-                         blur=config.blur, noise=config.noise, erasing=config.erasing)
+    return Augmentations(
+        crop=config.crop,
+        shift=config.shift,
+        rotation=config.rotation,
+        contrast=config.contrast,
+        blur=config.blur,
+        noise=config.noise,
+        erasing=config.erasing,
+    )
 
 
 def encode(f: nn.Module, X: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
@@ -68,7 +78,7 @@ def encode(f: nn.Module, X: torch.Tensor, batch_size: int = 2048) -> torch.Tenso
     dev = next(f.parameters()).device
     f.eval()
     with torch.no_grad():
-        return torch.cat([f(X[i:i + batch_size].to(dev)).cpu() for i in range(0, len(X), batch_size)])
+        return torch.cat([f(X[i : i + batch_size].to(dev)).cpu() for i in range(0, len(X), batch_size)])
 
 
 def knn_predict(train_h: torch.Tensor, train_y: np.ndarray, query_h: torch.Tensor, k: int) -> np.ndarray:
@@ -95,7 +105,7 @@ def project_2d(h: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
     centred = centred / (np.linalg.norm(centred, axis=1, keepdims=True) + 1e-12)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     p = centred @ vt[:2].T  # (n, 2)
-    p = p / (np.sqrt((p ** 2).sum(1).mean()) + 1e-12)
+    p = p / (np.sqrt((p**2).sum(1).mean()) + 1e-12)
     if previous is not None:
         u, _, wt = np.linalg.svd(p.T @ previous)
         p = p @ (u @ wt)  # the 2x2 orthogonal map that brings p closest to the previous frame

@@ -1,4 +1,5 @@
 """Self-supervised learning settings: the method, its training, the augmentations and how many labels the probe gets."""
+
 from __future__ import annotations
 
 import math
@@ -18,44 +19,114 @@ AUGMENTATIONS = ("crop", "shift", "rotation", "contrast", "blur", "noise", "eras
 
 class Config(TechniqueConfig):
     method: Literal["simclr", "masked"] = Field(
-        "simclr", description="How the network teaches itself without labels. 'simclr' (contrastive): two random "
+        "simclr",
+        description="How the network teaches itself without labels. 'simclr' (contrastive): two random "
         "augmentations of the same digit are pulled together and pushed away from the other digits in the batch. "
-        "'masked' (predictive): hide patches of each digit and learn to fill them in.")
-    epochs: int = Field(30, ge=1, le=200, description="Passes over the unlabelled training digits while "
-                        "pretraining.", title="Pretraining epochs")
-    batch_size: int = Field(256, ge=16, le=1024, description="Digits per step. In SimCLR every other digit of the "
-                            "batch is a negative example, so bigger batches give more negatives.")
-    temperature: float = Field(0.5, ge=0.02, le=2.0, description="SimCLR's temperature: lower values make the "
-                               "loss focus on the hardest negatives (the other digits that look most alike).",
-                               json_schema_extra={"log": True})
-    learning_rate: float = Field(0.003, ge=1e-5, le=0.1, description="Step size of the Adam optimiser while "
-                                 "pretraining. Too high and training diverges.", json_schema_extra={"log": True})
-    crop: float = Field(0.5, ge=0.0, le=0.9, description="Augmentation: zoom into a random window that covers at "
-                        "least (1 - crop) of the digit's area. 0 switches it off.", title="Random crop",
-                        json_schema_extra={"widget": "slider"})
-    shift: int = Field(0, ge=0, le=3, description="Augmentation: move the digit by up to this many pixels "
-                       "(0 switches it off).", title="Random shift (pixels)")
-    rotation: float = Field(20.0, ge=0.0, le=60.0, description="Augmentation: rotate by up to this many degrees "
-                            "either way (0 switches it off).", title="Random rotation (degrees)",
-                            json_schema_extra={"widget": "slider"})
-    contrast: float = Field(0.5, ge=0.0, le=0.9, description="Augmentation: make the ink fainter by a random "
-                            "factor down to (1 - contrast). 0 switches it off.", title="Random contrast",
-                            json_schema_extra={"widget": "slider"})
-    blur: float = Field(0.0, ge=0.0, le=1.0, description="Augmentation: share of views blurred with a small "
-                        "Gaussian (0 switches it off).", title="Blur probability",
-                        json_schema_extra={"widget": "slider"})
-    noise: float = Field(0.05, ge=0.0, le=0.5, description="Augmentation: standard deviation of random noise added "
-                         "to every pixel (0 switches it off).", title="Gaussian noise",
-                         json_schema_extra={"widget": "slider"})
-    erasing: float = Field(0.0, ge=0.0, le=1.0, description="Augmentation: share of views that get a random "
-                           "2-4 pixel rectangle blanked out (0 switches it off).", title="Random erasing probability",
-                           json_schema_extra={"widget": "slider"})
-    mask_ratio: float = Field(0.5, ge=0.1, le=0.9, description="Masked method: share of the 2x2-pixel patches "
-                              "hidden from the encoder, which it must fill back in.",
-                              json_schema_extra={"widget": "slider"})
-    label_fraction: float = Field(0.02, ge=0.01, le=1.0, description="Share of the training digits whose labels "
-                                  "the linear probe and the supervised baseline may use (at least one per digit; "
-                                  "1% is about one example of each).", json_schema_extra={"widget": "slider"})
+        "'masked' (predictive): hide patches of each digit and learn to fill them in.",
+    )
+    epochs: int = Field(
+        30,
+        ge=1,
+        le=200,
+        description="Passes over the unlabelled training digits while pretraining.",
+        title="Pretraining epochs",
+    )
+    batch_size: int = Field(
+        256,
+        ge=16,
+        le=1024,
+        description="Digits per step. In SimCLR every other digit of the "
+        "batch is a negative example, so bigger batches give more negatives.",
+    )
+    temperature: float = Field(
+        0.5,
+        ge=0.02,
+        le=2.0,
+        description="SimCLR's temperature: lower values make the "
+        "loss focus on the hardest negatives (the other digits that look most alike).",
+        json_schema_extra={"log": True},
+    )
+    learning_rate: float = Field(
+        0.003,
+        ge=1e-5,
+        le=0.1,
+        description="Step size of the Adam optimiser while pretraining. Too high and training diverges.",
+        json_schema_extra={"log": True},
+    )
+    crop: float = Field(
+        0.5,
+        ge=0.0,
+        le=0.9,
+        description="Augmentation: zoom into a random window that covers at "
+        "least (1 - crop) of the digit's area. 0 switches it off.",
+        title="Random crop",
+        json_schema_extra={"widget": "slider"},
+    )
+    shift: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="Augmentation: move the digit by up to this many pixels (0 switches it off).",
+        title="Random shift (pixels)",
+    )
+    rotation: float = Field(
+        20.0,
+        ge=0.0,
+        le=60.0,
+        description="Augmentation: rotate by up to this many degrees either way (0 switches it off).",
+        title="Random rotation (degrees)",
+        json_schema_extra={"widget": "slider"},
+    )
+    contrast: float = Field(
+        0.5,
+        ge=0.0,
+        le=0.9,
+        description="Augmentation: make the ink fainter by a random factor down to (1 - contrast). 0 switches it off.",
+        title="Random contrast",
+        json_schema_extra={"widget": "slider"},
+    )
+    blur: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Augmentation: share of views blurred with a small Gaussian (0 switches it off).",
+        title="Blur probability",
+        json_schema_extra={"widget": "slider"},
+    )
+    noise: float = Field(
+        0.05,
+        ge=0.0,
+        le=0.5,
+        description="Augmentation: standard deviation of random noise added to every pixel (0 switches it off).",
+        title="Gaussian noise",
+        json_schema_extra={"widget": "slider"},
+    )
+    erasing: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Augmentation: share of views that get a random "
+        "2-4 pixel rectangle blanked out (0 switches it off).",
+        title="Random erasing probability",
+        json_schema_extra={"widget": "slider"},
+    )
+    mask_ratio: float = Field(
+        0.5,
+        ge=0.1,
+        le=0.9,
+        description="Masked method: share of the 2x2-pixel patches "
+        "hidden from the encoder, which it must fill back in.",
+        json_schema_extra={"widget": "slider"},
+    )
+    label_fraction: float = Field(
+        0.02,
+        ge=0.01,
+        le=1.0,
+        description="Share of the training digits whose labels "
+        "the linear probe and the supervised baseline may use (at least one per digit; "
+        "1% is about one example of each).",
+        json_schema_extra={"widget": "slider"},
+    )
 
     SHOW_IF: ClassVar[dict] = {
         **dict.fromkeys(("temperature", *AUGMENTATIONS), {"method": ["simclr"]}),
@@ -69,19 +140,31 @@ PRESETS = {
 }
 
 METRICS = {
-    "linear_probe_accuracy": Metric("Self-supervised + linear probe", "percent",
-                                    help="Test accuracy of a linear classifier on the frozen pretrained encoder, "
-                                         "trained on the chosen share of labels."),
-    "random_init_probe_accuracy": Metric("Random encoder + linear probe", "percent",
-                                         help="The same probe on the same encoder before pretraining."),
-    "supervised_accuracy": Metric("Supervised on the same labels", "percent",
-                                  help="The same network trained end to end on the labelled digits only."),
-    "knn_accuracy": Metric("k-NN in the learned space", "percent",
-                           help="Nearest labelled digits by cosine similarity of the pretrained features."),
+    "linear_probe_accuracy": Metric(
+        "Self-supervised + linear probe",
+        "percent",
+        help="Test accuracy of a linear classifier on the frozen pretrained encoder, "
+        "trained on the chosen share of labels.",
+    ),
+    "random_init_probe_accuracy": Metric(
+        "Random encoder + linear probe", "percent", help="The same probe on the same encoder before pretraining."
+    ),
+    "supervised_accuracy": Metric(
+        "Supervised on the same labels",
+        "percent",
+        help="The same network trained end to end on the labelled digits only.",
+    ),
+    "knn_accuracy": Metric(
+        "k-NN in the learned space",
+        "percent",
+        help="Nearest labelled digits by cosine similarity of the pretrained features.",
+    ),
     "random_init_knn_accuracy": Metric("k-NN in the random encoder's space", "percent"),
-    "robust_probe_accuracy": Metric("Perturbed test: self-supervised probe", "percent",
-                                    help="Accuracy on a shifted, fainter, noisy, partly erased copy of the test "
-                                         "digits."),
+    "robust_probe_accuracy": Metric(
+        "Perturbed test: self-supervised probe",
+        "percent",
+        help="Accuracy on a shifted, fainter, noisy, partly erased copy of the test digits.",
+    ),
     "robust_random_init_accuracy": Metric("Perturbed test: random-encoder probe", "percent"),
     "robust_supervised_accuracy": Metric("Perturbed test: supervised", "percent"),
     "positive_similarity": Metric("Mean similarity of two views of one digit", help="Cosine similarity, -1 to 1."),

@@ -5,6 +5,7 @@ with the same encoder at random initialisation (what pretraining added) and with
 end to end on the same labels (what supervision alone reaches). Features are standardised before any probe:
 a random encoder's raw features have wildly different scales, which would make it look worse than it is.
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,10 @@ def linear_probe(h_train: torch.Tensor, y_train: np.ndarray, labelled: np.ndarra
 def probe_accuracies(probe: nn.Linear, enc: Encoded, y_test: np.ndarray) -> tuple[float, float]:
     """(clean, perturbed) test accuracy of a probe on precomputed features."""
     with torch.no_grad():
-        return (float((probe(enc.test).argmax(1).numpy() == y_test).mean()),
-                float((probe(enc.robust).argmax(1).numpy() == y_test).mean()))
+        return (
+            float((probe(enc.test).argmax(1).numpy() == y_test).mean()),
+            float((probe(enc.robust).argmax(1).numpy() == y_test).mean()),
+        )
 
 
 def supervised_baseline(f0: nn.Module, data: Digits, labelled: np.ndarray, seed: int) -> nn.Sequential:
@@ -85,14 +88,25 @@ def supervised_baseline(f0: nn.Module, data: Digits, labelled: np.ndarray, seed:
     epochs = max(SUPERVISED_EPOCHS, math.ceil(SUPERVISED_MIN_STEPS / math.ceil(n / batch)))
     X = data.X_train[labelled].to(pick())
     y = torch.as_tensor(data.y_train[labelled]).to(pick())
-    fit(model, X, y, loss_fn=F.cross_entropy, epochs=epochs, lr=3e-3, batch_size=batch,
-        tracker=Tracker(None, epochs), seed=seed)
+    fit(
+        model,
+        X,
+        y,
+        loss_fn=F.cross_entropy,
+        epochs=epochs,
+        lr=3e-3,
+        batch_size=batch,
+        tracker=Tracker(None, epochs),
+        seed=seed,
+    )
     return model.cpu().eval()
 
 
 def model_accuracies(model: nn.Module, data: Digits, X_robust: torch.Tensor) -> tuple[float, float]:
-    return (float((predict(model, data.X_test).argmax(1).numpy() == data.y_test).mean()),
-            float((predict(model, X_robust).argmax(1).numpy() == data.y_test).mean()))
+    return (
+        float((predict(model, data.X_test).argmax(1).numpy() == data.y_test).mean()),
+        float((predict(model, X_robust).argmax(1).numpy() == data.y_test).mean()),
+    )
 
 
 def sweep_fractions(chosen: float) -> list[float]:
@@ -100,8 +114,16 @@ def sweep_fractions(chosen: float) -> list[float]:
     return [chosen] + sorted(f for f in EFFICIENCY_FRACTIONS if not math.isclose(f, chosen))
 
 
-def label_sweep(config: Config, data: Digits, ssl: Encoded, random: Encoded, f0: nn.Module,
-                X_robust: torch.Tensor, tracker: Tracker, supervised: bool = True) -> dict:
+def label_sweep(
+    config: Config,
+    data: Digits,
+    ssl: Encoded,
+    random: Encoded,
+    f0: nn.Module,
+    X_robust: torch.Tensor,
+    tracker: Tracker,
+    supervised: bool = True,
+) -> dict:
     """Probe both encoders (and train the supervised baseline) at each label fraction; one progress step each.
 
     Returns {"rows": [per-fraction accuracies], "probe"/"random_probe"/"supervised": the chosen fraction's models}.
@@ -122,8 +144,12 @@ def label_sweep(config: Config, data: Digits, ssl: Encoded, random: Encoded, f0:
         out["rows"].append(row)
         if j == 0:
             out.update(probe=probe, random_probe=random_probe, supervised=model, labelled=labelled)
-        if supervised and tracker.step(config.epochs + j + 1, label_fraction=fraction, probe_accuracy=row["probe"],
-                                       random_init_probe_accuracy=row["random_init"],
-                                       supervised_accuracy=row["supervised"]):
+        if supervised and tracker.step(
+            config.epochs + j + 1,
+            label_fraction=fraction,
+            probe_accuracy=row["probe"],
+            random_init_probe_accuracy=row["random_init"],
+            supervised_accuracy=row["supervised"],
+        ):
             break
     return out

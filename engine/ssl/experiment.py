@@ -7,6 +7,7 @@
    the chosen label fraction and at 1%, 10% and 100% (evaluate.py); all three on a perturbed test copy too.
 4. Keep what the figures need: projections, similarities, nearest neighbours, augmented views.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,17 @@ from engine.core.device import seeded
 from engine.core.train import count_parameters
 from engine.ssl import masked, simclr
 from engine.ssl.augment import augment, perturb
-from engine.ssl.common import Digits, Monitor, augmentations, encode, encoder, knn_k, knn_predict, labelled_subset, \
-    load_digits
+from engine.ssl.common import (
+    Digits,
+    Monitor,
+    augmentations,
+    encode,
+    encoder,
+    knn_k,
+    knn_predict,
+    labelled_subset,
+    load_digits,
+)
 from engine.ssl.config import Config
 from engine.ssl.evaluate import Encoded, encode_all, label_sweep, sweep_fractions
 
@@ -57,43 +67,90 @@ def _run(config: Config, progress: ProgressFn) -> Result:
     ssl, random = encode_all(f, data, X_robust), encode_all(f0, data, X_robust)
     sweep = label_sweep(config, data, ssl, random, f0, X_robust, tracker, supervised=not tracker.stopped)
     k = knn_k(data.y_train[labelled])
-    knn = {name: float((knn_predict(e.train[labelled], data.y_train[labelled], e.test, k) == data.y_test).mean())
-           for name, e in (("ssl", ssl), ("random", random))}
+    knn = {
+        name: float((knn_predict(e.train[labelled], data.y_train[labelled], e.test, k) == data.y_test).mean())
+        for name, e in (("ssl", ssl), ("random", random))
+    }
     pictures = inspect(config, data, model, f0, ssl, random)
     metrics = summary(sweep["rows"][0], knn, pictures, tracker, data, labelled, f, seconds)
-    models = {"encoder": f, "probe": sweep["probe"], "random_init_encoder": f0,
-              "random_init_probe": sweep["random_probe"],
-              **({"projection_head": model.head} if config.method == "simclr" else {"decoder": model.decoder})}
+    models = {
+        "encoder": f,
+        "probe": sweep["probe"],
+        "random_init_encoder": f0,
+        "random_init_probe": sweep["random_probe"],
+        **({"projection_head": model.head} if config.method == "simclr" else {"decoder": model.decoder}),
+    }
     if sweep["supervised"] is not None:
         models["supervised"] = sweep["supervised"]
     with torch.no_grad():
         pred = sweep["probe"](ssl.test).argmax(1).numpy()
     background = np.random.default_rng(config.seed).choice(len(data.y_train), 30, replace=False)
-    arrays = {"X_test": data.X_test.numpy(), "y_test": data.y_test, "X_train": data.X_train.numpy(),
-              "y_train": data.y_train, "X_robust": X_robust.numpy(), "labelled": labelled, "pred_probe": pred,
-              "frames": np.stack(monitor.frames), "monitor_labels": monitor.y, "efficiency": sweep["rows"],
-              "background": data.X_train[background].numpy(), **pictures}
-    return Result(config=config, history=tracker.history(), metrics=metrics, models=models, arrays=arrays,
-                  headline=("linear_probe_accuracy", "random_init_probe_accuracy", "robust_probe_accuracy",
-                            "robust_random_init_accuracy"),
-                  info={"class_names": [str(c) for c in range(10)], "knn_k": k}, stopped=tracker.stopped)
+    arrays = {
+        "X_test": data.X_test.numpy(),
+        "y_test": data.y_test,
+        "X_train": data.X_train.numpy(),
+        "y_train": data.y_train,
+        "X_robust": X_robust.numpy(),
+        "labelled": labelled,
+        "pred_probe": pred,
+        "frames": np.stack(monitor.frames),
+        "monitor_labels": monitor.y,
+        "efficiency": sweep["rows"],
+        "background": data.X_train[background].numpy(),
+        **pictures,
+    }
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        models=models,
+        arrays=arrays,
+        headline=(
+            "linear_probe_accuracy",
+            "random_init_probe_accuracy",
+            "robust_probe_accuracy",
+            "robust_random_init_accuracy",
+        ),
+        info={"class_names": [str(c) for c in range(10)], "knn_k": k},
+        stopped=tracker.stopped,
+    )
 
 
-def summary(row: dict, knn: dict, pictures: dict, tracker: Tracker, data: Digits, labelled: np.ndarray,
-            f: nn.Module, seconds: float) -> dict:
+def summary(
+    row: dict,
+    knn: dict,
+    pictures: dict,
+    tracker: Tracker,
+    data: Digits,
+    labelled: np.ndarray,
+    f: nn.Module,
+    seconds: float,
+) -> dict:
     """The run's summary metrics (the chosen label fraction's row of the sweep)."""
     losses = [r["loss"] for r in tracker.rows if "loss" in r]
-    metrics = {"linear_probe_accuracy": row["probe"], "random_init_probe_accuracy": row["random_init"],
-               "knn_accuracy": knn["ssl"], "random_init_knn_accuracy": knn["random"],
-               "robust_probe_accuracy": row["robust_probe"], "robust_random_init_accuracy": row["robust_random_init"]}
+    metrics = {
+        "linear_probe_accuracy": row["probe"],
+        "random_init_probe_accuracy": row["random_init"],
+        "knn_accuracy": knn["ssl"],
+        "random_init_knn_accuracy": knn["random"],
+        "robust_probe_accuracy": row["robust_probe"],
+        "robust_random_init_accuracy": row["robust_random_init"],
+    }
     if "supervised" in row:
         metrics.update(supervised_accuracy=row["supervised"], robust_supervised_accuracy=row["robust_supervised"])
     sim, n = pictures["batch_similarity"], BATCH_SHOWN
     positives = np.concatenate([np.diag(sim, n), np.diag(sim, -n)])
     negatives = sim[~np.eye(2 * n, dtype=bool) & ~np.eye(2 * n, k=n, dtype=bool) & ~np.eye(2 * n, k=-n, dtype=bool)]
-    metrics.update(positive_similarity=float(positives.mean()), negative_similarity=float(negatives.mean()),
-                   n_labelled=len(labelled), n_unlabelled=len(data.y_train), n_test=len(data.y_test),
-                   epochs_run=len(losses), encoder_parameters=count_parameters(f), pretrain_seconds=seconds)
+    metrics.update(
+        positive_similarity=float(positives.mean()),
+        negative_similarity=float(negatives.mean()),
+        n_labelled=len(labelled),
+        n_unlabelled=len(data.y_train),
+        n_test=len(data.y_test),
+        epochs_run=len(losses),
+        encoder_parameters=count_parameters(f),
+        pretrain_seconds=seconds,
+    )
     if losses:
         metrics["final_loss"] = losses[-1]
     return metrics
@@ -130,6 +187,13 @@ def inspect(config: Config, data: Digits, model: nn.Module, f0: nn.Module, ssl: 
         sim_views.append(torch.einsum("qd,qvd->qv", q, v).numpy())  # (10, 16)
         sim_test.append((q @ test.T).numpy())  # (10, n_test)
         neighbours.append((q @ train.T).topk(NEIGHBOURS, dim=1).indices.numpy())  # (10, 8) into the train pool
-    return {"gallery": gallery[:, :, 0].numpy(), "views": views[:, 0].numpy(),
-            "batch_similarity": (z @ z.T).numpy(), "queries": queries, "query_views": q_views[:, 0].numpy(),
-            "sim_views": np.stack(sim_views), "sim_test": np.stack(sim_test), "neighbours": np.stack(neighbours)}
+    return {
+        "gallery": gallery[:, :, 0].numpy(),
+        "views": views[:, 0].numpy(),
+        "batch_similarity": (z @ z.T).numpy(),
+        "queries": queries,
+        "query_views": q_views[:, 0].numpy(),
+        "sim_views": np.stack(sim_views),
+        "sim_test": np.stack(sim_test),
+        "neighbours": np.stack(neighbours),
+    }

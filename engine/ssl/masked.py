@@ -5,6 +5,7 @@ Each 8x8 digit is cut into sixteen 2x2 patches; a random ``mask_ratio`` of them 
 as SimCLR's reads what is left, and a small decoder predicts all 64 pixels from h. Only the hidden pixels count
 in the loss, so the encoder must learn how strokes continue, not copy what it sees.
 """
+
 from __future__ import annotations
 
 import torch
@@ -58,7 +59,17 @@ def pretrain(config: Config, data: Digits, monitor: Monitor, f: nn.Module, track
     """Train encoder + decoder to fill in hidden patches of the unlabelled training digits (no labels read)."""
     model = MaskedPixels(f, config.mask_ratio, config.seed).to(pick())
     X = data.X_train.to(pick())
-    fit(model, X, X, loss_fn=masked_mse, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, seed=config.seed,
-        evaluate=lambda m: monitor.evaluate(m.encoder), snapshot=lambda _m, epoch: monitor.snapshot(epoch))
+    fit(
+        model,
+        X,
+        X,
+        loss_fn=masked_mse,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=tracker,
+        seed=config.seed,
+        evaluate=lambda m: monitor.evaluate(m.encoder),
+        snapshot=lambda _m, epoch: monitor.snapshot(epoch),
+    )
     return model

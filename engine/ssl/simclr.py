@@ -5,6 +5,7 @@ projection head g (an MLP) into z = g(h), 128 numbers. The NT-Xent loss makes th
 similar pair among all 2N views, so the encoder learns what survives augmentation (the digit's shape) and
 ignores what does not (position, angle, ink). After pretraining the head is dropped and h is the representation.
 """
+
 from __future__ import annotations
 
 import torch
@@ -69,8 +70,17 @@ def pretrain(config: Config, data: Digits, monitor: Monitor, f: nn.Module, track
         half = len(z) // 2
         return nt_xent_loss(z[:half], z[half:], config.temperature)
 
-    fit(model, X, unused, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, seed=config.seed,
-        evaluate=lambda m: monitor.evaluate(m.encoder), snapshot=lambda _m, epoch: monitor.snapshot(epoch))
+    fit(
+        model,
+        X,
+        unused,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=tracker,
+        seed=config.seed,
+        evaluate=lambda m: monitor.evaluate(m.encoder),
+        snapshot=lambda _m, epoch: monitor.snapshot(epoch),
+    )
     return model
-

@@ -1,5 +1,6 @@
 """Self-supervised learning views: training curves, the embedding moving from a blur to clusters, label
 efficiency, robustness, what augmentation does, similarities and neighbours, SHAP, the plain-language summary."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,40 +22,60 @@ def figures(result: Result) -> dict:
     training = h[h["loss"].notna()] if "loss" in h else h.iloc[0:0]
     if len(training):
         figs["Training"] = charts.learning_curves(
-            training, ["loss", "knn_accuracy"], title="Pretraining loss and k-NN accuracy",
+            training,
+            ["loss", "knn_accuracy"],
+            title="Pretraining loss and k-NN accuracy",
             caption=f"The loss is the self-supervised objective (no labels). k-NN accuracy (right axis): each of "
-                    f"{len(a['monitor_labels'])} test digits takes the label of its {result.info['knn_k']} nearest "
-                    f"labelled digit(s) in the encoder's feature space; it rises when digits of a kind cluster.")
+            f"{len(a['monitor_labels'])} test digits takes the label of its {result.info['knn_k']} nearest "
+            f"labelled digit(s) in the encoder's feature space; it rises when digits of a kind cluster.",
+        )
     figs["Embedding over training"] = embedding_animation(a["frames"], a["monitor_labels"])
     figs["Before and after"] = before_after(a["frames"], a["monitor_labels"])
     if any("supervised" in r for r in a["efficiency"]):
         figs["Label efficiency"] = label_efficiency(a["efficiency"], result.config.label_fraction)
     figs["Robustness"] = robustness(m)
     figs["Augmented pairs"] = charts.image_montage(
-        a["gallery"].transpose(1, 0, 2, 3).reshape(-1, 8, 8), 8, row_labels=["original", "view 1", "view 2"],
+        a["gallery"].transpose(1, 0, 2, 3).reshape(-1, 8, 8),
+        8,
+        row_labels=["original", "view 1", "view 2"],
         title="Augmented pairs: two random views of each digit",
         caption="Each column is one training digit and the two random views SimCLR compares. The settings on the "
-                "left decide how different the views are: too alike and the task is trivial, too different and "
-                "nothing links them.")
+        "left decide how different the views are: too alike and the task is trivial, too different and "
+        "nothing links them.",
+    )
     figs["Batch similarity"] = batch_similarity(a["batch_similarity"], result.config.method)
     figs["Similarity to one digit"] = similarity_to_one(a)
     figs["Nearest neighbours"] = nearest_neighbours(a)
     figs["Perturbed test digits"] = charts.image_montage(
-        np.concatenate([a["X_test"][:10, 0], a["X_robust"][:10, 0]]), 10, row_labels=["test digit", "perturbed"],
+        np.concatenate([a["X_test"][:10, 0], a["X_robust"][:10, 0]]),
+        10,
+        row_labels=["test digit", "perturbed"],
         title="The robustness check's perturbed test copy",
         caption="Every test digit is shifted by up to a pixel, made fainter, given noise and, half the time, a "
-                "blanked hole. The same recipe in every run, so the robust accuracies compare across settings.")
+        "blanked hole. The same recipe in every run, so the robust accuracies compare across settings.",
+    )
     figs["Probe confusion matrix"] = charts.confusion_matrix(
-        a["y_test"], a["pred_probe"], result.info["class_names"],
-        title="Linear probe on the pretrained encoder: confusion matrix on the test digits")
+        a["y_test"],
+        a["pred_probe"],
+        result.info["class_names"],
+        title="Linear probe on the pretrained encoder: confusion matrix on the test digits",
+    )
     return figs
 
 
 def _digit_traces(xy: np.ndarray, labels: np.ndarray, show_legend: bool = True) -> list[go.Scatter]:
-    return [go.Scatter(x=xy[labels == d, 0], y=xy[labels == d, 1], mode="markers", name=str(d),
-                       legendgroup=str(d), showlegend=show_legend,
-                       marker=dict(size=6, color=DIGIT_COLORS[d], line=dict(width=0.5, color="white")))
-            for d in range(10)]
+    return [
+        go.Scatter(
+            x=xy[labels == d, 0],
+            y=xy[labels == d, 1],
+            mode="markers",
+            name=str(d),
+            legendgroup=str(d),
+            showlegend=show_legend,
+            marker=dict(size=6, color=DIGIT_COLORS[d], line=dict(width=0.5, color="white")),
+        )
+        for d in range(10)
+    ]
 
 
 def _square(fig: go.Figure) -> go.Figure:
@@ -68,53 +89,84 @@ def embedding_animation(frames: np.ndarray, labels: np.ndarray) -> go.Figure:
     ticks = list(range(len(frames)))
     fig = go.Figure(_digit_traces(frames[0], labels))
     fig.frames = [go.Frame(data=_digit_traces(xy, labels), name=str(t)) for t, xy in zip(ticks, frames)]
-    fig.update_layout(title="Test digits in the encoder's feature space, epoch by epoch", height=560,
-                      legend=dict(title="digit"), **charts.play_controls(ticks, 300, y=-0.12, prefix="epoch ",
-                                                                          from_start=True))
-    return charts.captioned(_square(fig), "Each dot is a test digit (never seen in pretraining), placed by a 2-D PCA "
-                            "of its features and coloured by its true label, which the encoder never saw. Press "
-                            "Play: epoch 0 is the random encoder; as pretraining runs, digits of a kind gather into "
-                            "clusters. Each frame is rotated to match the one before, so only learning moves the dots.")
+    fig.update_layout(
+        title="Test digits in the encoder's feature space, epoch by epoch",
+        height=560,
+        legend=dict(title="digit"),
+        **charts.play_controls(ticks, 300, y=-0.12, prefix="epoch ", from_start=True),
+    )
+    return charts.captioned(
+        _square(fig),
+        "Each dot is a test digit (never seen in pretraining), placed by a 2-D PCA "
+        "of its features and coloured by its true label, which the encoder never saw. Press "
+        "Play: epoch 0 is the random encoder; as pretraining runs, digits of a kind gather into "
+        "clusters. Each frame is rotated to match the one before, so only learning moves the dots.",
+    )
 
 
 def before_after(frames: np.ndarray, labels: np.ndarray) -> go.Figure:
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Random encoder (before)", "Pretrained encoder (after)"),
-                        horizontal_spacing=0.06)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("Random encoder (before)", "Pretrained encoder (after)"),
+        horizontal_spacing=0.06,
+    )
     for col, (xy, legend) in enumerate(((frames[0], False), (frames[-1], True)), start=1):
         for trace in _digit_traces(xy, labels, legend):
             fig.add_trace(trace, 1, col)
-    fig.update_layout(title="Feature space before and after pretraining (PCA, coloured by true digit)", height=460,
-                      legend=dict(title="digit"))
+    fig.update_layout(
+        title="Feature space before and after pretraining (PCA, coloured by true digit)",
+        height=460,
+        legend=dict(title="digit"),
+    )
     fig.update_xaxes(range=[-AXIS, AXIS], zeroline=False, constrain="domain")
     fig.update_yaxes(range=[-AXIS, AXIS], zeroline=False)
     fig.update_yaxes(scaleanchor="x", row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    return charts.captioned(fig, "The same test digits through the encoder at its random start and after "
-                                 "pretraining, with no labels involved. Separate colour clusters mean a simple "
-                                 "classifier will need few labels to tell the digits apart.")
+    return charts.captioned(
+        fig,
+        "The same test digits through the encoder at its random start and after "
+        "pretraining, with no labels involved. Separate colour clusters mean a simple "
+        "classifier will need few labels to tell the digits apart.",
+    )
 
 
 def label_efficiency(rows: list[dict], chosen: float) -> go.Figure:
     rows = sorted((r for r in rows if "supervised" in r), key=lambda r: r["n_labelled"])
     n = [r["n_labelled"] for r in rows]
     fig = go.Figure()
-    for key, name, dash in (("probe", "self-supervised + linear probe", "solid"),
-                            ("random_init", "random encoder + linear probe", "dot"),
-                            ("supervised", "supervised on the labels only", "dash")):
-        fig.add_trace(go.Scatter(x=n, y=[r[key] for r in rows], mode="lines+markers", name=name,
-                                 line=dict(dash=dash),
-                                 hovertemplate="%{x} labels: %{y:.1%}<extra>" + name + "</extra>"))
+    for key, name, dash in (
+        ("probe", "self-supervised + linear probe", "solid"),
+        ("random_init", "random encoder + linear probe", "dot"),
+        ("supervised", "supervised on the labels only", "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=n,
+                y=[r[key] for r in rows],
+                mode="lines+markers",
+                name=name,
+                line=dict(dash=dash),
+                hovertemplate="%{x} labels: %{y:.1%}<extra>" + name + "</extra>",
+            )
+        )
     chosen_n = next(r["n_labelled"] for r in rows if np.isclose(r["label_fraction"], chosen))
     fig.add_vline(x=chosen_n, line_dash="dot", line_color="grey")
-    fig.update_layout(title="Label efficiency: test accuracy against labelled digits used",
-                      xaxis=dict(title="labelled training digits (log scale)", type="log"),
-                      yaxis=dict(title="test accuracy", tickformat=".0%"), legend=dict(orientation="h", y=-0.2))
-    return charts.captioned(fig, "The same test digits, the same labelled digits for all three at each point. Where "
-                                 "the solid line sits above the dotted one, pretraining without labels made the "
-                                 "features more useful; the gap usually shrinks as labels grow. The grey line marks "
-                                 "this run's label share.")
+    fig.update_layout(
+        title="Label efficiency: test accuracy against labelled digits used",
+        xaxis=dict(title="labelled training digits (log scale)", type="log"),
+        yaxis=dict(title="test accuracy", tickformat=".0%"),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "The same test digits, the same labelled digits for all three at each point. Where "
+        "the solid line sits above the dotted one, pretraining without labels made the "
+        "features more useful; the gap usually shrinks as labels grow. The grey line marks "
+        "this run's label share.",
+    )
 
 
 def robustness(m: dict) -> go.Figure:
@@ -125,35 +177,71 @@ def robustness(m: dict) -> go.Figure:
         names.append("supervised")
         clean.append(m["supervised_accuracy"])
         robust.append(m["robust_supervised_accuracy"])
-    fig = go.Figure([go.Bar(name="clean test digits", x=names, y=clean, text=[f"{v:.0%}" for v in clean]),
-                     go.Bar(name="perturbed copy", x=names, y=robust, text=[f"{v:.0%}" for v in robust])])
-    fig.update_layout(title="Robustness: accuracy on clean and perturbed test digits", barmode="group",
-                      yaxis=dict(title="test accuracy", tickformat=".0%", range=[0, 1]),
-                      legend=dict(orientation="h", y=-0.15))
+    fig = go.Figure(
+        [
+            go.Bar(name="clean test digits", x=names, y=clean, text=[f"{v:.0%}" for v in clean]),
+            go.Bar(name="perturbed copy", x=names, y=robust, text=[f"{v:.0%}" for v in robust]),
+        ]
+    )
+    fig.update_layout(
+        title="Robustness: accuracy on clean and perturbed test digits",
+        barmode="group",
+        yaxis=dict(title="test accuracy", tickformat=".0%", range=[0, 1]),
+        legend=dict(orientation="h", y=-0.15),
+    )
     fig.add_hline(y=0.1, line_dash="dash", line_color="grey")
-    return charts.captioned(fig, "The same classifiers on the test digits and on a shifted, fainter, noisy, partly "
-                                 "erased copy of them. The dashed line is guessing (10%). The supervised network saw "
-                                 "no augmentations, only the labelled digits themselves.")
+    return charts.captioned(
+        fig,
+        "The same classifiers on the test digits and on a shifted, fainter, noisy, partly "
+        "erased copy of them. The dashed line is guessing (10%). The supervised network saw "
+        "no augmentations, only the labelled digits themselves.",
+    )
 
 
 def batch_similarity(sim: np.ndarray, method: str) -> go.Figure:
     n = len(sim) // 2
     labels = [f"{i + 1}a" for i in range(n)] + [f"{i + 1}b" for i in range(n)]
-    fig = go.Figure(go.Heatmap(z=sim, x=labels, y=labels, colorscale=charts.DIVERGING, zmin=-1, zmax=1,
-                               colorbar=dict(title="cosine"),
-                               hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=sim,
+            x=labels,
+            y=labels,
+            colorscale=charts.DIVERGING,
+            zmin=-1,
+            zmax=1,
+            colorbar=dict(title="cosine"),
+            hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
     pos = list(range(n)) + list(range(n, 2 * n))
     partner = list(range(n, 2 * n)) + list(range(n))
-    fig.add_trace(go.Scatter(x=[labels[j] for j in partner], y=[labels[i] for i in pos], mode="markers",
-                             name="positive pair", marker=dict(symbol="square-open", size=14, color="black")))
-    space = "projections z that the NT-Xent loss compares" if method == "simclr" else \
-        "features h (centred), the masked method has no projection head"
-    fig.update_layout(title="Similarity within one batch: two views of each of 12 digits", height=560,
-                      yaxis=dict(autorange="reversed", scaleanchor="x"), legend=dict(orientation="h", y=-0.1))
-    return charts.captioned(fig, f"Cosine similarity between every pair of the 24 views ({space}). Views 'a' and "
-                                 f"'b' with the same number come from the same digit (black squares: the positive "
-                                 f"pairs); every other cell is a negative pair. Contrastive learning makes the "
-                                 f"squares red and the rest pale or blue.")
+    fig.add_trace(
+        go.Scatter(
+            x=[labels[j] for j in partner],
+            y=[labels[i] for i in pos],
+            mode="markers",
+            name="positive pair",
+            marker=dict(symbol="square-open", size=14, color="black"),
+        )
+    )
+    space = (
+        "projections z that the NT-Xent loss compares"
+        if method == "simclr"
+        else "features h (centred), the masked method has no projection head"
+    )
+    fig.update_layout(
+        title="Similarity within one batch: two views of each of 12 digits",
+        height=560,
+        yaxis=dict(autorange="reversed", scaleanchor="x"),
+        legend=dict(orientation="h", y=-0.1),
+    )
+    return charts.captioned(
+        fig,
+        f"Cosine similarity between every pair of the 24 views ({space}). Views 'a' and "
+        f"'b' with the same number come from the same digit (black squares: the positive "
+        f"pairs); every other cell is a negative pair. Contrastive learning makes the "
+        f"squares red and the rest pale or blue.",
+    )
 
 
 def similarity_to_one(a: dict) -> go.Figure:
@@ -167,20 +255,38 @@ def similarity_to_one(a: dict) -> go.Figure:
         out = []
         for s, (when, color) in enumerate((("before (random encoder)", "#999999"), ("after pretraining", "#1f77b4"))):
             values = [a["sim_views"][s, q], a["sim_test"][s, q][same], a["sim_test"][s, q][y != y[queries[q]]]]
-            out.append(go.Box(x=np.repeat(groups, [len(v) for v in values]), y=np.concatenate(values), name=when,
-                              boxpoints="all", jitter=0.5, pointpos=0, marker=dict(size=3, color=color),
-                              line=dict(color=color), offsetgroup=str(s)))
+            out.append(
+                go.Box(
+                    x=np.repeat(groups, [len(v) for v in values]),
+                    y=np.concatenate(values),
+                    name=when,
+                    boxpoints="all",
+                    jitter=0.5,
+                    pointpos=0,
+                    marker=dict(size=3, color=color),
+                    line=dict(color=color),
+                    offsetgroup=str(s),
+                )
+            )
         return out
 
     fig = go.Figure(traces(0))
     names = [f"digit {y[q]}" for q in queries]
     fig.frames = [go.Frame(data=traces(q), name=n) for q, n in enumerate(names)]
-    fig.update_layout(title="Cosine similarity of one test digit to its augmentations and to other digits",
-                      boxmode="group", yaxis=dict(title="cosine similarity", range=[-1, 1.05]), height=520,
-                      legend=dict(orientation="h", y=1.08), **charts.play_controls(names, 1200, y=-0.15, prefix=""))
-    return charts.captioned(fig, "Pick a digit with the slider. Each dot is the cosine similarity of its features "
-                                 "(centred on the training digits' mean) to another image. After good pretraining its "
-                                 "own augmented views and the other examples of its digit sit high, other digits low.")
+    fig.update_layout(
+        title="Cosine similarity of one test digit to its augmentations and to other digits",
+        boxmode="group",
+        yaxis=dict(title="cosine similarity", range=[-1, 1.05]),
+        height=520,
+        legend=dict(orientation="h", y=1.08),
+        **charts.play_controls(names, 1200, y=-0.15, prefix=""),
+    )
+    return charts.captioned(
+        fig,
+        "Pick a digit with the slider. Each dot is the cosine similarity of its features "
+        "(centred on the training digits' mean) to another image. After good pretraining its "
+        "own augmented views and the other examples of its digit sit high, other digits low.",
+    )
 
 
 def nearest_neighbours(a: dict) -> go.Figure:
@@ -192,14 +298,25 @@ def nearest_neighbours(a: dict) -> go.Figure:
         rows = [np.concatenate([query[None], X[a["neighbours"][s, q]]]) for s in (0, 1)]  # 2 x (9, 8, 8)
         digit = a["y_test"][queries[q]]
         same = [int((y_train[a["neighbours"][s, q]] == digit).sum()) for s in (0, 1)]
-        title = (f"Digit {digit}: nearest training digits share its label {same[0]}/8 before, {same[1]}/8 after "
-                 f"pretraining")
+        title = (
+            f"Digit {digit}: nearest training digits share its label {same[0]}/8 before, {same[1]}/8 after pretraining"
+        )
         return charts.montage_array(np.concatenate(rows), 9), title
 
     first, title = tiles(0)
-    fig = charts.image_montage(np.concatenate([a["X_test"][queries[0], 0][None], X[a["neighbours"][0, 0]],
-                                               a["X_test"][queries[0], 0][None], X[a["neighbours"][1, 0]]]), 9,
-                               row_labels=["before", "after"], title=title)
+    fig = charts.image_montage(
+        np.concatenate(
+            [
+                a["X_test"][queries[0], 0][None],
+                X[a["neighbours"][0, 0]],
+                a["X_test"][queries[0], 0][None],
+                X[a["neighbours"][1, 0]],
+            ]
+        ),
+        9,
+        row_labels=["before", "after"],
+        title=title,
+    )
     names = [f"digit {a['y_test'][q]}" for q in queries]
     frames = []
     for q, name in enumerate(names):
@@ -207,12 +324,16 @@ def nearest_neighbours(a: dict) -> go.Figure:
         frames.append(go.Frame(data=[go.Heatmap(z=z)], name=name, layout=dict(title_text=frame_title)))
     fig.frames = frames
     fig.update_layout(**charts.play_controls(names, 1200, y=-0.1, prefix=""))
-    return charts.captioned(fig, "Left: a test digit; then its 8 nearest training digits by cosine similarity of "
-                                 "the features (no labels used), with the random encoder (top) and the pretrained "
-                                 "one (bottom). Pick another digit with the slider.")
+    return charts.captioned(
+        fig,
+        "Left: a test digit; then its 8 nearest training digits by cosine similarity of "
+        "the features (no labels used), with the random encoder (top) and the pretrained "
+        "one (bottom). Pick another digit with the slider.",
+    )
 
 
 # --- SHAP ------------------------------------------------------------------------------------------------
+
 
 def explain(result: Result):
     """Pixel SHAP of the probe on the pretrained encoder and of the supervised network, for the same test digits."""
@@ -244,15 +365,19 @@ def explain_figures(result: Result, explanation) -> dict:
         y = a["y_test"][rows]
         values = np.asarray(exp.values)[np.arange(len(rows)), 0, :, :, y]  # (4, 8, 8) for each digit's true class
         figs[f"Pixel SHAP: {title.lower()}"] = charts.image_attribution_slider(
-            values, a["X_test"][rows, 0], labels=[f"{k + 1}: digit {d}" for k, d in enumerate(y)],
+            values,
+            a["X_test"][rows, 0],
+            labels=[f"{k + 1}: digit {d}" for k, d in enumerate(y)],
             title=f"Pixel attributions for the true digit: {title.lower()}",
             caption=f"Which pixels pushed {title.lower()} toward the right digit (red) or away from it (blue); the "
-                    f"contours are the digit. The other model's figure shows the same test digits. "
-                    f"({exp.method}; additivity gap {exp.additivity_error:.1e}.)")
+            f"contours are the digit. The other model's figure shows the same test digits. "
+            f"({exp.method}; additivity gap {exp.additivity_error:.1e}.)",
+        )
     return figs
 
 
 # --- the summary -----------------------------------------------------------------------------------------
+
 
 def _points(x: float) -> str:
     return f"{x * 100:+.1f} percentage points"
@@ -264,24 +389,33 @@ def describe(result: Result) -> str:
     parts = [_pretraining_sentence(result, method)]
     n_lab, probe, rand = int(m["n_labelled"]), m["linear_probe_accuracy"], m["random_init_probe_accuracy"]
     gain = probe - rand
-    text = (f"With **{n_lab} labelled digits** ({n_lab / m['n_unlabelled']:.0%} of the training pool), a linear "
-            f"probe on the frozen pretrained encoder got **{probe:.1%}** of {int(m['n_test'])} test digits right; "
-            f"the same probe on the same encoder at its random start got **{rand:.1%}**")
-    text += f", and the network trained end to end on those labels {m['supervised_accuracy']:.1%}." \
-        if "supervised_accuracy" in m else "."
+    text = (
+        f"With **{n_lab} labelled digits** ({n_lab / m['n_unlabelled']:.0%} of the training pool), a linear "
+        f"probe on the frozen pretrained encoder got **{probe:.1%}** of {int(m['n_test'])} test digits right; "
+        f"the same probe on the same encoder at its random start got **{rand:.1%}**"
+    )
+    text += (
+        f", and the network trained end to end on those labels {m['supervised_accuracy']:.1%}."
+        if "supervised_accuracy" in m
+        else "."
+    )
     if gain > 0.02:
         text += f" Pretraining without labels paid here: {_points(gain)} over random features."
     elif gain >= -0.02:
-        text += (f" That is about the same ({_points(gain)}): with this many labels a random convolutional encoder's "
-                 "features are already good for a linear probe.")
+        text += (
+            f" That is about the same ({_points(gain)}): with this many labels a random convolutional encoder's "
+            "features are already good for a linear probe."
+        )
     else:
         text += f" Pretraining made the features *worse* for the probe ({_points(gain)})."
     parts.append(text)
     parts.append(_efficiency_sentence(a["efficiency"]))
     parts.append(_robustness_sentence(m, config.method))
     if probe < 0.2:
-        parts.append("The probe is close to guessing (10%): the encoder collapsed or diverged. Try a lower learning "
-                     "rate, more epochs or different augmentations.")
+        parts.append(
+            "The probe is close to guessing (10%): the encoder collapsed or diverged. Try a lower learning "
+            "rate, more epochs or different augmentations."
+        )
     return " ".join(p for p in parts if p)
 
 
@@ -291,21 +425,29 @@ def _pretraining_sentence(result: Result, method: str) -> str:
         return "You stopped the run before the first pretraining epoch finished, so the encoder is still random."
     losses = h["loss"].dropna().to_numpy()
     fell = "fell" if losses[-1] < losses[0] else "did not fall"
-    text = (f"{method} pretrained the encoder for {int(m['epochs_run'])} epoch(s) on {int(m['n_unlabelled'])} "
-            f"unlabelled digits; its loss {fell} ({losses[0]:.3g} → {losses[-1]:.3g}).")
+    text = (
+        f"{method} pretrained the encoder for {int(m['epochs_run'])} epoch(s) on {int(m['n_unlabelled'])} "
+        f"unlabelled digits; its loss {fell} ({losses[0]:.3g} → {losses[-1]:.3g})."
+    )
     if result.stopped:
         text += " You stopped it early, so the baselines were only partly computed."
     if config.method == "simclr":
         if not any(getattr(config, k) for k in ("crop", "shift", "rotation", "contrast", "blur", "noise", "erasing")):
-            text += (" Every augmentation was off, so the two views of a digit were identical and the contrastive "
-                     "task was trivial: switch some on.")
+            text += (
+                " Every augmentation was off, so the two views of a digit were identical and the contrastive "
+                "task was trivial: switch some on."
+            )
         pos, neg = m["positive_similarity"], m["negative_similarity"]
         verdict = "well above" if pos > neg + 0.3 else "above" if pos > neg else "not above"
-        text += (f" Two views of one digit now have a mean cosine similarity of {pos:.2f}, {verdict} that of two "
-                 f"different digits ({neg:.2f}).")
+        text += (
+            f" Two views of one digit now have a mean cosine similarity of {pos:.2f}, {verdict} that of two "
+            f"different digits ({neg:.2f})."
+        )
     knn, rknn = m["knn_accuracy"], m["random_init_knn_accuracy"]
-    text += (f" Nearest-neighbour (k-NN) accuracy in its feature space is {knn:.1%}, against {rknn:.1%} for the "
-             f"random encoder.")
+    text += (
+        f" Nearest-neighbour (k-NN) accuracy in its feature space is {knn:.1%}, against {rknn:.1%} for the "
+        f"random encoder."
+    )
     return text
 
 
@@ -315,13 +457,18 @@ def _efficiency_sentence(rows: list[dict]) -> str:
         return ""
     gains = [r["probe"] - r["random_init"] for r in rows]
     best = int(np.argmax(gains))
-    text = (f"Across label budgets the gain over random features ranged from {_points(min(gains))} to "
-            f"{_points(max(gains))}, largest with {rows[best]['n_labelled']} labels")
-    text += (f", and {_points(gains[-1])} with all {rows[-1]['n_labelled']}." if best != len(rows) - 1 else ".")
+    text = (
+        f"Across label budgets the gain over random features ranged from {_points(min(gains))} to "
+        f"{_points(max(gains))}, largest with {rows[best]['n_labelled']} labels"
+    )
+    text += f", and {_points(gains[-1])} with all {rows[-1]['n_labelled']}." if best != len(rows) - 1 else "."
     beats_sup = [r for r in rows if r["probe"] > r["supervised"]]
     if beats_sup:
-        text += (" The probe also beat end-to-end supervised training with "
-                 + ", ".join(str(r["n_labelled"]) for r in beats_sup) + " labels.")
+        text += (
+            " The probe also beat end-to-end supervised training with "
+            + ", ".join(str(r["n_labelled"]) for r in beats_sup)
+            + " labels."
+        )
     else:
         text += " End-to-end supervised training matched or beat the probe at every budget."
     return text
@@ -329,15 +476,22 @@ def _efficiency_sentence(rows: list[dict]) -> str:
 
 def _robustness_sentence(m: dict, method: str) -> str:
     rp, rr = m["robust_probe_accuracy"], m["robust_random_init_accuracy"]
-    text = (f"On the perturbed copy of the test digits the self-supervised probe kept **{rp:.1%}**, the random-encoder "
-            f"probe {rr:.1%}")
-    text += f" and the supervised network {m['robust_supervised_accuracy']:.1%}" \
-        if "robust_supervised_accuracy" in m else ""
+    text = (
+        f"On the perturbed copy of the test digits the self-supervised probe kept **{rp:.1%}**, the random-encoder "
+        f"probe {rr:.1%}"
+    )
+    text += (
+        f" and the supervised network {m['robust_supervised_accuracy']:.1%}"
+        if "robust_supervised_accuracy" in m
+        else ""
+    )
     others = [rr] + ([m["robust_supervised_accuracy"]] if "robust_supervised_accuracy" in m else [])
     if rp > max(others) + 0.02:
-        text += (": features trained to ignore augmentations hold up better when the test digits are disturbed."
-                 if method == "simclr" else
-                 ": the pretrained features held up best when the test digits were disturbed.")
+        text += (
+            ": features trained to ignore augmentations hold up better when the test digits are disturbed."
+            if method == "simclr"
+            else ": the pretrained features held up best when the test digits were disturbed."
+        )
     elif rp < min(others) - 0.02:
         text += ": the pretrained features were the least robust here."
     else:
@@ -348,7 +502,11 @@ def _robustness_sentence(m: dict, method: str) -> str:
 def live_figure(snapshot: dict):
     xy, labels = np.asarray(snapshot["xy"]), np.asarray(snapshot["labels"])
     fig = go.Figure(_digit_traces(xy, labels))
-    fig.update_layout(title=f"Test digits in feature space after epoch {snapshot['epoch']}", height=480,
-                      legend=dict(title="digit"))
-    return charts.captioned(_square(fig), "Each dot is a test digit, coloured by its true label (never used in "
-                                          "training). Watch digits of a kind gather as the encoder learns.")
+    fig.update_layout(
+        title=f"Test digits in feature space after epoch {snapshot['epoch']}", height=480, legend=dict(title="digit")
+    )
+    return charts.captioned(
+        _square(fig),
+        "Each dot is a test digit, coloured by its true label (never used in "
+        "training). Watch digits of a kind gather as the encoder learns.",
+    )

@@ -18,6 +18,7 @@ An optional label-efficiency sweep retrains the strategies at several label budg
 per class, the picture that explains transfer learning. ``data.py`` holds the datasets and the CSV checks
 (light), ``views.py`` the figures, SHAP (words or pixels) and the summary.
 """
+
 from importlib import import_module
 
 from engine.transfer.config import METRICS, PRESETS, Config, estimate_seconds
@@ -30,5 +31,15 @@ def run(config: Config, progress):
     return import_module(track).run(config, progress)
 
 
-__all__ = ["Config", "PRESETS", "METRICS", "estimate_seconds", "run", "figures", "explain", "explain_figures",
-           "describe", "live_figure"]
+__all__ = [
+    "METRICS",
+    "PRESETS",
+    "Config",
+    "describe",
+    "estimate_seconds",
+    "explain",
+    "explain_figures",
+    "figures",
+    "live_figure",
+    "run",
+]

@@ -1,4 +1,5 @@
 """Transfer settings: the track (text or images), the labels per class, the pretrained source and the training."""
+
 from __future__ import annotations
 
 import math
@@ -10,61 +11,127 @@ from engine.core.config import TechniqueConfig
 from engine.core.contract import Metric
 from engine.transfer.data import IMAGES_LEFT_TO_TEST, TARGET_IMAGES_PER_CLASS, TOPICS_PER_CLASS, cache_path
 
-STRATEGY_LABELS = {"scratch": "From scratch", "feature_extraction": "Feature extraction (frozen)",
-                   "finetune_last": "Fine-tune last blocks", "finetune": "Fine-tune"}
+STRATEGY_LABELS = {
+    "scratch": "From scratch",
+    "feature_extraction": "Feature extraction (frozen)",
+    "finetune_last": "Fine-tune last blocks",
+    "finetune": "Fine-tune",
+}
 
 
 class Config(TechniqueConfig):
     track: Literal["text", "images"] = Field(
-        "text", description="Text: a pretrained sentence encoder sorts sentences by topic. Images: a small "
-                            "network pretrained on handwritten digits learns digits from a few examples.")
-    labels_per_class: int = Field(3, ge=1, le=100, description="How many labelled examples of each class the "
-                                  "new task gets. Transfer matters most when this is small.")
+        "text",
+        description="Text: a pretrained sentence encoder sorts sentences by topic. Images: a small "
+        "network pretrained on handwritten digits learns digits from a few examples.",
+    )
+    labels_per_class: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="How many labelled examples of each class the "
+        "new task gets. Transfer matters most when this is small.",
+    )
     dataset: Literal["topics", "upload"] = Field(
-        "topics", description="Text track: the built-in set of 300 sentences on six topics, or your own CSV.",
-        json_schema_extra={"labels": {"topics": "Built-in topics (300 sentences)", "upload": "Your own CSV"}})
+        "topics",
+        description="Text track: the built-in set of 300 sentences on six topics, or your own CSV.",
+        json_schema_extra={"labels": {"topics": "Built-in topics (300 sentences)", "upload": "Your own CSV"}},
+    )
     upload: str = Field("", description="Your uploaded CSV (set by the upload box).", json_schema_extra={"form": False})
-    text_column: str = Field("text", max_length=60, description="The column of your CSV that holds the text.",
-                             json_schema_extra={"form": False})
-    label_column: str = Field("label", max_length=60, description="The column of your CSV that holds the class.",
-                              json_schema_extra={"form": False})
-    finetune_top: bool = Field(False, description="Text track: also fine-tune the encoder's top layer on the "
-                               "labelled sentences (slower, and with very few labels it can over-fit).",
-                               title="Fine-tune the encoder's top layer")
+    text_column: str = Field(
+        "text",
+        max_length=60,
+        description="The column of your CSV that holds the text.",
+        json_schema_extra={"form": False},
+    )
+    label_column: str = Field(
+        "label",
+        max_length=60,
+        description="The column of your CSV that holds the class.",
+        json_schema_extra={"form": False},
+    )
+    finetune_top: bool = Field(
+        False,
+        description="Text track: also fine-tune the encoder's top layer on the "
+        "labelled sentences (slower, and with very few labels it can over-fit).",
+        title="Fine-tune the encoder's top layer",
+    )
     source: Literal["digits_all_disjoint", "digits_0_4"] = Field(
-        "digits_all_disjoint", title="Pretrained on",
+        "digits_all_disjoint",
+        title="Pretrained on",
         description="Images track: what the network learns before it sees your few labels. 'digits all disjoint' "
-                    "(default): all ten digits from a separate half of the images; the new task is the same ten "
-                    "digits, so the features carry over and pretraining helps. 'digits 0 4': only digits 0-4; the "
-                    "new task is digits 5-9, which it never saw. That narrow source shows negative transfer: "
-                    "features tuned to other digits can do worse than a fresh network.",
-        json_schema_extra={"labels": {"digits_all_disjoint": "All ten digits, separate images (transfer helps)",
-                                      "digits_0_4": "Digits 0-4 only, then learn 5-9 (negative transfer)"}})
-    pretrain_epochs: int = Field(15, ge=1, le=100, description="Images track: passes over the source images "
-                                 "while pretraining. Pretrained weights are saved and reused by later runs.",
-                                 title="Pretraining epochs")
-    rotation: float = Field(15.0, ge=0.0, le=45.0, description="Augmentation: random rotation of training "
-                            "images, up to this many degrees either way.", json_schema_extra={"widget": "slider"})
-    shift: int = Field(1, ge=0, le=3, description="Augmentation: random shift of training images, up to this "
-                       "many pixels in each direction.")
-    finetune_blocks: int = Field(1, ge=1, le=2, description="Images track: how many of the last pretrained "
-                                 "blocks (out of 3) the 'fine-tune last blocks' strategy unfreezes.",
-                                 title="Blocks to fine-tune")
-    backbone_lr_scale: float = Field(0.1, ge=0.01, le=1.0, description="When pretrained layers are fine-tuned, "
-                                     "they learn at this fraction of the learning rate, so they change gently.",
-                                     json_schema_extra={"log": True}, title="Backbone learning-rate scale")
+        "(default): all ten digits from a separate half of the images; the new task is the same ten "
+        "digits, so the features carry over and pretraining helps. 'digits 0 4': only digits 0-4; the "
+        "new task is digits 5-9, which it never saw. That narrow source shows negative transfer: "
+        "features tuned to other digits can do worse than a fresh network.",
+        json_schema_extra={
+            "labels": {
+                "digits_all_disjoint": "All ten digits, separate images (transfer helps)",
+                "digits_0_4": "Digits 0-4 only, then learn 5-9 (negative transfer)",
+            }
+        },
+    )
+    pretrain_epochs: int = Field(
+        15,
+        ge=1,
+        le=100,
+        description="Images track: passes over the source images "
+        "while pretraining. Pretrained weights are saved and reused by later runs.",
+        title="Pretraining epochs",
+    )
+    rotation: float = Field(
+        15.0,
+        ge=0.0,
+        le=45.0,
+        description="Augmentation: random rotation of training images, up to this many degrees either way.",
+        json_schema_extra={"widget": "slider"},
+    )
+    shift: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="Augmentation: random shift of training images, up to this many pixels in each direction.",
+    )
+    finetune_blocks: int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="Images track: how many of the last pretrained "
+        "blocks (out of 3) the 'fine-tune last blocks' strategy unfreezes.",
+        title="Blocks to fine-tune",
+    )
+    backbone_lr_scale: float = Field(
+        0.1,
+        ge=0.01,
+        le=1.0,
+        description="When pretrained layers are fine-tuned, "
+        "they learn at this fraction of the learning rate, so they change gently.",
+        json_schema_extra={"log": True},
+        title="Backbone learning-rate scale",
+    )
     epochs: int = Field(60, ge=5, le=500, description="Passes over the labelled examples for every strategy.")
-    learning_rate: float = Field(0.01, ge=1e-4, le=0.3, description="Step size of the Adam optimiser for the "
-                                 "new head and the from-scratch model. Too high and training diverges.",
-                                 json_schema_extra={"log": True})
-    sweep: bool = Field(False, description="Also retrain every strategy at several label budgets and chart "
-                        "accuracy against labels per class (slower).", title="Label-efficiency sweep")
+    learning_rate: float = Field(
+        0.01,
+        ge=1e-4,
+        le=0.3,
+        description="Step size of the Adam optimiser for the "
+        "new head and the from-scratch model. Too high and training diverges.",
+        json_schema_extra={"log": True},
+    )
+    sweep: bool = Field(
+        False,
+        description="Also retrain every strategy at several label budgets and chart "
+        "accuracy against labels per class (slower).",
+        title="Label-efficiency sweep",
+    )
 
     # The form shows a setting only where it applies (hidden settings keep their values).
     SHOW_IF: ClassVar[dict] = {
         **dict.fromkeys(("dataset", "finetune_top"), {"track": ["text"]}),
-        **dict.fromkeys(("source", "pretrain_epochs", "rotation", "shift", "finetune_blocks", "backbone_lr_scale"),
-                        {"track": ["images"]}),
+        **dict.fromkeys(
+            ("source", "pretrain_epochs", "rotation", "shift", "finetune_blocks", "backbone_lr_scale"),
+            {"track": ["images"]},
+        ),
     }
 
     @model_validator(mode="after")
@@ -72,14 +139,18 @@ class Config(TechniqueConfig):
         if self.track == "text" and self.dataset == "upload" and not self.upload:
             raise ValueError("Upload a CSV (a text column and a label column) to use your own data.")
         if self.track == "text" and self.dataset == "topics" and self.labels_per_class > TOPICS_PER_CLASS - 5:
-            raise ValueError(f"The built-in topics set has {TOPICS_PER_CLASS} sentences per class, so "
-                             f"`labels_per_class` must be at most {TOPICS_PER_CLASS - 5} to leave sentences to "
-                             f"test on, but got {self.labels_per_class}.")
+            raise ValueError(
+                f"The built-in topics set has {TOPICS_PER_CLASS} sentences per class, so "
+                f"`labels_per_class` must be at most {TOPICS_PER_CLASS - 5} to leave sentences to "
+                f"test on, but got {self.labels_per_class}."
+            )
         most = TARGET_IMAGES_PER_CLASS[self.source] - IMAGES_LEFT_TO_TEST
         if self.track == "images" and self.labels_per_class > most:
-            raise ValueError(f"The new digit task of this source has {TARGET_IMAGES_PER_CLASS[self.source]} images "
-                             f"of its rarest digit, so `labels_per_class` must be at most {most} to leave images to "
-                             f"test on, but got {self.labels_per_class}.")
+            raise ValueError(
+                f"The new digit task of this source has {TARGET_IMAGES_PER_CLASS[self.source]} images "
+                f"of its rarest digit, so `labels_per_class` must be at most {most} to leave images to "
+                f"test on, but got {self.labels_per_class}."
+            )
         return self
 
 
@@ -89,16 +160,23 @@ PRESETS = {
 }
 
 METRICS = {
-    "accuracy_feature_extraction": Metric("Pretrained, frozen + new head: test accuracy", "percent",
-                                          help="The pretrained model stays as it is; only a small new head learns "
-                                               "from your few labels."),
+    "accuracy_feature_extraction": Metric(
+        "Pretrained, frozen + new head: test accuracy",
+        "percent",
+        help="The pretrained model stays as it is; only a small new head learns from your few labels.",
+    ),
     "accuracy_finetune_last": Metric("Pretrained, last blocks fine-tuned: test accuracy", "percent"),
-    "accuracy_finetune": Metric("Pretrained, fine-tuned: test accuracy", "percent",
-                                help="The pretrained layers learn too, at a smaller learning rate."),
-    "accuracy_scratch": Metric("From scratch: test accuracy", "percent",
-                               help="The same few labels, no pretraining."),
-    "source_accuracy": Metric("Pretrained network on its own task", "percent",
-                              help="Accuracy on held-out source images: how well pretraining went."),
+    "accuracy_finetune": Metric(
+        "Pretrained, fine-tuned: test accuracy",
+        "percent",
+        help="The pretrained layers learn too, at a smaller learning rate.",
+    ),
+    "accuracy_scratch": Metric("From scratch: test accuracy", "percent", help="The same few labels, no pretraining."),
+    "source_accuracy": Metric(
+        "Pretrained network on its own task",
+        "percent",
+        help="Accuracy on held-out source images: how well pretraining went.",
+    ),
     "n_labelled": Metric("Labelled examples", "integer"),
     "n_test": Metric("Test examples", "integer"),
     "n_classes": Metric("Classes", "integer"),

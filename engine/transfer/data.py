@@ -4,6 +4,7 @@ Text: the built-in topics set (``datasets/transfer_topics.csv``) or an uploaded 
 sentences for the encoder. Images: source and target tasks cut from scikit-learn's 8x8 digits. Both tracks
 draw the same kind of split: K labelled examples per class, every other example tests.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,6 +41,7 @@ def labelled_split(y: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.nda
 
 # --- text --------------------------------------------------------------------------------------------------
 
+
 def _check_columns(df, text_column: str, label_column: str) -> None:
     cols = ", ".join(code(c, 40) for c in df.columns[:20])  # a person's names: shown as code, never Markdown
     for role, name in (("text", text_column), ("label", label_column)):
@@ -48,8 +50,9 @@ def _check_columns(df, text_column: str, label_column: str) -> None:
     if text_column == label_column:
         raise DataError("The text column and the label column must be different columns.")
     if len(df) > MAX_TEXT_ROWS:
-        raise DataError(f"The CSV has {len(df):,} rows; the text track reads at most {MAX_TEXT_ROWS:,}. "
-                        "Please upload a sample.")
+        raise DataError(
+            f"The CSV has {len(df):,} rows; the text track reads at most {MAX_TEXT_ROWS:,}. Please upload a sample."
+        )
     present = df[text_column].dropna()
     if len(present) == 0 or present.map(lambda v: isinstance(v, str)).mean() < 0.5:
         raise DataError(f"The column {code(text_column)} does not hold text; choose the column with the sentences.")
@@ -58,17 +61,23 @@ def _check_columns(df, text_column: str, label_column: str) -> None:
 def _check_labels(labels, label_column: str, labels_per_class: int) -> list[str]:
     classes = sorted(labels.unique())
     if len(classes) < 2:
-        raise DataError(f"The label column {code(label_column)} has only one class ({code(classes[0])}); "
-                        "a classifier needs at least two.")
+        raise DataError(
+            f"The label column {code(label_column)} has only one class ({code(classes[0])}); "
+            "a classifier needs at least two."
+        )
     if len(classes) > MAX_CLASSES:
-        raise DataError(f"The label column {code(label_column)} has {len(classes)} classes; at most {MAX_CLASSES} "
-                        "are supported.")
+        raise DataError(
+            f"The label column {code(label_column)} has {len(classes)} classes; at most {MAX_CLASSES} are supported."
+        )
     counts = labels.value_counts()
     small = counts[counts < labels_per_class + 1]
     if len(small):
-        raise DataError(f"With {labels_per_class} labelled examples per class, every class needs at least "
-                        f"{labels_per_class + 1} rows (the rest are for testing), but "
-                        + ", ".join(f"{code(c)} has {n}" for c, n in small.items()) + ".")
+        raise DataError(
+            f"With {labels_per_class} labelled examples per class, every class needs at least "
+            f"{labels_per_class + 1} rows (the rest are for testing), but "
+            + ", ".join(f"{code(c)} has {n}" for c, n in small.items())
+            + "."
+        )
     return classes
 
 
@@ -79,8 +88,10 @@ def read_text_csv(df, text_column: str, label_column: str, labels_per_class: int
     empty = texts.isna() | texts.astype(str).str.strip().eq("") | labels.isna() | labels.astype(str).str.strip().eq("")
     if empty.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(empty.to_numpy())[:8])  # +2: header line, 1-based
-        raise DataError(f"{int(empty.sum())} rows have no text or no label (file lines {rows}"
-                        f"{', ...' if empty.sum() > 8 else ''}). Fill or remove them first.")
+        raise DataError(
+            f"{int(empty.sum())} rows have no text or no label (file lines {rows}"
+            f"{', ...' if empty.sum() > 8 else ''}). Fill or remove them first."
+        )
     labels = labels.astype(str).str.strip()
     classes = _check_labels(labels, label_column, labels_per_class)
     y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
@@ -92,8 +103,9 @@ def load_texts(config: Config):
     import pandas as pd
 
     if config.dataset == "upload":
-        texts, y, classes = read_text_csv(load_upload(config.upload), config.text_column, config.label_column,
-                                          config.labels_per_class)
+        texts, y, classes = read_text_csv(
+            load_upload(config.upload), config.text_column, config.label_column, config.labels_per_class
+        )
         return texts, y, classes, f"your CSV ({len(texts)} rows, {len(classes)} classes)"
     texts, y, classes = read_text_csv(pd.read_csv(TOPICS_CSV), "text", "label", config.labels_per_class)
     return texts, y, classes, f"the built-in topics set ({len(texts)} sentences, {len(classes)} topics)"
@@ -152,7 +164,12 @@ def digit_tasks(source: str):
 
 def cache_path(config: Config) -> Path:
     """Where the pretrained weights for these source settings live (one file per setting)."""
-    key = {"source": config.source, "pretrain_epochs": config.pretrain_epochs, "rotation": config.rotation,
-           "shift": config.shift, "version": PRETRAIN_VERSION}
+    key = {
+        "source": config.source,
+        "pretrain_epochs": config.pretrain_epochs,
+        "rotation": config.rotation,
+        "shift": config.shift,
+        "version": PRETRAIN_VERSION,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return data_dir() / "cache" / f"transfer_cnn_{config.source}_{digest}.safetensors"

@@ -11,6 +11,7 @@ safetensors (rebuilt when damaged). On the target task four strategies train sid
 
 Also the label-efficiency sweep (accuracy vs labels per class for all four).
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,12 +42,14 @@ SWEEP_BUDGETS = (1, 3, 10, 30, 75)
 
 def small_cnn(n_classes: int) -> nn.Sequential:
     """Three blocks + a head, every activation its own module (SHAP's DeepExplainer stays exact)."""
-    return nn.Sequential(OrderedDict(
-        block1=nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 16, 4, 4)
-        block2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 32, 2, 2)
-        block3=nn.Sequential(nn.Flatten(), nn.Linear(128, 64), nn.ReLU()),  # (B, 64): the features
-        head=nn.Linear(64, n_classes),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            block1=nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 16, 4, 4)
+            block2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),  # (B, 32, 2, 2)
+            block3=nn.Sequential(nn.Flatten(), nn.Linear(128, 64), nn.ReLU()),  # (B, 64): the features
+            head=nn.Linear(64, n_classes),
+        )
+    )
 
 
 def augment(x, rotation: float, shift: int, gen):
@@ -75,6 +78,7 @@ class Augment(nn.Module):
 
 
 # --- the pretrained network and its cache ------------------------------------------------------------------
+
 
 def _checksum(state: dict) -> str:
     h = hashlib.sha256()
@@ -123,15 +127,25 @@ def pretrain(config: Config, X_src: np.ndarray, y_src: np.ndarray, tracker: Trac
     started = time.perf_counter()
     torch.manual_seed(0)
     order = np.random.default_rng(0).permutation(len(y_src))
-    hold, fit_idx = order[: len(order) // 10], order[len(order) // 10:]  # 10 % held out: the source accuracy
+    hold, fit_idx = order[: len(order) // 10], order[len(order) // 10 :]  # 10 % held out: the source accuracy
     model = small_cnn(int(y_src.max()) + 1).to(dev)
     X, y = torch.as_tensor(X_src, device=dev), torch.as_tensor(y_src, device=dev)
+
     def pretraining(step, total, *_a, **_k):  # its rows are not the run's history
         return tracker.phase("Pretraining the network on the source digits", step / total)
 
     silent = Tracker(pretraining, config.pretrain_epochs)
-    if fit(nn.Sequential(Augment(config.rotation, config.shift, seed=0), model), X[fit_idx], y[fit_idx],
-           loss_fn=F.cross_entropy, epochs=config.pretrain_epochs, lr=3e-3, batch_size=64, tracker=silent, seed=0):
+    if fit(
+        nn.Sequential(Augment(config.rotation, config.shift, seed=0), model),
+        X[fit_idx],
+        y[fit_idx],
+        loss_fn=F.cross_entropy,
+        epochs=config.pretrain_epochs,
+        lr=3e-3,
+        batch_size=64,
+        tracker=silent,
+        seed=0,
+    ):
         return None
     accuracy = float((predict(model, X[hold]).argmax(1).cpu().numpy() == y_src[hold]).mean())
     return model.cpu().eval(), {"source_accuracy": accuracy, "pretrain_seconds": time.perf_counter() - started}
@@ -153,11 +167,16 @@ def pretrained_network(config: Config, X_src, y_src, tracker: Tracker, dev):
 
 # --- the four strategies -----------------------------------------------------------------------------------
 
+
 def strategies(pretrained: nn.Module, n_classes: int, config: Config, seed: int) -> tuple[dict, list]:
     """Fresh models for the four strategies (all from the same seed) and their optimiser groups."""
     models, groups = {}, []
-    trained = {"scratch": BLOCKS, "feature_extraction": (), "finetune": BLOCKS,
-               "finetune_last": BLOCKS[len(BLOCKS) - config.finetune_blocks:]}
+    trained = {
+        "scratch": BLOCKS,
+        "feature_extraction": (),
+        "finetune": BLOCKS,
+        "finetune_last": BLOCKS[len(BLOCKS) - config.finetune_blocks :],
+    }
     for name in STRATEGIES:
         torch.manual_seed(seed)
         model = small_cnn(n_classes) if name == "scratch" else copy.deepcopy(pretrained)
@@ -181,13 +200,27 @@ def train(config: Config, models: dict, groups: list, data: tuple, tracker: Trac
     loss_fn = SummedLoss(list(models))
 
     def evaluate(m) -> dict:
-        correct = (m(X_watch).argmax(-1) == y_watch).float().mean(1)  # (4,) accuracy per strategy (eval: no augmentation)
-        return {**{f"loss_{n}": v for n, v in loss_fn.epoch_means().items()},
-                **{f"accuracy_{n}": c.item() for n, c in zip(models, correct)}}
+        correct = (
+            (m(X_watch).argmax(-1) == y_watch).float().mean(1)
+        )  # (4,) accuracy per strategy (eval: no augmentation)
+        return {
+            **{f"loss_{n}": v for n, v in loss_fn.epoch_means().items()},
+            **{f"accuracy_{n}": c.item() for n, c in zip(models, correct)},
+        }
 
-    fit(nn.Sequential(Augment(config.rotation, config.shift, seed), side), X_tr, y_tr, loss_fn=loss_fn,
-        epochs=config.epochs, lr=config.learning_rate, batch_size=64, tracker=tracker, evaluate=evaluate,
-        params=groups, seed=seed)
+    fit(
+        nn.Sequential(Augment(config.rotation, config.shift, seed), side),
+        X_tr,
+        y_tr,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=64,
+        tracker=tracker,
+        evaluate=evaluate,
+        params=groups,
+        seed=seed,
+    )
     return side.cpu().eval()
 
 
@@ -199,9 +232,18 @@ def sweep(config: Config, pretrained: nn.Module, X: np.ndarray, y: np.ndarray, t
         tr, te = labelled_split(y, k, config.seed + k)
         models, groups = strategies(pretrained, int(y.max()) + 1, config, config.seed + k)
         side = SideBySide(models)
-        fit(nn.Sequential(Augment(config.rotation, config.shift, config.seed + k), side), torch.as_tensor(X[tr]),
-            torch.as_tensor(y[tr]), loss_fn=SummedLoss(list(models)), epochs=config.epochs, lr=config.learning_rate,
-            batch_size=64, tracker=Tracker(None, config.epochs), params=groups, seed=config.seed + k)
+        fit(
+            nn.Sequential(Augment(config.rotation, config.shift, config.seed + k), side),
+            torch.as_tensor(X[tr]),
+            torch.as_tensor(y[tr]),
+            loss_fn=SummedLoss(list(models)),
+            epochs=config.epochs,
+            lr=config.learning_rate,
+            batch_size=64,
+            tracker=Tracker(None, config.epochs),
+            params=groups,
+            seed=config.seed + k,
+        )
         for name, model in side.models.items():
             out[name].append(float((predict(model, torch.as_tensor(X[te])).argmax(1).numpy() == y[te]).mean()))
         out["labels_per_class"].append(k)
@@ -220,8 +262,14 @@ def augmented_examples(X_src: np.ndarray, config: Config) -> np.ndarray:
 
 def stopped_before_training(config: Config, tracker: Tracker) -> Result:
     """Stop was pressed before any strategy trained (while pretraining): nothing to compare yet."""
-    return Result(config=config, history=tracker.history(), metrics={"epochs_run": 0}, headline=("epochs_run",),
-                  stopped=True, info={"strategies": [], "class_names": []})
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics={"epochs_run": 0},
+        headline=("epochs_run",),
+        stopped=True,
+        info={"strategies": [], "class_names": []},
+    )
 
 
 def run(config: Config, progress: ProgressFn) -> Result:
@@ -238,36 +286,69 @@ def run(config: Config, progress: ProgressFn) -> Result:
         pretrained, source = built
         train_idx, test_idx = labelled_split(y_tgt, config.labels_per_class, config.seed)
         watch = np.sort(np.random.default_rng(config.seed).permutation(len(test_idx))[:MONITOR_IMAGES])
-        t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+        t = lambda a: torch.as_tensor(a, device=dev)
         data = (t(X_tgt[train_idx]), t(y_tgt[train_idx]), t(X_tgt[test_idx][watch]), t(y_tgt[test_idx][watch]))
         models, groups = strategies(pretrained.to(dev), len(classes), config, config.seed)
-        counts = {k: {"trainable": count_parameters(m, True), "frozen": count_parameters(m, False)}
-                  for k, m in models.items()}
+        counts = {
+            k: {"trainable": count_parameters(m, True), "frozen": count_parameters(m, False)} for k, m in models.items()
+        }
         side = train(config, models, groups, data, tracker, config.seed)
         curve = sweep(config, pretrained.cpu(), X_tgt, y_tgt, tracker) if config.sweep and not tracker.stopped else None
-    return package(config, tracker, side, pretrained.cpu().eval(), source, counts,
-                   (X_src, X_tgt, y_tgt, classes, train_idx, test_idx), curve)
+    return package(
+        config,
+        tracker,
+        side,
+        pretrained.cpu().eval(),
+        source,
+        counts,
+        (X_src, X_tgt, y_tgt, classes, train_idx, test_idx),
+        curve,
+    )
 
 
-def package(config: Config, tracker: Tracker, side: SideBySide, pretrained, source: dict, counts: dict, data,
-            curve: dict | None) -> Result:
+def package(
+    config: Config, tracker: Tracker, side: SideBySide, pretrained, source: dict, counts: dict, data, curve: dict | None
+) -> Result:
     """Test every strategy on all held-out images and gather what the views draw."""
     X_src, X_tgt, y_tgt, classes, train_idx, test_idx = data
     y_test = y_tgt[test_idx]
     preds = {name: predict(m, torch.as_tensor(X_tgt[test_idx])).argmax(1).numpy() for name, m in side.models.items()}
     metrics = {f"accuracy_{k}": float((p == y_test).mean()) for k, p in preds.items()}
-    metrics.update(source_accuracy=float(source["source_accuracy"]), n_labelled=len(train_idx),
-                   n_test=len(test_idx), n_classes=len(classes), labels_per_class=config.labels_per_class,
-                   epochs_run=len(tracker.rows))
+    metrics.update(
+        source_accuracy=float(source["source_accuracy"]),
+        n_labelled=len(train_idx),
+        n_test=len(test_idx),
+        n_classes=len(classes),
+        labels_per_class=config.labels_per_class,
+        epochs_run=len(tracker.rows),
+    )
     rng = np.random.default_rng(config.seed)
-    background = X_tgt[rng.choice(train_idx, 50, replace=False)] if len(train_idx) >= 50 else \
-        X_src[rng.choice(len(X_src), 50, replace=False)]  # (50, 1, 8, 8) SHAP's reference images
+    background = (
+        X_tgt[rng.choice(train_idx, 50, replace=False)]
+        if len(train_idx) >= 50
+        else X_src[rng.choice(len(X_src), 50, replace=False)]
+    )  # (50, 1, 8, 8) SHAP's reference images
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, stopped=tracker.stopped,
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        stopped=tracker.stopped,
         headline=("accuracy_feature_extraction", "accuracy_finetune", "accuracy_scratch"),
         models={"pretrained": pretrained, **side.models},
-        arrays={"X_test": X_tgt[test_idx], "y_test": y_test, "train_idx": train_idx, "background": background,
-                "augmented": augmented_examples(X_src, config), **{f"pred_{k}": p for k, p in preds.items()},
-                **({"sweep": curve} if curve else {})},
-        info={"class_names": classes, "strategies": list(STRATEGIES), "parameter_counts": counts,
-              "cache": source, "sweep_strategies": list(STRATEGIES)})
+        arrays={
+            "X_test": X_tgt[test_idx],
+            "y_test": y_test,
+            "train_idx": train_idx,
+            "background": background,
+            "augmented": augmented_examples(X_src, config),
+            **{f"pred_{k}": p for k, p in preds.items()},
+            **({"sweep": curve} if curve else {}),
+        },
+        info={
+            "class_names": classes,
+            "strategies": list(STRATEGIES),
+            "parameter_counts": counts,
+            "cache": source,
+            "sweep_strategies": list(STRATEGIES),
+        },
+    )

@@ -10,6 +10,7 @@ same K labelled sentences per topic, side by side through :func:`engine.core.tra
 
 Also the label-efficiency sweep (accuracy vs labels per class for the two heads).
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,8 +54,11 @@ def cached_embeddings(texts: tuple[str, ...], device: str) -> np.ndarray:
 
 
 def embed(texts: list[str], device: str = "cpu") -> np.ndarray:
-    return encoder(device).encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False,
-                                  convert_to_numpy=True).astype(np.float32)  # (n, 384)
+    return (
+        encoder(device)
+        .encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
+        .astype(np.float32)
+    )  # (n, 384)
 
 
 class TopLayerClassifier(nn.Module):
@@ -83,7 +87,7 @@ def top_layer_inputs(texts: list[str], device) -> tuple[torch.Tensor, torch.Tens
     hiddens = []
     with torch.no_grad():
         for i in range(0, len(texts), 64):
-            tok = tokenizer(texts[i:i + 64], padding=True, truncation=True, max_length=64, return_tensors="pt")
+            tok = tokenizer(texts[i : i + 64], padding=True, truncation=True, max_length=64, return_tensors="pt")
             tok = {k: v.to(device) for k, v in tok.items()}
             hidden = bert(**tok, output_hidden_states=True).hidden_states[-2]  # (B, T_batch, 384)
             hiddens += [h[: int(m.sum())] for h, m in zip(hidden, tok["attention_mask"])]
@@ -101,20 +105,27 @@ def strategies(config: Config, n_words: int, n_classes: int, dev) -> tuple[dict,
     groups = [{"params": list(m.parameters()), "lr": config.learning_rate} for m in models.values()]
     head = WIDTH * n_classes + n_classes
     encoder_size = count_parameters(encoder(dev.type))
-    counts = {"scratch": {"trainable": count_parameters(models["scratch"]), "frozen": 0},
-              "feature_extraction": {"trainable": head, "frozen": encoder_size}}
+    counts = {
+        "scratch": {"trainable": count_parameters(models["scratch"]), "frozen": 0},
+        "feature_extraction": {"trainable": head, "frozen": encoder_size},
+    }
     if config.finetune_top:
         models["finetune"] = TopLayerClassifier(encoder(dev.type)[0].auto_model.encoder.layer[-1], n_classes)
-        groups += [{"params": list(models["finetune"].head.parameters()), "lr": config.learning_rate},
-                   {"params": list(models["finetune"].layer.parameters()),
-                    "lr": config.learning_rate * config.backbone_lr_scale}]
+        groups += [
+            {"params": list(models["finetune"].head.parameters()), "lr": config.learning_rate},
+            {
+                "params": list(models["finetune"].layer.parameters()),
+                "lr": config.learning_rate * config.backbone_lr_scale,
+            },
+        ]
         tuned = count_parameters(models["finetune"])
         counts["finetune"] = {"trainable": tuned, "frozen": encoder_size + head - tuned}
     return {k: m.to(dev) for k, m in models.items()}, groups, counts
 
 
-def train(config: Config, models: dict, groups: list, inputs: dict, y_train, y_test: np.ndarray,
-          tracker: Tracker) -> tuple[SideBySide, dict]:
+def train(
+    config: Config, models: dict, groups: list, inputs: dict, y_train, y_test: np.ndarray, tracker: Tracker
+) -> tuple[SideBySide, dict]:
     """Train every strategy on the labelled rows with live test accuracy; returns the models and test probabilities.
 
     ``inputs[name]`` = (training input, test input) per strategy; the batch ``fit`` sees is row numbers, which
@@ -130,12 +141,25 @@ def train(config: Config, models: dict, groups: list, inputs: dict, y_train, y_t
         for name, model in m.models.items():
             if name != "finetune" or epoch % every == 0 or epoch == config.epochs or name not in probs:
                 probs[name] = _probabilities(model, inputs[name][1])
-        return {**{f"loss_{n}": v for n, v in loss_fn.epoch_means().items()},
-                **{f"accuracy_{n}": float((p.argmax(1) == y_test).mean()) for n, p in probs.items()}}
+        return {
+            **{f"loss_{n}": v for n, v in loss_fn.epoch_means().items()},
+            **{f"accuracy_{n}": float((p.argmax(1) == y_test).mean()) for n, p in probs.items()},
+        }
 
     rows = torch.arange(len(y_train), device=y_train.device)
-    fit(side, rows, y_train, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate, batch_size=64,
-        tracker=tracker, evaluate=evaluate, params=groups, seed=config.seed)
+    fit(
+        side,
+        rows,
+        y_train,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=64,
+        tracker=tracker,
+        evaluate=evaluate,
+        params=groups,
+        seed=config.seed,
+    )
     if "finetune" in models and len(tracker.rows) % every:  # stopped between two scorings: score the last weights
         probs["finetune"] = _probabilities(models["finetune"], inputs["finetune"][1])
     return side.cpu().eval(), probs
@@ -150,8 +174,11 @@ def _probabilities(model: nn.Module, x, batch_size: int = 128) -> np.ndarray:
     """Class probabilities (n, C) for an input tensor or a (hidden, mask) pair."""
     n = len(x[0]) if isinstance(x, tuple) else len(x)
     with torch.no_grad():
-        return torch.cat([model(_rows(x, slice(i, i + batch_size))).softmax(-1) for i in range(0, n, batch_size)]
-                         ).cpu().numpy()
+        return (
+            torch.cat([model(_rows(x, slice(i, i + batch_size))).softmax(-1) for i in range(0, n, batch_size)])
+            .cpu()
+            .numpy()
+        )
 
 
 def prepare(config: Config, dev):
@@ -161,7 +188,7 @@ def prepare(config: Config, dev):
     train_idx, test_idx = labelled_split(y, config.labels_per_class, config.seed)
     vocabulary = sorted({w for i in train_idx for w in words(texts[i])})  # scratch only knows labelled words
     B = bag_of_words(texts, vocabulary)  # (n, V)
-    t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+    t = lambda a: torch.as_tensor(a, device=dev)
     inputs = {"scratch": (t(B[train_idx]), t(B[test_idx])), "feature_extraction": (t(E[train_idx]), t(E[test_idx]))}
     if config.finetune_top:
         H, M = top_layer_inputs(texts, dev)
@@ -181,8 +208,17 @@ def sweep(config: Config, E: np.ndarray, texts: list[str], y: np.ndarray, tracke
             for name, X in (("scratch", torch.as_tensor(B)), ("feature_extraction", torch.as_tensor(E))):
                 torch.manual_seed(config.seed + r)
                 head = nn.Linear(X.shape[1], int(y.max()) + 1)
-                fit(head, X[tr], torch.as_tensor(y[tr]), loss_fn=nn.functional.cross_entropy, epochs=config.epochs,
-                    lr=config.learning_rate, batch_size=64, tracker=Tracker(None, config.epochs), seed=config.seed + r)
+                fit(
+                    head,
+                    X[tr],
+                    torch.as_tensor(y[tr]),
+                    loss_fn=nn.functional.cross_entropy,
+                    epochs=config.epochs,
+                    lr=config.learning_rate,
+                    batch_size=64,
+                    tracker=Tracker(None, config.epochs),
+                    seed=config.seed + r,
+                )
                 accs[name].append(float((predict(head, X[te]).argmax(1).numpy() == y[te]).mean()))
         out["labels_per_class"].append(k)
         for name in accs:
@@ -194,8 +230,14 @@ def sweep(config: Config, E: np.ndarray, texts: list[str], y: np.ndarray, tracke
 
 def stopped_before_training(config: Config, tracker: Tracker) -> Result:
     """Stop was pressed before any strategy trained: nothing to compare yet."""
-    return Result(config=config, history=tracker.history(), metrics={"epochs_run": 0}, headline=("epochs_run",),
-                  stopped=True, info={"strategies": [], "class_names": []})
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics={"epochs_run": 0},
+        headline=("epochs_run",),
+        stopped=True,
+        info={"strategies": [], "class_names": []},
+    )
 
 
 def pca_2d(X: np.ndarray) -> np.ndarray:
@@ -213,21 +255,47 @@ def run(config: Config, progress: ProgressFn) -> Result:
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         texts, y, classes, title, E, (train_idx, test_idx), vocabulary, inputs = prepare(config, dev)
         models, groups, counts = strategies(config, len(vocabulary), len(classes), dev)
-        side, probs = train(config, models, groups, inputs, torch.as_tensor(y[train_idx], device=dev), y[test_idx],
-                            tracker)
+        side, probs = train(
+            config, models, groups, inputs, torch.as_tensor(y[train_idx], device=dev), y[test_idx], tracker
+        )
         curve = sweep(config, E, texts, y, tracker) if config.sweep and not tracker.stopped else None
     metrics = {f"accuracy_{k}": float((p.argmax(1) == y[test_idx]).mean()) for k, p in probs.items()}
-    metrics.update(n_labelled=len(train_idx), n_test=len(test_idx), n_classes=len(classes),
-                   labels_per_class=config.labels_per_class, epochs_run=len(tracker.rows),
-                   vocabulary_size=len(vocabulary))
-    arrays = {"y_test": y[test_idx], "train_idx": train_idx, "test_idx": test_idx, "texts": np.asarray(texts),
-              "y": y, "embedding_2d": pca_2d(E), **{f"pred_{k}": p.argmax(1) for k, p in probs.items()},
-              **{f"proba_{k}": p for k, p in probs.items()}, **({"sweep": curve} if curve else {})}
+    metrics.update(
+        n_labelled=len(train_idx),
+        n_test=len(test_idx),
+        n_classes=len(classes),
+        labels_per_class=config.labels_per_class,
+        epochs_run=len(tracker.rows),
+        vocabulary_size=len(vocabulary),
+    )
+    arrays = {
+        "y_test": y[test_idx],
+        "train_idx": train_idx,
+        "test_idx": test_idx,
+        "texts": np.asarray(texts),
+        "y": y,
+        "embedding_2d": pca_2d(E),
+        **{f"pred_{k}": p.argmax(1) for k, p in probs.items()},
+        **{f"proba_{k}": p for k, p in probs.items()},
+        **({"sweep": curve} if curve else {}),
+    }
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, stopped=tracker.stopped,
-        headline=tuple(k for k in ("accuracy_feature_extraction", "accuracy_finetune", "accuracy_scratch")
-                       if k in metrics),
-        models=dict(side.models.items()), arrays=arrays,
-        info={"class_names": classes, "title": title, "strategies": list(side.models), "vocabulary": vocabulary,
-              "parameter_counts": counts, "device": dev.type,
-              "sweep_strategies": ["scratch", "feature_extraction"]})
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        stopped=tracker.stopped,
+        headline=tuple(
+            k for k in ("accuracy_feature_extraction", "accuracy_finetune", "accuracy_scratch") if k in metrics
+        ),
+        models=dict(side.models.items()),
+        arrays=arrays,
+        info={
+            "class_names": classes,
+            "title": title,
+            "strategies": list(side.models),
+            "vocabulary": vocabulary,
+            "parameter_counts": counts,
+            "device": dev.type,
+            "sweep_strategies": ["scratch", "feature_extraction"],
+        },
+    )

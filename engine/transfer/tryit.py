@@ -5,6 +5,7 @@ Text: the stored heads are rebuilt on top of the same pretrained encoder (it shi
 the from-scratch model's vocabulary comes from the run's info or, for older stored runs, from its settings.
 Images: every strategy's CNN is rebuilt from the stored weights (8x8 digits, 0 = blank, 1 = full ink).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -77,16 +78,20 @@ def load_images(config: Config, weights: bytes, info: dict) -> Bundle:
     rng = np.random.default_rng(config.seed)
     pool = train_idx if len(train_idx) >= 50 else np.arange(len(X_tgt))
     background = torch.as_tensor(X_tgt[rng.choice(pool, min(50, len(pool)), replace=False)], dtype=torch.float32)
-    bundle = Bundle("images", models, _labels(config, models), list(classes), X_test=X_tgt[test_idx],
-                    background=background)
+    bundle = Bundle(
+        "images", models, _labels(config, models), list(classes), X_test=X_tgt[test_idx], background=background
+    )
     answer(bundle, {"image": bundle.X_test[0, 0]})  # warm-up: SHAP's first call
     return bundle
 
 
 def answer(bundle: Bundle, inputs: dict) -> Answer:
     """Text: ``inputs["sentence"]``. Images: ``inputs["image"]``, an (8, 8) array in [0, 1]."""
-    return _answer_text(bundle, inputs["sentence"]) if bundle.track == "text" else \
-        _answer_image(bundle, np.asarray(inputs["image"], dtype=np.float32))
+    return (
+        _answer_text(bundle, inputs["sentence"])
+        if bundle.track == "text"
+        else _answer_image(bundle, np.asarray(inputs["image"], dtype=np.float32))
+    )
 
 
 def examples(bundle: Bundle) -> list[dict]:
@@ -112,8 +117,13 @@ def _probabilities_text(bundle: Bundle, name: str, texts: list[str]) -> np.ndarr
 
 
 def _comparison(bundle: Bundle, probs: dict[str, np.ndarray], title: str):
-    return bars(bundle.class_names, {bundle.labels[n]: p for n, p in probs.items()}, title,
-                "Each trained strategy's probability for every class, for your input.", x_title="class")
+    return bars(
+        bundle.class_names,
+        {bundle.labels[n]: p for n, p in probs.items()},
+        title,
+        "Each trained strategy's probability for every class, for your input.",
+        x_title="class",
+    )
 
 
 def _answer_text(bundle: Bundle, sentence: str) -> Answer:
@@ -128,22 +138,35 @@ def _answer_text(bundle: Bundle, sentence: str) -> Answer:
         k = int(probs[name].argmax())
         exp = word_shap(bundle, name, tokens, k)
         exps[name] = exp
-        figs[f"Words: {bundle.labels[name]}"] = token_bars(exp, f"{bundle.labels[name]}: which words made it say "
-                                                                f"{bundle.class_names[k]}")
-    return Answer(summary=summary, prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
-                  explanation=exps, figures=figs)
+        figs[f"Words: {bundle.labels[name]}"] = token_bars(
+            exp, f"{bundle.labels[name]}: which words made it say {bundle.class_names[k]}"
+        )
+    return Answer(
+        summary=summary,
+        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+        explanation=exps,
+        figures=figs,
+    )
 
 
 def word_shap(bundle: Bundle, name: str, tokens: list[str], k: int):
     """Shapley values of each word for P(class k): a word is present or left out of the sentence."""
+
     def f(masks: np.ndarray) -> np.ndarray:  # (n, words) 0/1 -> (n,) probability of class k
         texts = [" ".join(w for w, keep in zip(tokens, mk) if keep > 0.5) for mk in masks]
         return _probabilities_text(bundle, name, texts)[:, k]
 
     values, base, full = shapley_permutation(f, len(tokens), permutations=PERMUTATIONS[name], seed=0)
     names = [f"{w} ({i + 1})" for i, w in enumerate(tokens)]
-    return make_explanation(values, base, np.asarray(tokens), names, None, abs(base + values.sum() - full),
-                            f"Permutation sampling ({PERMUTATIONS[name]} antithetic pairs), word presence")
+    return make_explanation(
+        values,
+        base,
+        np.asarray(tokens),
+        names,
+        None,
+        abs(base + values.sum() - full),
+        f"Permutation sampling ({PERMUTATIONS[name]} antithetic pairs), word presence",
+    )
 
 
 def _answer_image(bundle: Bundle, image: np.ndarray) -> Answer:
@@ -153,17 +176,33 @@ def _answer_image(bundle: Bundle, image: np.ndarray) -> Answer:
         for name, model in bundle.models.items():
             probs[name] = model(x).softmax(-1)[0].double().numpy()
     summary = {bundle.labels[n]: f"{bundle.class_names[int(p.argmax())]} ({p.max():.0%})" for n, p in probs.items()}
-    figs = {"Your digit": heatmap(x.numpy()[0, 0], "Your digit", "The 8x8 image every strategy reads (ink 0-1)."),
-            "Class probabilities": _comparison(bundle, probs, "Every strategy's answer")}
+    figs = {
+        "Your digit": heatmap(x.numpy()[0, 0], "Your digit", "The 8x8 image every strategy reads (ink 0-1)."),
+        "Class probabilities": _comparison(bundle, probs, "Every strategy's answer"),
+    }
     exps = {}
     for name in ("feature_extraction", "scratch"):
         k = int(probs[name].argmax())
         full = explain_output(bundle.models[name], x, bundle.background, k)
         values = np.asarray(full.values).reshape(8, 8)  # the predicted digit's output
-        exps[name] = make_explanation(values[None], np.asarray(full.base_values), x.numpy()[:, 0], None, None,
-                                      full.additivity_error, f"{full.method}; the predicted digit's output")
+        exps[name] = make_explanation(
+            values[None],
+            np.asarray(full.base_values),
+            x.numpy()[:, 0],
+            None,
+            None,
+            full.additivity_error,
+            f"{full.method}; the predicted digit's output",
+        )
         figs[f"Pixels: {bundle.labels[name]}"] = heatmap(
-            values, f"{bundle.labels[name]}: pixels behind '{bundle.class_names[k]}'",
-            "Red pixels push the predicted digit's score up, blue pixels push it down.", diverging=True)
-    return Answer(summary=summary, prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
-                  explanation=exps, figures=figs)
+            values,
+            f"{bundle.labels[name]}: pixels behind '{bundle.class_names[k]}'",
+            "Red pixels push the predicted digit's score up, blue pixels push it down.",
+            diverging=True,
+        )
+    return Answer(
+        summary=summary,
+        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+        explanation=exps,
+        figures=figs,
+    )

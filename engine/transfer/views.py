@@ -1,4 +1,5 @@
 """Transfer views: accuracy per strategy, curves, label efficiency, mistakes, SHAP (words or pixels), the summary."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,13 +32,17 @@ def _trained(result: Result) -> list[str]:
 
 # --- results -----------------------------------------------------------------------------------------------
 
+
 def accuracy_figure(result: Result, names: list[str]):
     m, chance = result.metrics, 1 / len(result.info["class_names"])
-    fig = charts.bar([label(s, result) for s in names], [m[f"accuracy_{s}"] for s in names],
-                     title=f"Test accuracy with {result.config.labels_per_class} labelled example(s) per class",
-                     x_title="accuracy",
-                     caption=f"Each bar is one strategy trained on the same labelled examples and tested on the same "
-                             f"{m['n_test']:.0f} held-out examples. The dashed line is guessing ({chance:.0%}).")
+    fig = charts.bar(
+        [label(s, result) for s in names],
+        [m[f"accuracy_{s}"] for s in names],
+        title=f"Test accuracy with {result.config.labels_per_class} labelled example(s) per class",
+        x_title="accuracy",
+        caption=f"Each bar is one strategy trained on the same labelled examples and tested on the same "
+        f"{m['n_test']:.0f} held-out examples. The dashed line is guessing ({chance:.0%}).",
+    )
     fig.add_hline(y=chance, line_dash="dash", line_color="grey")
     return fig
 
@@ -46,16 +51,26 @@ def curves(result: Result, names: list[str]) -> dict:
     h, m = result.history, result.metrics
     if not len(h):
         return {}
-    sample = (f" (a fixed sample of {min(250, int(m['n_test']))} of them, to keep training fast)"
-              if result.config.track == "images" else "")
-    return {"Learning curves": charts.learning_curves(
-                h, [f"accuracy_{s}" for s in names if f"accuracy_{s}" in h], title="Test accuracy while training",
-                caption=f"Accuracy on the held-out examples{sample} after each pass over the labelled ones, "
-                        "per strategy."),
-            "Training loss": charts.learning_curves(
-                h, [f"loss_{s}" for s in names if f"loss_{s}" in h], title="Training loss",
-                caption="Loss on the labelled examples. A loss near zero with low test accuracy means the model "
-                        "memorised its few examples instead of learning the classes.")}
+    sample = (
+        f" (a fixed sample of {min(250, int(m['n_test']))} of them, to keep training fast)"
+        if result.config.track == "images"
+        else ""
+    )
+    return {
+        "Learning curves": charts.learning_curves(
+            h,
+            [f"accuracy_{s}" for s in names if f"accuracy_{s}" in h],
+            title="Test accuracy while training",
+            caption=f"Accuracy on the held-out examples{sample} after each pass over the labelled ones, per strategy.",
+        ),
+        "Training loss": charts.learning_curves(
+            h,
+            [f"loss_{s}" for s in names if f"loss_{s}" in h],
+            title="Training loss",
+            caption="Loss on the labelled examples. A loss near zero with low test accuracy means the model "
+            "memorised its few examples instead of learning the classes.",
+        ),
+    }
 
 
 def sweep_figure(result: Result):
@@ -65,31 +80,59 @@ def sweep_figure(result: Result):
     fig = go.Figure()
     for s in info["sweep_strategies"]:
         if sweep.get(s):
-            fig.add_trace(go.Scatter(x=sweep["labels_per_class"][: len(sweep[s])], y=sweep[s], mode="lines+markers",
-                                     name=label(s, result)))
+            fig.add_trace(
+                go.Scatter(
+                    x=sweep["labels_per_class"][: len(sweep[s])],
+                    y=sweep[s],
+                    mode="lines+markers",
+                    name=label(s, result),
+                )
+            )
     fig.add_hline(y=1 / len(info["class_names"]), line_dash="dash", line_color="grey")
     fig.add_vline(x=result.config.labels_per_class, line_dash="dot", line_color="black")
-    fig.update_layout(title="Label efficiency: accuracy vs labelled examples per class",
-                      xaxis=dict(title="labelled examples per class", type="log"), yaxis_title="test accuracy")
-    note = (" Text: fine-tuning is left out here to keep the sweep fast; each point averages 3 random splits."
-            if result.config.track == "text" else "")
-    return charts.captioned(fig, "The picture that explains transfer learning: where one line sits above "
-                                 "another with few labels, that strategy needs fewer labels for the same "
-                                 "accuracy. The dotted line marks this run's labels per class." + note)
+    fig.update_layout(
+        title="Label efficiency: accuracy vs labelled examples per class",
+        xaxis=dict(title="labelled examples per class", type="log"),
+        yaxis_title="test accuracy",
+    )
+    note = (
+        " Text: fine-tuning is left out here to keep the sweep fast; each point averages 3 random splits."
+        if result.config.track == "text"
+        else ""
+    )
+    return charts.captioned(
+        fig,
+        "The picture that explains transfer learning: where one line sits above "
+        "another with few labels, that strategy needs fewer labels for the same "
+        "accuracy. The dotted line marks this run's labels per class." + note,
+    )
 
 
 def parameters_figure(result: Result, names: list[str]):
     import plotly.graph_objects as go
 
-    counts, labels, text = result.info["parameter_counts"], [label(s, result) for s in names], \
-        result.config.track == "text"
-    fig = go.Figure([go.Bar(name="trainable", x=labels, y=[counts[s]["trainable"] for s in names]),
-                     go.Bar(name="frozen", x=labels, y=[counts[s]["frozen"] for s in names])])
-    fig.update_layout(barmode="stack", title="Trainable vs frozen parameters", yaxis_title="parameters",
-                      yaxis_type="log" if text else "linear")
-    return charts.captioned(fig, "Frozen parameters keep what pretraining learned; only the trainable ones learn "
-                                 "from your few labels." + (" Log scale: the encoder has millions of weights."
-                                                            if text else ""))
+    counts, labels, text = (
+        result.info["parameter_counts"],
+        [label(s, result) for s in names],
+        result.config.track == "text",
+    )
+    fig = go.Figure(
+        [
+            go.Bar(name="trainable", x=labels, y=[counts[s]["trainable"] for s in names]),
+            go.Bar(name="frozen", x=labels, y=[counts[s]["frozen"] for s in names]),
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title="Trainable vs frozen parameters",
+        yaxis_title="parameters",
+        yaxis_type="log" if text else "linear",
+    )
+    return charts.captioned(
+        fig,
+        "Frozen parameters keep what pretraining learned; only the trainable ones learn "
+        "from your few labels." + (" Log scale: the encoder has millions of weights." if text else ""),
+    )
 
 
 def confusion_figure(result: Result, names: list[str]):
@@ -99,12 +142,29 @@ def confusion_figure(result: Result, names: list[str]):
     fig = figs[0]
     for extra in figs[1:]:
         fig.add_trace(extra.data[0].update(visible=False))
-    fig.update_layout(title=f"Confusion matrix: {labels[0]}", updatemenus=[dict(x=1.0, y=1.15, xanchor="right", buttons=[
-        dict(label=lab, method="update", args=[{"visible": [j == i for j in range(len(names))]},
-                                               {"title": f"Confusion matrix: {lab}"}])
-        for i, lab in enumerate(labels)])])
-    return charts.captioned(fig, "Rows are the true classes, columns the model's guesses: the diagonal is what "
-                                 "it got right. Pick a strategy from the menu.")
+    fig.update_layout(
+        title=f"Confusion matrix: {labels[0]}",
+        updatemenus=[
+            dict(
+                x=1.0,
+                y=1.15,
+                xanchor="right",
+                buttons=[
+                    dict(
+                        label=lab,
+                        method="update",
+                        args=[{"visible": [j == i for j in range(len(names))]}, {"title": f"Confusion matrix: {lab}"}],
+                    )
+                    for i, lab in enumerate(labels)
+                ],
+            )
+        ],
+    )
+    return charts.captioned(
+        fig,
+        "Rows are the true classes, columns the model's guesses: the diagonal is what "
+        "it got right. Pick a strategy from the menu.",
+    )
 
 
 def misclassified_text_figure(result: Result, names: list[str]):
@@ -113,13 +173,20 @@ def misclassified_text_figure(result: Result, names: list[str]):
     a, classes = result.arrays, np.asarray(result.info["class_names"])
     wrong_all = np.flatnonzero(a["pred_feature_extraction"] != a["y_test"])
     wrong = wrong_all[:15]
-    columns = {"sentence": a["texts"][a["test_idx"]][wrong], "true": classes[a["y_test"][wrong]],
-               **{label(s, result): classes[a[f"pred_{s}"][wrong]] for s in names}}
+    columns = {
+        "sentence": a["texts"][a["test_idx"]][wrong],
+        "true": classes[a["y_test"][wrong]],
+        **{label(s, result): classes[a[f"pred_{s}"][wrong]] for s in names},
+    }
     fig = go.Figure(go.Table(header=dict(values=list(columns)), cells=dict(values=[list(v) for v in columns.values()])))
-    fig.update_layout(title=f"Test sentences the pretrained encoder got wrong ({len(wrong_all)} of "
-                            f"{len(a['y_test'])}; first 15)")
-    return charts.captioned(fig, "Each row is a held-out sentence the frozen encoder + head misclassified, "
-                                 "with every strategy's guess next to the true topic.")
+    fig.update_layout(
+        title=f"Test sentences the pretrained encoder got wrong ({len(wrong_all)} of {len(a['y_test'])}; first 15)"
+    )
+    return charts.captioned(
+        fig,
+        "Each row is a held-out sentence the frozen encoder + head misclassified, "
+        "with every strategy's guess next to the true topic.",
+    )
 
 
 def embedding_figure(result: Result):
@@ -134,17 +201,35 @@ def embedding_figure(result: Result):
         for is_lab in (False, True):
             sel = (y == c) & (labelled == is_lab)
             if sel.any():
-                fig.add_trace(go.Scatter(
-                    x=P[sel, 0], y=P[sel, 1], mode="markers", name=f"{name} (labelled)" if is_lab else name,
-                    legendgroup=name, text=a["texts"][sel], hovertemplate="%{text}<extra>" + name + "</extra>",
-                    marker=dict(size=14 if is_lab else 7, symbol="star" if is_lab else "circle",
-                                color=charts.class_color(c), line=dict(width=1, color="black") if is_lab else None,
-                                opacity=1.0 if is_lab else 0.6)))
-    fig.update_layout(title="The pretrained encoder's sentence embeddings, projected to 2-D (PCA)",
-                      xaxis_title="component 1", yaxis_title="component 2")
-    return charts.captioned(fig, "Every sentence is a point; colour is its true topic and stars are the few "
-                                 "labelled ones. The encoder was never told these topics, yet sentences on the "
-                                 "same topic already sit together: that is why a small head needs so few labels.")
+                fig.add_trace(
+                    go.Scatter(
+                        x=P[sel, 0],
+                        y=P[sel, 1],
+                        mode="markers",
+                        name=f"{name} (labelled)" if is_lab else name,
+                        legendgroup=name,
+                        text=a["texts"][sel],
+                        hovertemplate="%{text}<extra>" + name + "</extra>",
+                        marker=dict(
+                            size=14 if is_lab else 7,
+                            symbol="star" if is_lab else "circle",
+                            color=charts.class_color(c),
+                            line=dict(width=1, color="black") if is_lab else None,
+                            opacity=1.0 if is_lab else 0.6,
+                        ),
+                    )
+                )
+    fig.update_layout(
+        title="The pretrained encoder's sentence embeddings, projected to 2-D (PCA)",
+        xaxis_title="component 1",
+        yaxis_title="component 2",
+    )
+    return charts.captioned(
+        fig,
+        "Every sentence is a point; colour is its true topic and stars are the few "
+        "labelled ones. The encoder was never told these topics, yet sentences on the "
+        "same topic already sit together: that is why a small head needs so few labels.",
+    )
 
 
 def best_pretrained(result: Result) -> str:
@@ -157,12 +242,15 @@ def misclassified_images_figure(result: Result):
     a, classes, best = result.arrays, result.info["class_names"], best_pretrained(result)
     wrong = np.flatnonzero(a[f"pred_{best}"] != a["y_test"])[:24]
     titles = [f"{classes[a['y_test'][i]]} → {classes[a[f'pred_{best}'][i]]}" for i in wrong]
-    return charts.image_grid(a["X_test"][wrong, 0], cols=8, titles=titles,
-                             title=f"Test images {label(best, result).lower()} got wrong "
-                                   f"({int((a[f'pred_{best}'] != a['y_test']).sum())} of {len(a['y_test'])}; "
-                                   f"first {len(wrong)})",
-                             caption="Above each image: true digit → the digit the model said. Many are genuinely "
-                                     "ambiguous at 8x8 pixels.")
+    return charts.image_grid(
+        a["X_test"][wrong, 0],
+        cols=8,
+        titles=titles,
+        title=f"Test images {label(best, result).lower()} got wrong "
+        f"({int((a[f'pred_{best}'] != a['y_test']).sum())} of {len(a['y_test'])}; "
+        f"first {len(wrong)})",
+        caption="Above each image: true digit → the digit the model said. Many are genuinely ambiguous at 8x8 pixels.",
+    )
 
 
 def figures(result: Result) -> dict:
@@ -180,14 +268,18 @@ def figures(result: Result) -> dict:
     else:
         figs["Misclassified images"] = misclassified_images_figure(result)
         figs["Augmented samples"] = charts.image_montage(
-            result.arrays["augmented"].reshape(-1, 8, 8), cols=8, title="Augmented source images",
+            result.arrays["augmented"].reshape(-1, 8, 8),
+            cols=8,
+            title="Augmented source images",
             row_labels=[f"image {i + 1}" for i in range(len(result.arrays["augmented"]))],
             caption="Each row: one pretraining image (left) and seven random rotations/shifts of it. Augmentation "
-                    "shows the network more variety than the raw images hold.")
+            "shows the network more variety than the raw images hold.",
+        )
     return figs
 
 
 # --- explain -----------------------------------------------------------------------------------------------
+
 
 def chosen_sentence(result: Result) -> int:
     """A test sentence where the pretrained head is right and scratch is wrong (else the first test sentence)."""
@@ -217,17 +309,28 @@ def explain_text(result: Result) -> dict:
     def probability(name):
         def f(masks: np.ndarray) -> np.ndarray:  # masks (n, words) of 0/1 -> (n,) probability of the true topic
             texts = [" ".join(w for w, keep in zip(tokens, mk) if keep > 0.5) for mk in masks]
-            X = embed(texts, info["device"]) if name == "feature_extraction" else \
-                bag_of_words(texts, info["vocabulary"])  # (n, 384) or (n, V)
+            X = (
+                embed(texts, info["device"])
+                if name == "feature_extraction"
+                else bag_of_words(texts, info["vocabulary"])
+            )  # (n, 384) or (n, V)
             with torch.no_grad():
                 return torch.softmax(result.models[name](torch.as_tensor(X)), -1)[:, true].double().numpy()
+
         return f
 
     out = {}
     for name in ("feature_extraction", "scratch"):
         values, base, full = shapley_permutation(probability(name), len(tokens), seed=result.config.seed)
-        exp = make_explanation(values, base, np.asarray(tokens), [f"{w} ({i + 1})" for i, w in enumerate(tokens)],
-                               None, abs(base + values.sum() - full), "Permutation (word presence, model-agnostic)")
+        exp = make_explanation(
+            values,
+            base,
+            np.asarray(tokens),
+            [f"{w} ({i + 1})" for i, w in enumerate(tokens)],
+            None,
+            abs(base + values.sum() - full),
+            "Permutation (word presence, model-agnostic)",
+        )
         exp.sentence, exp.topic = sentence, topic
         out[f"{label(name, result)}: P({topic})"] = exp
     return out
@@ -244,12 +347,22 @@ def explain_images(result: Result) -> dict:
     true = a["y_test"][rows]
     out = {}
     for name in ("feature_extraction", "scratch"):
-        full = explain_torch(result.models[name], torch.as_tensor(a["X_test"][rows]),  # values (6, 1, 8, 8, C)
-                             torch.as_tensor(a["background"]), output_names=classes)
+        full = explain_torch(
+            result.models[name],
+            torch.as_tensor(a["X_test"][rows]),  # values (6, 1, 8, 8, C)
+            torch.as_tensor(a["background"]),
+            output_names=classes,
+        )
         k = np.arange(len(rows))
-        exp = make_explanation(np.asarray(full.values)[k, 0, :, :, true], np.asarray(full.base_values)[k, true],
-                               a["X_test"][rows, 0], None, None, full.additivity_error,  # (6, 8, 8) true digit only
-                               f"{full.method}; the true digit's output")
+        exp = make_explanation(
+            np.asarray(full.values)[k, 0, :, :, true],
+            np.asarray(full.base_values)[k, true],
+            a["X_test"][rows, 0],
+            None,
+            None,
+            full.additivity_error,  # (6, 8, 8) true digit only
+            f"{full.method}; the true digit's output",
+        )
         exp.rows = rows
         out[label(name, result)] = exp
     return out
@@ -270,16 +383,31 @@ def words_figure(explanation: dict) -> dict:
     words_ = [n.rsplit(" (", 1)[0] for n in first.feature_names]
     z = np.stack([np.asarray(explanation[t].values) for t in titles])  # (2, words)
     lim = float(np.abs(z).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(words_))), y=[t.split(":")[0] for t in titles],
-                               colorscale=charts.DIVERGING, zmin=-lim, zmax=lim, text=[words_] * len(titles),
-                               texttemplate="%{text}", colorbar=dict(title="SHAP"),
-                               hovertemplate="%{text}: %{z:+.3f}<extra>%{y}</extra>"))
-    fig.update_layout(title=f"Which words pushed each model toward '{first.topic}'", xaxis=dict(visible=False),
-                      height=260)
-    return {"Words that mattered": charts.captioned(
-        fig, f"“{first.sentence}” (true topic: {first.topic}). Red words raised the model's probability of "
-             "the true topic, blue words lowered it; a word the bag-of-words model never saw in its few "
-             "labelled sentences cannot move it at all.")}
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(len(words_))),
+            y=[t.split(":")[0] for t in titles],
+            colorscale=charts.DIVERGING,
+            zmin=-lim,
+            zmax=lim,
+            text=[words_] * len(titles),
+            texttemplate="%{text}",
+            colorbar=dict(title="SHAP"),
+            hovertemplate="%{text}: %{z:+.3f}<extra>%{y}</extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Which words pushed each model toward '{first.topic}'", xaxis=dict(visible=False), height=260
+    )
+    return {
+        "Words that mattered": charts.captioned(
+            fig,
+            f"“{first.sentence}” (true topic: {first.topic}). Red words raised the model's probability of "
+            "the true topic, blue words lowered it; a word the bag-of-words model never saw in its few "
+            "labelled sentences cannot move it at all.",
+        )
+    }
 
 
 def pixels_figures(result: Result, explanation: dict) -> dict:
@@ -290,16 +418,24 @@ def pixels_figures(result: Result, explanation: dict) -> dict:
     for title, exp in explanation.items():
         digits = [f"{k + 1} (a {classes[result.arrays['y_test'][r]]})" for k, r in enumerate(exp.rows)]
         figs[f"Pixel SHAP: {title}"] = charts.image_attribution_slider(
-            np.asarray(exp.values), np.asarray(exp.data), labels=digits,
+            np.asarray(exp.values),
+            np.asarray(exp.data),
+            labels=digits,
             title=f"{title}: which pixels made it say the true digit",
             caption="Red pixels pushed the model toward the true digit, blue pixels away; black lines outline "
-                    "the digit's strokes. The slider picks the same test images for both models.")
+            "the digit's strokes. The slider picks the same test images for both models.",
+        )
     maps = np.stack([global_importance(exp) for exp in explanation.values()])  # (2, 8, 8) mean |SHAP| per pixel
     figs["Where each model looks"] = charts.image_montage(
-        maps, cols=len(maps), zmin=0, zmax=float(maps.max()) or 1.0, colorscale="Reds",
+        maps,
+        cols=len(maps),
+        zmin=0,
+        zmax=float(maps.max()) or 1.0,
+        colorscale="Reds",
         title="Mean |SHAP| per pixel: " + " (left) vs ".join(explanation) + " (right)",
         caption="Darker pixels moved the true digit's score more, on average over the explained images: the "
-                "strokes each model reads. Both maps share one colour scale.")
+        "strokes each model reads. Both maps share one colour scale.",
+    )
     return figs
 
 
@@ -311,17 +447,26 @@ def explain_figures(result: Result, explanation) -> dict:
 
 # --- words -------------------------------------------------------------------------------------------------
 
+
 def _setup_sentence(result: Result) -> str:
     m, c = result.metrics, result.config
     k = c.labels_per_class
     if c.track == "text":
-        return (f"With {k} labelled sentence(s) per topic ({m['n_labelled']:.0f} in all, from {result.info['title']}), "
-                f"every strategy was tested on {m['n_test']:.0f} held-out sentences.")
+        return (
+            f"With {k} labelled sentence(s) per topic ({m['n_labelled']:.0f} in all, from {result.info['title']}), "
+            f"every strategy was tested on {m['n_test']:.0f} held-out sentences."
+        )
     cache, (source, target) = result.info["cache"], SOURCES[c.source]
-    how = ("reused from the cache" if cache["from_cache"] else f"pretrained now in {cache['pretrain_seconds']:.1f} s "
-           "and cached" + (" (the old cache file was damaged, so it was rebuilt)" if cache["rebuilt"] else ""))
-    return (f"The network was pretrained on {source} ({how}; {m['source_accuracy']:.0%} right on held-out source "
-            f"images), then learned {target} from {k} labelled image(s) per digit; {m['n_test']:.0f} images tested it.")
+    how = (
+        "reused from the cache"
+        if cache["from_cache"]
+        else f"pretrained now in {cache['pretrain_seconds']:.1f} s "
+        "and cached" + (" (the old cache file was damaged, so it was rebuilt)" if cache["rebuilt"] else "")
+    )
+    return (
+        f"The network was pretrained on {source} ({how}; {m['source_accuracy']:.0%} right on held-out source "
+        f"images), then learned {target} from {k} labelled image(s) per digit; {m['n_test']:.0f} images tested it."
+    )
 
 
 def _scores_sentence(result: Result) -> str:
@@ -336,19 +481,29 @@ def _verdict_sentence(result: Result) -> str:
     scratch, best_name = m["accuracy_scratch"], best_pretrained(result)
     best = m[f"accuracy_{best_name}"]
     if best > scratch + CLEAR_GAP:
-        return (f" **Transfer helped:** {label(best_name, result).lower()} beat training from scratch by "
-                f"{(best - scratch) * 100:.0f} percentage points with the same few labels.")
+        return (
+            f" **Transfer helped:** {label(best_name, result).lower()} beat training from scratch by "
+            f"{(best - scratch) * 100:.0f} percentage points with the same few labels."
+        )
     weak = c.track == "images" and m["source_accuracy"] < WEAK_PRETRAINING
-    hint = (f" Pretraining reached only {m['source_accuracy']:.0%} on its own task, so there was little to transfer: "
-            "more pretraining epochs give the network better features." if weak else "")
+    hint = (
+        f" Pretraining reached only {m['source_accuracy']:.0%} on its own task, so there was little to transfer: "
+        "more pretraining epochs give the network better features."
+        if weak
+        else ""
+    )
     if best >= scratch - CLEAR_GAP:
         return " Transfer made no real difference here (within 2 points of scratch)." + hint
-    why = hint or (" The network learned to tell digits 0-4 apart; the strokes that separate those are not the ones "
-                   "that separate 5-9, so its features fit the new digits badly and a fresh network does better."
-                   if c.track == "images" and c.source == "digits_0_4" else
-                   " What the model learned before does not fit this task well, and a fresh model learns it better.")
-    return (f" **Negative transfer:** every pretrained strategy did worse than training from scratch (best "
-            f"{best:.0%} vs {scratch:.0%}).{why}")
+    why = hint or (
+        " The network learned to tell digits 0-4 apart; the strokes that separate those are not the ones "
+        "that separate 5-9, so its features fit the new digits badly and a fresh network does better."
+        if c.track == "images" and c.source == "digits_0_4"
+        else " What the model learned before does not fit this task well, and a fresh model learns it better."
+    )
+    return (
+        f" **Negative transfer:** every pretrained strategy did worse than training from scratch (best "
+        f"{best:.0%} vs {scratch:.0%}).{why}"
+    )
 
 
 def _failure_sentence(result: Result) -> str:
@@ -356,8 +511,11 @@ def _failure_sentence(result: Result) -> str:
     chance = 1 / m["n_classes"]
     if max(m[f"accuracy_{s}"] for s in _trained(result)) > chance + CHANCE_MARGIN:
         return ""
-    hint = (f"its learning rate ({c.learning_rate:g}) is high: try 0.01" if c.learning_rate > 0.05 else
-            "try more epochs or more labels per class")
+    hint = (
+        f"its learning rate ({c.learning_rate:g}) is high: try 0.01"
+        if c.learning_rate > 0.05
+        else "try more epochs or more labels per class"
+    )
     return f" **No strategy did better than guessing**, so this run shows nothing about transfer: {hint}."
 
 

@@ -1,4 +1,5 @@
 """Explainable AI settings: the table, the network, the training and how many rows SHAP explains."""
+
 from __future__ import annotations
 
 import math
@@ -13,27 +14,51 @@ from engine.core.data import SKLEARN_TABLES
 
 class Config(TechniqueConfig):
     dataset: Literal["breast_cancer", "wine", "iris", "diabetes", "upload"] = Field(
-        "breast_cancer", description="The table to learn from: one of scikit-learn's bundled sets, or your own CSV.")
+        "breast_cancer", description="The table to learn from: one of scikit-learn's bundled sets, or your own CSV."
+    )
     upload: str = Field("", description="Your uploaded CSV (set by the upload box).", json_schema_extra={"form": False})
-    target: str = Field("", max_length=60, description="The column of your CSV to predict.",
-                        json_schema_extra={"form": False})
+    target: str = Field(
+        "", max_length=60, description="The column of your CSV to predict.", json_schema_extra={"form": False}
+    )
     hidden_layers: int = Field(2, ge=1, le=4, description="How many hidden layers the network has.")
     width: int = Field(32, ge=4, le=256, description="Neurons in each hidden layer.")
     activation: Literal["relu", "tanh", "gelu", "leaky_relu"] = Field(
-        "tanh", description="The non-linearity between layers.")
-    dropout: float = Field(0.1, ge=0.0, le=0.5, description="Share of neurons switched off at random while "
-                           "training, to reduce over-fitting.", json_schema_extra={"widget": "slider"})
+        "tanh", description="The non-linearity between layers."
+    )
+    dropout: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="Share of neurons switched off at random while training, to reduce over-fitting.",
+        json_schema_extra={"widget": "slider"},
+    )
     epochs: int = Field(100, ge=1, le=500, description="Passes over the training data.")
-    optimizer: Literal["adam", "sgd"] = Field("adam", description="Adam adapts each weight's step size; plain SGD "
-                                              "(with momentum) is simpler and more sensitive to the learning rate.")
-    learning_rate: float = Field(0.0005, ge=1e-5, le=1.0, description="Step size of the optimiser. "
-                                 "Too high and training diverges.", json_schema_extra={"log": True})
+    optimizer: Literal["adam", "sgd"] = Field(
+        "adam",
+        description="Adam adapts each weight's step size; plain SGD "
+        "(with momentum) is simpler and more sensitive to the learning rate.",
+    )
+    learning_rate: float = Field(
+        0.0005,
+        ge=1e-5,
+        le=1.0,
+        description="Step size of the optimiser. Too high and training diverges.",
+        json_schema_extra={"log": True},
+    )
     batch_size: int = Field(16, ge=8, le=512, description="Rows per optimisation step.")
-    keep_best: bool = Field(True, description="Early stopping: keep the weights from the epoch with the lowest "
-                            "validation loss, so training too long cannot over-fit the final model.",
-                            title="Keep the best epoch")
-    test_fraction: float = Field(0.25, ge=0.1, le=0.5, description="Share of rows held out to test the model.",
-                                 json_schema_extra={"widget": "slider"})
+    keep_best: bool = Field(
+        True,
+        description="Early stopping: keep the weights from the epoch with the lowest "
+        "validation loss, so training too long cannot over-fit the final model.",
+        title="Keep the best epoch",
+    )
+    test_fraction: float = Field(
+        0.25,
+        ge=0.1,
+        le=0.5,
+        description="Share of rows held out to test the model.",
+        json_schema_extra={"widget": "slider"},
+    )
     explain_rows: int = Field(50, ge=10, le=300, description="How many test rows SHAP explains (more is slower).")
 
     @model_validator(mode="after")

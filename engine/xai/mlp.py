@@ -1,4 +1,5 @@
 """The network the XAI page explains: an MLP on a table, beside a linear baseline on the same split."""
+
 from __future__ import annotations
 
 import copy
@@ -56,26 +57,33 @@ def prepare(config: Config) -> Prepared:
 def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple[nn.Module, Tracker]:
     """The MLP trained with live train/validation curves."""
     dev = pick()
-    t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+    t = lambda a: torch.as_tensor(a, device=dev)
     X_tr, y_tr, X_val, y_val = t(data.X[data.train]), t(data.y[data.train]), t(data.X[data.val]), t(data.y[data.val])
     n_out = len(data.table.class_names) if data.classify else 1
-    model = mlp(data.X.shape[1], n_out, [config.width] * config.hidden_layers, config.activation,
-                config.dropout).to(dev)
+    model = mlp(data.X.shape[1], n_out, [config.width] * config.hidden_layers, config.activation, config.dropout).to(
+        dev
+    )
     if data.classify:
         loss_fn = nn.CrossEntropyLoss()
 
         def evaluate(m):
             out_tr, out_val = m(X_tr), m(X_val)
-            return {"val_loss": loss_fn(out_val, y_val).item(), "train_accuracy": accuracy(out_tr, y_tr),
-                    "val_accuracy": accuracy(out_val, y_val)}
+            return {
+                "val_loss": loss_fn(out_val, y_val).item(),
+                "train_accuracy": accuracy(out_tr, y_tr),
+                "val_accuracy": accuracy(out_val, y_val),
+            }
     else:
         mse = nn.MSELoss()
-        loss_fn = lambda out, target: mse(out.squeeze(-1), target)  # noqa: E731
+        loss_fn = lambda out, target: mse(out.squeeze(-1), target)
 
         def evaluate(m):
             out_val = m(X_val).squeeze(-1)
-            return {"val_loss": mse(out_val, y_val).item(), "train_r2": r2(m(X_tr).squeeze(-1), y_tr),
-                    "val_r2": r2(out_val, y_val)}
+            return {
+                "val_loss": mse(out_val, y_val).item(),
+                "train_r2": r2(m(X_tr).squeeze(-1), y_tr),
+                "val_r2": r2(out_val, y_val),
+            }
 
     best = {"loss": float("inf"), "state": None, "epoch": 0}
 
@@ -86,9 +94,19 @@ def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple
         return metrics
 
     tracker = Tracker(progress, config.epochs)
-    fit(model, X_tr, y_tr, loss_fn=loss_fn, epochs=config.epochs, lr=config.learning_rate,
-        batch_size=config.batch_size, tracker=tracker, evaluate=evaluate_and_keep_best, seed=config.seed,
-        optimizer=config.optimizer)
+    fit(
+        model,
+        X_tr,
+        y_tr,
+        loss_fn=loss_fn,
+        epochs=config.epochs,
+        lr=config.learning_rate,
+        batch_size=config.batch_size,
+        tracker=tracker,
+        evaluate=evaluate_and_keep_best,
+        seed=config.seed,
+        optimizer=config.optimizer,
+    )
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     tracker.best_epoch = best["epoch"] or len(tracker.rows)
@@ -124,8 +142,10 @@ def held_out_metrics(model: nn.Module, data: Prepared, seed: int) -> tuple[dict,
     linear.fit(data.X[fit_idx], data.y[fit_idx])
     pred = outputs(model, X_test, data.classify)
     kind = "accuracy" if data.classify else "r2"
-    metrics = {f"test_{kind}": score(data.classify, y_test, pred),
-               f"baseline_test_{kind}": float(linear.score(X_test, y_test))}
+    metrics = {
+        f"test_{kind}": score(data.classify, y_test, pred),
+        f"baseline_test_{kind}": float(linear.score(X_test, y_test)),
+    }
     if data.classify:  # always guessing the most common training class: the floor any model must beat
         metrics["majority_accuracy"] = float((y_test == np.bincount(data.y[data.train]).argmax()).mean())
     importance = permutation_importance(lambda X: loss_on(model, X, y_test, data.classify), X_test, seed=seed)
@@ -138,14 +158,34 @@ def run(config: Config, progress: ProgressFn) -> Result:
     with seeded(config.seed):  # the seed alone decides weights and dropout, whatever ran before
         model, tracker = train_network(config, data, progress)
     metrics, pred, importance = held_out_metrics(model, data, config.seed)
-    metrics.update(epochs_run=len(tracker.rows), best_epoch=tracker.best_epoch, parameters=count_parameters(model),
-                   n_train=len(data.train), n_test=len(data.test))
+    metrics.update(
+        epochs_run=len(tracker.rows),
+        best_epoch=tracker.best_epoch,
+        parameters=count_parameters(model),
+        n_train=len(data.train),
+        n_test=len(data.test),
+    )
     background = np.random.default_rng(config.seed).choice(data.train, min(100, len(data.train)), replace=False)
     return Result(
-        config=config, history=tracker.history(), metrics=metrics, headline=tuple(list(metrics)[:2]),
-        models={"mlp": model}, stopped=tracker.stopped,
-        arrays={"X_test": data.X[data.test], "X_test_raw": data.table.X[data.test], "y_test": data.y[data.test],
-                "pred_test": pred, "background": data.X[background],
-                "permutation_importance": importance[0], "permutation_error": importance[1]},
-        info={"task": data.table.task, "feature_names": data.table.feature_names,
-              "class_names": data.table.class_names, "title": data.table.title})
+        config=config,
+        history=tracker.history(),
+        metrics=metrics,
+        headline=tuple(list(metrics)[:2]),
+        models={"mlp": model},
+        stopped=tracker.stopped,
+        arrays={
+            "X_test": data.X[data.test],
+            "X_test_raw": data.table.X[data.test],
+            "y_test": data.y[data.test],
+            "pred_test": pred,
+            "background": data.X[background],
+            "permutation_importance": importance[0],
+            "permutation_error": importance[1],
+        },
+        info={
+            "task": data.table.task,
+            "feature_names": data.table.feature_names,
+            "class_names": data.table.class_names,
+            "title": data.table.title,
+        },
+    )

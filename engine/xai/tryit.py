@@ -4,6 +4,7 @@ The rebuilt model is the run's MLP (weights from the store); the table, its spli
 recomputed from the run's settings (``prepare`` is deterministic for a seed), so a person types values in the
 table's own units and the nearest training rows are real rows of that table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,11 +62,19 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
     mean, std = train_raw.mean(0), train_raw.std(0) + 1e-8
     y_train_raw = table.y[data.train].astype(np.float64)
     background = np.random.default_rng(config.seed).choice(data.train, min(100, len(data.train)), replace=False)
-    bundle = Bundle(model, list(table.feature_names), list(table.class_names) if classify else None, mean, std,
-                    0.0 if classify else float(y_train_raw.mean()),
-                    1.0 if classify else float(y_train_raw.std() + 1e-8),
-                    torch.as_tensor(data.X[background], dtype=torch.float32), train_raw, table.y[data.train],
-                    table.X[data.test].astype(np.float32))
+    bundle = Bundle(
+        model,
+        list(table.feature_names),
+        list(table.class_names) if classify else None,
+        mean,
+        std,
+        0.0 if classify else float(y_train_raw.mean()),
+        1.0 if classify else float(y_train_raw.std() + 1e-8),
+        torch.as_tensor(data.X[background], dtype=torch.float32),
+        train_raw,
+        table.y[data.train],
+        table.X[data.test].astype(np.float32),
+    )
     exp = explain_torch(model, bundle._tensor(bundle.X_test_raw[:20]), bundle.background)  # also warms SHAP up
     values = np.abs(np.asarray(exp.values)).reshape(min(20, len(bundle.X_test_raw)), len(bundle.feature_names), -1)
     bundle.ranking = [int(j) for j in np.argsort(-values.mean((0, 2)))]
@@ -87,7 +96,7 @@ def predict_row(bundle: Bundle, row: np.ndarray) -> np.ndarray:
 def nearest(bundle: Bundle, row: np.ndarray, k: int = NEIGHBOURS) -> pd.DataFrame:
     """The k training rows closest to ``row`` (Euclidean distance on standardised features)."""
     z = (bundle.X_train_raw - bundle.mean) / bundle.std
-    d = np.sqrt((((z - (row - bundle.mean) / bundle.std) ** 2)).sum(1))
+    d = np.sqrt(((z - (row - bundle.mean) / bundle.std) ** 2).sum(1))
     idx = np.argsort(d)[:k]
     label = [bundle.class_names[int(y)] for y in bundle.y_train[idx]] if bundle.classify else bundle.y_train[idx]
     frame = pd.DataFrame(bundle.X_train_raw[idx], columns=bundle.feature_names)
@@ -100,15 +109,26 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     """``inputs["row"]``: one row of feature values in the table's units."""
     row = np.asarray(inputs["row"], dtype=np.float32).reshape(-1)
     pred = predict_row(bundle, row)
-    exp = explain_torch(bundle.model, bundle._tensor(row[None]), bundle.background, feature_names=bundle.feature_names,
-                        output_names=bundle.class_names, data=row[None].astype(np.float64))
+    exp = explain_torch(
+        bundle.model,
+        bundle._tensor(row[None]),
+        bundle.background,
+        feature_names=bundle.feature_names,
+        output_names=bundle.class_names,
+        data=row[None].astype(np.float64),
+    )
     if bundle.classify:
         k = int(pred.argmax())
         summary = {"Prediction": f"{bundle.class_names[k]} ({pred[k]:.0%})"}
         prediction = dict(zip(bundle.class_names, pred.tolist()))
         what = f"the network's score (logit) for {bundle.class_names[k]}"
-        probabilities = bars(bundle.class_names, pred, "Class probabilities",
-                             "The network's probability for each class, for the row above.", x_title="class")
+        probabilities = bars(
+            bundle.class_names,
+            pred,
+            "Class probabilities",
+            "The network's probability for each class, for the row above.",
+            x_title="class",
+        )
         figs = {"Class probabilities": probabilities}
     else:
         k, prediction = None, float(pred[0])
@@ -118,5 +138,10 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     waterfall = shap_waterfall(exp, k, f"Why: SHAP waterfall of {what}")
     figs = {"SHAP waterfall": waterfall, **figs}
     summary["SHAP check"] = f"base + sum of SHAP = output within {exp.additivity_error:.1g}"
-    return Answer(summary=summary, prediction=prediction, explanation=exp, figures=figs,
-                  tables={"Nearest training rows": nearest(bundle, row)})
+    return Answer(
+        summary=summary,
+        prediction=prediction,
+        explanation=exp,
+        figures=figs,
+        tables={"Nearest training rows": nearest(bundle, row)},
+    )

@@ -1,4 +1,5 @@
 """The ClientApp: one SuperNode trains the global model on its own rows with engine.federated's client_update."""
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,10 @@ def train(msg: Message, context: Context) -> Message:
     config = Config.model_validate_json(msg.content["config"]["engine"])
     k = int(context.node_config["partition-id"])
     if int(context.node_config["num-partitions"]) != config.n_clients:
-        raise ValueError(f"This SuperNode was started with num-partitions={context.node_config['num-partitions']}, "
-                         f"but the run has n_clients={config.n_clients}: they must match.")
+        raise ValueError(
+            f"This SuperNode was started with num-partitions={context.node_config['num-partitions']}, "
+            f"but the run has n_clients={config.n_clients}: they must match."
+        )
     X, y = client_data(config, k)
     model = new_model(config)
     global_w = from_record(model, msg.content["arrays"])

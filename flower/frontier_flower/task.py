@@ -1,4 +1,5 @@
 """Glue between Flower's records and engine.federated: settings, a client's data, weights in and out."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,15 @@ def new_model(config: Config) -> torch.nn.Module:
 def client_data(config: Config, partition_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """This SuperNode's rows: the same split and partition the simulation gives client ``partition_id``."""
     X, y, *_ = load_data(config.dataset, config.seed)
-    parts = partition(y, config.n_clients, config.partition, alpha=config.alpha,
-                      classes_per_client=config.classes_per_client, unequal=config.unequal_sizes, seed=config.seed)
+    parts = partition(
+        y,
+        config.n_clients,
+        config.partition,
+        alpha=config.alpha,
+        classes_per_client=config.classes_per_client,
+        unequal=config.unequal_sizes,
+        seed=config.seed,
+    )
     idx = parts[partition_id]
     return torch.as_tensor(X[idx]), torch.as_tensor(y[idx])
 

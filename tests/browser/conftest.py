@@ -5,6 +5,7 @@ when ``CI`` is not set. Under ``CI=1`` a missing browser fails the tests, and th
 test was skipped anyway, so CI can never pass without having driven the app. The terminal summary always
 says how many browser tests ran (``.ci/run`` checks that line).
 """
+
 from __future__ import annotations
 
 import os
@@ -53,10 +54,15 @@ def pytest_terminal_summary(terminalreporter):
     ran = _outcomes["passed"] + _outcomes["failed"]
     terminalreporter.write_line(
         f"browser tests ran: {ran} ({_outcomes['passed']} passed, {_outcomes['failed']} failed, "
-        f"{_outcomes['errors']} errors, {_outcomes['skipped']} skipped)" + (" [CI]" if in_ci() else ""))
+        f"{_outcomes['errors']} errors, {_outcomes['skipped']} skipped)" + (" [CI]" if in_ci() else "")
+    )
     if in_ci() and _outcomes["skipped"]:
-        terminalreporter.write_line(f"CI is set and {_outcomes['skipped']} browser test(s) were skipped: the session "
-                                    "fails (browser tests must run in CI)", red=True, bold=True)
+        terminalreporter.write_line(
+            f"CI is set and {_outcomes['skipped']} browser test(s) were skipped: the session "
+            "fails (browser tests must run in CI)",
+            red=True,
+            bold=True,
+        )
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,6 +4,7 @@ Shared by the browser tests (``tests/browser``), the screenshot gallery (``pytho
 the benchmark's whole-app memory measurement, so all three exercise the app the same way. Imports nothing heavy:
 Playwright is imported by the callers, and the engine only for its registry.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("FRONTIER_CHROMIUM", "/usr/bin/chromium")
 # Flags that made Debian's Chromium start headless in containers here (see ENVIRONMENT.md).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 1400}
 RUN_TIMEOUT_S = 180  # one quick run, waiting included; CI machines are slow and other runs may be queued
 LOAD_TIMEOUT_S = 60  # a page's first render (it imports torch/shap/pennylane on first visit)
@@ -67,17 +76,30 @@ class AppServer:
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90) -> "AppServer":
+    def start(self, timeout: float = 90) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         streamlit = Path(sys.executable).with_name("streamlit")
-        cmd = [str(streamlit) if streamlit.exists() else sys.executable, *([] if streamlit.exists() else
-               ["-m", "streamlit"]), "run", "app.py", "--server.headless", "true", "--server.address", "127.0.0.1",
-               "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+        cmd = [
+            str(streamlit) if streamlit.exists() else sys.executable,
+            *([] if streamlit.exists() else ["-m", "streamlit"]),
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(self.port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         env = {**os.environ, "FRONTIER_DATA_DIR": str(self.data_dir), "SDL_VIDEODRIVER": "dummy", **self.env}
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         end = time.time() + timeout
         while time.time() < end:
             if self.process.poll() is not None:
@@ -138,7 +160,7 @@ class AppServer:
         if getattr(self, "_log", None):
             self._log.close()
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -177,7 +199,7 @@ class Console:
     errors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
-    def attach(self, page) -> "Console":
+    def attach(self, page) -> Console:
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         return self
@@ -213,7 +235,9 @@ def wait_idle(page, timeout_s: float = LOAD_TIMEOUT_S) -> None:
     """Wait until the script run is over (Streamlit's "Running…" status widget is gone)."""
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')"
-        " && !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_s * 1000)
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')",
+        timeout=timeout_s * 1000,
+    )
 
 
 def set_number(page, key: str, value) -> None:
@@ -367,9 +391,14 @@ def tour(browser, server: AppServer, shots: Path | None = None, names: list[str]
         for name in names or list(engine.TECHNIQUES):
             try:
                 runs.append(run_page(page, server.url, name, shots / f"{name}.png" if shots is not None else None))
-            except Exception as e:  # noqa: BLE001 - report it and visit the next page
+            except Exception as e:
                 failures[name] = f"{type(e).__name__}: {str(e)[:500]}"
     finally:
         context.close()
-    return {"pages": runs, "console_errors": console.errors, "failures": failures, "rss_mb": server.rss_mb(),
-            "processes": len(server.pids())}
+    return {
+        "pages": runs,
+        "console_errors": console.errors,
+        "failures": failures,
+        "rss_mb": server.rss_mb(),
+        "processes": len(server.pids()),
+    }

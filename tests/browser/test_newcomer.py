@@ -1,5 +1,6 @@
 """Issue 13 in a real browser: Stop returns partial results, a reload keeps the history, the Runs page opens and
 deletes runs, settings links with dependent values, and the result link of a run on an uploaded CSV."""
+
 from __future__ import annotations
 
 import re
@@ -97,7 +98,7 @@ def test_runs_page_opens_the_selected_run_and_deletes_it(page, app):
     driver.open_page(page, app.url + "/runs", ready='[data-testid="stDataFrame"]')
     select_first_run(page)
     page.get_by_role("button", name="Delete this run").click()
-    page.wait_for_function(f"() => !document.body.innerText.includes('Delete this run')")
+    page.wait_for_function("() => !document.body.innerText.includes('Delete this run')")
     assert runs_table_rows(page) == before - 1
     assert store.get(run_id) is None
     assert_clean(page, app)

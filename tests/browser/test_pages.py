@@ -3,6 +3,7 @@
 The technique tests are generated from ``engine.TECHNIQUES``, so a newly registered technique is covered without
 touching this file. Screenshots land in artifacts/screenshots/ (gitignored).
 """
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,8 @@ def test_technique_page_trains_and_draws_results_and_explanations(page, app, nam
     assert run.results_charts >= 1, f"{name}: no Plotly chart drawn on the Results tab"
     assert run.explain_charts >= 1, f"{name}: no Plotly chart drawn on the Explain tab"
     assert re.search(rf'"seed":\s*{seed}\b', run.settings_shown), (
-        f"{name}: the seed typed into the page did not reach the run; Details shows {run.settings_shown[:300]!r}")
+        f"{name}: the seed typed into the page did not reach the run; Details shows {run.settings_shown[:300]!r}"
+    )
     assert_clean(page, app)
 
 

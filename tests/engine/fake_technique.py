@@ -2,13 +2,13 @@
 
 ``finish_seconds`` makes its figures slow to draw, like figures and SHAP on a busy server, so a stopped run takes
 that long after Stop to return its partial results (issue 13 item 4, tests/engine/test_stop_grace.py)."""
+
 from __future__ import annotations
 
 import os
 import time
 from typing import Literal
 
-import pandas as pd
 from pydantic import Field
 
 from engine.core.config import TechniqueConfig
@@ -16,7 +16,9 @@ from engine.core.contract import Metric, Result, RunError, Tracker
 
 
 class Config(TechniqueConfig):
-    mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error", "leak"] = Field("ok", description="What to do.")
+    mode: Literal["ok", "raise", "crash", "memory", "hang", "nan", "user_error", "leak"] = Field(
+        "ok", description="What to do."
+    )
     steps: int = Field(5, ge=1, le=1000, description="Steps.")
     step_seconds: float = Field(0.0, ge=0, le=10, description="Sleep per step.")
     finish_seconds: float = Field(0.0, ge=0, le=60, description="Time to draw the figures after training.")
@@ -43,7 +45,7 @@ def run(config: Config, progress) -> Result:
         if config.mode == "crash" and i == 2:
             os.abort()  # a hard crash (SIGABRT), like a segfault in native code
         if config.mode == "memory" and i == 2:
-            hog = bytearray(1500 * 2**20)  # noqa: F841  (1.5 GB, touched below so it is resident)
+            hog = bytearray(1500 * 2**20)
             for j in range(0, len(hog), 4096):
                 hog[j] = 1
             time.sleep(5)
@@ -51,8 +53,13 @@ def run(config: Config, progress) -> Result:
         loss = float("nan") if config.mode == "nan" and i == 3 else 1.0 / i
         if tracker.step(i, loss=loss, live={"i": i}):
             break
-    return Result(config=config, history=tracker.history(), metrics={"final_loss": tracker.rows[-1]["loss"]},
-                  headline=("final_loss",), stopped=tracker.stopped)
+    return Result(
+        config=config,
+        history=tracker.history(),
+        metrics={"final_loss": tracker.rows[-1]["loss"]},
+        headline=("final_loss",),
+        stopped=tracker.stopped,
+    )
 
 
 def figures(result):

@@ -1,5 +1,6 @@
 """Attention & transformers: the equations against PyTorch's own, masking, the tasks, side-by-side training, a
 quick run, every offered task's effect over seeds, readable attention maps, and the text on failed runs."""
+
 import dataclasses
 import math
 import re
@@ -10,10 +11,24 @@ import torch
 import torch.nn.functional as F
 
 import engine.attention as att
-from engine.attention.models import (MultiHeadAttention, PositionalEncoding, SelfAttention, TransformerBlock,
-                                     TransformerClassifier, attention, sinusoidal_encoding)
-from engine.attention.tasks import (NEGATIVE, POSITIVE, brackets_task, first_marked_task, is_balanced,
-                                    sentiment_sentences, sentiment_task)
+from engine.attention.models import (
+    MultiHeadAttention,
+    PositionalEncoding,
+    SelfAttention,
+    TransformerBlock,
+    TransformerClassifier,
+    attention,
+    sinusoidal_encoding,
+)
+from engine.attention.tasks import (
+    NEGATIVE,
+    POSITIVE,
+    brackets_task,
+    first_marked_task,
+    is_balanced,
+    sentiment_sentences,
+    sentiment_task,
+)
 from engine.attention.training import EXAMPLES
 from engine.attention.views import EXPLAIN_ROWS, token_shapley
 from engine.core.config import ConfigError, validate
@@ -38,6 +53,7 @@ def padding_mask(B, T, seed=0):
 
 
 # --- the equations ------------------------------------------------------------------------------------------
+
 
 def test_attention_matches_scaled_dot_product_attention_with_and_without_padding():
     g = torch.Generator().manual_seed(0)
@@ -138,12 +154,25 @@ def test_training_side_by_side_equals_training_each_model_alone():
 
     def models():
         torch.manual_seed(7)
-        return {"a": torch.nn.Linear(6, 3), "b": torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
-                                                                     torch.nn.Linear(8, 3))}
+        return {
+            "a": torch.nn.Linear(6, 3),
+            "b": torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)),
+        }
+
     together, loss, tracker = models(), SummedLoss(["a", "b"]), Tracker(None, 3)
-    fit(SideBySide(together), X, y, loss_fn=loss, epochs=3, lr=0.05, batch_size=16, tracker=tracker,
+    fit(
+        SideBySide(together),
+        X,
+        y,
+        loss_fn=loss,
+        epochs=3,
+        lr=0.05,
+        batch_size=16,
+        tracker=tracker,
         evaluate=lambda m: {f"{n}_loss": v for n, v in loss.epoch_means().items()},
-        params=[{"params": list(m.parameters())} for m in together.values()], clip_grad_norm=0.5)
+        params=[{"params": list(m.parameters())} for m in together.values()],
+        clip_grad_norm=0.5,
+    )
     for name, alone in models().items():
         solo = Tracker(None, 3)
         fit(alone, X, y, loss_fn=F.cross_entropy, epochs=3, lr=0.05, batch_size=16, tracker=solo, clip_grad_norm=0.5)
@@ -155,9 +184,13 @@ def test_training_side_by_side_equals_training_each_model_alone():
 
 # --- settings and tasks -------------------------------------------------------------------------------------
 
+
 def test_embedding_size_must_be_divisible_by_heads():
-    with pytest.raises(ConfigError, match=r"`embedding_size` must be divisible by `n_heads`.*embedding_size=30 "
-                                          r"and n_heads=4.*use 1, 2, 3, 5, 6 heads"):
+    with pytest.raises(
+        ConfigError,
+        match=r"`embedding_size` must be divisible by `n_heads`.*embedding_size=30 "
+        r"and n_heads=4.*use 1, 2, 3, 5, 6 heads",
+    ):
         validate(att.Config, {"embedding_size": 30, "n_heads": 4})
     with pytest.raises(ConfigError, match="`n_layers` must be <= 4"):
         validate(att.Config, {"n_layers": 5})
@@ -179,8 +212,8 @@ def test_order_tasks_are_labelled_by_order_alone():
     rng = np.random.default_rng(0)
     t = first_marked_task(400, 10, rng)
     x_id, y_id = len(t.vocab) - 2, len(t.vocab) - 1
-    assert ((t.X == x_id).sum(1) == 1).all() and ((t.X == y_id).sum(1) == 1).all()  # same tokens in both classes
-    y_first = (t.X == y_id).argmax(1) < (t.X == x_id).argmax(1)
+    assert ((x_id == t.X).sum(1) == 1).all() and ((y_id == t.X).sum(1) == 1).all()  # same tokens in both classes
+    y_first = (y_id == t.X).argmax(1) < (x_id == t.X).argmax(1)
     assert (t.y == y_first).all() and 0.4 < t.y.mean() < 0.6
 
     b = brackets_task(300, 12, rng)
@@ -213,12 +246,13 @@ def test_token_shapley_recovers_hand_computed_values():
     weights = np.array([1.0, -2.0, 0.5, 0.0])
     values, base = token_shapley(lambda keep: keep @ weights + 3.0, np.ones(4, bool), 8, seed=0)
     assert np.allclose(values, weights) and base == 3.0  # a sum of token effects: each token gets its own
-    both = lambda keep: keep[:, 0] * keep[:, 1] * 4.0  # noqa: E731 (only tokens 0 AND 1 together score)
+    both = lambda keep: keep[:, 0] * keep[:, 1] * 4.0
     values, _ = token_shapley(both, np.array([True, True, True, False]), 12, seed=0)
     assert np.allclose(values, [2.0, 2.0, 0.0, 0.0])  # the credit is split fairly, padding gets none
 
 
 # --- a real run ---------------------------------------------------------------------------------------------
+
 
 def test_quick_preset_beats_the_baseline_and_the_no_pe_transformer_on_an_order_task(quick):
     result, _ = quick
@@ -253,8 +287,12 @@ def test_attention_maps_and_positional_encoding_figures(quick):
 
 def test_attention_map_labels_stay_horizontal_and_short_for_long_bracket_strings():
     """Issue 13 item 15: bracket strings (21 tokens) used to get rotated, unreadable '(' ')' tick labels."""
-    result = att.run(att.Config(task="brackets", train_examples=200, epochs=1, embedding_size=16, ffn_size=16,
-                                compare_without_pe=False), None)
+    result = att.run(
+        att.Config(
+            task="brackets", train_examples=200, epochs=1, embedding_size=16, ffn_size=16, compare_without_pe=False
+        ),
+        None,
+    )
     fig = att.figures(result)["Attention maps"]
     axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
     assert len(axes) == 2 * 2 * 2 and all(ax.tickangle in (0, None) for ax in axes)
@@ -303,6 +341,7 @@ def test_stopping_returns_a_partial_result_that_still_draws_and_seeded_runs_repe
 
 # --- every task shows its effect (issue 21 item 4), and the text never claims what the numbers do not show ---
 
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_sentiment_quick_preset_beats_the_transformer_without_positional_encoding(seed):
     config = validate(att.Config, {**att.PRESETS["quick"], "task": "sentiment", "seed": seed})
@@ -318,8 +357,13 @@ def _with_metrics(result, **metrics):
 
 def test_describe_says_when_the_transformer_learned_nothing(quick):
     result, _ = quick
-    failed = _with_metrics(result, test_accuracy=0.52, baseline_test_accuracy=0.5,
-                           test_accuracy_no_positional_encoding=0.51, chance_accuracy=0.5)
+    failed = _with_metrics(
+        result,
+        test_accuracy=0.52,
+        baseline_test_accuracy=0.5,
+        test_accuracy_no_positional_encoding=0.51,
+        chance_accuracy=0.5,
+    )
     text = att.describe(failed)
     assert "has not learned the task" in text and "Try more epochs" in text
     assert "order decides the answer" not in text and "made little difference" not in text
@@ -329,12 +373,15 @@ def test_describe_says_when_the_transformer_learned_nothing(quick):
 
 def test_describe_says_when_attention_or_positional_encoding_did_not_help(quick):
     result, _ = quick
-    no_gain = att.describe(_with_metrics(result, test_accuracy=0.8, baseline_test_accuracy=0.78,
-                                         test_accuracy_no_positional_encoding=0.79))
+    no_gain = att.describe(
+        _with_metrics(result, test_accuracy=0.8, baseline_test_accuracy=0.78, test_accuracy_no_positional_encoding=0.79)
+    )
     assert "did not clearly beat the model without attention" in no_gain and "has not learned" not in no_gain
-    pe_worse = att.describe(_with_metrics(result, test_accuracy=0.8, baseline_test_accuracy=0.6,
-                                          test_accuracy_no_positional_encoding=0.9))
+    pe_worse = att.describe(
+        _with_metrics(result, test_accuracy=0.8, baseline_test_accuracy=0.6, test_accuracy_no_positional_encoding=0.9)
+    )
     assert "did not help" in pe_worse and "order decides the answer" not in pe_worse
-    close = att.describe(_with_metrics(result, test_accuracy=0.9, baseline_test_accuracy=0.6,
-                                       test_accuracy_no_positional_encoding=0.88))
+    close = att.describe(
+        _with_metrics(result, test_accuracy=0.9, baseline_test_accuracy=0.6, test_accuracy_no_positional_encoding=0.88)
+    )
     assert "made little difference" in close and "order decides" not in close

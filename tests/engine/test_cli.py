@@ -1,4 +1,5 @@
 """python -m engine: list, run with presets and --set, files written with --out, exit 2 on bad input."""
+
 import json
 import subprocess
 import sys
@@ -10,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 def test_list_names_every_technique():
@@ -40,8 +43,10 @@ def test_bad_input_exits_2_with_the_message():
 
 def test_out_of_range_settings_are_refused_before_torch_is_imported():
     """A typo should answer in well under a second, not after torch's multi-second import."""
-    code = ("import sys; from engine.__main__ import main; rc = main(['run', 'gan', '--set', 'epochs=999999']); "
-            "print(rc, 'torch' in sys.modules)")
+    code = (
+        "import sys; from engine.__main__ import main; rc = main(['run', 'gan', '--set', 'epochs=999999']); "
+        "print(rc, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
     assert "epochs" in out.stderr

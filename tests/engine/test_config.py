@@ -1,4 +1,5 @@
 """Config codec: URL and CLI text in, validated settings out, with messages people can act on."""
+
 from typing import Literal
 
 import pytest

@@ -1,13 +1,13 @@
 """One contract suite for every registered technique (DESIGN.md, "The technique contract")."""
+
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-import subprocess
-import sys
-from pathlib import Path
 
 import engine
 from engine.core.config import ConfigError, choices, form_fields, validate
@@ -93,8 +93,9 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     module = engine.load(name)
     calls = []
     results = []
-    first = execute(name, _quick(module), lambda s, t, m, live=None: calls.append((s, t, m, live)) or False,
-                    keep=results.append)
+    first = execute(
+        name, _quick(module), lambda s, t, m, live=None: calls.append((s, t, m, live)) or False, keep=results.append
+    )
     steps = [(s, t, m) for s, t, m, live in calls if not is_phase(live)]
     phases = [(s, t, m) for s, t, m, live in calls if is_phase(live)]
     assert steps and all(0 < s <= t for s, t, _ in steps), "progress must be called with step <= total"
@@ -114,8 +115,9 @@ def test_quick_run_reports_progress_and_is_reproducible(name):
     checked = [k for k in first.metrics if same(k) and k in second.metrics]
     assert checked, "no reproducible metric to compare"
     for key in checked:
-        assert np.isclose(second.metrics[key], first.metrics[key], rtol=1e-5, atol=1e-6), \
+        assert np.isclose(second.metrics[key], first.metrics[key], rtol=1e-5, atol=1e-6), (
             f"{name}.{key} not reproducible"
+        )
 
 
 def _check_diagrams(outcome, result):

@@ -1,4 +1,5 @@
 """Bundled tables carry names a person can read; an uploaded CSV keeps the names its author wrote."""
+
 import re
 
 import numpy as np
@@ -31,7 +32,6 @@ def test_wine_classes_are_cultivars_and_diabetes_says_its_values_are_scaled():
 
 
 def test_an_uploaded_csv_keeps_its_own_column_and_class_names():
-    df = pd.DataFrame({"s5": np.arange(40.0), "malic_acid": np.arange(40.0) % 3,
-                       "label": ["class_0", "class_1"] * 20})
+    df = pd.DataFrame({"s5": np.arange(40.0), "malic_acid": np.arange(40.0) % 3, "label": ["class_0", "class_1"] * 20})
     table = table_from_csv(df, "label")
     assert table.feature_names == ["s5", "malic_acid"] and table.class_names == ["class_0", "class_1"]

@@ -1,5 +1,6 @@
 """Edge AI: int8 really is int8 and smaller, pruning is exact and stays pruned, ONNX matches PyTorch, distillation
 helps a capacity-limited student, latency leaves warm-up out, and a stored XAI run is compressed as it was."""
+
 import time
 from types import SimpleNamespace
 
@@ -35,15 +36,18 @@ def start():
 
 
 def prune_settings(**over):
-    return SimpleNamespace(**{"prune_kind": "unstructured", "sparsity": 0.7, "prune_steps": 3, "finetune_epochs": 3,
-                              "seed": 0, **over})
+    return SimpleNamespace(
+        **{"prune_kind": "unstructured", "sparsity": 0.7, "prune_steps": 3, "finetune_epochs": 3, "seed": 0, **over}
+    )
 
 
 def test_quick_run_compresses_and_keeps_accuracy(quick):
     m = quick.metrics
     assert m["original_accuracy"] > 0.93  # 10 classes: chance is 10%
     assert abs(m["int8_accuracy"] - m["original_accuracy"]) < 0.02 and m["int8_agreement"] > 0.97
-    assert m["pruned_sparsity"] == pytest.approx(0.5, abs=1e-3) and m["pruned_zipped_kb"] < 0.7 * m["original_zipped_kb"]
+    assert (
+        m["pruned_sparsity"] == pytest.approx(0.5, abs=1e-3) and m["pruned_zipped_kb"] < 0.7 * m["original_zipped_kb"]
+    )
     names = [v["name"] for v in quick.info["variants"]]
     assert names == ["original", "dynamic int8", "pruned", "ONNX", "ONNX int8", "pruned + ONNX int8"]
     shipped = next(v for v in quick.info["variants"] if v["name"] == quick.info["shipped"])
@@ -88,8 +92,9 @@ def test_unstructured_pruning_is_exact_and_masks_stay_zero_after_fine_tuning(sta
 
 
 def test_structured_pruning_removes_whole_neurons_and_really_shrinks(start):
-    pruned, masks = T.prune(start.model, prune_settings(prune_kind="structured", sparsity=0.5), start,
-                            Tracker(None, 100), 0)
+    pruned, masks = T.prune(
+        start.model, prune_settings(prune_kind="structured", sparsity=0.5), start, Tracker(None, 100), 0
+    )
     hidden = [m for _, m in T.prunable(pruned)][:-1]
     for layer in hidden:  # 32 of 64 neurons gone in each hidden layer: weight rows and biases
         dead = (layer.weight.abs().sum(1) == 0) & (layer.bias == 0)
@@ -104,7 +109,7 @@ def test_structured_pruning_removes_whole_neurons_and_really_shrinks(start):
 def test_pruning_schedule_is_cubic_and_ends_at_the_target():
     assert T.schedule(0.8, 1) == [0.8]
     steps = T.schedule(0.8, 4)
-    assert steps[-1] == pytest.approx(0.8) and steps[0] == pytest.approx(0.8 * (1 - 0.75 ** 3))
+    assert steps[-1] == pytest.approx(0.8) and steps[0] == pytest.approx(0.8 * (1 - 0.75**3))
     assert all(b > a for a, b in zip(steps, steps[1:]))
 
 
@@ -124,8 +129,10 @@ def test_exported_files_are_verified_and_a_broken_one_is_not_offered(quick, star
     assert all(v["verified"] for v in quick.info["variants"])
     shipped = quick.arrays["shipped_file"].tobytes()
     out = M.ort_session(shipped).run(None, {"rows": quick.arrays["X_test"]})[0]
-    agreement = (out.argmax(1) == quick.arrays["variant_models"]["original"](
-        torch.as_tensor(quick.arrays["X_test"])).argmax(1).numpy()).mean()
+    agreement = (
+        out.argmax(1)
+        == quick.arrays["variant_models"]["original"](torch.as_tensor(quick.arrays["X_test"])).argmax(1).numpy()
+    ).mean()
     assert agreement == pytest.approx(quick.metrics["chosen_agreement"])
     good = T.export_onnx(start.model, 64)
     broken = M.Variant("ONNX", "onnx", None, good[: len(good) // 2])
@@ -156,8 +163,15 @@ def test_distilled_student_beats_the_same_student_alone():
     teacher; with the quick preset's weaker teacher (64 wide, 20 epochs): -0.2, -2.4, +5.1, +3.8 (on seed 1 that
     teacher, 93.6%, is worse than the student alone, 95.8%: a student copies its teacher's mistakes too).
     """
-    values = {**PRESETS["quick"], "dynamic_int8": False, "prune": False, "onnx": False, "distill": True,
-              "hidden_width": 128, "epochs": 40}
+    values = {
+        **PRESETS["quick"],
+        "dynamic_int8": False,
+        "prune": False,
+        "onnx": False,
+        "distill": True,
+        "hidden_width": 128,
+        "epochs": 40,
+    }
     result = run(validate(Config, values), quiet)
     m = result.metrics
     assert m["distill_gain"] > 0.005 and m["student_accuracy"] > 0.93
@@ -226,10 +240,19 @@ def test_a_stored_nas_winner_is_rebuilt_and_exported():
     store = RunStore()
     store.start("e" * 32, "someone", "nas", nas.config)
     store.finish("e" * 32, "done", nas)
-    result = run(Config(start_from="finished_run", source_run="e" * 32, dynamic_int8=False, prune=False,
-                        explain_rows=4), quiet)
+    result = run(
+        Config(start_from="finished_run", source_run="e" * 32, dynamic_int8=False, prune=False, explain_rows=4), quiet
+    )
     assert result.metrics["original_accuracy"] == pytest.approx(nas.metrics["best_test_accuracy"])
     assert result.metrics["onnx_max_abs_diff"] < 1e-4 and result.info["image_side"] == 8
-    arch = {"conv_blocks": 2, "filters": 16, "kernel_size": 5, "pooling": "avg", "dense_layers": 2, "dense_width": 32,
-            "activation": "elu", "dropout": 0.25}
+    arch = {
+        "conv_blocks": 2,
+        "filters": 16,
+        "kernel_size": 5,
+        "pooling": "avg",
+        "dense_layers": 2,
+        "dense_width": 32,
+        "activation": "elu",
+        "dropout": 0.25,
+    }
     assert architecture_from_text(str(build(arch))) == arch

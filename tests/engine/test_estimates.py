@@ -1,6 +1,7 @@
 """Time estimates from this server's measured speed (issue 13): runs that took 10x their technique's static
 estimate make the next estimate 10x, a restarted server reads its speed back from the run store (SQLite and
 PostgreSQL), and runs waiting in the queue add their wait."""
+
 import secrets
 import time
 
@@ -58,9 +59,14 @@ class StandIn:
         for listen in self.listeners:
             listen("running", job)
         job.status, job.finished = status, 1000.0 + seconds
-        job.outcome = Outcome(technique=job.technique, config=dict(job.config), status=status,
-                              metrics={"final_loss": 0.2}, history=pd.DataFrame({"step": [1], "loss": [0.2]}),
-                              seconds=seconds)
+        job.outcome = Outcome(
+            technique=job.technique,
+            config=dict(job.config),
+            status=status,
+            metrics={"final_loss": 0.2},
+            history=pd.DataFrame({"step": [1], "loss": [0.2]}),
+            seconds=seconds,
+        )
         for listen in self.listeners:
             listen("ended", job)
         return job
@@ -82,7 +88,9 @@ def test_runs_that_took_ten_times_their_estimate_make_the_next_estimate_ten_time
 
 
 def test_each_technique_is_scaled_by_its_own_runs_and_a_new_one_by_all_runs(monkeypatch):
-    monkeypatch.setenv("FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique,other=tests.engine.fake_technique")
+    monkeypatch.setenv(
+        "FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique,other=tests.engine.fake_technique"
+    )
     ex = StandIn()
     app = Service(ex, None)
     for seconds in (9.0, 10.0, 11.0):  # 10x its guess
@@ -90,8 +98,10 @@ def test_each_technique_is_scaled_by_its_own_runs_and_a_new_one_by_all_runs(monk
     ex.end(app.submit("other", SHORT), 1.0)  # right on its guess
     assert app.estimate("fake", LONG).train_s == pytest.approx(20.0)
     assert app.estimate("other", LONG).train_s == pytest.approx(2.0)
-    monkeypatch.setenv("FRONTIER_EXTRA_TECHNIQUES", "fake=tests.engine.fake_technique,other=tests.engine.fake_technique,"
-                       "third=tests.engine.fake_technique")
+    monkeypatch.setenv(
+        "FRONTIER_EXTRA_TECHNIQUES",
+        "fake=tests.engine.fake_technique,other=tests.engine.fake_technique,third=tests.engine.fake_technique",
+    )
     assert app.estimate("third", LONG).train_s == pytest.approx(2.0 * 10.0)  # the median of 1, 9, 10 and 11 (upper)
 
 
@@ -133,8 +143,9 @@ def test_a_restarted_server_reads_its_speed_back_from_the_run_store(open_store):
         time.sleep(0.02)
     assert all(j.recorded for j in jobs + elsewhere)
     with store.engine.begin() as db:  # a shared database: another app server's speed is not this one's
-        db.execute(sa.update(RUNS).where(RUNS.c.id.in_([j.id for j in elsewhere])).values(
-            server_host="another-app-server"))
+        db.execute(
+            sa.update(RUNS).where(RUNS.c.id.in_([j.id for j in elsewhere])).values(server_host="another-app-server")
+        )
 
     restarted = StandIn()
     again = Service(restarted, open_store())

@@ -1,11 +1,21 @@
 """SHAP helpers: local accuracy (base + sum of SHAP = output) measured and kept where the model allows."""
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from engine.core.explain import (EXACT_TOLERANCE, additivity_note, clearly_ahead, exact_shapley, explain_function,
-                                 explain_torch, make_explanation, permutation_importance, shapley_permutation)
+from engine.core.explain import (
+    EXACT_TOLERANCE,
+    additivity_note,
+    clearly_ahead,
+    exact_shapley,
+    explain_function,
+    explain_torch,
+    make_explanation,
+    permutation_importance,
+    shapley_permutation,
+)
 
 torch.set_num_threads(1)
 
@@ -50,7 +60,7 @@ def test_falls_back_to_gradient_explainer_and_reports_its_error():
 
 def test_model_agnostic_explainer_is_additive_for_any_function():
     rng = np.random.default_rng(0)
-    f = lambda a: a @ np.array([1.0, -2.0, 0.0]) + np.sin(a[:, 0]) * a[:, 1]  # noqa: E731
+    f = lambda a: a @ np.array([1.0, -2.0, 0.0]) + np.sin(a[:, 0]) * a[:, 1]
     X = rng.normal(size=(8, 3))
     exp = explain_function(f, X, rng.normal(size=(20, 3)), feature_names=["a", "b", "c"])
     assert exp.values.shape == (8, 3) and exp.method.startswith("Exact Shapley")
@@ -105,7 +115,7 @@ def test_additivity_of_exact_shapley_values_is_not_presented_as_a_check():
 def test_sampled_shapley_values_report_their_spread_and_it_shrinks_with_more_orders():
     rng = np.random.default_rng(2)
     X, bg = rng.normal(size=(2, 12)), rng.normal(size=(10, 12))
-    f = lambda a: np.tanh(a[:, :6].sum(1)) * a[:, 6:].sum(1)  # noqa: E731  interactions: orders matter
+    f = lambda a: np.tanh(a[:, :6].sum(1)) * a[:, 6:].sum(1)
     few, many = (explain_function(f, X, bg, permutations=p) for p in (4, 64))
     assert 0 < many.spread < few.spread
     level, text = additivity_note(few)
@@ -115,7 +125,10 @@ def test_sampled_shapley_values_report_their_spread_and_it_shrinks_with_more_ord
 def test_a_real_additivity_gap_warns_only_when_it_is_large_against_the_outputs():
     values, base = np.array([[1.0, 0.0], [0.0, 0.0], [0.5, 0.5]]), np.zeros(3)  # outputs range over 1.0
     small = make_explanation(values, base, values, ["a", "b"], None, 0.01, "GradientExplainer (approximate)")
-    assert additivity_note(small)[0] == "caption" and "within 0.01 (1.0% of the outputs' range)" in additivity_note(small)[1]
+    assert (
+        additivity_note(small)[0] == "caption"
+        and "within 0.01 (1.0% of the outputs' range)" in additivity_note(small)[1]
+    )
     large = make_explanation(values, base, values, ["a", "b"], None, 1.1e4, "GradientExplainer (approximate)")
     level, text = additivity_note(large)
     assert level == "warning" and "1.1e+04" in text and "rough ranking" in text

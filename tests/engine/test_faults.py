@@ -3,6 +3,7 @@
 Every wait is on the executor's own state changes (``LocalExecutor.wait_for``) or a child's output, with
 generous timeouts: a loaded 2-core box took more than 60 s to start a worker.
 """
+
 import json
 import os
 import signal
@@ -139,8 +140,9 @@ def test_kill_9_of_the_server_keeps_finished_runs_and_marks_the_interrupted_one(
 
     db = tmp_path / "runs.sqlite3"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(db)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(db)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         ids = json.loads(server.stdout.readline())  # blocks until the second run is training
     finally:

@@ -1,4 +1,5 @@
 """Federated learning: aggregation, partitions, FedAvg = SGD with one client, non-IID costs accuracy, DP, views."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +9,18 @@ from engine.core.data import digits
 from engine.core.train import mlp
 from engine.federated import PRESETS, describe, explain, explain_figures, figures, live_figure
 from engine.federated.config import Config
-from engine.federated.fedavg import (BYTES_PER_WEIGHT, aggregate, client_generator, client_update, clip, dp_noise_std,
-                                     drift, get_weights, run, set_weights)
+from engine.federated.fedavg import (
+    BYTES_PER_WEIGHT,
+    aggregate,
+    client_generator,
+    client_update,
+    clip,
+    dp_noise_std,
+    drift,
+    get_weights,
+    run,
+    set_weights,
+)
 from engine.federated.partition import class_counts, partition
 
 torch.set_num_threads(1)
@@ -79,7 +90,7 @@ def test_one_client_with_full_participation_is_plain_centralised_sgd():
         for _ in range(config.local_epochs):
             order = torch.randperm(len(X), generator=gen)
             for start in range(0, len(X), config.batch_size):
-                idx = order[start:start + config.batch_size]
+                idx = order[start : start + config.batch_size]
                 loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -109,8 +120,9 @@ def test_dp_clipping_bounds_each_update_and_noise_scales_with_the_largest_client
     assert torch.equal(clip(short, 1.0), short)
     # sigma * C * largest share: 0.5 * 2 * 3/4
     assert dp_noise_std(torch.tensor([1.0, 3.0]), 2.0, 0.5) == pytest.approx(0.75)
-    assert torch.allclose(drift(torch.tensor([[1.0, 0.0], [3.0, 0.0]]), torch.tensor([2.0, 0.0])),
-                          torch.tensor([0.5, 0.5]))
+    assert torch.allclose(
+        drift(torch.tensor([[1.0, 0.0], [3.0, 0.0]]), torch.tensor([2.0, 0.0])), torch.tensor([0.5, 0.5])
+    )
 
 
 def test_dp_noise_follows_the_largest_clients_share_and_is_described():

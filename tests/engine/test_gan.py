@@ -1,5 +1,6 @@
 """GANs: quality measures on hand-made sample sets (with exact values), real training for every loss, the quick and
 Wasserstein presets on seeds 0-3 against noise, figures, SHAP, and the text on good, collapsed and failed runs."""
+
 import dataclasses
 import json
 import math
@@ -51,6 +52,7 @@ def presets_by_seed():
 
 # --- settings ---------------------------------------------------------------------------------------------
 
+
 def test_defaults_and_presets_validate_and_quick_uses_the_ring():
     assert gan.Config().dataset == "ring" and gan.Config().loss == "non_saturating"
     for values in gan.PRESETS.values():
@@ -76,6 +78,7 @@ def test_bad_settings_are_rejected_with_plain_messages():
 
 
 # --- quality measures on hand-made samples ----------------------------------------------------------------
+
 
 def test_precision_and_recall_match_a_hand_computed_example():
     real = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # each real ball (k=1) has radius 1
@@ -202,6 +205,7 @@ def test_image_montage_tiles_images_with_gaps_and_labels_rows():
 
 # --- training ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wgan_gp"])
 def test_each_loss_trains_a_few_steps_without_nan(loss):
     result = train({**TINY, "loss": loss, "d_steps": 2})
@@ -276,11 +280,19 @@ def test_sigmoid_output_keeps_samples_in_the_data_range():
 
 # --- figures, explain, text -------------------------------------------------------------------------------
 
+
 def test_figures_have_captions_and_the_animation_has_a_frame_per_snapshot(ring):
     result, _ = ring
     figs = gan.figures(result)
-    assert list(figs) == ["Training animation", "Precision and recall", "Latent interpolation", "Losses",
-                          "D(real) and D(fake)", "MMD over training", "Coverage"]
+    assert list(figs) == [
+        "Training animation",
+        "Precision and recall",
+        "Latent interpolation",
+        "Losses",
+        "D(real) and D(fake)",
+        "MMD over training",
+        "Coverage",
+    ]
     assert all(f.layout.meta["caption"] for f in figs.values())
     anim = figs["Training animation"]
     assert len(anim.frames) == len(anim.layout.sliders[0].steps) == SNAPSHOTS + 1
@@ -289,8 +301,11 @@ def test_figures_have_captions_and_the_animation_has_a_frame_per_snapshot(ring):
     assert sum(figs["Coverage"].data[0].y) == round(result.metrics["high_quality_ratio"] * EVAL_SAMPLES)
     bars = {t.name: list(t.y) for t in figs["Precision and recall"].data}
     m = result.metrics
-    assert bars == {"uniform noise": [m["noise_precision"], m["noise_recall"]],
-                    "generated": [m["precision"], m["recall"]], "real data": [m["real_precision"], m["real_recall"]]}
+    assert bars == {
+        "uniform noise": [m["noise_precision"], m["noise_recall"]],
+        "generated": [m["precision"], m["recall"]],
+        "real data": [m["real_precision"], m["real_recall"]],
+    }
     assert {s.y0 for s in figs["MMD over training"].layout.shapes} == {m["noise_mmd"], m["real_mmd"]}
 
 
@@ -352,8 +367,9 @@ def test_digits_give_class_metrics_image_figures_and_pixel_shap(digits_run):
     exps = gan.explain(digits_run)
     assert exps["Generated samples"].values.shape == (12, 64) and exps["Real samples"].feature_names is None
     extra = gan.explain_figures(digits_run, exps)
-    assert len(extra) == 3 and all(len(extra[f"Pixel SHAP: {t}"].frames) == 12
-                                   for t in ("real samples", "generated samples"))
+    assert len(extra) == 3 and all(
+        len(extra[f"Pixel SHAP: {t}"].frames) == 12 for t in ("real samples", "generated samples")
+    )
     assert extra["Where the discriminator looks"].data[0].z.shape == (8, 8)
     assert f"recognises **{m['class_coverage']} of 10** classes" in gan.describe(digits_run)
     live = gan.live_figure({"kind": "images", "step": 5, "images": digits_run.arrays["snapshot_samples"][-1].tolist()})

@@ -1,4 +1,5 @@
 """The job executor: bounded concurrency, queue positions, live progress, stop, and failure isolation."""
+
 import os
 import time
 
@@ -25,13 +26,16 @@ def test_a_run_streams_progress_and_returns_its_outcome(pool):
     assert job.live == {"i": 5}
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("raise", "The run crashed: `ZeroDivisionError: boom`"),
-    ("user_error", "Please pick a smaller number."),
-    ("nan", "Training diverged: `loss` became nan at step 3"),
-    ("crash", "worker process exited with code -6"),
-    ("memory", "over the 1200 MB limit per run"),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("raise", "The run crashed: `ZeroDivisionError: boom`"),
+        ("user_error", "Please pick a smaller number."),
+        ("nan", "Training diverged: `loss` became nan at step 3"),
+        ("crash", "worker process exited with code -6"),
+        ("memory", "over the 1200 MB limit per run"),
+    ],
+)
 def test_a_failing_run_ends_with_a_clear_message_and_the_pool_keeps_serving(pool, mode, expected):
     bad = wait_done(pool, pool.submit("fake", {"mode": mode}))
     assert bad.status == "failed"
@@ -128,6 +132,7 @@ class StubExecutor:
 
     def submit(self, technique, config, owner="", job_id=None):
         from engine.core.jobs import Job
+
         job = Job(id=job_id or str(len(self.jobs)), technique=technique, config=config, owner=owner)
         self.jobs.append(job)
         return job
@@ -147,6 +152,7 @@ class StubExecutor:
 
 def test_a_visitor_may_have_one_run_training_and_one_waiting():
     from engine.core.service import Busy, Service
+
     ex = StubExecutor()
     svc = Service(ex, None, per_session=2, max_queue=40)
     first, second = svc.submit("fake", {}, owner="alice"), svc.submit("fake", {}, owner="alice")
@@ -160,6 +166,7 @@ def test_a_visitor_may_have_one_run_training_and_one_waiting():
 
 def test_a_full_queue_refuses_with_the_expected_wait_from_measured_run_times():
     from engine.core.service import Busy, Service
+
     ex = StubExecutor()
     svc = Service(ex, None, per_session=100, max_queue=4)
     assert svc.expected_wait_s() is None  # nothing measured yet: no guess

@@ -1,5 +1,6 @@
 """The executor's limits, each ending a run with a message a person can read: the per-run time limit, and
 workers that cannot even start (a broken install) failing the queued runs instead of leaving them waiting."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """engine.core.charts.model_diagram: the network as blocks with output shapes and weights (issue 18)."""
+
 import numpy as np
 import torch
 from torch import nn

@@ -1,4 +1,5 @@
 """Neural architecture search: the space, the strategies, the cache, the budget, a small real search, the views."""
+
 import itertools
 
 import numpy as np
@@ -27,6 +28,7 @@ def small_search():
 
 
 # --- the space ----------------------------------------------------------------------------------------------
+
 
 def test_the_space_holds_the_starting_model_and_counts_its_size():
     assert space_size() == 3 * 4 * 2 * 2 * 3 * 3 * 3 * 3 == 3888
@@ -69,6 +71,7 @@ def test_mutation_changes_exactly_one_choice_and_reaches_every_decision():
 
 
 # --- the strategies ------------------------------------------------------------------------------------------
+
 
 def test_reinforce_raises_the_probability_of_a_rewarded_choice():
     controller = Controller(seed=0, learning_rate=0.1, entropy_bonus=0.01)
@@ -120,6 +123,7 @@ def test_tpe_is_optunas_sampler_told_every_accuracy():
 
 # --- the cache, the budget, a real search ---------------------------------------------------------------------
 
+
 def test_the_cache_avoids_retraining_and_a_repeat_gets_the_same_accuracy():
     from engine.nas.search import Evaluator, load_digits
 
@@ -152,8 +156,12 @@ def test_the_search_reports_consistent_numbers(small_search):
         assert (np.diff(mine.best_so_far) >= 0).all() and mine.best_so_far.iloc[-1] == mine.accuracy.max()
     assert m["best_accuracy"] == h.accuracy.max()
     assert m["starting_model_parameters"] == 33_802 and m["space_size"] == 3888
-    assert result.headline == ("best_accuracy_random", "best_accuracy_evolution", "best_accuracy_rl",
-                               "best_accuracy_tpe")
+    assert result.headline == (
+        "best_accuracy_random",
+        "best_accuracy_evolution",
+        "best_accuracy_rl",
+        "best_accuracy_tpe",
+    )
     live = calls[-1][3]
     assert {k: len(v) for k, v in live["best"].items()} == {"random": 3, "evolution": 3, "rl": 3, "tpe": 3}
     assert result.arrays["controller_probabilities"].shape == (4, sum(len(o) for o in SPACE.values()))
@@ -162,12 +170,12 @@ def test_the_search_reports_consistent_numbers(small_search):
 
 def test_the_winner_can_be_rebuilt_from_its_architecture_and_stored_weights(small_search):
     """What the Edge AI page does with a NAS run: build(info["best_architecture"]) + the "best." weights."""
+    import io
+
     from safetensors.torch import load
 
     from engine.core.pipeline import weights_bytes
     from engine.nas.search import load_digits
-
-    import io
 
     result, _ = small_search
     arch = result.info["best_architecture"]
@@ -198,21 +206,41 @@ def test_settings_are_checked_in_plain_words():
 
 # --- the views, on hand-made trials ---------------------------------------------------------------------------
 
+
 def trials(accuracy_of, strategies=("random", "evolution"), budget=10, seed=0) -> Result:
     """A Result whose trials are random architectures scored by ``accuracy_of(arch)`` (no training)."""
     rng = np.random.default_rng(seed)
     rows = []
     for candidate, name in itertools.product(range(1, budget + 1), strategies):
         arch = sample(rng)
-        rows.append({"step": len(rows) + 1, "strategy": name, "candidate": candidate,
-                     "accuracy": accuracy_of(arch, name), "parameters": 1000 + len(rows), "cached": False,
-                     "train_seconds": 0.1, **arch})
+        rows.append(
+            {
+                "step": len(rows) + 1,
+                "strategy": name,
+                "candidate": candidate,
+                "accuracy": accuracy_of(arch, name),
+                "parameters": 1000 + len(rows),
+                "cached": False,
+                "train_seconds": 0.1,
+                **arch,
+            }
+        )
     h = pd.DataFrame(rows)
     h["best_so_far"] = h.groupby("strategy").accuracy.cummax()
-    metrics = {"best_accuracy": h.accuracy.max(), "best_test_accuracy": 0.9, "best_parameters": 1000,
-               "starting_model_accuracy": 0.9, "starting_model_test_accuracy": 0.88, "starting_model_parameters": 33802, "candidates": len(h),
-               "unique_architectures": len(h), "repeats": 0, "space_size": space_size(), "validation_images": 288,
-               **{f"best_accuracy_{n}": h[h.strategy == n].accuracy.max() for n in strategies}}
+    metrics = {
+        "best_accuracy": h.accuracy.max(),
+        "best_test_accuracy": 0.9,
+        "best_parameters": 1000,
+        "starting_model_accuracy": 0.9,
+        "starting_model_test_accuracy": 0.88,
+        "starting_model_parameters": 33802,
+        "candidates": len(h),
+        "unique_architectures": len(h),
+        "repeats": 0,
+        "space_size": space_size(),
+        "validation_images": 288,
+        **{f"best_accuracy_{n}": h[h.strategy == n].accuracy.max() for n in strategies},
+    }
     config = validate(nas.Config, {n: n in strategies for n in ("random", "evolution", "rl", "tpe")})
     return Result(config=config, history=h, metrics=metrics, headline=("best_accuracy",))
 
@@ -251,14 +279,22 @@ def test_shap_of_the_surrogate_finds_the_choice_that_decides_accuracy():
 def test_figures_cover_the_whole_search(small_search):
     result, _ = small_search
     figs = nas.figures(result)
-    assert list(figs) == ["Best so far", "Accuracy vs size", "Best architectures", "Evolution population",
-                          "Controller probabilities", "All trials", "Search space"]
+    assert list(figs) == [
+        "Best so far",
+        "Accuracy vs size",
+        "Best architectures",
+        "Evolution population",
+        "Controller probabilities",
+        "All trials",
+        "Search space",
+    ]
     assert len(figs["Best so far"].data) == 4
     assert nas.live_figure({"best": {"random": [0.5, 0.7]}, "start": 0.8}) is not None
     assert nas.live_figure(None) is None
 
 
 # --- inspecting one candidate (click a dot) -------------------------------------------------------------------
+
 
 def test_every_trial_keeps_its_training_curve_and_the_last_point_is_its_score(small_search):
     result, _ = small_search
@@ -286,8 +322,10 @@ def test_a_click_picks_the_trial_in_the_points_customdata(small_search):
     step = int(np.asarray(trace.customdata)[2][0])
     assert step == int(result.history[result.history.strategy == "evolution"].step.iloc[2])
     # what Streamlit returns for a click on that point, plus a click on the Pareto line (no customdata)
-    points = [{"curve_number": 4, "point_index": 0, "x": 1, "y": 0.5},
-              {"curve_number": 1, "point_index": 2, "customdata": [step]}]
+    points = [
+        {"curve_number": 4, "point_index": 0, "x": 1, "y": 0.5},
+        {"curve_number": 1, "point_index": 2, "customdata": [step]},
+    ]
     assert views_picked(result, points) == step
     assert views_picked(result, points[:1]) is None and views_picked(result, []) is None
 

@@ -1,5 +1,6 @@
 """Phases (issue 13 item 14): a run says what it does before its first step and after its last, so the job panel
 shows "Loading the pretrained sentence encoder" with its own progress instead of empty axes."""
+
 from engine.core.contract import Tracker, is_phase, phase_snapshot
 from engine.core.jobs import Job, apply_progress
 from engine.core.pipeline import execute
@@ -11,6 +12,7 @@ def _recorder(stop_on=None):
     def progress(step, total, metrics, live=None):
         calls.append((step, total, dict(metrics), live))
         return stop_on is not None and is_phase(live) and live["phase"].startswith(stop_on)
+
     return calls, progress
 
 
@@ -19,8 +21,10 @@ def test_a_phase_before_the_first_step_carries_no_step_and_can_stop_the_run():
     tracker = Tracker(progress, total=5)
     assert not tracker.phase("Loading the data")
     assert tracker.phase("Pretraining the network", 1.7)  # the person pressed Stop while it pretrained
-    assert calls == [(0, 0, {}, {"phase": "Loading the data", "fraction": None}),
-                     (0, 0, {}, {"phase": "Pretraining the network", "fraction": 1.0})]  # fraction kept in 0-1
+    assert calls == [
+        (0, 0, {}, {"phase": "Loading the data", "fraction": None}),
+        (0, 0, {}, {"phase": "Pretraining the network", "fraction": 1.0}),
+    ]  # fraction kept in 0-1
     assert tracker.stopped and tracker.rows == []  # a phase is not a history row
 
 

@@ -1,5 +1,6 @@
 """Quantum neural networks: circuit lab physics, circuit diagrams, TorchLayer gradients, the classifier on seeds
 0-3 against its baseline and chance, class colours, failing runs, settings messages."""
+
 from __future__ import annotations
 
 import math
@@ -36,11 +37,12 @@ def lab(gates: str, shots: int = 0) -> Result:
 
 # --- circuit lab ---------------------------------------------------------------------------------------------
 
+
 def test_bell_state_is_half_00_half_11_exactly_and_within_sampling_error():
     shots = 4000
     r = lab("H 0; CNOT 0 1", shots)
     np.testing.assert_allclose(r.arrays["probabilities"], [0.5, 0, 0, 0.5], atol=1e-12)
-    np.testing.assert_allclose(r.arrays["amplitudes_real"], [2 ** -0.5, 0, 0, 2 ** -0.5], atol=1e-12)
+    np.testing.assert_allclose(r.arrays["amplitudes_real"], [2**-0.5, 0, 0, 2**-0.5], atol=1e-12)
     sampled = r.arrays["sampled"]
     assert sampled[1] == sampled[2] == 0  # |01> and |10> never occur
     assert abs(sampled[0] - 0.5) < 4 * math.sqrt(0.25 / shots)  # 4 standard errors: fails ~1 in 16,000
@@ -65,14 +67,17 @@ def test_single_rotation_matches_hand_computed_probabilities():
     assert "not entangled" in Q.describe(r)
 
 
-@pytest.mark.parametrize("gates, message", [
-    ("H 0; CNOT 0 0", "two different qubits"),
-    ("FOO 1", "unknown gate 'FOO'"),
-    ("RX 0", "must be written 'RX <qubit> <angle>'"),
-    ("RZ 0 pi/q", "is not an angle"),
-    ("H 9", "qubits must be from 0 to 7"),
-    (" ; ", "at least one gate"),
-])
+@pytest.mark.parametrize(
+    "gates, message",
+    [
+        ("H 0; CNOT 0 0", "two different qubits"),
+        ("FOO 1", "unknown gate 'FOO'"),
+        ("RX 0", "must be written 'RX <qubit> <angle>'"),
+        ("RZ 0 pi/q", "is not an angle"),
+        ("H 9", "qubits must be from 0 to 7"),
+        (" ; ", "at least one gate"),
+    ],
+)
 def test_bad_gate_lists_get_plain_messages(gates, message):
     with pytest.raises(ConfigError, match=message):
         validate(Q.Config, {"mode": "circuit_lab", "gates": gates})
@@ -86,6 +91,7 @@ def test_angles_parse_like_a_person_writes_them():
 
 
 # --- circuit diagrams --------------------------------------------------------------------------------------
+
 
 def shapes(fig, name):
     return [s for s in fig.layout.shapes if s.name == name]
@@ -115,8 +121,11 @@ def test_lab_circuit_is_drawn_with_boxes_and_connected_cnots():
 
 
 def test_a_long_range_gate_pushes_later_gates_on_the_wires_it_crosses():
-    ops = [{"name": "CNOT", "wires": [0, 2], "params": []}, {"name": "RX", "wires": [1], "params": [0.5]},
-           {"name": "Hadamard", "wires": [3], "params": []}]
+    ops = [
+        {"name": "CNOT", "wires": [0, 2], "params": []},
+        {"name": "RX", "wires": [1], "params": [0.5]},
+        {"name": "Hadamard", "wires": [3], "params": []},
+    ]
     assert views.circuit_columns(ops) == [0, 1, 0]  # the RX on wire 1 cannot sit on the CNOT's link
     fig = views.circuit_figure(ops, 4, title="t", caption="c", measure=True)
     assert len(shapes(fig, "gate")) == 2 and len(shapes(fig, "measure")) == 4
@@ -144,6 +153,7 @@ def test_trained_circuit_is_drawn_with_its_gates_angles_and_measurements(quick):
 
 # --- the quantum layer -------------------------------------------------------------------------------------
 
+
 def test_torchlayer_gradients_match_finite_differences():
     import pennylane as qml
 
@@ -155,7 +165,7 @@ def test_torchlayer_gradients_match_finite_differences():
     w = layer.weights
     out = layer(x)  # (2 examples, 2 qubits) of <Z>
     assert out.shape == (2, 2)
-    grad, = torch.autograd.grad((out * coef).sum(), w)
+    (grad,) = torch.autograd.grad((out * coef).sum(), w)
     eps = 1e-6
     numeric = torch.zeros_like(w)
     with torch.no_grad():
@@ -197,6 +207,7 @@ def test_baseline_width_matches_the_parameter_budget():
 
 # --- the classifier ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_quick_preset_beats_chance_and_stays_level_with_its_baseline_on_every_seed(quick_runs, seed):
     r = quick_runs[seed]
@@ -230,10 +241,12 @@ def test_quick_preset_model_and_figures(quick):
 
 def contrast(a: str, b: str) -> float:
     """WCAG contrast ratio of two #rrggbb colours (1: identical lightness, 21: black on white)."""
+
     def luminance(h):
-        c = np.array([int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+        c = np.array([int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)])
         c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
         return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
     hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
@@ -241,8 +254,14 @@ def contrast(a: str, b: str) -> float:
 def test_classes_keep_one_colour_that_stands_out_from_the_surface(quick):
     boundaries = Q.figures(quick)["Decision boundaries"]
     a = quick.arrays
-    snapshot = {"x": a["grid_xx"][0].tolist(), "y": a["grid_yy"][:, 0].tolist(), "z": a["grid_qnn"].tolist(),
-                "epoch": 3, "points": a["X_train"].tolist(), "labels": a["y_train"].tolist()}
+    snapshot = {
+        "x": a["grid_xx"][0].tolist(),
+        "y": a["grid_yy"][:, 0].tolist(),
+        "z": a["grid_qnn"].tolist(),
+        "epoch": 3,
+        "points": a["X_train"].tolist(),
+        "labels": a["y_train"].tolist(),
+    }
     live = Q.live_figure(snapshot)
     for fig, panels in ((boundaries, 2), (live, 1)):
         dots = [t for t in fig.data if t.type == "scatter"]
@@ -268,6 +287,7 @@ def test_explanations_compare_both_models_and_add_up(quick):
     bars = figs["Quantum vs classical: input importance"].data
     assert [b.name for b in bars] == ["Quantum model", "Classical baseline"]
     from engine.core.explain import global_importance
+
     np.testing.assert_allclose(sorted(bars[0].x), sorted(global_importance(exps["Quantum model"])))
     text = Q.describe(quick)
     assert f"{quick.metrics['test_accuracy']:.1%}" in text and "default.qubit" in text
@@ -299,8 +319,19 @@ def test_seeded_runs_repeat_and_live_snapshots_arrive():
 
 
 def test_real_table_with_amplitude_embedding_trains_and_explains():
-    config = validate(Q.Config, {"dataset": "iris", "n_features": 4, "embedding": "amplitude", "n_qubits": 3,
-                                 "epochs": 3, "shots": 0, "explain_rows": 10, "learning_rate": 0.1})
+    config = validate(
+        Q.Config,
+        {
+            "dataset": "iris",
+            "n_features": 4,
+            "embedding": "amplitude",
+            "n_qubits": 3,
+            "epochs": 3,
+            "shots": 0,
+            "explain_rows": 10,
+            "learning_rate": 0.1,
+        },
+    )
     r = Q.run(config, None)
     assert r.metrics["chance_accuracy"] == pytest.approx(13 / 38)  # three balanced classes, 38 test flowers
     assert r.metrics["test_accuracy"] > 0.5
@@ -312,6 +343,7 @@ def test_real_table_with_amplitude_embedding_trains_and_explains():
 
 
 # --- runs that learn nothing ---------------------------------------------------------------------------------
+
 
 def test_a_run_at_chance_says_so_and_suggests_what_to_change():
     # a learning rate 800x too small for 2 epochs: seeds 0-3 end at 0.42-0.52 test accuracy, chance is 0.50
@@ -325,13 +357,23 @@ def test_a_run_at_chance_says_so_and_suggests_what_to_change():
 
 
 def test_failure_advice_names_the_settings_that_were_off(quick):
-    config = quick.config.model_copy(update={"reupload": False, "input_scaling": False, "n_layers": 1,
-                                             "learning_rate": 0.5, "noise": 0.4})
-    failed = Result(config=config, history=quick.history, info=quick.info, metrics={
-        **quick.metrics, "test_accuracy": 0.52, "baseline_test_accuracy": 0.5, "test_accuracy_shots": 0.5})
+    config = quick.config.model_copy(
+        update={"reupload": False, "input_scaling": False, "n_layers": 1, "learning_rate": 0.5, "noise": 0.4}
+    )
+    failed = Result(
+        config=config,
+        history=quick.history,
+        info=quick.info,
+        metrics={**quick.metrics, "test_accuracy": 0.52, "baseline_test_accuracy": 0.5, "test_accuracy_shots": 0.5},
+    )
     text = Q.describe(failed)
-    for tip in ("lower the learning rate (it is 0.5", "turn on data re-uploading", "turn on input scaling",
-                "use 2 or more circuit layers", "at noise 0.4 the classes overlap"):
+    for tip in (
+        "lower the learning rate (it is 0.5",
+        "turn on data re-uploading",
+        "turn on input scaling",
+        "use 2 or more circuit layers",
+        "at noise 0.4 the classes overlap",
+    ):
         assert tip in text
     assert "beat a classical MLP" in text and "within sampling noise" in text  # 26 vs 25 of 50
 
@@ -344,18 +386,33 @@ def test_at_chance_uses_the_test_sets_sampling_noise():
 
 # --- settings ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("values, message", [
-    ({"n_qubits": 0}, "`n_qubits` must be >= 2, but got 0."),
-    ({"n_qubits": 30}, "`n_qubits` must be <= 12, but got 30."),
-    ({"dataset": "wine", "n_features": 8, "embedding": "amplitude", "n_qubits": 2},
-     "Amplitude embedding stores the 8 inputs plus one constant in the 2^2 = 4 amplitudes of 2 qubits: use at "
-     "least 4 qubits"),
-    ({"dataset": "wine", "n_features": 6, "n_qubits": 4}, "6 inputs need at least 6 qubits"),
-    ({"dataset": "iris", "n_features": 6}, "at most 4 for iris"),
-    ({"dataset": "wine", "n_features": 3, "n_qubits": 3, "classical_after": False, "embedding": "amplitude",
-      "n_layers": 1}, None),
-    ({"dataset": "iris", "n_features": 2, "n_qubits": 2, "classical_after": False}, "at least 3"),
-])
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"n_qubits": 0}, "`n_qubits` must be >= 2, but got 0."),
+        ({"n_qubits": 30}, "`n_qubits` must be <= 12, but got 30."),
+        (
+            {"dataset": "wine", "n_features": 8, "embedding": "amplitude", "n_qubits": 2},
+            "Amplitude embedding stores the 8 inputs plus one constant in the 2^2 = 4 amplitudes of 2 qubits: use at "
+            "least 4 qubits",
+        ),
+        ({"dataset": "wine", "n_features": 6, "n_qubits": 4}, "6 inputs need at least 6 qubits"),
+        ({"dataset": "iris", "n_features": 6}, "at most 4 for iris"),
+        (
+            {
+                "dataset": "wine",
+                "n_features": 3,
+                "n_qubits": 3,
+                "classical_after": False,
+                "embedding": "amplitude",
+                "n_layers": 1,
+            },
+            None,
+        ),
+        ({"dataset": "iris", "n_features": 2, "n_qubits": 2, "classical_after": False}, "at least 3"),
+    ],
+)
 def test_settings_that_cannot_work_get_clear_messages(values, message):
     if message is None:
         validate(Q.Config, values)  # a valid corner: 3 features + constant fit in 8 amplitudes

@@ -3,6 +3,7 @@
 One Ray (2 CPUs, no dashboard) and one RayExecutor serve the whole module. Its actors get a data directory of
 their own, as a worker on another machine would, so an upload only reaches them as bytes sent with the job.
 """
+
 import io
 import json
 import os
@@ -32,8 +33,9 @@ QUICK_XAI = {"dataset": "iris", "epochs": 15, "explain_rows": 10}
 def cluster(tmp_path_factory):
     os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"
     worker_dir = tmp_path_factory.mktemp("ray-worker-data")
-    ex = RayExecutor(slots=2, memory_mb=700, timeout_s=60, stop_grace_s=2,
-                     worker_env={"FRONTIER_DATA_DIR": str(worker_dir)})
+    ex = RayExecutor(
+        slots=2, memory_mb=700, timeout_s=60, stop_grace_s=2, worker_env={"FRONTIER_DATA_DIR": str(worker_dir)}
+    )
     ex.worker_dir = worker_dir
     assert ex.wait_ready(300), "the Ray actors did not warm up"
     yield ex
@@ -75,11 +77,14 @@ def test_a_real_technique_gives_the_in_process_metrics(cluster):
     assert list(job.outcome.figures) == list(here.figures) and job.outcome.explanation is not None
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("raise", "The run crashed: `ZeroDivisionError: boom`"),
-    ("user_error", "Please pick a smaller number."),
-    ("memory", "over the 700 MB limit per run"),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("raise", "The run crashed: `ZeroDivisionError: boom`"),
+        ("user_error", "Please pick a smaller number."),
+        ("memory", "over the 700 MB limit per run"),
+    ],
+)
 def test_a_failing_run_ends_with_a_clear_message_and_the_actors_keep_serving(cluster, mode, expected):
     bad = wait_done(cluster, cluster.submit("fake", {"mode": mode}))
     assert bad.status == "failed"
@@ -157,13 +162,17 @@ def test_an_uploaded_csv_travels_with_the_job_not_by_path(cluster):
     frame.to_csv(buf, index=False)
     token = save_upload(buf.getvalue().encode())
     assert cluster.wait_ready(300)
-    worker_dirs = {ray.get(slot.actor.__ray_call__.remote(lambda _self: str(__import__("engine.core.paths").core
-                                                                           .paths.data_dir())))
-                   for slot in cluster._slots}
+    worker_dirs = {
+        ray.get(
+            slot.actor.__ray_call__.remote(lambda _self: str(__import__("engine.core.paths").core.paths.data_dir()))
+        )
+        for slot in cluster._slots
+    }
     assert worker_dirs == {str(cluster.worker_dir)}  # like another machine: the app's upload file is not there
     assert not (cluster.worker_dir / "uploads" / f"{token}.csv").exists()
-    job = wait_done(cluster, cluster.submit("xai", {**QUICK_XAI, "dataset": "upload", "upload": token,
-                                                    "target": "target"}))
+    job = wait_done(
+        cluster, cluster.submit("xai", {**QUICK_XAI, "dataset": "upload", "upload": token, "target": "target"})
+    )
     assert job.status == "done", job.error
     assert job.outcome.metrics["test_accuracy"] > 0.6
     assert job.outcome.explanation.feature_names[0] == "sepal length (cm)"
@@ -192,9 +201,14 @@ def test_the_cli_through_ray_prints_the_in_process_metrics(tmp_path):
     sets = {"dataset": "wine", "epochs": 10, "explain_rows": 10}
     args = [f"{k}={v}" for k, v in sets.items()]
     env = {**os.environ, "FRONTIER_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "engine", "run", "xai", "--executor", "ray",
-                           *[a for kv in args for a in ("--set", kv)]], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "run", "xai", "--executor", "ray", *[a for kv in args for a in ("--set", kv)]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout[-2000:]  # stdout holds only the metrics JSON, as in-process

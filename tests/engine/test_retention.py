@@ -1,4 +1,5 @@
 """Retention: old uploads and (when a retention is set) old runs are deleted; active runs never are."""
+
 import os
 import time
 

@@ -2,6 +2,7 @@
 seeds, FrozenLake 8x8 on every seed, text built from the run's own numbers (failing runs included), SHAP of an
 agent that learned nothing, DQN's replay buffer and target network, settings that must be refused, and a tiny
 end-to-end DQN run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,6 +23,7 @@ def run(preset: str = "quick", **values):
 
 
 # --- update rules -----------------------------------------------------------------------------------------
+
 
 def test_q_learning_update_matches_hand_computed_value():
     Q = np.zeros((3, 2))
@@ -70,6 +72,7 @@ def test_optimistic_table_leaves_the_cells_that_end_an_episode_at_zero():
 
 # --- grid worlds ------------------------------------------------------------------------------------------
 
+
 def test_gridworld_map_rules_and_dynamics():
     with pytest.raises(ValueError, match="exactly one start"):
         gridworld.parse_grid("..../..G.")
@@ -98,12 +101,21 @@ def test_taxi_state_decodes_into_its_four_features():
 
 # --- tabular runs -----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cliff():
     """Q-learning and SARSA on the same seeds on CliffWalking, with the classic constant epsilon 0.1."""
-    return run(env="CliffWalking-v1", agent="q_learning", compare_sarsa=True, episodes=500,
-               epsilon_start=0.1, epsilon_end=0.1, epsilon_schedule="constant", eval_episodes=1,
-               explain_states=12)
+    return run(
+        env="CliffWalking-v1",
+        agent="q_learning",
+        compare_sarsa=True,
+        episodes=500,
+        epsilon_start=0.1,
+        epsilon_end=0.1,
+        epsilon_schedule="constant",
+        eval_episodes=1,
+        explain_states=12,
+    )
 
 
 def test_quick_preset_reaches_the_goal_on_deterministic_frozenlake():
@@ -124,16 +136,28 @@ def test_quick_preset_reaches_the_goal_on_deterministic_frozenlake():
 def test_quick_preset_learns_frozenlake_8x8_on_every_seed(seed):
     """Issue 21 item 3: before the optimistic start, seeds 0 and 3 never found the gift (success 0)."""
     for agent in ("q_learning", "sarsa"):
-        m = tabular.run(validate(rl.Config, {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "agent": agent,
-                                             "seed": seed, "eval_episodes": 1}), lambda *_a, **_k: False).metrics
+        m = tabular.run(
+            validate(
+                rl.Config,
+                {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "agent": agent, "seed": seed, "eval_episodes": 1},
+            ),
+            lambda *_a, **_k: False,
+        ).metrics
         assert m["success_rate"] == 1.0 and m["greedy_steps_mean"] == 14, (agent, m)  # the shortest way: 14 moves
 
 
 def test_without_the_optimistic_start_8x8_is_found_by_luck_only():
     """The same budget with a table starting at 0: the agent must stumble on the gift by random walk."""
-    found = [tabular.run(validate(rl.Config, {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "initial_q": 0.0,
-                                              "seed": seed, "eval_episodes": 1}), lambda *_a, **_k: False)
-             .metrics["success_rate"] for seed in (0, 3)]
+    found = [
+        tabular.run(
+            validate(
+                rl.Config,
+                {**rl.PRESETS["quick"], "env": "FrozenLake8x8-v1", "initial_q": 0.0, "seed": seed, "eval_episodes": 1},
+            ),
+            lambda *_a, **_k: False,
+        ).metrics["success_rate"]
+        for seed in (0, 3)
+    ]
     assert found == [0.0, 0.0]
 
 
@@ -141,16 +165,21 @@ def test_the_cliff_preset_shows_the_textbook_contrast_on_ten_seeds():
     """Issue 21 item 2: Q-learning's 13-step edge path, SARSA's safe path, both reaching the goal, seeds 0-9
     (before: SARSA looped for 100 steps on seeds 2, 5 and 7)."""
     for seed in range(10):
-        result = tabular.run(validate(rl.Config, {**rl.PRESETS["cliff"], "seed": seed, "eval_episodes": 1}),
-                             lambda *_a, **_k: False)
+        result = tabular.run(
+            validate(rl.Config, {**rl.PRESETS["cliff"], "seed": seed, "eval_episodes": 1}), lambda *_a, **_k: False
+        )
         m = result.metrics
         assert m["success_rate"] == 1.0 and m["sarsa_success_rate"] == 1.0, (seed, m)
         assert m["greedy_return_mean"] == -13 and m["greedy_path_length"] == 13, seed
         assert m["sarsa_greedy_path_length"] > 13 and m["sarsa_greedy_return_mean"] == -m["sarsa_greedy_path_length"]
         sarsa_rows = gridworld.decode(result.arrays["sarsa_greedy_path"], [4, 12])[1:-1, 0]
         assert sarsa_rows.min() < 2, seed  # SARSA climbs away from the edge row
-        assert result.headline == ("greedy_return_mean", "success_rate", "sarsa_greedy_return_mean",
-                                   "sarsa_success_rate")
+        assert result.headline == (
+            "greedy_return_mean",
+            "success_rate",
+            "sarsa_greedy_return_mean",
+            "sarsa_success_rate",
+        )
 
 
 def test_quick_preset_reaches_the_goal_on_the_cliff():
@@ -192,6 +221,7 @@ def test_tabular_figures_and_explanation(cliff):
 
 # --- runs that fail: the text says so, SHAP views cope ------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def learned_nothing():
     """FrozenLake 8x8 with a zero table and 30 episodes: the gift is never found, every Q-value stays 0."""
@@ -230,8 +260,17 @@ def test_describe_does_not_claim_the_contrast_when_sarsa_never_arrives():
 
 def test_describe_spots_a_greedy_loop():
     """A greedy policy that walks in circles: the text names the loop instead of a vague failure."""
-    result = run(env="gridworld", grid="S.G/...", initial_q=0.0, episodes=1, alpha=0.001, alpha_end=0.001,
-                 eval_episodes=1, max_steps=5, explain_states=10)
+    result = run(
+        env="gridworld",
+        grid="S.G/...",
+        initial_q=0.0,
+        episodes=1,
+        alpha=0.001,
+        alpha_end=0.001,
+        eval_episodes=1,
+        max_steps=5,
+        explain_states=10,
+    )
     result.arrays["Q"][:] = 0.0
     result.arrays["Q"][0, 2], result.arrays["Q"][1, 0] = 1.0, 1.0  # right from S, left back from the middle
     result.arrays["greedy_path"] = np.asarray([0, 1, 0, 1, 0, 1])
@@ -243,10 +282,21 @@ def _dqn_result(greedy: list[float], **extra) -> Result:
     """A DQN Result with given greedy evaluation returns (the text reads only config, metrics and arrays)."""
     config = validate(rl.Config, rl.PRESETS["dqn_quick"])
     g = np.asarray(greedy, dtype=float)
-    metrics = {"balanced_steps_mean": g.mean(), "balanced_steps_min": g.min(), "full_episodes_share": (g >= 500).mean(),
-               "greedy_return_mean": g.mean(), "greedy_return_min": g.min(), "train_return_first": 20.0,
-               "train_return_last": 150.0, "episodes_run": 300, "steps_run": 15000, "gradient_updates": 7000,
-               "parameters": 4610, "kept_network_step": 15000, **extra}
+    metrics = {
+        "balanced_steps_mean": g.mean(),
+        "balanced_steps_min": g.min(),
+        "full_episodes_share": (g >= 500).mean(),
+        "greedy_return_mean": g.mean(),
+        "greedy_return_min": g.min(),
+        "train_return_first": 20.0,
+        "train_return_last": 150.0,
+        "episodes_run": 300,
+        "steps_run": 15000,
+        "gradient_updates": 7000,
+        "parameters": 4610,
+        "kept_network_step": 15000,
+        **extra,
+    }
     return Result(config=config, history=None, metrics=metrics, headline=("balanced_steps_mean", "balanced_steps_min"))
 
 
@@ -268,8 +318,9 @@ def test_seeded_runs_are_reproducible_and_stop_works():
     b = run(env="gridworld", episodes=60, explain_states=10)
     assert a.metrics == b.metrics
     calls = []
-    stopped = rl.run(validate(rl.Config, {"env": "Taxi-v4", "episodes": 5000}),
-                     lambda *args, **kw: calls.append(args) or True)
+    stopped = rl.run(
+        validate(rl.Config, {"env": "Taxi-v4", "episodes": 5000}), lambda *args, **kw: calls.append(args) or True
+    )
     assert stopped.stopped and len(calls) == 1 and stopped.metrics["episodes_run"] == 25
     assert rl.figures(stopped) and "stopped it early" in rl.describe(stopped)
     assert rl.explain(stopped).values.shape[1] == 4  # Taxi: taxi row, column, passenger, destination
@@ -277,8 +328,10 @@ def test_seeded_runs_are_reproducible_and_stop_works():
 
 def test_live_figure_draws_the_value_map():
     payloads = []
-    rl.run(validate(rl.Config, {"env": "FrozenLake-v1", "episodes": 200}),
-           lambda step, total, m, live=None: payloads.append(live) if live is not None else False)
+    rl.run(
+        validate(rl.Config, {"env": "FrozenLake-v1", "episodes": 200}),
+        lambda step, total, m, live=None: payloads.append(live) if live is not None else False,
+    )
     assert payloads
     fig = rl.live_figure(payloads[-1])
     assert np.asarray(fig.data[0].z).shape == (4, 4)
@@ -287,15 +340,19 @@ def test_live_figure_draws_the_value_map():
 
 # --- settings ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("values, message", [
-    ({"gamma": 1.5}, "`gamma` must be <= 1.0, but got 1.5"),
-    ({"episodes": -5}, "`episodes` must be >= 1, but got -5"),
-    ({"env": "CartPole-v1"}, "use agent dqn"),
-    ({"agent": "dqn"}, "CartPole-v1"),
-    ({"grid": "S.T/###/..G"}, "No goal G can be reached"),
-    ({"epsilon_start": 0.1, "epsilon_end": 0.5}, "`epsilon_end` must be <= `epsilon_start`"),
-    ({"alpha": 0.1, "alpha_end": 0.5}, "`alpha_end` must be <= `alpha`"),
-])
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"gamma": 1.5}, "`gamma` must be <= 1.0, but got 1.5"),
+        ({"episodes": -5}, "`episodes` must be >= 1, but got -5"),
+        ({"env": "CartPole-v1"}, "use agent dqn"),
+        ({"agent": "dqn"}, "CartPole-v1"),
+        ({"grid": "S.T/###/..G"}, "No goal G can be reached"),
+        ({"epsilon_start": 0.1, "epsilon_end": 0.5}, "`epsilon_end` must be <= `epsilon_start`"),
+        ({"alpha": 0.1, "alpha_end": 0.5}, "`alpha_end` must be <= `alpha`"),
+    ],
+)
 def test_bad_settings_are_refused_with_a_message(values, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate(rl.Config, values)
@@ -308,11 +365,13 @@ def test_presets_validate_and_read_as_words():
     assert all(label[0].isupper() and "_" not in label for label in rl.PRESET_LABELS.values())
     assert validate(rl.Config, {}) == validate(rl.Config, rl.PRESETS["quick"])  # quick is the default
     assert rl.Config.model_fields["compare_sarsa"].title == "Also run the other table-based agent"
-    assert rl.estimate_seconds(validate(rl.Config, rl.PRESETS["solve"])) > \
-        rl.estimate_seconds(validate(rl.Config, {"env": "CartPole-v1", "agent": "dqn", **rl.PRESETS["quick"]}))
+    assert rl.estimate_seconds(validate(rl.Config, rl.PRESETS["solve"])) > rl.estimate_seconds(
+        validate(rl.Config, {"env": "CartPole-v1", "agent": "dqn", **rl.PRESETS["quick"]})
+    )
 
 
 # --- DQN --------------------------------------------------------------------------------------------------
+
 
 def test_replay_buffer_is_a_ring_and_samples_what_it_holds():
     buf = dqn.ReplayBuffer(capacity=3, obs_dim=2)
@@ -333,9 +392,13 @@ def test_target_network_is_frozen_until_synced_and_td_target_is_right():
     x = torch.randn(5, 4)
     assert torch.equal(online(x), target(x))
     opt = torch.optim.SGD(online.parameters(), lr=0.1)
-    batch = {"obs": np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32), "actions": np.arange(8) % 2,
-             "rewards": np.ones(8, np.float32), "next_obs": np.zeros((8, 4), np.float32),
-             "terminated": np.array([1, 0] * 4, np.float32)}
+    batch = {
+        "obs": np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32),
+        "actions": np.arange(8) % 2,
+        "rewards": np.ones(8, np.float32),
+        "next_obs": np.zeros((8, 4), np.float32),
+        "terminated": np.array([1, 0] * 4, np.float32),
+    }
     before = [p.clone() for p in target.parameters()]
     loss = dqn.td_loss(online, target, batch, gamma=0.9)
     # hand-computed Huber loss against r + 0.9 * (1 - terminated) * max_a' Q_target(s', a')
@@ -344,7 +407,7 @@ def test_target_network_is_frozen_until_synced_and_td_target_is_right():
         y = 1 + 0.9 * (1 - batch["terminated"]) * q_next
         q = online(torch.as_tensor(batch["obs"]))[torch.arange(8), torch.as_tensor(batch["actions"])].numpy()
     d = np.abs(q - y)
-    assert loss.item() == pytest.approx(np.where(d < 1, 0.5 * d ** 2, d - 0.5).mean(), rel=1e-5)
+    assert loss.item() == pytest.approx(np.where(d < 1, 0.5 * d**2, d - 0.5).mean(), rel=1e-5)
     opt.zero_grad()
     loss.backward()
     opt.step()
@@ -355,10 +418,23 @@ def test_target_network_is_frozen_until_synced_and_td_target_is_right():
 
 
 def test_tiny_dqn_run_learns_and_explains():
-    config = validate(rl.Config, {"env": "CartPole-v1", "agent": "dqn", "training_steps": 4000,
-                                  "learning_starts": 500, "explore_fraction": 0.5, "train_frequency": 2,
-                                  "gradient_steps": 1, "target_update": 100, "learning_rate": 0.002, "width": 32,
-                                  "eval_episodes": 3, "explain_states": 20})
+    config = validate(
+        rl.Config,
+        {
+            "env": "CartPole-v1",
+            "agent": "dqn",
+            "training_steps": 4000,
+            "learning_starts": 500,
+            "explore_fraction": 0.5,
+            "train_frequency": 2,
+            "gradient_steps": 1,
+            "target_update": 100,
+            "learning_rate": 0.002,
+            "width": 32,
+            "eval_episodes": 3,
+            "explain_states": 20,
+        },
+    )
     lives = []
     result = rl.run(config, lambda step, total, metrics, live=None: lives.append(live) or False)
     m = result.metrics

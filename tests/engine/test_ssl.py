@@ -1,4 +1,5 @@
 """Self-supervised learning: NT-Xent by hand, augmentations, a frozen probe, and SimCLR beating random features."""
+
 import math
 
 import numpy as np
@@ -21,6 +22,7 @@ torch.set_num_threads(1)
 
 # --- NT-Xent -----------------------------------------------------------------------------------------------
 
+
 def test_nt_xent_equals_the_hand_computed_value():
     # views (1,0), (0,1) and their positives (1,0), (0,1); temperature 1. For every view the positive has
     # similarity 1 and the two negatives 0: l = -log(e / (e + 1 + 1)) = log(1 + 2/e) = 0.5514
@@ -31,13 +33,13 @@ def test_nt_xent_equals_the_hand_computed_value():
     # l = -log(1 / (1 + 1 + e)) = log(2 + e) = 1.5514
     assert nt_xent_loss(z, z.flip(0), 1.0).item() == pytest.approx(math.log(2 + math.e), abs=1e-6)
     # temperature 0.5 divides every similarity by 0.5 first: log(1 + 2 / e^2)
-    assert nt_xent_loss(z, z.clone(), 0.5).item() == pytest.approx(math.log(1 + 2 / math.e ** 2), abs=1e-6)
+    assert nt_xent_loss(z, z.clone(), 0.5).item() == pytest.approx(math.log(1 + 2 / math.e**2), abs=1e-6)
 
 
 def _paper_loss(z1: np.ndarray, z2: np.ndarray, t: float) -> float:
     """The paper's definition in plain loops: views 2k-1, 2k are a positive pair (here row k of z1 and of z2)."""
     views = [v / np.linalg.norm(v) for pair in zip(z1, z2) for v in pair]
-    s = lambda i, j: float(views[i] @ views[j])  # noqa: E731
+    s = lambda i, j: float(views[i] @ views[j])
     n2 = len(views)
 
     def l(i, j):
@@ -73,6 +75,7 @@ def test_nt_xent_is_lowest_when_positives_coincide():
 
 # --- augmentations -----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def digits_batch():
     return load_digits(0).X_train[:64]  # (64, 1, 8, 8) in [0, 1]
@@ -103,8 +106,11 @@ def test_a_whole_pixel_shift_moves_the_digit_exactly(digits_batch):
     # every output is the input moved by (dy, dx) in {-1, 0, 1}^2 with zeros coming in: find it exactly
     for x, y in zip(digits_batch[:, 0], out[:, 0]):
         padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
-        assert any(torch.allclose(padded[1 + dy:9 + dy, 1 + dx:9 + dx], y, atol=1e-5)
-                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        assert any(
+            torch.allclose(padded[1 + dy : 9 + dy, 1 + dx : 9 + dx], y, atol=1e-5)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
 
 
 def test_the_perturbed_test_copy_is_fixed_per_seed_and_in_range(digits_batch):
@@ -122,6 +128,7 @@ def test_patch_mask_hides_the_asked_share_of_2x2_patches():
 
 
 # --- the probe ---------------------------------------------------------------------------------------------
+
 
 def test_labelled_subsets_are_stratified_and_nested():
     y = load_digits(0).y_train
@@ -151,6 +158,7 @@ def test_the_probe_freezes_the_encoder_and_is_logistic_regression_on_standardise
 
 
 # --- whole runs --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def quick_runs():
@@ -202,8 +210,16 @@ def test_full_pipeline_explains_both_models_and_draws_every_figure():
     for exp in out.explanation.values():
         assert np.asarray(exp.values).shape == (4, 1, 8, 8, 10)
     assert out.metrics["shap_additivity_error"] < 1e-2
-    assert {"Training", "Embedding over training", "Label efficiency", "Robustness", "Augmented pairs",
-            "Batch similarity", "Similarity to one digit", "Nearest neighbours"} <= set(out.figures)
+    assert {
+        "Training",
+        "Embedding over training",
+        "Label efficiency",
+        "Robustness",
+        "Augmented pairs",
+        "Batch similarity",
+        "Similarity to one digit",
+        "Nearest neighbours",
+    } <= set(out.figures)
     assert len(out.figures["Embedding over training"].frames) == 4  # the random encoder + 3 epochs
     assert len(out.explain_figures) == 2
 

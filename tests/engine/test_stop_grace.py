@@ -1,5 +1,6 @@
 """Stop on a busy server (issue 13 item 4): a run that has seen the stop is never killed while it finishes its
 partial results, however long that takes; only a run that ignores the stop is ended after the grace period."""
+
 import os
 import time
 
@@ -7,8 +8,9 @@ from engine.core.jobs import LocalExecutor
 
 
 def test_a_stopped_run_slower_than_the_grace_period_still_returns_its_partial_results():
-    os.environ["FRONTIER_EXTRA_TECHNIQUES"] = ",".join(filter(None, [
-        os.environ.get("FRONTIER_EXTRA_TECHNIQUES", ""), "fake=tests.engine.fake_technique"]))
+    os.environ["FRONTIER_EXTRA_TECHNIQUES"] = ",".join(
+        filter(None, [os.environ.get("FRONTIER_EXTRA_TECHNIQUES", ""), "fake=tests.engine.fake_technique"])
+    )
     ex = LocalExecutor(slots=1, timeout_s=120, stop_grace_s=1)
     try:
         assert ex.wait_ready(180)

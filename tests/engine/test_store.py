@@ -2,6 +2,7 @@
 
 Every store test runs twice: on SQLite (the default) and on a throwaway PostgreSQL server (tests/conftest.py;
 skipped with a reason locally when PostgreSQL is not installed, a failure under CI=1)."""
+
 import json
 import os
 import subprocess
@@ -18,8 +19,8 @@ import torch
 
 from engine.core.export import csv_bytes
 from engine.core.jobs import LocalExecutor
-from engine.core.service import Service
 from engine.core.pipeline import execute
+from engine.core.service import Service
 from engine.core.store import RUNS, RunStore
 
 torch.set_num_threads(1)
@@ -108,7 +109,8 @@ def test_a_crashing_run_is_recorded_as_failed_and_the_store_stays_readable(db):
     app = Service(pool, store, per_session=10)  # six runs from one owner at once
     try:
         jobs = [app.submit("fake", {"mode": "crash"}, owner="carol")] + [
-            app.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)]
+            app.submit("fake", {"steps": 3}, owner="carol") for _ in range(5)
+        ]
         end = time.time() + 120
         while not all(j.recorded for j in jobs) and time.time() < end:
             time.sleep(0.05)
@@ -148,8 +150,9 @@ def test_one_owner_cannot_list_or_delete_another_owners_runs(db, outcome, monkey
 
 
 def test_csv_export_neutralises_spreadsheet_formulas():
-    df = pd.DataFrame({"=cmd|' /C calc'!A0": ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "safe"],
-                       "n": [-1.5, 2, 3, 4, 5]})
+    df = pd.DataFrame(
+        {"=cmd|' /C calc'!A0": ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "safe"], "n": [-1.5, 2, 3, 4, 5]}
+    )
     text = csv_bytes(df).decode()
     assert "'=cmd|" in text and "\n'+1," in text and "\n'-2+3," in text and "\n'@SUM" in text and "\nsafe,5" in text
     assert ",-1.5" in text  # numbers stay numbers
@@ -161,8 +164,14 @@ def test_cli_lists_shows_and_exports_runs(db, tmp_path, outcome):
     store.start("d" * 32, "gina", "xai", outcome.config)
     store.finish("d" * 32, "done", outcome)
     env = {**os.environ, **db.env}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engine", "runs", *a], cwd=ROOT, env=env,  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "engine", "runs", *a],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     listed = run("list")
     assert listed.returncode == 0 and json.loads(listed.stdout.splitlines()[0])["id"] == "d" * 32
     shown = run("show", "d" * 32)

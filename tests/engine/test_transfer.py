@@ -1,6 +1,7 @@
 """Transfer learning: real pretrained encoder offline, pretrained beats scratch on text and (default source) on
 images, negative transfer explains itself, frozen layers stay frozen, the image cache is reused and rebuilt when
 damaged, bad CSVs get clear messages, SHAP is additive, the text reads failed runs plainly."""
+
 import dataclasses
 import json
 import re
@@ -22,8 +23,14 @@ from engine.transfer.images import augment, load_cached
 from engine.transfer.text import cached_embeddings, encoder
 
 torch.set_num_threads(1)
-TINY_IMAGES = {"track": "images", "labels_per_class": 5, "epochs": 15, "pretrain_epochs": 3, "sweep": True,
-               "finetune_blocks": 1}  # the default source: all ten digits, pretrained on a separate half of the images
+TINY_IMAGES = {
+    "track": "images",
+    "labels_per_class": 5,
+    "epochs": 15,
+    "pretrain_epochs": 3,
+    "sweep": True,
+    "finetune_blocks": 1,
+}  # the default source: all ten digits, pretrained on a separate half of the images
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def text_run(data_dir):
     """One default text run (3 labels per topic, with the sweep), with every network connection refused."""
+
     def no_network(*args, **kwargs):
         raise OSError("network disabled in this test")
 
@@ -47,6 +55,7 @@ def text_run(data_dir):
         mp.setattr(socket.socket, "connect", no_network)
         mp.setattr(socket, "create_connection", no_network)
         steps = []
+
         def progress(step, total, metrics, live=None):
             if not is_phase(live):  # a phase ("Loading the pretrained sentence encoder") is not a step
                 steps.append((step, total))
@@ -81,8 +90,14 @@ def test_settings_check_bounds_and_combinations():
 
 def test_encoder_loads_offline_and_really_is_pretrained(text_run):
     model = encoder("cpu")  # loaded inside the fixture while sockets refused to connect
-    e = model.encode(["The goalkeeper saved a penalty.", "The striker scored a late goal.",
-                      "Interest rates rose again this quarter."], normalize_embeddings=True)
+    e = model.encode(
+        [
+            "The goalkeeper saved a penalty.",
+            "The striker scored a late goal.",
+            "Interest rates rose again this quarter.",
+        ],
+        normalize_embeddings=True,
+    )
     assert e.shape == (3, 384)
     sport_sport, sport_finance = float(e[0] @ e[1]), float(e[0] @ e[2])
     assert sport_sport > sport_finance + 0.2  # an untrained network would not know football from finance
@@ -130,8 +145,14 @@ def test_text_explanation_is_additive_and_unseen_words_do_not_move_scratch(text_
 def test_text_figures_and_description(text_run):
     result = text_run[0]
     figs = T.figures(result)
-    for name in ("Accuracy per strategy", "Label efficiency", "Confusion matrix", "Misclassified sentences",
-                 "Encoder embeddings (2-D)", "Parameters"):
+    for name in (
+        "Accuracy per strategy",
+        "Label efficiency",
+        "Confusion matrix",
+        "Misclassified sentences",
+        "Encoder embeddings (2-D)",
+        "Parameters",
+    ):
         assert name in figs and figs[name].layout.meta["caption"]
     assert len(figs["Confusion matrix"].layout.updatemenus[0].buttons) == 2
     text = T.describe(result)
@@ -142,8 +163,11 @@ def test_text_figures_and_description(text_run):
 def test_feature_extraction_keeps_the_pretrained_backbone_frozen(image_run):
     models = image_run.models
     pre = models["pretrained"].state_dict()
-    for name, trained_blocks in (("feature_extraction", set()), ("finetune_last", {"block3"}),
-                                 ("finetune", {"block1", "block2", "block3"})):
+    for name, trained_blocks in (
+        ("feature_extraction", set()),
+        ("finetune_last", {"block3"}),
+        ("finetune", {"block1", "block2", "block3"}),
+    ):
         state = models[name].state_dict()
         for key, value in pre.items():
             if key.startswith("head"):
@@ -207,16 +231,34 @@ def _with_metrics(result, **metrics):
 
 
 def test_describe_reads_failed_and_even_runs_plainly(image_run):
-    chance = _with_metrics(image_run, accuracy_scratch=0.1, accuracy_feature_extraction=0.11,
-                           accuracy_finetune_last=0.09, accuracy_finetune=0.12)
+    chance = _with_metrics(
+        image_run,
+        accuracy_scratch=0.1,
+        accuracy_feature_extraction=0.11,
+        accuracy_finetune_last=0.09,
+        accuracy_finetune=0.12,
+    )
     text = T.describe(chance)
     assert "No strategy did better than guessing" in text and "Transfer helped" not in text
     assert "Negative transfer" not in text
-    even = T.describe(_with_metrics(image_run, accuracy_scratch=0.7, accuracy_feature_extraction=0.71,
-                                    accuracy_finetune_last=0.69, accuracy_finetune=0.7))
+    even = T.describe(
+        _with_metrics(
+            image_run,
+            accuracy_scratch=0.7,
+            accuracy_feature_extraction=0.71,
+            accuracy_finetune_last=0.69,
+            accuracy_finetune=0.7,
+        )
+    )
     assert "no real difference" in even and "helped" not in even
-    worse = _with_metrics(image_run, accuracy_scratch=0.8, accuracy_feature_extraction=0.6,
-                          accuracy_finetune_last=0.65, accuracy_finetune=0.7, source_accuracy=0.95)
+    worse = _with_metrics(
+        image_run,
+        accuracy_scratch=0.8,
+        accuracy_feature_extraction=0.6,
+        accuracy_finetune_last=0.65,
+        accuracy_finetune=0.7,
+        source_accuracy=0.95,
+    )
     assert "Negative transfer" in T.describe(worse) and "digits 0-4" not in T.describe(worse)
     weak = T.describe(_with_metrics(worse, source_accuracy=0.4))  # pretraining itself barely learned
     assert "Negative transfer" in weak and "Pretraining reached only 40%" in weak
@@ -281,7 +323,9 @@ def test_stop_returns_quickly_and_everything_still_draws(data_dir):
     assert stopped.stopped and time.perf_counter() - started < 1.0
     assert T.figures(stopped) == {} and T.explain(stopped) is None and "stopped" in T.describe(stopped)
 
-    partial = T.run(validate(T.Config, {**TINY_IMAGES, "sweep": False}), lambda s, t, m, live=None: s >= 3 and "loss_scratch" in m)
+    partial = T.run(
+        validate(T.Config, {**TINY_IMAGES, "sweep": False}), lambda s, t, m, live=None: s >= 3 and "loss_scratch" in m
+    )
     assert partial.stopped and len(partial.history) == 3
     assert T.figures(partial) and "You stopped it after 3 passes" in T.describe(partial)
 
@@ -293,15 +337,21 @@ def _upload(data_dir, name: str, raw: bytes) -> str:
     return token
 
 
-@pytest.mark.parametrize("csv, columns, message", [
-    (b"sentence,label\nhello there,a\nbye now,b\n", {}, "no text column named `text`"),
-    (b"text,label\nhello there,a\nbye now,a\nsee you,a\nlater,a\n", {}, "only one class"),
-    (b"text,label\nhello there,a\n,b\nbye now,b\nok then,\n", {"labels_per_class": 1},
-     "2 rows have no text or no label"),
-    (b"text,label\n1,a\n2,b\n3,a\n4,b\n", {"labels_per_class": 1}, "does not hold text"),
-    (b"text,topic\nhello there,a\nbye now,b\n", {}, "no label column named `label`"),
-    (b"text,label\nhi,a\nyo,a\nhey,b\n", {"labels_per_class": 2}, "`b` has 1"),
-])
+@pytest.mark.parametrize(
+    "csv, columns, message",
+    [
+        (b"sentence,label\nhello there,a\nbye now,b\n", {}, "no text column named `text`"),
+        (b"text,label\nhello there,a\nbye now,a\nsee you,a\nlater,a\n", {}, "only one class"),
+        (
+            b"text,label\nhello there,a\n,b\nbye now,b\nok then,\n",
+            {"labels_per_class": 1},
+            "2 rows have no text or no label",
+        ),
+        (b"text,label\n1,a\n2,b\n3,a\n4,b\n", {"labels_per_class": 1}, "does not hold text"),
+        (b"text,topic\nhello there,a\nbye now,b\n", {}, "no label column named `label`"),
+        (b"text,label\nhi,a\nyo,a\nhey,b\n", {"labels_per_class": 2}, "`b` has 1"),
+    ],
+)
 def test_bad_text_csvs_get_clear_messages(data_dir, csv, columns, message):
     token = _upload(data_dir, message, csv)
     config = validate(T.Config, {"dataset": "upload", "upload": token, **columns})
@@ -313,8 +363,9 @@ def test_a_csvs_own_names_in_a_message_are_shown_as_code_never_as_links(data_dir
     """Issue 20 item 1 for the text track: column names and labels from an upload reach the page in messages."""
     hostile = "[Click here](http://phish.example)"
     csv = f"text,{hostile}\nhello there,{hostile}\nbye now,{hostile}\nsee you,{hostile}\n".encode()
-    config = validate(T.Config, {"dataset": "upload", "upload": _upload(data_dir, "hostile", csv),
-                                 "label_column": hostile})
+    config = validate(
+        T.Config, {"dataset": "upload", "upload": _upload(data_dir, "hostile", csv), "label_column": hostile}
+    )
     with pytest.raises(DataError) as e:
         T.run(config, None)
     text = str(e.value)
@@ -339,8 +390,17 @@ def test_a_good_upload_trains(data_dir, text_run):
     df = pd.read_csv(TOPICS_CSV)
     df = df[df.label.isin(["sport", "weather"])].rename(columns={"text": "sentence", "label": "topic"})
     token = _upload(data_dir, "good", df.to_csv(index=False).encode())
-    config = validate(T.Config, {"dataset": "upload", "upload": token, "text_column": "sentence",
-                                 "label_column": "topic", "labels_per_class": 2, "epochs": 20})
+    config = validate(
+        T.Config,
+        {
+            "dataset": "upload",
+            "upload": token,
+            "text_column": "sentence",
+            "label_column": "topic",
+            "labels_per_class": 2,
+            "epochs": 20,
+        },
+    )
     result = T.run(config, None)
     assert result.info["class_names"] == ["sport", "weather"]
     assert result.metrics["accuracy_feature_extraction"] > 0.85

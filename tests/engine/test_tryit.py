@@ -1,5 +1,6 @@
 """Try it: each technique's trained model rebuilt from its stored safetensors weights answers new inputs, its
 answers change the way the input does, and the SHAP values of a Try-it input add up to the model's output."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +26,7 @@ def test_a_technique_without_weights_or_try_it_says_why():
 
 
 # --- Explainable AI ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def xai():
@@ -87,6 +89,7 @@ def test_xai_try_it_works_from_a_stored_run(xai, tmp_path):
 
 # --- Transfer learning -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def transfer_text():
     return trained("transfer")
@@ -96,7 +99,7 @@ def test_transfer_text_classifies_typed_sentences_and_words_add_up(transfer_text
     _outcome, _result, bundle = transfer_text
     sport = tryit.answer("transfer", bundle, {"sentence": "the striker scored twice and the team won the match"})
     finance = tryit.answer("transfer", bundle, {"sentence": "interest rates rose and the bank's shares fell"})
-    best = lambda a: max(a.prediction["feature_extraction"], key=a.prediction["feature_extraction"].get)  # noqa: E731
+    best = lambda a: max(a.prediction["feature_extraction"], key=a.prediction["feature_extraction"].get)
     assert best(sport) == "sport" and best(finance) == "finance"
     exp = sport.explanation["feature_extraction"]
     assert len(exp.values) == 10  # one value per word
@@ -128,6 +131,7 @@ def test_transfer_images_rebuilt_models_match_and_pixels_add_up():
 
 # --- Attention ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def attention():
     return trained("attention")
@@ -138,7 +142,7 @@ def test_attention_swapping_the_marked_tokens_flips_the_answer(attention):
     assert outcome.metrics["test_accuracy"] > 0.9
     x_first = tryit.answer("attention", bundle, {"text": "abXcdefYghij"})
     y_first = tryit.answer("attention", bundle, {"text": "abYcdefXghij"})
-    best = lambda a: max(a.prediction["transformer"], key=a.prediction["transformer"].get)  # noqa: E731
+    best = lambda a: max(a.prediction["transformer"], key=a.prediction["transformer"].get)
     assert (best(x_first), best(y_first)) == ("X first", "Y first")
     maps = [t for t in x_first.figures if t.startswith("Attention: block")]
     assert len(maps) == outcome.config["n_layers"] * outcome.config["n_heads"]
@@ -164,6 +168,7 @@ def test_attention_unknown_tokens_and_long_inputs_get_a_message(attention):
 
 # --- GANs --------------------------------------------------------------------------------------------------
 
+
 def test_gan_latent_point_moves_the_sample_and_the_click_reads_the_discriminator():
     outcome, result, bundle = trained("gan", {"steps": 200})
     z = np.zeros(bundle.config.latent_size)
@@ -180,6 +185,7 @@ def test_gan_latent_point_moves_the_sample_and_the_click_reads_the_discriminator
 
 
 # --- Neural architecture search ----------------------------------------------------------------------------
+
 
 def test_nas_best_architecture_is_rebuilt_and_its_pixels_add_up():
     outcome, result, bundle = trained("nas", {"evolution": False, "rl": False, "budget": 3, "epochs_per_candidate": 1})
@@ -200,6 +206,7 @@ def test_nas_best_architecture_is_rebuilt_and_its_pixels_add_up():
 
 # --- Federated learning ------------------------------------------------------------------------------------
 
+
 def test_federated_global_and_client_models_answer_the_same_digit():
     outcome, result, bundle = trained("federated", {"rounds": 3})
     x = torch.as_tensor(bundle.X_test[:20])
@@ -217,6 +224,7 @@ def test_federated_global_and_client_models_answer_the_same_digit():
 
 # --- Self-supervised learning ------------------------------------------------------------------------------
 
+
 def test_ssl_encoder_and_probe_answer_a_digit_with_neighbours_and_exact_pixels():
     outcome, result, bundle = trained("ssl", {"epochs": 2})
     x = torch.as_tensor(bundle.X_test[:1])
@@ -232,6 +240,7 @@ def test_ssl_encoder_and_probe_answer_a_digit_with_neighbours_and_exact_pixels()
 
 
 # --- Quantum neural networks -------------------------------------------------------------------------------
+
 
 def test_quantum_classifier_is_rebuilt_and_a_point_on_the_plane_gets_its_expectation_values():
     outcome, result, bundle = trained("quantum", {"epochs": 3})
@@ -253,6 +262,7 @@ def test_quantum_classifier_is_rebuilt_and_a_point_on_the_plane_gets_its_expecta
 
 # --- Reinforcement learning --------------------------------------------------------------------------------
 
+
 def test_rl_dqn_replays_from_a_chosen_start_state_and_tabular_agents_say_why_not():
     outcome, result, bundle = trained("rl", {"env": "CartPole-v1", "agent": "dqn", "training_steps": 3000})
     x = torch.as_tensor(np.random.default_rng(0).uniform(-0.05, 0.05, (10, 4)), dtype=torch.float32)
@@ -270,6 +280,7 @@ def test_rl_dqn_replays_from_a_chosen_start_state_and_tabular_agents_say_why_not
 
 
 # --- Edge AI -----------------------------------------------------------------------------------------------
+
 
 def test_edge_original_and_compressed_versions_answer_the_same_digit_with_latencies():
     outcome, result, bundle = trained("edge", {"epochs": 3, "onnx": False, "distill": True, "distill_epochs": 2})

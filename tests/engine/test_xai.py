@@ -1,4 +1,5 @@
 """Explainable AI: real accuracy, exact SHAP, clean failures on bad data and diverging training."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,6 +41,7 @@ def test_shap_and_permutation_importance_agree_on_what_matters():
     perm_best = int(np.argmax(result.arrays["permutation_importance"]))
     assert perm_best in shap_rank[:4]
 
+
 def test_regression_reports_r2():
     out = execute("xai", {**PRESETS["quick"], "dataset": "diabetes", "epochs": 60})
     assert out.metrics["test_r2"] > 0.2 and "test_accuracy" not in out.metrics
@@ -48,8 +50,18 @@ def test_regression_reports_r2():
 
 def test_diverging_training_gets_a_plain_message():
     with pytest.raises(Diverged, match="Training diverged"):
-        execute("xai", {"dataset": "diabetes", "optimizer": "sgd", "learning_rate": 1.0, "epochs": 20,
-                        "activation": "relu", "width": 256, "batch_size": 64})
+        execute(
+            "xai",
+            {
+                "dataset": "diabetes",
+                "optimizer": "sgd",
+                "learning_rate": 1.0,
+                "epochs": 20,
+                "activation": "relu",
+                "width": 256,
+                "batch_size": 64,
+            },
+        )
 
 
 def test_upload_needs_a_file_and_target():
@@ -57,12 +69,15 @@ def test_upload_needs_a_file_and_target():
         validate(Config, {"dataset": "upload"})
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"", "empty"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "binary"),
-    (b"a,b\n", "no data rows"),
-    (b"x" * (6 * 1024 * 1024), "limit"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "binary"),
+        (b"a,b\n", "no data rows"),
+        (b"x" * (6 * 1024 * 1024), "limit"),
+    ],
+)
 def test_broken_uploads_are_refused(raw, message):
     with pytest.raises(DataError, match=message):
         read_csv(raw)
@@ -70,16 +85,18 @@ def test_broken_uploads_are_refused(raw, message):
 
 def _frame(rows=40):
     rng = np.random.default_rng(0)
-    lines = ["f1,f2,name,label"] + [f"{rng.normal():.3f},{rng.normal():.3f},n{i},{'yes' if i % 2 else 'no'}"
-                                    for i in range(rows)]
+    lines = ["f1,f2,name,label"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},n{i},{'yes' if i % 2 else 'no'}" for i in range(rows)
+    ]
     return "\n".join(lines).encode()
 
 
 def _separable(rows, columns=("f1", "f2")):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(rows, len(columns)))
-    lines = [",".join([*columns, "label"])] + [",".join(f"{v:.3f}" for v in x) + ("," + ("yes" if x.sum() > 0 else "no"))
-                                              for x in X]
+    lines = [",".join([*columns, "label"])] + [
+        ",".join(f"{v:.3f}" for v in x) + ("," + ("yes" if x.sum() > 0 else "no")) for x in X
+    ]
     return "\n".join(lines).encode()
 
 
@@ -137,6 +154,8 @@ def test_a_seed_alone_decides_the_run_whatever_ran_before():
 
 def test_a_one_feature_upload_trains_and_is_described(tmp_path, monkeypatch):
     monkeypatch.setenv("FRONTIER_DATA_DIR", str(tmp_path))
-    out = execute("xai", {**PRESETS["quick"], "dataset": "upload", "upload": save_upload(_separable(200, ("f1",))),
-                          "target": "label"})
+    out = execute(
+        "xai",
+        {**PRESETS["quick"], "dataset": "upload", "upload": save_upload(_separable(200, ("f1",))), "target": "label"},
+    )
     assert out.explanation.feature_names == ["f1"] and "network" in out.text

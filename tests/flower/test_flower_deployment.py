@@ -3,6 +3,7 @@ the global model's accuracy matches engine.federated's in-process simulation of 
 
 Needs flwr, so it runs in its own venv: ``bash .ci/flower`` (the main test run leaves tests/flower out).
 """
+
 import json
 import os
 import signal
@@ -53,25 +54,50 @@ def deployment(tmp_path):
     link = free_port()
     (home / "config.toml").write_text(  # where `flwr run` finds the SuperLink (Flower's configuration file)
         f'[superlink]\ndefault = "local-test"\n\n[superlink.local-test]\n'
-        f'address = "127.0.0.1:{link}"\ninsecure = true\n')
+        f'address = "127.0.0.1:{link}"\ninsecure = true\n'
+    )
     procs = []
 
     def start(name: str, *args: str) -> tuple[subprocess.Popen, Path]:
         log = tmp_path / f"{name}.log"
-        proc = subprocess.Popen([str(BIN / args[0]), *args[1:]], env=env, cwd=tmp_path, stdout=log.open("w"),
-                                stderr=subprocess.STDOUT, start_new_session=True)  # its own process group
+        proc = subprocess.Popen(
+            [str(BIN / args[0]), *args[1:]],
+            env=env,
+            cwd=tmp_path,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own process group
         procs.append(proc)
         return proc, log
 
     try:
-        proc, log = start("superlink", "flower-superlink", "--insecure", "--disable-runtime-dependency-installation",
-                          "--host", "127.0.0.1", "--port", str(link))
+        proc, log = start(
+            "superlink",
+            "flower-superlink",
+            "--insecure",
+            "--disable-runtime-dependency-installation",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(link),
+        )
         wait_for_port(link, proc, log)
         for k in range(2):
             port = free_port()
-            proc, log = start(f"supernode{k}", "flower-supernode", "--insecure", "--superlink", f"127.0.0.1:{link}",
-                              "--host", "127.0.0.1", "--port", str(port),
-                              "--node-config", f"partition-id={k} num-partitions=2")
+            proc, log = start(
+                f"supernode{k}",
+                "flower-supernode",
+                "--insecure",
+                "--superlink",
+                f"127.0.0.1:{link}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--node-config",
+                f"partition-id={k} num-partitions=2",
+            )
             wait_for_port(port, proc, log)
         yield env, tmp_path
     finally:
@@ -102,14 +128,23 @@ def test_two_supernodes_match_the_in_process_simulation(deployment):
     run_config = {**SETTINGS, "result-path": str(result), "wait-seconds": 400}
     overrides = " ".join(f"{k}={json.dumps(v)}" for k, v in run_config.items())
     started = time.time()
-    out = subprocess.run([str(BIN / "flwr"), "run", str(ROOT / "flower"), "local-test", "--run-config", overrides,
-                          "--stream"], env=env, cwd=tmp, capture_output=True, text=True, timeout=1200)
-    assert result.exists(), \
+    out = subprocess.run(
+        [str(BIN / "flwr"), "run", str(ROOT / "flower"), "local-test", "--run-config", overrides, "--stream"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.exists(), (
         f"the ServerApp wrote no result (rc {out.returncode}):\n{out.stdout[-4000:]}{out.stderr[-2000:]}"
+    )
     flower = json.loads(result.read_text())["history"]
     simulated = run(Config(**SETTINGS), None).history
-    print(f"Flower deployment: {time.time() - started:.1f} s; accuracy per round, Flower vs simulation: "
-          f"{[round(r['global_accuracy'], 4) for r in flower]} vs {simulated['global_accuracy'].round(4).tolist()}")
+    print(
+        f"Flower deployment: {time.time() - started:.1f} s; accuracy per round, Flower vs simulation: "
+        f"{[round(r['global_accuracy'], 4) for r in flower]} vs {simulated['global_accuracy'].round(4).tolist()}"
+    )
     assert [r["round"] for r in flower] == [1, 2] and all(r["updates_received"] == 2 for r in flower)
     assert flower[-1]["global_accuracy"] > 0.5  # two rounds already learn (chance is 0.1)
     for real, sim in zip(flower, simulated["global_accuracy"]):
@@ -121,7 +156,6 @@ def test_two_supernodes_match_the_in_process_simulation(deployment):
 def test_sampling_keeps_64_bit_node_ids_exact():
     """Flower's node ids use all 64 bits; a NumPy round trip through float64 once sent messages to no one."""
     import numpy as np
-
     from frontier_flower.task import sample
 
     nodes = [5661505681273403211, 17512418293267646524, 3]

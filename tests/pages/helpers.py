@@ -1,4 +1,5 @@
 """Shared AppTest helpers for page tests: open a page, press Train, wait for the real run to finish."""
+
 from __future__ import annotations
 
 import time
@@ -43,8 +44,7 @@ def train_and_wait(at: AppTest, name: str | None = None, timeout: float = 180) -
     return at
 
 
-def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None,
-               **settings) -> str:
+def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None, **settings) -> str:
     """A finished run of technique ``name`` in the run store (default: this process's), with the quick preset plus
     ``settings`` and a small real history; no training."""
     import secrets
@@ -61,9 +61,15 @@ def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None 
     run_id = secrets.token_hex(16)
     store = store or service().store
     store.start(run_id, owner, name, config)
-    outcome = Outcome(technique=name, config=config, status="done", metrics=metrics or {},
-                      history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}), text=text or f"Run {run_id}",
-                      headline=list(metrics or {})[:1])
+    outcome = Outcome(
+        technique=name,
+        config=config,
+        status="done",
+        metrics=metrics or {},
+        history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}),
+        text=text or f"Run {run_id}",
+        headline=list(metrics or {})[:1],
+    )
     store.finish(run_id, "done", outcome)
     return run_id
 

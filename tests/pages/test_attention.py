@@ -1,4 +1,5 @@
 """Attention & transformers page: URL settings, the divisibility message, and a real run to results."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
@@ -25,7 +26,8 @@ def test_attention_page_trains_and_shows_results():
         at.text_input(key="attention.try.text.0").input(review).run()
         answers[review] = next(m.value for m in at.metric if m.label == "Transformer")
     assert answers["the food was good"].startswith("positive") and answers["the food was not good"].startswith(
-        "negative"), answers
+        "negative"
+    ), answers
     assert not at.exception
 
 

@@ -1,4 +1,5 @@
 """The Details tab offers a technique's own files (Outcome.downloads), also when the run is opened by its link."""
+
 import secrets
 
 import pandas as pd
@@ -12,11 +13,23 @@ from tests.pages.helpers import open_page
 
 def test_a_stored_runs_files_are_offered_in_the_details_tab():
     config = validate(Config, PRESETS["quick"]).model_dump()
-    files = {"Compressed model (onnx)": {"file_name": "model.onnx", "mime": "application/octet-stream",
-                                         "data": b"\x08\x07onnx-bytes", "note": "Checked on 45 test rows."}}
-    outcome = Outcome(technique="xai", config=config, status="done", metrics={"test_accuracy": 0.9},
-                      history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}), headline=["test_accuracy"],
-                      downloads=files)
+    files = {
+        "Compressed model (onnx)": {
+            "file_name": "model.onnx",
+            "mime": "application/octet-stream",
+            "data": b"\x08\x07onnx-bytes",
+            "note": "Checked on 45 test rows.",
+        }
+    }
+    outcome = Outcome(
+        technique="xai",
+        config=config,
+        status="done",
+        metrics={"test_accuracy": 0.9},
+        history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}),
+        headline=["test_accuracy"],
+        downloads=files,
+    )
     store, run_id = RunStore(), secrets.token_hex(16)
     store.start(run_id, "someone", "xai", config)
     store.finish(run_id, "done", outcome)

@@ -1,4 +1,5 @@
 """Edge AI page: a real quick run to results and SHAP, settings in the URL, and starting from a stored XAI run."""
+
 from engine.core.pipeline import execute
 from engine.core.service import service
 from tests.pages.helpers import button, open_page, open_try_it, train_and_wait
@@ -13,11 +14,14 @@ def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
     open_try_it(at, "edge")
     answers = {m.label: m.value for m in at.metric}  # Try it: every version's answer to one digit, with its latency
     assert answers["Original (float32)"].endswith(" ms") and "Dynamic int8" in answers
-    assert {"Variants compared", "Trade-off", "Sparsity per layer", "Weights before and after int8"} <= set(outcome.figures)
+    assert {"Variants compared", "Trade-off", "Sparsity per layer", "Weights before and after int8"} <= set(
+        outcome.figures
+    )
     # results + SHAP views (bar, beeswarm, waterfall, dependence) for both models + side by side + drift
     assert len(at.get("plotly_chart")) >= len(outcome.figures) + 2 * 4 + 2
     assert {"Original model", f"Shipped: {outcome.info['shipped']}"} <= {
-        md.value.removeprefix("#### ") for md in at.markdown}
+        md.value.removeprefix("#### ") for md in at.markdown
+    }
     text = " ".join(md.value for md in at.markdown)
     assert "It would ship" in text and "reloaded in ONNX Runtime" in text
 

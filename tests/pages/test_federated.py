@@ -1,4 +1,5 @@
 """Federated learning page: settings in the URL, a real run to results and SHAP, options that appear on demand."""
+
 from tests.pages.helpers import open_page, train_and_wait
 
 
@@ -22,7 +23,7 @@ def test_federated_page_trains_and_shows_rounds_clients_and_shap():
 
 def test_options_appear_only_where_they_apply():
     at = open_page("federated")
-    keys = lambda: {w.key for w in at.slider} | {w.key for w in at.select_slider}  # noqa: E731
+    keys = lambda: {w.key for w in at.slider} | {w.key for w in at.select_slider}
     assert "federated.alpha" in keys() and "federated.mu" not in keys() and "federated.clip_norm" not in keys()
     at.selectbox(key="federated.algorithm").set_value("fedprox").run()
     at.toggle(key="federated.dp").set_value(True).run()
@@ -48,6 +49,7 @@ def test_try_it_shows_the_global_and_a_clients_answer_for_the_same_digit():
     at = train_and_wait(open_page("federated", query={"rounds": "3"}))
     assert "Try it" in [t.label for t in at.tabs]
     label = "Federated (global) model"
-    digit_try_it_matches_the_engine(at, "federated", label,
-                                    lambda b, im: tryit.answer("federated", b, {"image": im}).summary[label])
+    digit_try_it_matches_the_engine(
+        at, "federated", label, lambda b, im: tryit.answer("federated", b, {"image": im}).summary[label]
+    )
     assert any(m.label == "Client 0's local-only model" for m in at.metric)

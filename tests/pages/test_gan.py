@@ -1,4 +1,5 @@
 """GANs page: settings in the URL, a real ring run to results (animation, SHAP of the discriminator), bad combos."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 

@@ -1,4 +1,5 @@
 """Home page: every registered technique introduced and linked; the sidebar frame shows the device."""
+
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest

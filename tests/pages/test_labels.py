@@ -1,4 +1,5 @@
 """Issue 13 item 16: choices read as words a person knows (a field's own option labels, not code names)."""
+
 from tests.pages.helpers import open_page
 
 

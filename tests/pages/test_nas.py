@@ -1,4 +1,5 @@
 """NAS page: strategy switches in the URL, a small real search to results and SHAP, and refused settings."""
+
 import secrets
 from pathlib import Path
 
@@ -20,11 +21,22 @@ def test_nas_page_searches_and_shows_every_view():
     at = train_and_wait(at)
     outcome = at.session_state["nas._outcome"]
     assert outcome.metrics["candidates"] == 16  # 4 strategies x budget 4
-    assert outcome.headline == ["best_accuracy_random", "best_accuracy_evolution", "best_accuracy_rl",
-                                "best_accuracy_tpe"]
+    assert outcome.headline == [
+        "best_accuracy_random",
+        "best_accuracy_evolution",
+        "best_accuracy_rl",
+        "best_accuracy_tpe",
+    ]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
-    assert {"Best so far", "Accuracy vs size", "Best architectures", "Evolution population",
-            "Controller probabilities", "All trials", "Search space"} <= set(outcome.figures)
+    assert {
+        "Best so far",
+        "Accuracy vs size",
+        "Best architectures",
+        "Evolution population",
+        "Controller probabilities",
+        "All trials",
+        "Search space",
+    } <= set(outcome.figures)
     assert outcome.explanation is not None and len(outcome.explanation.feature_names) == 8
     assert len(at.get("plotly_chart")) >= 7 + 4 + 2  # results + four SHAP views + surrogate check and option means
     assert "What just happened" in [s.value for s in at.subheader]
@@ -59,9 +71,14 @@ def test_a_clicked_candidate_is_inspected_and_the_winner_opens_on_the_edge_page(
     assert _shown(at, "validation accuracy") == f"{winner.accuracy:.1%}"
     other = h[h.step != winner.step].iloc[0]
     # what Streamlit stores when a point is clicked: the trial's step travels in the point's customdata
-    at.session_state["nas.fig.accuracy_vs_size"] = {"selection": {
-        "points": [{"curve_number": 0, "point_index": int(other.candidate) - 1, "customdata": [int(other.step)]}],
-        "point_indices": [int(other.candidate) - 1], "box": [], "lasso": []}}
+    at.session_state["nas.fig.accuracy_vs_size"] = {
+        "selection": {
+            "points": [{"curve_number": 0, "point_index": int(other.candidate) - 1, "customdata": [int(other.step)]}],
+            "point_indices": [int(other.candidate) - 1],
+            "box": [],
+            "lasso": [],
+        }
+    }
     at.run()
     assert "#### The candidate you clicked" in [m.value for m in at.markdown]
     assert _shown(at, "proposed by") == f"Random search, candidate {other.candidate}"
@@ -84,8 +101,13 @@ def test_try_it_reads_a_digit_with_the_best_architecture():
     from engine.core import tryit
     from tests.pages.helpers import digit_try_it_matches_the_engine
 
-    at = train_and_wait(open_page("nas", query={"evolution": "false", "rl": "false", "budget": "3",
-                                                "epochs_per_candidate": "1"}))
+    at = train_and_wait(
+        open_page("nas", query={"evolution": "false", "rl": "false", "budget": "3", "epochs_per_candidate": "1"})
+    )
     assert "Try it" in [t.label for t in at.tabs]
-    digit_try_it_matches_the_engine(at, "nas", "Best architecture says",
-                                    lambda b, im: tryit.answer("nas", b, {"image": im}).summary["Best architecture says"])
+    digit_try_it_matches_the_engine(
+        at,
+        "nas",
+        "Best architecture says",
+        lambda b, im: tryit.answer("nas", b, {"image": im}).summary["Best architecture says"],
+    )

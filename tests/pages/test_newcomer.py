@@ -2,6 +2,7 @@
 
 Stored runs are written straight into the run store (a small real Outcome), so these tests need no training.
 """
+
 import secrets
 from pathlib import Path
 
@@ -31,11 +32,16 @@ def select_rows(at: AppTest, rows: list[int]) -> AppTest:
 
 
 # --- item 1: the result link of a run trained on an uploaded CSV -------------------------------------------
-@pytest.mark.parametrize("name, settings", [
-    ("xai", {"dataset": "upload", "upload": "a" * 32, "target": "price"}),
-    ("transfer", {"track": "text", "dataset": "upload", "upload": "b" * 32, "text_column": "text",
-                  "label_column": "label"}),
-])
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("xai", {"dataset": "upload", "upload": "a" * 32, "target": "price"}),
+        (
+            "transfer",
+            {"track": "text", "dataset": "upload", "upload": "b" * 32, "text_column": "text", "label_column": "label"},
+        ),
+    ],
+)
 def test_a_result_link_of_an_upload_run_shows_without_the_upload(name, settings):
     run_id = stored_run(name, text="Trained on someone's own CSV.", **settings)
     at = open_page(name, query={"run": run_id})  # another browser: it never saw the upload
@@ -159,8 +165,11 @@ def test_a_run_interrupted_by_a_restart_is_reported_with_its_settings_back_in_th
     run_id = stored_run("xai", owner=me, dataset="wine", epochs=30)
     store = service().store
     with store.engine.begin() as db:  # as recover() leaves a run whose server died while it trained
-        db.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(
-            status="interrupted", error="The server stopped while this run was training."))
+        db.execute(
+            sa.update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(status="interrupted", error="The server stopped while this run was training.")
+        )
     at = AppTest.from_file(str(ROOT / "pages" / "xai.py"), default_timeout=120)
     at.session_state["_owner"] = me  # the same browser (its owner cookie), in a new session
     at.run()

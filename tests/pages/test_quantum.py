@@ -1,4 +1,5 @@
 """Quantum page: the classifier trains to results and SHAP, the circuit lab draws a Bell state, bad gates are refused."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 

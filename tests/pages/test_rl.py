@@ -1,5 +1,6 @@
 """Reinforcement learning page: pick the cliff, compare SARSA with Q-learning, train for real, see the results;
 an agent that learned nothing still gets its Explain tab; the grid editor edits the map."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 from ui.gridworld import apply_edits
 
@@ -16,14 +17,18 @@ def test_rl_page_trains_on_the_cliff_and_shows_both_agents():
     outcome = at.session_state["rl._outcome"]
     assert outcome.metrics["success_rate"] == 1.0 and outcome.metrics["greedy_path_length"] == 13
     assert outcome.metrics["sarsa_success_rate"] == 1.0 and outcome.metrics["sarsa_greedy_path_length"] > 13
-    assert outcome.headline == ["greedy_return_mean", "success_rate", "sarsa_greedy_return_mean",
-                                "sarsa_success_rate"]
+    assert outcome.headline == ["greedy_return_mean", "success_rate", "sarsa_greedy_return_mean", "sarsa_success_rate"]
     assert [m.label for m in at.metric][:4] == [
-        "Return, exploration off", "Success rate, exploration off", "SARSA: return, exploration off",
-        "SARSA: success rate, exploration off"]
+        "Return, exploration off",
+        "Success rate, exploration off",
+        "SARSA: return, exploration off",
+        "SARSA: success rate, exploration off",
+    ]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     open_try_it(at, "rl")
-    assert any("table-based agents keep their Q-table" in i.value.replace("\\", "") for i in at.info)  # Try it says why it has none
+    assert any(
+        "table-based agents keep their Q-table" in i.value.replace("\\", "") for i in at.info
+    )  # Try it says why it has none
     # returns, policy, replay, Q-table, SARSA policy, both paths + SHAP views (bar, beeswarm, waterfall, dependence)
     assert len(at.get("plotly_chart")) >= 6 + 4
     assert "What just happened" in [s.value for s in at.subheader]

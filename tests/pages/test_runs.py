@@ -1,4 +1,5 @@
 """Result links and the runs page: stored results open without retraining; sessions see only their own runs."""
+
 import time
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """Result links and the Runs page on stored rows (no training): Delete removes the run and only it, and links to
 a run of another technique or to a failed run say so instead of showing results."""
+
 import secrets
 from pathlib import Path
 

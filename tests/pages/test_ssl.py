@@ -1,4 +1,5 @@
 """Self-supervised learning page: settings in the URL, method-specific settings, a real run to results and SHAP."""
+
 from tests.pages.helpers import open_page, train_and_wait
 
 
@@ -11,8 +12,12 @@ def test_ssl_page_trains_simclr_and_shows_results_and_shap():
     at = train_and_wait(at)
     outcome = at.session_state["ssl._outcome"]
     assert outcome.metrics["epochs_run"] == 4 and outcome.metrics["n_labelled"] == 70  # 7 per digit
-    assert outcome.headline == ["linear_probe_accuracy", "random_init_probe_accuracy", "robust_probe_accuracy",
-                                "robust_random_init_accuracy"]
+    assert outcome.headline == [
+        "linear_probe_accuracy",
+        "random_init_probe_accuracy",
+        "robust_probe_accuracy",
+        "robust_random_init_accuracy",
+    ]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
     assert len(at.get("plotly_chart")) >= 11 + 2  # result figures + pixel SHAP for the probe and the supervised net
     assert "What just happened" in [s.value for s in at.subheader]
@@ -37,6 +42,7 @@ def test_try_it_reads_a_digit_through_the_pretrained_encoder():
 
     at = train_and_wait(open_page("ssl", query={"epochs": "2"}))
     assert "Try it" in [t.label for t in at.tabs]
-    digit_try_it_matches_the_engine(at, "ssl", "Linear probe says",
-                                    lambda b, im: tryit.answer("ssl", b, {"image": im}).summary["Linear probe says"])
+    digit_try_it_matches_the_engine(
+        at, "ssl", "Linear probe says", lambda b, im: tryit.answer("ssl", b, {"image": im}).summary["Linear probe says"]
+    )
     assert any(m.label == "Nearest neighbours" for m in at.metric)

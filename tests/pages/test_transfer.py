@@ -1,4 +1,5 @@
 """Transfer learning page: a real text run to results and word-level SHAP; the URL; upload needs a file."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 

@@ -1,4 +1,5 @@
 """Explainable AI page: URL settings, bad links, a real run to results, SHAP views, and upload errors."""
+
 from tests.pages.helpers import open_page, open_try_it, train_and_wait
 
 
@@ -19,8 +20,11 @@ def test_xai_page_trains_and_shows_results_and_shap():
 
 def test_wine_results_name_the_cultivars_not_scikit_learns_codes():
     at = train_and_wait(open_page("xai", query={"dataset": "wine"}))
-    shown = " ".join([c.proto.spec for c in at.get("plotly_chart")] + [m.value for m in at.markdown]
-                     + [str(s.label) for s in at.slider])
+    shown = " ".join(
+        [c.proto.spec for c in at.get("plotly_chart")]
+        + [m.value for m in at.markdown]
+        + [str(s.label) for s in at.slider]
+    )
     assert "cultivar 1" in shown and "malic acid" in shown  # the confusion matrix, SHAP views, Try it sliders
     assert "class_0" not in shown and "malic_acid" not in shown
 
@@ -58,8 +62,9 @@ def test_a_broken_upload_gets_its_message_and_a_good_one_trains():
     assert any("does not look like a CSV" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "xai._train").disabled
 
-    rows = ["size,weight,colour,label"] + [f"{i % 7},{(i * 3) % 11},c{i % 3},{'big' if i % 7 > 3 else 'small'}"
-                                           for i in range(120)]
+    rows = ["size,weight,colour,label"] + [
+        f"{i % 7},{(i * 3) % 11},c{i % 3},{'big' if i % 7 > 3 else 'small'}" for i in range(120)
+    ]
     at.get("file_uploader")[0].upload("data.csv", "\n".join(rows).encode(), "text/csv").run()
     assert not at.error and at.selectbox(key="xai.target_pick").value == "label"
     at = train_and_wait(at)

@@ -1,4 +1,5 @@
 """A small Config with one field of every kind the form draws, for tests/ui/test_form.py."""
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal

@@ -1,5 +1,6 @@
 """The settings form (ui/form.py): the widget each field gets, presets, settings read from and written to the URL,
 fields shown only where they apply, and clear messages for values that do not fit together."""
+
 import pytest
 from pydantic import Field
 from streamlit.testing.v1 import AppTest

@@ -5,6 +5,7 @@ a link, i.e. phishing inside the app's own warning) or HTML. Every page of the r
 settings set to such a value through the URL; the page must show the values escaped (or as code), so no element
 that Streamlit renders as Markdown contains a live link, image or tag outside a code span. No training happens.
 """
+
 import re
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from engine.core.config import form_fields
 from engine.core.data import DataError, read_csv, table_from_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-PAYLOADS = ["![x](http://evil.example/pixel.png)", "[Click here to fix your account](http://evil.example/phish)",
-            '<img src="http://evil.example/p.png"><a href="http://evil.example">x</a>']
+PAYLOADS = [
+    "![x](http://evil.example/pixel.png)",
+    "[Click here to fix your account](http://evil.example/phish)",
+    '<img src="http://evil.example/p.png"><a href="http://evil.example">x</a>',
+]
 LIVE = ("evil.example", "<img", "<a href")  # the payloads' host or tags left unescaped, outside code
 MARKDOWN_ELEMENTS = ("markdown", "caption", "warning", "info", "error", "success", "title", "header", "subheader")
 
@@ -104,10 +108,18 @@ def _constant_explanation_views():
     from ui.results import explanation_views
 
     rng = np.random.default_rng(0)
-    regression = make_explanation(np.zeros((20, 4)), np.full(20, 3.0), rng.normal(size=(20, 4)), list("abcd"),
-                                  None, 0.0, "DeepExplainer")
-    classes = make_explanation(np.full((20, 4, 3), 0.25), np.zeros((20, 3)), np.ones((20, 4)), list("abcd"),
-                               ["x", "y", "z"], 0.0, "DeepExplainer")
+    regression = make_explanation(
+        np.zeros((20, 4)), np.full(20, 3.0), rng.normal(size=(20, 4)), list("abcd"), None, 0.0, "DeepExplainer"
+    )
+    classes = make_explanation(
+        np.full((20, 4, 3), 0.25),
+        np.zeros((20, 3)),
+        np.ones((20, 4)),
+        list("abcd"),
+        ["x", "y", "z"],
+        0.0,
+        "DeepExplainer",
+    )
     explanation_views("xai", "SHAP", regression)
     explanation_views("xai", "SHAP per class", classes)
 

@@ -1,5 +1,6 @@
 """The job panel through the Executor protocol alone: a stand-in executor (no worker processes) reports a queued
 run, and the panel tells the person where they stand in the queue and what the server is doing."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -59,6 +60,7 @@ def executor(monkeypatch):
         at = AppTest.from_function(_panel, default_timeout=60)
         at.session_state["xai._job"] = ex.job.id  # this session's queued run
         return at.run()
+
     return use
 
 
@@ -103,11 +105,20 @@ def test_the_estimate_comes_from_how_fast_runs_went_on_this_server(monkeypatch):
     ex = QueueExecutor(position=1)  # the one slot is training, one run is waiting
     monkeypatch.setattr(service_module, "_service", Service(ex, None))
     quick = load("xai").PRESETS["quick"]
-    done = Job(id="d" * 32, technique="xai", config=quick, status="done", started=100.0, finished=140.0,
-               outcome=SimpleNamespace(seconds=40.0))  # the same settings took 40 s (the static guess: about 3 s)
+    done = Job(
+        id="d" * 32,
+        technique="xai",
+        config=quick,
+        status="done",
+        started=100.0,
+        finished=140.0,
+        outcome=SimpleNamespace(seconds=40.0),
+    )  # the same settings took 40 s (the static guess: about 3 s)
     for listen in ex.listeners:
         listen("ended", done)
     at = AppTest.from_function(_panel, default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.caption[0].value == ("Estimated time: about 2.0 min (training about 40 s, from how fast recent runs "
-                                   "went on this server, plus about 80 s waiting for a free slot).")
+    assert at.caption[0].value == (
+        "Estimated time: about 2.0 min (training about 40 s, from how fast recent runs "
+        "went on this server, plus about 80 s waiting for a free slot)."
+    )

@@ -1,4 +1,5 @@
 """Settings links and presets for every technique: values are read together, presets keep what they do not name."""
+
 import pytest
 
 import engine

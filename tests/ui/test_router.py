@@ -1,4 +1,5 @@
 """The Streamlit behaviour ui/router.py works around; these fail when an upgrade changes it."""
+
 from pathlib import Path
 
 from streamlit.runtime.pages_manager import PagesManager
@@ -14,7 +15,8 @@ def test_a_pages_folder_still_puts_a_fresh_server_in_legacy_multipage_mode(tmp_p
         PagesManager.uses_pages_directory = None  # a fresh server
         PagesManager(str(tmp_path / "app.py"))
         assert PagesManager.uses_pages_directory is True, (
-            "Streamlit no longer enters legacy mode for a pages/ folder: delete ui/router.py and its calls")
+            "Streamlit no longer enters legacy mode for a pages/ folder: delete ui/router.py and its calls"
+        )
     finally:
         PagesManager.uses_pages_directory = saved
 

@@ -9,5 +9,5 @@ from ui.frame import pages, sidebar
 # A local icon: a Material icon name here would make browsers fetch the favicon from Google's font servers.
 st.set_page_config(page_title="Frontier Lab", page_icon=str(Path(__file__).parent / "ui" / "icon.png"), layout="wide")
 page = st.navigation(pages())
-sidebar()
+sidebar(page)
 page.run()

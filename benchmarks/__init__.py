@@ -24,6 +24,9 @@ LOOP_OVERHEAD_TARGET = 1.10  # engine.core.train.fit time / bare PyTorch loop ti
 APP_MEMORY_TARGET_MB = 1536.0  # server + warm workers after visiting every page
 RECORD_SHARE_TARGET = 0.05  # issue 3: recording a run adds under 5% to the quick preset's time
 SHARED_RENDER_TARGET_S = 2.0  # issue 3: opening a shared result renders its page in under 2 s
+PAGE_READY_TARGET_S = 1.0  # issue 26: a page (and the home page) ready in a fresh browser (Chromium)
+LINK_FIRST_CHART_TARGET_S = 1.5  # issue 26: a result link's first chart drawn in a fresh browser
+LINK_ALL_CHARTS_TARGET_S = 2.5  # issue 26: every chart of the result link's first tab drawn
 TRYIT_TARGET_MS = 300.0  # issue 18: one Try-it update (prediction + SHAP of one input), quick-preset model
 TRYIT_PRESETS = {"rl": "dqn_quick"}  # rl's quick preset is a Q-table (no weights to rebuild): its Try it is the DQN
 

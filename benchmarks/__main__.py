@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SHAP first call in a cold process: {results['shap_first_call_s']} s", flush=True)
     _app_wide(args, names, results)
     if not args.skip_browser:
+        from benchmarks.read_path import read_path
+
+        print("what a person waits for, in Chromium (fresh contexts) ...", flush=True)
+        results["read_path"] = read_path()
         results["app_memory"] = _app_memory(args.only)
         if "skipped" in results["app_memory"]:
             print(f"  skipped: {results['app_memory']['skipped']}")

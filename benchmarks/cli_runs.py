@@ -95,16 +95,16 @@ def warm_run_s(name: str, preset: str = "quick") -> float | None:
 _WARM_PROBE = r"""
 import time, torch
 torch.set_num_threads(1)
-from engine.core.jobs import _warm_up
+from engine.core.worker import warm_up
 started = time.perf_counter()
-_warm_up()
+warm_up()
 print(time.perf_counter() - started)
 """
 
 
 def shap_first_call_s() -> float | None:
     """Seconds of SHAP's first call (numba compilation) in a fresh process: the CLI pays it inside every run's
-    time, while the app's warm workers pay it once at start-up (``engine.core.jobs._warm_up``)."""
+    time, while the app's warm workers pay it once at start-up (``engine.core.worker.warm_up``)."""
     proc = subprocess.run(
         [sys.executable, "-c", _WARM_PROBE],
         cwd=ROOT,

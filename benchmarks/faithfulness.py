@@ -25,7 +25,7 @@ def runs(name: str, seeds: list[int], extra: dict) -> list[dict]:
 
     import engine
     from engine.core.config import validate
-    from engine.core.device import seed_everything
+    from engine.core.device import isolated_random_state
 
     torch.set_num_threads(1)
     module = engine.load(name)
@@ -33,8 +33,8 @@ def runs(name: str, seeds: list[int], extra: dict) -> list[dict]:
     for preset, values in module.PRESETS.items():
         per_seed, started = {}, time.perf_counter()
         for seed in seeds:
-            seed_everything(seed)  # as engine.core.pipeline.execute does before every run
-            result = module.run(validate(module.Config, {**values, **extra, "seed": seed}), None)
+            with isolated_random_state(seed):  # as engine.core.pipeline.execute runs every run
+                result = module.run(validate(module.Config, {**values, **extra, "seed": seed}), None)
             per_seed[seed] = {k: result.metrics[k] for k in result.headline}
         rows.append({"preset": preset, "seeds": per_seed, "seconds": (time.perf_counter() - started) / len(seeds)})
     return rows

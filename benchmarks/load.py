@@ -2,6 +2,7 @@
 
     python -m benchmarks.load 8                   # 8 sessions on the xai page
     python -m benchmarks.load 4 8 20 --pages xai,gan,attention   # sessions spread over pages, one N after another
+    python -m benchmarks.load 0 --storm 50        # 50 sessions + 3 Chromium visitors open one result link at once
 
 Each simulated visitor is a thread that does what the browser does and no more (so the load generator does not
 eat the server's CPU the way N Chromium tabs do): it opens the websocket, asks for the page, finds the Train
@@ -148,6 +149,7 @@ class Session:
 
 
 QUERY = ""  # settings every visitor's link carries (--query), e.g. a shorter run than the quick preset
+PROBES = 3  # fresh Chromium visitors that open a result link during each load level (--probes)
 
 
 def visitor(port: int, page: str, start: threading.Barrier, visit: Visit, timeout: float) -> None:
@@ -291,6 +293,82 @@ class Sampler(threading.Thread):
             self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
 
 
+# --- real browsers ----------------------------------------------------------------------------------------------
+DRAWN = "() => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0"
+
+
+def browser_probes(url: str, n: int = 3, timeout: float = 180) -> list[float | None]:
+    """``n`` fresh Chromium visitors (new contexts: no cache, no cookies) open ``url`` at once; seconds until
+    each one's first chart is drawn (None: not within ``timeout``). One browser, polled in turn, so the probes
+    add little CPU of their own beyond what each tab really costs."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import driver
+
+    with sync_playwright() as p:
+        browser = driver.launch(p)
+        tabs = []
+        for _ in range(n):
+            page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+            tabs.append((page, time.monotonic()))
+            page.goto(url, wait_until="commit")
+        done: list[float | None] = [None] * n
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and any(d is None for d in done):
+            for i, (page, started) in enumerate(tabs):
+                if done[i] is None and page.evaluate(DRAWN):
+                    done[i] = time.monotonic() - started
+            time.sleep(0.05)
+        browser.close()
+    return done
+
+
+def _seconds_summary(times: list[float | None]) -> dict:
+    got = sorted(t for t in times if t is not None)
+    return {
+        "p50_s": round(statistics.median(got), 2) if got else None,
+        "max_s": round(got[-1], 2) if got else None,
+        "missing": len(times) - len(got),
+        "all_s": [None if t is None else round(t, 2) for t in times],
+    }
+
+
+def link_storm(port: int, server_pid: int, link: tuple[str, str], visitors: int, probes: int) -> dict:
+    """``visitors`` websocket sessions open one result link within a few seconds while ``probes`` fresh Chromium
+    visitors do the same: errors, the sessions' render times, the probes' first chart, the app's memory."""
+    page, run_id = link
+    app_before, all_before = _own_rss_mb(server_pid), tree_rss_mb(server_pid)
+    times: list[float | None] = [None] * visitors
+
+    def one(i: int) -> None:
+        time.sleep(3.0 * i / visitors)  # spread over a few seconds, as a link posted somewhere is opened
+        times[i] = home_render_s(port, page=page, query=f"run={run_id}")
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(visitors)]
+    for t in threads:
+        t.start()
+    probe_times = browser_probes(f"http://127.0.0.1:{port}/{page}?run={run_id}", probes)
+    for t in threads:
+        t.join(300)
+    return {
+        "storm_visitors": visitors,
+        "errors": sum(t is None for t in times),
+        "sessions": _seconds_summary(list(times)),
+        "chromium_first_chart": _seconds_summary(probe_times),
+        "app_rss_mb_before_after": [round(app_before), round(_own_rss_mb(server_pid))],
+        "app_and_workers_rss_mb_before_after": [round(all_before), round(tree_rss_mb(server_pid))],
+    }
+
+
+def _own_rss_mb(pid: int) -> float:
+    """Resident memory of the app server process alone (its workers left out)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
 # --- one load level ---------------------------------------------------------------------------------------------
 def solo_run(port: int, page: str, timeout: float) -> Visit:
     visit = Visit(page)
@@ -317,6 +395,10 @@ def load_level(
     threads = [threading.Thread(target=visitor, args=(port, v.page, barrier, v, timeout), daemon=True) for v in visits]
     for t in threads:
         t.start()
+    probes: list[float | None] = []
+    if link and PROBES:  # while the sessions train, fresh Chromium visitors open a result link
+        time.sleep(5)
+        probes = browser_probes(f"http://127.0.0.1:{port}/{link[0]}?run={link[1]}", PROBES)
     for t in threads:
         t.join(timeout + 60)
     sampler.stop.set()
@@ -341,6 +423,7 @@ def load_level(
         "link_p50_s": round(statistics.median(sampler.links), 2) if sampler.links else None,
         "link_max_s": round(max(sampler.links), 2) if sampler.links else None,
         "link_samples": len(sampler.links),
+        "chromium_link_first_chart": _seconds_summary(probes) if probes else None,
     }
 
 
@@ -353,9 +436,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--app-dir", type=Path, default=ROOT, help="the app to serve (default: this checkout)")
     ap.add_argument("--query", default="", help="settings in every visitor's link, e.g. epochs=20")
     ap.add_argument("--out", type=Path, help="also write the rows as JSON here")
+    ap.add_argument("--probes", type=int, default=3, help="Chromium visitors opening a result link per level")
+    ap.add_argument("--storm", type=int, default=0, help="then N sessions open one result link at once (+ probes)")
     args = ap.parse_args(argv)
-    global QUERY
-    QUERY = args.query
+    global QUERY, PROBES
+    QUERY, PROBES = args.query, args.probes
     env = dict(kv.split("=", 1) for kv in args.env)
     pages = args.pages.split(",")
     slots = int(env.get("FRONTIER_MAX_RUNS", os.environ.get("FRONTIER_MAX_RUNS", os.cpu_count() or 1)))
@@ -376,8 +461,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 f"solo click-to-results: {json.dumps({p: round(s, 1) for p, s in solo.items()})} s; slots {slots}",
                 flush=True,
             )
-            for n in args.sessions:
+            for n in [n for n in args.sessions if n > 0]:  # 0: only the storm
                 row = load_level(port, server.pid, n, pages, solo_s, slots, args.timeout, link)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            if args.storm and link:
+                row = link_storm(port, server.pid, link, args.storm, args.probes)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:

@@ -31,7 +31,7 @@ seconds = time.perf_counter() - started
 errors = [e.message for e in at.exception]
 import engine.core.service as service
 if service._service is not None:
-    service._service.executor.close()
+    service._service.close()
 print(json.dumps({"seconds": seconds, "errors": errors}))
 """
 

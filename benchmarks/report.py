@@ -55,6 +55,10 @@ def judge(results: dict) -> list[dict]:
                 "result": verdict(ok),
             }
         )
+    if results.get("read_path"):
+        from benchmarks.read_path import rows as read_path_rows
+
+        rows += read_path_rows(results["read_path"])
     home = results.get("render", {}).get("home")
     if home:
         ok = home["median_s"] is not None and home["median_s"] < targets.HOME_RENDER_TARGET_S and not home["errors"]

@@ -37,7 +37,7 @@ for run_id in sys.argv[1:]:
         errors.append("the stored results were not drawn")
 import engine.core.service as service
 if service._service is not None:
-    service._service.executor.close()
+    service._service.close()
 print(json.dumps({"times": times, "errors": errors}))
 """
 

@@ -60,10 +60,54 @@ def tryit_costs(names: list[str], repeats: int = 5) -> list[dict]:
     return rows
 
 
-if __name__ == "__main__":  # python -m benchmarks.tryit [NAME ...]: just these rows, without the rest
+def concurrent_visitors(visitors: int = 10, name: str = "xai", answers: int = 5) -> dict:
+    """Issue 26: ``visitors`` people try ``visitors`` different result links at once (one rebuilt model each),
+    each changing the input ``answers`` times; the median answer time is judged against 300 ms."""
+    import threading
+
+    import torch
+
+    torch.set_num_threads(1)
+    from engine.core import tryit
+    from engine.core.pipeline import execute
+
+    bundles = []
+    for seed in range(visitors):
+        outcome = execute(name, {"seed": seed})
+        bundles.append(tryit.load(name, outcome.config, outcome.weights, outcome.info))
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def visitor(bundle) -> None:
+        examples = tryit.examples(name, bundle)
+        for i in range(answers):
+            ms = tryit.answer(name, bundle, examples[i % len(examples)]).ms
+            with lock:
+                times.append(ms)
+
+    threads = [threading.Thread(target=visitor, args=(b,)) for b in bundles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row = {
+        "technique": name,
+        "visitors": visitors,
+        "answers": len(times),
+        "median_ms": round(statistics.median(times), 1),
+        "max_ms": round(max(times), 1),
+    }
+    row["verdict"] = "PASS" if row["median_ms"] < 300 else "FAIL"
+    return row
+
+
+if __name__ == "__main__":  # python -m benchmarks.tryit [--concurrent] [NAME ...]: just these rows
     import sys
 
     import engine
 
-    for r in tryit_costs(sys.argv[1:] or list(engine.TECHNIQUES)):
-        print(r)
+    if "--concurrent" in sys.argv:
+        print(concurrent_visitors())
+    else:
+        for r in tryit_costs(sys.argv[1:] or list(engine.TECHNIQUES)):
+            print(r)

@@ -4,6 +4,7 @@ python -m engine list
 python -m engine run xai --preset quick --set dataset=wine --set epochs=20 --out out/
 python -m engine run xai --executor ray      # the same run on Ray (RAY_ADDRESS, else a local Ray)
 python -m engine runs list | show ID | export ID DIR
+python -m engine runs backup PATH | restore PATH [--force]
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def _run(args) -> int:
                 raise ConfigError(f"`--set` takes key=value, but got {item!r}.")
             values[key.strip()] = parse_value(module.Config, key.strip(), text)
         validate(module.Config, values)  # every setting checked before the heavy imports (torch takes seconds)
+        inputs = _inputs(args.technique, values)
         if args.executor == "ray":
-            outcome, error = _run_on_ray(args.technique, values)
+            outcome, error = _run_on_ray(args.technique, values, inputs)
             if outcome is None:
                 print(error, file=sys.stderr)
                 return 2
@@ -51,7 +53,7 @@ def _run(args) -> int:
             torch.set_num_threads(args.threads)
             from engine.core.pipeline import execute
 
-            outcome = execute(args.technique, values)
+            outcome = execute(args.technique, values, inputs=inputs)
     except (ConfigError, DataError, RunError) as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -61,7 +63,18 @@ def _run(args) -> int:
     return 0
 
 
-def _run_on_ray(technique: str, values: dict):
+def _inputs(technique: str, values: dict) -> dict | None:
+    """What the run starts from besides its settings (a stored run it names, read from the run store), or None."""
+    from engine.core.service import run_inputs, source_run_id
+
+    if not source_run_id(technique, values):
+        return None
+    from engine.core.store import RunStore
+
+    return run_inputs(RunStore(), technique, values)
+
+
+def _run_on_ray(technique: str, values: dict, inputs: dict | None = None):
     """One run through the Ray executor (``RAY_ADDRESS``, else a local Ray): (Outcome, "") or (None, message)."""
     import time
 
@@ -69,12 +82,16 @@ def _run_on_ray(technique: str, values: dict):
 
     executor = RayExecutor(slots=1)
     try:
-        job = executor.submit(technique, values)
+        job = executor.submit(technique, values, inputs=inputs)
         while job.active:
             time.sleep(0.05)
     finally:
         executor.close()
-    return (job.outcome, "") if job.status == "done" else (None, job.error or f"The run ended: {job.status}.")
+    if job.outcome is not None:  # done, or stopped at the time limit with its partial results (and a note)
+        if job.error:
+            print(job.error, file=sys.stderr)
+        return job.outcome, ""
+    return None, job.error or f"The run ended: {job.status}."
 
 
 def write_outcome(outcome, out: Path) -> None:
@@ -90,10 +107,29 @@ def write_outcome(outcome, out: Path) -> None:
 
 
 def _runs(args) -> int:
-    """runs list | show ID | export ID DIR, against the run store (FRONTIER_DATABASE_URL, else FRONTIER_DATA_DIR)."""
-    from engine.core.store import RunStore
+    """runs list | show ID | export ID DIR | backup PATH | restore PATH, against the run store
+    (FRONTIER_DATABASE_URL, else FRONTIER_DATA_DIR)."""
+    import os
 
+    from engine.core.store import POSTGRESQL_BACKUP, RunStore, StoreError
+
+    url = os.environ.get("FRONTIER_DATABASE_URL", "")
+    if args.runs_command in ("backup", "restore") and url and not url.startswith("sqlite"):
+        print(POSTGRESQL_BACKUP, file=sys.stderr)  # PostgreSQL's own tools do it right; nothing is connected to
+        return 2
     store = RunStore()
+    if args.runs_command in ("backup", "restore"):
+        try:
+            if args.runs_command == "backup":
+                runs = store.backup(args.path)
+                print(f"Backed up {runs} runs to {args.path} (a consistent copy, taken while the app may run).")
+            else:
+                runs = store.restore(args.path, force=args.force)
+                print(f"Restored {runs} runs from {args.path}; start the app to serve them.")
+        except StoreError as e:
+            print(str(e), file=sys.stderr)
+            return 2
+        return 0
     if args.runs_command == "list":
         for r in store.list_runs(owner=None):
             print(json.dumps({k: r[k] for k in ("id", "technique", "status", "created", "seconds", "metrics")}))
@@ -136,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     export = runs.add_parser("export", help="write a run's config, metrics, history and weights to DIR")
     export.add_argument("id")
     export.add_argument("dir")
+    backup = runs.add_parser("backup", help="copy the run store to PATH (SQLite; PostgreSQL: how to use pg_dump)")
+    backup.add_argument("path")
+    restore = runs.add_parser("restore", help="replace the run store's runs with the backup at PATH (SQLite)")
+    restore.add_argument("path")
+    restore.add_argument("--force", action="store_true", help="even when the store already holds runs")
     args = parser.parse_args(argv)
     if args.command == "runs":
         return _runs(args)

@@ -8,26 +8,27 @@ import streamlit as st
 import engine
 from engine.core import charts
 from engine.core.explain import tabular_importances
-from engine.core.store import single_user
+from engine.core.service import service
 from ui.results import figure
 from ui.router import use_app_router
-from ui.runs import owner, run_row, store
+from ui.runs import owner, run_row
 
 use_app_router()
 st.title("Your runs")
-db = store()
-if db is None:
+app = service()
+status = app.status()
+if not status.recording:
     st.error("Runs are not being recorded on this server.")
     st.stop()
-scope = "every run on this server (single-user mode)" if single_user() else "the runs made in this browser"
+scope = "every run on this server (single-user mode)" if status.single_user else "the runs made in this browser"
 st.caption(f"Showing {scope}. Other people's runs are only reachable through a result link they share.")
-runs = db.list_runs(None if single_user() else owner())
+runs = app.runs(owner())
 if not runs:
     st.info("No runs yet. Open a technique, press **Train**, and your runs appear here.")
     st.stop()
 
 
-headlines = db.headlines([r["id"] for r in runs])
+headlines = app.headlines([r["id"] for r in runs])
 table = pd.DataFrame(
     [
         {  # status early: a stopped or failed run must be visible without scrolling sideways
@@ -59,7 +60,7 @@ if len(rows) == 1:
             query_params={"run": run["id"]},
         )
     if c2.button("Delete this run", icon=":material/delete:", key="runs.delete"):
-        db.delete(run["id"], owner())
+        app.delete_run(run["id"], owner())
         st.session_state["runs._deleted"] = st.session_state.get("runs._deleted", 0) + 1
         st.rerun()
     if run["error"]:
@@ -71,7 +72,7 @@ if len({r["technique"] for r in rows}) > 1:
     st.stop()
 
 labels = {r["id"]: f"{i + 1}. {dt.datetime.fromtimestamp(r['created']):%H:%M:%S}" for i, r in enumerate(rows)}
-outcomes = {labels[r["id"]]: db.load_outcome(r["id"]) for r in rows}
+outcomes = {labels[r["id"]]: app.load_outcome(r["id"]) for r in rows}
 outcomes = {k: o for k, o in outcomes.items() if o is not None}
 if len(outcomes) < 2:
     st.warning("At least two of the selected runs must have finished results to compare.")

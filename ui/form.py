@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from engine.core.config import ConfigError, choices, form_fields, from_params, to_params, validate
+from engine.core.config import ConfigError, choices, form_fields, from_params, shortest, to_params, validate
+from engine.core.export import message_markdown
 
-LOG_GRID = sorted({m * 10.0**e for e in range(-6, 2) for m in (1, 2, 3, 5)})
+LOG_GRID = sorted({shortest(m * 10.0**e) for e in range(-6, 2) for m in (1, 2, 3, 5)})  # 0.3, never 3 * 0.1
 
 
 def label_of(name: str, field) -> str:
@@ -29,13 +31,25 @@ def _bounds(field) -> tuple[Any, Any]:
     return lo, hi
 
 
-def widget(key: str, name: str, field, on_change: Callable | None = None) -> Any:
-    """Draw the widget that fits the field's type and bounds; its value lives in session_state[key]."""
+def widget(key: str, name: str, field, on_change: Callable | None = None, missing: dict[Any, str] | None = None) -> Any:
+    """Draw the widget that fits the field's type and bounds; its value lives in session_state[key]. ``missing``:
+    choices this machine cannot run (``Config.unavailable_here``), left out with the reason in the help."""
     label, help_ = label_of(name, field), field.description
     extra = field.json_schema_extra or {}
-    common = dict(key=key, help=help_, persist_state="session", on_change=on_change)
     ann = field.annotation
     opts = choices(ann)
+    if opts is not None and missing:
+        opts = tuple(o for o in opts if o not in missing)
+        help_ += " Not offered here: " + "; ".join(f"{pretty(o)} ({why})" for o, why in missing.items()) + "."
+        chosen = st.session_state.get(key)
+        if chosen in missing:  # e.g. a link made on a machine with a GPU
+            st.session_state[key] = field.default if field.default in opts else opts[0]
+            st.warning(
+                f"{label}: {pretty(chosen)} cannot run here ({missing[chosen]}), so "
+                f"{pretty(st.session_state[key])} is used.",
+                icon=":material/block:",
+            )
+    common = dict(key=key, help=help_, persist_state="session", on_change=on_change)
     if opts is not None:  # a field may name its options for people: json_schema_extra={"labels": {value: text}}
         labels = extra.get("labels", {})
         return st.selectbox(label, opts, format_func=lambda o: labels.get(o) or pretty(o), **common)
@@ -48,8 +62,8 @@ def widget(key: str, name: str, field, on_change: Callable | None = None) -> Any
         return st.number_input(label, min_value=lo, max_value=hi, step=1, **common)
     if ann is float:
         if extra.get("log") and lo and hi:
-            current = st.session_state[key]
-            grid = sorted({v for v in LOG_GRID if lo <= v <= hi} | {lo, hi, current})
+            current = st.session_state[key] = shortest(float(st.session_state[key]))
+            grid = sorted({v for v in LOG_GRID if lo <= v <= hi} | {shortest(lo), shortest(hi), current})
             return st.select_slider(label, grid, format_func=lambda v: f"{v:g}", **common)
         step = _step(lo or 0, hi or 1)
         digits = _decimals(step, lo, hi, field.default)
@@ -109,12 +123,13 @@ def _apply(name: str, values: dict) -> None:
 def config_form(
     name: str,
     module,
-    extra_inputs: Callable[[], dict] | None = None,
+    extra_inputs: Callable[[], dict | None] | None = None,
     columns: int = 3,
     initial: dict | None = None,
     initial_id: str | None = None,
 ):
-    """Draw the settings and return a valid Config, or None after showing what is wrong.
+    """Draw the settings and return a valid Config, or None after showing what is wrong. ``extra_inputs()`` returns
+    the settings the page draws itself, or None when they are not ready and it has said so in its own words.
 
     First visit: settings come from ``initial`` (a stored run's config, re-applied whenever ``initial_id``, the
     run's id, changes) or else the URL (invalid values are ignored with a visible warning), on top of the
@@ -149,32 +164,59 @@ def config_form(
             format_func=lambda p: preset_label(module, p),
             help="Start from a ready-made setup, then adjust anything below.",
         )
-        cols = st.columns(columns)
-        values = {}
-
-        def edited():  # the settings no longer match a preset
-            st.session_state[f"{name}._preset"] = "custom"
-
-        shown = 0
-        for field_name, field in fields.items():
-            key = f"{name}.{field_name}"
-            if not _applies(name, cls, field_name):  # e.g. DQN settings while a table-based agent is chosen
-                values[field_name] = st.session_state[key]
-                continue
-            with cols[shown % columns]:
-                values[field_name] = widget(key, field_name, field, on_change=edited)
-            shown += 1
+        values = _fields_ui(name, cls, fields, columns)
+        note = st.session_state.pop(f"{name}._note", None)
+        if note:
+            st.info(note, icon=":material/swap_horiz:")
         extra = extra_inputs() if extra_inputs else {}
+    if extra is None:  # the page's own inputs are not ready and have said what is needed (never a red error)
+        return None
     try:
         config = validate(cls, {**values, **extra})
     except ConfigError as e:
+        problem = message_markdown(e)  # may quote what was typed in a text setting: never Markdown
         if values.get("dataset") == "upload" and not extra.get("upload"):  # waiting for this person's own file
-            st.info(f"{e} Uploads stay private to the browser that made them.", icon=":material/upload_file:")
+            st.info(f"{problem} Uploads stay private to the browser that made them.", icon=":material/upload_file:")
         else:
-            st.error(f"These settings cannot run yet: {e}", icon=":material/error:")
+            st.error(f"These settings cannot run yet: {problem}", icon=":material/error:")
         return None
     _sync_url(config, validate(cls, presets["quick"]))
     return config
+
+
+def _fields_ui(name: str, cls, fields: dict, columns: int) -> dict[str, Any]:
+    """The settings that change the lesson (``Config.PRIMARY``) first, the rest under "More settings" (closed);
+    a setting that does not apply to the current choices keeps its value unseen. Returns every field's value."""
+
+    def edited(changed: str):  # the settings no longer match a preset; others may have to follow this one
+        st.session_state[f"{name}._preset"] = "custom"
+        current = {f: st.session_state.get(_key(name, f)) for f in fields}
+        changes, note = cls.follow(changed, current)
+        _apply(name, changes)
+        if note:
+            st.session_state[f"{name}._note"] = note  # shown once, under the settings
+
+    values: dict[str, Any] = {}
+    missing = cls.unavailable_here()
+    primary = [f for f in fields if f in cls.PRIMARY]
+    groups = [(primary, st.container()), ([f for f in fields if f not in primary], None)]
+    for group, place in groups:
+        shown = [f for f in group if _applies(name, cls, f)]  # e.g. DQN settings while a table agent is chosen
+        values.update({f: st.session_state[f"{name}.{f}"] for f in group if f not in shown})
+        if not shown:
+            continue
+        with place if place is not None else st.expander(f"More settings ({len(shown)})", icon=":material/tune:"):
+            cols = st.columns(columns)
+            for i, field_name in enumerate(shown):
+                with cols[i % columns]:
+                    values[field_name] = widget(
+                        f"{name}.{field_name}",
+                        field_name,
+                        fields[field_name],
+                        functools.partial(edited, field_name),
+                        missing.get(field_name),
+                    )
+    return values
 
 
 def _initial_config(cls, base: dict, initial: dict | None):
@@ -196,7 +238,7 @@ def _initial_config(cls, base: dict, initial: dict | None):
 def preset_label(module, preset: str) -> str:
     """What the Preset box shows for ``preset``: the technique's ``PRESET_LABELS``, else the name in words."""
     default = {"quick": "Quick look", "better": "Better result"}.get(preset, pretty(preset).capitalize())
-    return getattr(module, "PRESET_LABELS", {}).get(preset) or default
+    return module.PRESET_LABELS.get(preset) or default
 
 
 def preset_values(cls, presets: dict, choice: str, current: dict) -> dict:

@@ -6,7 +6,7 @@ import streamlit as st
 
 import engine
 from engine.core.service import service
-from ui.runs import remember_owner
+from ui.runs import owner, remember_owner
 
 
 def pages() -> list:
@@ -19,7 +19,9 @@ def pages() -> list:
     ]
 
 
-def sidebar() -> None:
+def sidebar(page) -> None:
+    if page.url_path == "runs":  # the Runs page lists this browser's runs: it keeps its owner token from now on
+        owner(claim=True)
     with st.sidebar:
         # While the workers start, the status redraws itself every 2 s (not only when something else reruns).
         polling = st.session_state["_status_polling"] = not service().executor.device

@@ -24,8 +24,7 @@ def _keys(name: str) -> tuple[str, str]:
 def job_panel(name: str, module, config):
     """Draw the panel for technique ``name``; returns this session's latest Outcome (or None)."""
     job_key, outcome_key = _keys(name)
-    ex = service().executor
-    job = ex.get(st.session_state.get(job_key, ""))
+    job = service().job(st.session_state.get(job_key, ""))
     if job is not None and not job.active:  # finished since the last rerun: collect it
         del st.session_state[job_key]
         if job.outcome is not None:
@@ -44,32 +43,36 @@ def job_panel(name: str, module, config):
             "**Train** to run it again.",
             icon=":material/restart_alt:",
         )
+    too_long = service().too_long(name, config) if config is not None and not running else None
+    refused = bool(too_long) and not service().status().single_user  # a personal server may run it to the limit
     left, right = st.columns([1, 3], vertical_alignment="center")
     with left:
         train = st.button(
             "Train",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=config is None or running,
+            disabled=config is None or running or refused,
             key=f"{name}._train",
             width="stretch",
         )
     with right:
         if config is not None:
             st.caption(_estimate_text(name, config))
+    if too_long:  # said before Train: a run past the time limit per run would only be ended there
+        (st.warning if refused else st.info)(too_long, icon=":material/timer_off:")
     if train and config is not None and not running:
         try:
-            job = service().submit(name, config.model_dump(), owner=owner())
+            submitted = service().submit(name, config.model_dump(), owner=owner(claim=True))
         except Busy as e:
             st.warning(str(e), icon=":material/hourglass_disabled:")
             return st.session_state.get(outcome_key)
-        st.session_state[job_key] = job.id
+        st.session_state[job_key] = submitted.id  # followed by id from now on (Service.job)
         st.session_state.pop(f"{name}._lost", None)
         if "run" in st.query_params:  # the page now shows the new run, not a shared one
             del st.query_params["run"]
         st.session_state.pop(outcome_key, None)
         st.rerun()  # redraw the whole page for the running job (Train disabled, old results gone)
-    if running and job.status == "queued":
+    if job is not None and job.status == "queued":
         _wait(name, module)
     elif running:
         _watch(name, module)
@@ -87,10 +90,10 @@ def reattach(name: str) -> None:
         return
     st.session_state[done] = True
     app = service()
-    latest = app.store.list_runs(owner(), technique=name, limit=1) if app.store is not None else []
-    if not latest:
+    run = app.latest_run(owner(), name)
+    if run is None:
         return
-    run, job = latest[0], app.executor.get(latest[0]["id"])
+    job = app.job(run["id"])
     if job is not None and job.active:
         st.session_state[_keys(name)[0]] = job.id
     elif run["status"] == "interrupted" and time.time() - run["created"] < 2 * 3600:
@@ -115,7 +118,13 @@ def _estimate_text(name: str, config) -> str:
             "free slot)."
         )
     how = measured if est.measured else "a first guess; it gets better as runs finish on this server"
-    training, waiting = app.executor.busy()
+    now = app.status()
+    training, waiting = now.training, now.waiting
+    if now.starting:  # a fresh server: the first run also waits for the workers to import torch
+        return (
+            f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after the training workers "
+            "start (once after the server starts, about 10-30 s)."
+        )
     if est.wait_s is None and (training or waiting):  # busy, but no run has ended yet to time the wait by
         return (
             f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after a wait for a free slot: "
@@ -139,21 +148,21 @@ def _wait(name: str, module) -> None:
 def _follow(name: str, queued: bool) -> None:
     """The panel of this session's active job: its queue place, or its progress, and Stop."""
     job_key, _ = _keys(name)
-    ex = service().executor
-    job = ex.get(st.session_state.get(job_key, ""))
+    app = service()
+    job = app.job(st.session_state.get(job_key, ""))
     if job is None or not job.active or (job.status == "queued") != queued:
         st.rerun(scope="app")  # results, an error, or the run left the queue: redraw the page for it
         return
     with st.container(border=True):
-        if job.status == "queued" and not ex.device:
+        if job.status == "queued" and app.status().starting:
             st.info(
                 "Starting the training workers (this happens once after the server starts, about 10-30 s). "
                 "Your run starts as soon as they are ready.",
                 icon=":material/hourglass_top:",
             )
         elif job.status == "queued":
-            pos = ex.position(job.id)
-            wait = service().expected_wait_s(ahead=max(pos - 1, 0))
+            pos = job.position
+            wait = app.expected_wait_s(ahead=max(pos - 1, 0))
             about = f" (about {wait_text(wait)}, from recent run times)" if wait else ""
             st.info(
                 f"Waiting for a free slot: you are number {pos} in the queue{about}. Training starts automatically.",
@@ -162,7 +171,7 @@ def _follow(name: str, queued: bool) -> None:
         else:
             _progress_bar(job)
         if st.button("Stop", icon=":material/stop:", key=f"{name}._stop", disabled=bool(job.stop_requested)):
-            ex.cancel(job.id)
+            app.cancel(job.id)
 
 
 def _progress_bar(job) -> None:
@@ -186,11 +195,11 @@ def _progress_bar(job) -> None:
 @st.fragment(run_every=CHART_SECONDS)
 def _live_charts(name: str, module) -> None:
     """The live figures, redrawn every few seconds (the panel above polls the cheap progress more often)."""
-    job = service().executor.get(st.session_state.get(_keys(name)[0], ""))
+    job = service().job(st.session_state.get(_keys(name)[0], ""))
     if job is None or not job.active:
         return
     if job.rows:
-        history = pd.DataFrame(list(job.rows))  # a snapshot: the supervisor thread keeps appending
+        history = pd.DataFrame(list(job.rows))
         st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
     if job.live is not None and hasattr(module, "live_figure"):
         st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")

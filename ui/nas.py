@@ -33,11 +33,7 @@ def candidate_inspector(outcome, points: list[dict]) -> None:
         figure(views.candidate_diagram(row), "nas.candidate.diagram", download=False)
         left, right = st.columns([3, 2])
         with left:
-            curve = views.candidate_curve(row)
-            if curve is None:
-                st.info("This run was recorded before per-candidate training curves were kept.")
-            else:
-                figure(curve, "nas.candidate.curve", download=False)
+            figure(views.candidate_curve(row), "nas.candidate.curve", download=False)
         with right:
             st.dataframe(settings_table(row), hide_index=True, width="stretch")
         send_to_edge(outcome)

@@ -17,7 +17,7 @@ from ui.runs import link_own_run, shared_outcome
 def technique_page(
     name: str,
     intro: str | None = None,
-    extra_inputs: Callable[[], dict] | None = None,
+    extra_inputs: Callable[[], dict | None] | None = None,
     figure_extras: dict[str, Callable] | None = None,
 ) -> None:
     """A whole technique page. ``extra_inputs()`` adds settings the form cannot draw; ``figure_extras`` maps a
@@ -34,6 +34,9 @@ def technique_page(
     if problem:
         st.error(problem, icon=":material/link_off:")
     reattach(name)  # a reload or a reconnect after a restart: follow this person's run again, or say it was lost
+    if shared is not None and _reading(name, shared):
+        _result_first(name, module, shared, extra_inputs, figure_extras)
+        return
     config = config_form(
         name,
         module,
@@ -44,13 +47,43 @@ def technique_page(
     outcome = job_panel(name, module, config)
     if outcome is not None and outcome.run_id and "run" not in st.query_params:
         link_own_run(name, outcome)  # this session's latest run: a reload of the page shows it again
-    elif shared is not None:  # the address names a stored run: show that one (Train removes it from the address)
-        if shared is not outcome:
-            st.info(
-                "You are looking at a stored result (from a result link or your runs). Press **Train** to "
-                "run these settings yourself.",
-                icon=":material/share:",
-            )
+    elif shared is not None:  # this session's own run, named in the address
         outcome = shared
     if outcome is not None:
         result_tabs(name, outcome, figure_extras)
+
+
+def _reading(name: str, shared) -> bool:
+    """Whether the page is a result link being read: a stored run that is not this session's latest, with no run
+    of this session training on the page."""
+    return shared is not st.session_state.get(f"{name}._outcome") and f"{name}._job" not in st.session_state
+
+
+def _result_first(name: str, module, shared, extra_inputs, figure_extras) -> None:
+    """A result link opens on the result (a phone shows it first): the result, then one line of what differs from
+    the quick preset, then the whole form folded under "Change the settings and train again"."""
+    st.info(
+        "You are looking at a stored result (from a result link or your runs). To train it yourself, open "
+        "**Change the settings and train again** below it.",
+        icon=":material/share:",
+    )
+    result_tabs(name, shared, figure_extras)
+    st.caption(f"**Settings of this run:** {settings_line(module, shared.config)}")
+    with st.expander("Change the settings and train again", icon=":material/tune:"):
+        config = config_form(name, module, extra_inputs, initial=shared.config, initial_id=shared.run_id)
+        job_panel(name, module, config)
+
+
+def settings_line(module, config: dict) -> str:
+    """What a run's settings change from the quick preset, in the form's own words (safe Markdown)."""
+    from engine.core.config import form_fields, validate
+    from engine.core.drawing import config_of
+    from engine.core.export import markdown_text
+    from ui.form import label_of, preset_label, pretty
+
+    fields = form_fields(module.Config)
+    quick = validate(module.Config, module.PRESETS["quick"]).model_dump()
+    ran = config_of(module.__name__.rsplit(".", 1)[-1], config).model_dump()
+    changed = [f"{label_of(n, f)}: {pretty(ran[n])}" for n, f in fields.items() if ran[n] != quick[n]]
+    rest = f"the rest as in {preset_label(module, 'quick')}"
+    return markdown_text(" · ".join(changed)) + f" ({rest})" if changed else f"as in {preset_label(module, 'quick')}"

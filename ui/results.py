@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -11,6 +12,7 @@ import engine
 from engine.core import charts, export
 from engine.core.contract import metric_spec
 from engine.core.explain import additivity_note, explanations, global_importance
+from engine.core.service import service
 from ui.runs import share_box
 
 
@@ -21,33 +23,42 @@ def _slug(text: str) -> str:
 def figure(fig, key: str, download: bool = True, select: bool = False) -> list[dict]:
     """One chart with its caption and an HTML download; with ``select``, clicking a point reruns the page and
     the clicked points come back (Streamlit's selection points: curve_number, point_index, x, y, customdata)."""
-    event = st.plotly_chart(fig, key=key, **({"on_select": "rerun", "selection_mode": "points"} if select else {}))
+    points: list[dict] = []
+    if select:
+        event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
+        points = list((event.get("selection") or {}).get("points") or [])  # a dict-like state
+    else:
+        st.plotly_chart(fig, key=key)
     caption = charts.caption_of(fig)
     if caption:
         st.caption(caption)
     if download:
         st.download_button(
             "Download chart (HTML)",
-            data=lambda f=fig: export.figure_html(f),
+            data=partial(export.figure_html, fig),
             file_name=f"{key}.html",
             mime="text/html",
             key=f"{key}.dl",
             type="tertiary",
             icon=":material/download:",
         )
-    return list((event.get("selection") or {}).get("points") or []) if select else []  # a dict-like state
+    return points
 
 
 def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     """``figure_extras``: {figure title: draw(outcome, clicked points)}, drawn under that figure on the Results
     tab, whose points become clickable (e.g. NAS: click a candidate to inspect it)."""
     if outcome.status == "stopped":
-        st.warning("You stopped this run early: these results come from the partly trained model.")
+        who = "You stopped this run early" if _own(name, outcome) else "This run was stopped before it finished"
+        st.warning(f"{who}: these results come from the partly trained model.")
     head, share = st.columns([4, 1], vertical_alignment="bottom")
     head.subheader("What just happened")
     with share:
         share_box(outcome)
-    st.markdown(outcome.text)
+    drawn = outcome.drawn()  # charts and words drawn from the run's stored data (cached per run id)
+    st.markdown(drawn.text)
+    for problem in drawn.problems:
+        st.caption(problem)
     specs = engine.load(name).METRICS
     headline = [k for k in outcome.headline if k in outcome.metrics]
     for col, key in zip(st.columns(max(len(headline), 1)), headline):
@@ -56,31 +67,51 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     from engine.core.tryit import available
 
     labels = ["Results", "Explain", *(["Try it"] if available(name) else []), "Details"]
-    # Tabs that rerun when switched, so the Try it tab's model (rebuilt from weights, with SHAP) is only built for
-    # a person who opens it: built for every result page, it cost the server a model and a SHAP run per visitor.
+    # Tabs that rerun when switched, so only the open tab is built and sent: a result link's first visit draws the
+    # Results charts alone (the browser has a third of the charts to draw before the page settles), and the Try it
+    # tab's model (rebuilt from weights, with SHAP) is only built for a person who opens it.
     results, explain, *try_it, details = st.tabs(labels, key=tabs_key(name), on_change="rerun")
     with results:
-        for title, fig in outcome.figures.items():
+        for title, fig in drawn.figures.items():
             extra = (figure_extras or {}).get(title)
             points = figure(fig, f"{name}.fig.{_slug(title)}", select=extra is not None)
             if extra is not None:
                 extra(outcome, points)
-    with explain:
-        exps = explanations(outcome.explanation)
-        if not exps and not outcome.explain_figures:
-            st.info("This run has no SHAP explanation.")
-        for title, exp in exps.items():
-            explanation_views(name, title, exp)
-        for title, fig in outcome.explain_figures.items():
-            figure(fig, f"{name}.xfig.{_slug(title)}")
+    if explain.open:
+        with explain:
+            explain_tab(name, outcome, drawn)
     for tab in try_it:
         with tab:
             from ui.tryit import try_it_tab  # it imports this module, so it is imported here
 
             if tab.open:
                 try_it_tab(name, outcome)
-    with details:
-        details_tab(name, outcome)
+    if details.open:
+        with details:
+            details_tab(name, outcome)
+
+
+def _own(name: str, outcome) -> bool:
+    """Whether this browser made the run (a visitor of someone else's result link did not stop it)."""
+    from ui.runs import owner
+
+    if st.session_state.get(f"{name}._outcome") is outcome:
+        return True
+    row = service().run(outcome.run_id) if outcome.run_id else None
+    if not row:
+        return False
+    return row.get("owner") == owner()
+
+
+def explain_tab(name: str, outcome, drawn) -> None:
+    """SHAP views of each explanation, then the technique's own explanation charts."""
+    exps = explanations(outcome.explanation)
+    if not exps and not drawn.explain_figures:
+        st.info("This run has no SHAP explanation.")
+    for title, exp in exps.items():
+        explanation_views(name, title, exp)
+    for title, fig in drawn.explain_figures.items():
+        figure(fig, f"{name}.xfig.{_slug(title)}")
 
 
 def tabs_key(name: str) -> str:

@@ -6,6 +6,7 @@ import secrets
 
 import streamlit as st
 
+from engine.core.export import message_markdown
 from engine.core.service import service
 from engine.core.store import RUN_ID
 
@@ -13,11 +14,14 @@ OWNER_COOKIE = "frontier_owner"
 OWNER_DAYS = 365
 
 
-def owner() -> str:
+def owner(claim: bool = False) -> str:
     """This browser's private owner token (its runs are listed only for it).
 
     It lives in a first-party cookie (SameSite=Strict), so a reload or a browser restart keeps the history;
     it is never put in the page address, and a new browser (or someone else) gets a new random token.
+    ``claim=True`` (pressing Train, opening the Runs page) means the token now owns or lists something, so the
+    browser must keep it: only then is the cookie set (:func:`remember_owner`). A visitor who only reads a result
+    link never gets one, and their page never waits for the cookie component's round trip.
     """
     token = st.session_state.get("_owner")
     if token is None:
@@ -25,14 +29,16 @@ def owner() -> str:
         cookie = cookie if isinstance(cookie, str) and RUN_ID.match(cookie) else ""  # absent, or not one of ours
         token = cookie or secrets.token_hex(16)
         st.session_state["_owner"], st.session_state["_owner_saved"] = token, token == cookie
+    if claim:
+        st.session_state["_owner_claimed"] = True
     return token
 
 
 def remember_owner() -> None:
-    """Give this browser its owner cookie, unless it arrived with one (drawn on every run of such a session:
-    the cookie setter must be on screen once the browser draws the page)."""
+    """Give this browser its owner cookie once its token owns something, unless it arrived with one (drawn on
+    every run of such a session: the cookie setter must be on screen once the browser draws the page)."""
     token = owner()
-    if st.session_state.get("_owner_saved"):
+    if st.session_state.get("_owner_saved") or not st.session_state.get("_owner_claimed"):
         return
     import datetime as dt
 
@@ -50,11 +56,6 @@ def remember_owner() -> None:
     )
 
 
-def store():
-    """The run store (None when this server records nothing)."""
-    return service().store
-
-
 def shared_outcome(name: str):
     """The finished run named by ``?run=ID`` in the URL, loaded once per session without retraining.
 
@@ -69,20 +70,21 @@ def shared_outcome(name: str):
         return own, None
     cache = st.session_state.setdefault("_shared_runs", {})
     if run_id not in cache:
-        db = store()
+        app = service()
         if not RUN_ID.match(run_id):
             cache[run_id] = (None, "This result link is malformed: a run id is 32 letters and digits (0-9, a-f).")
-        elif db is None or (row := db.get(run_id)) is None:
+        elif (row := app.run(run_id)) is None:
             cache[run_id] = (None, "No stored run has this id. The link may be mistyped, or the run was deleted.")
         elif row["technique"] != name:
             cache[run_id] = (None, f"This link is for a run of another technique ({row['technique']}).")
         elif row["status"] not in ("done", "stopped"):
             cache[run_id] = (
                 None,
-                f"This run has no results to show (it {row['status']}: {row['error'] or 'no details'}).",
+                f"This run has no results to show (it {row['status']}: "
+                f"{message_markdown(row['error'] or 'no details')}).",
             )
         else:
-            cache[run_id] = (db.load_outcome(run_id), None)
+            cache[run_id] = (app.load_outcome(run_id), None)
     return cache[run_id]
 
 
@@ -90,7 +92,7 @@ def link_own_run(name: str, outcome) -> None:
     """Put a run this session just finished into the page address (``?run=ID``, beside its settings), so a
     reload, a bookmark or a restarted browser opens it again; the form keeps its values."""
     st.session_state[f"{name}._from_run"] = outcome.run_id
-    if store() is not None:
+    if service().recording:
         st.query_params["run"] = outcome.run_id
 
 

@@ -6,25 +6,38 @@ Each draws its widgets (keys start with ``<name>.try.``) and returns the dict th
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import streamlit as st
+
+from engine.core.export import markdown_text
 
 VISIBLE_FEATURES = 5  # sliders shown before "all features"
 
 
 def _slider_range(values: np.ndarray) -> tuple[float, float, float]:
+    """(lowest, highest, step) for a feature's slider: its training range padded by a tenth, on a grid of about
+    200 steps. The bounds are exact decimals on that grid (0.612, never 0.6120000000000001): the browser sends
+    the value it shows, and Streamlit resets a value that falls outside the bounds to the slider's default."""
     lo, hi = float(values.min()), float(values.max())
     pad = 0.1 * (hi - lo) or 1.0
     lo, hi = lo - pad, hi + pad
     step = float(f"{(hi - lo) / 200:.2g}")
-    return round(lo / step) * step, round(hi / step) * step, step
+    return _on_grid(lo, step), _on_grid(hi, step), step
+
+
+def _on_grid(value: float, step: float) -> float:
+    """The multiple of ``step`` nearest ``value``, written with no more decimals than ``step`` has."""
+    places = max(0, -int(Decimal(repr(step)).as_tuple().exponent))
+    return round(round(value / step) * step, places)
 
 
 def _feature_slider(name: str, bundle, start: int, j: int, value: float) -> float:
     lo, hi, step = _slider_range(bundle.X_train_raw[:, j])
-    value = float(min(max(round(value / step) * step, lo), hi))
+    value = float(min(max(_on_grid(float(value), step), lo), hi))
     return st.slider(
-        str(bundle.feature_names[j]),
+        markdown_text(bundle.feature_names[j]),  # an uploaded column's name: a label is Markdown
         lo,
         hi,
         value,
@@ -55,9 +68,9 @@ def xai(name: str, bundle) -> dict:
             values[j] = _feature_slider(name, bundle, start, j, row[j])
     if len(order) > VISIBLE_FEATURES:
         with st.expander(f"All {len(order)} features"):
-            cols = st.columns(3)
+            rest = st.columns(3)
             for k, j in enumerate(order[VISIBLE_FEATURES:]):
-                with cols[k % 3]:
+                with rest[k % 3]:
                     values[j] = _feature_slider(name, bundle, start, j, row[j])
     return {"row": values}
 
@@ -222,7 +235,12 @@ def standardised_row(name: str, bundle) -> dict:
     for j, feature in enumerate(bundle.feature_names):
         with cols[j % 3]:
             row[j] = st.slider(
-                str(feature), -5.0, 5.0, float(np.clip(round(row[j], 2), -5, 5)), 0.05, key=f"{name}.try.{start}.{j}"
+                markdown_text(feature),
+                -5.0,
+                5.0,
+                float(np.clip(round(row[j], 2), -5, 5)),
+                0.05,
+                key=f"{name}.try.{start}.{j}",
             )
     return {"row": row}
 

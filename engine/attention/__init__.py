@@ -15,19 +15,25 @@ It trains side by side (``training.py``) with a no-attention baseline (``Average
 embeddings averaged, then an MLP), which sees which tokens occur but not their order, and, when asked, the same
 transformer without positional encoding, which cannot see order either. The tasks (``tasks.py``) are generated
 (which marked token comes first, balanced brackets, sentiment with negation) or come with
-scikit-learn (8x8 digits read as 8 row-tokens); every task has one label per sequence. ``views.py`` draws the
-attention maps, the positional encodings and token-level SHAP.
+scikit-learn (8x8 digits read as 8 row-tokens); every task has one label per sequence. ``analysis.py`` computes
+token-level SHAP (and the reference sinusoidal table when a run used no positional encoding) where the model is,
+``views.py`` draws the attention maps, the positional encodings and token-level SHAP from the stored run, and
+``summary.py`` writes the "What just happened" text.
 """
 
-from engine.attention.config import METRICS, PRESETS, Config, estimate_seconds
-from engine.attention.views import describe, explain, explain_figures, figures, live_figure
+from engine.attention.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
+from engine.attention.summary import describe
+from engine.attention.views import explain_figures, figures, live_figure
 from engine.core.contract import lazy
 
+explain = lazy("engine.attention.analysis", "explain")
+measure = lazy("engine.attention.analysis", "measure")
 run = lazy("engine.attention.training", "run")
 
 __all__ = [
     "METRICS",
     "PRESETS",
+    "PRESET_LABELS",
     "Config",
     "describe",
     "estimate_seconds",
@@ -35,5 +41,6 @@ __all__ = [
     "explain_figures",
     "figures",
     "live_figure",
+    "measure",
     "run",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -19,12 +19,20 @@ TASK_LABELS = {
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'task',
+        'seq_len',
+        'positional_encoding',
+        'n_heads',
+        'n_layers',
+        'epochs',
+    )  # the settings that change the lesson: shown first
     task: Literal["first_marked", "brackets", "sentiment", "digits"] = Field(
         "first_marked",
         description="What the transformer learns. 'first marked': which of two marked tokens "
         "comes first; 'brackets': are the brackets balanced; 'sentiment': short reviews where 'not' flips the "
         "meaning; 'digits': handwritten digits read row by row.",
-        json_schema_extra={"labels": TASK_LABELS},
+        json_schema_extra={"labels": dict(TASK_LABELS)},
     )
     seq_len: int = Field(
         12,
@@ -133,6 +141,7 @@ PRESETS = {
         "compare_without_pe": True,
     },
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "test_accuracy": Metric(

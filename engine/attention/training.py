@@ -94,7 +94,7 @@ def train(config: Config, task: SequenceTask, split, progress: ProgressFn, dev) 
         params=[{"params": list(m.parameters())} for m in models.values()],
         clip_grad_norm=1.0,
         snapshot=lambda m, epoch: (
-            live_attention(m.models["transformer"], x_live, tokens)
+            live_attention(transformer_of(m), x_live, tokens)
             if epoch % live_every == 0 or epoch == config.epochs
             else None
         ),
@@ -127,6 +127,14 @@ def score_on_test(side: SideBySide, X_test, y_test: np.ndarray) -> tuple[dict, d
     return metrics, preds
 
 
+def transformer_of(side: SideBySide) -> TransformerClassifier:
+    """The main transformer among the side-by-side models (:func:`build_models` puts it under "transformer")."""
+    model = side.models["transformer"]
+    if not isinstance(model, TransformerClassifier):
+        raise TypeError(f"the 'transformer' model is a {type(model).__name__}, not a TransformerClassifier")
+    return model
+
+
 def run(config: Config, progress: ProgressFn) -> Result:
     """Train the transformer beside its two comparisons, then look inside it on a few test sequences."""
     task, *split = make_task(config.task, config.seq_len, config.train_examples, config.seed)
@@ -137,7 +145,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
     X_test = torch.as_tensor(task.X[test_idx], dtype=torch.float32 if task.row_width else torch.long)
     y_test = task.y[test_idx]
     metrics, preds = score_on_test(side, X_test, y_test)
-    transformer = side.models["transformer"]
+    transformer = transformer_of(side)
     metrics.update(
         epochs_run=len(tracker.rows),
         parameters=count_parameters(transformer),

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.attention.analysis import _predicted_logit, token_shapley
 from engine.attention.config import TASK_LABELS, Config
 from engine.attention.tasks import make_task
 from engine.attention.training import build_models
-from engine.attention.views import _predicted_logit, token_shapley
 from engine.core.explain import make_explanation
 from engine.core.tryit import Answer, TryItUnavailable, bars, figure, restore, softmax, token_bars
 

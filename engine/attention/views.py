@@ -1,13 +1,18 @@
-"""Attention views: accuracy side by side, attention maps, positional encodings, token SHAP, the summary text."""
+"""Attention pictures: accuracy side by side, attention maps, positional encodings, token SHAP.
+
+Pure functions of a stored run (no torch, no models); SHAP and the reference encoding are computed in
+``analysis``, the words are in ``summary``.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from engine.core import charts
 from engine.core.contract import Result
 
-EXPLAIN_ROWS = 32  # test sequences SHAP explains (the drawn examples first)
 LOSSES = ("transformer_loss", "baseline_loss", "no_pe_loss")
 ACCURACIES = ("val_accuracy", "baseline_val_accuracy", "no_pe_val_accuracy")
 
@@ -120,7 +125,7 @@ def attention_maps_figure(result: Result):
         vertical_spacing=0.1,
         subplot_titles=[f"block {b + 1} · head {h + 1}" for b in range(L) for h in range(H)],
     )
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for e in range(n_ex):
         tokens = info["tokens"][e]
         n, text = len(tokens), _pair_labels(tokens)
@@ -183,10 +188,8 @@ def positional_encoding_figures(result: Result) -> dict:
     import plotly.graph_objects as go
 
     kind, pe, note = result.config.positional_encoding, result.arrays["positional_encoding"], ""
-    if kind == "none":
-        from engine.attention.models import sinusoidal_encoding
-
-        pe, kind = sinusoidal_encoding(pe.shape[0], pe.shape[1]).numpy(), "sinusoidal"
+    if kind == "none":  # the sinusoidal table of the same shape, computed by analysis.measure
+        pe, kind = result.arrays["sinusoidal_encoding"], "sinusoidal"
         note = " (this run used none: showing the sinusoidal one for reference)"
     positions = np.arange(pe.shape[0])
     matrix = go.Figure(
@@ -299,75 +302,6 @@ def figures(result: Result) -> dict:
 # --- explain -----------------------------------------------------------------------------------------------
 
 
-def token_shapley(score, present: np.ndarray, permutations: int, seed: int) -> tuple[np.ndarray, float]:
-    """Shapley values of one sequence's tokens: ``score(keep)`` maps keep-masks (n, T) (1 = token present,
-    0 = removed) to scores (n,); only the ``present`` (T,) tokens take part (padding never does).
-    Returns (values (T,), base value = score of the empty sequence).
-    """
-    from engine.core.explain import shapley_permutation
-
-    idx = np.flatnonzero(present)
-
-    def on_tokens(masks: np.ndarray) -> np.ndarray:  # (m, players) -> (m, T) keep-masks
-        keep = np.zeros((len(masks), len(present)), dtype=np.int64)
-        keep[:, idx] = masks > 0.5
-        return score(keep)
-
-    values = np.zeros(len(present))
-    values[idx], base, _ = shapley_permutation(on_tokens, len(idx), permutations=permutations, seed=seed)
-    return values, base
-
-
-def _predicted_logit(model, x, target: int, pixel_rows: bool):
-    """keep-masks (n, T) -> the logit of class ``target`` for x (1, T) with the removed tokens blanked."""
-    import torch
-
-    def score(keep: np.ndarray) -> np.ndarray:
-        keep = torch.as_tensor(keep)  # (n, T)
-        inputs = x * keep[..., None].float() if pixel_rows else x * keep  # removed -> blank row / padding id
-        with torch.no_grad():
-            return (
-                torch.cat([model(inputs[k : k + 1024])[:, target] for k in range(0, len(inputs), 1024)])
-                .numpy()
-                .astype(np.float64)
-            )
-
-    return score
-
-
-def explain(result: Result):
-    """SHAP per token by removal: how much each token moves the score of the class the model predicted.
-
-    A removed token is replaced by padding, which attention then ignores (a removed digit row is blanked), so
-    a token's SHAP value is its average effect on the predicted class's logit when it joins the sequence
-    (:func:`token_shapley`). Values are (rows, tokens) for the first EXPLAIN_ROWS test sequences, the drawn
-    examples first; the base value is the score of the empty sequence.
-    """
-    import shap
-    import torch
-
-    a, pixel_rows = result.arrays, bool(result.info["row_width"])
-    model = result.models["transformer"].eval()
-    rows = np.concatenate([a["examples"], np.setdiff1d(np.arange(len(a["y_test"])), a["examples"])])[:EXPLAIN_ROWS]
-    T = a["X_test"].shape[1]
-    permutations = int(np.clip(8000 // (len(rows) * (T + 1)), 2, 16)) // 2 * 2  # about 8,000 model calls
-    values, base, errors = np.zeros((len(rows), T)), np.zeros(len(rows)), []
-    for r, i in enumerate(rows):
-        x = torch.as_tensor(a["X_test"][i])[None]  # (1, T) token ids or (1, T, 8) pixel rows
-        score = _predicted_logit(model, x, int(a["pred_test"][i]), pixel_rows)
-        present = np.ones(T, bool) if pixel_rows else a["X_test"][i] != 0
-        values[r], base[r] = token_shapley(score, present, permutations, result.config.seed + r)
-        errors.append(abs(base[r] + values[r].sum() - score(present[None].astype(np.int64))[0]))
-    if pixel_rows:  # digit rows are fixed features: the generic SHAP views (bar, beeswarm...) apply
-        data, names = a["X_test"][rows].mean(-1), [f"row {t + 1} (ink)" for t in range(T)]
-    else:  # token positions mean different words in every sentence: drawn by explain_figures instead
-        data, names = a["X_test"][rows], None
-    out = shap.Explanation(values=values, base_values=base, data=np.asarray(data, dtype=float), feature_names=names)
-    out.additivity_error = float(max(errors))
-    out.method = f"Permutation SHAP over tokens ({permutations} permutations per sequence; exact sums)"
-    return out
-
-
 def _attention_vs_shap_traces(result: Result, explanation, e: int):
     """The bars for example ``e``: [CLS]'s attention to each token (last block, heads averaged) and its SHAP."""
     import plotly.graph_objects as go
@@ -414,7 +348,8 @@ def attention_vs_shap_figure(result: Result, explanation):
             "SHAP: how much each token pushed the predicted class",
         ],
     )
-    buttons, n_ex = [], len(a["examples"])
+    buttons: list[dict[str, Any]] = []
+    n_ex = len(a["examples"])
     for e in range(n_ex):
         attention, shap_bars = _attention_vs_shap_traces(result, explanation, e)
         fig.add_trace(attention, 1, 1)
@@ -497,78 +432,3 @@ def explain_figures(result: Result, explanation) -> dict:
     else:
         figs["Tokens that matter most"] = token_importance_figure(result, explanation)
     return figs
-
-
-# --- words -------------------------------------------------------------------------------------------------
-
-CHANCE_MARGIN = 0.05  # within 5 points of always giving the commonest answer counts as not learned
-CLEAR_GAP = 0.05  # a gap between two models of at least 5 points is named; smaller ones are called close
-
-
-def _setup_sentence(result: Result) -> str:
-    c, m = result.config, result.metrics
-    heads, epochs = c.n_heads, int(m["epochs_run"])
-    return (
-        f"A {c.n_layers}-block transformer with {heads} attention head{'s' if heads > 1 else ''} per block "
-        f"({m['parameters']:,.0f} weights, {c.positional_encoding} positional encoding) trained for {epochs} "
-        f"epoch{'s' if epochs != 1 else ''} on *{result.info['task_title']}*."
-    )
-
-
-def _failure_advice(result: Result) -> str:
-    """What to change when the transformer did not learn: built from the settings and the loss curve."""
-    c, h = result.config, result.history
-    if c.learning_rate >= 0.03:
-        return f" Its learning rate ({c.learning_rate:g}) is high: try 0.003."
-    losses = h.get("transformer_loss")
-    if losses is not None and len(losses) > 1 and losses.iloc[-1] > 0.9 * losses.iloc[0]:
-        return " Its training loss barely fell: try more epochs, more training examples or a learning rate of 0.003."
-    return " Try more epochs or more training examples."
-
-
-def _pe_sentence(m: dict, order_matters: bool) -> str:
-    """The comparison with the same transformer without positional encoding, from the measured gap."""
-    acc, no_pe = m["test_accuracy"], m["test_accuracy_no_positional_encoding"]
-    text = f" The same transformer without positional encoding got {no_pe:.1%}"
-    if acc >= no_pe + CLEAR_GAP:
-        return text + (
-            f", {acc - no_pe:.1%} less: without position information attention sees only a bag of "
-            "tokens" + (", and on this task the order decides the answer." if order_matters else ".")
-        )
-    if no_pe >= acc + CLEAR_GAP:
-        return text + (
-            f", {no_pe - acc:.1%} more than with it: here the positional encoding did not help, which "
-            "on an order task means the model with it has not learned yet (try more epochs or another "
-            "seed)."
-        )
-    return text + ": within a few points, so in this run position information made little difference."
-
-
-def describe(result: Result) -> str:
-    m, c = result.metrics, result.config
-    acc, base, chance = m["test_accuracy"], m["baseline_test_accuracy"], m["chance_accuracy"]
-    text = _setup_sentence(result) + (
-        f" It got **{acc:.1%}** of the {m['n_test']:.0f} held-out examples right; the model without attention, "
-        f"which cannot see order, got {base:.1%} (always giving the commonest answer gets {chance:.1%})."
-    )
-    learned = acc > chance + CHANCE_MARGIN and acc > base + CLEAR_GAP
-    if acc <= chance + CHANCE_MARGIN:
-        text += (
-            " **The transformer did no better than always giving the commonest answer: it has not learned the task.**"
-        )
-    elif acc <= base + CLEAR_GAP:
-        text += (
-            " **The transformer did not clearly beat the model without attention**, "
-            "so this run shows no gain from attention."
-        )
-    if "test_accuracy_no_positional_encoding" in m and learned:
-        text += _pe_sentence(m, order_matters=c.task != "digits")
-    elif "test_accuracy_no_positional_encoding" in m:  # nothing learned: no lesson to draw from the gap
-        text += (
-            f" The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
-        )
-    if not learned:
-        text += _failure_advice(result)
-    if result.stopped:
-        text += " You stopped it early, so these numbers are from a partly trained model."
-    return text + " Open the attention maps to see which tokens each head looks at."

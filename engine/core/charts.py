@@ -5,13 +5,17 @@ A figure's plain-language caption ("what this shows") travels in ``fig.layout.me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from engine.core.explain import global_importance
+
+if TYPE_CHECKING:
+    import torch
 
 TEMPLATE = "plotly_white"
 DIVERGING = "RdBu_r"
@@ -576,14 +580,16 @@ def compare_curves(histories: dict[str, pd.DataFrame], column: str, x: str = "st
     return captioned(fig, "The same training number for each selected run, step by step.")
 
 
-def compare_importance(importances: dict[str, tuple[Sequence[str], np.ndarray]], max_features: int = 15) -> go.Figure:
+def compare_importance(
+    importances: Mapping[str, tuple[Sequence[str], np.ndarray]], max_features: int = 15
+) -> go.Figure:
     """Global SHAP importance (mean |value|) per feature, one bar group per run."""
     names = list(dict.fromkeys(n for feats, _ in importances.values() for n in feats))
     total = {n: 0.0 for n in names}
     for feats, values in importances.values():
         for n, v in zip(feats, values):
             total[n] += float(v)
-    keep = sorted(names, key=total.get)[-max_features:]
+    keep = sorted(names, key=lambda n: total[n])[-max_features:]
     fig = go.Figure()
     for label, (feats, values) in importances.items():
         lookup = dict(zip(feats, np.asarray(values, dtype=float)))
@@ -675,11 +681,12 @@ def _own_parameters(m) -> bool:
     return any(True for _ in m.parameters(recurse=False))
 
 
-def _blocks(module) -> list[tuple[str, object, bool]]:
+def _blocks(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module, bool]]:
     """(dotted name, module, whole subtree?) for the diagram's blocks: the deepest level with at most
     ``MAX_BLOCKS`` blocks. A layer with weights of its own (e.g. attention) is one block with everything inside
     it; the root's own weights (e.g. a positional table) become a block of their own."""
-    named, atoms = [], []
+    named: list[tuple[str, torch.nn.Module]] = []
+    atoms: list[str] = []
     for n, m in module.named_modules():
         if n and not any(n.startswith(a + ".") for a in atoms):
             named.append((n, m))
@@ -704,7 +711,8 @@ def layer_summary(module, example=None) -> tuple[list[dict], str]:
     ``sum(p.numel() for p in module.parameters())``; ``output`` is the block's output shape per example (the
     batch dimension left out), '' when not traced.
     """
-    blocks, seen, rows = _blocks(module), set(), []
+    blocks, seen = _blocks(module), set()
+    rows: list[dict[str, Any]] = []
     for name, m, whole in blocks:
         params = m.parameters() if whole else m.parameters(recurse=False)
         count = 0
@@ -737,7 +745,7 @@ def _trace(module, example, blocks, rows) -> str:
     call order in ``rows``. Returns '' or the reason the trace failed (the diagram then has no shapes)."""
     import torch
 
-    calls = []
+    calls: list[int] = []
 
     def hook(i):
         def record(_m, _inputs, output):

@@ -10,10 +10,16 @@ listed values (a hidden field keeps its value).
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+    from pydantic_core import ErrorDetails
 
 
 class TechniqueConfig(BaseModel):
@@ -21,15 +27,50 @@ class TechniqueConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
     SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {}  # field -> {other field: values where it applies}
+    PRIMARY: ClassVar[tuple[str, ...]] = ()  # the 1-6 settings that change the lesson; the form shows them first
 
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed: the same seed gives the same run.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed: the same seed gives the same run.")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _shortest_floats(cls, value: Any) -> Any:
+        """Every float setting at its shortest decimal, whatever set it (a slider's steps, a link, the CLI), so
+        no link or stored run holds 0.30000000000000004."""
+        return shortest(value) if type(value) is float else value
+
+    @classmethod
+    def unavailable_here(cls) -> dict[str, dict[Any, str]]:
+        """Choices this machine cannot run, ``{field: {option: why}}``: the form leaves them out and its help says
+        why (a setting is still valid elsewhere, so a stored run that used one still reads)."""
+        return {}
+
+    @classmethod
+    def follow(cls, changed: str, values: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """When a person changes setting ``changed`` (the form's ``values`` after the change): the other settings
+        that must follow it, and a short note saying so; ({}, "") when none must."""
+        return {}, ""
+
+    def source_run_id(self) -> str:
+        """The id of the stored run this run starts from ("" for none). When a technique's settings name one, the
+        app's service reads that run and its ``run`` is called as ``run(config, progress, inputs)`` with it in
+        ``inputs["source"]`` (see :func:`engine.core.service.stored_source`); a technique never opens the store."""
+        return ""
+
+
+def shortest(value: float) -> float:
+    """``value`` without the binary noise float arithmetic leaves (3 * 0.1 -> 0.3): its 12 significant digits,
+    far finer than any setting's step."""
+    return float(f"{value:.12g}") if math.isfinite(value) else value
+
+
+ConfigT = TypeVar("ConfigT", bound=TechniqueConfig)
 
 
 class ConfigError(ValueError):
     """A user-facing validation failure; ``str(error)`` reads as plain sentences."""
 
 
-def error_text(error: ValidationError | list[dict]) -> str:
+def error_text(error: ValidationError | Sequence[ErrorDetails]) -> str:
     """Turn pydantic's error list into sentences that say what must hold and what was given."""
     lines = []
     for e in error.errors() if isinstance(error, ValidationError) else error:
@@ -52,7 +93,7 @@ def error_text(error: ValidationError | list[dict]) -> str:
     return " ".join(lines)
 
 
-def validate(cls: type[TechniqueConfig], values: dict[str, Any]) -> TechniqueConfig:
+def validate(cls: type[ConfigT], values: dict[str, Any]) -> ConfigT:
     """Build a config or raise :class:`ConfigError` with the user-facing message."""
     try:
         return cls.model_validate(values)
@@ -60,9 +101,17 @@ def validate(cls: type[TechniqueConfig], values: dict[str, Any]) -> TechniqueCon
         raise ConfigError(error_text(e)) from None
 
 
+def field_extra(field: FieldInfo) -> dict[str, Any]:
+    """A field's ``json_schema_extra`` (the form hints above), or {} when it has none."""
+    extra = field.json_schema_extra
+    if callable(extra):
+        raise TypeError("json_schema_extra must be a dict of form hints, not a function.")
+    return extra or {}
+
+
 def form_fields(cls: type[TechniqueConfig]) -> dict[str, Any]:
     """The fields shown on forms and in URLs, in declaration order, with ``seed`` last."""
-    fields = {n: f for n, f in cls.model_fields.items() if (f.json_schema_extra or {}).get("form", True)}
+    fields = {n: f for n, f in cls.model_fields.items() if field_extra(f).get("form", True)}
     seed = fields.pop("seed", None)
     return {**fields, "seed": seed} if seed is not None else fields
 
@@ -98,9 +147,9 @@ def parse_value(cls: type[TechniqueConfig], name: str, text: str) -> Any:
             return int(text)
         if ann is float:
             value = float(text)
-            if value != value or value in (float("inf"), float("-inf")):
+            if not math.isfinite(value):
                 raise ValueError
-            return value
+            return shortest(value)
     except ValueError:
         kind = "a whole number" if ann is int else "a number"
         raise ConfigError(f"`{name}` must be {kind}, but got {text!r}.") from None

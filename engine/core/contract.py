@@ -1,16 +1,21 @@
-"""The technique contract, written down once (the contract suite, tests/engine/test_contract.py, checks it).
+"""The technique contract, written down once: :class:`Technique` and :class:`TryIt` state it as typed protocols,
+:func:`check_module` / :func:`check_tryit` check a package against them (names and signatures), ``pipeline.execute``
+checks every Result with :func:`check_result`, and the contract suite (tests/engine/test_contract.py) runs all of
+it over the registry.
 
-Every technique is a package ``engine/<name>/`` with the same few files::
+Every technique is a package ``engine/<name>/`` with the same files, keeping compute, pictures and words apart::
 
-    config.py     Config(TechniqueConfig), PRESETS ("quick" first: the default, finishes fast),
+    config.py     Config(TechniqueConfig), PRESETS ("quick" first: the default, finishes fast), PRESET_LABELS,
                   METRICS {name: Metric} (label, format; ``measured=True`` for timings), estimate_seconds(config).
                   Light: imports no torch, so forms, links and the CLI validate settings fast.
     <algorithm>.py   run(config, progress) -> Result: the models and the loop, torch at the top, top to bottom.
                   Where one Config offers two algorithms, run() is one small visible dispatch to two modules.
-    views.py      figures(result), explain(result), explain_figures(result, explanation), describe(result),
-                  live_figure(snapshot): pure functions of a Result (or of a live snapshot). Optional:
-                  downloads(result) -> {label: {file_name, mime, data (bytes), note}}, files the Details tab
-                  offers (e.g. the compressed model); the run store keeps them with the run.
+    analysis.py   the worker's after-training compute: explain(result) (SHAP), optional measure(result) -> arrays
+                  a chart needs that only the trained models can give, optional downloads(result) -> files.
+    views.py      pictures: figures(result), explain_figures(result, explanation), live_figure(snapshot); pure
+                  functions of the stored data (no torch, no models), drawn when a run is read.
+    summary.py    words: describe(result), the "What just happened" text, from the run's own numbers.
+    tryit.py      Try it (:class:`TryIt`): load(config, weights, info), answer(bundle, inputs), examples(bundle).
     __init__.py   the docstring (what the technique is) and the re-exports of the surface above.
 
 The rules every technique follows:
@@ -18,12 +23,17 @@ The rules every technique follows:
 1. ``run(config, progress)`` calls ``progress(step, total, metrics, live)`` once per epoch/round/episode
    (through :class:`Tracker`); ``metrics`` maps names to floats; ``live`` is None or a small JSON-friendly
    snapshot drawn by ``live_figure``. ``progress`` returning True means stop: ``run`` returns promptly with a
-   partial ``Result(stopped=True)``. ``run`` never touches Streamlit or global state; a seed reproduces it.
+   partial ``Result(stopped=True)``. ``run`` never touches Streamlit or global state: every random draw comes
+   from generators derived from ``config.seed`` (``engine.core.device.seeded``), so a seed reproduces it and a
+   run leaves the caller's random state as it found it.
 2. The ``Result`` carries the ``config`` it ran with, a per-step ``history``, summary ``metrics`` and its
    ``headline``: the 1-4 metric names a person should look at first, each declared in ``METRICS``.
 3. Every summary metric is a plain number; all are reproducible for a seed except those declared
    ``Metric(measured=True)`` (timings, latencies), which the reproducibility check skips.
-4. ``describe`` builds every sentence from conditions checked on the run's own numbers.
+4. A run keeps its data, never pictures: ``arrays`` (NumPy arrays, lists/dicts of arrays, JSON values) and
+   ``info`` (JSON) hold everything ``views`` and ``summary`` read; they are stored with the run and the app draws
+   from them when the run is read, with ``models`` empty.
+5. ``describe`` builds every sentence from conditions checked on the run's own numbers.
 
 The shared machinery a technique reaches for instead of writing its own (``engine.core.train``):
 
@@ -51,13 +61,22 @@ The shared machinery a technique reaches for instead of writing its own (``engin
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    import shap
+    import torch
+
+    from engine.core.config import TechniqueConfig
+    from engine.core.tryit import Answer
 
 ProgressFn = Callable[..., bool]  # progress(step, total, metrics, live=None) -> stop?
 
@@ -104,17 +123,27 @@ def metric_spec(metrics: dict[str, Metric], name: str) -> Metric:
     return metrics.get(name) or Metric(name.replace("_", " ").capitalize())
 
 
-@dataclass
-class Result:
-    """What ``run`` returns: the config, per-step history, summary metrics, headline, models and arrays."""
+# A run's stored data, by key. Each technique knows its own keys, so a value's type is not narrowed here: a
+# NumPy array, a list or dict of arrays, or a plain JSON value (what engine.core.arrays stores; others are dropped).
+StoredValue: TypeAlias = Any
+JSONValue: TypeAlias = Any  # str | int | float | bool | None | list | dict of those
+Explained: TypeAlias = "shap.Explanation | dict[str, shap.Explanation] | None"  # explain's answer
+C = TypeVar("C", bound="TechniqueConfig")
 
-    config: Any  # the technique's Config the run used
+
+@dataclass
+class Result(Generic[C]):
+    """What ``run`` returns: the config, per-step history, summary metrics, headline, models and the data
+    (``arrays``, ``info``) its charts and words read. A Result read back from the run store has no models.
+    ``Result[Config]`` types ``config`` as the technique's own Config."""
+
+    config: C  # the technique's Config the run used
     history: pd.DataFrame
     metrics: dict[str, float]
     headline: tuple[str, ...] = ()  # metric names a person looks at first (1-4), declared in METRICS
-    models: dict[str, Any] = field(default_factory=dict)  # name -> torch.nn.Module
-    arrays: dict[str, Any] = field(default_factory=dict)  # technique-specific data for figures/explain
-    info: dict[str, Any] = field(default_factory=dict)  # names and labels derived from the data (JSON-friendly)
+    models: dict[str, torch.nn.Module] = field(default_factory=dict)  # only in the worker; never stored as objects
+    arrays: dict[str, StoredValue] = field(default_factory=dict)  # the data the figures and summary read (stored)
+    info: dict[str, JSONValue] = field(default_factory=dict)  # names and labels derived from the data (stored)
     stopped: bool = False
 
 
@@ -181,38 +210,104 @@ def lazy(module: str, name: str) -> Callable:
 
     call.__name__ = name
     call.__doc__ = f"Calls {module}.{name} (imported on first use)."
+    call.lazy_target = (module, name)  # type: ignore[attr-defined]  # check_module reads the real signature
     return call
 
 
-SURFACE = (
-    "Config",
-    "PRESETS",
-    "METRICS",
-    "estimate_seconds",
-    "run",
-    "figures",
-    "explain",
-    "explain_figures",
-    "describe",
-    "live_figure",
-)
+@runtime_checkable
+class Technique(Protocol):
+    """What every technique package exposes (its ``__init__`` re-exports it; see the module docstring for the
+    file each member lives in). Optional members: ``measure(result) -> dict`` and ``downloads(result) -> dict``
+    (analysis.py), checked by :data:`OPTIONAL` when present."""
+
+    Config: type[TechniqueConfig]
+    PRESETS: dict[str, dict[str, Any]]
+    PRESET_LABELS: dict[str, str]
+    METRICS: dict[str, Metric]
+
+    def estimate_seconds(self, config: TechniqueConfig) -> float: ...
+    def run(self, config: TechniqueConfig, progress: ProgressFn | None) -> Result: ...
+    def explain(self, result: Result) -> Explained: ...
+    def figures(self, result: Result) -> dict[str, go.Figure]: ...
+    def explain_figures(self, result: Result, explanation: Explained) -> dict[str, go.Figure]: ...
+    def live_figure(self, snapshot: Any) -> go.Figure | None: ...
+    def describe(self, result: Result) -> str: ...
+
+
+@runtime_checkable
+class TryIt(Protocol):
+    """A technique's ``tryit.py``: a finished run's model rebuilt from stored weights, answering a person's input.
+    Optional: ``unavailable(config) -> str | None`` (why settings that train no model have no Try it)."""
+
+    def load(self, config: TechniqueConfig, weights: bytes, info: dict[str, Any]) -> Any: ...
+    def answer(self, bundle: Any, inputs: dict[str, Any]) -> Answer: ...
+    def examples(self, bundle: Any) -> list[dict[str, Any]]: ...
+
+
+OPTIONAL = {"measure": ("result",), "downloads": ("result",), "unavailable": ("config",)}
+DATA = ("Config", "PRESETS", "PRESET_LABELS", "METRICS")
+
+
+def _protocol_methods(protocol: type) -> dict[str, tuple[str, ...]]:
+    """Each method of ``protocol`` and the names of its parameters (without self)."""
+    return {
+        name: tuple(inspect.signature(fn).parameters)[1:]
+        for name, fn in vars(protocol).items()
+        if inspect.isfunction(fn) and not name.startswith("_")
+    }
+
+
+def _target(fn: Callable) -> Callable:
+    """The function a :func:`lazy` stand-in calls (imported now, for the check), else ``fn``."""
+    module, name = getattr(fn, "lazy_target", ("", ""))
+    return getattr(importlib.import_module(module), name) if module else fn
+
+
+def _signature_problems(module, methods: dict[str, tuple[str, ...]], optional: bool = False) -> list[str]:
+    problems = []
+    for name, wanted in methods.items():
+        if not hasattr(module, name):
+            if not optional:
+                problems.append(f"lacks {name}")
+            continue
+        fn = _target(getattr(module, name))
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind != p.VAR_KEYWORD]
+        required = [p for p in params if p.default is p.empty and p.kind != p.VAR_POSITIONAL]
+        if len(required) > len(wanted) or (
+            len(params) < len(wanted) and not any(p.kind == p.VAR_POSITIONAL for p in params)
+        ):
+            got = ", ".join(p.name for p in params)
+            problems.append(f"{name} must take ({', '.join(wanted)}), but takes ({got})")
+    return problems
 
 
 def check_module(module) -> list[str]:
-    """Static rules a technique package must satisfy; returns what is wrong (empty when it complies)."""
+    """The rules a technique package must satisfy (:class:`Technique`: names, types and signatures); returns what
+    is wrong (empty when it complies)."""
     from engine.core.config import TechniqueConfig
 
-    problems = [f"lacks {a}" for a in SURFACE if not hasattr(module, a)]
+    problems = [f"lacks {a}" for a in DATA if not hasattr(module, a)]
+    problems += _signature_problems(module, _protocol_methods(Technique))
+    problems += _signature_problems(module, {k: v for k, v in OPTIONAL.items() if k != "unavailable"}, True)
     if problems:
         return problems
     if not (isinstance(module.Config, type) and issubclass(module.Config, TechniqueConfig)):
         problems.append("Config must subclass TechniqueConfig")
     if next(iter(module.PRESETS), None) != "quick":
         problems.append('PRESETS must start with "quick"')
+    if not set(module.PRESET_LABELS) <= set(module.PRESETS):
+        problems.append("PRESET_LABELS must label only presets in PRESETS")
     for name, spec in module.METRICS.items():
         if not isinstance(spec, Metric) or spec.format not in Metric.FORMATS:
             problems.append(f"METRICS[{name!r}] must be a Metric with a known format")
     return problems
+
+
+def check_tryit(module) -> list[str]:
+    """The rules a technique's ``tryit`` module must satisfy (:class:`TryIt`); empty when it complies."""
+    return _signature_problems(module, _protocol_methods(TryIt)) + _signature_problems(
+        module, {"unavailable": OPTIONAL["unavailable"]}, True
+    )
 
 
 def check_result(result: Result, metrics: dict[str, Metric]) -> list[str]:

@@ -45,6 +45,12 @@ class Table:
     class_names: list[str] | None = None
     title: str = ""
 
+    def classes(self) -> list[str]:
+        """The class names of a classification table; a regression table has none (ValueError)."""
+        if self.class_names is None:
+            raise ValueError(f"{self.title or 'This table'} is a regression table: it has no classes.")
+        return self.class_names
+
 
 SKLEARN_TABLES = {  # name -> (loader, task, title, rows): the one place that knows the bundled tables' sizes
     "breast_cancer": ("load_breast_cancer", "classification", "Breast cancer (569 tumours, 30 measurements)", 569),

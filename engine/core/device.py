@@ -33,23 +33,39 @@ def describe() -> str:
     return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} thread per run)"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a seeded run is reproducible."""
+@contextmanager
+def isolated_random_state(seed: int):
+    """Run a block with Python's ``random``, NumPy's global generator and torch's generators (the CPU one, and
+    every CUDA one when CUDA is initialised) seeded from ``seed``, and give the caller all of them back as they
+    were afterwards, also when the block raises: a run seeded this way is reproducible, whatever ran before, and
+    leaves the global random state of the process that ran it untouched."""
     import numpy as np
     import torch
 
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    py_state, np_state, cpu_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(cpu_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 @contextmanager
 def seeded(seed: int, device=None):
-    """Run a block with torch's generator seeded to ``seed`` and give the caller's generator back afterwards (and
-    the generator of ``device`` too, when it is a CUDA device): weights, dropout and sampling then depend on the
-    seed alone, whatever ran before, and the caller's random stream is left alone."""
+    """Run a block with torch's generators seeded to ``seed`` and give the caller's generators back afterwards: the
+    CPU one, the one of ``device`` when it is a CUDA device, and every CUDA one once CUDA is initialised (the seed
+    reaches them all). Weights, dropout and sampling then depend on the seed alone, whatever ran before, and the
+    caller's random stream is left alone."""
     import torch
 
-    with torch.random.fork_rng(devices=[device] if device is not None and device.type == "cuda" else []):
+    cuda = torch.cuda.is_initialized() or (device is not None and device.type == "cuda")
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
         torch.manual_seed(seed)
         yield

@@ -1,20 +1,25 @@
 """Jobs: runs train in warm worker processes, a bounded number at a time; the rest wait in a queue.
 
-One long-lived worker process per slot (``python -m engine.core.jobs``, started once, torch already imported,
+One long-lived worker process per slot (``python -m engine.core.worker``, started once, torch already imported,
 one torch thread), fed over its own socket pair. Workers are plain subprocesses rather than multiprocessing
 children because Streamlit runs each page as ``__main__``, which multiprocessing's spawn would re-execute.
 A supervisor thread waits on every socket, so a run that raises, diverges, blows its memory cap, runs past its
 time limit or crashes the interpreter ends *that* job with a clear message; the slot gets a fresh worker and
 every other job carries on. Cancel sends the worker a stop message (the run returns
-at its next progress call); a run that ignores it is killed after a grace period.
+at its next progress call); a run that ignores it is killed after a grace period. The time limit ends a run the
+same way: it is first asked to stop, keeping its partial results with a note, and killed only past the grace.
 
 :class:`Executor` is everything the app asks of an executor, so a distributed engine (Ray) can stand in for
-:class:`LocalExecutor`. Executors do not record runs: :mod:`engine.core.service` does, from their events.
+:class:`LocalExecutor`. Both share :class:`QueueExecutor`: the queue, the supervisor loop, the limits (memory,
+time, stop grace), giving up on workers that cannot start, and folding progress into jobs; each only says how
+its workers are started, fed, waited on and stopped. The worker side lives in :mod:`engine.core.worker`.
+Executors do not record runs: :mod:`engine.core.service` does, from their events.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import socket
@@ -30,11 +35,31 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.core.contract import is_phase
+from engine.core.worker import env_float, rss_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+CANNOT_START = "The training workers cannot start on this server."
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in plain words: "40 s", "15 min", "7.7 h", "33 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{math.ceil(seconds / 60)} min"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+
+
+def time_limit_note(timeout_s: float) -> str:
+    """What a run stopped by the time limit per run says beside its partial results."""
+    return (
+        f"This server ends each run after {duration_text(timeout_s)}: this one was stopped there, as Stop does, "
+        "and what it learned until then is kept. Smaller settings finish in time."
+    )
 
 
 @dataclass
@@ -56,7 +81,9 @@ class Job:
     finished: float | None = None
     stop_requested: float | None = None
     stop_seen: bool = False  # the run has seen the stop and is handing back its partial results
+    timed_out: bool = False  # it reached the time limit per run and was asked to stop there
     recorded: bool = False  # written to the run store (its share link works)
+    inputs: dict | None = field(default=None, repr=False)  # what the run starts from; sent with it, then dropped
 
     @property
     def active(self) -> bool:
@@ -72,11 +99,14 @@ class Executor(Protocol):
     A job moves queued -> running -> done | stopped | failed; while it runs, ``job.step/total/rows/live``
     stream in, and ``job.outcome`` (an Outcome, no torch objects) arrives when it ends. Listeners hear
     "running" and "ended" once per job, on the executor's own thread: they must return quickly.
+    ``inputs`` (plain data and bytes, e.g. a stored run's weights) travel with the job to its worker.
     """
 
     @property
     def device(self) -> str: ...  # the workers' compute device in words; "" until a worker is ready
-    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job: ...
+    def submit(
+        self, technique: str, config: dict, owner: str = "", job_id: str | None = None, inputs: dict | None = None
+    ) -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
     def cancel(self, job_id: str) -> None: ...  # stop a running job (partial results) or drop a queued one
     def position(self, job_id: str) -> int: ...  # 0 = running or finished, n = n-th in the queue
@@ -85,92 +115,286 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+def apply_progress(job: Job, rows: list, live, phase=None) -> None:
+    """Fold a worker's progress rows ``(step, total, metrics)``, its latest live snapshot (which may itself be a
+    phase) and its current ``phase`` into ``job`` (executors do it through :meth:`QueueExecutor._progress`).
+
+    A row without metrics (``Tracker.tick``/``phase``) only moves the step; a total of 0 (a phase announced
+    before the run knows its steps) moves nothing. A phase snapshot is kept apart from the technique's own
+    snapshot and lasts until the next row with metrics or the next snapshot.
+    """
+    for step, total, metrics in rows:
+        if total:
+            job.step, job.total = step, total
+        if metrics:
+            job.rows.append({"step": step, **metrics})
+            job.phase = None
+    for snapshot in (live, phase):
+        if is_phase(snapshot):
+            job.phase = snapshot
+        elif snapshot is not None:
+            job.live, job.phase = snapshot, None
 
 
-def _worker_main(conn: Connection) -> None:
-    """Worker process: import the heavy libraries once, then run jobs from ``conn`` until it closes."""
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    _lower_priority()
-    import torch
+class QueueExecutor:
+    """What every executor shares: the queue (kept in the app process, so a person sees their position), the jobs
+    by id, the listeners, and one supervisor thread (:meth:`_supervise`) that starts queued runs on free slots,
+    receives what the workers report, and polices the limits.
 
-    torch.set_num_threads(1)
-    from engine.core.device import describe
+    A subclass owns the slots (each with ``job``, ``ready`` and ``device``) and says how its workers are reached:
+    ``_start_run`` (hand a job to a slot's worker), ``_pending``/``_wait``/``_receive`` (what to wait on, waiting
+    outside the lock, handling under it), ``_send_stop``, ``_run_memory`` (what a run added to its worker) and
+    ``_restart`` (replace a slot's worker now). It reports through ``_progress``, ``_completed``, ``_crashed``,
+    ``_worker_ready`` and ``_start_failed``.
+    """
 
-    _warm_up()
-    conn.send(("ready", describe()))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] != "run":
-            continue  # a stop for a job that already ended
-        _, job_id, technique, config = msg
-        pending: list = []
-        state = {"last": 0.0, "stop": False}
+    def __init__(self, slots: int, memory_mb: float | None, timeout_s: float | None, stop_grace_s: float):
+        self.slots = slots
+        self.memory_mb = memory_mb or env_float("FRONTIER_RUN_MEMORY_MB", 3072)
+        self.timeout_s = timeout_s or env_float("FRONTIER_RUN_TIMEOUT_S", 900)
+        self.stop_grace_s = stop_grace_s
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
+        self._queue: deque[Job] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._listeners: list[Listener] = []
+        self._start_failures = 0
+        self._closed = False
+        self._slots: list = []
 
-        def flush(live=None):
-            if pending or live is not None:
-                conn.send(("progress", job_id, list(pending), live))
-                pending.clear()
-            state["last"] = time.monotonic()
+    # --- the Executor interface ---------------------------------------------------------------------------
+    def submit(
+        self, technique: str, config: dict, owner: str = "", job_id: str | None = None, inputs: dict | None = None
+    ) -> Job:
+        """Queue a run of ``technique`` with ``config`` (``inputs``: what it starts from, sent with it)."""
+        job = Job(job_id or secrets.token_hex(16), technique, dict(config), owner=owner, inputs=inputs)
+        if self._closed:
+            self._finish(job, "failed", error=CANNOT_START)
+            return job
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            self._forget_old()
+        return job
 
-        def progress(step, total, metrics, live=None):
-            pending.append((step, total, metrics))
-            if live is not None or time.monotonic() - state["last"] > 0.2 or step >= total:
-                flush(live)
-            while conn.poll():  # the supervisor's stop request
-                if conn.recv()[0] == "stop" and not state["stop"]:
-                    state["stop"] = True
-                    conn.send(("stopping", job_id))  # seen: no kill while it finishes its partial results
-            return state["stop"]
+    def get(self, job_id: str) -> Job | None:
+        """The job (live: the supervisor keeps updating it), or None when unknown or long finished."""
+        return self._jobs.get(job_id)
 
-        kind, payload = run_one(technique, config, progress)
-        flush()
-        conn.send((kind, job_id, payload))
+    def position(self, job_id: str) -> int:
+        """0 = running or finished, n = n-th in the queue."""
+        for i, job in enumerate(list(self._queue)):  # a snapshot: no lock, so a page poll never waits
+            if job.id == job_id:
+                return i + 1
+        return 0
 
+    def cancel(self, job_id: str) -> None:
+        """Stop a running job (it returns its partial results) or drop a queued one."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.active:
+                return
+            if job.status == "queued":
+                self._queue.remove(job)
+                self._finish(job, "stopped", error="Cancelled before it started.")
+                return
+            job.stop_requested = time.time()
+            for slot in self._slots:
+                if slot.job is job:
+                    self._send_stop(slot, job)
 
-def run_one(technique: str, config: dict, progress) -> tuple[str, Any]:
-    """Execute one run in a worker (local or a Ray actor): ("done", Outcome) or ("failed", what a person reads)."""
-    from engine.core.config import ConfigError
-    from engine.core.contract import RunError
-    from engine.core.data import DataError, code
-    from engine.core.pipeline import execute
+    @property
+    def device(self) -> str:
+        """The workers' compute device in words; "" until a worker is ready."""
+        return next((s.device for s in self._slots if s.device), "")
 
-    try:
-        return "done", execute(technique, config, progress)
-    except (ConfigError, DataError, RunError) as e:
-        return "failed", str(e)
-    except MemoryError:
-        return "failed", "The run ran out of memory. Try a smaller model or dataset."
-    except Exception as e:  # a bug in a technique must not take the worker down (its text may quote data)
-        return "failed", f"The run crashed: {code(f'{type(e).__name__}: {e}', 500)}"
+    def busy(self) -> tuple[int, int]:
+        """(runs training now, runs waiting). Reads without the lock: a page poll never waits on the supervisor."""
+        return sum(s.job is not None for s in self._slots), len(self._queue)
 
+    def subscribe(self, listener: Listener) -> None:
+        """Hear "running" and "ended" for every job, on the supervisor's thread (return quickly)."""
+        self._listeners.append(listener)
 
-def _lower_priority() -> None:
-    """Workers yield the CPU to the app process (env ``FRONTIER_WORKER_NICE``, default 10), so pages stay quick
-    while runs train and while a fresh worker imports torch."""
-    try:
-        os.nice(int(_env_float("FRONTIER_WORKER_NICE", 10)))
-    except (OSError, AttributeError):  # not permitted, or not POSIX: run at normal priority
-        pass
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 300) -> bool:
+        """Block until ``predicate()`` holds, re-checking whenever a job or worker changes state (tests and
+        benchmarks wait on these events, not on guessed sleeps); False after ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
 
+    def wait_ready(self, timeout: float = 60) -> bool:
+        """Block until every worker is warm (used by tests, the CLI and benchmarks)."""
+        return self.wait_for(lambda: all(s.ready for s in self._slots), timeout)
 
-def _warm_up() -> None:
-    """Pay SHAP's and autograd's first-call costs once per worker instead of inside the first run."""
-    import torch
+    def close(self) -> None:
+        raise NotImplementedError
 
-    from engine.core.explain import explain_torch
-    from engine.core.train import mlp
+    # --- the supervisor -----------------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        """Start queued runs on free slots, wait (outside the lock) for what workers report, handle it, police."""
+        while not self._closed:
+            with self._lock:
+                self._dispatch()
+                pending = self._pending()
+            received = self._wait(pending)
+            with self._lock:
+                if self._closed:
+                    return
+                self._receive(received)
+                self._check()
 
-    model = mlp(3, 2, [4])
-    explain_torch(model, torch.randn(2, 3), torch.randn(4, 3), feature_names=["a", "b", "c"])
+    def _dispatch(self) -> None:
+        for slot in self._slots:
+            self._tidy(slot)
+            if not (slot.ready and slot.job is None and self._queue):
+                continue
+            job = self._queue.popleft()
+            error = self._start_run(slot, job)
+            if error:
+                self._finish(job, "failed", error=error)
+                continue
+            slot.job, job.inputs = job, None  # the worker has the inputs now
+            job.status, job.started = "running", time.time()
+            self._notify("running", job)
+            self._changed.notify_all()
+
+    def _check(self) -> None:
+        """After each round: end every run that is over a limit (subclasses also look for dead workers)."""
+        for slot in self._slots:
+            if slot.job is not None:
+                self._police(slot)
+
+    def _police(self, slot) -> None:
+        """At the time limit, ask the slot's run to stop (as Stop does: it hands back its partial results); end it
+        now if it is over its memory cap, ignored the stop past its grace, or is still going past the time limit
+        plus the grace. An ended run's worker goes."""
+        job = slot.job
+        if job.started and not job.timed_out and time.time() - job.started > self.timeout_s:
+            job.timed_out = True
+            if not job.stop_requested:  # a person's own Stop may already be on its way
+                job.stop_requested = time.time()
+                self._send_stop(slot, job)
+        added_mb, base_mb = self._run_memory(slot)
+        status, reason = self._over_limit(job, added_mb, base_mb)
+        if reason:
+            self._end_job(slot, status, error=reason)
+            self._restart(slot)
+
+    def _over_limit(self, job: Job, added_mb: float, base_mb: float) -> tuple[str, str]:
+        """(status, why) when ``job`` must end now: over its memory cap (``added_mb``, what the run added to its
+        worker's ``base_mb``); asked to stop (by a person or the time limit) and not noticing it within the stop
+        grace; or still running ``stop_grace_s`` past the time limit, partial results or not. ("", "") while it
+        may go on."""
+        now = time.time()
+        if added_mb > self.memory_mb:
+            return "failed", (
+                f"The run needed {added_mb:.0f} MB of memory on top of its worker's {base_mb:.0f} MB, "
+                f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
+                "Try a smaller model, batch or dataset."
+            )
+        late = job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s
+        if job.timed_out and (late or (job.started and now - job.started > self.timeout_s + self.stop_grace_s)):
+            return "failed", (
+                f"The run took longer than the {self.timeout_s:.0f} s limit and did not hand back its partial "
+                "results when asked to stop, so it was ended; nothing could be kept. Try smaller settings."
+            )
+        if late:
+            return "stopped", "Stopped. The run did not finish its partial results in time, so it was ended."
+        return "", ""
+
+    # --- what the subclasses report through ---------------------------------------------------------------
+    def _progress(self, job: Job, rows: list, live=None, phase=None) -> None:
+        """A worker's new progress rows and snapshots for ``job`` (see :func:`apply_progress`)."""
+        apply_progress(job, rows, live, phase)
+        self._changed.notify_all()
+
+    def _completed(self, slot, kind: str, payload) -> None:
+        """The slot's run returned: ("done", Outcome) or ("failed", message), as ``worker.run_one`` gives them."""
+        if kind == "done":
+            note = time_limit_note(self.timeout_s) if slot.job.timed_out and payload.status == "stopped" else ""
+            self._end_job(slot, payload.status, payload, error=note)
+        else:
+            self._end_job(slot, "failed", error=payload)
+
+    def _crashed(self, slot, how: str) -> None:
+        """The slot's worker died under its run (``how``: in words, e.g. "its worker process exited with code -9")."""
+        self._end_job(
+            slot,
+            "failed",
+            error=f"The run crashed ({how}). The app and other runs are fine; try again, or with smaller settings.",
+        )
+
+    def _worker_ready(self) -> None:
+        """A worker is warm: workers can start here after all."""
+        self._start_failures = 0
+        self._changed.notify_all()
+
+    def _start_failed(self) -> bool:
+        """A worker died before it was warm. Past three per slot in a row, workers cannot even start here: stop
+        retrying, fail every queued run now and every later one at once. True when it gave up."""
+        self._start_failures += 1
+        if self._start_failures < 3 * self.slots:
+            return False
+        self._closed = True
+        while self._queue:
+            self._finish(self._queue.popleft(), "failed", error=CANNOT_START)
+        return True
+
+    def _end_job(self, slot, status: str, outcome=None, error: str = "") -> None:
+        job, slot.job = slot.job, None
+        self._finish(job, status, outcome, error)
+
+    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
+        if outcome is not None:
+            outcome.run_id = job.id
+        job.inputs = None
+        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
+        self._notify("ended", job)
+        with self._changed:
+            self._changed.notify_all()
+
+    def _notify(self, event: str, job: Job) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, job)
+            except Exception:  # a listener's bug must not stop the supervisor
+                log.exception("job listener failed on %s %s", event, job.id)
+
+    def _forget_old(self, keep_s: float = 3600) -> None:
+        cutoff = time.time() - keep_s
+        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
+            del self._jobs[job_id]
+
+    # --- what each subclass provides ----------------------------------------------------------------------
+    def _tidy(self, slot) -> None:
+        """Before a slot may take a run (e.g. swap in a warm replacement worker)."""
+
+    def _start_run(self, slot, job: Job) -> str:
+        """Hand ``job`` to the slot's worker; "" when sent, else why it could not start (the job then fails)."""
+        raise NotImplementedError
+
+    def _pending(self) -> Any:
+        """What the supervisor waits on next (called under the lock)."""
+        raise NotImplementedError
+
+    def _wait(self, pending) -> list:
+        """Wait briefly (outside the lock) for ``pending``; returns what arrived, to :meth:`_receive`."""
+        raise NotImplementedError
+
+    def _receive(self, received: list) -> None:
+        """Handle what :meth:`_wait` returned (under the lock)."""
+        raise NotImplementedError
+
+    def _send_stop(self, slot, job: Job) -> None:
+        raise NotImplementedError
+
+    def _run_memory(self, slot) -> tuple[float, float]:
+        """(MB the slot's run added to its worker, the worker's MB when the run started)."""
+        raise NotImplementedError
+
+    def _restart(self, slot) -> None:
+        """The slot's worker must go now: give the slot a fresh (or already warm) one."""
+        raise NotImplementedError
 
 
 @dataclass
@@ -189,143 +413,22 @@ class _Worker:
 class _Slot:
     """A place for one run: its serving worker, a replacement warming up beside it, and the run it trains."""
 
-    worker: _Worker | None = None
+    worker: _Worker
     spare: _Worker | None = None  # started *before* the worker is retired; takes over once warm and idle
     job: Job | None = None
     job_base_mb: float = 0.0  # the worker's resident size when the current run started
 
     @property
-    def process(self) -> subprocess.Popen | None:
-        return self.worker.process if self.worker else None
+    def process(self) -> subprocess.Popen:
+        return self.worker.process
 
     @property
     def ready(self) -> bool:
-        return bool(self.worker and self.worker.ready)
+        return self.worker.ready
 
     @property
     def device(self) -> str:
-        return self.worker.device if self.worker else ""
-
-
-class QueueExecutor:
-    """The bookkeeping every executor shares: the queue (kept in the app process, so a person sees their
-    position), the jobs by id, the listeners and the limits. Subclasses own the slots (each with ``job``,
-    ``ready`` and ``device``), start a supervisor that calls :meth:`_finish`, and deliver Stop (``_send_stop``).
-    """
-
-    def __init__(self, slots: int, memory_mb: float | None, timeout_s: float | None, stop_grace_s: float):
-        self.slots = slots
-        self.memory_mb = memory_mb or _env_float("FRONTIER_RUN_MEMORY_MB", 3072)
-        self.timeout_s = timeout_s or _env_float("FRONTIER_RUN_TIMEOUT_S", 900)
-        self.stop_grace_s = stop_grace_s
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
-        self._queue: deque[Job] = deque()
-        self._jobs: dict[str, Job] = {}
-        self._listeners: list[Listener] = []
-        self._start_failures = 0
-        self._closed = False
-        self._slots: list = []
-
-    # --- the Executor interface ---------------------------------------------------------------------------
-    def _over_limit(self, job: Job, added_mb: float, base_mb: float) -> tuple[str, str]:
-        """(status, why) when ``job`` must end now: over its memory cap (``added_mb``, what the run added to its
-        worker's ``base_mb``), its time limit, or its stop grace period; ("", "") while it may go on."""
-        now = time.time()
-        if added_mb > self.memory_mb:
-            return "failed", (
-                f"The run needed {added_mb:.0f} MB of memory on top of its worker's {base_mb:.0f} MB, "
-                f"over the {self.memory_mb:.0f} MB limit per run, and was ended. "
-                "Try a smaller model, batch or dataset."
-            )
-        if job.started and now - job.started > self.timeout_s:
-            return "failed", f"The run took longer than the {self.timeout_s:.0f} s limit and was ended."
-        if job.stop_requested and not job.stop_seen and now - job.stop_requested > self.stop_grace_s:
-            return "stopped", "Stopped. The run did not finish its partial results in time, so it was ended."
-        return "", ""
-
-    def submit(self, technique: str, config: dict, owner: str = "", job_id: str | None = None) -> Job:
-        job = Job(id=job_id or secrets.token_hex(16), technique=technique, config=dict(config), owner=owner)
-        if self._closed:
-            self._finish(job, "failed", error="The training workers cannot start on this server.")
-            return job
-        with self._lock:
-            self._jobs[job.id] = job
-            self._queue.append(job)
-            self._forget_old()
-        return job
-
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
-
-    def position(self, job_id: str) -> int:
-        for i, job in enumerate(list(self._queue)):  # a snapshot: no lock, so a page poll never waits
-            if job.id == job_id:
-                return i + 1
-        return 0
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or not job.active:
-                return
-            if job.status == "queued":
-                self._queue.remove(job)
-                self._finish(job, "stopped", error="Cancelled before it started.")
-                return
-            job.stop_requested = time.time()
-            for slot in self._slots:
-                if slot.job is job:
-                    self._send_stop(slot, job)
-
-    def _send_stop(self, slot, job: Job) -> None:
-        raise NotImplementedError
-
-    @property
-    def device(self) -> str:
-        return next((s.device for s in self._slots if s.device), "")
-
-    def busy(self) -> tuple[int, int]:
-        """(runs training now, runs waiting). Reads without the lock: a page poll never waits on the supervisor."""
-        return sum(s.job is not None for s in self._slots), len(self._queue)
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 300) -> bool:
-        """Block until ``predicate()`` holds, re-checking whenever a job or worker changes state (tests and
-        benchmarks wait on these events, not on guessed sleeps); False after ``timeout`` seconds."""
-        with self._changed:
-            return self._changed.wait_for(predicate, timeout)
-
-    def wait_ready(self, timeout: float = 60) -> bool:
-        """Block until every worker is warm (used by tests, the CLI and benchmarks)."""
-        return self.wait_for(lambda: all(s.ready for s in self._slots), timeout)
-
-    # --- shared by the supervisors ------------------------------------------------------------------------
-    def _finish(self, job: Job, status: str, outcome=None, error: str = "") -> None:
-        if outcome is not None:
-            outcome.run_id = job.id
-        job.status, job.outcome, job.error, job.finished = status, outcome, error, time.time()
-        self._notify("ended", job)
-        with self._changed:
-            self._changed.notify_all()
-
-    def _notify(self, event: str, job: Job) -> None:
-        for listener in self._listeners:
-            try:
-                listener(event, job)
-            except Exception:  # a listener's bug must not stop the supervisor
-                log.exception("job listener failed on %s %s", event, job.id)
-
-    def _forget_old(self, keep_s: float = 3600) -> None:
-        cutoff = time.time() - keep_s
-        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
-            del self._jobs[job_id]
-
-    def _end_job(self, slot, status: str, outcome=None, error: str = "") -> None:
-        job, slot.job = slot.job, None
-        self._finish(job, status, outcome, error)
+        return self.worker.device
 
 
 class LocalExecutor(QueueExecutor):
@@ -333,10 +436,11 @@ class LocalExecutor(QueueExecutor):
 
     ``slots``: runs at once (default: CPU cores, env ``FRONTIER_MAX_RUNS``); ``memory_mb``: how much memory a run
     may add to its worker (env ``FRONTIER_RUN_MEMORY_MB``, default 3072; the worker's own ~500 MB of libraries
-    does not count); ``timeout_s``: per-run time limit (env ``FRONTIER_RUN_TIMEOUT_S``, default 900);
-    ``stop_grace_s``: how long a stopped run may take to *notice* the stop (its next progress call) before it
-    is killed; once it has (the worker says "stopping"), only the time limit applies while it finishes its
-    partial results, however loaded the server is.
+    does not count); ``timeout_s``: per-run time limit (env ``FRONTIER_RUN_TIMEOUT_S``, default 900; a run that
+    reaches it is stopped as Stop does and keeps its partial results); ``stop_grace_s``: how long a stopped run
+    may take to *notice* the stop (its next progress call) before it is killed; once it has (the worker says
+    "stopping"), only the time limit plus the grace applies while it finishes its partial results, however loaded
+    the server is.
 
     Recycling: a worker that has grown more than ``recycle_mb`` (env ``FRONTIER_WORKER_RECYCLE_MB``, default 768)
     over its own size after warm-up gets a replacement, started at once beside it; the old worker keeps serving
@@ -352,21 +456,13 @@ class LocalExecutor(QueueExecutor):
         recycle_mb: float | None = None,
     ):
         super().__init__(
-            slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s, stop_grace_s
+            slots or int(env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s, stop_grace_s
         )
-        self.recycle_mb = recycle_mb or _env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
-        self._slots = [_Slot() for _ in range(self.slots)]
+        self.recycle_mb = recycle_mb or env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
+        self._slots = [_Slot(self._spawn()) for _ in range(self.slots)]
         self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
-        for slot in self._slots:
-            slot.worker = self._spawn()
         self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
         self._thread.start()
-
-    def _send_stop(self, slot: _Slot, job: Job) -> None:
-        try:
-            slot.worker.conn.send(("stop", job.id))
-        except OSError:
-            pass  # the worker is gone; the supervisor reports it
 
     # --- status for tests and benchmarks -----------------------------------------------------------------
     def pids(self) -> list[int]:
@@ -375,6 +471,7 @@ class LocalExecutor(QueueExecutor):
         return [w.process.pid for w in workers if w.process.poll() is None]
 
     def close(self) -> None:
+        """Stop the supervisor and kill every worker (a running run ends with the app)."""
         self._closed = True
         with self._lock:
             for slot in self._slots:
@@ -387,7 +484,7 @@ class LocalExecutor(QueueExecutor):
         parent, child = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen(
-            [sys.executable, "-m", "engine.core.jobs", str(child.fileno())],
+            [sys.executable, "-m", "engine.core.worker", str(child.fileno())],
             pass_fds=[child.fileno()],
             cwd=ROOT,
             env=env,
@@ -407,7 +504,7 @@ class LocalExecutor(QueueExecutor):
             log.warning("worker %s did not exit after SIGKILL", worker.process.pid)
         worker.conn.close()
 
-    def _replace(self, slot: _Slot) -> None:
+    def _restart(self, slot: _Slot) -> None:
         """The slot's worker is gone or must go now: promote its warm spare if it has one, else start afresh."""
         self._kill(slot.worker)
         slot.job = None
@@ -416,7 +513,7 @@ class LocalExecutor(QueueExecutor):
         else:
             slot.worker = self._spawn()
 
-    def _retire_if_replaced(self, slot: _Slot) -> None:
+    def _tidy(self, slot: _Slot) -> None:
         """Swap in a warm replacement while the slot is idle (the old worker served until now)."""
         if slot.job is None and slot.spare is not None and slot.spare.ready:
             self._kill(slot.worker)
@@ -426,51 +523,48 @@ class LocalExecutor(QueueExecutor):
 
     def _check_growth(self, slot: _Slot) -> None:
         """After a run: a worker that grew past ``recycle_mb`` over its warm size gets a replacement started."""
-        grown = _rss_mb(slot.worker.process.pid) - slot.worker.baseline_mb
+        grown = rss_mb(slot.worker.process.pid) - slot.worker.baseline_mb
         if grown > self.recycle_mb and slot.spare is None and not self._closed:
             log.info("worker %s grew %.0f MB since warm-up: starting its replacement", slot.worker.process.pid, grown)
             slot.spare = self._spawn()
 
-    # --- supervisor ---------------------------------------------------------------------------------------
-    def _dispatch(self) -> None:
-        for slot in self._slots:
-            self._retire_if_replaced(slot)
-            if slot.ready and slot.job is None and self._queue:
-                job = self._queue.popleft()
-                try:
-                    slot.worker.conn.send(("run", job.id, job.technique, job.config))
-                except (OSError, ValueError) as e:  # e.g. a config that cannot be sent
-                    self._finish(job, "failed", error=f"Could not start the run: {e}")
-                    continue
-                slot.job, slot.job_base_mb = job, _rss_mb(slot.worker.process.pid)
-                job.status, job.started = "running", time.time()
-                self._notify("running", job)
-                self._changed.notify_all()
+    # --- the supervisor's hooks ---------------------------------------------------------------------------
+    def _start_run(self, slot: _Slot, job: Job) -> str:
+        try:
+            slot.worker.conn.send(("run", job.id, job.technique, job.config, job.inputs))
+        except (OSError, ValueError) as e:  # e.g. a config that cannot be sent
+            return f"Could not start the run: {e}"
+        slot.job_base_mb = rss_mb(slot.worker.process.pid)
+        return ""
 
-    def _supervise(self) -> None:
-        while not self._closed:
-            with self._lock:
-                self._dispatch()
-                conns = {w.conn: (s, w) for s in self._slots for w in (s.worker, s.spare) if w is not None}
-            try:
-                ready = wait(list(conns), timeout=0.1)
-            except OSError:
-                ready = []
-            for conn in ready:
-                slot, worker = conns[conn]
-                messages, broken = _drain(conn)  # unpickles results outside the lock
-                with self._lock:
-                    if self._closed:
-                        return
-                    for msg in messages:
-                        self._handle(slot, worker, msg)
-                    if broken is not None and slot.job is not None and worker is slot.worker:
-                        self._end_job(slot, "failed", error=f"Could not receive the run's result: {broken}")
-            with self._lock:
-                if not self._closed:
-                    self._check_processes()
+    def _send_stop(self, slot: _Slot, job: Job) -> None:
+        try:
+            slot.worker.conn.send(("stop", job.id))
+        except OSError:
+            pass  # the worker is gone; the supervisor reports it
 
-    def _check_processes(self) -> None:
+    def _run_memory(self, slot: _Slot) -> tuple[float, float]:
+        return rss_mb(slot.worker.process.pid) - slot.job_base_mb, slot.job_base_mb
+
+    def _pending(self) -> dict[Connection, tuple[_Slot, _Worker]]:
+        return {w.conn: (s, w) for s in self._slots for w in (s.worker, s.spare) if w is not None}
+
+    def _wait(self, pending: dict[Connection, tuple[_Slot, _Worker]]) -> list:
+        try:
+            ready = wait(list(pending), timeout=0.1)
+        except OSError:
+            ready = []
+        # wait() hands back the objects it was given: all Connections; unpickles results outside the lock
+        return [(*pending[conn], *_drain(conn)) for conn in ready if isinstance(conn, Connection)]
+
+    def _receive(self, received: list) -> None:
+        for slot, worker, messages, broken in received:
+            for msg in messages:
+                self._handle(slot, worker, msg)
+            if broken is not None and slot.job is not None and worker is slot.worker:
+                self._end_job(slot, "failed", error=f"Could not receive the run's result: {broken}")
+
+    def _check(self) -> None:
         for slot in self._slots:
             if slot.spare is not None and slot.spare.process.poll() is not None:
                 log.warning("a replacement worker exited with code %s", slot.spare.process.returncode)
@@ -485,57 +579,30 @@ class LocalExecutor(QueueExecutor):
     def _handle(self, slot: _Slot, worker: _Worker, msg: tuple) -> None:
         kind = msg[0]
         if kind == "ready":
-            worker.ready, worker.device, self._start_failures = True, msg[1], 0
-            worker.baseline_mb = _rss_mb(worker.process.pid)
-            self._changed.notify_all()
+            worker.ready, worker.device = True, msg[1]
+            worker.baseline_mb = rss_mb(worker.process.pid)
+            self._worker_ready()
             return
         job = slot.job
         if worker is not slot.worker or job is None or msg[1] != job.id:
             return  # a message from a job that was already ended
         if kind == "stopping":
             job.stop_seen = True
-            return
-        if kind == "progress":
-            apply_progress(job, msg[2], msg[3])
-            self._changed.notify_all()
-            return
-        outcome = msg[2] if kind == "done" else None
-        self._end_job(
-            slot, "failed" if kind == "failed" else outcome.status, outcome, msg[2] if kind == "failed" else ""
-        )
-        self._check_growth(slot)
+        elif kind == "progress":
+            self._progress(job, msg[2], msg[3])
+        else:  # "done" or "failed"
+            self._completed(slot, kind, msg[2])
+            self._check_growth(slot)
 
     def _on_death(self, slot: _Slot) -> None:
-        code = slot.worker.process.returncode
         if slot.job is not None:
-            self._end_job(
-                slot,
-                "failed",
-                error=(
-                    f"The run crashed (its worker process exited with code {code}). The app and other runs are fine; "
-                    "try again, or with smaller settings."
-                ),
-            )
-        if not slot.worker.ready:
-            self._start_failures += 1
-        if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
-            self._closed = True
+            self._crashed(slot, f"its worker process exited with code {slot.worker.process.returncode}")
+        if not slot.worker.ready and self._start_failed():  # workers cannot even start: stop retrying
             self._kill(slot.worker)
             self._kill(slot.spare)
             slot.spare = None
-            while self._queue:
-                self._finish(self._queue.popleft(), "failed", error="The training workers cannot start on this server.")
             return
-        self._replace(slot)
-
-    def _police(self, slot: _Slot) -> None:
-        """End a run that is over its memory cap, its time limit, or its stop grace period."""
-        status, reason = self._over_limit(
-            slot.job, _rss_mb(slot.worker.process.pid) - slot.job_base_mb, slot.job_base_mb
-        )
-        if reason:
-            self._end_job(slot, status, error=reason)
-            self._replace(slot)
+        self._restart(slot)
 
 
 def _drain(conn: Connection) -> tuple[list, Exception | None]:
@@ -549,39 +616,3 @@ def _drain(conn: Connection) -> tuple[list, Exception | None]:
     except Exception as e:  # e.g. a result that cannot be unpickled
         return messages, e
     return messages, None
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0  # not Linux or already gone: no cap enforcement
-
-
-if __name__ == "__main__":  # a worker: python -m engine.core.jobs FD
-    try:
-        _worker_main(Connection(int(sys.argv[1])))
-    except (BrokenPipeError, ConnectionResetError, EOFError, KeyboardInterrupt):
-        pass  # the app went away: nothing left to report to
-
-
-def apply_progress(job: Job, rows: list, live, phase=None) -> None:
-    """Fold a worker's progress rows ``(step, total, metrics)``, its latest live snapshot (which may itself be a
-    phase) and its current ``phase`` into ``job``.
-
-    A row without metrics (``Tracker.tick``/``phase``) only moves the step; a total of 0 (a phase announced
-    before the run knows its steps) moves nothing. A phase snapshot is kept apart from the technique's own
-    snapshot and lasts until the next row with metrics or the next snapshot.
-    """
-    for step, total, metrics in rows:
-        if total:
-            job.step, job.total = step, total
-        if metrics:
-            job.rows.append({"step": step, **metrics})
-            job.phase = None
-    for snapshot in (live, phase):
-        if is_phase(snapshot):
-            job.phase = snapshot
-        elif snapshot is not None:
-            job.live, job.phase = snapshot, None

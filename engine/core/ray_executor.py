@@ -10,7 +10,8 @@ message, and every other run carries on. Stop reaches the run's next progress ca
 
 Nothing travels by path: a worker may be another machine, so an uploaded CSV a config refers to (by its
 token) travels with the job as bytes and is written to the worker's own data directory for the run, then
-removed. The Outcome comes back through Ray's object store. This executor does not record runs:
+removed; a job's ``inputs`` (a stored run it starts from: settings, info, safetensors weights) travel with it
+the same way. The Outcome comes back through Ray's object store. This executor does not record runs:
 :mod:`engine.core.service` does, from its events, exactly as for the local executor.
 
 ``ray.init`` joins ``RAY_ADDRESS`` when it is set (a cluster started with ``ray start``); otherwise it starts
@@ -32,17 +33,8 @@ from typing import Any
 import ray
 
 from engine.core.contract import is_phase
-from engine.core.jobs import (
-    ROOT,
-    Job,
-    QueueExecutor,
-    _env_float,
-    _lower_priority,
-    _rss_mb,
-    _warm_up,
-    apply_progress,
-    run_one,
-)
+from engine.core.jobs import ROOT, Job, QueueExecutor
+from engine.core.worker import env_float, prepare, rss_mb, run_one
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a running job's new rows are fetched
@@ -94,29 +86,26 @@ class Worker:
     """A warm Ray actor: imports torch once, trains one run at a time, answers polls while it trains."""
 
     def __init__(self):
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        _lower_priority()
-        import torch
-
-        torch.set_num_threads(1)
-        _warm_up()
+        self._device = prepare()
         self._lock = threading.Lock()
         self._job, self._rows, self._live, self._phase, self._stops = "", [], None, None, set()
         self._base_mb, self._seen = 0.0, False  # resident size when the run started; the run has seen Stop
 
     def ready(self) -> str:
-        from engine.core.device import describe
+        """The actor's compute device in words (answered once it is warm)."""
+        return self._device
 
-        return describe()
-
-    def run(self, job_id: str, technique: str, config: dict, uploads: dict[str, bytes]) -> tuple:
+    def run(
+        self, job_id: str, technique: str, config: dict, uploads: dict[str, bytes], inputs: dict | None = None
+    ) -> tuple:
+        """Train one run (its uploads and ``inputs`` came with it as bytes); returns (kind, payload, the rows and
+        snapshots not polled yet, whether it saw Stop)."""
         import torch
 
         torch.set_num_threads(1)  # this method runs on one of the actor's threads
         with self._lock:
             self._job, self._rows, self._live, self._phase = job_id, [], None, None
-            self._base_mb, self._seen = _rss_mb(os.getpid()), False
+            self._base_mb, self._seen = rss_mb(os.getpid()), False
 
         def progress(step, total, metrics, live=None):
             with self._lock:
@@ -132,7 +121,7 @@ class Worker:
 
         created = _place_uploads(uploads)
         try:
-            kind, payload = run_one(technique, config, progress)
+            kind, payload = run_one(technique, config, progress, inputs)
         finally:
             for path in created:
                 path.unlink(missing_ok=True)
@@ -150,7 +139,7 @@ class Worker:
                 return [], (None, None), 0.0, 0.0, False
             rows, live = self._take()
             base, seen = self._base_mb, self._seen
-        return rows, live, _rss_mb(os.getpid()) - base, base, seen
+        return rows, live, rss_mb(os.getpid()) - base, base, seen
 
     def stop(self, job_id: str) -> None:
         with self._lock:
@@ -196,7 +185,7 @@ class RayExecutor(QueueExecutor):
     ):
         self._owns_ray, self._temp_dir = self._connect(address, slots)
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        super().__init__(slots or int(_env_float("FRONTIER_MAX_RUNS", cpus)), memory_mb, timeout_s, stop_grace_s)
+        super().__init__(slots or int(env_float("FRONTIER_MAX_RUNS", cpus)), memory_mb, timeout_s, stop_grace_s)
         gpus = ray.cluster_resources().get("GPU", 0)
         self.gpus_per_run = min(1.0, gpus / self.slots) if gpus else 0
         env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
@@ -222,20 +211,18 @@ class RayExecutor(QueueExecutor):
         paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)  # local actors import `engine`
         ray.init(
-            num_cpus=slots or int(_env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)),
+            num_cpus=slots or int(env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)),
             include_dashboard=False,
             _temp_dir=temp,
             log_to_driver=False,
         )
         return True, temp
 
-    def _send_stop(self, slot: _Slot, job: Job) -> None:
-        slot.actor.stop.remote(job.id)
-
     def wait_ready(self, timeout: float = 120) -> bool:
         return super().wait_ready(timeout)
 
     def close(self) -> None:
+        """Stop the supervisor, kill the actors, and disconnect (a local Ray this executor started stops)."""
         self._closed = True
         self._thread.join(5)
         for slot in self._slots:
@@ -245,7 +232,7 @@ class RayExecutor(QueueExecutor):
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
-    # --- supervisor ---------------------------------------------------------------------------------------
+    # --- actors -------------------------------------------------------------------------------------------
     def _start(self, slot: _Slot) -> None:
         options = {"num_cpus": 1, "max_concurrency": 4, "runtime_env": {"env_vars": self._env}}
         if self.gpus_per_run:
@@ -266,21 +253,23 @@ class RayExecutor(QueueExecutor):
         self._kill(slot)
         self._start(slot)
 
-    def _dispatch(self) -> None:
-        for slot in self._slots:
-            if slot.ready and slot.job is None and self._queue:
-                job = self._queue.popleft()
-                try:
-                    uploads = uploads_of(job.config)
-                except OSError as e:
-                    self._finish(job, "failed", error=f"Could not read the uploaded file: {e}")
-                    continue
-                slot.run_ref = slot.actor.run.remote(job.id, job.technique, job.config, uploads)
-                slot.job, slot.polled, slot.added_mb = job, time.monotonic(), 0.0
-                job.status, job.started = "running", time.time()
-                self._notify("running", job)
+    # --- the supervisor's hooks ---------------------------------------------------------------------------
+    def _start_run(self, slot: _Slot, job: Job) -> str:
+        try:
+            uploads = uploads_of(job.config)
+        except OSError as e:
+            return f"Could not read the uploaded file: {e}"
+        slot.run_ref = slot.actor.run.remote(job.id, job.technique, job.config, uploads, job.inputs)
+        slot.polled, slot.added_mb = time.monotonic(), 0.0
+        return ""
 
-    def _refs(self) -> dict:
+    def _send_stop(self, slot: _Slot, job: Job) -> None:
+        slot.actor.stop.remote(job.id)
+
+    def _run_memory(self, slot: _Slot) -> tuple[float, float]:
+        return slot.added_mb, slot.base_mb
+
+    def _pending(self) -> dict:
         """Every pending reference -> (slot, what it is); sends the polls that are due."""
         now, refs = time.monotonic(), {}
         for slot in self._slots:
@@ -291,51 +280,37 @@ class RayExecutor(QueueExecutor):
                     refs[ref] = (slot, kind)
         return refs
 
-    def _supervise(self) -> None:
-        while not self._closed:
-            with self._lock:
-                self._dispatch()
-                refs = self._refs()
-            if not refs:
-                time.sleep(0.05)
-                continue
-            try:
-                ready, rest = ray.wait(list(refs), num_returns=1, timeout=0.05)
-                if ready and rest:
-                    ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
-            except Exception:  # Ray is shutting down
-                if self._closed:
-                    return
+    def _wait(self, pending: dict) -> list:
+        if not pending:
+            time.sleep(0.05)
+            return []
+        try:
+            ready, rest = ray.wait(list(pending), num_returns=1, timeout=0.05)
+            if ready and rest:
+                ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+        except Exception:  # Ray is shutting down
+            if not self._closed:
                 log.exception("ray.wait failed")
                 time.sleep(0.5)
-                continue
-            with self._lock:
-                for ref in ready:
-                    slot, kind = refs[ref]
-                    getattr(self, f"_on_{kind}")(slot, ref)
-                for slot in self._slots:
-                    if slot.job is not None:
-                        self._police(slot)
+            return []
+        return [(*pending[ref], ref) for ref in ready]
+
+    def _receive(self, received: list) -> None:
+        for slot, kind, ref in received:
+            getattr(self, f"_on_{kind}")(slot, ref)
 
     def _on_ready(self, slot: _Slot, ref) -> None:
         if ref is not slot.ready_ref:
             return
         slot.ready_ref = None
         try:
-            slot.device, slot.ready, self._start_failures = ray.get(ref), True, 0
-            with self._changed:
-                self._changed.notify_all()
+            slot.device, slot.ready = ray.get(ref), True
         except ray.exceptions.RayError as e:
             log.warning("a Ray worker failed to start: %s", e)
-            self._start_failures += 1
-            if self._start_failures >= 3 * self.slots:  # workers cannot even start: fail fast, stop retrying
-                self._closed = True
-                while self._queue:
-                    self._finish(
-                        self._queue.popleft(), "failed", error="The training workers cannot start on this server."
-                    )
-                return
-            self._restart(slot)
+            if not self._start_failed():  # else workers cannot even start: stop retrying
+                self._restart(slot)
+            return
+        self._worker_ready()
 
     def _on_poll(self, slot: _Slot, ref) -> None:
         if ref is not slot.poll_ref:
@@ -348,46 +323,27 @@ class RayExecutor(QueueExecutor):
         if slot.job is not None:
             slot.added_mb, slot.base_mb = added, base
             slot.job.stop_seen |= seen
-            apply_progress(slot.job, rows, *live)
+            self._progress(slot.job, rows, *live)
 
     def _on_run(self, slot: _Slot, ref) -> None:
-        if ref is not slot.run_ref:
+        job = slot.job
+        if ref is not slot.run_ref or job is None:
             return
-        job, slot.run_ref = slot.job, None
+        slot.run_ref = None
         if slot.poll_ref is not None:  # rows a pending poll took come before the run's last ones
             if ray.wait([slot.poll_ref], timeout=2)[0]:
                 self._on_poll(slot, slot.poll_ref)
             slot.poll_ref = None
-        slot.job = None
         try:
             kind, payload, rows, live, seen = ray.get(ref)
         except ray.exceptions.RayActorError as e:
             log.warning("Ray worker died during run %s: %s", job.id, e)
-            self._finish(
-                job,
-                "failed",
-                error=(
-                    "The run crashed (its Ray worker process died). The app and other runs are fine; "
-                    "try again, or with smaller settings."
-                ),
-            )
+            self._crashed(slot, "its Ray worker process died")
             self._restart(slot)
             return
         except Exception as e:  # e.g. a result that cannot be deserialised
-            self._finish(job, "failed", error=f"Could not receive the run's result: {e}")
+            self._end_job(slot, "failed", error=f"Could not receive the run's result: {e}")
             return
-        apply_progress(job, rows, *live)
         job.stop_seen |= seen
-        if kind == "done":
-            self._finish(job, payload.status, payload)
-        else:
-            self._finish(job, "failed", error=payload)
-
-    def _police(self, slot: _Slot) -> None:
-        """End a run that is over its memory cap, its time limit, or its stop grace period."""
-        job = slot.job
-        status, reason = self._over_limit(job, slot.added_mb, slot.base_mb)
-        if reason:
-            slot.job = None
-            self._finish(job, status, error=reason)
-            self._restart(slot)
+        self._progress(job, rows, *live)
+        self._completed(slot, kind, payload)

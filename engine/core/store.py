@@ -5,10 +5,17 @@ directory; ``FRONTIER_DATABASE_URL`` (e.g. ``postgresql://user:pass@db:5432/fron
 PostgreSQL server instead, so several app servers behind a load balancer share runs and result links.
 
 A run's row is written when it is submitted (status "queued") and completed in a single transaction when it
-ends, together with its artifacts (weights as safetensors, figures as Plotly JSON, SHAP explanations as
-safetensors arrays + JSON), so a crash never leaves half a run: rows left "queued"/"running" by a server that
+ends, together with its artifacts: its data (the arrays its charts read as safetensors + a JSON manifest, SHAP
+explanations as safetensors arrays + JSON, layer tables, weights as safetensors, the technique's files), never
+rendered figures (the app draws them on read; runs stored before that keep their Plotly JSON and still open),
+so a crash never leaves half a run: rows left "queued"/"running" by a server that
 is gone (same host, process no longer alive) are marked "interrupted" when that host's next server opens the
 store. Nothing here unpickles anything.
+
+Backups (``python -m engine runs backup PATH`` / ``restore PATH``): a SQLite store is copied with SQLite's online
+backup API, consistent while the app keeps writing; a PostgreSQL store is backed up with ``pg_dump``
+(:data:`POSTGRESQL_BACKUP` says how). A restore replaces a store's runs, so it refuses a store that holds any
+unless forced.
 
 Privacy: each run has an owner (the browser session that made it) and a 128-bit random id. ``list_runs``
 filters by owner unless the app runs in single-user mode (``FRONTIER_SINGLE_USER=1``); anyone holding a run's
@@ -21,7 +28,9 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import time
+from contextlib import closing
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -64,6 +73,21 @@ ARTIFACTS = sa.Table(
 )
 ENDED = ("done", "stopped", "failed", "interrupted")
 HOST = socket.gethostname()
+POSTGRESQL_BACKUP = """\
+This run store is a PostgreSQL database (FRONTIER_DATABASE_URL): back it up with PostgreSQL's own tools, which take
+a consistent snapshot while the app servers keep running.
+
+  Back up:   pg_dump --format=custom --file=PATH "$FRONTIER_DATABASE_URL"
+  Check it:  pg_restore --list PATH
+  Restore:   stop the app servers, then (--clean replaces every run the database holds now)
+             pg_restore --clean --if-exists --no-owner --dbname="$FRONTIER_DATABASE_URL" PATH
+
+Use pg_dump and pg_restore of the server's major version or newer. More:
+https://www.postgresql.org/docs/current/backup-dump.html"""
+
+
+class StoreError(RuntimeError):
+    """A backup or restore that cannot be done as asked; ``str()`` says why and what to do, for an operator."""
 
 
 def single_user() -> bool:
@@ -128,10 +152,73 @@ class RunStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.url = database_url(url) if url else f"sqlite:///{self.path}"
         self.engine = _engine(self.url)
+        self._create()
+
+    def _create(self) -> None:
+        """The tables, and the columns that stores made by older versions lack."""
         META.create_all(self.engine)
         with self.engine.begin() as db:  # stores made before server_host existed
             if "server_host" not in {c["name"] for c in sa.inspect(db).get_columns("runs")}:
                 db.exec_driver_sql("ALTER TABLE runs ADD COLUMN server_host TEXT")
+
+    # --- backup and restore -------------------------------------------------------------------------------
+    def count(self) -> int:
+        """How many runs the store holds (any status)."""
+        with self.engine.connect() as db:
+            return int(db.execute(sa.select(sa.func.count()).select_from(RUNS)).scalar() or 0)
+
+    def backup(self, path: Path | str) -> int:
+        """Copy this SQLite store into one self-contained SQLite file at ``path`` with SQLite's online backup API
+        (a consistent copy while the app keeps recording runs); returns how many runs it holds. It is written
+        beside ``path`` and moved there only once complete and checked, so a failed backup never replaces the last
+        good one. A PostgreSQL store raises :class:`StoreError` with :data:`POSTGRESQL_BACKUP`."""
+        live = self._sqlite_file()
+        target = Path(path).resolve()
+        if target == live.resolve():
+            raise StoreError(f"{target} is this run store itself: back it up to another file.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            with closing(sqlite3.connect(live, timeout=30)) as src, closing(sqlite3.connect(partial)) as dst:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode=DELETE")  # one file, nothing beside it to forget
+            runs = _backup_runs(partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, target)
+        return runs
+
+    def restore(self, path: Path | str, force: bool = False) -> int:
+        """Replace everything this SQLite store holds with the backup at ``path`` (made by :meth:`backup`, or any
+        copy of a run store) through SQLite's backup API; returns how many runs it now holds. The backup is checked
+        first (a SQLite file, intact, with the run store's tables). A store that already holds runs is refused
+        unless ``force``: they would all be gone. Stop the app first: a run it records meanwhile is lost."""
+        live = self._sqlite_file()
+        source = Path(path)
+        if not source.is_file():
+            raise StoreError(f"There is no backup file at {source}.")
+        if source.resolve() == live.resolve():
+            raise StoreError(f"{source} is this run store itself.")
+        runs = _backup_runs(source)
+        held = self.count()
+        if held and not force:
+            raise StoreError(
+                f"This run store ({live}) already holds {held} runs; restoring would replace every one of them. "
+                "Back it up first if you may want them, then restore with --force."
+            )
+        self.engine.dispose()  # no pooled connection keeps reading the old pages
+        with closing(sqlite3.connect(source, timeout=30)) as src, closing(sqlite3.connect(live, timeout=30)) as dst:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=WAL")
+        self._create()  # a backup from an older version gets the columns this one reads
+        return runs
+
+    def _sqlite_file(self) -> Path:
+        if self.engine.dialect.name != "sqlite" or not self.engine.url.database:
+            raise StoreError(POSTGRESQL_BACKUP)
+        return Path(self.engine.url.database)
 
     # --- writing ------------------------------------------------------------------------------------------
     def start(self, run_id: str, owner: str, technique: str, config: dict) -> None:
@@ -159,7 +246,7 @@ class RunStore:
                 config=_json(outcome.config),
                 metrics=_json(outcome.metrics),
                 seconds=outcome.seconds,
-                history=outcome.history.to_json(orient="split", index=False),
+                history=outcome.history.to_json(orient="split", index=False, double_precision=15),
                 summary=outcome.text,
                 device=outcome.device,
             )
@@ -251,10 +338,11 @@ class RunStore:
         return out
 
     def load_outcome(self, run_id: str):
-        """Rebuild a finished run's Outcome (figures, explanation, weights) without retraining; None if unknown."""
+        """Rebuild a finished run's Outcome (its data, explanation, weights) without retraining; None if unknown.
+        A run stored before runs kept their data (no "arrays" artifact) comes back with its stored figures."""
         import pandas as pd
-        import plotly.io as pio
 
+        from engine.core.arrays import unpack
         from engine.core.pipeline import Outcome
 
         row = self.get(run_id)
@@ -268,36 +356,32 @@ class RunStore:
         for a in arts:
             by_kind.setdefault(a.kind, {})[a.name] = bytes(a.data)
         meta = json.loads(by_kind.get("meta", {}).get("meta", b"{}"))
-        figs = {n: pio.from_json(d.decode()) for n, d in by_kind.get("figure", {}).items()}
-        xfigs = {n: pio.from_json(d.decode()) for n, d in by_kind.get("explain_figure", {}).items()}
-        diagrams = {n: pio.from_json(d.decode()) for n, d in by_kind.get("diagram", {}).items()}
         exp_meta = meta.get("explanations", {})
         exps = {n: _explanation_from(d, exp_meta.get(n, {})) for n, d in by_kind.get("explanation", {}).items()}
         exps = _ordered(exps, list(exp_meta))
-        explanation = exps.get("SHAP") if list(exps) == ["SHAP"] else (exps or None)
+        stored = by_kind.get("arrays", {}).get("arrays")
         return Outcome(
             technique=row["technique"],
             config=row["config"],
             status=row["status"],
             metrics=row["metrics"],
             history=pd.read_json(_io(row["history"]), orient="split"),
-            figures=_ordered(figs, meta.get("figures")),
-            explanation=explanation,
-            explain_figures=_ordered(xfigs, meta.get("explain_figures")),
-            text=row["summary"] or "",
+            arrays=unpack(stored, meta.get("arrays", {})) if stored is not None else {},
+            explanation=exps.get("SHAP") if list(exps) == ["SHAP"] else (exps or None),
             architecture=meta.get("architecture", {}),
+            layers=meta.get("layers", {}),
             weights=by_kind.get("weights", {}).get("model"),
             seconds=row["seconds"] or 0.0,
             device=row["device"] or "",
             headline=meta.get("headline", []),
             run_id=run_id,
             info=meta.get("info", {}),
-            diagrams=_ordered(diagrams, list(meta.get("architecture", {}))),
             downloads={
                 label: {**d, "data": by_kind.get("download", {})[label]}
                 for label, d in meta.get("downloads", {}).items()
                 if label in by_kind.get("download", {})
             },
+            legacy=None if stored is not None else _legacy_drawing(by_kind, meta, row["summary"] or ""),
         )
 
     def headlines(self, run_ids: list[str]) -> dict[str, list[str]]:
@@ -319,6 +403,23 @@ class RunStore:
             query = sa.select(a.data).where(a.run_id == run_id, a.kind == "weights", a.name == "model")
             data = db.execute(query).scalar()
         return bytes(data) if data is not None else None
+
+
+def _backup_runs(path: Path) -> int:
+    """How many runs the SQLite run store (or backup of one) at ``path`` holds, after checking that it is one and
+    intact; :class:`StoreError` saying what is wrong otherwise."""
+    try:
+        with closing(sqlite3.connect(path, timeout=30)) as db:
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            runs = db.execute("SELECT count(*) FROM runs").fetchone()[0] if "runs" in tables else 0
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path} is not a SQLite database ({e}).") from None
+    if check != "ok":
+        raise StoreError(f"{path} is damaged (SQLite's check says: {check}).")
+    if not {"runs", "artifacts"} <= tables:
+        raise StoreError(f"{path} is a SQLite database, but not a Frontier Lab run store (no runs and artifacts).")
+    return int(runs)
 
 
 def _io(text: str):
@@ -346,20 +447,41 @@ def _alive(pid) -> bool:
 
 
 def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
+    """A run's data as artifacts: arrays (safetensors + manifest), SHAP values, weights, files and one meta
+    record. Never a rendered figure: the app draws those when the run is read."""
+    from engine.core.arrays import pack
+
+    blob, manifest = pack(outcome.arrays)
+    explained = _explanation_meta(outcome.explanation)
+    out = [("arrays", "arrays", blob), *(("explanation", title, b) for title, (b, _) in explained.items())]
+    if outcome.weights:
+        out.append(("weights", "model", outcome.weights))
+    downloads = getattr(outcome, "downloads", None) or {}
+    for label, d in downloads.items():  # the technique's own files (e.g. edge's compressed model)
+        out.append(("download", label, d["data"]))
+    meta = {
+        "format": 2,  # 2: data only (arrays, layers); 1 (none): rendered figures, before 2026-12
+        "arrays": manifest,
+        "explanations": {title: meta for title, (_, meta) in explained.items()},
+        "architecture": outcome.architecture,
+        "layers": outcome.layers,
+        "headline": outcome.headline,
+        "info": outcome.info,  # names and labels the charts and the Try it tab read
+        "downloads": {label: {k: v for k, v in d.items() if k != "data"} for label, d in downloads.items()},
+    }
+    out.append(("meta", "meta", _json(meta).encode()))
+    return out
+
+
+def _explanation_meta(explanation) -> dict[str, tuple[bytes, dict]]:
+    """Each SHAP explanation as (safetensors of values/base values/numeric data, its names and method)."""
     import numpy as np
     from safetensors.numpy import save
 
     from engine.core.explain import explanations
 
-    out = []
-    for title, fig in outcome.figures.items():
-        out.append(("figure", title, fig.to_json().encode()))
-    for title, fig in outcome.explain_figures.items():
-        out.append(("explain_figure", title, fig.to_json().encode()))
-    for title, fig in (getattr(outcome, "diagrams", None) or {}).items():
-        out.append(("diagram", title, fig.to_json().encode()))
-    exp_meta = {}
-    for title, exp in explanations(outcome.explanation).items():
+    out = {}
+    for title, exp in explanations(explanation).items():
         arrays = {
             "values": np.ascontiguousarray(exp.values, dtype=np.float64),
             "base_values": np.ascontiguousarray(np.asarray(exp.base_values, dtype=np.float64)),
@@ -367,30 +489,36 @@ def _artifacts(outcome) -> list[tuple[str, str, bytes]]:
         data = np.asarray(exp.data) if exp.data is not None else None
         if data is not None and data.dtype.kind in "fiub":
             arrays["data"] = np.ascontiguousarray(data, dtype=np.float64)
-        out.append(("explanation", title, save(arrays)))
-        exp_meta[title] = {
+        meta = {
             "feature_names": _names(exp.feature_names),
             "output_names": _names(exp.output_names),
             "method": getattr(exp, "method", ""),
             "additivity_error": getattr(exp, "additivity_error", None),
             "spread": getattr(exp, "spread", None),
         }
-    if outcome.weights:
-        out.append(("weights", "model", outcome.weights))
-    downloads = getattr(outcome, "downloads", None) or {}
-    for label, d in downloads.items():  # the technique's own files (e.g. edge's compressed model)
-        out.append(("download", label, d["data"]))
-    meta = {
-        "figures": list(outcome.figures),
-        "explain_figures": list(outcome.explain_figures),
-        "explanations": exp_meta,
-        "architecture": outcome.architecture,
-        "headline": outcome.headline,
-        "info": outcome.info,  # names and labels the Try it tab needs to rebuild the model on a result link
-        "downloads": {label: {k: v for k, v in d.items() if k != "data"} for label, d in downloads.items()},
-    }
-    out.append(("meta", "meta", _json(meta).encode()))
+        out[title] = (save(arrays), meta)
     return out
+
+
+def _legacy_drawing(by_kind: dict[str, dict[str, bytes]], meta: dict, text: str):
+    """The charts of a run stored before runs kept their data (format 1): Plotly JSON drawn the day it ended."""
+    import plotly.io as pio
+
+    from engine.core.drawing import Drawn
+
+    def figs(kind: str, order) -> dict:
+        return _ordered({n: pio.from_json(d.decode()) for n, d in by_kind.get(kind, {}).items()}, order)
+
+    return Drawn(
+        figures=figs("figure", meta.get("figures")),
+        explain_figures=figs("explain_figure", meta.get("explain_figures")),
+        text=text,
+        diagrams=figs("diagram", list(meta.get("architecture", {}))),
+        problems=(
+            "This run was stored before runs kept their data: its charts are shown as they were drawn "
+            "the day it ended.",
+        ),
+    )
 
 
 def _names(names):

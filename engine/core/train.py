@@ -7,15 +7,23 @@ stays within a few percent of hand-written code; ``benchmarks`` measures the rat
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
 
-from engine.core.contract import Tracker
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
+
+class StepTracker(Protocol):
+    """What ``fit`` reports each epoch to: a :class:`engine.core.contract.Tracker`, or a stand-in that forwards
+    to one (e.g. a phase of a longer run)."""
+
+    def step(self, step: int, live: Any = None, **metrics: float) -> bool: ...
 
 
 def fit(
-    model: nn.Module,
+    model: ModelT,
     X: torch.Tensor,
     y: torch.Tensor,
     *,
@@ -23,13 +31,13 @@ def fit(
     epochs: int,
     lr: float,
     batch_size: int,
-    tracker: Tracker,
-    evaluate: Callable[[nn.Module], dict] | None = None,
+    tracker: StepTracker,
+    evaluate: Callable[[ModelT], dict] | None = None,
     weight_decay: float = 0.0,
     params=None,
     seed: int = 0,
     optimizer: str = "adam",
-    snapshot: Callable[[nn.Module, int], object] | None = None,
+    snapshot: Callable[[ModelT, int], object] | None = None,
     clip_grad_norm: float | None = None,
 ) -> bool:
     """Train ``model`` on (X, y); after each epoch report ``loss`` plus ``evaluate(model)`` to the tracker.
@@ -45,6 +53,7 @@ def fit(
     Raises ``Diverged`` when the loss is NaN or infinite.
     """
     params = params if params is not None else model.parameters()
+    opt: torch.optim.Optimizer
     if optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
@@ -147,7 +156,8 @@ class SummedLoss:
 
     def __init__(self, names: list[str], loss_fn: Callable = nn.functional.cross_entropy):
         self.names, self.loss_fn = list(names), loss_fn
-        self.totals, self.count = 0.0, 0  # totals: (M,) summed on the device (no sync per batch)
+        self.totals: torch.Tensor | float = 0.0  # (M,) summed on the device (no sync per batch)
+        self.count = 0
 
     def __call__(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         losses = torch.stack([self.loss_fn(out, y) for out in outputs])  # (M,) one loss per model

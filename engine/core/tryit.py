@@ -73,22 +73,34 @@ def load(technique: str, config: dict, weights: bytes | None, info: dict | None 
     mod = module(technique)
     if mod is None:
         raise TryItUnavailable("This technique has no Try it yet.")
-    config = validate(engine.load(technique).Config, config)
-    reason = mod.unavailable(config) if hasattr(mod, "unavailable") else None  # e.g. a mode that trains no model
+    settings = validate(engine.load(technique).Config, config)
+    reason = mod.unavailable(settings) if hasattr(mod, "unavailable") else None  # e.g. a mode that trains no model
     if reason:
         raise TryItUnavailable(reason)
     if not weights:
         raise TryItUnavailable("This run stored no trained weights, so its model cannot be rebuilt.")
-    return mod.load(config, weights, info or {})
+    return mod.load(settings, weights, info or {})
 
 
-_ANSWERING = threading.Lock()  # one answer at a time: SHAP's DeepExplainer hooks into the (shared) model
+_LOCKS = threading.Lock()  # guards the creation of each bundle's own lock
+
+
+def _lock_of(bundle) -> threading.Lock:
+    """The bundle's own answer lock: SHAP's DeepExplainer hooks into the (shared, cached) model, so two answers
+    from one rebuilt model take turns, while visitors of different runs are answered at once."""
+    with _LOCKS:
+        lock = getattr(bundle, "_answer_lock", None)
+        if lock is None:
+            lock = threading.Lock()
+            object.__setattr__(bundle, "_answer_lock", lock)
+        return lock
 
 
 def answer(technique: str, bundle, inputs: dict) -> Answer:
-    """The bundle's answer to ``inputs``, with the time it took (waiting for another answer included)."""
+    """The bundle's answer to ``inputs``, with the time it took (waiting for another answer of the same model
+    included)."""
     started = time.perf_counter()
-    with _ANSWERING:
+    with _lock_of(bundle):
         cpu = time.thread_time()
         out = module(technique).answer(bundle, inputs)
         out.cpu_ms = (time.thread_time() - cpu) * 1000

@@ -2,17 +2,20 @@
 
 Read top to bottom: ``run`` starts from a trained model (``source``), applies each switched-on technique alone
 to the original (``techniques``), chains them (distil -> prune -> int8 / ONNX int8) when more than one is on,
-measures and verifies every variant (``measure``), picks the one to ship, and compares the SHAP explanations
+measures and verifies every variant (``evaluate``), picks the one to ship, and compares the SHAP explanations
 of the original and the shipped model on the same rows.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.edge import measure as M
+from engine.edge import evaluate as M
+from engine.edge import layers as L
 from engine.edge import techniques as T
 from engine.edge.config import Config
 from engine.edge.source import Start, start_model
@@ -25,6 +28,7 @@ VARIANT_METRICS = {
     "distilled student": "student",
     "ONNX int8": "onnx_int8",
 }  # variant -> metric prefix
+TRY_IT_ROWS = 50  # test rows kept for Try it to start from
 
 
 def planned_steps(config: Config) -> int:
@@ -137,11 +141,13 @@ def explanation_drift(config: Config, start: Start, original: M.Variant, other: 
     }
 
 
-def run(config: Config, progress: ProgressFn) -> Result:
-    """Compress a trained model with the chosen techniques; measure, verify, ship and explain the variants."""
+def run(config: Config, progress: ProgressFn, inputs: dict | None = None) -> Result:
+    """Compress a trained model with the chosen techniques; measure, verify, ship and explain the variants.
+    ``inputs["source"]``: the finished run to start from, when the settings name one (the app hands it over)."""
     tracker = Tracker(progress, planned_steps(config))
-    start = start_model(config, tracker)
-    parts, skipped = {}, {}
+    start = start_model(config, tracker, inputs)
+    parts: dict[str, Any] = {}  # the pruned and distilled models and the final masks, as they are made
+    skipped: dict[str, str] = {}  # technique -> why it could not be applied
     variants = [M.torch_variant("original", start.model)]
     if not tracker.stopped:
         variants += alone_variants(config, start, tracker, parts, skipped)
@@ -244,6 +250,7 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
         models["pruned"] = small
     if parts.get("distilled") is not None:
         models["student"] = parts["distilled"]
+    info.update(try_it_info(config, start, models))
     arrays = {
         "shipped_file": np.frombuffer(shipped.file, dtype=np.uint8),
         "latencies": {v.name: v.stats["latencies"] for v in variants},
@@ -267,6 +274,27 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
     )
 
 
+def try_it_info(config: Config, start: Start, models: dict[str, torch.nn.Module]) -> dict:
+    """What Try it rebuilds this run from, besides its weights, so it never needs the run it started from: each
+    stored model's layers (``engine.edge.layers``), the first test rows to start from and SHAP's background rows,
+    as the models take them."""
+    networks = {}
+    for name, model in models.items():
+        try:
+            networks[name] = L.spec(model)
+        except ValueError:  # a layer Try it cannot rebuild: that model is left out of Try it
+            continue
+    rng = np.random.default_rng(config.seed)
+    background = start.X_train[rng.choice(len(start.X_train), min(30, len(start.X_train)), replace=False)]
+    return {
+        "networks": networks,
+        "try_rows": {
+            "test": start.X_test[:TRY_IT_ROWS].astype(np.float32).tolist(),
+            "background": background.astype(np.float32).tolist(),
+        },
+    }
+
+
 def sparsity_of(pruned: torch.nn.Module, original: torch.nn.Module) -> float:
     """Share of the original's prunable weights that are zero, or gone from a compacted model."""
     before = sum(m.weight.numel() for _, m in T.prunable(original))
@@ -276,7 +304,7 @@ def sparsity_of(pruned: torch.nn.Module, original: torch.nn.Module) -> float:
 
 def layer_arrays(original, pruned, variants) -> dict:
     """Per-layer names and sparsity (for the bars) and the weights before/after int8 (for the histograms)."""
-    out = {"layer_names": [n for n, _ in T.prunable(original)]}
+    out: dict[str, Any] = {"layer_names": [n for n, _ in T.prunable(original)]}
     if pruned is not None:  # zero or removed weights, against each layer's size in the original
         out["layer_sparsity"] = np.array(
             [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,14 @@ RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newl
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'start_from',
+        'dynamic_int8',
+        'prune',
+        'sparsity',
+        'distill',
+        'onnx',
+    )  # the settings that change the lesson: shown first
     SHOW_IF = {
         "hidden_width": {"start_from": TRAINED_HERE},
         "epochs": {"start_from": TRAINED_HERE},
@@ -171,6 +179,10 @@ class Config(TechniqueConfig):
             raise ValueError("Pick a finished Explainable AI or NAS run to start from (or paste its result link).")
         return self
 
+    def source_run_id(self) -> str:
+        """The finished run to compress, when the person picked one ("" when the model is trained here)."""
+        return self.source_run if self.start_from == "finished_run" else ""
+
     @property
     def techniques(self) -> tuple[str, ...]:
         """The switched-on techniques, in the order a chain applies them: quantize, prune, distil, export."""
@@ -213,6 +225,7 @@ PRESETS = {
         "explain_rows": 24,
     },
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 
 def _variant_metrics(key: str, title: str) -> dict[str, Metric]:

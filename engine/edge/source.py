@@ -1,22 +1,24 @@
-"""The trained model Edge AI starts from: a network trained here, or a finished XAI or NAS run from the run store.
+"""The trained model Edge AI starts from: a network trained here, or a finished XAI or NAS run.
 
 Every start gives the same thing: a float32 ``nn.Module`` mapping rows (n, d) to logits (n, k), and the train /
-validation / test rows it is judged on. Stored weights are safetensors (never a pickle); a NAS image model is
-wrapped so it also takes flat rows of 64 pixels.
+validation / test rows it is judged on. A finished run comes in ``inputs["source"]`` (the app's service reads it
+from the run store: settings, info, safetensors weights, never a pickle); the source technique's own
+``rebuild_model`` rebuilds its network and data split. A NAS image model is wrapped so it also takes flat rows of
+64 pixels.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from engine.core.config import ConfigError, validate
+from engine.core.config import ConfigError
 from engine.core.contract import RunError, Tracker
 from engine.core.data import digits, sklearn_table, split
+from engine.core.device import seeded
 from engine.core.train import accuracy, fit, mlp
 from engine.edge.config import Config
 
@@ -67,7 +69,7 @@ def rows_of(name: str, seed: int) -> dict:
         title, side = "8x8 handwritten digits", 8
     else:
         table = sklearn_table(name)
-        raw, y, names, classes = table.X, table.y, table.feature_names, table.class_names
+        raw, y, names, classes = table.X, table.y, table.feature_names, table.classes()
         title, side = table.title, None
     train, val, test = three_way(y, seed)
     mean, std = (0.0, 1.0) if side else (raw[train].mean(0), raw[train].std(0) + 1e-8)
@@ -92,8 +94,8 @@ def train_baseline(config: Config, tracker: Tracker) -> Start:
     data = rows_of(config.start_from, config.seed)
     X, y = torch.as_tensor(data["X_train"]), torch.as_tensor(data["y_train"])
     X_val, y_val = torch.as_tensor(data["X_val"]), torch.as_tensor(data["y_val"])
-    torch.manual_seed(config.seed)
-    model = mlp(X.shape[1], len(data["class_names"]), [config.hidden_width] * 2, "relu")
+    with seeded(config.seed):  # the initial weights, from the seed alone
+        model = mlp(X.shape[1], len(data["class_names"]), [config.hidden_width] * 2, "relu")
     fit(
         model,
         X,
@@ -112,130 +114,74 @@ def train_baseline(config: Config, tracker: Tracker) -> Start:
     )
 
 
-def load_finished(config: Config) -> Start:
-    """A finished run of the XAI or NAS page, rebuilt from its stored settings and safetensors weights."""
-    from safetensors.torch import load
+def load_finished(config: Config, inputs: dict) -> Start:
+    """The finished XAI or NAS run in ``inputs["source"]`` (:func:`engine.core.service.stored_source`: its
+    technique, status, settings, info, layer texts and safetensors weights), rebuilt by its own technique.
 
-    from engine.core.store import RunStore
-
-    store = RunStore()
-    row = store.get(config.source_run)
-    if row is None:
+    A run never opens the store: the worker is handed its source. (Try it does not need the source either: an
+    edge run keeps its own networks' shapes, see ``engine.edge.tryit``.)
+    """
+    source = inputs.get("source")
+    if source is None:
         raise RunError("No stored run has this id: it may be mistyped, or the run was deleted.")
-    if row["technique"] not in ("xai", "nas"):
-        raise RunError(f"Edge AI starts from an Explainable AI or NAS run; this one is a {row['technique']} run.")
-    blob = store.weights(config.source_run)
-    if row["status"] not in ("done", "stopped") or blob is None:
-        raise RunError(f"That run has no trained weights to start from (it {row['status']}).")
-    tensors = load(blob)  # safetensors: plain tensors, nothing executed
-    start = from_xai(row, tensors) if row["technique"] == "xai" else from_nas(store, row, tensors)
+    if source["technique"] not in ("xai", "nas"):
+        raise RunError(f"Edge AI starts from an Explainable AI or NAS run; this one is a {source['technique']} run.")
+    if source["status"] not in ("done", "stopped") or not source.get("weights"):
+        raise RunError(f"That run has no trained weights to start from (it {source['status']}).")
+    start = from_xai(source) if source["technique"] == "xai" else from_nas(source)
     start.model.eval()
     return start
 
 
-def _prefixed(tensors: dict, prefix: str) -> dict:
-    return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-
-
-def from_xai(row: dict, tensors: dict) -> Start:
-    """The XAI page's MLP on its own table and split (``prepare`` rebuilds both from the stored settings)."""
-    from engine.xai.config import Config as XaiConfig
-    from engine.xai.mlp import prepare
+def from_xai(source: dict) -> Start:
+    """The XAI page's MLP on its own table and split (``engine.xai.rebuild_model``, from its stored settings)."""
+    import engine
 
     try:
-        xai = validate(XaiConfig, row["config"])
+        xai = engine.load("xai").rebuild_model(source["config"], source["info"], source["weights"])
     except ConfigError as e:
         raise RunError(f"That run's settings no longer validate: {e}") from None
-    data = prepare(xai)
-    if not data.classify:
+    if not xai["classify"]:
         raise RunError(
             "Edge AI compresses classifiers, and that run predicts a number (regression). "
             "Pick a run on a classification table (breast cancer, wine, iris)."
         )
-    model = mlp(
-        data.X.shape[1], len(data.table.class_names), [xai.width] * xai.hidden_layers, xai.activation, xai.dropout
-    )
-    model.load_state_dict(_prefixed(tensors, "mlp"))
-    X = data.X.astype(np.float32)
+    names = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "raw_test", "feature_names", "class_names")
+    uploaded = source["config"].get("dataset") == "upload"
     return Start(
-        model=model,
-        X_train=X[data.train],
-        y_train=data.y[data.train],
-        X_val=X[data.val],
-        y_val=data.y[data.val],
-        X_test=X[data.test],
-        y_test=data.y[data.test],
-        raw_test=data.table.X[data.test],
-        feature_names=list(data.table.feature_names),
-        class_names=list(data.table.class_names),
-        title="your uploaded table" if xai.dataset == "upload" else data.table.title,  # no user text in prose
-        origin=f"the Explainable AI run {row['id'][:8]}…",
+        model=xai["model"],
+        **{name: xai[name] for name in names},
+        title="your uploaded table" if uploaded else xai["title"],  # no user text in prose
+        origin=f"the Explainable AI run {source['id'][:8]}…",
     )
 
 
-def from_nas(store, row: dict, tensors: dict) -> Start:
-    """The NAS page's best architecture (rebuilt by ``engine.nas.space.build``), on the NAS run's own digits split,
-    wrapped to take flat 64-pixel rows."""
-    from engine.nas.search import load_digits
-    from engine.nas.space import build
+def from_nas(source: dict) -> Start:
+    """The NAS page's best architecture (``engine.nas.rebuild_model``) on the NAS run's own digits split, wrapped
+    to take flat 64-pixel rows."""
+    import engine
 
-    net = build(nas_architecture(store, row["id"]))
-    try:
-        net.load_state_dict(_prefixed(tensors, "best"))
-    except RuntimeError as e:
-        raise RunError(f"That NAS run's weights do not fit its architecture: {str(e).splitlines()[0]}") from None
-    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), net)  # (n, 64) -> (n, 1, 8, 8) -> (n, 10)
-    d = load_digits(int(row["config"].get("seed", 0)))  # the split its winner was tested on
-    names = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
-    flat = {name: getattr(d, name).cpu().numpy() for name in names}
+    nas = engine.load("nas").rebuild_model(
+        source["config"], source["info"], source["weights"], source.get("architecture")
+    )
+    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nas["model"])  # (n, 64) -> (n, 1, 8, 8) -> (n, 10)
+    flat = {name: nas[name] for name in ("y_train", "y_val", "y_test")}
     for name in ("X_train", "X_val", "X_test"):
-        flat[name] = flat[name].reshape(len(flat[name]), -1).astype(np.float32)  # (n, 64)
+        flat[name] = nas[name].reshape(len(nas[name]), -1).astype(np.float32)  # (n, 64)
     return Start(
         model=model,
         **flat,
         raw_test=flat["X_test"],
         feature_names=PIXELS,
-        class_names=[str(i) for i in range(10)],
-        title="8x8 handwritten digits",
-        origin=f"the NAS run {row['id'][:8]}… (its best architecture)",
+        class_names=list(nas["class_names"]),
+        title=nas["title"],
+        origin=f"the NAS run {source['id'][:8]}… (its best architecture)",
         image_side=8,
     )
 
 
-def nas_architecture(store, run_id: str) -> dict:
-    """The winner's architecture: ``info["best_architecture"]`` when the store keeps it, else read from its layers."""
-    outcome = store.load_outcome(run_id)
-    arch = (getattr(outcome, "info", None) or {}).get("best_architecture")
-    if arch:
-        return dict(arch)
-    text = (outcome.architecture or {}).get("best", "")
-    if not text:
-        raise RunError("That NAS run does not record its best architecture.")
-    return architecture_from_text(text)
-
-
-def architecture_from_text(text: str) -> dict:
-    """Read the NAS decisions back from ``str(model)`` of a ``space.build`` network (a plain text parse)."""
-    from engine.nas.config import SPACE
-
-    convs = re.findall(r"Conv2d\((\d+), (\d+), kernel_size=\((\d+),", text)
-    linears = re.findall(r"Linear\(in_features=(\d+), out_features=(\d+)", text)
-    dropout = re.search(r"Dropout\(p=([0-9.]+)", text)
-    activation = re.search(r"\b(ReLU|Tanh|ELU)\(", text)
-    return {
-        "conv_blocks": len(convs),
-        "filters": int(convs[0][1]) if convs else SPACE["filters"][0],
-        "kernel_size": int(convs[0][2]) if convs else SPACE["kernel_size"][0],
-        "pooling": "max" if "MaxPool2d" in text else "avg" if "AvgPool2d" in text else "none",
-        "dense_layers": len(linears) - 1,
-        "dense_width": int(linears[0][1]) if len(linears) > 1 else SPACE["dense_width"][0],
-        "activation": activation.group(1).lower() if activation else "relu",
-        "dropout": float(dropout.group(1)) if dropout else 0.0,
-    }
-
-
-def start_model(config: Config, tracker: Tracker) -> Start:
-    """Train the baseline here, or load the finished run the person picked."""
+def start_model(config: Config, tracker: Tracker, inputs: dict | None = None) -> Start:
+    """Train the baseline here, or rebuild the finished run the person picked (``inputs["source"]``)."""
     if config.start_from == "finished_run":
-        return load_finished(config)
+        return load_finished(config, inputs or {})
     return train_baseline(config, tracker)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from engine.core.device import seeded
 from engine.core.train import accuracy, fit, mlp, predict
 from engine.edge.source import Phase
 
@@ -72,7 +73,7 @@ def quantize_static(model: nn.Module, calibration: np.ndarray) -> nn.Module:
 # --- pruning ------------------------------------------------------------------------------------------------
 
 
-def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def prunable(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d]]:
     """The Linear and Conv2d layers, in order: the weights magnitude pruning may remove."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
@@ -108,7 +109,7 @@ def structured_masks(weights: list[torch.Tensor], old: list[torch.Tensor], spars
     return masks
 
 
-def apply_masks(layers: list[nn.Module], masks: list[torch.Tensor], structured: bool) -> None:
+def apply_masks(layers: list[nn.Linear | nn.Conv2d], masks: list[torch.Tensor], structured: bool) -> None:
     """Attach masks with ``torch.nn.utils.prune`` (forward uses weight_orig * mask, so zeros stay zero in training)."""
     for layer, mask in zip(layers, masks):
         for name in ("weight", "bias"):
@@ -225,7 +226,7 @@ def transfer_set(X: torch.Tensor, copies: int, seed: int) -> torch.Tensor:
     return torch.cat(parts)  # (n * (1 + copies), d)
 
 
-def distill(teacher: nn.Module, config, data, tracker, offset: int) -> tuple[nn.Module | None, nn.Module | None]:
+def distill(teacher: nn.Module, config, data, tracker, offset: int) -> tuple[nn.Module | None, nn.Module]:
     """The same student (same initial weights, same number of gradient steps) trained alone and distilled.
 
     Alone it learns the labelled training rows; distilled it learns the teacher's outputs on the transfer set
@@ -233,8 +234,8 @@ def distill(teacher: nn.Module, config, data, tracker, offset: int) -> tuple[nn.
     """
     X, y = torch.as_tensor(data.X_train), torch.as_tensor(data.y_train)
     X_val, y_val = torch.as_tensor(data.X_val), torch.as_tensor(data.y_val)
-    torch.manual_seed(config.seed)
-    alone = mlp(X.shape[1], len(data.class_names), [config.student_width], "relu")
+    with seeded(config.seed):  # the student's initial weights, from the seed alone
+        alone = mlp(X.shape[1], len(data.class_names), [config.student_width], "relu")
     distilled = copy.deepcopy(alone)
     common = dict(
         lr=3e-3, batch_size=64, seed=config.seed, evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)}

@@ -1,5 +1,6 @@
-"""Edge AI views: the variants compared, the trade-off and its Pareto front, sparsity, int8 weights, distillation,
-SHAP of the original beside the shipped model, and the plain-language summary."""
+"""Edge AI pictures: the variants compared, the trade-off and its Pareto front, sparsity, int8 weights,
+distillation, and SHAP of the original beside the shipped model. Pure functions of a Result's stored data (no
+torch, no models)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from engine.core.contract import Result
 SHIPPED_COLOUR, OTHER_COLOUR = "#2ca02c", "#1f77b4"
 
 
-def _variants(result: Result) -> list[dict]:
+def variants(result: Result) -> list[dict]:
+    """Every variant's measurements (``info["variants"]``), the original first."""
     return result.info["variants"]
 
 
 def comparison_table(result: Result) -> go.Figure:
     """One row per variant: size, weights, latency, throughput, accuracy, agreement, verified, shipped."""
-    rows, shipped = _variants(result), result.info["shipped"]
+    rows, shipped = variants(result), result.info["shipped"]
     base = rows[0]
     cells = [
         [("✔ " if r["name"] == shipped else "") + r["name"] for r in rows],
@@ -81,7 +83,7 @@ def pareto(xs: list[float], ys: list[float]) -> list[int]:
 
 def tradeoff(result: Result) -> go.Figure:
     """Accuracy against file size (or latency, by the buttons), one marker per variant, with the Pareto front."""
-    rows, shipped = _variants(result), result.info["shipped"]
+    rows, shipped = variants(result), result.info["shipped"]
     acc = [r["accuracy"] for r in rows]
     axes = {"file size (KB)": [r["size_kb"] for r in rows], "latency per sample (ms)": [r["latency_ms"] for r in rows]}
     fronts = {title: pareto(xs, acc) for title, xs in axes.items()}
@@ -247,31 +249,6 @@ def figures(result: Result) -> dict:
     return figs
 
 
-def explain(result: Result):
-    """SHAP values of the original and of the shipped model for the class the original predicts, same rows."""
-    a, info = result.arrays, result.info
-    if "shap_original" not in a:
-        return None
-    from engine.core.explain import make_explanation
-
-    data = a["raw_test"][a["shap_rows"]]
-    out = {}
-    for key, title in (("original", "Original model"), ("compressed", f"Shipped: {info['compared']}")):
-        values, base, output = a[f"shap_{key}"], a[f"shap_{key}_base"], a[f"shap_{key}_output"]
-        error = float(np.abs(base + values.sum(1) - output).max())
-        out[title] = make_explanation(
-            values,
-            base,
-            data,
-            info["feature_names"],
-            None,
-            error,
-            "Permutation Shapley values (10 permutations, 16 background rows), the logit of "
-            "the class the original predicts",
-        )
-    return out
-
-
 def explain_figures(result: Result, explanation) -> dict:
     if not explanation:
         return {}
@@ -342,183 +319,3 @@ def drift_scatter(result: Result) -> go.Figure:
 
 def live_figure(snapshot):
     return None  # the live learning curves say it all
-
-
-# --- "What just happened" -----------------------------------------------------------------------------------
-
-
-def _points(delta: float) -> str:
-    """An accuracy change in words (``delta`` is a 0-1 share)."""
-    if abs(delta) < 0.0005:
-        return "kept test accuracy exactly"
-    return f"{'gained' if delta > 0 else 'lost'} {abs(100 * delta):.1f} accuracy points"
-
-
-def _start_sentence(result: Result) -> str:
-    m, info = result.metrics, result.info
-    k = len(info["class_names"])
-    text = (
-        f"The starting network ({info['origin']}) gets {m['original_accuracy']:.1%} of the {info['n_test']} test "
-        f"rows of {info['title']} right, in a {m['original_size_kb']:,.1f} KB file."
-    )
-    if m["original_accuracy"] < 1.5 / k:
-        text += (
-            f" That is close to guessing among {k} classes, so there is little to preserve: train it longer "
-            "(more epochs) before compressing it."
-        )
-    return text
-
-
-def _technique_sentences(result: Result) -> list[str]:
-    m, c = result.metrics, result.config
-    o = m["original_accuracy"]
-    out = []
-    for key, name in (("int8", "Dynamic int8 quantization"), ("static_int8", "Static int8 quantization")):
-        if f"{key}_size_kb" in m:
-            out.append(
-                f"{name} shrank the file {m['original_size_kb'] / m[f'{key}_size_kb']:.1f}x to "
-                f"{m[f'{key}_size_kb']:,.1f} KB and {_points(m[f'{key}_accuracy'] - o)} "
-                f"({m[f'{key}_agreement']:.1%} of predictions unchanged)."
-            )
-    for name, reason in result.info["skipped"].items():
-        out.append(f"{name.capitalize()} could not be applied to this model ({reason}).")
-    if "pruned_sparsity" in m:
-        kind = "whole neurons" if c.prune_kind == "structured" else "single weights"
-        text = (
-            f"Pruning {kind} left {m['pruned_sparsity']:.1%} of the weights zero or gone (asked for "
-            f"{c.sparsity:.0%} of the {'neurons' if c.prune_kind == 'structured' else 'weights'}) and "
-            f"{_points(m['pruned_accuracy'] - o)}"
-        )
-        if m["pruned_size_kb"] < 0.99 * m["original_size_kb"]:
-            text += f"; the file itself shrank to {m['pruned_size_kb']:,.1f} KB."
-        else:
-            text += (
-                f"; the file keeps its size (zeros are still stored) but zips to {m['pruned_zipped_kb']:,.1f} KB "
-                f"instead of {m['original_zipped_kb']:,.1f} KB."
-            )
-        out.append(text)
-    return out
-
-
-def _distill_sentence(result: Result) -> list[str]:
-    m, c = result.metrics, result.config
-    if "distill_gain" not in m:
-        return []
-    o, gain, alone = m["original_accuracy"], m["distill_gain"], m["student_alone_accuracy"]
-    verdict = (
-        f"distillation helped by {100 * gain:.1f} points"
-        if gain > 0.0005
-        else "distillation made no difference on the test set"
-        if gain >= -0.0005
-        else f"distillation cost {100 * -gain:.1f} points this time"
-    )
-    if gain <= 0.0005 and o <= alone:
-        verdict += (
-            f". The original ({o:.1%}) is no better than the student alone, so it has little to teach: "
-            "train the original longer or wider first"
-        )
-    elif gain <= 0.0005:
-        verdict += ": try a higher temperature, more mixed-up rows or more epochs"
-    return [
-        f"The student ({c.student_width} hidden neurons, {m['student_size_kb']:,.1f} KB) trained alone reached "
-        f"{alone:.1%}; distilled from the original it reached {m['student_accuracy']:.1%}: {verdict}."
-    ]
-
-
-def _onnx_sentences(result: Result) -> list[str]:
-    m, rows = result.metrics, [r for r in _variants(result) if r["kind"] == "onnx"]
-    if not rows:
-        return []
-    failed = [r["name"] for r in rows if not r.get("verified")]
-    text = (
-        f"Every exported ONNX file was reloaded in ONNX Runtime and run on all test rows: the float export matches "
-        f"PyTorch to within {m['onnx_max_abs_diff']:.1e}"
-    )
-    if "onnx_int8_size_kb" in m:
-        text += (
-            f", and ONNX Runtime's int8 file ({m['onnx_int8_size_kb']:,.1f} KB) agrees with the original on "
-            f"{m['onnx_int8_agreement']:.1%} of them"
-        )
-    text += "." if not failed else f". These files FAILED the check and are not offered: {', '.join(failed)}."
-    return [text]
-
-
-def _ship_sentences(result: Result) -> list[str]:
-    m, c, info = result.metrics, result.config, result.info
-    tol = f"{100 * c.accuracy_tolerance:.1f}"
-    if len(_variants(result)) == 1:
-        return ["The run stopped before any compressed variant was made."]
-    if info["shipped"] == "original":
-        return [
-            f"No compressed variant passed the bar (a verified file within {tol} points of the original's "
-            f"accuracy), so this run would ship the original. Lower the sparsity, fine-tune longer, or allow a "
-            f"larger accuracy loss."
-        ]
-    kind = "ONNX file (what a phone's runtime loads)" if c.onnx else "PyTorch file"
-    speed = m["speedup"]
-    pace = "faster" if speed > 1.05 else "slower" if speed < 0.95 else "about as fast"
-    text = (
-        f"It would ship **{info['shipped']}**: the smallest verified {kind} within {tol} points of the "
-        f"original's accuracy: {m['chosen_size_kb']:,.1f} KB ({m['size_reduction']:.1f}x smaller), "
-        f"{m['chosen_accuracy']:.1%} accurate, agreeing with the original on {m['chosen_agreement']:.1%} of test "
-        f"rows. One sample takes {m['chosen_latency_ms']:.3f} ms, {pace} than the original "
-        f"({m['original_latency_ms']:.3f} ms; timings vary with the machine's load)."
-    )
-    return [text]
-
-
-def _shap_sentence(result: Result) -> list[str]:
-    m, info = result.metrics, result.info
-    if "shap_correlation" not in m:
-        return []
-    r = m["shap_correlation"]
-    what = "pixels" if info["image_side"] else "inputs"
-    verdict = (
-        f"the compressed model leans on the same {what}"
-        if r > 0.9
-        else f"it mostly leans on the same {what}, with some drift"
-        if r > 0.7
-        else "its explanation drifted: it reaches its answers differently"
-    )
-    return [
-        f"SHAP values of the original and {info['compared']} on the same {len(result.arrays['shap_rows'])} test "
-        f"rows correlate at r = {r:.2f}: {verdict}."
-    ]
-
-
-def describe(result: Result) -> str:
-    parts = [_start_sentence(result)]
-    if result.stopped:
-        parts.append("You stopped the run early: only the variants made before the stop are compared.")
-    parts += (
-        _technique_sentences(result)
-        + _distill_sentence(result)
-        + _onnx_sentences(result)
-        + _ship_sentences(result)
-        + _shap_sentence(result)
-    )
-    return " ".join(parts)
-
-
-def downloads(result: Result) -> dict:
-    """The shipped variant's file for the Details tab's download button: {label: {file_name, mime, data, note}}.
-
-    The optional ``downloads`` view of the contract: ``pipeline.execute`` puts it into ``Outcome.downloads`` and
-    the run store keeps it, so a result link offers the same verified file.
-    """
-    if "download" not in result.info:
-        return {}
-    d, row = result.info["download"], next(r for r in _variants(result) if r["name"] == result.info["shipped"])
-    check = "reloaded in ONNX Runtime and checked on every test row" if row["kind"] == "onnx" else "runs in PyTorch"
-    note = (
-        f"{d['variant']}: {row['size_kb']:,.1f} KB, {check}; agrees with the original on {row['agreement']:.1%} "
-        f"of {result.info['n_test']} test rows."
-    )
-    return {
-        f"Shipped model ({d['file_name'].rsplit('.', 1)[1]})": {
-            "file_name": d["file_name"],
-            "mime": d["mime"],
-            "data": result.arrays["shipped_file"].tobytes(),
-            "note": note,
-        }
-    }

@@ -14,6 +14,14 @@ N_CLASSES = {"digits": 10, "breast_cancer": 2}
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'dataset',
+        'partition',
+        'alpha',
+        'n_clients',
+        'algorithm',
+        'rounds',
+    )  # the settings that change the lesson: shown first
     dataset: Literal["digits", "breast_cancer"] = Field(
         "digits",
         description="What the clients learn: handwritten digits (8x8 images, 10 classes) or breast "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from copy import deepcopy as copy_module
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def load_data(dataset: str, seed: int) -> tuple:
         names, classes = [f"pixel {r},{c}" for r in range(8) for c in range(8)], [str(d) for d in range(10)]
     else:
         table = sklearn_table(dataset)
-        X, y, names, classes, shape = table.X, table.y.astype(np.int64), table.feature_names, table.class_names, None
+        X, y, names, classes, shape = table.X, table.y.astype(np.int64), table.feature_names, table.classes(), None
     train, test = split(len(y), 0.25, seed, y)
     if shape is None:  # standardise; a real federation would sum per-feature moments in one secure round
         mean, std = X[train].mean(0), X[train].std(0) + 1e-8
@@ -98,7 +99,7 @@ def local_sgd(
     ``anchor`` (the global weights) with ``mu > 0`` adds FedProx's proximal term, whose gradient is
     ``mu * (w - w_global)``. The same function trains clients, the centralised and the local-only baselines.
     """
-    params = list(model.parameters())
+    params: list[torch.Tensor] = list(model.parameters())
     n = len(X)
     model.train()
     for _ in range(epochs):
@@ -187,7 +188,11 @@ def server_update(
     if config.dp:
         updates = torch.stack([clip(u, config.clip_norm) for u in updates])
     average = aggregate(updates, sizes)  # (P,)
-    info = {"drift": drift(updates, average).numpy(), "update_norm": float(average.norm()), "noise_std": 0.0}
+    info: dict[str, Any] = {
+        "drift": drift(updates, average).numpy(),
+        "update_norm": float(average.norm()),
+        "noise_std": 0.0,
+    }
     if config.dp:
         info["noise_std"] = dp_noise_std(sizes, config.clip_norm, config.noise_multiplier)
         average = average + info["noise_std"] * torch.randn(average.shape, generator=noise_gen)
@@ -256,7 +261,7 @@ def federated_round(
     status = np.zeros(n, dtype=int)
     status[asked] = 2
     status[done] = 1
-    out = {
+    out: dict[str, Any] = {
         "status": status,
         "drift": np.full(n, np.nan),
         "loss": float("nan"),
@@ -288,7 +293,7 @@ def train_baselines(
     """Round ``r``'s epochs for the centralised model (all rows) and every local-only model. Learner k shuffles
     like client k (the centralised one like client 0), so one client with full participation, FedAvg and
     centralised training are the same learner step for step."""
-    kw = dict(epochs=config.local_epochs, lr=config.learning_rate, batch_size=config.batch_size)
+    kw: dict[str, Any] = dict(epochs=config.local_epochs, lr=config.learning_rate, batch_size=config.batch_size)
     local_sgd(fleet.central, X, y, gen=client_generator(config.seed, 0, r), **kw)
     for k, (Xk, yk) in enumerate(data):
         local_sgd(fleet.local[k], Xk, yk, gen=client_generator(config.seed, k, r), **kw)

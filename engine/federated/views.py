@@ -1,4 +1,5 @@
-"""Federated learning views: accuracy per round, who holds what, who is served badly, drift, bytes, SHAP."""
+"""Federated learning pictures: accuracy per round, who holds what, who is served badly, drift, bytes, and the
+global and local-only models' SHAP side by side. Pure functions of a Result's stored data (no torch, no models)."""
 
 from __future__ import annotations
 
@@ -168,23 +169,9 @@ def figures(result: Result) -> dict:
     }
 
 
-def _local_title(result: Result) -> str:
+def local_title(result: Result) -> str:
+    """The explained client's local-only model, as its explanation is titled."""
     return f"Client {result.config.explain_client}'s local-only model"
-
-
-def explain(result: Result):
-    """SHAP of the global model and of one client's local-only model on the same held-out samples."""
-    import torch
-
-    from engine.core.explain import explain_torch
-
-    a, info, k = result.arrays, result.info, result.config.explain_client
-    X, background = torch.as_tensor(a["X_explain"]), torch.as_tensor(a["background"])
-    kw = dict(feature_names=info["feature_names"], output_names=info["class_names"], data=a["X_explain"])
-    return {
-        "Global model": explain_torch(result.models["global"], X, background, **kw),
-        _local_title(result): explain_torch(result.models[f"local_{k}"], X, background, **kw),
-    }
 
 
 def true_class_values(exp, y: np.ndarray) -> np.ndarray:
@@ -195,7 +182,7 @@ def true_class_values(exp, y: np.ndarray) -> np.ndarray:
 def explain_figures(result: Result, explanation) -> dict:
     from engine.core.explain import global_importance
 
-    a, info, local = result.arrays, result.info, _local_title(result)
+    a, info, local = result.arrays, result.info, local_title(result)
     glob, own = explanation["Global model"], explanation[local]
     names = info["feature_names"]
     fig = charts.compare_importance(
@@ -264,121 +251,3 @@ def live_figure(snapshot):
         yaxis=dict(range=[0, 1.05]),
     )
     return charts.captioned(fig, "Blue: trained this round; red: dropped out; grey: not asked.")
-
-
-def _partition_sentence(result: Result) -> str:
-    c, counts, m = result.config, result.arrays["counts"], result.metrics
-    top = float(np.mean(counts.max(1) / counts.sum(1)))  # share of a client's data in its largest class
-    seen = float(np.mean((counts > 0).sum(1)))
-    what = "digit images" if c.dataset == "digits" else "tumour records"
-    text = f"{c.n_clients} clients each kept their own share of {result.info['n_train']:,} {what}"
-    if c.partition == "iid":
-        text += ", every share with the same mix of classes"
-    elif c.partition == "shards":
-        text += f", each holding only {c.classes_per_client} of the {counts.shape[1]} classes"
-    else:
-        text += (
-            f", skewed by Dirichlet(α = {c.alpha:g}): on average a client's biggest class made up {top:.0%} of "
-            f"its data and it held {seen:.1f} of {counts.shape[1]} classes"
-        )
-    sizes = counts.sum(1)
-    if c.unequal_sizes or sizes.max() > 2 * sizes.min():
-        text += f" (from {sizes.min():,} to {sizes.max():,} samples per client)"
-    algo = "FedAvg" if c.algorithm == "fedavg" else f"FedProx (μ = {c.mu:g})"
-    return text + f". Over {m['rounds']:.0f} rounds of {algo} only model weights travelled, never the data."
-
-
-def _quality_sentences(result: Result) -> list[str]:
-    m, c = result.metrics, result.config
-    g, cen, loc, own = (
-        m["global_accuracy"],
-        m["centralized_accuracy"],
-        m["local_only_accuracy_mean"],
-        m["local_only_own_accuracy_mean"],
-    )
-    chance = 1 / result.arrays["counts"].shape[1]
-    out = [
-        f"The global model got **{g:.1%}** of held-out samples right; the same network trained on all the data "
-        f"pooled in one place got {cen:.1%}."
-    ]
-    if g < chance + 0.1:
-        hint = (
-            "lower the noise multiplier or raise the clipping norm"
-            if c.dp
-            else "try a smaller learning rate, more rounds or more local epochs"
-        )
-        out.append(f"That is close to guessing ({chance:.0%}): the federation did not learn; {hint}.")
-        return out
-    gap = cen - g
-    fixes = (["partition = iid"] if c.partition != "iid" else []) + (["DP off"] if c.dp else [])
-    out.append(
-        "Federation matched pooling the data."
-        if gap <= 0.01
-        else f"Federation cost {gap * 100:.1f} points against pooling the data"
-        + (
-            f"; rerun with {' and '.join(fixes)} at the same rounds to see how much of that gap is theirs."
-            if fixes
-            else "; more rounds usually close the gap."
-        )
-    )
-    if g > loc + 0.05:
-        alone = (
-            f" (alone they score {own:.1%} on the classes they hold, but cannot recognise the rest)"
-            if own > loc + 0.1
-            else ""
-        )
-        out.append(
-            f"Each client training alone reached only {loc:.1%} on average on all classes, so clients gain "
-            f"from joining{alone}."
-        )
-    else:
-        out.append(
-            f"Clients training alone did as well on average ({loc:.1%}): with this much data per client "
-            "the federation adds little accuracy."
-        )
-    acc = result.arrays["client_accuracy"][-1]
-    if acc.max() - acc.min() > 0.05:
-        out.append(
-            f"The global model serves client {int(acc.argmin())} worst ({acc.min():.1%} on the classes it "
-            f"holds) and client {int(acc.argmax())} best ({acc.max():.1%})."
-        )
-    return out
-
-
-def _cost_sentences(result: Result) -> list[str]:
-    m, c, a = result.metrics, result.config, result.arrays
-    asked = int((a["status"] > 0).sum())
-    mb = m["bytes_communicated"] / 1e6
-    raw = result.info["n_train"] * len(result.info["feature_names"]) * 4 / 1e6
-    out = [
-        f"Clients and server exchanged {mb:.2f} MB ({m['updates_received']:.0f} updates received of {asked} "
-        f"requested); "
-        + (
-            f"that is more than the {raw:.2f} MB of raw data itself (as 32-bit numbers), so here "
-            "federation buys privacy, not bandwidth."
-            if mb > raw
-            else f"less than the {raw:.2f} MB the raw data would take."
-        )
-    ]
-    if m["client_drift"] > 0:
-        out.append(
-            f"In the last round the clients' updates strayed from their average by {m['client_drift']:.2f} "
-            "times its length"
-            + (f", with FedProx pulling each client back (μ = {c.mu:g})." if c.algorithm == "fedprox" else ".")
-        )
-    if c.dp:
-        noise = m["dp_noise_std"] * m["parameters"] ** 0.5  # expected length of the noise vector
-        update = float(a["update_norm"][-1])
-        out.append(
-            f"Differential privacy clipped every update to length {c.clip_norm:g} and added Gaussian noise "
-            f"(multiplier {c.noise_multiplier:g}, std {m['dp_noise_std']:.3g} per weight) to each average: "
-            f"a noise vector of length about {noise:.2f} against an averaged update of length {update:.2f} "
-            "in the last round"
-            + ("; the noise outweighs the signal (more clients per round would dilute it)." if noise > update else ".")
-        )
-    return out
-
-
-def describe(result: Result) -> str:
-    stopped = ["You stopped it early: these numbers come from the rounds that ran."] if result.stopped else []
-    return " ".join([_partition_sentence(result), *_quality_sentences(result), *_cost_sentences(result), *stopped])

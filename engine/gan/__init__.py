@@ -9,14 +9,17 @@ scikit-learn's 8x8 digits as a small image set.
 ``config`` (settings, presets, metrics; no torch), ``data`` (the real sets and the data/model spaces), ``training``
 (the networks, the losses and the loop: ``run``), ``quality`` (precision and recall, Kynkäänniemi et al. 2019; MMD;
 mode and class coverage, each also computed for uniform noise and for real held-out data so every number has a
-scale), ``views`` (figures, SHAP of the discriminator, the "What just happened" text).
+scale), ``analysis`` (in the worker after training: SHAP of the discriminator), ``views`` (the figures, drawn from
+the stored data) and ``summary`` (the "What just happened" text).
 """
 
 from engine.core.contract import lazy
 from engine.gan.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
-from engine.gan.views import describe, explain, explain_figures, figures, live_figure
+from engine.gan.summary import describe
+from engine.gan.views import explain_figures, figures, live_figure
 
 run = lazy("engine.gan.training", "run")
+explain = lazy("engine.gan.analysis", "explain")
 
 __all__ = [
     "METRICS",

@@ -36,6 +36,14 @@ SURFACE_STEPS = 50
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'dataset',
+        'loss',
+        'steps',
+        'latent_size',
+        'g_width',
+        'd_width',
+    )  # the settings that change the lesson: shown first
     dataset: Literal["ring", "grid", "spiral", "moons", "digits"] = Field(
         "ring",
         description="The real data the generator must learn to imitate: 2-D point clouds you can see "

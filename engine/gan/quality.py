@@ -80,8 +80,8 @@ def mmd(x: np.ndarray, y: np.ndarray, bandwidth: float) -> float:
         mid = wide.square().square()  # halving the bandwidth raises the kernel to the 4th power
         return float((wide + mid + mid.square().square()).mean())
 
-    x, y = _t(x), _t(y)
-    return max(k(x, x) + k(y, y) - 2 * k(x, y), 0.0)
+    tx, ty = _t(x), _t(y)
+    return max(k(tx, tx) + k(ty, ty) - 2 * k(tx, ty), 0.0)
 
 
 def median_distance(x: np.ndarray) -> float:
@@ -110,10 +110,10 @@ def mode_metrics(samples: np.ndarray, centres: np.ndarray, std: float) -> dict:
 
 def k_means(X: np.ndarray, k: int, iterations: int = 25) -> np.ndarray:
     """Lloyd's k-means from a farthest-point start (deterministic); returns the k centres (k, d)."""
-    centres = [X[0]]
+    picked = [X[0]]
     for _ in range(k - 1):  # each new centre: the point farthest from the centres so far
-        centres.append(X[nearest_distance(X, np.stack(centres)).argmax()])
-    centres = np.stack(centres)
+        picked.append(X[nearest_distance(X, np.stack(picked)).argmax()])
+    centres = np.stack(picked)
     for _ in range(iterations):
         label = distances(X, centres).argmin(1).numpy()
         centres = np.stack([X[label == j].mean(0) if (label == j).any() else centres[j] for j in range(k)])
@@ -215,7 +215,10 @@ class Judge:
             return {**out, **class_metrics(samples)}
         if self.curve:
             return {**out, **self.curve.metrics(samples)}
-        return {**out, **mode_metrics(samples, self.centres, self.noise)}
+        centres = self.centres
+        if centres is None:
+            raise ValueError(f"The {self.dataset!r} data set has no mode centres to score samples against.")
+        return {**out, **mode_metrics(samples, centres, self.noise)}
 
 
 def baselines(judge: Judge, seed: int) -> dict[str, dict]:

@@ -54,8 +54,8 @@ class Game:
 
 def build(config: Config, dev: torch.device) -> Game:
     n_features = 64 if config.dataset == "digits" else 2
-    pool = real_samples(config.dataset, 5000, config.noise, config.seed)  # (N, d) data space
-    pool = torch.as_tensor(to_model(pool, config.dataset, config.output), device=dev)
+    real = real_samples(config.dataset, 5000, config.noise, config.seed)  # (N, d) data space
+    pool = torch.as_tensor(to_model(real, config.dataset, config.output), device=dev)
     with seeded(config.seed):  # seeded weights without touching the global generator
         G = network(config.latent_size, n_features, config.g_width, config.g_layers, config, config.output).to(dev)
         D = network(n_features, 1, config.d_width, config.d_layers, config).to(dev)
@@ -260,7 +260,10 @@ def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: in
         mode_names = [str(k) for k in range(10)]
     else:
         unit = "region" if watch.judge.curve else "mode"
-        mode_names = [f"{unit} {k + 1}" for k in range(len(watch.judge.centres))]
+        centres = watch.judge.centres
+        if centres is None:
+            raise ValueError(f"The {config.dataset!r} data set has no modes or regions to count.")
+        mode_names = [f"{unit} {k + 1}" for k in range(len(centres))]
         metrics["modes_total"] = len(mode_names)
     last = tracker.rows[-1]  # the loop always reports at least once (at its last or stopping step)
     metrics.update(

@@ -7,18 +7,25 @@ Optuna's TPE. Each candidate trains for a few epochs and is cached by architectu
 which design choices mattered.
 
 ``config`` (settings, the space, presets, metrics; no torch), ``space`` (sample, mutate, ``build(arch)``),
-``strategies`` (the four proposers), ``search`` (``run``), ``views`` (figures, SHAP, the summary).
+``strategies`` (the four proposers), ``search`` (``run``), ``analysis`` (in the worker after the search: the
+surrogate, its SHAP values and its cross-validated check), ``views`` (the figures, drawn from the stored data) and
+``summary`` (the "What just happened" text).
 """
 
 from engine.core.contract import lazy
-from engine.nas.config import METRICS, PRESETS, Config, estimate_seconds
-from engine.nas.views import describe, explain, explain_figures, figures, live_figure
+from engine.nas.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
+from engine.nas.summary import describe
+from engine.nas.views import explain_figures, figures, live_figure
 
 run = lazy("engine.nas.search", "run")
+rebuild_model = lazy("engine.nas.tryit", "rebuild_model")  # a run that starts from one of these (edge)
+explain = lazy("engine.nas.analysis", "explain")
+measure = lazy("engine.nas.analysis", "measure")
 
 __all__ = [
     "METRICS",
     "PRESETS",
+    "PRESET_LABELS",
     "Config",
     "describe",
     "estimate_seconds",
@@ -26,5 +33,7 @@ __all__ = [
     "explain_figures",
     "figures",
     "live_figure",
+    "measure",
+    "rebuild_model",
     "run",
 ]

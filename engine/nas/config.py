@@ -6,6 +6,7 @@ The search space lives here too (plain Python, no torch), so the page can show i
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
@@ -50,6 +51,7 @@ STRATEGIES = {
     "rl": "RL controller",
     "tpe": "Optuna TPE",
 }
+MIN_TRIALS_TO_EXPLAIN = 8  # distinct architectures before a surrogate is fitted and explained
 
 
 def space_size() -> int:
@@ -80,6 +82,14 @@ def blocks(arch: dict) -> list[tuple[str, str]]:
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'random',
+        'evolution',
+        'rl',
+        'tpe',
+        'budget',
+        'epochs_per_candidate',
+    )  # the settings that change the lesson: shown first
     SHOW_IF = {
         "population_size": {"evolution": [True]},
         "tournament_size": {"evolution": [True]},
@@ -182,6 +192,7 @@ PRESETS = {
         "tournament_size": 3,
     },
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "best_accuracy": Metric("Best validation accuracy (any strategy)", "percent"),

@@ -26,7 +26,7 @@ from torch import nn
 
 from engine.core.contract import Diverged, ProgressFn, Result, Tracker
 from engine.core.data import digits, split
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import accuracy, count_parameters, fit, predict
 from engine.nas import strategies
 from engine.nas.config import STARTING_MODEL, STRATEGIES, Config, space_size
@@ -84,25 +84,26 @@ class Evaluator:
             return self.cache[k], True
         started = time.perf_counter()
         seed = (self.seed * 1_000_003 + zlib.crc32(k.encode())) % 2**31
-        torch.manual_seed(seed)  # the same initial weights and dropout masks for this architecture every time
-        model = build(arch).to(self.data.X_train.device)
         d = self.data
         epochs = Tracker(None, self.epochs)  # the candidate's own training curve, one row per epoch
-        try:
-            fit(
-                model,
-                d.X_train,
-                d.y_train,
-                loss_fn=nn.CrossEntropyLoss(),
-                epochs=self.epochs,
-                lr=LEARNING_RATE,
-                batch_size=BATCH_SIZE,
-                tracker=epochs,
-                seed=seed,
-                evaluate=lambda m: {"val_accuracy": accuracy(m(d.X_val), d.y_val)},
-            )
-        except Diverged:
-            pass  # a candidate whose loss blew up simply scores badly (its curve ends where it diverged)
+        # the same initial weights and dropout masks for this architecture every time
+        with seeded(seed, d.X_train.device):
+            model = build(arch).to(d.X_train.device)
+            try:
+                fit(
+                    model,
+                    d.X_train,
+                    d.y_train,
+                    loss_fn=nn.CrossEntropyLoss(),
+                    epochs=self.epochs,
+                    lr=LEARNING_RATE,
+                    batch_size=BATCH_SIZE,
+                    tracker=epochs,
+                    seed=seed,
+                    evaluate=lambda m: {"val_accuracy": accuracy(m(d.X_val), d.y_val)},
+                )
+            except Diverged:
+                pass  # a candidate whose loss blew up simply scores badly (its curve ends where it diverged)
         score = accuracy(predict(model, d.X_val), d.y_val)
         curve = curve_columns(epochs.rows)
         self.trainings += 1
@@ -129,7 +130,8 @@ def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy
     }  # one independent 32-bit seed per strategy
     searchers = {n: strategies.make(n, seeds[n], config) for n in names}
     rows: list[dict] = []
-    best = {n: [] for n in names}  # best-so-far validation accuracy per strategy, one entry per candidate
+    # best-so-far validation accuracy per strategy, one entry per candidate
+    best: dict[str, list[float]] = {n: [] for n in names}
     step = 0
     for candidate in range(1, config.budget + 1):
         for name, searcher in searchers.items():

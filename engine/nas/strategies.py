@@ -15,6 +15,7 @@ strategies ran beside it.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from torch import nn
 
 from engine.nas.config import SPACE
 from engine.nas.space import DECISIONS, mutate, sample
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class RandomSearch:
@@ -83,7 +87,7 @@ class Controller(nn.Module):
     def ask(self) -> dict:
         # one choice per step: decision i is sampled from its own softmax (no recurrence: factorised)
         with torch.no_grad():
-            picks = [torch.multinomial(torch.softmax(l, 0), 1, generator=self.gen).item() for l in self.logits]
+            picks = [int(torch.multinomial(torch.softmax(l, 0), 1, generator=self.gen).item()) for l in self.logits]
         return {d: SPACE[d][i] for d, i in zip(DECISIONS, picks)}
 
     def tell(self, arch: dict, accuracy: float) -> None:
@@ -92,8 +96,9 @@ class Controller(nn.Module):
             self.baseline = accuracy  # the first candidate only sets the bar
         advantage = accuracy - self.baseline
         log_probs = [torch.log_softmax(l, 0) for l in self.logits]  # each (options of decision,)
-        log_prob = sum(lp[i] for lp, i in zip(log_probs, picks))  # log pi(arch): the sum over decisions
-        entropy = sum(-(lp.exp() * lp).sum() for lp in log_probs)
+        zero = torch.zeros(())  # sum()'s start: a tensor, so the sums are tensors (0 + x is exactly x)
+        log_prob = sum((lp[i] for lp, i in zip(log_probs, picks)), zero)  # log pi(arch): the sum over decisions
+        entropy = sum((-(lp.exp() * lp).sum() for lp in log_probs), zero)
         loss = -advantage * log_prob - self.entropy_bonus * entropy  # REINFORCE with a baseline, plus exploration
         self.opt.zero_grad()
         loss.backward()
@@ -111,13 +116,15 @@ class TPE:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, min(10, budget // 3)))
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
-        self.trial = None
+        self.trial: optuna.trial.Trial | None = None
 
     def ask(self) -> dict:
-        self.trial = self.study.ask()
-        return {d: self.trial.suggest_categorical(d, list(SPACE[d])) for d in DECISIONS}
+        trial = self.trial = self.study.ask()
+        return {d: trial.suggest_categorical(d, list(SPACE[d])) for d in DECISIONS}
 
     def tell(self, arch: dict, accuracy: float) -> None:
+        if self.trial is None:
+            raise RuntimeError("TPE.tell() needs a candidate from ask() first.")
         self.study.tell(self.trial, accuracy)
 
 

@@ -76,3 +76,64 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         "SHAP check": f"base + sum of SHAP = output within {exp.additivity_error:.1g}",
     }
     return Answer(summary=summary, prediction=dict(zip(CLASSES, probs.tolist())), explanation=exp, figures=figs)
+
+
+def rebuild_model(config: dict, info: dict, weights: bytes, architecture: dict | None = None) -> dict:
+    """This run's best network and the digits it was judged on, rebuilt from its stored settings, info and
+    safetensors weights, for a run that starts from it (Edge AI).
+
+    The winner is ``info["best_architecture"]``, or, for runs stored before info kept it, read back from
+    ``architecture["best"]`` (the network as PyTorch prints it). Returns ``model`` (trainable: (n, 1, 8, 8) images
+    in [0, 1] -> (n, 10) logits), ``architecture``, the search's own split ``X_train``/``y_train``,
+    ``X_val``/``y_val``, ``X_test``/``y_test`` (numpy; images (n, 1, 8, 8) float32), ``class_names`` and
+    ``title``. Raises RunError when the winner or its weights cannot be rebuilt.
+    """
+    from safetensors.torch import load as load_safetensors
+
+    from engine.core.contract import RunError
+    from engine.nas.search import load_digits
+
+    arch = dict(info.get("best_architecture") or {})
+    if not arch:
+        text = (architecture or {}).get("best", "")
+        if not text:
+            raise RunError("That NAS run does not record its best architecture.")
+        arch = architecture_from_text(text)
+    net = build(arch)
+    state = {k.removeprefix("best."): v for k, v in load_safetensors(weights).items() if k.startswith("best.")}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise RunError(f"That NAS run's weights do not fit its architecture: {str(e).splitlines()[0]}") from None
+    d = load_digits(int(config.get("seed", 0)))  # the split its winner was tested on
+    split = {name: getattr(d, name).cpu().numpy() for name in ("X_train", "y_train", "X_val", "y_val", "X_test")}
+    return {
+        "model": net,
+        "architecture": arch,
+        **split,
+        "y_test": d.y_test.cpu().numpy(),
+        "class_names": list(CLASSES),
+        "title": "8x8 handwritten digits",
+    }
+
+
+def architecture_from_text(text: str) -> dict:
+    """Read the NAS decisions back from ``str(model)`` of a ``space.build`` network (a plain text parse)."""
+    import re
+
+    from engine.nas.config import SPACE
+
+    convs = re.findall(r"Conv2d\((\d+), (\d+), kernel_size=\((\d+),", text)
+    linears = re.findall(r"Linear\(in_features=(\d+), out_features=(\d+)", text)
+    dropout = re.search(r"Dropout\(p=([0-9.]+)", text)
+    activation = re.search(r"\b(ReLU|Tanh|ELU)\(", text)
+    return {
+        "conv_blocks": len(convs),
+        "filters": int(convs[0][1]) if convs else SPACE["filters"][0],
+        "kernel_size": int(convs[0][2]) if convs else SPACE["kernel_size"][0],
+        "pooling": "max" if "MaxPool2d" in text else "avg" if "AvgPool2d" in text else "none",
+        "dense_layers": len(linears) - 1,
+        "dense_width": int(linears[0][1]) if len(linears) > 1 else SPACE["dense_width"][0],
+        "activation": activation.group(1).lower() if activation else "relu",
+        "dropout": float(dropout.group(1)) if dropout else 0.0,
+    }

@@ -1,6 +1,6 @@
 """Quantum neural networks: simulated quantum circuits as layers of ordinary PyTorch models.
 
-Two modes share one Config (``config``), each in its own module:
+Two modes share one Config (``config``), each in its own module (``modes.run`` picks one):
 
 * **classifier** (``qnn``): a variational circuit (inputs embedded as qubit rotations, trainable entangling
   layers, one Pauli-Z expectation value per qubit) wrapped by PennyLane's ``TorchLayer`` inside an ``nn.Module``
@@ -10,20 +10,17 @@ Two modes share one Config (``config``), each in its own module:
 * **circuit_lab** (``circuit_lab``): no training; a short gate list ("H 0; CNOT 0 1" is the Bell state) is
   simulated and its circuit, amplitudes and measurement probabilities (exact and sampled) are drawn.
 
-``views`` draws both (circuits as real diagrams), explains the classifier with SHAP and writes the summary.
+``analysis`` explains the classifier with SHAP (in the worker after training), ``views`` draws both modes from the
+stored data (circuits as real diagrams) and ``summary`` writes the "What just happened" text.
 """
 
-from importlib import import_module
-
+from engine.core.contract import lazy
 from engine.quantum.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
-from engine.quantum.views import describe, explain, explain_figures, figures, live_figure
+from engine.quantum.summary import describe
+from engine.quantum.views import explain_figures, figures, live_figure
 
-
-def run(config: Config, progress):
-    """The one dispatch: the circuit lab simulates a gate list; the classifier trains a QNN and its baseline."""
-    algorithm = "engine.quantum.circuit_lab" if config.mode == "circuit_lab" else "engine.quantum.qnn"
-    return import_module(algorithm).run(config, progress)  # imported on first use: keeps torch out of here
-
+run = lazy("engine.quantum.modes", "run")  # the one dispatch to circuit_lab or qnn
+explain = lazy("engine.quantum.analysis", "explain")
 
 __all__ = [
     "METRICS",

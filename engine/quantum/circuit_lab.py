@@ -71,7 +71,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
         for name, wires, angle in gates:
             OPS[name](angle, wires=wires) if angle is not None else OPS[name](wires=wires)
 
-    @qml.qnode(qml.device("default.qubit", wires=n))
+    @qml.qnode(qml.device("default.qubit", wires=n, seed=config.seed))  # no "global" seed from NumPy's generator
     def state():
         apply()
         return qml.state()

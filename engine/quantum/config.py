@@ -6,9 +6,11 @@ circuit lab's gate list, which is parsed into ``(name, wires, angle)`` tuples by
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import math
 import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -26,6 +28,14 @@ _ANGLE = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)?\*?(pi)?(?:/(\d+\.?\d*))?$")
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'mode',
+        'dataset',
+        'n_qubits',
+        'n_layers',
+        'epochs',
+        'gates',
+    )  # the settings that change the lesson: shown first
     mode: Literal["classifier", "circuit_lab"] = Field(
         "classifier",
         description="Train a quantum classifier, or build a small circuit by hand in the circuit "
@@ -165,6 +175,11 @@ class Config(TechniqueConfig):
         "n_features": {"mode": ["classifier"], "dataset": list(TABLE_SETS)},
     }
 
+    @classmethod
+    def unavailable_here(cls) -> dict[str, dict[Any, str]]:
+        why = gpu_simulator_missing()
+        return {"simulator": {"lightning.gpu": why}} if why else {}
+
     @model_validator(mode="after")
     def _fits_the_circuit(self):
         if self.mode == "circuit_lab":
@@ -185,6 +200,19 @@ class Config(TechniqueConfig):
                 f"{self.n_qubits}."
             )
         return self
+
+
+@functools.cache
+def gpu_simulator_missing() -> str:
+    """Why the lightning.gpu simulator cannot run on this machine, or "" when it can. Without its package (the
+    usual case) this costs nothing; with it, PennyLane tries to open the device once."""
+    try:
+        importlib.metadata.distribution("pennylane-lightning-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        return "it needs an NVIDIA GPU and the pennylane-lightning-gpu package, which this server does not have"
+    from engine.quantum.qnn import lightning_gpu_available
+
+    return "" if lightning_gpu_available() else "it needs an NVIDIA GPU, which this server does not have"
 
 
 def _check_embedding(config: Config, n_in: int) -> None:

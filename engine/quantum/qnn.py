@@ -23,6 +23,7 @@ from torch import nn
 
 from engine.core.contract import ProgressFn, Result, RunError, Tracker
 from engine.core.data import grid_2d, sklearn_table, split, toy_2d
+from engine.core.device import seeded
 from engine.core.train import accuracy, count_parameters, fit, mlp, predict
 from engine.quantum.circuit_lab import recorded_ops
 from engine.quantum.config import TOY_SETS, Config, data_shape
@@ -39,7 +40,7 @@ LIVE_GRID = 25  # the live decision surface is LIVE_GRID x LIVE_GRID points
 def lightning_gpu_available() -> bool:
     """True when the lightning.gpu plugin (NVIDIA GPU + pennylane-lightning-gpu) can be created."""
     try:
-        qml.device("lightning.gpu", wires=1)
+        qml.device("lightning.gpu", wires=1, seed=0)  # a seed: "global" would draw from NumPy's global generator
         return True
     except Exception:
         return False
@@ -94,7 +95,7 @@ def reuploads(config: Config) -> bool:
 def make_qnode(config: Config, device_name: str, diff_method: str | None, shots: int = 0):
     """The variational circuit: [embed(inputs * scaling[l]) -> trainable layer l] for each layer, then <Z> per qubit."""
     nq, wires = config.n_qubits, range(config.n_qubits)
-    dev = qml.device(device_name, wires=nq, **({"seed": config.seed} if shots else {}))
+    dev = qml.device(device_name, wires=nq, seed=config.seed)  # without it PennyLane draws from NumPy's global RNG
     reupload = reuploads(config)
 
     def embed(x):  # x: (B, circuit_inputs) or (circuit_inputs,)
@@ -213,7 +214,7 @@ def load_data(config: Config) -> Data:
         Z[te],
         table.y[te].astype(np.int64),
         [f"PC{i + 1}" for i in range(config.n_features)],
-        list(table.class_names),
+        list(table.classes()),
         f"{table.title}, reduced to {config.n_features} principal components",
     )
 
@@ -306,7 +307,8 @@ def score_on_test(config: Config, model: nn.Module, baseline: nn.Module, data: D
         "train_accuracy": accuracy(predict(model, Xtr), torch.as_tensor(data.y_train)),
     }
     if config.shots:  # the trained weights in a circuit measured `shots` times per example: sampling noise
-        shot_model = build_model(config, make_qnode(config, sim, None, shots=config.shots))
+        with seeded(config.seed):  # its initial weights are replaced at once, but drawn from the seed all the same
+            shot_model = build_model(config, make_qnode(config, sim, None, shots=config.shots))
         shot_model.load_state_dict(model.state_dict())
         metrics["test_accuracy_shots"] = float((predict(shot_model, Xte).argmax(1).numpy() == data.y_test).mean())
     return metrics
@@ -348,8 +350,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
     n_in, n_classes = len(data.feature_names), len(data.class_names)
     sim, diff, reason = choose_simulator(config.n_qubits, config.simulator)
     qnode = make_qnode(config, sim, diff)
-    with torch.random.fork_rng():  # seeded initial weights without touching the caller's RNG
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):  # seeded initial weights without touching the caller's RNG
         model = build_model(config, qnode)
         params, quantum_params = count_parameters(model, trainable=True), count_parameters(model.quantum, True)
         hidden = baseline_hidden(params, n_in, n_classes)

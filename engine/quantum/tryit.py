@@ -8,6 +8,7 @@ the data comes back from the seed. The circuit lab has no trained model: it has 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,12 +19,15 @@ from engine.core.tryit import Answer, bars, figure, restore
 from engine.core.tryit import waterfall as shap_waterfall
 from engine.quantum.config import Config
 
+if TYPE_CHECKING:
+    from engine.quantum.qnn import HybridQNN
+
 BACKGROUND = 16  # training rows SHAP fills absent inputs from (exact Shapley: 2^d subsets x these rows)
 
 
 @dataclass
 class Bundle:
-    qnn: torch.nn.Module
+    qnn: HybridQNN
     baseline: torch.nn.Module
     feature_names: list[str]
     class_names: list[str]
@@ -142,6 +146,8 @@ def plane_figure(bundle: Bundle, point: np.ndarray):
     """The quantum model's P(class 1) over the plane, the training points, and your point; clickable."""
     import plotly.graph_objects as go
 
+    if bundle.surface is None:
+        raise ValueError("Only a run on a 2-D data set has a plane to draw.")
     xs, ys, p1 = bundle.surface
     gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], 26), np.linspace(ys[0], ys[-1], 26))
     traces = [

@@ -9,12 +9,18 @@ exploration off (greedy evaluation episodes). :mod:`engine.rl.agents` picks the 
 
 Anchors: Sutton & Barto, *Reinforcement Learning: An Introduction* (2nd ed.), chapter 6 (Q-learning, SARSA,
 the cliff-walking example 6.6) and section 2.6 (optimistic initial values); Mnih et al. 2015 (DQN).
+
+:mod:`engine.rl.analysis` computes SHAP of what the agent learned (where the network is), :mod:`engine.rl.views`
+draws the charts from the stored run (with the builders of :mod:`engine.rl.plots`) and :mod:`engine.rl.summary`
+writes the "What just happened" text.
 """
 
 from engine.core.contract import lazy
 from engine.rl.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
-from engine.rl.views import describe, explain, explain_figures, figures, live_figure
+from engine.rl.summary import describe
+from engine.rl.views import explain_figures, figures, live_figure
 
+explain = lazy("engine.rl.analysis", "explain")
 run = lazy("engine.rl.agents", "run")
 
 __all__ = [

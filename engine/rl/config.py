@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -24,6 +24,14 @@ CARTPOLE_MAX_RETURN = 500  # CartPole-v1 stops an episode after 500 steps (+1 re
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'env',
+        'agent',
+        'is_slippery',
+        'episodes',
+        'training_steps',
+        'gamma',
+    )  # the settings that change the lesson: shown first
     env: Literal["FrozenLake-v1", "FrozenLake8x8-v1", "CliffWalking-v1", "Taxi-v4", "gridworld", "CartPole-v1"] = Field(
         "FrozenLake-v1",
         description="The world the agent learns in. Grid worlds (FrozenLake, CliffWalking, Taxi, "
@@ -219,6 +227,24 @@ class Config(TechniqueConfig):
     def _grid_is_a_map(cls, value: str) -> str:
         gridworld.parse_grid(value)
         return value.strip()
+
+    @classmethod
+    def follow(cls, changed: str, values: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """A world the agent cannot learn switches the agent: CartPole needs the deep Q-network, a grid world a
+        table-based agent."""
+        if changed != "env":
+            return {}, ""
+        if values.get("env") == "CartPole-v1" and values.get("agent") != "dqn":
+            return {"agent": "dqn"}, (
+                "CartPole's state is four continuous numbers, which no table can list, so the agent is now the "
+                "deep Q-network."
+            )
+        if values.get("env") != "CartPole-v1" and values.get("agent") == "dqn":
+            return {"agent": "q_learning"}, (
+                "The deep Q-network is set up for CartPole; a grid world is learned with a table, so the agent is "
+                "now Q-learning."
+            )
+        return {}, ""
 
     @model_validator(mode="after")
     def _agent_fits_env(self):

@@ -112,7 +112,7 @@ def greedy_episodes(net: nn.Module, episodes: int, seed: int) -> dict:
                 q = net(torch.as_tensor(obs, device=dev)[None])[0].cpu().numpy()  # (2,)
             states.append(obs)
             obs, r, terminated, truncated, _ = env.step(int(q.argmax()))
-            total += r
+            total += float(r)
             done = terminated or truncated
             if ep == 0:
                 rollout.append(obs)
@@ -204,7 +204,8 @@ def train(config: Config, tracker: Tracker) -> tuple[nn.Module, dict]:
             t / total, config.epsilon_start, config.epsilon_end, config.epsilon_schedule, config.explore_fraction
         )
         action = int(agent.rng.integers(2)) if agent.rng.random() < epsilon else greedy_action(agent.online, obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
+        next_obs, step_reward, terminated, truncated, _ = env.step(action)
+        reward = float(step_reward)
         agent.buffer.add(obs, action, reward, next_obs, terminated)
         ep_return, obs = ep_return + reward, next_obs
         if t > config.learning_starts and t % config.train_frequency == 0:

@@ -8,6 +8,8 @@ location and destination) by mixed-radix decoding: ``state = np.ravel_multi_inde
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 DEFAULT_GRID = "S...../.##.T./...#../.T.#../....TG"
@@ -152,7 +154,7 @@ def layout(env_name: str, env) -> dict:
     with a wall on their right).
     """
     u = env
-    out = {"walls": [], "landmarks": {}}
+    out: dict[str, Any] = {"walls": [], "landmarks": {}}
     if env_name.startswith("FrozenLake"):
         desc = np.asarray(u.desc).astype(str)
         cells = ["".join({"F": ".", "H": "T"}.get(ch, ch) for ch in row) for row in desc]

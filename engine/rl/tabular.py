@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.core.contract import ProgressFn, Result, Tracker
 from engine.rl import gridworld
 from engine.rl.config import Config
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 
 def epsilon_at(progress: float, start: float, end: float, schedule: str, explore_fraction: float) -> float:
@@ -95,7 +99,7 @@ class Learner:
     the same seeds."""
 
     agent: str  # "q_learning" | "sarsa"
-    env: object
+    env: gym.Env
     layout: dict
     seed: int
     initial_q: float = 0.0
@@ -119,7 +123,8 @@ class Learner:
         total, steps, terminated, r = 0.0, 0, False, 0.0
         for steps in range(1, max_steps + 1):  # noqa: B007 (the episode length, read after the loop)
             self.visits[s] += 1
-            s_next, r, terminated, _, _ = self.env.step(a)
+            s_next, reward, terminated, _, _ = self.env.step(a)
+            r = float(reward)
             total += r
             a_next = epsilon_greedy(self.Q[s_next], epsilon, self.rng)
             if self.agent == "q_learning":

@@ -55,10 +55,14 @@ def examples(bundle: Bundle) -> list[dict]:
 def replay(bundle: Bundle, state: np.ndarray) -> dict:
     """The greedy policy from ``state`` in CartPole-v1 until the pole falls, the cart leaves, or 500 steps."""
     import gymnasium as gym
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
     env = gym.make("CartPole-v1")
     env.reset(seed=0)
-    env.unwrapped.state = np.asarray(state, dtype=np.float64)
+    cart = env.unwrapped
+    if not isinstance(cart, CartPoleEnv):
+        raise TypeError(f"CartPole-v1 made a {type(cart).__name__}, not Gymnasium's CartPoleEnv.")
+    cart.state = np.asarray(state, dtype=np.float64)
     obs, states, actions = np.asarray(state, dtype=np.float32), [], []
     for _ in range(MAX_STEPS):
         with torch.no_grad():

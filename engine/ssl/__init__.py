@@ -14,18 +14,23 @@ Evaluation follows the SimCLR protocol (``evaluate``): freeze the encoder, train
 and with the same network trained supervised on the same labels; all three also on a perturbed test copy. The
 views show the embedding move from a blur to clusters (PCA, live and animated, like the Embedding Projector),
 the batch similarity matrix, similarities and nearest neighbours before and after, and pixel SHAP of the probe
-versus the supervised model.
+versus the supervised model. ``analysis`` computes SHAP where the models are, ``views`` draws the charts from the
+stored run and ``summary`` writes the "What just happened" text.
 """
 
 from engine.core.contract import lazy
-from engine.ssl.config import METRICS, PRESETS, Config, estimate_seconds
-from engine.ssl.views import describe, explain, explain_figures, figures, live_figure
+from engine.ssl.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
+from engine.ssl.summary import describe
+from engine.ssl.views import explain_figures, figures, live_figure
 
+explain = lazy("engine.ssl.analysis", "explain")
+measure = lazy("engine.ssl.analysis", "measure")
 run = lazy("engine.ssl.experiment", "run")
 
 __all__ = [
     "METRICS",
     "PRESETS",
+    "PRESET_LABELS",
     "Config",
     "describe",
     "estimate_seconds",
@@ -33,5 +38,6 @@ __all__ = [
     "explain_figures",
     "figures",
     "live_figure",
+    "measure",
     "run",
 ]

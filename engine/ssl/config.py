@@ -18,6 +18,13 @@ AUGMENTATIONS = ("crop", "shift", "rotation", "contrast", "blur", "noise", "eras
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'method',
+        'epochs',
+        'label_fraction',
+        'temperature',
+        'mask_ratio',
+    )  # the settings that change the lesson: shown first
     method: Literal["simclr", "masked"] = Field(
         "simclr",
         description="How the network teaches itself without labels. 'simclr' (contrastive): two random "
@@ -138,6 +145,7 @@ PRESETS = {
     "quick": {"method": "simclr", "epochs": 20, "batch_size": 256},
     "better": {"method": "simclr", "epochs": 80, "batch_size": 256},
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "linear_probe_accuracy": Metric(

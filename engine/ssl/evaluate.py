@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from engine.core.contract import Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import fit, predict
 from engine.ssl.common import FEATURES, Digits, encode, labelled_subset
 from engine.ssl.config import EFFICIENCY_FRACTIONS, SUPERVISED_EPOCHS, SUPERVISED_MIN_STEPS, Config
@@ -79,8 +79,8 @@ def supervised_baseline(f0: nn.Module, data: Digits, labelled: np.ndarray, seed:
     """The same encoder from the same random start plus a linear head, trained end to end on the labelled digits
     only (cross-entropy, Adam, batches of 64, 12 epochs but at least 100 steps however few the labels; no
     augmentation). More steps did not help with few labels (it over-fits them) and add ~2 points at 100%."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(copy.deepcopy(f0), nn.Linear(FEATURES, CLASSES)).to(pick())
+    with seeded(seed):  # the head's initial weights, from the seed alone
+        model = nn.Sequential(copy.deepcopy(f0), nn.Linear(FEATURES, CLASSES)).to(pick())
     for p in model.parameters():
         p.requires_grad_(True)  # the copied random encoder was frozen for its own probe
     n = len(labelled)

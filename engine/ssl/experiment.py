@@ -161,7 +161,14 @@ def _centred_unit(h: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return nn.functional.normalize(h - mean, dim=1)
 
 
-def inspect(config: Config, data: Digits, model: nn.Module, f0: nn.Module, ssl: Encoded, random: Encoded) -> dict:
+def inspect(
+    config: Config,
+    data: Digits,
+    model: simclr.SimCLR | masked.MaskedPixels,
+    f0: nn.Module,
+    ssl: Encoded,
+    random: Encoded,
+) -> dict:
     """What the figures show: augmented pairs, the batch similarity matrix, one digit against its augmentations
     and the other digits, and its nearest neighbours, before (random encoder) and after pretraining."""
     aug, gen = augmentations(config), torch.Generator().manual_seed(config.seed + 7)
@@ -170,7 +177,7 @@ def inspect(config: Config, data: Digits, model: nn.Module, f0: nn.Module, ssl: 
     gallery = torch.stack([shown, augment(shown, aug, gen), augment(shown, aug, gen)], 1)  # (8, 3, 1, 8, 8)
     batch = data.X_train[order[:BATCH_SHOWN]]
     views = torch.cat([augment(batch, aug, gen), augment(batch, aug, gen)])  # (24, 1, 8, 8): view k pairs k+12
-    if config.method == "simclr":  # the projections z that NT-Xent compares
+    if isinstance(model, simclr.SimCLR):  # config.method "simclr": the projections z that NT-Xent compares
         with torch.no_grad():
             z = nn.functional.normalize(model.head(encode(model.encoder, views)), dim=1)
     else:  # no projection head: the representation h itself

@@ -1,5 +1,8 @@
-"""Self-supervised learning views: training curves, the embedding moving from a blur to clusters, label
-efficiency, robustness, what augmentation does, similarities and neighbours, SHAP, the plain-language summary."""
+"""Self-supervised learning pictures: training curves, the embedding moving from a blur to clusters, label
+efficiency, robustness, what augmentation does, similarities and neighbours, SHAP.
+
+Pure functions of a stored run (no torch, no models); SHAP is computed in ``analysis``, the words are in
+``summary``."""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ from engine.core import charts
 from engine.core.contract import Result
 
 DIGIT_COLORS = qualitative.D3  # ten distinguishable colours, one per digit
-METHOD_NAMES = {"simclr": "SimCLR", "masked": "Masked-pixel prediction"}
-SHAP_DIGITS = 4
 AXIS = 2.6  # projections are scaled to unit spread: this window holds nearly every point in every frame
 
 
@@ -34,14 +35,13 @@ def figures(result: Result) -> dict:
     if any("supervised" in r for r in a["efficiency"]):
         figs["Label efficiency"] = label_efficiency(a["efficiency"], result.config.label_fraction)
     figs["Robustness"] = robustness(m)
+    title, caption = augmented_pairs_words(result.config.method)
     figs["Augmented pairs"] = charts.image_montage(
         a["gallery"].transpose(1, 0, 2, 3).reshape(-1, 8, 8),
         8,
         row_labels=["original", "view 1", "view 2"],
-        title="Augmented pairs: two random views of each digit",
-        caption="Each column is one training digit and the two random views SimCLR compares. The settings on the "
-        "left decide how different the views are: too alike and the task is trivial, too different and "
-        "nothing links them.",
+        title=title,
+        caption=caption,
     )
     figs["Batch similarity"] = batch_similarity(a["batch_similarity"], result.config.method)
     figs["Similarity to one digit"] = similarity_to_one(a)
@@ -198,6 +198,23 @@ def robustness(m: dict) -> go.Figure:
     )
 
 
+def augmented_pairs_words(method: str) -> tuple[str, str]:
+    """The gallery's title and caption: what the two views are for depends on the method."""
+    if method == "simclr":
+        return (
+            "Augmented pairs: two random views of each digit",
+            "Each column is one training digit and the two random views SimCLR compares. The augmentation "
+            "settings decide how different the views are: too alike and the task is trivial, too different and "
+            "nothing links them.",
+        )
+    return (
+        "Two random views of each digit (for the similarity checks, not for training)",
+        "Masked-pixel prediction never compares views: it learns by filling in hidden 2x2 patches of each "
+        "digit. These random views come from the augmentation settings (hidden while this method is chosen) and "
+        "only test its features below: do two views of one digit still look alike to the encoder?",
+    )
+
+
 def batch_similarity(sim: np.ndarray, method: str) -> go.Figure:
     n = len(sim) // 2
     labels = [f"{i + 1}a" for i in range(n)] + [f"{i + 1}b" for i in range(n)]
@@ -239,8 +256,13 @@ def batch_similarity(sim: np.ndarray, method: str) -> go.Figure:
         fig,
         f"Cosine similarity between every pair of the 24 views ({space}). Views 'a' and "
         f"'b' with the same number come from the same digit (black squares: the positive "
-        f"pairs); every other cell is a negative pair. Contrastive learning makes the "
-        f"squares red and the rest pale or blue.",
+        f"pairs); every other cell is a negative pair. "
+        + (
+            "Contrastive learning makes the squares red and the rest pale or blue."
+            if method == "simclr"
+            else "The masked method never trained on pairs: red squares here mean that filling in hidden patches "
+            "taught it features that two views of a digit share anyway."
+        ),
     )
 
 
@@ -335,33 +357,12 @@ def nearest_neighbours(a: dict) -> go.Figure:
 # --- SHAP ------------------------------------------------------------------------------------------------
 
 
-def explain(result: Result):
-    """Pixel SHAP of the probe on the pretrained encoder and of the supervised network, for the same test digits."""
-    import torch
-    from torch import nn
-
-    from engine.core.explain import explain_torch
-
-    a, models = result.arrays, result.models
-    rows = np.random.default_rng(result.config.seed).choice(len(a["y_test"]), SHAP_DIGITS, replace=False)
-    X, background = torch.as_tensor(a["X_test"][rows]), torch.as_tensor(a["background"])  # (4|30, 1, 8, 8)
-    candidates = {"Self-supervised encoder + linear probe": nn.Sequential(models["encoder"], models["probe"])}
-    if "supervised" in models:
-        candidates["Supervised on the same labels"] = models["supervised"]
-    out = {}
-    for title, model in candidates.items():
-        exp = explain_torch(model, X, background, output_names=result.info["class_names"])  # (4, 1, 8, 8, 10)
-        exp.rows = rows
-        out[title] = exp
-    return out
-
-
 def explain_figures(result: Result, explanation) -> dict:
     if not explanation:
         return {}
     a, figs = result.arrays, {}
+    rows = a["shap_digits"]  # the test digits both models' SHAP explains (analysis.measure)
     for title, exp in explanation.items():
-        rows = exp.rows
         y = a["y_test"][rows]
         values = np.asarray(exp.values)[np.arange(len(rows)), 0, :, :, y]  # (4, 8, 8) for each digit's true class
         figs[f"Pixel SHAP: {title.lower()}"] = charts.image_attribution_slider(
@@ -374,129 +375,6 @@ def explain_figures(result: Result, explanation) -> dict:
             f"({exp.method}; additivity gap {exp.additivity_error:.1e}.)",
         )
     return figs
-
-
-# --- the summary -----------------------------------------------------------------------------------------
-
-
-def _points(x: float) -> str:
-    return f"{x * 100:+.1f} percentage points"
-
-
-def describe(result: Result) -> str:
-    m, a, config = result.metrics, result.arrays, result.config
-    method = METHOD_NAMES[config.method]
-    parts = [_pretraining_sentence(result, method)]
-    n_lab, probe, rand = int(m["n_labelled"]), m["linear_probe_accuracy"], m["random_init_probe_accuracy"]
-    gain = probe - rand
-    text = (
-        f"With **{n_lab} labelled digits** ({n_lab / m['n_unlabelled']:.0%} of the training pool), a linear "
-        f"probe on the frozen pretrained encoder got **{probe:.1%}** of {int(m['n_test'])} test digits right; "
-        f"the same probe on the same encoder at its random start got **{rand:.1%}**"
-    )
-    text += (
-        f", and the network trained end to end on those labels {m['supervised_accuracy']:.1%}."
-        if "supervised_accuracy" in m
-        else "."
-    )
-    if gain > 0.02:
-        text += f" Pretraining without labels paid here: {_points(gain)} over random features."
-    elif gain >= -0.02:
-        text += (
-            f" That is about the same ({_points(gain)}): with this many labels a random convolutional encoder's "
-            "features are already good for a linear probe."
-        )
-    else:
-        text += f" Pretraining made the features *worse* for the probe ({_points(gain)})."
-    parts.append(text)
-    parts.append(_efficiency_sentence(a["efficiency"]))
-    parts.append(_robustness_sentence(m, config.method))
-    if probe < 0.2:
-        parts.append(
-            "The probe is close to guessing (10%): the encoder collapsed or diverged. Try a lower learning "
-            "rate, more epochs or different augmentations."
-        )
-    return " ".join(p for p in parts if p)
-
-
-def _pretraining_sentence(result: Result, method: str) -> str:
-    m, h, config = result.metrics, result.history, result.config
-    if not m["epochs_run"]:
-        return "You stopped the run before the first pretraining epoch finished, so the encoder is still random."
-    losses = h["loss"].dropna().to_numpy()
-    fell = "fell" if losses[-1] < losses[0] else "did not fall"
-    text = (
-        f"{method} pretrained the encoder for {int(m['epochs_run'])} epoch(s) on {int(m['n_unlabelled'])} "
-        f"unlabelled digits; its loss {fell} ({losses[0]:.3g} → {losses[-1]:.3g})."
-    )
-    if result.stopped:
-        text += " You stopped it early, so the baselines were only partly computed."
-    if config.method == "simclr":
-        if not any(getattr(config, k) for k in ("crop", "shift", "rotation", "contrast", "blur", "noise", "erasing")):
-            text += (
-                " Every augmentation was off, so the two views of a digit were identical and the contrastive "
-                "task was trivial: switch some on."
-            )
-        pos, neg = m["positive_similarity"], m["negative_similarity"]
-        verdict = "well above" if pos > neg + 0.3 else "above" if pos > neg else "not above"
-        text += (
-            f" Two views of one digit now have a mean cosine similarity of {pos:.2f}, {verdict} that of two "
-            f"different digits ({neg:.2f})."
-        )
-    knn, rknn = m["knn_accuracy"], m["random_init_knn_accuracy"]
-    text += (
-        f" Nearest-neighbour (k-NN) accuracy in its feature space is {knn:.1%}, against {rknn:.1%} for the "
-        f"random encoder."
-    )
-    return text
-
-
-def _efficiency_sentence(rows: list[dict]) -> str:
-    rows = sorted((r for r in rows if "supervised" in r), key=lambda r: r["n_labelled"])
-    if len(rows) < 2:
-        return ""
-    gains = [r["probe"] - r["random_init"] for r in rows]
-    best = int(np.argmax(gains))
-    text = (
-        f"Across label budgets the gain over random features ranged from {_points(min(gains))} to "
-        f"{_points(max(gains))}, largest with {rows[best]['n_labelled']} labels"
-    )
-    text += f", and {_points(gains[-1])} with all {rows[-1]['n_labelled']}." if best != len(rows) - 1 else "."
-    beats_sup = [r for r in rows if r["probe"] > r["supervised"]]
-    if beats_sup:
-        text += (
-            " The probe also beat end-to-end supervised training with "
-            + ", ".join(str(r["n_labelled"]) for r in beats_sup)
-            + " labels."
-        )
-    else:
-        text += " End-to-end supervised training matched or beat the probe at every budget."
-    return text
-
-
-def _robustness_sentence(m: dict, method: str) -> str:
-    rp, rr = m["robust_probe_accuracy"], m["robust_random_init_accuracy"]
-    text = (
-        f"On the perturbed copy of the test digits the self-supervised probe kept **{rp:.1%}**, the random-encoder "
-        f"probe {rr:.1%}"
-    )
-    text += (
-        f" and the supervised network {m['robust_supervised_accuracy']:.1%}"
-        if "robust_supervised_accuracy" in m
-        else ""
-    )
-    others = [rr] + ([m["robust_supervised_accuracy"]] if "robust_supervised_accuracy" in m else [])
-    if rp > max(others) + 0.02:
-        text += (
-            ": features trained to ignore augmentations hold up better when the test digits are disturbed."
-            if method == "simclr"
-            else ": the pretrained features held up best when the test digits were disturbed."
-        )
-    elif rp < min(others) - 0.02:
-        text += ": the pretrained features were the least robust here."
-    else:
-        text += ": no clear robustness advantage this time."
-    return text
 
 
 def live_figure(snapshot: dict):

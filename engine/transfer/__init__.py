@@ -15,25 +15,26 @@ Two tracks, one idea. A model that already learned a large task is adapted to a 
   negative transfer, and the page says so.
 
 An optional label-efficiency sweep retrains the strategies at several label budgets: accuracy versus labels
-per class, the picture that explains transfer learning. ``data.py`` holds the datasets and the CSV checks
-(light), ``views.py`` the figures, SHAP (words or pixels) and the summary.
+per class, the picture that explains transfer learning. ``tracks.py`` picks the track; ``data.py`` holds the
+datasets and the CSV checks (light), ``analysis.py`` SHAP (words or pixels) and which sentence or images it
+explains (the worker computes them with the models), ``views.py`` the figures (pure functions of the stored run)
+and ``summary.py`` the "What just happened" text.
 """
 
-from importlib import import_module
+from engine.core.contract import lazy
+from engine.transfer.config import METRICS, PRESET_LABELS, PRESETS, Config, estimate_seconds
+from engine.transfer.summary import describe
+from engine.transfer.views import explain_figures, figures, live_figure
 
-from engine.transfer.config import METRICS, PRESETS, Config, estimate_seconds
-from engine.transfer.views import describe, explain, explain_figures, figures, live_figure
-
-
-def run(config: Config, progress):
-    """The one dispatch: the text track or the images track (imported on first use: keeps torch out of here)."""
-    track = "engine.transfer.text" if config.track == "text" else "engine.transfer.images"
-    return import_module(track).run(config, progress)
+explain = lazy("engine.transfer.analysis", "explain")
+measure = lazy("engine.transfer.analysis", "measure")
+run = lazy("engine.transfer.tracks", "run")  # the text track or the images track, by config.track
 
 
 __all__ = [
     "METRICS",
     "PRESETS",
+    "PRESET_LABELS",
     "Config",
     "describe",
     "estimate_seconds",
@@ -41,5 +42,6 @@ __all__ = [
     "explain_figures",
     "figures",
     "live_figure",
+    "measure",
     "run",
 ]

@@ -20,6 +20,13 @@ STRATEGY_LABELS = {
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'track',
+        'labels_per_class',
+        'dataset',
+        'source',
+        'epochs',
+    )  # the settings that change the lesson: shown first
     track: Literal["text", "images"] = Field(
         "text",
         description="Text: a pretrained sentence encoder sorts sentences by topic. Images: a small "
@@ -158,6 +165,7 @@ PRESETS = {
     "quick": {"epochs": 60, "pretrain_epochs": 15, "sweep": False, "finetune_top": False},
     "better": {"epochs": 150, "pretrain_epochs": 40, "sweep": True},
 }
+PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "accuracy_feature_extraction": Metric(

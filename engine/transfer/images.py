@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import SideBySide, SummedLoss, count_parameters, fit, predict
 from engine.transfer.config import Config
 from engine.transfer.data import IMAGES_LEFT_TO_TEST, cache_path, digit_tasks, labelled_split
@@ -125,10 +125,10 @@ def pretrain(config: Config, X_src: np.ndarray, y_src: np.ndarray, tracker: Trac
     Returns (model, info), or None when the person pressed Stop (asked once per pretraining epoch).
     """
     started = time.perf_counter()
-    torch.manual_seed(0)
     order = np.random.default_rng(0).permutation(len(y_src))
     hold, fit_idx = order[: len(order) // 10], order[len(order) // 10 :]  # 10 % held out: the source accuracy
-    model = small_cnn(int(y_src.max()) + 1).to(dev)
+    with seeded(0, dev):  # fixed initial weights: the cached network never depends on the run's seed
+        model = small_cnn(int(y_src.max()) + 1).to(dev)
     X, y = torch.as_tensor(X_src, device=dev), torch.as_tensor(y_src, device=dev)
 
     def pretraining(step, total, *_a, **_k):  # its rows are not the run's history
@@ -178,9 +178,9 @@ def strategies(pretrained: nn.Module, n_classes: int, config: Config, seed: int)
         "finetune_last": BLOCKS[len(BLOCKS) - config.finetune_blocks :],
     }
     for name in STRATEGIES:
-        torch.manual_seed(seed)
-        model = small_cnn(n_classes) if name == "scratch" else copy.deepcopy(pretrained)
-        model.head = nn.Linear(64, n_classes)  # a new head for the new classes
+        with seeded(seed):  # every strategy's new weights from the same seed
+            model = small_cnn(n_classes) if name == "scratch" else copy.deepcopy(pretrained)
+            model.head = nn.Linear(64, n_classes)  # a new head for the new classes
         for block in BLOCKS:
             for p in getattr(model, block).parameters():
                 p.requires_grad_(block in trained[name])
@@ -227,7 +227,7 @@ def train(config: Config, models: dict, groups: list, data: tuple, tracker: Trac
 def sweep(config: Config, pretrained: nn.Module, X: np.ndarray, y: np.ndarray, tracker: Tracker) -> dict:
     """Accuracy vs labels per class for all four strategies (one seeded split per budget)."""
     budgets = [k for k in SWEEP_BUDGETS if k <= int(np.bincount(y).min()) - IMAGES_LEFT_TO_TEST]
-    out = {"labels_per_class": [], **{name: [] for name in STRATEGIES}}
+    out: dict[str, list] = {"labels_per_class": [], **{name: [] for name in STRATEGIES}}
     for j, k in enumerate(budgets):
         tr, te = labelled_split(y, k, config.seed + k)
         models, groups = strategies(pretrained, int(y.max()) + 1, config, config.seed + k)

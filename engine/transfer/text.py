@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from engine.core.contract import ProgressFn, Result, Tracker
-from engine.core.device import pick
+from engine.core.device import pick, seeded
 from engine.core.train import SideBySide, SummedLoss, count_parameters, fit, predict
 from engine.transfer.config import Config
 from engine.transfer.data import bag_of_words, labelled_split, load_texts, words
+
+StrategyInput = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # a tensor, or the top layer's (hidden, mask)
 
 WIDTH = 384  # the encoder's embedding size
 SWEEP_BUDGETS = (1, 2, 3, 5, 10, 20, 40)  # labels per class in the label-efficiency sweep
@@ -99,9 +101,12 @@ def top_layer_inputs(texts: list[str], device) -> tuple[torch.Tensor, torch.Tens
 
 
 def strategies(config: Config, n_words: int, n_classes: int, dev) -> tuple[dict, list, dict]:
-    """The models, their optimiser groups (the pretrained layer learns gently) and parameter counts."""
-    torch.manual_seed(config.seed)
-    models = {"scratch": nn.Linear(n_words, n_classes), "feature_extraction": nn.Linear(WIDTH, n_classes)}
+    """The models, their optimiser groups (the pretrained layer learns gently) and parameter counts. Their new
+    weights come from torch's generator: call it inside ``seeded(config.seed)`` (as :func:`run` does)."""
+    models: dict[str, nn.Module] = {
+        "scratch": nn.Linear(n_words, n_classes),
+        "feature_extraction": nn.Linear(WIDTH, n_classes),
+    }
     groups = [{"params": list(m.parameters()), "lr": config.learning_rate} for m in models.values()]
     head = WIDTH * n_classes + n_classes
     encoder_size = count_parameters(encoder(dev.type))
@@ -110,15 +115,16 @@ def strategies(config: Config, n_words: int, n_classes: int, dev) -> tuple[dict,
         "feature_extraction": {"trainable": head, "frozen": encoder_size},
     }
     if config.finetune_top:
-        models["finetune"] = TopLayerClassifier(encoder(dev.type)[0].auto_model.encoder.layer[-1], n_classes)
+        finetune = TopLayerClassifier(encoder(dev.type)[0].auto_model.encoder.layer[-1], n_classes)
+        models["finetune"] = finetune
         groups += [
-            {"params": list(models["finetune"].head.parameters()), "lr": config.learning_rate},
+            {"params": list(finetune.head.parameters()), "lr": config.learning_rate},
             {
-                "params": list(models["finetune"].layer.parameters()),
+                "params": list(finetune.layer.parameters()),
                 "lr": config.learning_rate * config.backbone_lr_scale,
             },
         ]
-        tuned = count_parameters(models["finetune"])
+        tuned = count_parameters(finetune)
         counts["finetune"] = {"trainable": tuned, "frozen": encoder_size + head - tuned}
     return {k: m.to(dev) for k, m in models.items()}, groups, counts
 
@@ -189,7 +195,10 @@ def prepare(config: Config, dev):
     vocabulary = sorted({w for i in train_idx for w in words(texts[i])})  # scratch only knows labelled words
     B = bag_of_words(texts, vocabulary)  # (n, V)
     t = lambda a: torch.as_tensor(a, device=dev)
-    inputs = {"scratch": (t(B[train_idx]), t(B[test_idx])), "feature_extraction": (t(E[train_idx]), t(E[test_idx]))}
+    inputs: dict[str, tuple[StrategyInput, StrategyInput]] = {
+        "scratch": (t(B[train_idx]), t(B[test_idx])),
+        "feature_extraction": (t(E[train_idx]), t(E[test_idx])),
+    }
     if config.finetune_top:
         H, M = top_layer_inputs(texts, dev)
         inputs["finetune"] = ((H[train_idx], M[train_idx]), (H[test_idx], M[test_idx]))
@@ -199,15 +208,15 @@ def prepare(config: Config, dev):
 def sweep(config: Config, E: np.ndarray, texts: list[str], y: np.ndarray, tracker: Tracker) -> dict:
     """Accuracy vs labels per class for scratch and feature extraction (mean of 3 splits per budget)."""
     budgets = [k for k in SWEEP_BUDGETS if k <= int(np.bincount(y).min()) - 1]
-    out = {"labels_per_class": [], "scratch": [], "feature_extraction": []}
+    out: dict[str, list] = {"labels_per_class": [], "scratch": [], "feature_extraction": []}
     for j, k in enumerate(budgets):
-        accs = {"scratch": [], "feature_extraction": []}
+        accs: dict[str, list[float]] = {"scratch": [], "feature_extraction": []}
         for r in range(3):
             tr, te = labelled_split(y, k, config.seed + 1000 * r + k)
             B = bag_of_words(texts, sorted({w for i in tr for w in words(texts[i])}))
             for name, X in (("scratch", torch.as_tensor(B)), ("feature_extraction", torch.as_tensor(E))):
-                torch.manual_seed(config.seed + r)
-                head = nn.Linear(X.shape[1], int(y.max()) + 1)
+                with seeded(config.seed + r):
+                    head = nn.Linear(X.shape[1], int(y.max()) + 1)
                 fit(
                     head,
                     X[tr],
@@ -254,10 +263,11 @@ def run(config: Config, progress: ProgressFn) -> Result:
     dev = pick()
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         texts, y, classes, title, E, (train_idx, test_idx), vocabulary, inputs = prepare(config, dev)
-        models, groups, counts = strategies(config, len(vocabulary), len(classes), dev)
-        side, probs = train(
-            config, models, groups, inputs, torch.as_tensor(y[train_idx], device=dev), y[test_idx], tracker
-        )
+        with seeded(config.seed, dev):  # the seed decides the new weights and the fine-tuned layer's dropout
+            models, groups, counts = strategies(config, len(vocabulary), len(classes), dev)
+            side, probs = train(
+                config, models, groups, inputs, torch.as_tensor(y[train_idx], device=dev), y[test_idx], tracker
+            )
         curve = sweep(config, E, texts, y, tracker) if config.sweep and not tracker.stopped else None
     metrics = {f"accuracy_{k}": float((p.argmax(1) == y[test_idx]).mean()) for k, p in probs.items()}
     metrics.update(

@@ -9,6 +9,7 @@ Images: every strategy's CNN is rebuilt from the stored weights (8x8 digits, 0 =
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from engine.core.data import DataError
 from engine.core.explain import make_explanation, shapley_permutation
 from engine.core.tryit import Answer, TryItUnavailable, bars, explain_output, heatmap, restore, token_bars
 from engine.transfer.config import Config
+
+if TYPE_CHECKING:
+    from engine.transfer.text import StrategyInput
 
 MAX_WORDS = 30  # words credited one by one (longer sentences keep their first 30 as players)
 PERMUTATIONS = {"scratch": 10, "feature_extraction": 2}  # the encoder is the slow part: fewer samples there
@@ -36,11 +40,9 @@ class Bundle:
 
 
 def _labels(config: Config, names) -> dict[str, str]:
-    from types import SimpleNamespace
+    from engine.transfer.views import config_label
 
-    from engine.transfer.views import label
-
-    return {n: label(n, SimpleNamespace(config=config)) for n in names}  # label reads only the config
+    return {n: config_label(n, config) for n in names}
 
 
 def load(config: Config, weights: bytes, info: dict):
@@ -57,7 +59,10 @@ def load_text(config: Config, weights: bytes, info: dict) -> Bundle:
         raise TryItUnavailable(f"The sentences this run learned from are no longer here ({err}).") from err
     train_idx, test_idx = labelled_split(y, config.labels_per_class, config.seed)
     vocabulary = info.get("vocabulary") or sorted({w for i in train_idx for w in words(texts[i])})
-    models = {"scratch": nn.Linear(len(vocabulary), len(classes)), "feature_extraction": nn.Linear(WIDTH, len(classes))}
+    models: dict[str, nn.Module] = {
+        "scratch": nn.Linear(len(vocabulary), len(classes)),
+        "feature_extraction": nn.Linear(WIDTH, len(classes)),
+    }
     if config.finetune_top:
         models["finetune"] = TopLayerClassifier(encoder("cpu")[0].auto_model.encoder.layer[-1], len(classes))
     for name, model in models.items():
@@ -78,10 +83,9 @@ def load_images(config: Config, weights: bytes, info: dict) -> Bundle:
     rng = np.random.default_rng(config.seed)
     pool = train_idx if len(train_idx) >= 50 else np.arange(len(X_tgt))
     background = torch.as_tensor(X_tgt[rng.choice(pool, min(50, len(pool)), replace=False)], dtype=torch.float32)
-    bundle = Bundle(
-        "images", models, _labels(config, models), list(classes), X_test=X_tgt[test_idx], background=background
-    )
-    answer(bundle, {"image": bundle.X_test[0, 0]})  # warm-up: SHAP's first call
+    X_test = X_tgt[test_idx]
+    bundle = Bundle("images", models, _labels(config, models), list(classes), X_test=X_test, background=background)
+    answer(bundle, {"image": X_test[0, 0]})  # warm-up: SHAP's first call
     return bundle
 
 
@@ -98,6 +102,8 @@ def examples(bundle: Bundle) -> list[dict]:
     """A few inputs (test sentences or digits) for benchmarks and tests."""
     if bundle.track == "text":
         return [{"sentence": s} for s in bundle.examples[:5]]
+    if bundle.X_test is None:
+        raise ValueError("This images bundle was built without its test digits.")
     return [{"image": im[0]} for im in bundle.X_test[:5]]
 
 
@@ -106,6 +112,7 @@ def _probabilities_text(bundle: Bundle, name: str, texts: list[str]) -> np.ndarr
     from engine.transfer.data import bag_of_words
     from engine.transfer.text import embed, top_layer_inputs
 
+    x: StrategyInput
     if name == "scratch":
         x = torch.as_tensor(bag_of_words(texts, bundle.vocabulary))
     elif name == "feature_extraction":

@@ -1,4 +1,7 @@
-"""Transfer views: accuracy per strategy, curves, label efficiency, mistakes, SHAP (words or pixels), the summary."""
+"""Transfer pictures: accuracy per strategy, curves, label efficiency, mistakes, SHAP (words or pixels).
+
+Pure functions of a stored run (no torch, no models); SHAP is computed in ``analysis``, the words are in ``summary``.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,16 @@ import numpy as np
 
 from engine.core import charts
 from engine.core.contract import Result
-from engine.transfer.config import STRATEGY_LABELS
-from engine.transfer.data import SOURCES
-
-CLEAR_GAP = 0.02  # accuracy differences up to 2 points are called "no real difference"
-CHANCE_MARGIN = 0.05  # within 5 points of guessing counts as not learned
-WEAK_PRETRAINING = 0.8  # images: below this accuracy on its own source task, pretraining had little to give
+from engine.transfer.config import STRATEGY_LABELS, Config
 
 
 def label(name: str, result: Result) -> str:
     """A strategy's name as a person reads it, for this run's track and settings."""
-    c = result.config
+    return config_label(name, result.config)
+
+
+def config_label(name: str, c: Config) -> str:
+    """A strategy's name as a person reads it, for a track and settings (:func:`label` of a run with ``c``)."""
     if name == "finetune":
         return "Fine-tune top layer" if c.track == "text" else "Fine-tune all (smaller backbone lr)"
     if name == "finetune_last":
@@ -281,105 +283,13 @@ def figures(result: Result) -> dict:
 # --- explain -----------------------------------------------------------------------------------------------
 
 
-def chosen_sentence(result: Result) -> int:
-    """A test sentence where the pretrained head is right and scratch is wrong (else the first test sentence)."""
-    a = result.arrays
-    good = np.flatnonzero((a["pred_feature_extraction"] == a["y_test"]) & (a["pred_scratch"] != a["y_test"]))
-    return int(good[0]) if len(good) else 0
-
-
-def explain_text(result: Result) -> dict:
-    """Word-level SHAP for both classifiers on one test sentence: the probability of its true topic.
-
-    A word is a player: the sentence is rebuilt without the removed words and passed through the encoder
-    (or the bag of words) again, so the values are exact Shapley values of that set function, sampled.
-    """
-    import torch
-
-    from engine.core.explain import make_explanation, shapley_permutation
-    from engine.transfer.data import bag_of_words
-    from engine.transfer.text import embed
-
-    a, info = result.arrays, result.info
-    row = chosen_sentence(result)
-    sentence, true = str(a["texts"][a["test_idx"][row]]), int(a["y_test"][row])
-    tokens = sentence.split()[:40]  # features: the sentence's words, in order
-    topic = info["class_names"][true]
-
-    def probability(name):
-        def f(masks: np.ndarray) -> np.ndarray:  # masks (n, words) of 0/1 -> (n,) probability of the true topic
-            texts = [" ".join(w for w, keep in zip(tokens, mk) if keep > 0.5) for mk in masks]
-            X = (
-                embed(texts, info["device"])
-                if name == "feature_extraction"
-                else bag_of_words(texts, info["vocabulary"])
-            )  # (n, 384) or (n, V)
-            with torch.no_grad():
-                return torch.softmax(result.models[name](torch.as_tensor(X)), -1)[:, true].double().numpy()
-
-        return f
-
-    out = {}
-    for name in ("feature_extraction", "scratch"):
-        values, base, full = shapley_permutation(probability(name), len(tokens), seed=result.config.seed)
-        exp = make_explanation(
-            values,
-            base,
-            np.asarray(tokens),
-            [f"{w} ({i + 1})" for i, w in enumerate(tokens)],
-            None,
-            abs(base + values.sum() - full),
-            "Permutation (word presence, model-agnostic)",
-        )
-        exp.sentence, exp.topic = sentence, topic
-        out[f"{label(name, result)}: P({topic})"] = exp
-    return out
-
-
-def explain_images(result: Result) -> dict:
-    """Pixel SHAP of the true digit's logit on six test images, pretrained (frozen) vs from scratch."""
-    import torch
-
-    from engine.core.explain import explain_torch, make_explanation
-
-    a, classes = result.arrays, result.info["class_names"]
-    rows = np.random.default_rng(result.config.seed).choice(len(a["X_test"]), min(6, len(a["X_test"])), replace=False)
-    true = a["y_test"][rows]
-    out = {}
-    for name in ("feature_extraction", "scratch"):
-        full = explain_torch(
-            result.models[name],
-            torch.as_tensor(a["X_test"][rows]),  # values (6, 1, 8, 8, C)
-            torch.as_tensor(a["background"]),
-            output_names=classes,
-        )
-        k = np.arange(len(rows))
-        exp = make_explanation(
-            np.asarray(full.values)[k, 0, :, :, true],
-            np.asarray(full.base_values)[k, true],
-            a["X_test"][rows, 0],
-            None,
-            None,
-            full.additivity_error,  # (6, 8, 8) true digit only
-            f"{full.method}; the true digit's output",
-        )
-        exp.rows = rows
-        out[label(name, result)] = exp
-    return out
-
-
-def explain(result: Result):
-    """Text: word-level SHAP of both classifiers on one sentence. Images: pixel SHAP, pretrained vs scratch."""
-    if not _trained(result) or "pred_scratch" not in result.arrays:
-        return None
-    return explain_text(result) if result.config.track == "text" else explain_images(result)
-
-
-def words_figure(explanation: dict) -> dict:
+def words_figure(result: Result, explanation: dict) -> dict:
+    """Both models' word SHAP on the explained sentence (``arrays["shap_sentence"]``, its index in the test set)."""
     import plotly.graph_objects as go
 
-    titles = list(explanation)
-    first = explanation[titles[0]]
+    a, titles = result.arrays, list(explanation)
+    first, row = explanation[titles[0]], int(a["shap_sentence"])
+    sentence, topic = str(a["texts"][a["test_idx"][row]]), result.info["class_names"][int(a["y_test"][row])]
     words_ = [n.rsplit(" (", 1)[0] for n in first.feature_names]
     z = np.stack([np.asarray(explanation[t].values) for t in titles])  # (2, words)
     lim = float(np.abs(z).max()) or 1.0
@@ -397,13 +307,11 @@ def words_figure(explanation: dict) -> dict:
             hovertemplate="%{text}: %{z:+.3f}<extra>%{y}</extra>",
         )
     )
-    fig.update_layout(
-        title=f"Which words pushed each model toward '{first.topic}'", xaxis=dict(visible=False), height=260
-    )
+    fig.update_layout(title=f"Which words pushed each model toward '{topic}'", xaxis=dict(visible=False), height=260)
     return {
         "Words that mattered": charts.captioned(
             fig,
-            f"“{first.sentence}” (true topic: {first.topic}). Red words raised the model's probability of "
+            f"“{sentence}” (true topic: {topic}). Red words raised the model's probability of "
             "the true topic, blue words lowered it; a word the bag-of-words model never saw in its few "
             "labelled sentences cannot move it at all.",
         )
@@ -411,12 +319,13 @@ def words_figure(explanation: dict) -> dict:
 
 
 def pixels_figures(result: Result, explanation: dict) -> dict:
-    """Per model: each explained image's pixel SHAP (a slider picks the image); then where each looks on average."""
+    """Per model: each explained image's pixel SHAP (a slider picks the image; ``arrays["shap_images"]`` are the
+    explained test images); then where each looks on average."""
     from engine.core.explain import global_importance
 
-    classes, figs = result.info["class_names"], {}
+    classes, figs, rows = result.info["class_names"], {}, result.arrays["shap_images"]
     for title, exp in explanation.items():
-        digits = [f"{k + 1} (a {classes[result.arrays['y_test'][r]]})" for k, r in enumerate(exp.rows)]
+        digits = [f"{k + 1} (a {classes[result.arrays['y_test'][r]]})" for k, r in enumerate(rows)]
         figs[f"Pixel SHAP: {title}"] = charts.image_attribution_slider(
             np.asarray(exp.values),
             np.asarray(exp.data),
@@ -442,92 +351,7 @@ def pixels_figures(result: Result, explanation: dict) -> dict:
 def explain_figures(result: Result, explanation) -> dict:
     if not explanation:
         return {}
-    return words_figure(explanation) if result.config.track == "text" else pixels_figures(result, explanation)
-
-
-# --- words -------------------------------------------------------------------------------------------------
-
-
-def _setup_sentence(result: Result) -> str:
-    m, c = result.metrics, result.config
-    k = c.labels_per_class
-    if c.track == "text":
-        return (
-            f"With {k} labelled sentence(s) per topic ({m['n_labelled']:.0f} in all, from {result.info['title']}), "
-            f"every strategy was tested on {m['n_test']:.0f} held-out sentences."
-        )
-    cache, (source, target) = result.info["cache"], SOURCES[c.source]
-    how = (
-        "reused from the cache"
-        if cache["from_cache"]
-        else f"pretrained now in {cache['pretrain_seconds']:.1f} s "
-        "and cached" + (" (the old cache file was damaged, so it was rebuilt)" if cache["rebuilt"] else "")
-    )
-    return (
-        f"The network was pretrained on {source} ({how}; {m['source_accuracy']:.0%} right on held-out source "
-        f"images), then learned {target} from {k} labelled image(s) per digit; {m['n_test']:.0f} images tested it."
-    )
-
-
-def _scores_sentence(result: Result) -> str:
-    m, names = result.metrics, _trained(result)
-    parts = [f"{label(s, result).lower()} **{m[f'accuracy_{s}']:.0%}**" for s in names]
-    return f" Test accuracy: {', '.join(parts)} (guessing: {1 / m['n_classes']:.0%})."
-
-
-def _verdict_sentence(result: Result) -> str:
-    """Transfer helped, made no difference, or hurt: from the best pretrained strategy against scratch."""
-    m, c = result.metrics, result.config
-    scratch, best_name = m["accuracy_scratch"], best_pretrained(result)
-    best = m[f"accuracy_{best_name}"]
-    if best > scratch + CLEAR_GAP:
-        return (
-            f" **Transfer helped:** {label(best_name, result).lower()} beat training from scratch by "
-            f"{(best - scratch) * 100:.0f} percentage points with the same few labels."
-        )
-    weak = c.track == "images" and m["source_accuracy"] < WEAK_PRETRAINING
-    hint = (
-        f" Pretraining reached only {m['source_accuracy']:.0%} on its own task, so there was little to transfer: "
-        "more pretraining epochs give the network better features."
-        if weak
-        else ""
-    )
-    if best >= scratch - CLEAR_GAP:
-        return " Transfer made no real difference here (within 2 points of scratch)." + hint
-    why = hint or (
-        " The network learned to tell digits 0-4 apart; the strokes that separate those are not the ones "
-        "that separate 5-9, so its features fit the new digits badly and a fresh network does better."
-        if c.track == "images" and c.source == "digits_0_4"
-        else " What the model learned before does not fit this task well, and a fresh model learns it better."
-    )
-    return (
-        f" **Negative transfer:** every pretrained strategy did worse than training from scratch (best "
-        f"{best:.0%} vs {scratch:.0%}).{why}"
-    )
-
-
-def _failure_sentence(result: Result) -> str:
-    m, c = result.metrics, result.config
-    chance = 1 / m["n_classes"]
-    if max(m[f"accuracy_{s}"] for s in _trained(result)) > chance + CHANCE_MARGIN:
-        return ""
-    hint = (
-        f"its learning rate ({c.learning_rate:g}) is high: try 0.01"
-        if c.learning_rate > 0.05
-        else "try more epochs or more labels per class"
-    )
-    return f" **No strategy did better than guessing**, so this run shows nothing about transfer: {hint}."
-
-
-def describe(result: Result) -> str:
-    if not _trained(result):
-        return "You stopped the run before training started, so there is nothing to compare yet."
-    text = _setup_sentence(result) + _scores_sentence(result)
-    failure = _failure_sentence(result)
-    text += failure or _verdict_sentence(result)
-    if result.stopped:
-        text += f" You stopped it after {result.metrics['epochs_run']:.0f} passes."
-    return text
+    return words_figure(result, explanation) if result.config.track == "text" else pixels_figures(result, explanation)
 
 
 def live_figure(snapshot):

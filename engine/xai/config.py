@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -13,6 +13,13 @@ from engine.core.data import SKLEARN_TABLES
 
 
 class Config(TechniqueConfig):
+    PRIMARY: ClassVar[tuple[str, ...]] = (
+        'dataset',
+        'hidden_layers',
+        'width',
+        'epochs',
+        'learning_rate',
+    )  # the settings that change the lesson: shown first
     dataset: Literal["breast_cancer", "wine", "iris", "diabetes", "upload"] = Field(
         "breast_cancer", description="The table to learn from: one of scikit-learn's bundled sets, or your own CSV."
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +47,7 @@ def prepare(config: Config) -> Prepared:
     classify = table.task == "classification"
     strat = table.y if classify else None
     rest_idx, test_idx = split(len(table.y), config.test_fraction, config.seed, strat)
-    tr, va = split(len(rest_idx), 0.2, config.seed, strat[rest_idx] if classify else None)
+    tr, va = split(len(rest_idx), 0.2, config.seed, strat[rest_idx] if strat is not None else None)
     train_idx, val_idx = rest_idx[tr], rest_idx[va]
     mean, std = table.X[train_idx].mean(0), table.X[train_idx].std(0) + 1e-8
     y = table.y.astype(np.int64 if classify else np.float32)
@@ -54,15 +56,16 @@ def prepare(config: Config) -> Prepared:
     return Prepared(table, (table.X - mean) / std, y, train_idx, val_idx, test_idx)
 
 
-def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple[nn.Module, Tracker]:
-    """The MLP trained with live train/validation curves."""
+def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple[nn.Module, Tracker, int]:
+    """The MLP trained with live train/validation curves; also the epoch whose weights it keeps."""
     dev = pick()
     t = lambda a: torch.as_tensor(a, device=dev)
     X_tr, y_tr, X_val, y_val = t(data.X[data.train]), t(data.y[data.train]), t(data.X[data.val]), t(data.y[data.val])
-    n_out = len(data.table.class_names) if data.classify else 1
+    n_out = len(data.table.classes()) if data.classify else 1
     model = mlp(data.X.shape[1], n_out, [config.width] * config.hidden_layers, config.activation, config.dropout).to(
         dev
     )
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     if data.classify:
         loss_fn = nn.CrossEntropyLoss()
 
@@ -85,7 +88,7 @@ def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple
                 "val_r2": r2(out_val, y_val),
             }
 
-    best = {"loss": float("inf"), "state": None, "epoch": 0}
+    best: dict[str, Any] = {"loss": float("inf"), "state": None, "epoch": 0}
 
     def evaluate_and_keep_best(m):  # early stopping: the epoch with the lowest validation loss is kept
         metrics = evaluate(m)
@@ -109,8 +112,7 @@ def train_network(config: Config, data: Prepared, progress: ProgressFn) -> tuple
     )
     if best["state"] is not None:
         model.load_state_dict(best["state"])
-    tracker.best_epoch = best["epoch"] or len(tracker.rows)
-    return model.cpu().eval(), tracker
+    return model.cpu().eval(), tracker, best["epoch"] or len(tracker.rows)
 
 
 def outputs(model: nn.Module, X: np.ndarray, classify: bool) -> np.ndarray:
@@ -156,11 +158,11 @@ def run(config: Config, progress: ProgressFn) -> Result:
     """Train the MLP with live train/validation curves, then a linear baseline on the same split."""
     data = prepare(config)
     with seeded(config.seed):  # the seed alone decides weights and dropout, whatever ran before
-        model, tracker = train_network(config, data, progress)
+        model, tracker, best_epoch = train_network(config, data, progress)
     metrics, pred, importance = held_out_metrics(model, data, config.seed)
     metrics.update(
         epochs_run=len(tracker.rows),
-        best_epoch=tracker.best_epoch,
+        best_epoch=best_epoch,
         parameters=count_parameters(model),
         n_train=len(data.train),
         n_test=len(data.test),

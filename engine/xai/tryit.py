@@ -55,7 +55,7 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
         raise TryItUnavailable(f"The data this run learned from is no longer here ({err}).") from err
     table = data.table
     classify = table.task == "classification"
-    n_out = len(table.class_names) if classify else 1
+    n_out = len(table.classes()) if classify else 1
     model = mlp(data.X.shape[1], n_out, [config.width] * config.hidden_layers, config.activation, config.dropout)
     restore(model, weights, "mlp")
     train_raw = table.X[data.train].astype(np.float32)
@@ -65,7 +65,7 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
     bundle = Bundle(
         model,
         list(table.feature_names),
-        list(table.class_names) if classify else None,
+        list(table.classes()) if classify else None,
         mean,
         std,
         0.0 if classify else float(y_train_raw.mean()),
@@ -98,7 +98,8 @@ def nearest(bundle: Bundle, row: np.ndarray, k: int = NEIGHBOURS) -> pd.DataFram
     z = (bundle.X_train_raw - bundle.mean) / bundle.std
     d = np.sqrt(((z - (row - bundle.mean) / bundle.std) ** 2).sum(1))
     idx = np.argsort(d)[:k]
-    label = [bundle.class_names[int(y)] for y in bundle.y_train[idx]] if bundle.classify else bundle.y_train[idx]
+    names = bundle.class_names
+    label = [names[int(y)] for y in bundle.y_train[idx]] if names is not None else bundle.y_train[idx]
     frame = pd.DataFrame(bundle.X_train_raw[idx], columns=bundle.feature_names)
     frame.insert(0, "distance", np.round(d[idx], 3))
     frame.insert(0, "true class" if bundle.classify else "true value", label)
@@ -117,7 +118,8 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         output_names=bundle.class_names,
         data=row[None].astype(np.float64),
     )
-    if bundle.classify:
+    prediction: dict[str, float] | float
+    if bundle.class_names is not None:  # a classifier (``bundle.classify``)
         k = int(pred.argmax())
         summary = {"Prediction": f"{bundle.class_names[k]} ({pred[k]:.0%})"}
         prediction = dict(zip(bundle.class_names, pred.tolist()))
@@ -145,3 +147,36 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         figures=figs,
         tables={"Nearest training rows": nearest(bundle, row)},
     )
+
+
+def rebuild_model(config: dict, info: dict, weights: bytes) -> dict:
+    """This run's MLP and the rows it was judged on, rebuilt from its stored settings and safetensors weights, for a
+    run that starts from it (Edge AI). ``info`` is not needed here (one signature for every source technique).
+
+    Returns ``model`` (float32, trainable: standardised rows (n, d) -> outputs), ``classify``, the split rows
+    ``X_train``/``y_train``, ``X_val``/``y_val``, ``X_test``/``y_test`` (float32, standardised as the model takes
+    them), ``raw_test`` (the test rows in the table's units), ``feature_names``, ``class_names`` (empty for a
+    regression table) and ``title``. Raises ConfigError when the settings no longer validate and DataError when
+    the table is gone; weights that do not fit the settings raise RuntimeError.
+    """
+    from safetensors.torch import load as load_safetensors
+
+    from engine.core.config import validate
+
+    xai = validate(Config, config)
+    data = prepare(xai)
+    n_out = len(data.table.classes()) if data.classify else 1
+    model = mlp(data.X.shape[1], n_out, [xai.width] * xai.hidden_layers, xai.activation, xai.dropout)
+    state = {k.removeprefix("mlp."): v for k, v in load_safetensors(weights).items() if k.startswith("mlp.")}
+    model.load_state_dict(state)
+    X = data.X.astype(np.float32)
+    return {
+        "model": model,
+        "classify": data.classify,
+        **{f"X_{part}": X[getattr(data, part)] for part in ("train", "val", "test")},
+        **{f"y_{part}": data.y[getattr(data, part)] for part in ("train", "val", "test")},
+        "raw_test": data.table.X[data.test],
+        "feature_names": list(data.table.feature_names),
+        "class_names": list(data.table.classes()) if data.classify else [],
+        "title": data.table.title,
+    }

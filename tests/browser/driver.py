@@ -240,8 +240,24 @@ def wait_idle(page, timeout_s: float = LOAD_TIMEOUT_S) -> None:
     )
 
 
+def reveal(page, key: str) -> None:
+    """Open the folded expanders ("More settings", "Change the settings and train again") that hide the widget with
+    key ``key``, outermost first, like a person looking for it."""
+    widget = page.locator(key_selector(key)).first
+    widget.wait_for(state="attached")
+    for _ in range(3):
+        if widget.is_visible():
+            return
+        closed = page.locator('[data-testid="stExpander"] details:not([open])').filter(has=widget)
+        if not closed.count():
+            return
+        closed.first.locator("summary").first.click()
+        page.wait_for_timeout(150)
+
+
 def set_number(page, key: str, value) -> None:
     """Type ``value`` into the number input with widget key ``key`` and commit it (Enter) like a person."""
+    reveal(page, key)
     box = page.locator(f'{key_selector(key)} input[type="number"], {key_selector(key)} input[type="text"]').first
     box.click()
     box.fill(str(value))
@@ -278,6 +294,7 @@ def train_and_wait(page, name: str, timeout_s: float = RUN_TIMEOUT_S) -> float:
 
     Fails early with the page's own message when the run ends in an error box or an exception.
     """
+    reveal(page, name + "._train")
     button = page.locator(f"{key_selector(name + '._train')} button")
     button.wait_for(state="visible", timeout=LOAD_TIMEOUT_S * 1000)
     page.wait_for_function("b => !b.disabled", arg=button.element_handle(), timeout=LOAD_TIMEOUT_S * 1000)

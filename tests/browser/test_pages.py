@@ -108,7 +108,7 @@ def test_try_it_answers_on_a_shared_result_link(page, app, browser):
     try:
         other = context.new_page()
         other.console = driver.Console().attach(other)
-        driver.open_page(other, f"{app.url}/xai?run={runs[0]['id']}", ready=driver.key_selector("xai._train"))
+        driver.open_page(other, f"{app.url}/xai?run={runs[0]['id']}", ready='[role="tab"]')
         panel = driver.open_tab(other, "Try it")
         panel.get_by_text("Prediction").first.wait_for(state="visible", timeout=90_000)
         first = panel.locator('[data-testid="stMetricValue"]').first.inner_text()

@@ -7,3 +7,30 @@ def wait_done(executor, job, timeout=300):
     executor.wait_for(lambda: not job.active, timeout)
     assert not job.active, f"job still {job.status} after {timeout}s"
     return job
+
+
+def read_back(outcome, tmp_path):
+    """``outcome`` written to a fresh SQLite run store and read back, as a result link reads it: only the data a
+    run stores (arrays, info, SHAP values, layer tables), drawn anew by the technique's pure views."""
+    from engine.core.drawing import forget
+    from engine.core.store import RunStore
+
+    store = RunStore(tmp_path / "read_back.sqlite3")
+    run_id = "ab" * 16
+    store.start(run_id, "owner", outcome.technique, outcome.config)
+    store.finish(run_id, outcome.status, outcome)
+    forget(run_id)  # drawings are cached per run id, and every read-back uses this one: draw this run anew
+    return store.load_outcome(run_id)
+
+
+def read_back_same(fresh, tmp_path):
+    """:func:`read_back`, checking that the stored run draws the same charts (titles in order) and the same words
+    as the run that has just ended, with no drawing problem; returns the read-back outcome."""
+    stored = read_back(fresh, tmp_path)
+    assert not stored.drawn().problems, stored.drawn().problems
+    for kind in ("figures", "explain_figures"):
+        before, after = getattr(fresh, kind), getattr(stored, kind)
+        assert list(after) == list(before)
+        assert [f.layout.title.text for f in after.values()] == [f.layout.title.text for f in before.values()]
+    assert stored.text == fresh.text and stored.text
+    return stored

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import engine.attention as att
+from engine.attention.analysis import EXPLAIN_ROWS, token_shapley
 from engine.attention.models import (
     MultiHeadAttention,
     PositionalEncoding,
@@ -30,7 +31,6 @@ from engine.attention.tasks import (
     sentiment_task,
 )
 from engine.attention.training import EXAMPLES
-from engine.attention.views import EXPLAIN_ROWS, token_shapley
 from engine.core.config import ConfigError, validate
 from engine.core.contract import RunError
 
@@ -385,3 +385,16 @@ def test_describe_says_when_attention_or_positional_encoding_did_not_help(quick)
         _with_metrics(result, test_accuracy=0.9, baseline_test_accuracy=0.6, test_accuracy_no_positional_encoding=0.88)
     )
     assert "made little difference" in close and "order decides" not in close
+
+
+@pytest.mark.parametrize("encoding", ["none", "sinusoidal"])
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, encoding):
+    """Issue 25 item 2: a run read back from the store (data only: no models, no torch) draws what a fresh one does;
+    with no positional encoding the reference sinusoidal table comes from analysis.measure, not from torch code."""
+    from engine.core.pipeline import execute
+    from tests.engine.helpers import read_back_same
+
+    tiny = {"train_examples": 200, "epochs": 3, "embedding_size": 16, "ffn_size": 16, "positional_encoding": encoding}
+    fresh = execute("attention", tiny)
+    stored = read_back_same(fresh, tmp_path)
+    assert ("sinusoidal_encoding" in stored.arrays) == (encoding == "none")

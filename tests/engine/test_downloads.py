@@ -64,7 +64,10 @@ def test_techniques_without_downloads_have_none_and_bad_entries_are_refused():
 
 
 def test_edge_reads_a_nas_winner_from_its_recorded_architecture_not_from_model_text():
-    from engine.edge.source import nas_architecture
+    from engine.core.pipeline import weights_bytes
+    from engine.core.service import stored_source
+    from engine.nas import rebuild_model
+    from engine.nas.space import build
 
     arch = {
         "conv_blocks": 1,
@@ -74,7 +77,7 @@ def test_edge_reads_a_nas_winner_from_its_recorded_architecture_not_from_model_t
         "dense_layers": 1,
         "dense_width": 32,
         "activation": "tanh",
-        "dropout": 0.1,
+        "dropout": 0.25,  # a value the space offers: the network is built from it
     }
     outcome = Outcome(
         technique="nas",
@@ -89,4 +92,6 @@ def test_edge_reads_a_nas_winner_from_its_recorded_architecture_not_from_model_t
     store.start(run_id, "someone", "nas", outcome.config)
     store.finish(run_id, "done", outcome)
     assert store.load_outcome(run_id).info == {"best_architecture": arch}
-    assert nas_architecture(store, run_id) == arch
+    source = stored_source(store, run_id)  # what the service hands to an edge run that starts from it
+    weights = weights_bytes({"best": build(arch)})
+    assert rebuild_model(source["config"], source["info"], weights, source["architecture"])["architecture"] == arch

@@ -12,10 +12,11 @@ from engine.core.config import ConfigError, validate
 from engine.core.contract import RunError, Tracker
 from engine.core.pipeline import execute
 from engine.edge import PRESETS, Config
-from engine.edge import measure as M
+from engine.edge import evaluate as M
 from engine.edge import techniques as T
 from engine.edge.compress import run
 from engine.edge.source import train_baseline
+from tests.engine.helpers import read_back_same
 
 torch.set_num_threads(1)
 
@@ -201,6 +202,14 @@ def test_describe_reads_the_runs_own_numbers(quick):
     assert "zips to" in text and "reloaded in ONNX Runtime" in text
 
 
+def from_store(config: Config, store=None):
+    """Run edge on ``config`` as the app does: the stored run it names is read by the service and handed over."""
+    from engine.core.service import run_inputs
+    from engine.core.store import RunStore
+
+    return run(config, quiet, run_inputs(store or RunStore(), "edge", config.model_dump()))
+
+
 def test_a_stored_xai_run_is_compressed_on_its_own_split():
     from engine.core.store import RunStore
 
@@ -208,7 +217,7 @@ def test_a_stored_xai_run_is_compressed_on_its_own_split():
     xai = execute("xai", {"dataset": "wine", "epochs": 40, "explain_rows": 10})
     store.start("a" * 32, "someone", "xai", xai.config)
     store.finish("a" * 32, "done", xai)
-    result = run(Config(start_from="finished_run", source_run="a" * 32, prune=False, onnx=True), quiet)
+    result = from_store(Config(start_from="finished_run", source_run="a" * 32, prune=False, onnx=True), store)
     assert result.metrics["original_accuracy"] == pytest.approx(xai.metrics["test_accuracy"])  # same model, same rows
     assert result.info["feature_names"][0] == "alcohol" and result.info["origin"].startswith("the Explainable AI run")
     assert result.metrics["onnx_max_abs_diff"] < 1e-4
@@ -222,26 +231,28 @@ def test_unusable_sources_get_clear_messages():
     with pytest.raises(ConfigError, match="at least one technique"):
         validate(Config, {"dynamic_int8": False, "prune": False, "onnx": False})
     with pytest.raises(RunError, match="No stored run"):
+        from_store(Config(start_from="finished_run", source_run="b" * 32))
+    with pytest.raises(RunError, match="No stored run"):  # run() never opens the store: no source, no model
         run(Config(start_from="finished_run", source_run="b" * 32), quiet)
     store = RunStore()
     reg = execute("xai", {"dataset": "diabetes", "epochs": 5, "explain_rows": 10})
     store.start("c" * 32, "someone", "xai", reg.config)
     store.finish("c" * 32, "done", reg)
     with pytest.raises(RunError, match="regression"):
-        run(Config(start_from="finished_run", source_run="c" * 32), quiet)
+        from_store(Config(start_from="finished_run", source_run="c" * 32), store)
 
 
 def test_a_stored_nas_winner_is_rebuilt_and_exported():
     from engine.core.store import RunStore
-    from engine.edge.source import architecture_from_text
     from engine.nas.space import build
+    from engine.nas.tryit import architecture_from_text
 
     nas = execute("nas", {"random": True, "evolution": False, "rl": False, "budget": 2, "epochs_per_candidate": 1})
     store = RunStore()
     store.start("e" * 32, "someone", "nas", nas.config)
     store.finish("e" * 32, "done", nas)
-    result = run(
-        Config(start_from="finished_run", source_run="e" * 32, dynamic_int8=False, prune=False, explain_rows=4), quiet
+    result = from_store(
+        Config(start_from="finished_run", source_run="e" * 32, dynamic_int8=False, prune=False, explain_rows=4), store
     )
     assert result.metrics["original_accuracy"] == pytest.approx(nas.metrics["best_test_accuracy"])
     assert result.metrics["onnx_max_abs_diff"] < 1e-4 and result.info["image_side"] == 8
@@ -256,3 +267,23 @@ def test_a_stored_nas_winner_is_rebuilt_and_exported():
         "dropout": 0.25,
     }
     assert architecture_from_text(str(build(arch))) == arch
+
+
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
+    """Read back from the store (arrays, no models), the run gives the same figures, SHAP views and text, and keeps
+    the shipped file ``analysis.downloads`` made in the worker."""
+    values = {
+        "start_from": "wine",
+        "epochs": 5,
+        "prune_steps": 1,
+        "finetune_epochs": 1,
+        "distill": True,
+        "distill_epochs": 2,
+        "onnx": True,
+        "explain_rows": 4,
+    }
+    fresh = execute("edge", values)
+    stored = read_back_same(fresh, tmp_path)
+    assert {"Sparsity per layer", "Weights before and after int8", "Distillation"} <= set(fresh.figures)
+    assert list(stored.explain_figures) == list(fresh.explain_figures) == ["Side by side", "Explanation drift"]
+    assert stored.downloads == fresh.downloads and len(fresh.downloads) == 1

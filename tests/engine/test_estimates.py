@@ -153,3 +153,63 @@ def test_a_restarted_server_reads_its_speed_back_from_the_run_store(open_store):
     assert est.measured and est.train_s == pytest.approx(20.0)
     restarted.load = (1, 0)  # the one slot is busy: about one run's time before ours starts
     assert again.estimate("fake", LONG).wait_s == pytest.approx(10.0)
+
+
+# --- runs that cannot finish within the time limit per run (issue 30) --------------------------------------------
+class Limited(StandIn):
+    timeout_s = 900.0  # the executors' default FRONTIER_RUN_TIMEOUT_S
+
+
+def test_a_run_estimated_past_the_time_limit_is_refused_naming_the_settings_that_cost_the_most(monkeypatch):
+    from engine.core.service import Busy, TooLong
+
+    monkeypatch.delenv("FRONTIER_SINGLE_USER", raising=False)
+    ex = Limited()
+    app = Service(ex, None)
+    assert app.time_limit_s == 900.0 and app.too_long("fake", LONG) is None
+    slow = {"steps": 1000, "step_seconds": 10.0}  # 10 000 s; with each setting back at its default: 50 s, 0 s
+    message = app.too_long("fake", slow)
+    assert message.startswith("This run would take about 2.8 h here, over this server's limit of 15 min per run")
+    assert "so it cannot start. What costs the most: Step seconds at 10 (about 0 s at its default, 0); " in message
+    assert "Steps at 1000 (about 50 s at its default, 5)." in message and "Quick look" in message
+    with pytest.raises(TooLong, match="cannot start") as refused:
+        app.submit("fake", slow, owner="someone")
+    assert isinstance(refused.value, Busy) and not ex.jobs and not app.active_runs("someone")  # never queued
+    assert app.submit("fake", LONG, owner="someone").status == "queued"
+
+
+def test_a_personal_server_may_start_a_run_past_the_time_limit_and_is_told_what_happens(monkeypatch):
+    monkeypatch.setenv("FRONTIER_SINGLE_USER", "1")
+    ex = Limited()
+    app = Service(ex, None)
+    slow = {"steps": 1000, "step_seconds": 10.0}
+    assert "it will be stopped then, keeping what it learned so far" in app.too_long("fake", slow)
+    assert app.submit("fake", slow).status == "queued"
+
+
+def test_every_slider_at_its_maximum_either_fits_the_time_limit_or_is_refused_before_it_starts(monkeypatch):
+    """GAN (33 h), quantum, attention and NAS (over an hour) at their maximums were started, then ended at 15 min."""
+    import engine
+    from engine.core.config import ConfigError, form_fields, validate
+
+    monkeypatch.delenv("FRONTIER_SINGLE_USER", raising=False)
+    app = Service(Limited(), None)
+    refused = []
+    for name in engine.TECHNIQUES:
+        module = engine.load(name)
+        values = dict(module.PRESETS["quick"])
+        for field, info in form_fields(module.Config).items():
+            highest = [m.le for m in info.metadata if getattr(m, "le", None) is not None]
+            if info.annotation in (int, float) and field != "seed" and highest:
+                values[field] = highest[0]
+        try:
+            config = validate(module.Config, values)
+        except ConfigError:  # not every maximum fits the others (e.g. more labels than examples)
+            continue
+        message = app.too_long(name, config)
+        if app.estimate(name, config).train_s > 900:
+            assert message and "What costs the most: " in message, (name, message)
+            refused.append(name)
+        else:
+            assert message is None, (name, message)
+    assert {"gan", "quantum", "attention", "nas"} <= set(refused), refused

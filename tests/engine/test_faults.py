@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.jobs import LocalExecutor, _rss_mb
+from engine.core.jobs import LocalExecutor
+from engine.core.worker import rss_mb
 
 os.environ["FRONTIER_EXTRA_TECHNIQUES"] = "fake=tests.engine.fake_technique"  # workers inherit it
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_kill_9_of_a_worker_ends_only_its_run_and_the_next_run_works(pool):
 
 def test_the_memory_cap_counts_what_the_run_adds_not_the_worker(pool):
     assert pool.wait_ready(LONG)
-    worker_mb = min(_rss_mb(s.process.pid) for s in pool._slots)
+    worker_mb = min(rss_mb(s.process.pid) for s in pool._slots)
     assert worker_mb > pool.memory_mb  # the worker alone is over the 400 MB cap ...
     assert done(pool, pool.submit("fake", {"steps": 3})).status == "done"  # ... yet an ordinary run is fine
     hog = done(pool, pool.submit("fake", {"mode": "memory"}))  # adds 1.5 GB
@@ -84,9 +85,9 @@ def _back_to_back(pool):
     assert pool.wait_ready(LONG)
     batch(20)  # settle: allocator pools and caches fill once
     fds, pids = _open_fds(), sorted(pool.pids())
-    before = [_rss_mb(p) for p in pids]
+    before = [rss_mb(p) for p in pids]
     batch(180)
-    after = [_rss_mb(p) for p in pids]
+    after = [rss_mb(p) for p in pids]
     assert sorted(pool.pids()) == pids  # the same warm workers served every run: none leaked or restarted
     assert all(a - b < 30 for a, b in zip(after, before)), (before, after)  # MB
     assert _open_fds() <= fds + 2  # no sockets or files left open per run

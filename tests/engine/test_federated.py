@@ -6,6 +6,7 @@ import torch
 
 from engine.core.config import ConfigError, validate
 from engine.core.data import digits
+from engine.core.pipeline import execute
 from engine.core.train import mlp
 from engine.federated import PRESETS, describe, explain, explain_figures, figures, live_figure
 from engine.federated.config import Config
@@ -22,6 +23,7 @@ from engine.federated.fedavg import (
     set_weights,
 )
 from engine.federated.partition import class_counts, partition
+from tests.engine.helpers import read_back_same
 
 torch.set_num_threads(1)
 _, Y = digits()
@@ -203,3 +205,12 @@ def test_the_live_figure_colours_clients_by_what_they_did_this_round():
     assert list(fig.data[0].y) == [0.5, 0.7, 0.9] and "Round 3" in fig.layout.title.text
     assert len(set(fig.data[0].marker.color)) == 3  # trained, dropped out, not asked
     assert live_figure(None) is None
+
+
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
+    """Read back from the store (arrays, no models), the run gives the same figures, SHAP views and text."""
+    fresh = execute("federated", {**PRESETS["quick"], "rounds": 2, "local_epochs": 1})
+    stored = read_back_same(fresh, tmp_path)
+    assert (
+        list(stored.explain_figures) == list(fresh.explain_figures) == ["SHAP: global vs local-only", "SHAP pixel maps"]
+    )

@@ -12,8 +12,10 @@ import torch
 import engine.gan as gan
 from engine.core import charts
 from engine.core.config import ConfigError, validate
-from engine.gan import data, quality, training, views
+from engine.core.pipeline import execute
+from engine.gan import data, quality, summary, training
 from engine.gan.config import EVAL_SAMPLES, SNAPSHOTS, SURFACE_STEPS
+from tests.engine.helpers import read_back_same
 
 torch.set_num_threads(1)
 
@@ -236,9 +238,9 @@ def test_presets_on_seeds_0_to_3_beat_noise_and_wasserstein_covers_as_many_modes
     """Issue 21.1: the Wasserstein preset covered 0-3 of 8 modes where the quick one covered 8."""
     for name, runs in presets_by_seed.items():
         for seed, m in zip(SEEDS, runs):
-            assert views.verdict(m) in ("close", "smeared"), (name, seed, m)
+            assert summary.verdict(m) in ("close", "smeared"), (name, seed, m)
             # with a margin, so another machine's floating point cannot flip the verdict
-            assert m["recall"] / m["real_recall"] >= views.RECALL_COVERS + 0.03, (name, seed, m)
+            assert m["recall"] / m["real_recall"] >= summary.RECALL_COVERS + 0.03, (name, seed, m)
             assert m["precision"] > m["noise_precision"] + 0.25, (name, seed)
             assert m["recall"] > 0.7 and m["mmd"] < m["noise_mmd"] / 2, (name, seed)
     for seed, quick, wgan in zip(SEEDS, presets_by_seed["quick"], presets_by_seed["wasserstein"]):
@@ -374,6 +376,13 @@ def test_digits_give_class_metrics_image_figures_and_pixel_shap(digits_run):
     assert f"recognises **{m['class_coverage']} of 10** classes" in gan.describe(digits_run)
     live = gan.live_figure({"kind": "images", "step": 5, "images": digits_run.arrays["snapshot_samples"][-1].tolist()})
     assert live.data[0].type == "heatmap"
+
+
+@pytest.mark.parametrize("dataset", ["ring", "digits"])
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(dataset, tmp_path):
+    """A run read back from the store (arrays, no models) gives the same figures and text as the fresh one."""
+    fresh = execute("gan", {**TINY, "dataset": dataset})
+    read_back_same(fresh, tmp_path)
 
 
 def test_estimate_grows_with_the_work():

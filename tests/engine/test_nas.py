@@ -10,9 +10,11 @@ import torch
 from engine import nas
 from engine.core.config import ConfigError, validate
 from engine.core.contract import Result
+from engine.core.pipeline import execute
 from engine.nas.config import SPACE, STARTING_MODEL, space_size
 from engine.nas.space import DECISIONS, best_architecture, blocks, build, key, mutate, sample
 from engine.nas.strategies import TPE, Controller, RegularisedEvolution
+from tests.engine.helpers import read_back_same
 
 torch.set_num_threads(1)
 
@@ -271,9 +273,17 @@ def test_shap_of_the_surrogate_finds_the_choice_that_decides_accuracy():
     assert explanation.additivity_error < 1e-6
     importance = global_importance(explanation)
     assert explanation.feature_names[int(np.argmax(importance))].startswith("activation")
-    assert set(nas.explain_figures(result, explanation)) == {"Surrogate check", "Accuracy by option"}
+    measured = nas.measure(result)  # the surrogate's cross-validated check, stored for the chart
+    assert len(measured["surrogate_prediction"]) == len(measured["surrogate_accuracy"]) == 30
+    assert measured["surrogate_r2"] > 0.5  # one choice decides accuracy: held-out architectures are predictable
+    result.arrays.update(measured)
+    figs = nas.explain_figures(result, explanation)
+    assert set(figs) == {"Surrogate check", "Accuracy by option"}
+    assert f"R² = {measured['surrogate_r2']:.2f}" in figs["Surrogate check"].layout.title.text
+    assert list(figs["Surrogate check"].data[0].y) == list(measured["surrogate_prediction"])
     assert "activation mattered most on average (relu: 95.0%" in nas.describe(result)
-    assert nas.explain(trials(lambda a, n: 0.9, budget=2)) is None  # too few trials for a surrogate
+    few = trials(lambda a, n: 0.9, budget=2)
+    assert nas.explain(few) is None and nas.measure(few) == {}  # too few trials for a surrogate
 
 
 def test_figures_cover_the_whole_search(small_search):
@@ -347,4 +357,17 @@ def test_a_picked_candidate_is_drawn_with_its_own_numbers(small_search):
     assert f"Conv {row.kernel_size}x{row.kernel_size}" in texts
     curve = candidate_curve(row)
     assert list(curve.data[0].y) == [row.train_loss_1] and list(curve.data[1].y) == [row.val_accuracy_1]
-    assert candidate_curve(row.drop(["train_loss_1", "val_accuracy_1"])) is None  # a run stored before curves
+
+
+# --- a stored run ---------------------------------------------------------------------------------------------
+
+
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
+    """Read back from the store (arrays, no models), the run gives the same figures and text; with enough
+    architectures for a surrogate, its check is drawn from the predictions stored by ``measure``."""
+    fresh = execute("nas", {"evolution": False, "rl": False, "budget": 8, "epochs_per_candidate": 1})
+    stored = read_back_same(fresh, tmp_path)
+    assert list(stored.explain_figures) == list(fresh.explain_figures) == ["Surrogate check", "Accuracy by option"]
+    title = stored.explain_figures["Surrogate check"].layout.title.text
+    assert title == fresh.explain_figures["Surrogate check"].layout.title.text
+    assert title == f"Surrogate check: cross-validated R² = {stored.arrays['surrogate_r2']:.2f}"

@@ -49,12 +49,12 @@ def test_the_job_keeps_a_phase_apart_from_the_techniques_live_snapshot():
     assert job.live == {"points": [[0, 1]]}  # live_figure never receives a phase
 
 
-def test_execute_announces_the_charts_and_shap_after_training_and_nothing_before_it():
+def test_execute_announces_shap_after_training_and_nothing_before_it():
     calls, progress = _recorder()
     execute("xai", {"dataset": "iris", "epochs": 3, "explain_rows": 10}, progress)
     phases = [(i, live["phase"]) for i, (_s, _t, _m, live) in enumerate(calls) if is_phase(live)]
     steps = [i for i, (_s, _t, metrics, _l) in enumerate(calls) if metrics]
-    assert [p for _, p in phases] == ["Drawing the charts", "Explaining the model's answers (SHAP)"]
+    assert [p for _, p in phases] == ["Explaining the model's answers (SHAP)"]  # charts are drawn on read
     assert phases[0][0] > steps[-1]  # after the last step
     assert calls[0][2]  # the first call is run's own first step: a Stop seen before it is for run to act on
 

@@ -13,8 +13,10 @@ from engine import quantum as Q
 from engine.core import charts
 from engine.core.config import ConfigError, validate
 from engine.core.contract import Result, RunError
+from engine.core.pipeline import execute
 from engine.quantum import config as qconfig
-from engine.quantum import qnn, views
+from engine.quantum import qnn, summary, views
+from tests.engine.helpers import read_back_same
 
 torch.set_num_threads(1)
 SEEDS = (0, 1, 2, 3)
@@ -349,7 +351,7 @@ def test_a_run_at_chance_says_so_and_suggests_what_to_change():
     # a learning rate 800x too small for 2 epochs: seeds 0-3 end at 0.42-0.52 test accuracy, chance is 0.50
     r = Q.run(validate(Q.Config, {**Q.PRESETS["quick"], "learning_rate": 1e-4, "epochs": 2, "shots": 0}), None)
     m = r.metrics
-    assert m["test_accuracy"] <= 0.6 and views.at_chance(m["test_accuracy"], m["chance_accuracy"], m["n_test"])
+    assert m["test_accuracy"] <= 0.6 and summary.at_chance(m["test_accuracy"], m["chance_accuracy"], m["n_test"])
     text = Q.describe(r)
     assert "no better than guessing the most common class (50.0%)" in text
     assert "Try: train longer or faster (learning rate 0.0001, 2 epochs" in text
@@ -379,9 +381,9 @@ def test_failure_advice_names_the_settings_that_were_off(quick):
 
 
 def test_at_chance_uses_the_test_sets_sampling_noise():
-    assert views.at_chance(0.6, 0.5, 50)  # 0.5 + 2 * 0.0707 = 0.64
-    assert not views.at_chance(0.7, 0.5, 50)
-    assert not views.at_chance(0.6, 0.5, 1000)  # the same 60% is clearly above chance on 1000 examples
+    assert summary.at_chance(0.6, 0.5, 50)  # 0.5 + 2 * 0.0707 = 0.64
+    assert not summary.at_chance(0.7, 0.5, 50)
+    assert not summary.at_chance(0.6, 0.5, 1000)  # the same 60% is clearly above chance on 1000 examples
 
 
 # --- settings ------------------------------------------------------------------------------------------------
@@ -433,3 +435,17 @@ def test_presets_validate_and_estimates_are_sane():
 def test_every_result_metric_and_headline_is_declared(quick):
     assert set(quick.metrics) <= set(Q.METRICS)
     assert set(lab("H 0; CNOT 0 1", 100).metrics) <= set(Q.METRICS)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"n_samples": 60, "epochs": 2, "shots": 50, "explain_rows": 10},
+        {"mode": "circuit_lab", "gates": "H 0; CNOT 0 1", "shots": 100},
+    ],
+    ids=["classifier", "circuit_lab"],
+)
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(values, tmp_path):
+    """Read back from the store (arrays, no models), the run gives the same figures, SHAP views and text."""
+    fresh = execute("quantum", values)
+    read_back_same(fresh, tmp_path)

@@ -454,3 +454,21 @@ def test_tiny_dqn_run_learns_and_explains():
     assert preference.values.shape == (20, 4) and preference.additivity_error < 1e-3  # exact (DeepExplainer)
     assert exps["Chosen action's Q-value"].feature_names == dqn.STATE_FEATURES
     assert f"balanced the pole for **{m['balanced_steps_mean']:.0f} of 500 steps**" in rl.describe(result)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {**rl.PRESETS["cliff"], "episodes": 200, "eval_episodes": 1, "explain_states": 10},  # both agents, both paths
+        {"env": "CartPole-v1", "agent": "dqn", "training_steps": 1500, "learning_starts": 200, "eval_episodes": 2},
+    ],
+    ids=["tabular", "dqn"],
+)
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, values):
+    """Issue 25 item 2: a run read back from the store (data only: no models, no torch) draws what a fresh one does."""
+    from engine.core.pipeline import execute
+    from tests.engine.helpers import read_back_same
+
+    fresh = execute("rl", values)
+    stored = read_back_same(fresh, tmp_path)
+    assert stored.explain_figures == fresh.explain_figures == {}  # the standard SHAP views draw the explanation

@@ -235,10 +235,47 @@ def test_stopping_early_returns_a_partial_result_that_still_draws():
     assert "stopped it early" in describe(result) and "Training" in figures(result)
 
 
-def test_masked_prediction_learns_to_fill_in_and_is_judged_by_the_same_probe():
-    result = run(Config(**{**PRESETS["quick"], "method": "masked", "epochs": 8}), None)
+@pytest.fixture(scope="module")
+def masked_run():
+    return run(Config(**{**PRESETS["quick"], "method": "masked", "epochs": 8}), None)
+
+
+def test_masked_prediction_learns_to_fill_in_and_is_judged_by_the_same_probe(masked_run):
+    result = masked_run
     loss = result.history["loss"].dropna().to_numpy()
     assert loss[-1] < 0.7 * loss[0]  # reconstruction of the hidden patches improved
     assert "decoder" in result.models and "projection_head" not in result.models
     assert 0.3 < result.metrics["linear_probe_accuracy"] <= 1.0
     assert "Masked-pixel prediction pretrained" in __import__("engine.ssl", fromlist=["describe"]).describe(result)
+
+
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
+    """Issue 25 item 2: a run read back from the store (data only: no models, no torch) draws what a fresh one does."""
+    from tests.engine.helpers import read_back_same
+
+    fresh = execute("ssl", {**PRESETS["quick"], "epochs": 1, "seed": 2})
+    stored = read_back_same(fresh, tmp_path)
+    assert "shap_digits" in stored.arrays and isinstance(stored.arrays["efficiency"], list)
+
+
+def test_each_method_s_charts_describe_that_method(quick_runs, masked_run):
+    """Issue 27: with method "masked" the pictures still said "the two random views SimCLR compares ... the settings on
+    the left", though the masked method compares no views, its augmentation settings are hidden, and the settings sit
+    above the results, not left of them."""
+    from engine.core.charts import caption_of
+    from engine.ssl import figures
+
+    def words(result) -> str:
+        return " ".join(f"{f.layout.title.text} {caption_of(f)}" for f in figures(result).values())
+
+    masked, simclr = words(masked_run), words(quick_runs[0])
+    assert "SimCLR" not in masked and "Contrastive learning makes" not in masked
+    assert "fill" in masked  # what the masked method does instead
+    assert "on the left" not in masked and "on the left" not in simclr
+    assert "SimCLR compares" in simclr
+    import dataclasses
+
+    from engine.ssl import describe
+
+    collapsed = dataclasses.replace(masked_run, metrics={**masked_run.metrics, "linear_probe_accuracy": 0.1})
+    assert "augmentations" not in describe(collapsed).split("close to guessing")[1]  # hidden for this method

@@ -64,7 +64,8 @@ def test_round_trip_gives_back_the_same_run(db, outcome):
     assert back.config == outcome.config and back.metrics == outcome.metrics and back.text == outcome.text
     pd.testing.assert_frame_equal(back.history, outcome.history, check_dtype=False)
     assert list(back.figures) == list(outcome.figures)
-    assert json.loads(back.figures["Loss"].to_json()) == json.loads(outcome.figures["Loss"].to_json())
+    for new, old in zip(back.figures["Loss"].data, outcome.figures["Loss"].data):  # drawn anew from stored data
+        np.testing.assert_allclose(np.asarray(new.y, float), np.asarray(old.y, float), rtol=1e-12)
     np.testing.assert_allclose(back.explanation.values, outcome.explanation.values)
     assert back.explanation.feature_names == outcome.explanation.feature_names
     assert back.explanation.additivity_error == pytest.approx(outcome.explanation.additivity_error)
@@ -75,6 +76,82 @@ def test_round_trip_gives_back_the_same_run(db, outcome):
     if db.kind == "sqlite":
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_run_stores_data_and_no_rendered_figure(db, outcome):
+    """Runs keep their data (arrays, SHAP values, layer tables, weights); charts are drawn when a run is read."""
+    store = db.open()
+    store.start("d" * 32, "dora", "xai", outcome.config)
+    store.finish("d" * 32, "done", outcome)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT kind, data FROM artifacts WHERE run_id = :i"), {"i": "d" * 32}).all()
+    kinds = {r.kind for r in rows}
+    assert {"arrays", "explanation", "weights", "meta"} <= kinds
+    assert not kinds & {"figure", "explain_figure", "diagram"}
+    assert not any(b'"layout"' in bytes(r.data) for r in rows), "a rendered Plotly figure was stored"
+    back = store.load_outcome("d" * 32)
+    assert back.legacy is None and set(back.arrays) == set(outcome.arrays)
+    np.testing.assert_array_equal(back.arrays["y_test"], outcome.arrays["y_test"])
+    assert back.layers == json.loads(json.dumps(outcome.layers))
+
+
+def test_a_chart_changed_after_the_run_ended_reaches_its_result_link(db, outcome, monkeypatch):
+    import plotly.graph_objects as go
+
+    import engine
+    from engine.core import drawing
+
+    store = db.open()
+    store.start("e" * 32, "erin", "xai", outcome.config)
+    store.finish("e" * 32, "done", outcome)
+    drawing.forget("e" * 32)
+    xai = engine.load("xai")
+    drawn_from = []
+
+    def better(result):  # "a fix made after the run": a new chart, drawn from the run's stored data
+        drawn_from.append(result)
+        return {"Test labels": go.Figure(go.Histogram(x=result.arrays["y_test"]))}
+
+    monkeypatch.setattr(xai, "figures", better)
+    monkeypatch.setattr(xai, "describe", lambda result: f"Re-read: {len(result.history)} epochs.")
+    back = store.load_outcome("e" * 32)
+    assert list(back.figures) == ["Test labels"] and back.text == f"Re-read: {len(outcome.history)} epochs."
+    assert list(back.figures["Test labels"].data[0].x) == list(outcome.arrays["y_test"])
+    assert drawn_from[0].models == {} and drawn_from[0].config.dataset == "iris"
+
+
+def test_a_run_stored_before_runs_kept_their_data_still_opens(db):
+    """Format 1 (until 2026-12): rendered figures as Plotly JSON, no arrays; its link shows them as stored."""
+    import plotly.graph_objects as go
+
+    store = db.open()
+    store.start("f" * 32, "fred", "xai", {"seed": 0, "dataset": "iris"})
+    history = pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]})
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[1.0, 0.5]), layout={"title": {"text": "Loss then"}})
+    meta = {"figures": ["Loss"], "explain_figures": [], "explanations": {}, "architecture": {}, "headline": []}
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(RUNS)
+            .where(RUNS.c.id == "f" * 32)
+            .values(
+                status="done",
+                history=history.to_json(orient="split", index=False),
+                metrics='{"loss": 0.5}',
+                summary="An old run's words.",
+                seconds=1.0,
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO artifacts (run_id, kind, name, data) VALUES (:i, :k, :n, :d)"),
+            [
+                {"i": "f" * 32, "k": "figure", "n": "Loss", "d": fig.to_json().encode()},
+                {"i": "f" * 32, "k": "meta", "n": "meta", "d": json.dumps(meta).encode()},
+            ],
+        )
+    back = store.load_outcome("f" * 32)
+    assert back.legacy is not None and back.text == "An old run's words."
+    assert list(back.figures) == ["Loss"] and back.figures["Loss"].layout.title.text == "Loss then"
+    assert "stored before runs kept their data" in back.drawn().problems[0]
 
 
 def test_unknown_and_malformed_ids_are_none(db):

@@ -63,6 +63,7 @@ def text_run(data_dir):
 
         result = T.run(validate(T.Config, {"sweep": True}), progress)
         explanation = T.explain(result)
+        result.arrays.update(T.measure(result))  # as pipeline.execute does: what the SHAP charts name
     return result, steps, explanation
 
 
@@ -266,6 +267,7 @@ def test_describe_reads_failed_and_even_runs_plainly(image_run):
 
 def test_image_pixel_attributions_side_by_side(image_run):
     explanation = T.explain(image_run)
+    image_run.arrays.update(T.measure(image_run))  # as pipeline.execute does: the explained test images
     assert len(explanation) == 2
     for exp in explanation.values():
         assert exp.values.shape == (6, 8, 8) and exp.additivity_error < 1e-3  # the true digit's output
@@ -322,6 +324,7 @@ def test_stop_returns_quickly_and_everything_still_draws(data_dir):
     stopped = T.run(T.Config(), lambda *_a, **_k: True)
     assert stopped.stopped and time.perf_counter() - started < 1.0
     assert T.figures(stopped) == {} and T.explain(stopped) is None and "stopped" in T.describe(stopped)
+    assert T.measure(stopped) == {}
 
     partial = T.run(
         validate(T.Config, {**TINY_IMAGES, "sweep": False}), lambda s, t, m, live=None: s >= 3 and "loss_scratch" in m
@@ -422,3 +425,15 @@ def test_finetuning_the_top_layer_trains_a_copy(data_dir, text_run):
         assert torch.equal(v, before[k])  # the shared encoder is untouched
     changed = [k for k, v in result.models["finetune"].layer.state_dict().items() if not torch.equal(v, before[k])]
     assert changed  # while its trainable copy did learn
+
+
+@pytest.mark.parametrize("track", ["images", "text"])
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(data_dir, tmp_path, track):
+    """Issue 25 item 2: a run read back from the store (data only: no models, no torch) draws what a fresh one does."""
+    from engine.core.pipeline import execute
+    from tests.engine.helpers import read_back_same
+
+    values = {**TINY_IMAGES, "sweep": False, "epochs": 5} if track == "images" else {"labels_per_class": 2, "epochs": 5}
+    fresh = execute("transfer", values)
+    stored = read_back_same(fresh, tmp_path)
+    assert ("shap_images" if track == "images" else "shap_sentence") in stored.arrays  # what measure() stored

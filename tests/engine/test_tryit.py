@@ -298,3 +298,119 @@ def test_edge_original_and_compressed_versions_answer_the_same_digit_with_latenc
         with torch.no_grad():
             logit = bundle.models[name](x[:1])[0, k].item()
         assert abs(float(np.ravel(exp.base_values)[0]) + exp.values.sum() - logit) < 1e-4
+
+
+def test_edge_try_it_on_a_run_started_from_nas_rebuilds_every_version_from_its_own_weights(tmp_path, monkeypatch):
+    """Issue 27: Try it on an Edge AI run that started from a NAS run failed ("Unexpected key(s) in state_dict:
+    1.0.weight"), and it reopened the run store for the source. Now the edge run's own weights and info rebuild
+    every version: no store is opened, and deleting the source changes nothing."""
+    import engine.core.service
+    import engine.core.store
+    from engine.core.service import run_inputs
+
+    nas = execute("nas", {"random": True, "evolution": False, "rl": False, "budget": 2, "epochs_per_candidate": 1})
+    store = RunStore(tmp_path / "runs.sqlite3")
+    store.start("e" * 32, "someone", "nas", nas.config)
+    store.finish("e" * 32, "done", nas)
+    values = {
+        "start_from": "finished_run",
+        "source_run": "e" * 32,
+        "prune_steps": 1,
+        "finetune_epochs": 1,
+        "distill": True,
+        "distill_epochs": 1,
+        "onnx": False,
+        "explain_rows": 4,
+    }
+    kept = {}
+    outcome = execute("edge", values, keep=lambda r: kept.update(result=r), inputs=run_inputs(store, "edge", values))
+    result = kept["result"]
+    store.start("f" * 32, "someone", "edge", outcome.config)
+    store.finish("f" * 32, "done", outcome)
+    shared = store.load_outcome("f" * 32)
+
+    def no_store(*_a, **_k):
+        raise AssertionError("Try it opened the run store")
+
+    monkeypatch.setattr(engine.core.store, "open_store", no_store)
+    monkeypatch.setattr(engine.core.service, "run_inputs", no_store)
+    bundle = tryit.load("edge", shared.config, store.weights("f" * 32), shared.info)
+    assert {"Original (float32)", "Dynamic int8", "Distilled student"} < set(bundle.models)
+    x = torch.as_tensor(result.arrays["X_test"][:20])
+    with torch.no_grad():
+        assert torch.equal(bundle.models["Original (float32)"](x), result.models["original"](x))
+        assert torch.equal(bundle.models["Distilled student"](x), result.models["student"](x))
+        pruned = next(m for n, m in bundle.models.items() if n.startswith("Pruned"))
+        assert torch.equal(pruned(x), result.models["pruned"](x))
+    assert np.array_equal(bundle.X_test[:5], result.arrays["X_test"][:5]) and bundle.image_side == 8
+    answer = tryit.answer("edge", bundle, {"image": bundle.X_test[1].reshape(8, 8)})
+    assert set(answer.prediction) == set(bundle.models)
+
+
+def test_edge_try_it_times_every_version_warm_on_one_thread_like_the_run():
+    """Issue 27: Try it timed dynamic int8 at 12 ms against 0.04 ms for the original while the run called int8
+    faster: in the app process PyTorch spread int8's kernels over every core. Now every version is timed as the
+    run times it: warm-up calls first, then timed calls, on one thread, and the app's thread count is restored."""
+    from engine.edge import tryit as edge_tryit
+
+    _outcome, _result, bundle = trained("edge", {"epochs": 2, "prune": False, "onnx": False})
+    seen: dict[str, list[int]] = {}
+
+    class Recorder(torch.nn.Module):
+        def __init__(self, name, model):
+            super().__init__()
+            self.name, self.model = name, model
+
+        def forward(self, x):
+            if len(x) == 1:  # the answer and its timed calls (SHAP passes its background rows at once)
+                seen.setdefault(self.name, []).append(torch.get_num_threads())
+            return self.model(x)
+
+    bundle.models = {name: Recorder(name, m) for name, m in bundle.models.items()}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the app process: PyTorch's default, every core
+    try:
+        answer = tryit.answer("edge", bundle, {"image": bundle.X_test[0].reshape(8, 8)})
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert set(seen) == {"Original (float32)", "Dynamic int8"}
+    timed = {name: v.count(1) for name, v in seen.items()}  # calls on one thread (SHAP of the original is not)
+    assert len(set(timed.values())) == 1 and timed["Dynamic int8"] >= edge_tryit.WARMUP + edge_tryit.REPEATS
+    assert set(seen["Dynamic int8"]) == {1}
+    from engine.core.charts import caption_of
+
+    assert "as the run measured it" in caption_of(answer.figures["Latency"])
+
+
+def test_answers_of_different_models_run_at_once_and_of_one_model_take_turns(monkeypatch):
+    """Issue 26: one visitor's Try it no longer waits for every other visitor's (a lock per rebuilt model)."""
+    import threading
+    import time
+    import types
+    from dataclasses import dataclass
+
+    import engine.core.tryit as T
+
+    @dataclass
+    class FakeBundle:
+        name: str
+
+    def slow_answer(bundle, inputs):
+        time.sleep(0.4)
+        return T.Answer(summary={"bundle": bundle.name})
+
+    monkeypatch.setattr(T, "module", lambda technique: types.SimpleNamespace(answer=slow_answer))
+
+    def wall(bundles) -> float:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=T.answer, args=("fake", b, {})) for b in bundles]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - started
+
+    assert wall([FakeBundle("a"), FakeBundle("b"), FakeBundle("c")]) < 0.75  # three models: at once
+    one = FakeBundle("shared")
+    assert wall([one, one]) >= 0.8  # one model: its answers take turns (SHAP hooks into the shared model)

@@ -125,7 +125,7 @@ def test_an_uploaded_csv_trains(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("dataset", ["breast_cancer", "wine", "iris"])
 def test_quick_network_ties_or_beats_logistic_regression_on_every_bundled_table(dataset):
-    """Within one test row is what the page calls "matched" (views._verdict)."""
+    """Within one test row is what the page calls "matched" (summary._verdict)."""
     for seed in range(4):
         result = run(validate(Config, {**PRESETS["quick"], "dataset": dataset, "seed": seed}), None)
         m = result.metrics
@@ -159,3 +159,12 @@ def test_a_one_feature_upload_trains_and_is_described(tmp_path, monkeypatch):
         {**PRESETS["quick"], "dataset": "upload", "upload": save_upload(_separable(200, ("f1",))), "target": "label"},
     )
     assert out.explanation.feature_names == ["f1"] and "network" in out.text
+
+
+@pytest.mark.parametrize("dataset", ["wine", "diabetes"])
+def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, dataset):
+    """Issue 25 item 2: a run read back from the store (data only: no models, no torch) draws what a fresh one does."""
+    from tests.engine.helpers import read_back_same
+
+    fresh = execute("xai", {**PRESETS["quick"], "dataset": dataset, "epochs": 20})
+    read_back_same(fresh, tmp_path)

@@ -46,15 +46,19 @@ def train_and_wait(at: AppTest, name: str | None = None, timeout: float = 180) -
 
 def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None, **settings) -> str:
     """A finished run of technique ``name`` in the run store (default: this process's), with the quick preset plus
-    ``settings`` and a small real history; no training."""
+    ``settings`` and a small real history; no training. It has no arrays to draw charts from, so it is stored in the
+    old form (a run from before runs kept their data): its words are ``text``, as stored."""
     import secrets
 
     import pandas as pd
+    import sqlalchemy as sa
 
     import engine
     from engine.core.config import validate
+    from engine.core.drawing import Drawn
     from engine.core.pipeline import Outcome
     from engine.core.service import service
+    from engine.core.store import ARTIFACTS
 
     module = engine.load(name)
     config = {**validate(module.Config, module.PRESETS["quick"]).model_dump(), **settings}
@@ -67,21 +71,38 @@ def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None 
         status="done",
         metrics=metrics or {},
         history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}),
-        text=text or f"Run {run_id}",
         headline=list(metrics or {})[:1],
     )
+    outcome._drawn = Drawn(text=text or f"Run {run_id}")  # the words it was stored with
     store.finish(run_id, "done", outcome)
+    with store.engine.begin() as db:  # the old form: no arrays, so a link shows what was stored
+        db.execute(sa.delete(ARTIFACTS).where(ARTIFACTS.c.run_id == run_id, ARTIFACTS.c.kind == "arrays"))
     return run_id
+
+
+def open_tab(at: AppTest, name: str, label: str) -> AppTest:
+    """Open one of the result's tabs ("Explain", "Try it", "Details": only the open tab is built)."""
+    from ui.results import tabs_key
+
+    at.session_state[tabs_key(name)] = label
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def every_chart(at: AppTest, name: str) -> list:
+    """Every chart of the result's Results, Explain and Details tabs (each tab is built only while it is open, the
+    Results tab always), in that order; the Results tab is open again afterwards."""
+    results = len(open_tab(at, name, "Results").get("plotly_chart"))
+    explained = list(open_tab(at, name, "Explain").get("plotly_chart"))
+    details = list(open_tab(at, name, "Details").get("plotly_chart"))[results:]
+    open_tab(at, name, "Results")
+    return explained + details
 
 
 def open_try_it(at: AppTest, name: str) -> AppTest:
     """Open the result's Try it tab (its content is only built for a person who opens it)."""
-    from ui.results import tabs_key
-
-    at.session_state[tabs_key(name)] = "Try it"
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_tab(at, name, "Try it")
 
 
 def try_it_answer(at: AppTest, label: str) -> str:

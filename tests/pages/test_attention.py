@@ -1,6 +1,6 @@
 """Attention & transformers page: URL settings, the divisibility message, and a real run to results."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import every_chart, open_page, open_try_it, train_and_wait
 
 
 def test_attention_page_trains_and_shows_results():
@@ -13,7 +13,7 @@ def test_attention_page_trains_and_shows_results():
     assert m["test_accuracy"] > m["baseline_test_accuracy"] + 0.15, m
     assert "test_accuracy_no_positional_encoding" in m
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
-    charts = at.get("plotly_chart")
+    charts = every_chart(at, "attention")
     assert len(charts) >= len(outcome.figures) + 2  # results + attention vs SHAP + tokens that matter most
     assert "Attention maps" in outcome.figures and "Attention vs SHAP" in outcome.explain_figures
     maps = outcome.figures["Attention maps"]  # issue 13 item 15: horizontal, readable tick labels

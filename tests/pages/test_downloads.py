@@ -8,7 +8,7 @@ from engine.core.config import validate
 from engine.core.pipeline import Outcome
 from engine.core.store import RunStore
 from engine.xai import PRESETS, Config
-from tests.pages.helpers import open_page
+from tests.pages.helpers import open_page, open_tab
 
 
 def test_a_stored_runs_files_are_offered_in_the_details_tab():
@@ -34,7 +34,7 @@ def test_a_stored_runs_files_are_offered_in_the_details_tab():
     store.start(run_id, "someone", "xai", config)
     store.finish(run_id, "done", outcome)
 
-    at = open_page("xai", query={"run": run_id})
+    at = open_tab(open_page("xai", query={"run": run_id}), "xai", "Details")
     assert not at.error, [e.value for e in at.error]
     offered = [b for b in at.get("download_button") if b.proto.label == "Compressed model (onnx)"]
     assert len(offered) == 1

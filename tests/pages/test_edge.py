@@ -2,7 +2,7 @@
 
 from engine.core.pipeline import execute
 from engine.core.service import service
-from tests.pages.helpers import button, open_page, open_try_it, train_and_wait
+from tests.pages.helpers import button, every_chart, open_page, open_tab, open_try_it, train_and_wait
 
 
 def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
@@ -18,7 +18,8 @@ def test_edge_page_compresses_the_quick_model_and_shows_results_and_shap():
         outcome.figures
     )
     # results + SHAP views (bar, beeswarm, waterfall, dependence) for both models + side by side + drift
-    assert len(at.get("plotly_chart")) >= len(outcome.figures) + 2 * 4 + 2
+    assert len(every_chart(at, "edge")) >= len(outcome.figures) + 2 * 4 + 2
+    open_tab(at, "edge", "Explain")
     assert {"Original model", f"Shipped: {outcome.info['shipped']}"} <= {
         md.value.removeprefix("#### ") for md in at.markdown
     }
@@ -57,3 +58,31 @@ def test_a_stored_xai_run_is_picked_and_compressed():
     outcome = at.session_state["edge._outcome"]
     assert outcome.config["source_run"] == "f" * 32
     assert abs(outcome.metrics["original_accuracy"] - xai.metrics["test_accuracy"]) < 1e-9
+
+
+def test_a_result_link_of_a_run_from_another_run_reads_as_a_result_in_a_fresh_browser():
+    """Issue 27: an Edge AI result link that started from an XAI run, opened in another browser, showed the result
+    under a red "These settings cannot run yet: Pick a finished ... run", a "You have no finished runs yet" box and
+    a greyed Train. Now the run it started from is offered in the picker, and Train runs from it."""
+    from tests.pages.helpers import stored_run
+
+    xai_id = stored_run("xai", owner="someone", dataset="wine")
+    edge_id = stored_run("edge", owner="someone", start_from="finished_run", source_run=xai_id)
+    at = open_page("edge", {"run": edge_id})  # a fresh browser: owns no runs
+    assert not at.error, [e.value for e in at.error]
+    assert not any("no finished" in i.value for i in at.info)
+    assert at.selectbox(key="edge.run_pick").value == xai_id
+    assert "started from" in at.selectbox(key="edge.run_pick").help
+    assert not button(at, "edge._train").disabled
+    assert at.session_state["edge.start_from"] == "finished_run"
+
+
+def test_a_result_link_whose_starting_run_is_gone_explains_how_to_train_without_an_error():
+    from tests.pages.helpers import stored_run
+
+    edge_id = stored_run("edge", owner="someone", start_from="finished_run", source_run="0" * 32)
+    at = open_page("edge", {"run": edge_id})
+    assert not at.error, [e.value for e in at.error]
+    words = " ".join(i.value for i in at.info)
+    assert "no longer stored" in words and "Explainable AI" in words
+    assert button(at, "edge._train").disabled  # nothing to start from: the text above says how to get something

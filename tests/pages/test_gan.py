@@ -1,6 +1,6 @@
 """GANs page: settings in the URL, a real ring run to results (animation, SHAP of the discriminator), bad combos."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import every_chart, open_page, open_tab, open_try_it, train_and_wait
 
 
 def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
@@ -22,10 +22,11 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     assert next(m.value for m in at.metric if m.label == label) != before
     assert not at.exception
     # 7 result figures + SHAP views (bar, beeswarm, waterfall, dependence) for real and for generated samples
-    assert len(at.get("plotly_chart")) >= 7 + 2 * 4
+    assert len(every_chart(at, "gan")) >= 7 + 2 * 4
     assert [m.label for m in at.metric][:3] == ["Precision", "Recall", "Modes covered"]  # then Try it's
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("of 8** modes" in m.value for m in at.markdown)
+    open_tab(at, "gan", "Explain")
     assert {"Real samples", "Generated samples"} <= {m.value.removeprefix("#### ") for m in at.markdown}
 
 

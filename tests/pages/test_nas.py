@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.core.pipeline import execute
 from engine.core.service import service
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import every_chart, open_page, open_tab, train_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def test_nas_page_searches_and_shows_every_view():
         "Search space",
     } <= set(outcome.figures)
     assert outcome.explanation is not None and len(outcome.explanation.feature_names) == 8
-    assert len(at.get("plotly_chart")) >= 7 + 4 + 2  # results + four SHAP views + surrogate check and option means
+    assert len(every_chart(at, "nas")) >= 7 + 4 + 2  # results + four SHAP views + surrogate check and option means
     assert "What just happened" in [s.value for s in at.subheader]
 
 
@@ -83,6 +83,7 @@ def test_a_clicked_candidate_is_inspected_and_the_winner_opens_on_the_edge_page(
     assert "#### The candidate you clicked" in [m.value for m in at.markdown]
     assert _shown(at, "proposed by") == f"Random search, candidate {other.candidate}"
     assert _shown(at, "filters") == str(other.filters)
+    open_tab(at, "nas", "Details")
     assert any(e.label.startswith("Network diagram: best") for e in at.expander)  # Details: the winner drawn
     next(b for b in at.button if b.key == "nas.to_edge").click().run()
     assert not at.exception, [e.message for e in at.exception]

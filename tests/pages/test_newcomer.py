@@ -193,4 +193,4 @@ def test_a_reload_while_a_run_trains_follows_that_run_again():
         assert next(b for b in at.button if b.key == "xai._train").disabled  # it is training, not a fresh page
         assert not any("did not finish" in w.value for w in at.warning)
     finally:
-        service().executor.cancel(job.id)
+        service().cancel(job.id)

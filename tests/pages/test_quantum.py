@@ -1,6 +1,6 @@
 """Quantum page: the classifier trains to results and SHAP, the circuit lab draws a Bell state, bad gates are refused."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import button, every_chart, open_page, open_try_it, train_and_wait
 
 
 def test_quantum_page_trains_the_classifier_and_shows_results():
@@ -23,7 +23,7 @@ def test_quantum_page_trains_the_classifier_and_shows_results():
     assert next(m.value for m in at.metric if m.label == "Quantum model") == expected
     assert not at.exception
     # training, decision boundaries, circuit, parameters + 4 SHAP views for each of the two models + comparison
-    assert len(at.get("plotly_chart")) >= 4 + 8 + 1
+    assert len(every_chart(at, "quantum")) >= 4 + 8 + 1
     assert list(outcome.figures)[2] == "Circuit diagram"
     assert any(s.name == "link" for s in outcome.figures["Circuit diagram"].layout.shapes)  # a drawn CNOT
     assert [m.label for m in at.metric][:2] == ["Quantum model: test accuracy", "Classical MLP: test accuracy"]
@@ -52,3 +52,22 @@ def test_a_bad_gate_list_is_explained_and_blocks_training():
     at.text_input(key="quantum.gates").set_value("H 0; CNOT 0 0").run()
     assert any("two different qubits" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "quantum._train").disabled
+
+
+def test_a_simulator_this_machine_cannot_run_is_not_offered_and_the_help_says_why(monkeypatch):
+    """Issue 27: the lightning.gpu simulator was offered on a machine without a GPU; the error came only after Train,
+    and a failed run was saved. Now the form offers what can run here and its help says why an option is missing;
+    a link naming it falls back to auto with a note."""
+    import engine.quantum.config
+
+    why = "it needs an NVIDIA GPU and the pennylane-lightning-gpu package"
+    monkeypatch.setattr(engine.quantum.config, "gpu_simulator_missing", lambda: why, raising=False)  # any machine
+    at = open_page("quantum")
+    box = at.selectbox(key="quantum.simulator")
+    assert "lightning.gpu" not in box.options and "lightning.qubit" in box.options
+    assert "lightning.gpu" in box.help and "NVIDIA GPU" in box.help
+    at = open_page("quantum", {"simulator": "lightning.gpu"})
+    assert at.selectbox(key="quantum.simulator").value == "auto"
+    assert any("lightning.gpu" in w.value and "NVIDIA GPU" in w.value for w in at.warning)
+    assert not at.error and not button(at, "quantum._train").disabled
+    assert "simulator" not in at.query_params

@@ -1,7 +1,7 @@
 """Reinforcement learning page: pick the cliff, compare SARSA with Q-learning, train for real, see the results;
 an agent that learned nothing still gets its Explain tab; the grid editor edits the map."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import every_chart, open_page, open_try_it, train_and_wait
 from ui.gridworld import apply_edits
 
 
@@ -30,7 +30,7 @@ def test_rl_page_trains_on_the_cliff_and_shows_both_agents():
         "table-based agents keep their Q-table" in i.value.replace("\\", "") for i in at.info
     )  # Try it says why it has none
     # returns, policy, replay, Q-table, SARSA policy, both paths + SHAP views (bar, beeswarm, waterfall, dependence)
-    assert len(at.get("plotly_chart")) >= 6 + 4
+    assert len(every_chart(at, "rl")) >= 6 + 4
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("right along the cliff edge" in m.value for m in at.markdown)
 
@@ -46,14 +46,14 @@ def test_explain_tab_copes_with_an_agent_that_learned_nothing():
     outcome = at.session_state["rl._outcome"]
     assert outcome.metrics["success_rate"] == 0.0
     assert not outcome.explanation.values.any()
-    assert len(at.get("plotly_chart")) >= 4 + 4  # results + the four SHAP views
+    assert len(every_chart(at, "rl")) >= 4 + 4  # results + the four SHAP views
     assert any("never reached the gift" in m.value for m in at.markdown)
 
 
 def test_dqn_needs_cartpole_and_says_so():
     at = open_page("rl")
     at.selectbox(key="rl.agent").set_value("dqn").run()
-    assert any("CartPole-v1" in e.value for e in at.error)
+    assert any("CartPole-v1" in e.value.replace("\\", "") for e in at.error)  # Markdown-escaped, reads as typed
     assert next(b for b in at.button if b.key == "rl._train").disabled
 
 
@@ -97,3 +97,18 @@ def test_try_it_replays_the_dqn_from_a_start_state_you_set():
     at.slider(key="rl.try.pole angular velocity").set_value(1.8).run()
     assert int(balanced().split()[0]) < 5 < int(upright.split()[0]), (upright, balanced())
     assert not at.exception
+
+
+def test_choosing_cartpole_switches_a_table_agent_to_the_deep_q_network_and_says_so():
+    """Issue 27: choosing CartPole while the agent was Q-learning gave a red error. The agent now follows the world
+    (a short note says so), and back: a grid world gets the table-based Q-learning again."""
+    at = open_page("rl")
+    assert at.selectbox(key="rl.agent").value == "q_learning"
+    at.selectbox(key="rl.env").set_value("CartPole-v1").run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="rl.agent").value == "dqn" and at.query_params["agent"] == "dqn"
+    assert any("deep Q-network" in i.value for i in at.info)
+    assert not next(b for b in at.button if b.key == "rl._train").disabled
+    at.selectbox(key="rl.env").set_value("FrozenLake-v1").run()
+    assert not at.error and at.selectbox(key="rl.agent").value == "q_learning"
+    assert any("Q-learning" in i.value for i in at.info)

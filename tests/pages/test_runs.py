@@ -6,7 +6,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engine.core.service import service
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import open_page, open_tab, open_try_it, train_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,11 +36,30 @@ def test_a_result_link_shows_the_stored_run_without_training():
     assert "xai._job" not in other.session_state  # nothing was trained
     assert any("stored result" in i.value for i in other.info)
     assert other.selectbox(key="xai.dataset").value == "iris" and other.slider(key="xai.epochs").value == 15
-    assert len(other.get("plotly_chart")) >= 8
     assert [t.label for t in other.tabs] == ["Results", "Explain", "Try it", "Details"]
+    assert len(other.get("plotly_chart")) == 3  # a first visit builds only the open tab: Results
+    open_tab(other, "xai", "Explain")
+    assert len(other.get("plotly_chart")) >= 8
     open_try_it(other, "xai")
     shared = next(m.value for m in other.metric if m.label == "Prediction")  # Try it, rebuilt from the store
     assert shared.split(" (")[0] in ("setosa", "versicolor", "virginica"), shared
+
+
+def test_a_result_link_opens_on_the_result_with_its_settings_folded_and_sets_no_cookie():
+    """Issue 27.19 / 26: the person who opens a link reads the result first; the settings are one line of what
+    differs, with the whole form folded under "Change the settings and train again"; a visitor who only reads
+    is given no owner cookie (its component's round trip cost every first visit a rerun)."""
+    from tests.pages.helpers import stored_run
+
+    run_id = stored_run("xai", dataset="wine", epochs=30, text="A run on the wine table.")
+    at = open_page("xai", query={"run": run_id})
+    kinds = [type(e).__name__ for e in at.main]
+    assert kinds.index("Tab") < kinds.index("Expander", kinds.index("Info"))  # the result, then the folded form
+    line = next(c.value for c in at.caption if c.value.startswith("**Settings of this run:**"))
+    assert "Dataset\\: wine" in line and "Epochs\\: 30" in line and "Quick look" in line
+    assert "Change the settings and train again" in [e.label for e in at.expander]
+    assert at.button(key="xai._train")  # still there, folded
+    assert "_owner_claimed" not in at.session_state
 
 
 def test_malformed_and_unknown_result_links_get_clear_messages():

@@ -1,6 +1,6 @@
 """Self-supervised learning page: settings in the URL, method-specific settings, a real run to results and SHAP."""
 
-from tests.pages.helpers import open_page, train_and_wait
+from tests.pages.helpers import every_chart, open_page, train_and_wait
 
 
 def test_ssl_page_trains_simclr_and_shows_results_and_shap():
@@ -19,7 +19,7 @@ def test_ssl_page_trains_simclr_and_shows_results_and_shap():
         "robust_random_init_accuracy",
     ]
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
-    assert len(at.get("plotly_chart")) >= 11 + 2  # result figures + pixel SHAP for the probe and the supervised net
+    assert len(every_chart(at, "ssl")) >= 11 + 2  # result figures + pixel SHAP for the probe and the supervised net
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("a linear probe on the frozen pretrained encoder" in m.value for m in at.markdown)
 

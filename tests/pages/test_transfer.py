@@ -1,6 +1,6 @@
 """Transfer learning page: a real text run to results and word-level SHAP; the URL; upload needs a file."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+from tests.pages.helpers import every_chart, open_page, open_tab, open_try_it, train_and_wait
 
 
 def test_transfer_page_trains_and_shows_results():
@@ -19,10 +19,10 @@ def test_transfer_page_trains_and_shows_results():
     assert answers["Feature extraction (frozen)"].startswith("sport"), answers  # a typed sentence about sport
     assert not at.exception
     # accuracy, learning curves, loss, label efficiency, parameters, confusion, misclassified, embeddings + words
-    assert len(at.get("plotly_chart")) >= 8 + 1
+    assert len(every_chart(at, "transfer")) >= 8 + 1
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("Transfer helped" in m.value for m in at.markdown)
-    captions = [c.value for c in at.caption]
+    captions = [c.value for c in open_tab(at, "transfer", "Explain").caption]
     assert any("by construction" in c for c in captions), captions  # permutation SHAP: no false check
 
 

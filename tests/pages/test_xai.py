@@ -1,6 +1,8 @@
 """Explainable AI page: URL settings, bad links, a real run to results, SHAP views, and upload errors."""
 
-from tests.pages.helpers import open_page, open_try_it, train_and_wait
+import math
+
+from tests.pages.helpers import every_chart, open_page, open_tab, open_try_it, train_and_wait
 
 
 def test_xai_page_trains_and_shows_results_and_shap():
@@ -11,9 +13,9 @@ def test_xai_page_trains_and_shows_results_and_shap():
     outcome = at.session_state["xai._outcome"]
     assert outcome.metrics["test_accuracy"] > 0.8
     assert [t.label for t in at.tabs] == ["Results", "Explain", "Try it", "Details"]
-    charts = at.get("plotly_chart")
+    charts = every_chart(at, "xai")
     assert len(charts) >= 3 + 4 + 1  # results + four SHAP views + SHAP vs permutation
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(c.value for c in open_tab(at, "xai", "Explain").caption)
     assert "Local-accuracy check" in captions
     assert "What just happened" in [s.value for s in at.subheader]
 
@@ -21,7 +23,7 @@ def test_xai_page_trains_and_shows_results_and_shap():
 def test_wine_results_name_the_cultivars_not_scikit_learns_codes():
     at = train_and_wait(open_page("xai", query={"dataset": "wine"}))
     shown = " ".join(
-        [c.proto.spec for c in at.get("plotly_chart")]
+        [c.proto.spec for c in every_chart(at, "xai")]
         + [m.value for m in at.markdown]
         + [str(s.label) for s in at.slider]
     )
@@ -127,3 +129,21 @@ def test_try_it_flips_a_clear_row_when_its_top_feature_moves_and_shows_its_shap(
     assert float(check.rsplit(" ", 1)[1]) < 1e-4  # base + sum of SHAP = the network's output for this input
     assert any(c.value.startswith("Answered in") for c in at.caption)
     assert not at.exception
+
+
+def test_try_it_slider_at_its_lowest_value_is_used_not_ignored():
+    """Issue 27: on wine, "colour intensity" moved to its minimum (shown as 0.612) kept the row's own 8.43; one step
+    up worked. The minimum was 0.6120000000000001, so the value the browser sends fell outside the slider's range
+    and Streamlit reset it. Bounds and start values now sit exactly on the slider's decimal grid."""
+    at = train_and_wait(open_page("xai", {"dataset": "wine"}))
+    open_try_it(at, "xai")
+    assert "colour intensity" in [s.label for s in at.slider if s.key.startswith("xai.try.0.")]
+    for slider in [s for s in at.slider if s.key.startswith("xai.try.0.")]:
+        places = max(0, -math.floor(math.log10(slider.step)) + 1)
+        for v in (slider.min, slider.max, slider.value):
+            assert v == round(v, places), (slider.label, v)  # what the page shows is what it holds
+    slider = next(s for s in at.slider if s.label == "colour intensity")
+    lowest = round(slider.min, 6)  # the number the browser shows and sends
+    slider.set_value(lowest).run()
+    assert not at.exception
+    assert at.slider(key=slider.key).value == lowest  # not reset to the row's own value

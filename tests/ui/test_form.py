@@ -116,7 +116,9 @@ def test_values_that_do_not_fit_together_get_a_clear_message_and_no_config():
     at.selectbox(key="demo.agent").set_value("table").run()  # double is hidden now but keeps its value
     assert at.session_state["demo.result"] is None
     errors = [e.value for e in at.error]
-    assert errors == ["These settings cannot run yet: Two networks need the network agent."]
+    assert errors == [
+        "These settings cannot run yet: Two networks need the network agent\\."
+    ]  # escaped: may quote typing
 
 
 def test_set_setting_changes_the_form_value_that_setting_reads():

@@ -3,14 +3,17 @@
 A settings link is written by whoever shares it. Each value below is Markdown (an image, i.e. a tracking pixel;
 a link, i.e. phishing inside the app's own warning) or HTML. Every page of the registry gets every one of its
 settings set to such a value through the URL; the page must show the values escaped (or as code), so no element
-that Streamlit renders as Markdown contains a live link, image or tag outside a code span. No training happens.
+that Streamlit renders as Markdown contains a live link, image or tag: checked by rendering each element with
+CommonMark (markdown-it-py, which Streamlit ships) and looking for bare addresses the way GFM does. No training.
 """
 
+import html
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 import engine
@@ -23,13 +26,37 @@ PAYLOADS = [
     "[Click here to fix your account](http://evil.example/phish)",
     '<img src="http://evil.example/p.png"><a href="http://evil.example">x</a>',
 ]
-LIVE = ("evil.example", "<img", "<a href")  # the payloads' host or tags left unescaped, outside code
+# Every trick at once: a Markdown link, a bare URL and a www. address (GitHub-flavoured Markdown, which Streamlit
+# renders, links those even after backslash escapes), an e-mail address, HTML, and backticks that try to close a
+# code span around the value early.
+HOSTILE = (
+    "[x](http://127.0.0.1:9/p) http://127.0.0.1:9/p <img src=x onerror=alert(1)> www.evil.example "
+    "me@evil.example `x` http://127.0.0.1:9/q ``"
+)
+HOSTS = ("127.0.0.1", "evil.example", "onerror")
 MARKDOWN_ELEMENTS = ("markdown", "caption", "warning", "info", "error", "success", "title", "header", "subheader")
+COMMONMARK = MarkdownIt("commonmark")
+# GFM autolink literals: Streamlit's renderer (remark-gfm) finds these in text *after* backslash escapes are read,
+# so "http\\://" is linked as well; only a code span (or a broken-up address) keeps them inert.
+AUTOLINK = re.compile(r"(?i)(?:https?://|www\.)\S*|[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
 
 
-def outside_code(text: str) -> str:
-    """What Markdown would act on: code spans and backslash-escaped characters removed."""
-    return re.sub(r"\\.", "", re.sub(r"`[^`]*`", "", text))
+def live(markdown: str) -> list[str]:
+    """What Streamlit would make live from visitor text in ``markdown``: links and images (Markdown, HTML or bare
+    addresses) that point at, or tags that carry, the hostile payload."""
+    found = [t for t in re.findall(r"<(?:a|img)\b[^>]*>", COMMONMARK.render(markdown)) if any(h in t for h in HOSTS)]
+    for block in COMMONMARK.parse(markdown):
+        in_link = 0
+        for token in block.children or []:
+            in_link += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+            if token.type == "text" and not in_link:
+                found += [m for m in AUTOLINK.findall(token.content) if any(h in m for h in HOSTS)]
+    return found
+
+
+def shown(markdown: str) -> str:
+    """The text a person reads (tags dropped, entities read, invisible joiners removed)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", COMMONMARK.render(markdown))).replace("\u2060", "")
 
 
 def rendered(at: AppTest) -> list[str]:
@@ -37,19 +64,21 @@ def rendered(at: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(engine.TECHNIQUES))
-def test_markdown_html_and_links_in_every_setting_of_a_link_are_shown_as_text(name):
+def test_no_value_in_a_link_becomes_a_live_link_image_or_tag(name):
+    """``/xai?dataset=[Click here](http://127.0.0.1:9/phish)`` once showed a live link inside the app's own warning:
+    every setting of every page gets the hostile value at once, and nothing Streamlit renders as Markdown may turn
+    it into a link, an image or a tag; each refused value is still shown as typed."""
     fields = list(form_fields(engine.load(name).Config))
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=120)
-    for i, field in enumerate(fields):
-        at.query_params[field] = PAYLOADS[i % len(PAYLOADS)]
+    for field in fields:
+        at.query_params[field] = HOSTILE
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     texts = rendered(at)
-    for text in texts:
-        assert not any(bad in outside_code(text) for bad in LIVE), text
+    assert not [(t, live(t)) for t in texts if live(t)]
     warnings = [w.value for w in at.warning]
     assert len(warnings) >= len(fields) // 2, warnings  # most values are refused, each with its own warning
-    assert any(r"\!\[x\]\(http\://evil\.example/pixel\.png\)" in w for w in warnings)  # shown, escaped
+    assert any("[x](http://127.0.0.1:9/p) http://127.0.0.1:9/p <img" in shown(w) for w in warnings), warnings
 
 
 def test_the_warnings_name_what_was_ignored_in_plain_words():
@@ -59,7 +88,7 @@ def test_the_warnings_name_what_was_ignored_in_plain_words():
     _, warnings = from_params(cls, {"epochs": PAYLOADS[0], "dataset": PAYLOADS[1]})
     assert len(warnings) == 2
     assert warnings[0].startswith("Ignored `epochs` from the link: `epochs` must be a whole number, but got")
-    assert not any(bad in outside_code(w) for w in warnings for bad in LIVE), warnings
+    assert not any(live(w) for w in warnings), warnings
 
 
 # --- uploads ---------------------------------------------------------------------------------------------------
@@ -94,10 +123,10 @@ def test_column_names_in_upload_messages_are_code_never_markdown():
     df[target] = np.nan  # the target column has missing values: the message names it
     with pytest.raises(DataError) as e:
         table_from_csv(df, target)
-    assert "[Click here" in str(e.value) and not any(bad in outside_code(str(e.value)) for bad in LIVE)
+    assert "[Click here" in str(e.value) and not live(str(e.value))
     with pytest.raises(DataError) as e:
         table_from_csv(df, PAYLOADS[2])  # a target that is not there: every column name is listed
-    assert not any(bad in outside_code(str(e.value)) for bad in LIVE), str(e.value)
+    assert not live(str(e.value)), str(e.value)
 
 
 # --- a model that learned nothing -----------------------------------------------------------------------------
@@ -130,3 +159,12 @@ def test_all_constant_shap_values_draw_the_explain_tab_without_an_error():
     at = AppTest.from_function(_constant_explanation_views, default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert len(at.get("plotly_chart")) == 8  # bar, beeswarm, waterfall, dependence for each
+
+
+def test_text_typed_into_a_setting_is_inert_in_the_forms_message():
+    from engine.core.export import markdown_text, message_markdown
+
+    message = f"`gates`: gate 1 ({HOSTILE!r}) is not a gate; `x <= 3`"
+    assert not live(message_markdown(message)) and not live(markdown_text(HOSTILE))
+    assert "[x](http://127.0.0.1:9/p) http://127.0.0.1:9/p <img" in shown(message_markdown(message))
+    assert "<code>gates</code>" in COMMONMARK.render(message_markdown(message))  # the setting's name stays code

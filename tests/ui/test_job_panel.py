@@ -78,6 +78,7 @@ def test_before_the_workers_are_ready_the_panel_says_they_are_starting(executor)
     at = executor(QueueExecutor(position=1, device=""))
     texts = [i.value for i in at.info]
     assert any("Starting the training workers" in t for t in texts) and not any("in the queue" in t for t in texts)
+    assert "after the training workers start" in at.caption[0].value  # the estimate counts the start-up too
 
 
 def test_stop_on_a_queued_run_cancels_it(executor):
@@ -122,3 +123,31 @@ def test_the_estimate_comes_from_how_fast_runs_went_on_this_server(monkeypatch):
         "Estimated time: about 2.0 min (training about 40 s, from how fast recent runs "
         "went on this server, plus about 80 s waiting for a free slot)."
     )
+
+
+def _gan_at_its_maximums():
+    from engine import load
+    from engine.core.config import validate
+    from ui.jobs import job_panel
+
+    module = load("gan")
+    big = {"steps": 20000, "batch_size": 1024, "d_steps": 10, "g_width": 256, "d_width": 256}
+    job_panel("gan", module, validate(module.Config, {**module.PRESETS["quick"], **big}))
+
+
+def test_a_run_past_the_time_limit_is_refused_before_train_with_the_settings_that_cost_the_most(monkeypatch):
+    ex = QueueExecutor(position=0)
+    ex.timeout_s = 900.0  # the executors' default per-run time limit
+    monkeypatch.setattr(service_module, "_service", Service(ex, None))
+    monkeypatch.delenv("FRONTIER_SINGLE_USER", raising=False)
+    at = AppTest.from_function(_gan_at_its_maximums, default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    [warning] = [w.value for w in at.warning]
+    assert "over this server's limit of 15 min per run, so it cannot start" in warning, warning
+    assert "What costs the most: Steps at 20000" in warning and "Quick look" in warning, warning
+    assert next(b for b in at.button if b.key == "gan._train").disabled
+
+    monkeypatch.setenv("FRONTIER_SINGLE_USER", "1")  # a personal server: told, and it may start
+    at = AppTest.from_function(_gan_at_its_maximums, default_timeout=60).run()
+    assert not at.warning and any("it will be stopped then" in i.value for i in at.info)
+    assert not next(b for b in at.button if b.key == "gan._train").disabled

@@ -1,0 +1,77 @@
+"""Attention in words: the "What just happened" text, every sentence from the run's own numbers."""
+
+from __future__ import annotations
+
+from engine.core.contract import Result
+
+CHANCE_MARGIN = 0.05  # within 5 points of always giving the commonest answer counts as not learned
+CLEAR_GAP = 0.05  # a gap between two models of at least 5 points is named; smaller ones are called close
+
+
+def _setup_sentence(result: Result) -> str:
+    c, m = result.config, result.metrics
+    heads, epochs = c.n_heads, int(m["epochs_run"])
+    return (
+        f"A {c.n_layers}-block transformer with {heads} attention head{'s' if heads > 1 else ''} per block "
+        f"({m['parameters']:,.0f} weights, {c.positional_encoding} positional encoding) trained for {epochs} "
+        f"epoch{'s' if epochs != 1 else ''} on *{result.info['task_title']}*."
+    )
+
+
+def _failure_advice(result: Result) -> str:
+    """What to change when the transformer did not learn: built from the settings and the loss curve."""
+    c, h = result.config, result.history
+    if c.learning_rate >= 0.03:
+        return f" Its learning rate ({c.learning_rate:g}) is high: try 0.003."
+    losses = h.get("transformer_loss")
+    if losses is not None and len(losses) > 1 and losses.iloc[-1] > 0.9 * losses.iloc[0]:
+        return " Its training loss barely fell: try more epochs, more training examples or a learning rate of 0.003."
+    return " Try more epochs or more training examples."
+
+
+def _pe_sentence(m: dict, order_matters: bool) -> str:
+    """The comparison with the same transformer without positional encoding, from the measured gap."""
+    acc, no_pe = m["test_accuracy"], m["test_accuracy_no_positional_encoding"]
+    text = f" The same transformer without positional encoding got {no_pe:.1%}"
+    if acc >= no_pe + CLEAR_GAP:
+        return text + (
+            f", {acc - no_pe:.1%} less: without position information attention sees only a bag of "
+            "tokens" + (", and on this task the order decides the answer." if order_matters else ".")
+        )
+    if no_pe >= acc + CLEAR_GAP:
+        return text + (
+            f", {no_pe - acc:.1%} more than with it: here the positional encoding did not help, which "
+            "on an order task means the model with it has not learned yet (try more epochs or another "
+            "seed)."
+        )
+    return text + ": within a few points, so in this run position information made little difference."
+
+
+def describe(result: Result) -> str:
+    m, c = result.metrics, result.config
+    acc, base, chance = m["test_accuracy"], m["baseline_test_accuracy"], m["chance_accuracy"]
+    text = _setup_sentence(result) + (
+        f" It got **{acc:.1%}** of the {m['n_test']:.0f} held-out examples right; the model without attention, "
+        f"which cannot see order, got {base:.1%} (always giving the commonest answer gets {chance:.1%})."
+    )
+    learned = acc > chance + CHANCE_MARGIN and acc > base + CLEAR_GAP
+    if acc <= chance + CHANCE_MARGIN:
+        text += (
+            " **The transformer did no better than always giving the commonest answer: it has not learned the task.**"
+        )
+    elif acc <= base + CLEAR_GAP:
+        text += (
+            " **The transformer did not clearly beat the model without attention**, "
+            "so this run shows no gain from attention."
+        )
+    if "test_accuracy_no_positional_encoding" in m and learned:
+        text += _pe_sentence(m, order_matters=c.task != "digits")
+    elif "test_accuracy_no_positional_encoding" in m:  # nothing learned: no lesson to draw from the gap
+        text += (
+            f" The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
+        )
+    if not learned:
+        text += _failure_advice(result)
+    if result.stopped:
+        text += " You stopped it early, so these numbers are from a partly trained model."
+    return text + " Open the attention maps to see which tokens each head looks at."

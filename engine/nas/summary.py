@@ -1,0 +1,167 @@
+"""NAS words: the plain-language summary of the search ("What just happened"), each sentence from the run's own
+numbers. Pure functions of a Result (no torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.core.contract import Result
+from engine.nas.config import MIN_TRIALS_TO_EXPLAIN, SPACE, STRATEGIES
+from engine.nas.views import DECISIONS, unique_trials
+
+PROSE = {
+    "random": "random search",
+    "evolution": "regularised evolution",
+    "rl": "the RL controller",
+    "tpe": "Optuna's TPE",
+}
+
+
+def _pct(a: float) -> str:
+    return f"{a:.1%}"
+
+
+def _names(names) -> str:
+    """'random search, the RL controller and Optuna's TPE'."""
+    words = [PROSE[n] for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _comparison(result: Result) -> str:
+    """Which strategy found the best candidate, and whether the gap is bigger than a few validation images."""
+    m = result.metrics
+    names = [n for n in STRATEGIES if f"best_accuracy_{n}" in m]
+    if len(names) < 2:
+        return ""
+    bests = {n: m[f"best_accuracy_{n}"] for n in names}
+    ranked = sorted(names, key=lambda n: -bests[n])
+    top, second = ranked[0], ranked[1]
+    gap, image = bests[top] - bests[second], 1 / m["validation_images"]
+    if gap < image / 2:
+        tied = [n for n in ranked if bests[n] > bests[top] - image / 2]
+        return f"{_cap(_names(tied))} tied for the best candidate ({_pct(bests[top])}) at this budget. "
+    images = round(gap / image)
+    if images <= 3:
+        return (
+            f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), only {images} validation "
+            f"image{'s' if images > 1 else ''} ahead of {PROSE[second]} ({_pct(bests[second])}): "
+            "too close to call on one seed, so try other seeds before naming a winner. "
+        )
+    return (
+        f"{_cap(PROSE[top])} found the best candidate ({_pct(bests[top])}), {gap * 100:.1f} points ahead of "
+        f"{PROSE[second]} ({_pct(bests[second])}); one seed is one draw, so check other seeds. "
+    )
+
+
+CLEAR_GAIN = 0.01  # a mean gain of a point (about 3 validation images) before we call it learning
+
+
+def _halves(result: Result, name: str) -> tuple[float, float] | None:
+    acc = result.history[result.history.strategy == name].accuracy.to_numpy()
+    if len(acc) < 4:
+        return None
+    half = len(acc) // 2
+    return float(acc[:half].mean()), float(acc[half:].mean())
+
+
+def _learning(result: Result) -> str:
+    """Did the learning strategies' candidates get better as they went? Said only when the numbers show it."""
+    text = ""
+    evo = _halves(result, "evolution")
+    if evo:
+        early, late = evo
+        text += (
+            f"Evolution's later candidates averaged {_pct(late)} against {_pct(early)} for its first half: "
+            "selection and mutation were climbing. "
+            if late > early + CLEAR_GAIN
+            else f"Evolution's later candidates were no better on average ({_pct(late)} vs {_pct(early)}): at this "
+            "budget it had little time to climb beyond its random founders. "
+        )
+    rl = _halves(result, "rl")
+    if rl and "controller_probabilities" in result.arrays:
+        early, late = rl
+        probs = result.arrays["controller_probabilities"]
+        labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
+        j = int(np.argmax(probs[-1] - probs[0]))
+        text += (
+            f"The RL controller's later candidates averaged {_pct(late)} against {_pct(early)} at first"
+            + (
+                ", so its policy was learning"
+                if late > early + CLEAR_GAIN
+                else ", so its policy had not yet learned much (it needs more candidates than evolution to move)"
+            )
+            + f"; the option it grew most fond of is {labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). "
+        )
+    return text
+
+
+def _decisive_choice(result: Result) -> str:
+    """The decision whose options' mean accuracies differ most (options tried at least twice), model-free."""
+    u = unique_trials(result.history)
+    if len(u) < MIN_TRIALS_TO_EXPLAIN:
+        return ""
+    spreads = {}
+    for d in DECISIONS:
+        stats = u.groupby(d).accuracy.agg(["mean", "count"])
+        stats = stats[stats["count"] >= 2]
+        if len(stats) >= 2:
+            spreads[d] = (stats["mean"].idxmax(), stats["mean"].max(), stats["mean"].idxmin(), stats["mean"].min())
+    if not spreads:
+        return ""
+    d = max(spreads, key=lambda k: spreads[k][1] - spreads[k][3])
+    hi, hi_acc, lo, lo_acc = spreads[d]
+    return (
+        f"Across all {len(u)} architectures, {d.replace('_', ' ')} mattered most on average ({hi}: "
+        f"{_pct(hi_acc)}, {lo}: {_pct(lo_acc)}); the Explain tab weighs every choice with SHAP. "
+    )
+
+
+def describe(result: Result) -> str:
+    h, m = result.history, result.metrics
+    if not len(h):
+        return "The search stopped before any candidate was proposed."
+    per = h.groupby("strategy").size()
+    titles = _names(dict.fromkeys(h.strategy))
+    each = f"{per.iloc[0]} candidates each" if per.nunique() == 1 else f"{per.min()}-{per.max()} candidates each"
+    best = unique_trials(h).iloc[0]
+    start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
+    versus = "beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches"
+    size = m["best_parameters"] / m["starting_model_parameters"]
+    text = (
+        f"{len(per)} strateg{'ies' if len(per) > 1 else 'y'} ({titles}) proposed {each} from a space of "
+        f"{m['space_size']:,} architectures: {m['unique_architectures']:.0f} different ones, each trained for "
+        f"{result.config.epochs_per_candidate} epoch{'s' if result.config.epochs_per_candidate > 1 else ''}, "
+        + (
+            f"while {m['repeats']:.0f} repeated proposal{'' if m['repeats'] == 1 else 's'} came free from the cache. "
+            if m["repeats"]
+            else "with no repeats. "
+        )
+        + f"The best, first proposed by {PROSE[best.strategy]}, reached **{_pct(m['best_accuracy'])}** "
+        f"validation accuracy with {m['best_parameters']:,.0f} weights ({size:.2f}x the starting model's) and "
+        f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
+        f"model, trained the same way ({_pct(start)}). "
+    )
+    gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
+    text += (
+        f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
+        f"{_pct(m['starting_model_test_accuracy'])}"
+        + (
+            ", so the gain holds up beyond the images it was picked on. "
+            if gap > 0
+            else ": picked on validation images, its edge does not carry over, a sign "
+            "that the search mostly found luck at this budget. "
+        )
+    )
+    text += _comparison(result) + _learning(result) + _decisive_choice(result)
+    if result.stopped:
+        text += "You stopped the search early, so every strategy had a smaller budget than set. "
+    if m["best_accuracy"] < 0.5:
+        text += (
+            f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "
+            "training to judge an architecture; raise the epochs per candidate. "
+        )
+    return text.strip()

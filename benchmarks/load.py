@@ -3,6 +3,7 @@
     python -m benchmarks.load 8                   # 8 sessions on the xai page
     python -m benchmarks.load 4 8 20 --pages xai,gan,attention   # sessions spread over pages, one N after another
     python -m benchmarks.load 0 --storm 50        # 50 sessions + 3 Chromium visitors open one result link at once
+    python -m benchmarks.load 0 --flood 40        # one address floods 40 runs; 5 visitors' wait, with and without
 
 Each simulated visitor is a thread that does what the browser does and no more (so the load generator does not
 eat the server's CPU the way N Chromium tabs do): it opens the websocket, asks for the page, finds the Train
@@ -16,6 +17,13 @@ Reported per N: errors (exception or error boxes, refusals, time-outs), complete
 against the queueing ideal (N x solo run time / slots), new-visitor home and result-link render p50/max, peak RSS. Targets (issue
 #20): 0 errors, 0 lost runs, home < 3 s, p50 within 1.5x the ideal. Environment variables given with --env reach
 the server (e.g. ``--env FRONTIER_WORKER_RECYCLE_MB=1`` recycles after every run, as the old default did).
+
+``--flood N`` (issue #30, fair share): first ``--visitors`` ordinary visitors (default 5) press Train once together
+on a calm server; then one client opens N new sessions (no cookie, as a script does), each pressing Train, and the
+same number of ordinary visitors press Train once. Reported: how many flood runs were admitted (the limit per
+address refuses the rest) and the ordinary visitors' click-to-results with the flood beside it without. Every
+websocket here comes from 127.0.0.1, so the server runs with ``FRONTIER_TRUSTED_PROXY=127.0.0.1`` and each visitor
+says its address in ``X-Forwarded-For`` as a reverse proxy would: the flood from one, each visitor its own.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +65,15 @@ class Visit:
 class Session:
     """A websocket session that behaves like one browser tab of the app."""
 
-    def __init__(self, port: int, page: str, query: str = ""):
+    def __init__(self, port: int, page: str, query: str = "", forwarded: str = ""):
         self.port, self.page, self.query = port, page, query
+        headers = {"Origin": f"http://127.0.0.1:{port}"}
+        if forwarded:  # as a reverse proxy in front of the app says who the visitor is
+            headers["X-Forwarded-For"] = forwarded
         self.ws = connect(
             f"ws://127.0.0.1:{port}/_stcore/stream",
             subprotocols=["streamlit"],
-            additional_headers={"Origin": f"http://127.0.0.1:{port}"},
+            additional_headers=headers,
             max_size=None,
             open_timeout=120,
         )
@@ -131,7 +143,7 @@ class Session:
             self.errors.append(f"exception: {el.exception.message[:200]}")
         elif kind == "alert" and el.alert.format == 1:  # ERROR
             self.errors.append(f"error box: {el.alert.body[:200]}")
-        elif kind == "alert" and "busy" in el.alert.body.lower():
+        elif kind == "alert" and ("busy" in el.alert.body.lower() or "limit per" in el.alert.body):
             self.errors.append(f"refused: {el.alert.body[:200]}")
 
     def poll_fragments(self) -> None:
@@ -152,12 +164,13 @@ QUERY = ""  # settings every visitor's link carries (--query), e.g. a shorter ru
 PROBES = 3  # fresh Chromium visitors that open a result link during each load level (--probes)
 
 
-def visitor(port: int, page: str, start: threading.Barrier, visit: Visit, timeout: float) -> None:
-    """Open the page, press Train together with the others, wait for the results."""
+def visitor(port: int, page: str, start: threading.Barrier, visit: Visit, timeout: float, forwarded: str = "") -> None:
+    """Open the page, press Train together with the others, wait for the results (``forwarded``: the visitor's
+    address, as a trusted reverse proxy would pass it on)."""
     session, end = None, time.monotonic() + timeout
     try:
         try:
-            session = Session(port, page, QUERY)
+            session = Session(port, page, QUERY, forwarded)
             session.rerun()
             if not session.pump(end):
                 raise TimeoutError("the page did not load")
@@ -197,6 +210,82 @@ def home_render_s(port: int, timeout: float = 120, page: str = "", query: str = 
     finally:
         if session is not None:
             session.close()
+
+
+# --- a flood from one address (issue #30) --------------------------------------------------------------------------
+FLOOD_ADDRESS = "203.0.113.66"  # the flooding script's address (documentation range)
+
+
+def flood_press(port: int, page: str, timeout: float = 60) -> str:
+    """One new session of the flooding script (no cookie): open the page, press Train, leave. Returns "admitted",
+    "refused" (a limit said no) or "error: ..."."""
+    session, end = None, time.monotonic() + timeout
+    try:
+        session = Session(port, page, QUERY, FLOOD_ADDRESS)
+        session.rerun()
+        if not session.pump(end):
+            return "error: the page did not load"
+        session.rerun(widget_id=session.buttons["Train"])
+        session.pump(min(end, time.monotonic() + 5))  # the refusal, or the rerun that follows an admitted run
+        if any(e.startswith("refused") for e in session.errors):
+            return "refused"
+        return f"error: {session.errors[0]}" if session.errors else "admitted"
+    except Exception as e:
+        return f"error: {type(e).__name__}: {e}"
+    finally:
+        if session is not None:
+            session.close()
+
+
+def ordinary_visitors(port: int, page: str, n: int, timeout: float) -> list[Visit]:
+    """``n`` ordinary visitors, each from its own address, press Train once together and wait for their results."""
+    visits = [Visit(page) for _ in range(n)]
+    barrier = threading.Barrier(n)
+    threads = [
+        threading.Thread(
+            target=visitor, args=(port, page, barrier, v, timeout), kwargs={"forwarded": f"198.51.100.{i + 1}"}
+        )
+        for i, v in enumerate(visits)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 60)
+    return visits
+
+
+def _waits(visits: list[Visit]) -> dict:
+    times = sorted(v.results - v.clicked for v in visits if v.results is not None and v.clicked is not None)
+    return {
+        "completed": len(times),
+        "errors": [e for v in visits for e in v.errors][:5],
+        "p50_s": round(statistics.median(times), 1) if times else None,
+        "max_s": round(times[-1], 1) if times else None,
+    }
+
+
+def flood_scenario(port: int, page: str, flood: int, n: int, solo_s: float, slots: int, timeout: float) -> dict:
+    """Ordinary visitors' click-to-results on a calm server, then while one address floods ``flood`` runs."""
+    calm = _waits(ordinary_visitors(port, page, n, timeout))
+    with ThreadPoolExecutor(10) as pool:  # the script opens its sessions as fast as it can
+        pressed = list(pool.map(lambda _: flood_press(port, page), range(flood)))
+    flooded = _waits(ordinary_visitors(port, page, n, timeout))
+    return {
+        "scenario": "flood",
+        "page": page,
+        "slots": slots,
+        "solo_s": round(solo_s, 1),
+        "flood_runs": flood,
+        "flood_admitted": pressed.count("admitted"),
+        "flood_refused": pressed.count("refused"),
+        "flood_errors": [p for p in pressed if p.startswith("error")][:5],
+        "visitors": n,
+        "calm": calm,
+        "during_flood": flooded,
+        "p50_during_vs_calm": round(flooded["p50_s"] / calm["p50_s"], 2)
+        if flooded["p50_s"] and calm["p50_s"]
+        else None,
+    }
 
 
 # --- the server ---------------------------------------------------------------------------------------------------
@@ -438,10 +527,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--out", type=Path, help="also write the rows as JSON here")
     ap.add_argument("--probes", type=int, default=3, help="Chromium visitors opening a result link per level")
     ap.add_argument("--storm", type=int, default=0, help="then N sessions open one result link at once (+ probes)")
+    ap.add_argument("--flood", type=int, default=0, help="then one address floods N runs while visitors press Train")
+    ap.add_argument("--visitors", type=int, default=5, help="ordinary visitors in the --flood scenario")
     args = ap.parse_args(argv)
     global QUERY, PROBES
     QUERY, PROBES = args.query, args.probes
     env = dict(kv.split("=", 1) for kv in args.env)
+    if args.flood:  # every websocket comes from 127.0.0.1: visitors say their address as a proxy would
+        env.setdefault("FRONTIER_TRUSTED_PROXY", "127.0.0.1")
     pages = args.pages.split(",")
     slots = int(env.get("FRONTIER_MAX_RUNS", os.environ.get("FRONTIER_MAX_RUNS", os.cpu_count() or 1)))
     rows = []
@@ -467,6 +560,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(json.dumps(row), flush=True)
             if args.storm and link:
                 row = link_storm(port, server.pid, link, args.storm, args.probes)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            if args.flood:
+                row = flood_scenario(port, pages[0], args.flood, args.visitors, solo[pages[0]], slots, args.timeout)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:

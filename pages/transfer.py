@@ -6,7 +6,7 @@ from engine.core.data import DataError
 from engine.transfer.data import read_text_csv
 from ui.form import setting
 from ui.page import technique_page
-from ui.upload import csv_upload
+from ui.upload import REFUSED, csv_upload
 
 INTRO = """
 **Transfer learning** reuses a model trained on a big task for a new task with only a few labelled examples.
@@ -26,11 +26,13 @@ Turn on the *sweep* to see accuracy against the number of labels for every strat
 """
 
 
-def upload_inputs() -> dict:
+def upload_inputs() -> dict | None:
     """Text track + "upload": a CSV with a text column and a label column, checked on the server."""
     if setting("transfer", "track", "text") != "text" or setting("transfer", "dataset") != "upload":
         return {}
     upload = csv_upload("transfer", help="A header row, one column of sentences and one column of class labels.")
+    if upload is REFUSED:
+        return None  # the message is on the page
     if upload is None:
         return {}
     token, df = upload
@@ -49,7 +51,7 @@ def upload_inputs() -> dict:
         read_text_csv(df, text_column, label_column, int(setting("transfer", "labels_per_class", 3)))
     except DataError as e:
         st.error(str(e), icon=":material/error:")
-        return {}
+        return None
     return {"upload": token, "text_column": text_column, "label_column": label_column}
 
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from engine.core.data import DataError, table_from_csv
+from engine.core.data import DataError, left_out_text, table_from_csv
 from ui.form import setting
 from ui.page import technique_page
-from ui.upload import csv_upload
+from ui.upload import REFUSED, csv_upload
 
 INTRO = """
 A neural network is trained on a table of measurements (each row an example, each column a feature). SHAP then
@@ -15,11 +15,14 @@ you whether the network's extra complexity paid off, and permutation importance 
 """
 
 
-def upload_inputs() -> dict:
-    """When "upload" is chosen: a CSV and the column to predict, validated on the server."""
+def upload_inputs() -> dict | None:
+    """When "upload" is chosen: a CSV and the column to predict, validated on the server. None: what is wrong with
+    the file is on the page (so the form adds no "Upload a CSV" hint)."""
     if setting("xai", "dataset") != "upload":
         return {}
     upload = csv_upload("xai", help="A table with a header row; numeric feature columns and one column to predict.")
+    if upload is REFUSED:
+        return None
     if upload is None:
         return {}
     token, df = upload
@@ -34,7 +37,10 @@ def upload_inputs() -> dict:
         table_from_csv(df, target)
     except DataError as e:
         st.error(str(e), icon=":material/error:")
-        return {}
+        return None
+    unused = left_out_text(df, target)
+    if unused:
+        st.info(unused, icon=":material/filter_alt:")  # column names go through code(): shown as typed
     return {"upload": token, "target": target}
 
 

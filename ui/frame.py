@@ -24,7 +24,7 @@ def sidebar(page) -> None:
         owner(claim=True)
     with st.sidebar:
         # While the workers start, the status redraws itself every 2 s (not only when something else reruns).
-        polling = st.session_state["_status_polling"] = not service().executor.device
+        polling = st.session_state["_status_polling"] = service().status().starting
         st.fragment(_compute_status, run_every=2.0 if polling else None)()
         st.caption(
             "Frontier Lab trains every model for real, on this server, while you watch. "
@@ -34,10 +34,9 @@ def sidebar(page) -> None:
 
 
 def _compute_status() -> None:
-    ex = service().executor
-    training, waiting = ex.busy()
-    st.caption(f":material/memory: **Compute:** {ex.device or 'starting the training workers…'}")
-    st.caption(f"Runs training now: {training} · waiting: {waiting}")
-    if ex.device and st.session_state.get("_status_polling"):  # ready, seen by a poll: a full rerun ends polling
+    now = service().status()
+    st.caption(f":material/memory: **Compute:** {now.device or 'starting the training workers…'}")
+    st.caption(f"Runs training now: {now.training} · waiting: {now.waiting}")
+    if not now.starting and st.session_state.get("_status_polling"):  # ready, seen by a poll: a full rerun ends it
         st.session_state["_status_polling"] = False
         st.rerun(scope="app")

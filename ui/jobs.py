@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.core import charts
-from engine.core.service import Busy, service, wait_text
+from engine.core.service import Busy, client_address, service, wait_text
 from ui.form import prefill
 from ui.runs import owner
 
@@ -34,6 +34,9 @@ def job_panel(name: str, module, config):
         elif job.error:
             st.info(job.error)
         job = None
+    kept = st.session_state.get(outcome_key)
+    if job is None and kept is not None and (note := service().save_note(getattr(kept, "run_id", ""))):
+        st.caption(note)  # the run store is down: the results are here, the run is saved once it is back
 
     running = job is not None
     lost = st.session_state.get(f"{name}._lost")
@@ -62,7 +65,8 @@ def job_panel(name: str, module, config):
         (st.warning if refused else st.info)(too_long, icon=":material/timer_off:")
     if train and config is not None and not running:
         try:
-            submitted = service().submit(name, config.model_dump(), owner=owner(claim=True))
+            client = client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
+            submitted = service().submit(name, config.model_dump(), owner=owner(claim=True), client=client)
         except Busy as e:
             st.warning(str(e), icon=":material/hourglass_disabled:")
             return st.session_state.get(outcome_key)

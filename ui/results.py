@@ -11,13 +11,24 @@ import streamlit as st
 import engine
 from engine.core import charts, export
 from engine.core.contract import metric_spec
-from engine.core.explain import additivity_note, explanations, global_importance
+from engine.core.explain import additivity_note, explanations, global_importance, plain_note
 from engine.core.service import service
+from engine.core.wording import split_summary
 from ui.runs import share_box
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
+
+
+def chart_text(fig) -> str:
+    """What a chart shows, in words under it: its title (in bold), then its one-line takeaway."""
+    title = re.sub(r"<[^>]*>", " ", str(fig.layout.title.text or ""))  # Plotly titles may hold <br>, <sup>
+    title = " ".join(title.split()).rstrip(".:")
+    caption = charts.caption_of(fig)
+    if not title:
+        return caption
+    return f"**{export.markdown_text(title)}.** {caption}".strip()
 
 
 def figure(fig, key: str, download: bool = True, select: bool = False) -> list[dict]:
@@ -29,9 +40,9 @@ def figure(fig, key: str, download: bool = True, select: bool = False) -> list[d
         points = list((event.get("selection") or {}).get("points") or [])  # a dict-like state
     else:
         st.plotly_chart(fig, key=key)
-    caption = charts.caption_of(fig)
-    if caption:
-        st.caption(caption)
+    alt = chart_text(fig)
+    if alt:
+        st.caption(alt)  # the chart's text alternative: Plotly's SVG gives a screen reader nothing to read
     if download:
         st.download_button(
             "Download chart (HTML)",
@@ -56,7 +67,11 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     with share:
         share_box(outcome)
     drawn = outcome.drawn()  # charts and words drawn from the run's stored data (cached per run id)
-    st.markdown(drawn.text)
+    lead, more = split_summary(drawn.text)  # the verdict and its numbers first; the rest folded away
+    st.markdown(lead)
+    if more:
+        with st.expander("More about this run"):
+            st.markdown(more)
     for problem in drawn.problems:
         st.caption(problem)
     specs = engine.load(name).METRICS
@@ -130,9 +145,12 @@ def explanation_views(name: str, title: str, exp) -> None:
     st.markdown(f"#### {title}")
     level, note = additivity_note(exp)
     if level == "warning":
-        st.warning(note, icon=":material/warning:")
-    elif note:
-        st.caption(note)
+        st.warning(plain_note(exp), icon=":material/warning:")
+    else:
+        st.caption(plain_note(exp))
+    if note:
+        with st.expander("Details for experts"):
+            st.caption(note)
     if not is_tabular(exp):
         return
     output = None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from collections import Counter
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from engine.core.export import message_markdown
@@ -40,8 +44,6 @@ def remember_owner() -> None:
     token = owner()
     if st.session_state.get("_owner_saved") or not st.session_state.get("_owner_claimed"):
         return
-    import datetime as dt
-
     import extra_streamlit_components as stx
 
     secure = (st.context.url or "").startswith("https:") or None
@@ -152,10 +154,210 @@ def run_row(run: dict, headline: list[str]) -> dict:
         quick = validate(cls, module.PRESETS["quick"]).model_dump()
     except ConfigError:
         quick = {}
+    fields = form_fields(cls)
     changed = [
-        f"{f.replace('_', ' ')} {option_text(cls, f, config[f])}"
-        for f in form_fields(cls)
+        f"{fields[f].title or f.replace('_', ' ')}: {option_text(cls, f, config[f])}"
+        for f in fields
         if f in config and f not in DATA_FIELDS and f in quick and config[f] != quick[f] and applies(cls, f, config)
     ]
     row["settings changed"] = ", ".join(changed) or "quick preset"
     return row
+
+
+# --- comparing runs (issue 29.3) --------------------------------------------------------------------------------
+
+MAX_COMPARED = 6  # runs on one comparison chart (one colour each)
+FINISHED = ("done", "stopped")
+DIFFERS = "background-color: #fff1c2; font-weight: 600"  # the settings that differ between compared runs
+
+
+def compare_ids(text: str | None) -> list[str]:
+    """The run ids of a ``?compare=ID1,ID2`` address, in order, each once (not yet checked)."""
+    return list(dict.fromkeys(i.strip() for i in (text or "").split(",") if i.strip()))
+
+
+def compare_link(ids: list[str]) -> str:
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?compare={','.join(ids)}"
+
+
+def settings_of(technique: str, config: dict) -> dict[str, Any]:
+    """A run's settings that its form shows and that apply to it, {field name: value}, in form order."""
+    import engine
+    from engine.core.config import form_fields
+
+    cls = engine.load(technique).Config
+    return {f: config[f] for f in form_fields(cls) if f in config and applies(cls, f, config)}
+
+
+def differing(settings: dict[str, dict[str, Any]]) -> list[str]:
+    """The settings (field names) whose values are not the same in every run of ``settings`` ({run: {name: v}})."""
+    names = list(dict.fromkeys(n for s in settings.values() for n in s))
+    return [n for n in names if len({str(s.get(n, "—")) for s in settings.values()}) > 1]
+
+
+def legend_label(number: int, settings: dict[str, Any], differ: list[str], most: int = 3) -> str:
+    """A short run label: "run 3 · dataset wine, epochs 30" (its settings that differ from the others')."""
+    from ui.form import pretty
+
+    shown = [f"{n.replace('_', ' ')} {pretty(settings.get(n, '—'))}" for n in differ[:most]]
+    return f"run {number}" + (" · " + ", ".join(shown) + (", …" if len(differ) > most else "") if shown else "")
+
+
+def compare_table(technique: str, outcomes: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Headline metrics, then settings, of the runs in ``outcomes`` ({short run name: Outcome}), one column per run
+    (plain labels, values as text); and the labels of the settings that differ between them."""
+    import engine
+    from engine.core.contract import metric_spec
+    from ui.form import label_of
+
+    module = engine.load(technique)
+    cls = module.Config
+    headline = list(dict.fromkeys(k for o in outcomes.values() for k in o.headline if k in o.metrics))
+    settings = {name: settings_of(technique, o.config) for name, o in outcomes.items()}
+    rows: dict[str, dict[str, str]] = {}
+    for key in headline:
+        spec = metric_spec(module.METRICS, key)
+        rows[spec.label] = {n: spec.text(o.metrics[key]) if key in o.metrics else "—" for n, o in outcomes.items()}
+    differ = differing(settings)
+    same = [f for f in dict.fromkeys(n for s in settings.values() for n in s) if f not in differ]
+    labels = {f: label_of(f, cls.model_fields[f]) for f in [*differ, *same]}
+    for f in [*differ, *same]:  # the settings that differ first, where the eye lands
+        rows.setdefault(labels[f], {n: option_text(cls, f, s[f]) if f in s else "—" for n, s in settings.items()})
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(outcomes))
+    return table, [labels[f] for f in differ]
+
+
+def compare_view(ids: list[str]) -> None:
+    """The runs ``ids`` (a shareable ``?compare=`` link or the selected rows) compared: a table of their headline
+    metrics and settings, the differing settings highlighted, and their learning curves overlaid, one chart per
+    metric. Anyone holding the ids may see them, like a result link; bad or unknown ids get a plain message."""
+    import importlib
+
+    import engine
+    from engine.core import charts
+    from engine.core.contract import metric_spec
+    from engine.core.explain import tabular_importances
+    from ui.results import figure
+
+    app = service()
+    notes = []
+    if len(ids) > MAX_COMPARED:
+        notes.append(f"A comparison shows up to {MAX_COMPARED} runs: these are the first {MAX_COMPARED}.")
+        ids = ids[:MAX_COMPARED]
+    wellformed = [i for i in ids if RUN_ID.match(i)]
+    if len(wellformed) < len(ids):
+        notes.append(
+            f"{len(ids) - len(wellformed)} run id(s) in this link are malformed "
+            "(a run id is 32 letters and digits, 0-9 and a-f) and are left out."
+        )
+    rows = [r for i in wellformed if (r := app.run(i)) is not None]
+    if len(rows) < len(wellformed):
+        notes.append(
+            f"{len(wellformed) - len(rows)} run(s) in this link are not stored: the link may be mistyped, or the "
+            "runs were deleted."
+        )
+    unfinished = [r for r in rows if r["status"] not in FINISHED]
+    if unfinished:
+        notes.append(f"{len(unfinished)} run(s) have no results to compare (they failed or did not finish).")
+    rows = [r for r in rows if r["status"] in FINISHED]
+    technique = rows[0]["technique"] if rows else ""
+    if any(r["technique"] != technique for r in rows):
+        notes.append("Only runs of one technique can be compared: the runs of other techniques are left out.")
+        rows = [r for r in rows if r["technique"] == technique]
+    rows.sort(key=lambda r: r["created"])
+    loaded = [(r, o) for r in rows if (o := app.load_outcome(r["id"])) is not None]
+    for note in notes:
+        st.warning(note)
+    if len(loaded) < 2 or technique not in engine.TECHNIQUES:
+        st.info("A comparison needs at least two finished runs of the same technique.")
+        return
+    outcomes = {f"run {n}": o for n, (_, o) in enumerate(loaded, 1)}
+    table, differ = compare_table(technique, outcomes)
+    settings = {name: settings_of(technique, o.config) for name, o in outcomes.items()}
+    legend = {name: legend_label(n, settings[name], differing(settings)) for n, name in enumerate(outcomes, 1)}
+
+    st.subheader(f"Comparing {len(outcomes)} runs of {engine.TECHNIQUES[technique].title}")
+    st.caption("A link to this comparison (anyone who has it sees these runs, like a result link):")
+    st.code(compare_link([r["id"] for r, _ in loaded]), language=None)
+    st.markdown("**Results and settings**")
+    styled = table.style.apply(lambda row: [DIFFERS if row.name in differ else ""] * len(row), axis=1)
+    st.dataframe(styled, key="runs.compare.table")
+    st.caption(
+        "Highlighted: the settings that differ between these runs."
+        if differ
+        else "These runs used the same settings (a different seed or a rerun)."
+    )
+    st.markdown("**Learning curves**")
+    specs = engine.load(technique).METRICS
+    histories = {legend[name]: o.history for name, o in outcomes.items()}
+    metrics = list(dict.fromkeys(c for h in histories.values() for c in h.columns if c != "step"))
+    curve_names = getattr(importlib.import_module(f"engine.{technique}.views"), "CURVE_NAMES", {})
+    for metric in metrics:
+        label = specs[metric].label if metric in specs else curve_names.get(metric) or metric_spec(specs, metric).label
+        figure(charts.overlay_curves(histories, metric, label=label), f"runs.overlay.{metric}")
+    importances = {}
+    for name, o in outcomes.items():
+        for title, pair in tabular_importances(o.explanation).items():
+            importances[legend[name] + ("" if title == "SHAP" else f" · {title}")] = pair
+    if importances:
+        figure(charts.compare_importance(importances), "runs.compare.shap")
+
+
+def settings_view(runs: list[dict], headlines: dict[str, list[str]]) -> None:
+    """All of a person's finished runs of one technique: their settings against the headline metric (parallel
+    coordinates, or a scatter when only one setting varies)."""
+    import engine
+    from engine.core import charts
+    from engine.core.config import form_fields
+    from engine.core.contract import metric_spec
+    from ui.form import label_of
+    from ui.results import figure
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    finished = [r for r in runs if r["status"] in FINISHED and r["technique"] in engine.TECHNIQUES]
+    counts = Counter(r["technique"] for r in finished)
+    options = [t for t, n in counts.most_common() if n >= 2]
+    if not options:
+        return
+    st.subheader("Your settings against your results")
+    technique = options[0]
+    if len(options) > 1:
+        technique = st.selectbox(
+            "Technique", options, format_func=lambda t: engine.TECHNIQUES[t].title, key="runs.sweep.technique"
+        )
+    chosen = [r for r in finished if r["technique"] == technique]
+    module = engine.load(technique)
+    keys = Counter(
+        k for r in chosen for k in headlines.get(r["id"], []) if k in module.METRICS or number(r["metrics"].get(k))
+    )
+    keys = Counter({k: n for k, n in keys.items() if any(number(r["metrics"].get(k)) for r in chosen)})
+    if not keys:
+        st.caption("These runs have no result number to set their settings against.")
+        return
+    metrics = [k for k, _ in keys.most_common()]
+    metric = metrics[0]
+    if len(metrics) > 1:
+        metric = st.selectbox(
+            "Result", metrics, format_func=lambda k: metric_spec(module.METRICS, k).label, key="runs.sweep.metric"
+        )
+    have = [r for r in chosen if number(r["metrics"].get(metric))]
+    if len(have) < 2:
+        st.caption("Fewer than two of these runs have this result: nothing to set against each other yet.")
+        return
+    cls = module.Config
+    columns = {}
+    for f, field in form_fields(cls).items():
+        if all(f in r["config"] for r in have):
+            values = [r["config"][f] for r in have]
+            columns[label_of(f, field)] = [v if number(v) else option_text(cls, f, v) for v in values]
+    spec = metric_spec(module.METRICS, metric)
+    labels = [f"{dt.datetime.fromtimestamp(r['created']):%Y-%m-%d %H:%M}" for r in have]
+    fig = charts.settings_vs_metric(
+        pd.DataFrame(columns), [r["metrics"][metric] for r in have], metric_label=spec.label, run_labels=labels
+    )
+    figure(fig, "runs.sweep")
+    if len(have) < len(chosen):
+        st.caption(f"{len(chosen) - len(have)} run(s) without this result are left out.")

@@ -6,6 +6,7 @@ Each draws its widgets (keys start with ``<name>.try.``) and returns the dict th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -78,19 +79,26 @@ def xai(name: str, bundle) -> dict:
 # --- shared input widgets ----------------------------------------------------------------------------------
 
 
-def digit_editor(name: str, images: np.ndarray) -> np.ndarray:
-    """An 8x8 grid of ink values 0-16 (scikit-learn's digits scale), starting from a chosen test digit.
-    Returns the image (8, 8) in [0, 1]."""
+def start_image_text(index: int, digits: Sequence[str] | None = None) -> str:
+    """What the chosen start image is, in words: 'test image 1 (a 3)'. ``index`` counts from 0 (the number box's
+    value), so the first image is number 0; ``digits`` name each image's true digit, when known."""
+    return f"test image {index}" + (f" (a {digits[index]})" if digits is not None else "")
+
+
+def digit_editor(name: str, images: np.ndarray, digits: Sequence[str] | None = None) -> np.ndarray:
+    """An 8x8 grid of ink values 0-16 (scikit-learn's digits scale), starting from a chosen test image; ``digits``
+    name each image's true digit (shown next to the choice). Returns the image (8, 8) in [0, 1]."""
     import pandas as pd
 
     start = st.number_input(
-        "Start from test digit",
+        "Start from test image number",  # a position in the test set, not the digit drawn: the caption names that
         0,
         len(images) - 1,
         0,
         key=f"{name}.try.digit",
-        help="The grid starts as this held-out digit; edit any cell to redraw it.",
+        help="The grid starts as this held-out image; edit any cell to redraw it.",
     )
+    st.caption(f"Starting from {start_image_text(int(start), digits)}.")
     cells = pd.DataFrame(
         np.rint(np.asarray(images[start]).reshape(8, 8) * 16).astype(int), columns=[str(c + 1) for c in range(8)]
     )
@@ -143,7 +151,8 @@ def transfer(name: str, bundle) -> dict:
                 help="Type anything; every trained strategy classifies it.",
             )
         }
-    return {"image": digit_editor(name, bundle.X_test[:, 0])}
+    digits = None if bundle.y_test is None else [bundle.class_names[int(k)] for k in bundle.y_test]
+    return {"image": digit_editor(name, bundle.X_test[:, 0], digits)}
 
 
 def attention(name: str, bundle) -> dict:
@@ -209,7 +218,7 @@ SELECTABLE = {
 
 def nas(name: str, bundle) -> dict:
     """Your digit on the 8x8 grid, through the best architecture."""
-    return {"image": digit_editor(name, bundle.X_test[:, 0])}
+    return {"image": digit_editor(name, bundle.X_test[:, 0], [str(int(k)) for k in bundle.y_test])}
 
 
 def federated(name: str, bundle) -> dict:

@@ -29,30 +29,34 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     task: Literal["first_marked", "brackets", "sentiment", "digits"] = Field(
         "first_marked",
-        description="What the transformer learns. 'first marked': which of two marked tokens "
-        "comes first; 'brackets': are the brackets balanced; 'sentiment': short reviews where 'not' flips the "
-        "meaning; 'digits': handwritten digits read row by row.",
+        description="What the transformer learns. Which marked token comes first: which of two marked tokens "
+        "comes first; Balanced brackets: does every opening bracket get closed; Sentiment: short reviews where "
+        "'not' flips the meaning; Handwritten digits: digits read one pixel row at a time.",
         json_schema_extra={"labels": dict(TASK_LABELS)},
     )
     seq_len: int = Field(
         12,
         ge=4,
         le=32,
-        description="Tokens per generated sequence (bracket strings have at "
-        f"least {BRACKETS_MIN_LENGTH}, digits always 8 rows, and sentences are as long as they are).",
-        title="Sequence length",
+        description="Tokens (words or symbols) per generated sequence. Bracket strings are never shorter than "
+        f"{BRACKETS_MIN_LENGTH} and always even (shorter ones have too few different orders to learn from), so "
+        f"below {BRACKETS_MIN_LENGTH} the brackets task uses {BRACKETS_MIN_LENGTH}. Hidden for sentiment and "
+        "digits, whose length is fixed (sentences as they are, 8 pixel rows).",
+        title="Sequence length (tokens)",
     )
     train_examples: int = Field(
         1000,
+        title='Training examples',
         ge=200,
         le=20000,
         description="How many sequences to learn from (digits use scikit-learn's 1,797 images instead).",
     )
     embedding_size: int = Field(
         32,
+        title='Numbers per token (embedding size)',
         ge=8,
         le=128,
-        description="Length of the vector that represents each token. Must be divisible by the number of heads.",
+        description="How many numbers represent each token (its embedding). Must be divisible by the number of heads.",
     )
     n_heads: int = Field(
         2,
@@ -65,7 +69,12 @@ class Config(TechniqueConfig):
         2, ge=1, le=4, description="Transformer blocks stacked on top of each other.", title="Transformer blocks"
     )
     ffn_size: int = Field(
-        64, ge=8, le=512, description="Width of the feed-forward network inside each block.", title="Feed-forward size"
+        64,
+        ge=8,
+        le=512,
+        description="Neurons in the small network inside each block that processes every token on its own "
+        "(feed-forward).",
+        title="Inner network width (feed-forward size)",
     )
     dropout: float = Field(
         0.0,
@@ -77,13 +86,25 @@ class Config(TechniqueConfig):
     )
     positional_encoding: Literal["sinusoidal", "learned", "none"] = Field(
         "sinusoidal",
-        description="How the model is told where each token sits: fixed sine waves, a learned "
-        "vector per position, or nothing (then the model sees a bag of tokens).",
+        title='Position information (positional encoding)',
+        json_schema_extra={
+            'labels': {
+                'sinusoidal': 'Fixed sine waves (sinusoidal)',
+                'learned': 'Learned per position',
+                'none': 'None (order unseen)',
+            }
+        },
+        description="How the model is told where each token sits (positional encoding): fixed sine waves, a learned "
+        "vector per position, or nothing (then the model sees only which tokens occur, not their order).",
     )
     layer_norm: Literal["post", "pre"] = Field(
         "post",
-        description="Where layer normalisation sits in each block: after the residual sum (as in the "
-        "original transformer) or before attention and the feed-forward network (steadier for deep stacks).",
+        title='Where numbers are rescaled (layer norm)',
+        json_schema_extra={
+            'labels': {'post': 'After each step (original, post-norm)', 'pre': 'Before each step (pre-norm)'}
+        },
+        description="Where each block rescales its numbers (layer normalisation): after adding the block's result "
+        "back (as in the original transformer) or before attention and the inner network (steadier for deep stacks).",
     )
     compare_without_pe: bool = Field(
         True,
@@ -92,15 +113,21 @@ class Config(TechniqueConfig):
         "positional encoding is already 'none').",
         title="Also train without positional encoding",
     )
-    epochs: int = Field(6, ge=1, le=300, description="Passes over the training sequences.")
+    epochs: int = Field(
+        6, title='Training passes (epochs)', ge=1, le=300, description="Passes over the training sequences."
+    )
     learning_rate: float = Field(
         0.003,
         ge=1e-5,
         le=0.1,
-        description="Step size of the Adam optimiser. Too high and training diverges.",
+        description="How big a training step is (Adam optimiser). Too high and training falls apart.",
         json_schema_extra={"log": True},
     )
-    batch_size: int = Field(32, ge=8, le=512, description="Sequences per optimisation step.")
+    batch_size: int = Field(
+        32, title='Sequences per step (batch size)', ge=8, le=512, description="Sequences per optimisation step."
+    )
+
+    SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {"seq_len": {"task": ["first_marked", "brackets"]}}
 
     @model_validator(mode="after")
     def _heads_divide_embedding(self):

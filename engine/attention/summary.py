@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 
 CHANCE_MARGIN = 0.05  # within 5 points of always giving the commonest answer counts as not learned
 CLEAR_GAP = 0.05  # a gap between two models of at least 5 points is named; smaller ones are called close
@@ -35,13 +36,13 @@ def _pe_sentence(m: dict, order_matters: bool) -> str:
     text = f" The same transformer without positional encoding got {no_pe:.1%}"
     if acc >= no_pe + CLEAR_GAP:
         return text + (
-            f", {acc - no_pe:.1%} less: without position information attention sees only a bag of "
-            "tokens" + (", and on this task the order decides the answer." if order_matters else ".")
+            f", {100 * (acc - no_pe):.0f} percentage points less: without position information attention sees "
+            "only a bag of tokens" + (", and on this task the order decides the answer." if order_matters else ".")
         )
     if no_pe >= acc + CLEAR_GAP:
         return text + (
-            f", {no_pe - acc:.1%} more than with it: here the positional encoding did not help, which "
-            "on an order task means the model with it has not learned yet (try more epochs or another "
+            f", {100 * (no_pe - acc):.0f} percentage points more than with it: here the positional encoding did "
+            "not help, which on an order task means the model with it has not learned yet (try more epochs or another "
             "seed)."
         )
     return text + ": within a few points, so in this run position information made little difference."
@@ -50,28 +51,31 @@ def _pe_sentence(m: dict, order_matters: bool) -> str:
 def describe(result: Result) -> str:
     m, c = result.metrics, result.config
     acc, base, chance = m["test_accuracy"], m["baseline_test_accuracy"], m["chance_accuracy"]
-    text = _setup_sentence(result) + (
-        f" It got **{acc:.1%}** of the {m['n_test']:.0f} held-out examples right; the model without attention, "
+    support = (
+        f"It got **{acc:.1%}** of the {m['n_test']:.0f} held-out examples right; the model without attention, "
         f"which cannot see order, got {base:.1%} (always giving the commonest answer gets {chance:.1%})."
     )
     learned = acc > chance + CHANCE_MARGIN and acc > base + CLEAR_GAP
     if acc <= chance + CHANCE_MARGIN:
-        text += (
-            " **The transformer did no better than always giving the commonest answer: it has not learned the task.**"
+        verdict = (
+            "**The transformer did no better than always giving the commonest answer: it has not learned the task.**"
         )
     elif acc <= base + CLEAR_GAP:
-        text += (
-            " **The transformer did not clearly beat the model without attention**, "
+        verdict = (
+            "**The transformer did not clearly beat the model without attention**, "
             "so this run shows no gain from attention."
         )
+    else:
+        verdict = f"**The transformer learned the task and beat the model without attention by {acc - base:.1%}.**"
+    more = [_setup_sentence(result)]
     if "test_accuracy_no_positional_encoding" in m and learned:
-        text += _pe_sentence(m, order_matters=c.task != "digits")
+        more.append(_pe_sentence(m, order_matters=c.task != "digits"))
     elif "test_accuracy_no_positional_encoding" in m:  # nothing learned: no lesson to draw from the gap
-        text += (
-            f" The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
+        more.append(
+            f"The same transformer without positional encoding got {m['test_accuracy_no_positional_encoding']:.1%}."
         )
     if not learned:
-        text += _failure_advice(result)
-    if result.stopped:
-        text += " You stopped it early, so these numbers are from a partly trained model."
-    return text + " Open the attention maps to see which tokens each head looks at."
+        more.append(_failure_advice(result))
+    stopped = ["You stopped it early, so these numbers are from a partly trained model."] if result.stopped else []
+    more.append("Open the attention maps to see which tokens each head looks at.")
+    return summary_text(verdict, [support, *stopped], more)

@@ -15,6 +15,14 @@ from engine.core.contract import Result
 
 LOSSES = ("transformer_loss", "baseline_loss", "no_pe_loss")
 ACCURACIES = ("val_accuracy", "baseline_val_accuracy", "no_pe_val_accuracy")
+CURVE_NAMES = {  # legends, and the Runs page's chart titles
+    "transformer_loss": "Transformer: training loss",
+    "baseline_loss": "No attention (averaged embeddings): training loss",
+    "no_pe_loss": "Transformer without position information: training loss",
+    "val_accuracy": "Transformer: validation accuracy",
+    "baseline_val_accuracy": "No attention (averaged embeddings): validation accuracy",
+    "no_pe_val_accuracy": "Transformer without position information: validation accuracy",
+}
 
 
 # --- attention maps ----------------------------------------------------------------------------------------
@@ -277,6 +285,7 @@ def figures(result: Result) -> dict:
             h,
             [c for c in LOSSES if c in h],
             title="Training loss",
+            names=CURVE_NAMES,
             caption="Cross-entropy on the training sequences, per epoch: lower is "
             "better. A model that cannot see order stalls early on order "
             "tasks.",
@@ -285,6 +294,7 @@ def figures(result: Result) -> dict:
             h,
             [c for c in ACCURACIES if c in h],
             title="Validation accuracy",
+            names=CURVE_NAMES,
             caption="Share of validation sequences (not used for training) each model gets right, per epoch.",
         ),
         "Attention maps": attention_maps_figure(result),

@@ -29,9 +29,40 @@ def captioned(fig: go.Figure, caption: str) -> go.Figure:
     return fig
 
 
+def wrap_label(text: object, width: int = 14) -> str:
+    """A label broken into lines of about ``width`` characters (``<br>``) instead of cut off: for colour-bar titles
+    and other narrow places."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(str(text), width, break_long_words=False)) or str(text)
+
+
 def caption_of(fig: go.Figure) -> str:
     meta = fig.layout.meta
     return meta.get("caption", "") if isinstance(meta, dict) else ""
+
+
+# Legends sit in one row above the plot area (never over the x-axis title); the top margin leaves room for it.
+LEGEND_ABOVE = dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom")
+
+
+def right_axis(**settings: Any) -> dict:
+    """A second y-axis on the right with its own round ticks. Plotly's default for an overlaying axis is
+    ``tickmode="sync"``, which lines its ticks up with the left axis's gridlines and so labels them 41.8, 126.2."""
+    return dict(overlaying="y", side="right", tickmode="auto", nticks=6, showgrid=False) | settings
+
+
+def _scale_group(name: str, values: pd.Series) -> str:
+    """Which axis a metric belongs on: 'loss', 'fraction' (every value between 0 and 1: accuracy, epsilon,
+    success rate) or 'value' (everything larger: returns, lengths, counts)."""
+    if "loss" in name:
+        return "loss"
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return "fraction" if len(v) == 0 or (v.min() >= 0 and v.max() <= 1) else "value"
+
+
+AXIS_TITLES = {"loss": "loss", "fraction": "share / rate (0 to 1)", "value": "score"}
 
 
 def learning_curves(
@@ -41,22 +72,44 @@ def learning_curves(
     title="Learning curves",
     x: str = "step",
     caption: str = "",
+    names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One line per metric column over ``x``; losses and scores go on separate y-axes when both are present."""
+    """One line per metric column over ``x`` (``names``: a column's legend text, else its name in words).
+    Metrics on different scales never share an axis: losses, 0-1 shares
+    (accuracy, epsilon) and larger numbers (returns) form groups; two groups get a left and a right axis (with
+    round ticks of its own), three get one panel each, stacked over a shared x-axis."""
     columns = [c for c in (columns or history.columns) if c != x and c in history]
-    fig = go.Figure()
-    has_loss = any("loss" in c for c in columns)
+    groups: dict[str, list[str]] = {}
     for c in columns:
-        secondary = has_loss and "loss" not in c
-        fig.add_trace(
-            go.Scatter(
-                x=history[x], y=history[c], mode="lines", name=c.replace("_", " "), yaxis="y2" if secondary else "y"
+        groups.setdefault(_scale_group(c, history[c]), []).append(c)
+    order = [g for g in ("loss", "value", "fraction") if g in groups]
+    panels = len(order) >= 3
+    if panels:
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=len(order), cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    else:
+        fig = go.Figure()
+    for i, group in enumerate(order):
+        for c in groups[group]:
+            trace = go.Scatter(
+                x=history[x], y=history[c], mode="lines", name=(names or {}).get(c) or c.replace("_", " ")
             )
-        )
-    layout = dict(title=title, xaxis_title=x, hovermode="x unified", legend=dict(orientation="h", y=-0.2))
-    if has_loss and any("loss" not in c for c in columns):
-        layout.update(yaxis=dict(title="loss"), yaxis2=dict(title="score", overlaying="y", side="right"))
-    fig.update_layout(**layout)
+            if panels:
+                fig.add_trace(trace, row=i + 1, col=1)
+            else:
+                fig.add_trace(trace.update(yaxis="y2" if i else "y"))
+    layout: dict[str, Any] = dict(title=title, hovermode="x unified", legend=LEGEND_ABOVE)
+    if panels:
+        for i, group in enumerate(order):
+            fig.update_yaxes(title_text=AXIS_TITLES[group], nticks=5, row=i + 1, col=1)
+        fig.update_xaxes(title_text=x, row=len(order), col=1)
+        layout.update(height=220 * len(order) + 120)
+    else:
+        layout.update(xaxis_title=x)
+        if len(order) == 2:
+            layout.update(yaxis=dict(title=AXIS_TITLES[order[0]]), yaxis2=right_axis(title=AXIS_TITLES[order[1]]))
+    fig.update_layout(**layout, margin=dict(l=10, r=10, t=90, b=10))
     return captioned(fig, caption or "How the training numbers moved, step by step.")
 
 
@@ -360,7 +413,7 @@ def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
                 color=data[:, inter],
                 colorscale="Bluered",
                 size=7,
-                colorbar=dict(title=str(e.feature_names[inter])[:14]),
+                colorbar=dict(title=wrap_label(e.feature_names[inter], 14)),
             ),
         )
     )
@@ -377,11 +430,17 @@ def shap_dependence(exp, feature: int, output: int | None = None) -> go.Figure:
 
 
 def image_attribution(
-    values: np.ndarray, image: np.ndarray | None = None, *, title="Pixel attributions", caption: str = ""
+    values: np.ndarray,
+    image: np.ndarray | None = None,
+    *,
+    title="Pixel attributions",
+    caption: str = "",
+    limit: float | None = None,
 ) -> go.Figure:
-    """A diverging heatmap of per-pixel SHAP values (H, W), with the image as faint contours when given."""
+    """A diverging heatmap of per-pixel SHAP values (H, W), with the image as faint contours when given. The colour
+    range is ±``limit`` (default: the largest |value|); give several figures one limit so their colours compare."""
     v = np.asarray(values, dtype=float)
-    lim = float(np.abs(v).max()) or 1.0
+    lim = float(limit or np.abs(v).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=v, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="SHAP")))
     if image is not None:
         fig.add_trace(
@@ -406,13 +465,18 @@ def image_attribution_slider(
     labels: Sequence[str] | None = None,
     title: str = "Pixel attributions",
     caption: str = "",
+    limit: float | None = None,
 ) -> go.Figure:
     """:func:`image_attribution` for several examples, values and images (n, H, W), one at a time: a slider (and
-    Play) picks the example; ``labels`` name the slider's steps (default 1..n)."""
+    Play) picks the example; ``labels`` name the slider's steps (default 1..n). Every example shares one colour
+    range, ±``limit`` (default: the largest |value| of all of them)."""
     values, images = np.asarray(values, dtype=float), np.asarray(images, dtype=float)
     labels = [str(t) for t in (labels if labels is not None else range(1, len(values) + 1))]
-    fig = image_attribution(values[0], images[0], title=title, caption=caption)
-    fig.frames = [go.Frame(data=image_attribution(v, im).data, name=t) for v, im, t in zip(values, images, labels)]
+    limit = float(limit or np.abs(values).max()) or 1.0
+    fig = image_attribution(values[0], images[0], title=title, caption=caption, limit=limit)
+    fig.frames = [
+        go.Frame(data=image_attribution(v, im, limit=limit).data, name=t) for v, im, t in zip(values, images, labels)
+    ]
     fig.update_layout(**play_controls(labels, 800, y=-0.05, prefix="example "))
     return fig
 
@@ -566,18 +630,113 @@ def importance_comparison(
 # --- comparing runs ---------------------------------------------------------------------------------------
 
 
-def compare_curves(histories: dict[str, pd.DataFrame], column: str, x: str = "step") -> go.Figure:
-    """One line per run for the same metric column."""
-    fig = go.Figure(
-        [go.Scatter(x=h[x], y=h[column], mode="lines", name=label) for label, h in histories.items() if column in h]
-    )
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")  # one per compared run (up to 6)
+
+
+def overlay_curves(
+    histories: Mapping[str, pd.DataFrame], metric: str, *, label: str = "", x: str = "step"
+) -> go.Figure:
+    """One line per run for the same per-step metric, on one chart: ``histories`` maps a short run label (the
+    legend) to that run's history; runs without the metric are left out. ``label``: the metric as a person reads it."""
+    label = label or metric.replace("_", " ").capitalize()
+    fig = go.Figure()
+    for i, (run, history) in enumerate(histories.items()):
+        if metric not in history or x not in history:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=history[x],
+                y=history[metric],
+                mode="lines",
+                name=run,
+                line=dict(color=RUN_COLORS[i % len(RUN_COLORS)], width=2),
+                hovertemplate=f"{run}<br>{x} %{{x}}: %{{y:.4g}}<extra></extra>",
+            )
+        )
     fig.update_layout(
-        title=f"{column.replace('_', ' ')} by run",
-        xaxis_title=x,
-        hovermode="x unified",
-        legend=dict(orientation="h", y=-0.2),
+        title=f"{label}, by run",
+        xaxis_title=x.replace("_", " "),
+        yaxis_title=label,
+        hovermode="closest",
+        height=380,
+        legend=LEGEND_ABOVE,  # above the plot: a legend below it covers the x-axis title
+        margin=dict(l=10, r=10, t=90, b=10),
     )
-    return captioned(fig, "The same training number for each selected run, step by step.")
+    return captioned(fig, f"{label} for each selected run, step by step: one colour per run.")
+
+
+def settings_vs_metric(
+    settings: pd.DataFrame, values: Sequence[float], *, metric_label: str, run_labels: Sequence[str] | None = None
+) -> go.Figure:
+    """Each run's settings against one result number. ``settings``: one row per run, one column per setting (its
+    plain label); ``values``: the metric of each run. Settings that are the same in every run are left out. Two or
+    more varying settings: parallel coordinates (one line per run, coloured by the metric); one: a scatter of the
+    metric against it; none: the metric of each run. Text settings become evenly spaced ticks."""
+    values = [float(v) for v in values]
+    varying = [c for c in settings.columns if settings[c].astype(str).nunique() > 1]
+    names = list(run_labels) if run_labels is not None else [f"run {i + 1}" for i in range(len(values))]
+    if len(varying) >= 2:
+        dimensions = []
+        for c in varying:
+            column = settings[c]
+            numeric = pd.to_numeric(column, errors="coerce")
+            if numeric.notna().all() and not column.map(lambda v: isinstance(v, bool)).any():
+                dimensions.append(dict(label=c, values=numeric.astype(float).tolist()))
+            else:
+                levels = sorted(column.astype(str).unique())
+                code = {v: i for i, v in enumerate(levels)}
+                dimensions.append(
+                    dict(
+                        label=c,
+                        values=[code[v] for v in column.astype(str)],
+                        tickvals=list(range(len(levels))),
+                        ticktext=levels,
+                    )
+                )
+        dimensions.append(dict(label=metric_label, values=values))
+        fig = go.Figure(
+            go.Parcoords(
+                dimensions=dimensions,
+                line=dict(color=values, colorscale="Viridis", showscale=True, colorbar=dict(title=metric_label)),
+                labelangle=-12,
+                labelside="top",
+                labelfont=dict(size=12),
+                rangefont=dict(size=10),
+            )
+        )
+        fig.update_layout(
+            title=dict(text=f"Settings against {metric_label}", y=0.98, yanchor="top"),
+            height=460,
+            margin=dict(l=60, r=60, t=130, b=30),
+        )
+        caption = (
+            f"One line per run, through its settings to its {metric_label} (the last axis, and the colour). "
+            "Drag along an axis to pick out runs."
+        )
+    else:
+        x = settings[varying[0]].tolist() if varying else names
+        fig = go.Figure(
+            go.Scatter(
+                x=x,
+                y=values,
+                mode="markers",
+                text=names,
+                marker=dict(size=11, color=values, colorscale="Viridis", showscale=False),
+                hovertemplate="%{text}<br>%{x}: %{y:.4g}<extra></extra>",
+            )
+        )
+        fig.update_layout(
+            title=f"{varying[0] if varying else 'Run'} against {metric_label}",
+            xaxis_title=varying[0] if varying else "run",
+            yaxis_title=metric_label,
+            height=400,
+        )
+        caption = (
+            f"Each dot is one run: its {varying[0]} and its {metric_label}."
+            if varying
+            else f"These runs used the same settings; each dot is one run's {metric_label}."
+        )
+    return captioned(fig, caption)
 
 
 def compare_importance(
@@ -805,6 +964,19 @@ def model_diagram(module, input_shape=None, *, title: str = "The network", dtype
     return diagram_figure(rows, title=title, note=note)
 
 
+def shape_words(output: str) -> str:
+    """A block's output shape per example in words: '8 × 32' -> '8 tokens × 32 numbers each' (sequence models),
+    '4 × 8 × 8' -> '4 maps of 8 × 8' (image models), '10' -> '10 numbers'."""
+    dims = output.split(" × ")
+    if len(dims) == 1:
+        return f"{dims[0]} number{'s' * (dims[0] != '1')}"
+    if len(dims) == 2:
+        return f"{dims[0]} tokens × {dims[1]} numbers each"
+    if len(dims) == 3:
+        return f"{dims[0]} maps of {dims[1]} × {dims[2]}"
+    return output
+
+
 def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure:
     """Draw :func:`layer_summary` rows: labelled blocks with arrows on the left, weights per block as bars on the
     right; ``layout.meta["total_parameters"]`` holds the total."""
@@ -826,7 +998,7 @@ def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure
             fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]),
         )
         settings = f" ({r['settings']})" if r["settings"] else ""
-        shape = f" → {r['output']}" if r["output"] else ""
+        shape = f" → {shape_words(r['output'])}" if r["output"] else ""
         fig.add_annotation(
             x=0.03,
             y=y,

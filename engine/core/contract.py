@@ -94,7 +94,8 @@ class Metric:
     """How a summary metric reads to a person: its label and format, and whether it is a measurement.
 
     ``format``: "percent" (a 0-1 share shown as 12.3%), "number" (4 significant digits), "integer",
-    "seconds", "ms" or "kb". ``measured``: a timing or size measured on this machine; not reproducible.
+    "seconds", "ms", "kb" or "ratio" (times bigger or faster, shown as 2.7x). ``measured``: a timing or size
+    measured on this machine; not reproducible.
     """
 
     label: str
@@ -102,7 +103,7 @@ class Metric:
     measured: bool = False
     help: str = ""
 
-    FORMATS = ("percent", "number", "integer", "seconds", "ms", "kb")
+    FORMATS = ("percent", "number", "integer", "seconds", "ms", "kb", "ratio")
 
     def text(self, value: Any) -> str:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -115,6 +116,7 @@ class Metric:
             "seconds": f"{value:.2f} s",
             "ms": f"{value:.3g} ms",
             "kb": f"{value:,.1f} KB",
+            "ratio": f"{value:,.1f}x",
         }.get(self.format, f"{value:.4g}")
 
 

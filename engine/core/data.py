@@ -6,6 +6,7 @@ token is a random 128-bit hex string: a config refers to an upload only through 
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -119,8 +120,9 @@ def read_csv(raw: bytes) -> pd.DataFrame:
     if len(raw) > MAX_UPLOAD_BYTES:
         raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
     raw = _as_utf8(raw)
+    sep = separator(raw)
     try:
-        df = pd.read_csv(io.BytesIO(raw), nrows=MAX_UPLOAD_ROWS + 1)
+        df = pd.read_csv(io.BytesIO(raw), sep=sep, nrows=MAX_UPLOAD_ROWS + 1)
     except UnicodeDecodeError:
         raise DataError(
             "The file is not UTF-8 text. Save it as \"CSV UTF-8\" (Excel: Save As, CSV UTF-8) and upload it again."
@@ -132,6 +134,39 @@ def read_csv(raw: bytes) -> pd.DataFrame:
     if len(df) > MAX_UPLOAD_ROWS:
         raise DataError(f"The CSV has more than {MAX_UPLOAD_ROWS:,} rows; please upload a sample.")
     df.columns = _column_names(df.columns)
+    if sep == ";":  # a semicolon file (Excel in much of Europe) writes decimals with a comma: 1,5
+        df = _decimal_commas(df)
+    return df
+
+
+SEPARATORS = (",", ";", "\t")
+DECIMAL_COMMA = re.compile(r"\A\s*[-+]?\d*,\d+\s*\Z")
+
+
+def separator(raw: bytes, lines: int = 20) -> str:
+    """The column separator of a CSV: comma, semicolon or tab, judged on its first lines. A separator counts when
+    it splits the header into several columns and every sample line into as many; of those, the one giving the
+    most columns wins (a comma first on a tie). Nothing fits: a comma (a one-column file, read as such)."""
+    text = raw[: 64 * 1024].decode("utf-8", errors="replace").lstrip("\ufeff")
+    sample = [line for line in text.splitlines()[:lines] if line.strip()]
+    if len(text) == 64 * 1024 and len(sample) > 1:
+        sample = sample[:-1]  # the last line may be cut short
+    best, most = ",", 1
+    for sep in SEPARATORS:
+        counts = {len(row) for row in csv.reader(sample, delimiter=sep)}
+        if len(counts) == 1 and (n := counts.pop()) > most:
+            best, most = sep, n
+    return best
+
+
+def _decimal_commas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number written with a decimal comma ("1,5") become numbers."""
+    for column in df.columns:
+        values = df[column]
+        if (values.dtype == object or pd.api.types.is_string_dtype(values)) and values.notna().any():
+            present = values.dropna().astype(str)
+            if present.str.match(DECIMAL_COMMA).all():
+                df[column] = pd.to_numeric(values.str.replace(",", ".", regex=False))
     return df
 
 
@@ -199,6 +234,44 @@ def load_upload(token: str) -> pd.DataFrame:
     return read_csv(path.read_bytes())
 
 
+def left_out(df: pd.DataFrame, target: str) -> dict[str, str]:
+    """The columns :func:`table_from_csv` does not learn from, each with why (for people)."""
+    out = {}
+    for column in df.columns:
+        if column == target or (
+            pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column])
+        ):
+            continue
+        if pd.api.types.is_bool_dtype(df[column]):
+            why = "true/false values"
+        elif pd.api.types.is_datetime64_any_dtype(df[column]):
+            why = "dates"
+        else:
+            sample = df[column].dropna().astype(str)
+            example = next((v for v in sample if not _is_number(v)), None)
+            why = "text" + (f", for example {code(example, 30)}" if example is not None else "")
+        out[column] = why
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def left_out_text(df: pd.DataFrame, target: str, limit: int = 10) -> str:
+    """One sentence naming the columns left out of the features and why; empty when none are."""
+    dropped = left_out(df, target)
+    if not dropped:
+        return ""
+    listed = "; ".join(f"{code(c)} ({why})" for c, why in list(dropped.items())[:limit])
+    more = f"; and {len(dropped) - limit} more" if len(dropped) > limit else ""
+    return f"Not used as features, because the network learns from numbers only: {listed}{more}."
+
+
 def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Table:
     """Numeric feature columns + a target column, with clear messages for what cannot be learned."""
     if target not in df.columns:
@@ -210,7 +283,7 @@ def table_from_csv(df: pd.DataFrame, target: str, max_classes: int = 20) -> Tabl
         raise DataError(f"The target column {code(target)} has {int(df[target].isna().sum())} missing values.")
     features = df.drop(columns=[target]).select_dtypes(include="number")
     if features.shape[1] == 0:
-        raise DataError("The file has no numeric feature columns besides the target.")
+        raise DataError(f"The file has no numeric feature columns besides the target. {left_out_text(df, target)}")
     missing = features.isna().sum()
     if missing.any():
         cols = ", ".join(f"{code(c)} ({n})" for c, n in missing[missing > 0].items())

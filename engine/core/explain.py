@@ -69,6 +69,19 @@ def output_scale(exp) -> float:
     return spread if spread > 1e-12 else max(float(np.abs(totals).max(initial=0.0)), 1e-12)
 
 
+def plain_note(exp) -> str:
+    """The sentence an Explain tab opens with, for someone who has never heard of SHAP; the explainer and its
+    accuracy check (:func:`additivity_note`) are the details for experts."""
+    level, _ = additivity_note(exp)
+    text = (
+        "These charts show how much each input pushed the model's answer up or down: a long bar is an input "
+        "that mattered a lot (SHAP values)."
+    )
+    if level == "warning":
+        text += " Here the amounts are only rough: read them as a ranking of the inputs, not as exact shares."
+    return text
+
+
 def additivity_note(exp) -> tuple[str, str]:
     """What the explanation's sums say about its accuracy, in words: ("caption" | "warning", text).
 

@@ -10,9 +10,10 @@ at its next progress call); a run that ignores it is killed after a grace period
 same way: it is first asked to stop, keeping its partial results with a note, and killed only past the grace.
 
 :class:`Executor` is everything the app asks of an executor, so a distributed engine (Ray) can stand in for
-:class:`LocalExecutor`. Both share :class:`QueueExecutor`: the queue, the supervisor loop, the limits (memory,
-time, stop grace), giving up on workers that cannot start, and folding progress into jobs; each only says how
-its workers are started, fed, waited on and stopped. The worker side lives in :mod:`engine.core.worker`.
+:class:`LocalExecutor`. Both share :class:`QueueExecutor`: the queue (served round-robin across clients,
+:func:`fair_order`), the supervisor loop, the limits (memory, time, stop grace), giving up on workers that cannot
+start, and folding progress into jobs; each only says how its workers are started, fed, waited on and stopped.
+The worker side lives in :mod:`engine.core.worker`.
 Executors do not record runs: :mod:`engine.core.service` does, from their events.
 """
 
@@ -68,6 +69,7 @@ class Job:
     technique: str
     config: dict
     owner: str = ""  # the browser session that submitted it
+    client: str = ""  # the visitor's network address ("" when not known); the queue is shared fairly between these
     status: str = "queued"  # queued | running | done | stopped | failed
     step: int = 0
     total: int = 0
@@ -100,12 +102,19 @@ class Executor(Protocol):
     stream in, and ``job.outcome`` (an Outcome, no torch objects) arrives when it ends. Listeners hear
     "running" and "ended" once per job, on the executor's own thread: they must return quickly.
     ``inputs`` (plain data and bytes, e.g. a stored run's weights) travel with the job to its worker.
+    Waiting runs are served round-robin across clients (``client``, else ``owner``), not first come first served.
     """
 
     @property
     def device(self) -> str: ...  # the workers' compute device in words; "" until a worker is ready
     def submit(
-        self, technique: str, config: dict, owner: str = "", job_id: str | None = None, inputs: dict | None = None
+        self,
+        technique: str,
+        config: dict,
+        owner: str = "",
+        job_id: str | None = None,
+        inputs: dict | None = None,
+        client: str = "",
     ) -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
     def cancel(self, job_id: str) -> None: ...  # stop a running job (partial results) or drop a queued one
@@ -136,6 +145,26 @@ def apply_progress(job: Job, rows: list, live, phase=None) -> None:
             job.live, job.phase = snapshot, None
 
 
+def share_key(job: Job) -> str:
+    """Whose share of the queue a run counts against: its client's address, else its browser session."""
+    return job.client or job.owner
+
+
+def fair_order(queue: deque[Job] | list[Job], served: dict[str, int]) -> deque[Job]:
+    """The waiting runs in the order they start: round-robin across clients (:func:`share_key`), so one visitor
+    with many runs waiting cannot hold back everyone behind them. Each round takes one run (their earliest) from
+    every client with runs waiting; within a round, the client served longest ago goes first (never served: in
+    the order their first run arrived). ``served``: key -> when that key last had a run started (higher = later)."""
+    by_key: dict[str, list[Job]] = {}
+    for job in queue:
+        by_key.setdefault(share_key(job), []).append(job)
+    keys = sorted(by_key, key=lambda k: served.get(k, 0))  # stable: equal keys keep their arrival order
+    ordered: deque[Job] = deque()
+    for round_ in range(max((len(v) for v in by_key.values()), default=0)):
+        ordered.extend(by_key[k][round_] for k in keys if round_ < len(by_key[k]))
+    return ordered
+
+
 class QueueExecutor:
     """What every executor shares: the queue (kept in the app process, so a person sees their position), the jobs
     by id, the listeners, and one supervisor thread (:meth:`_supervise`) that starts queued runs on free slots,
@@ -155,7 +184,9 @@ class QueueExecutor:
         self.stop_grace_s = stop_grace_s
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
-        self._queue: deque[Job] = deque()
+        self._queue: deque[Job] = deque()  # in the order runs will start (fair_order): position() reads it
+        self._served: dict[str, int] = {}  # fair-share key -> when it last had a run started (a dispatch count)
+        self._dispatched = 0
         self._jobs: dict[str, Job] = {}
         self._listeners: list[Listener] = []
         self._start_failures = 0
@@ -164,16 +195,24 @@ class QueueExecutor:
 
     # --- the Executor interface ---------------------------------------------------------------------------
     def submit(
-        self, technique: str, config: dict, owner: str = "", job_id: str | None = None, inputs: dict | None = None
+        self,
+        technique: str,
+        config: dict,
+        owner: str = "",
+        job_id: str | None = None,
+        inputs: dict | None = None,
+        client: str = "",
     ) -> Job:
-        """Queue a run of ``technique`` with ``config`` (``inputs``: what it starts from, sent with it)."""
-        job = Job(job_id or secrets.token_hex(16), technique, dict(config), owner=owner, inputs=inputs)
+        """Queue a run of ``technique`` with ``config`` (``inputs``: what it starts from, sent with it) from
+        ``owner`` (a browser session) at ``client`` (its network address): it takes its fair place in the queue."""
+        job = Job(job_id or secrets.token_hex(16), technique, dict(config), owner=owner, client=client, inputs=inputs)
         if self._closed:
             self._finish(job, "failed", error=CANNOT_START)
             return job
         with self._lock:
             self._jobs[job.id] = job
             self._queue.append(job)
+            self._queue = fair_order(self._queue, self._served)
             self._forget_old()
         return job
 
@@ -249,6 +288,12 @@ class QueueExecutor:
             if not (slot.ready and slot.job is None and self._queue):
                 continue
             job = self._queue.popleft()
+            self._dispatched += 1
+            self._served[share_key(job)] = self._dispatched
+            if len(self._served) > 10_000:  # forget who was served when, except for those still waiting
+                waiting = {share_key(j) for j in self._queue}
+                self._served = {k: n for k, n in self._served.items() if k in waiting}
+            self._queue = fair_order(self._queue, self._served)  # that client now waits its turn behind the others
             error = self._start_run(slot, job)
             if error:
                 self._finish(job, "failed", error=error)

@@ -3,12 +3,21 @@
 Who records a run: this service, in the app process, never the executor. ``submit`` writes the run's row
 ("queued") before the job can start; the executor's events ("running", "ended") are written by one recorder
 thread, in order, so recording never delays training and a full disk never stops the app (the run still
-shows, its result link just does not work). ``job.recorded`` turns True once the ended run is stored.
+shows; its result link works once it is saved, see below). ``job.recorded`` turns True once the ended run is
+stored.
 
 Admission: a browser session may have ``FRONTIER_MAX_RUNS_PER_SESSION`` runs active at once (default 2: one
-training, one waiting) and the queue holds at most ``FRONTIER_MAX_QUEUE`` runs (default 40); past either,
-``submit`` raises :class:`Busy` with a message that says why and, from the run times measured on this server,
-about how long the wait is.
+training, one waiting), a client address ``FRONTIER_MAX_RUNS_PER_CLIENT`` (default 8: a script that opens new
+sessions without a cookie is still one address; :func:`client_address` reads it, trusting a proxy's
+``X-Forwarded-For`` only from ``FRONTIER_TRUSTED_PROXY``), and the queue holds at most ``FRONTIER_MAX_QUEUE`` runs
+(default 40); past any, ``submit`` raises :class:`Busy` with a message that says why and, from the run times
+measured on this server, about how long the wait is. The executor serves its queue round-robin across clients
+(:func:`engine.core.jobs.fair_order`), so one heavy visitor cannot starve the rest.
+
+When the run store fails (PostgreSQL stopped, a full or read-only disk): the person still gets their results,
+and the run's writes wait in a bounded retry queue in the recorder (``FRONTIER_UNSAVED_RUNS``, default 200 runs,
+oldest dropped past it), retried with backoff until the store is back; :meth:`Service.save_note` says "not saved
+yet" meanwhile. They live in memory: runs still waiting when the server stops are not kept.
 
 Runs that cannot finish: the executor ends a run at its time limit per run (``FRONTIER_RUN_TIMEOUT_S``). A run
 whose estimate is over it is refused before it starts (:meth:`Service.too_long` says so and names the settings
@@ -39,15 +48,19 @@ the run store (:func:`engine.core.store.open_store`).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
 import queue
 import secrets
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
+
+import sqlalchemy as sa
 
 from engine.core.jobs import ACTIVE, Executor, Job, duration_text
 from engine.core.store import RunStore, open_store, single_user
@@ -103,13 +116,14 @@ class JobView:
     stop_seen: bool
     recorded: bool  # in the run store: its result link works
     outcome: Any
+    saving: str = ""  # "delayed": the run store is down, it is saved once back; "lost": it could not be kept
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
     @classmethod
-    def of(cls, job: Job, position: int = 0) -> JobView:
+    def of(cls, job: Job, position: int = 0, saving: str = "") -> JobView:
         """A snapshot of ``job`` (read without the executor's lock: each field is one atomic read)."""
         return cls(
             id=job.id,
@@ -131,6 +145,7 @@ class JobView:
             stop_seen=job.stop_seen,
             recorded=job.recorded,
             outcome=job.outcome,
+            saving=saving,
         )
 
 
@@ -147,9 +162,29 @@ class Status:
     starting: bool
     recording: bool
     single_user: bool
+    unsaved: int = 0  # finished runs waiting for the run store to come back (saving is delayed)
 
 
 SLOWDOWN_RANGE = (0.2, 50.0)  # a measured speed outside this is a hung or odd run, not the server
+
+
+DELAYED_NOTE = (
+    "Saving this run is delayed: the run store cannot be written right now. Your results are here; the run is "
+    "saved, and its result link works, once the store is back."
+)
+LOST_NOTE = "This run could not be saved (the run store was down too long); its results are only on this page."
+
+
+@dataclass
+class _Unsaved:
+    """A run whose writes wait for the run store: ``start``: its queued row is not written yet; ``job``: None
+    until the executor has it (its row failed at submit)."""
+
+    job: Job | None
+    start: bool
+    owner: str = ""
+    technique: str = ""
+    config: dict | None = None
 
 
 def _env_int(name: str, default: int) -> int:
@@ -167,13 +202,27 @@ class Service:
     """
 
     def __init__(
-        self, executor: Executor, store: RunStore | None, per_session: int | None = None, max_queue: int | None = None
+        self,
+        executor: Executor,
+        store: RunStore | None,
+        per_session: int | None = None,
+        max_queue: int | None = None,
+        per_client: int | None = None,
+        unsaved_limit: int | None = None,
     ):
         self.executor, self.store = executor, store
         self.per_session = per_session or _env_int("FRONTIER_MAX_RUNS_PER_SESSION", 2)
+        self.per_client = per_client or _env_int("FRONTIER_MAX_RUNS_PER_CLIENT", 8)
         self.max_queue = max_queue or _env_int("FRONTIER_MAX_QUEUE", 40)
+        self.unsaved_limit = unsaved_limit or _env_int("FRONTIER_UNSAVED_RUNS", 200)
+        self.retry_first_s, self.retry_max_s = 1.0, 60.0  # backoff between tries while the run store is down
         self._events: queue.Queue[tuple[str, Job]] = queue.Queue()
         self._active: dict[str, list[Job]] = {}  # owner -> their runs not yet ended (admission counts these)
+        self._by_client: dict[str, list[Job]] = {}  # client address -> its runs not yet ended
+        self._client_of: dict[str, str] = {}  # run id -> its client address, while it is active
+        self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()  # run id -> writes waiting for the store
+        self._lost: deque[str] = deque(maxlen=1000)  # runs dropped from a full retry queue (never saved)
+        self._saving = threading.Lock()  # guards _unsaved and _lost
         self._seconds: deque[float] = deque(maxlen=50)  # how long recent runs trained, for wait estimates
         self._slowdown: deque[tuple[str, float]] = deque(maxlen=50)  # (technique, run time / static estimate)
         self._admit = threading.Lock()  # one admission decision at a time (held while submitting)
@@ -194,6 +243,10 @@ class Service:
                 mine = [j for j in self._active.pop(job.owner, []) if j is not job and j.active]
                 if mine:
                     self._active[job.owner] = mine
+                client = self._client_of.pop(job.id, "")
+                theirs = [j for j in self._by_client.pop(client, []) if j is not job and j.active]
+                if theirs:
+                    self._by_client[client] = theirs
         if self.store is not None:
             self._events.put((event, job))
 
@@ -328,12 +381,24 @@ class Service:
         with self._owners:
             return [j for j in self._active.get(owner, []) if j.active]
 
-    def admission(self, owner: str = "") -> str | None:
-        """Why a run from ``owner`` would not be admitted now, in words; None when it would be."""
+    def client_runs(self, client: str) -> list[Job]:
+        """The runs from network address ``client`` not yet ended (every session at that address)."""
+        with self._owners:
+            return [j for j in self._by_client.get(client, []) if j.active]
+
+    def admission(self, owner: str = "", client: str = "") -> str | None:
+        """Why a run from ``owner`` (a browser session) at ``client`` (its network address) would not be admitted
+        now, in words; None when it would be."""
         if owner and len(self.active_runs(owner)) >= self.per_session:
             return (
                 f"You already have {self.per_session} runs training or waiting (the limit per visitor on this "
                 "shared server). Wait for one to finish, or stop one, then press Train again."
+            )
+        if client and len(self.client_runs(client)) >= self.per_client and not single_user():
+            return (
+                f"Your network address already has {self.per_client} runs training or waiting (the limit per "
+                "address on this shared server, counting every tab and browser there). Wait for one to finish, "
+                "then press Train again."
             )
         _, waiting = self.executor.busy()
         if waiting >= self.max_queue:
@@ -342,15 +407,17 @@ class Service:
             return f"The server is busy: {waiting} runs are already waiting{about}. Please try again in a few minutes."
         return None
 
-    def submit(self, technique: str, config: dict, owner: str = "") -> Job:
+    def submit(self, technique: str, config: dict, owner: str = "", client: str = "") -> Job:
         """Record the run as queued, then hand it to the executor; the job id is the run id (its result link).
         A run whose settings name a stored run to start from gets that run's data with it (``inputs``).
+        ``owner``: the browser session; ``client``: its network address (:func:`client_address`; "" when not
+        known), limited to ``per_client`` active runs and served its fair share of the queue.
 
         Raises :class:`Busy` (with the message to show) when the run is not admitted, :class:`TooLong` when its
         estimate is over the time limit per run (except on a personal server: it may start there). The page
         follows the run by its id (:meth:`job`); the returned live Job is for the CLI, tests and benchmarks.
         """
-        refusal = self.admission(owner)  # checked again below; first, so a refused run reads no source
+        refusal = self.admission(owner, client)  # checked again below; first, so a refused run reads no source
         if refusal:
             raise Busy(refusal)
         too_long = None if single_user() else self.too_long(technique, config)
@@ -358,25 +425,39 @@ class Service:
             raise TooLong(too_long)
         inputs = run_inputs(self.store, technique, config)  # outside the admission lock: it reads the store
         with self._admit:
-            refusal = self.admission(owner)
+            refusal = self.admission(owner, client)
             if refusal:
                 raise Busy(refusal)
-            job = self._submit(technique, config, owner, inputs)
-            if owner and job.active:
+            job = self._submit(technique, config, owner, inputs, client)
+            if job.active:
                 with self._owners:
-                    self._active.setdefault(owner, []).append(job)
+                    if owner:
+                        self._active.setdefault(owner, []).append(job)
+                    if client:
+                        self._by_client.setdefault(client, []).append(job)
+                        self._client_of[job.id] = client
             return job
 
-    def _submit(self, technique: str, config: dict, owner: str, inputs: dict | None) -> Job:
+    def _submit(self, technique: str, config: dict, owner: str, inputs: dict | None, client: str = "") -> Job:
         run_id = secrets.token_hex(16)
+        entry = None
         if self.store is not None:
             try:
                 self.store.start(run_id, owner, technique, config)
-            except Exception:
-                log.exception("could not record the start of run %s", run_id)
-        if inputs is None:  # a stand-in executor need not know about inputs
-            return self.executor.submit(technique, config, owner=owner, job_id=run_id)
-        return self.executor.submit(technique, config, owner=owner, job_id=run_id, inputs=inputs)
+            except Exception as e:  # the store is down: its row is written once it is back (the recorder retries)
+                log.warning("could not record the start of run %s (retried later): %s", run_id, e)
+                entry = _Unsaved(None, True, owner, technique, dict(config))
+                self._defer(run_id, entry)
+        extra: dict[str, Any] = {}
+        if inputs is not None:  # a stand-in executor need not know about inputs or clients
+            extra["inputs"] = inputs
+        if client:
+            extra["client"] = client
+        job = self.executor.submit(technique, config, owner=owner, job_id=run_id, **extra)
+        if entry is not None:
+            entry.job = job
+            self._events.put(("retry", job))  # wake the recorder: this run's row may be written now
+        return job
 
     # --- following and stopping runs ----------------------------------------------------------------------
     def job(self, job_id: str) -> JobView | None:
@@ -384,7 +465,20 @@ class Service:
         job = self.executor.get(job_id or "")
         if job is None:
             return None
-        return JobView.of(job, self.executor.position(job.id) if job.status == "queued" else 0)
+        position = self.executor.position(job.id) if job.status == "queued" else 0
+        return JobView.of(job, position, self.saving(job.id) if not job.active else "")
+
+    def saving(self, run_id: str) -> str:
+        """Whether run ``run_id`` waits to be saved: "delayed" (the run store is down; it is written once the
+        store is back), "lost" (it waited too long in a full retry queue and was dropped), else ""."""
+        with self._saving:
+            if run_id in self._unsaved:
+                return "delayed"
+            return "lost" if run_id in self._lost else ""
+
+    def save_note(self, run_id: str) -> str:
+        """What a finished run's page says about saving it, in words ("" when there is nothing to say)."""
+        return {"delayed": DELAYED_NOTE, "lost": LOST_NOTE}.get(self.saving(run_id or ""), "")
 
     def cancel(self, job_id: str) -> None:
         """Stop a training run (it hands back its partial results) or drop a waiting one."""
@@ -402,6 +496,7 @@ class Service:
             starting=not device,
             recording=self.recording,
             single_user=single_user(),
+            unsaved=len(self._unsaved),
         )
 
     @property
@@ -445,17 +540,122 @@ class Service:
         """Delete ``owner``'s run (any run on a single-user server); True when it was deleted."""
         return self.store.delete(run_id, owner) if self.store is not None else False
 
+    # --- recording (one thread, in order) -----------------------------------------------------------------
     def _record_loop(self, store: RunStore) -> None:
+        """Write each event; a write that fails (the store is down, the disk full or read-only) waits in the
+        retry queue, tried again with backoff (``retry_first_s`` doubling to ``retry_max_s``) until it works."""
+        delay, next_try = self.retry_first_s, 0.0
         while True:
-            event, job = self._events.get()
+            wait = max(0.0, next_try - time.monotonic()) if self._unsaved else None
             try:
-                if event == "running":
-                    store.mark_running(job.id)
-                else:
-                    store.finish(job.id, job.status, job.outcome, job.error)
+                event, job = self._events.get(timeout=wait)
+            except queue.Empty:
+                event = ""
+            if event:
+                if self._record(store, event, job) and self._unsaved:
+                    next_try = 0.0  # a write just worked: the store is back, try the waiting ones now
+                elif not next_try or event == "retry":
+                    next_try = time.monotonic() if event == "retry" else time.monotonic() + delay
+            if self._unsaved and time.monotonic() >= next_try:
+                delay = self.retry_first_s if self._retry(store) else min(delay * 2, self.retry_max_s)
+                next_try = time.monotonic() + delay
+            elif not self._unsaved:
+                delay, next_try = self.retry_first_s, 0.0
+
+    def _record(self, store: RunStore, event: str, job: Job) -> bool:
+        """Write one event of ``job``; False when it failed (it then waits in the retry queue) or must wait."""
+        with self._saving:
+            if job.id in self._unsaved:  # earlier writes of this run wait: this one goes with them, in order
+                return False
+            if job.id in self._lost:  # dropped from a full retry queue: its row may not exist, nothing to finish
+                return False
+        try:
+            if event == "running":
+                store.mark_running(job.id)
+            elif event == "ended":
+                store.finish(job.id, job.status, job.outcome, job.error)
+                job.recorded = True
+            return True
+        except Exception as e:  # a full disk or a stopped database must not stop the app: retried later
+            log.warning("could not record run %s (%s; retried once the run store is back): %s", job.id, event, e)
+            self._defer(job.id, _Unsaved(job, False))
+            return False
+
+    def _defer(self, run_id: str, entry: _Unsaved) -> None:
+        """Put a run's writes in the retry queue; past ``unsaved_limit`` runs the oldest is dropped (never saved)."""
+        with self._saving:
+            self._unsaved[run_id] = entry
+            while len(self._unsaved) > self.unsaved_limit:
+                dropped, _ = self._unsaved.popitem(last=False)
+                self._lost.append(dropped)
+                log.error("run %s was dropped from the full retry queue: it will not be saved", dropped)
+
+    def _retry(self, store: RunStore) -> bool:
+        """Try the waiting writes, oldest first, stopping at the first that fails; True when all were written."""
+        with self._saving:
+            waiting = list(self._unsaved.items())
+        for run_id, entry in waiting:
+            job = entry.job
+            if job is None:  # the executor does not have it yet (submit is under way): next time
+                continue
+            try:
+                if entry.start:
+                    try:
+                        store.start(run_id, entry.owner, entry.technique, entry.config or {})
+                    except sa.exc.IntegrityError:  # an earlier try was written after all
+                        pass
+                    entry.start = False
+                if not job.active:
+                    store.finish(run_id, job.status, job.outcome, job.error)
                     job.recorded = True
-            except Exception:  # a full disk must not stop the app: the run is still shown, just not stored
-                log.exception("could not record run %s", job.id)
+                elif job.status == "running":
+                    store.mark_running(run_id)
+            except Exception as e:
+                log.warning("the run store is still unavailable (%d runs wait to be saved): %s", len(waiting), e)
+                return False
+            with self._saving:
+                if self._unsaved.get(run_id) is entry:
+                    del self._unsaved[run_id]
+            log.info("run %s saved after the run store came back", run_id)
+        with self._saving:
+            return not self._unsaved
+
+
+def _trusted(address: str, proxies: list[str]) -> bool:
+    """Whether ``address`` is one of ``proxies`` (addresses or networks such as 10.0.0.0/8)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for proxy in proxies:
+        try:
+            if ip in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(peer: str | None, forwarded: str | None = None) -> str:
+    """The visitor's network address, for the limit per address and the fair queue; "" when not known.
+
+    ``peer``: the address the connection comes from (Streamlit's ``st.context.ip_address``: None from this machine
+    itself); ``forwarded``: the ``X-Forwarded-For`` header. That header is believed only when the connection comes
+    from a proxy that ``FRONTIER_TRUSTED_PROXY`` names (comma-separated addresses or networks, e.g. 127.0.0.1):
+    otherwise any visitor could forge it. Its rightmost address that is not itself a trusted proxy is the
+    visitor. A connection from this machine with no trusted proxy in front is "" (a personal server, or an
+    undeclared proxy: every visitor would look alike, so no limit per address applies)."""
+    proxies = [p.strip() for p in os.environ.get("FRONTIER_TRUSTED_PROXY", "").split(",") if p.strip()]
+    source = peer or "127.0.0.1"
+    if proxies and forwarded and _trusted(source, proxies):
+        for hop in reversed([h.strip() for h in forwarded.split(",")]):
+            try:
+                hop = str(ipaddress.ip_address(hop))
+            except ValueError:
+                break  # a forged or garbled entry: believe nothing left of it
+            if not _trusted(hop, proxies):
+                return hop
+    return peer or ""
 
 
 def source_run_id(technique: str, config: dict) -> str:

@@ -43,6 +43,15 @@ class Config(TechniqueConfig):
 
     start_from: Literal["digits", "breast_cancer", "wine", "finished_run"] = Field(
         "digits",
+        title='Model to compress',
+        json_schema_extra={
+            'labels': {
+                'digits': 'New network on handwritten digits',
+                'breast_cancer': 'New network on breast tumours',
+                'wine': 'New network on wines',
+                'finished_run': 'A finished run of another page',
+            }
+        },
         description="The trained model to compress: a network trained here first (on 8x8 handwritten "
         "digits or a bundled table), or a finished run of the Explainable AI or NAS page.",
     )
@@ -54,11 +63,18 @@ class Config(TechniqueConfig):
     )
     hidden_width: int = Field(
         64,
+        title='Neurons per hidden layer',
         ge=8,
         le=256,
         description="Neurons in each of the two hidden layers of the network trained here before compressing it.",
     )
-    epochs: int = Field(20, ge=1, le=200, description="Passes over the training data for that network.")
+    epochs: int = Field(
+        20,
+        title='Training passes (epochs)',
+        ge=1,
+        le=200,
+        description="Passes over the training data for that network.",
+    )
     dynamic_int8: bool = Field(
         True,
         title="Dynamic int8 quantization",
@@ -73,6 +89,7 @@ class Config(TechniqueConfig):
     )
     calibration_rows: int = Field(
         128,
+        title='Rows to measure ranges on (calibration)',
         ge=8,
         le=1000,
         description="Training rows shown to the model to measure its activation ranges before static quantization.",
@@ -84,11 +101,19 @@ class Config(TechniqueConfig):
     )
     prune_kind: Literal["unstructured", "structured"] = Field(
         "unstructured",
+        title='What pruning removes',
+        json_schema_extra={
+            'labels': {
+                'unstructured': 'Single weights anywhere (unstructured)',
+                'structured': 'Whole neurons (structured)',
+            }
+        },
         description="Unstructured removes single weights anywhere (zeros in place); structured "
         "removes whole neurons or filters, so the network really gets smaller.",
     )
     sparsity: float = Field(
         0.5,
+        title='Share to remove (sparsity)',
         ge=0.0,
         le=0.95,
         description="Share to remove: of all weights (unstructured) or "
@@ -97,6 +122,7 @@ class Config(TechniqueConfig):
     )
     prune_steps: int = Field(
         1,
+        title='Pruning rounds',
         ge=1,
         le=10,
         description="Iterative schedule: reach the sparsity in this many "
@@ -104,6 +130,7 @@ class Config(TechniqueConfig):
     )
     finetune_epochs: int = Field(
         2,
+        title='Fine-tuning passes after pruning',
         ge=0,
         le=50,
         description="Training passes after pruning, shared among the rounds (0 keeps the pruned weights as they are).",
@@ -114,7 +141,9 @@ class Config(TechniqueConfig):
         description="Train a much smaller student network to copy the original's softened "
         "outputs (Hinton et al. 2015), beside the same student trained alone.",
     )
-    student_width: int = Field(8, ge=2, le=128, description="Neurons in the student's single hidden layer.")
+    student_width: int = Field(
+        8, title='Neurons in the student', ge=2, le=128, description="Neurons in the student's single hidden layer."
+    )
     temperature: float = Field(
         4.0,
         ge=1.0,
@@ -125,6 +154,7 @@ class Config(TechniqueConfig):
     )
     soft_weight: float = Field(
         0.9,
+        title="Share of copying in the student's loss",
         ge=0.0,
         le=1.0,
         description="Share of the student's loss that copies the "
@@ -133,6 +163,7 @@ class Config(TechniqueConfig):
     )
     distill_epochs: int = Field(
         20,
+        title="Student's training passes",
         ge=1,
         le=300,
         description="Passes of the distilled student over its transfer "
@@ -140,6 +171,7 @@ class Config(TechniqueConfig):
     )
     mixup_copies: int = Field(
         4,
+        title='Blended rows per training row (mixup)',
         ge=0,
         le=8,
         description="Blends of two training rows the original labels for the "
@@ -153,11 +185,16 @@ class Config(TechniqueConfig):
     )
     onnx_exporter: Literal["torchscript", "dynamo"] = Field(
         "torchscript",
+        title='ONNX exporter',
+        json_schema_extra={
+            'labels': {'torchscript': 'TorchScript (older, fast)', 'dynamo': 'Dynamo (newer, slower first export)'}
+        },
         description="TorchScript is PyTorch's older exporter (under a second); dynamo is the newer "
         "default (several seconds for the first export in a process).",
     )
     accuracy_tolerance: float = Field(
         0.01,
+        title='Accuracy a variant may lose',
         ge=0.0,
         le=0.2,
         description="How much test accuracy a variant may lose and still be worth shipping.",
@@ -165,6 +202,7 @@ class Config(TechniqueConfig):
     )
     explain_rows: int = Field(
         12,
+        title='Rows to explain',
         ge=4,
         le=64,
         description="Test rows whose SHAP values are compared between the "
@@ -272,9 +310,15 @@ METRICS = {
     "onnx_agreement": Metric("ONNX file: agreement with PyTorch", "percent"),
     **_variant_metrics("onnx_int8", "ONNX int8"),
     **_variant_metrics("chosen", "Shipped variant"),
-    "size_reduction": Metric("Shipped file: times smaller than the original", "number"),
+    # headline labels stay short enough for a metric tile (about 28 characters); the full wording is the help
+    "chosen_accuracy": Metric("Shipped: test accuracy", "percent", help="Shipped variant: test accuracy."),
+    "size_reduction": Metric(
+        "Shipped file: times smaller", "ratio", help="Shipped file: times smaller than the original."
+    ),
     "chosen_latency_ms": Metric("Shipped variant: latency per sample", "ms", measured=True),
-    "speedup": Metric("Shipped variant: times faster per sample", "number", measured=True),
+    "speedup": Metric(
+        "Shipped: times faster", "ratio", measured=True, help="Shipped variant: times faster per sample."
+    ),
     "shap_correlation": Metric(
         "SHAP agreement (correlation)",
         "number",

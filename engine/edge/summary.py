@@ -4,6 +4,7 @@ explanation drifted), each sentence from the run's own numbers. Pure functions o
 from __future__ import annotations
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 from engine.edge.views import variants
 
 
@@ -146,15 +147,38 @@ def _shap_sentence(result: Result) -> list[str]:
     ]
 
 
+def _verdict(result: Result) -> tuple[str, str]:
+    """(one verdict sentence, the numbers behind it), from what the run would ship."""
+    m, c, info = result.metrics, result.config, result.info
+    tol = f"{100 * c.accuracy_tolerance:.1f}"
+    if len(variants(result)) == 1:
+        return "**The run stopped before any compressed variant was made.**", _start_sentence(result)
+    original = f"The original gets {m['original_accuracy']:.1%} in {m['original_size_kb']:,.1f} KB."
+    if info["shipped"] == "original":
+        return (
+            f"**No compressed variant passed the bar (a verified file within {tol} points of the original's "
+            "accuracy), so this run would ship the original.**",
+            original,
+        )
+    return (
+        f"**It would ship {info['shipped']}: {m['size_reduction']:.1f}x smaller than the original, within {tol} "
+        "points of its accuracy.**",
+        f"{m['chosen_size_kb']:,.1f} KB and {m['chosen_accuracy']:.1%} accurate, against the original's "
+        f"{m['original_size_kb']:,.1f} KB and {m['original_accuracy']:.1%}.",
+    )
+
+
 def describe(result: Result) -> str:
-    parts = [_start_sentence(result)]
-    if result.stopped:
-        parts.append("You stopped the run early: only the variants made before the stop are compared.")
-    parts += (
-        _technique_sentences(result)
+    verdict, support = _verdict(result)
+    stopped = (
+        ["You stopped the run early: only the variants made before the stop are compared."] if result.stopped else []
+    )
+    more = (
+        ([] if len(variants(result)) == 1 else [_start_sentence(result)])
+        + _technique_sentences(result)
         + _distill_sentence(result)
         + _onnx_sentences(result)
-        + _ship_sentences(result)
+        + ([] if len(variants(result)) == 1 else _ship_sentences(result))
         + _shap_sentence(result)
     )
-    return " ".join(parts)
+    return summary_text(verdict, [support, *stopped], more)

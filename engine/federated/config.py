@@ -24,28 +24,52 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     dataset: Literal["digits", "breast_cancer"] = Field(
         "digits",
+        title='Data',
+        json_schema_extra={'labels': {'digits': 'Handwritten digits', 'breast_cancer': 'Breast tumour measurements'}},
         description="What the clients learn: handwritten digits (8x8 images, 10 classes) or breast "
         "tumour measurements (30 numbers, benign or malignant).",
     )
     partition: Literal["iid", "dirichlet", "shards"] = Field(
         "dirichlet",
-        description="How the data is split: iid gives every client the same mix of classes; "
-        "dirichlet skews each client towards some classes (alpha sets how much); shards "
-        "gives each client only a few classes.",
+        title="Clients' data",
+        json_schema_extra={
+            'labels': {
+                'iid': 'Evenly spread (IID)',
+                'dirichlet': 'Uneven, like real phones (Dirichlet)',
+                'shards': 'A few classes each (shards)',
+            }
+        },
+        description="How the data is shared out among the clients. Evenly spread (IID): every client gets the same "
+        "mix of classes. Uneven (Dirichlet): each client leans towards some classes, like real phones; the next "
+        "setting says how much. A few classes each (shards): each client holds only a few classes.",
     )
     alpha: float = Field(
         0.3,
+        title='How uneven (Dirichlet α)',
         ge=0.01,
         le=100.0,
-        description="Dirichlet concentration: small (0.1) means each "
-        "client holds mostly one or two classes; large (100) is close to iid.",
+        description="How uneven the clients' data is: small (0.1) means each client holds mostly one or two "
+        "classes; large (100) is close to an even spread. (The concentration α of a Dirichlet distribution.)",
         json_schema_extra={"log": True},
     )
-    classes_per_client: int = Field(2, ge=1, le=10, description="With shards: how many classes each client holds.")
-    unequal_sizes: bool = Field(False, description="Give clients very different amounts of data (log-normal sizes).")
-    n_clients: int = Field(10, ge=1, le=100, description="How many clients (devices or organisations) share the work.")
+    classes_per_client: int = Field(
+        2, title='Classes per client', ge=1, le=10, description="With shards: how many classes each client holds."
+    )
+    unequal_sizes: bool = Field(
+        False,
+        title='Clients hold very different amounts of data',
+        description="Give clients very different amounts of data (log-normal sizes).",
+    )
+    n_clients: int = Field(
+        10,
+        title='Number of clients',
+        ge=1,
+        le=100,
+        description="How many clients (devices or organisations) share the work.",
+    )
     fraction: float = Field(
         1.0,
+        title='Share of clients asked each round',
         ge=0.05,
         le=1.0,
         description="Share of clients the server asks to train in each round.",
@@ -53,6 +77,7 @@ class Config(TechniqueConfig):
     )
     client_dropout: float = Field(
         0.0,
+        title='Chance a client drops out',
         ge=0.0,
         le=0.9,
         description="Chance that an asked client never sends its update back (a straggler or a phone going offline).",
@@ -60,56 +85,89 @@ class Config(TechniqueConfig):
     )
     algorithm: Literal["fedavg", "fedprox"] = Field(
         "fedavg",
-        description="fedavg averages the clients' models, weighted by how much data each has; fedprox "
-        "also pulls each client's training back towards the global model (against drift).",
+        title='How updates are combined',
+        json_schema_extra={'labels': {'fedavg': 'Average (FedAvg)', 'fedprox': 'Average with a pull back (FedProx)'}},
+        description="How the server combines the clients' work. Average (FedAvg) averages the clients' models, "
+        "weighted by how much data each has; Average with a pull back (FedProx) also keeps each client's "
+        "training close to the shared model, so uneven clients drift apart less.",
     )
     mu: float = Field(
         0.1,
+        title='Pull-back strength (FedProx μ)',
         ge=0.001,
         le=10.0,
-        description="FedProx: strength of the pull towards the global model.",
+        description="Only with FedProx: how strongly each client's training is pulled back towards the shared model.",
         json_schema_extra={"log": True},
     )
-    rounds: int = Field(30, ge=1, le=300, description="Communication rounds: send the model out, train, average.")
-    local_epochs: int = Field(2, ge=1, le=20, description="Passes each client makes over its own data per round.")
+    rounds: int = Field(
+        30,
+        title='Rounds',
+        ge=1,
+        le=300,
+        description="How many times the server sends the model out, the clients train, and the server averages.",
+    )
+    local_epochs: int = Field(
+        2,
+        title='Passes over own data per round',
+        ge=1,
+        le=20,
+        description="Passes each client makes over its own data per round.",
+    )
     batch_size: int = Field(32, ge=2, le=256, description="Samples per local training step.")
     learning_rate: float = Field(
         0.2,
         ge=0.0001,
         le=1.0,
-        description="Step size of the clients' SGD. Too high and training diverges.",
+        description="How big a step each client's training takes (plain gradient descent, SGD). Too high and training "
+        "falls apart.",
         json_schema_extra={"log": True},
     )
-    width: int = Field(64, ge=8, le=256, description="Neurons in each of the network's two hidden layers.")
+    width: int = Field(
+        64,
+        title='Neurons per hidden layer',
+        ge=8,
+        le=256,
+        description="Neurons in each of the network's two hidden layers.",
+    )
     dp: bool = Field(
         False,
-        description="Differential privacy on the updates: clip each client's update and add "
-        "Gaussian noise to their average.",
+        title='Privacy noise (differential privacy)',
+        description="Protect each client's data: limit how much one client's update can change the model, then add "
+        "random noise to the average so no single client can be read back from it (differential privacy).",
     )
     clip_norm: float = Field(
         1.0,
+        title='Largest update allowed (clipping norm)',
         ge=0.01,
         le=10.0,
-        description="DP: largest allowed length (L2 norm) of one client's update.",
+        description="With privacy noise: the most one client's update may change the model; bigger updates are "
+        "scaled down to this length (the clipping norm, an L2 length).",
         json_schema_extra={"log": True},
     )
     noise_multiplier: float = Field(
         0.3,
+        title='How much noise (noise multiplier)',
         ge=0.0,
         le=5.0,
-        description="DP: noise standard deviation as a multiple of "
-        "one client's largest possible influence on the average (formal privacy "
-        "guarantees usually need about 1 or more).",
+        description="With privacy noise: how much noise, as a multiple of the most one client can change the "
+        "average (the noise multiplier). Formal privacy guarantees usually need about 1 or more.",
         json_schema_extra={"widget": "slider"},
     )
     explain_client: int = Field(
         0,
+        title='Client to explain',
         ge=0,
         le=99,
-        description="The client whose local-only model SHAP compares with "
-        "the global model (clients are numbered from 0).",
+        description="The client whose own model (trained alone) the Explain tab compares with the shared model "
+        "(clients are numbered from 0).",
     )
-    explain_rows: int = Field(30, ge=5, le=200, description="How many test samples SHAP explains (more is slower).")
+    explain_rows: int = Field(
+        30,
+        title='Samples to explain',
+        ge=5,
+        le=200,
+        description="How many test samples the Explain tab explains with SHAP (more is slower).",
+    )
 
     SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {
         "alpha": {"partition": ["dirichlet"]},
@@ -163,17 +221,20 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "non_iid_shar
 
 METRICS = {
     "global_accuracy": Metric(
-        "Federated model: test accuracy", "percent", help="The global model on held-out samples no client trained on."
+        "Federated: test accuracy",  # headline labels stay short for a metric tile; the full wording is the help
+        "percent",
+        help="Federated model: test accuracy. The global model on held-out samples no client trained on.",
     ),
     "centralized_accuracy": Metric(
-        "Centralised training: test accuracy",
+        "Centralised: test accuracy",
         "percent",
-        help="The same network trained on all clients' data pooled in one place.",
+        help="Centralised training: test accuracy. The same network trained on all clients' data pooled in one place.",
     ),
     "local_only_accuracy_mean": Metric(
-        "Local-only models: mean test accuracy",
+        "Local-only: mean accuracy",
         "percent",
-        help="Each client training alone on its own data, scored on all classes.",
+        help="Local-only models: mean test accuracy. Each client training alone on its own data, scored on all "
+        "classes.",
     ),
     "worst_client_accuracy": Metric(
         "Worst-served client",
@@ -196,7 +257,7 @@ METRICS = {
     "updates_received": Metric("Client updates received", "integer"),
     "parameters": Metric("Weights in the network", "integer"),
     "dp_noise_std": Metric(
-        "DP noise std per weight",
+        "Privacy noise per weight (standard deviation)",
         help="Standard deviation of the Gaussian noise added to the averaged update in each round.",
     ),
     "federated_seconds": Metric(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 
 
 def _partition_sentence(result: Result) -> str:
@@ -121,6 +122,26 @@ def _cost_sentences(result: Result) -> list[str]:
     return out
 
 
+def _verdict(result: Result) -> str:
+    """One sentence, from the same thresholds as the quality sentences."""
+    m = result.metrics
+    g, cen = m["global_accuracy"], m["centralized_accuracy"]
+    chance = 1 / result.arrays["counts"].shape[1]
+    if g < chance + 0.1:
+        return f"**The federation did not learn: its global model is close to guessing ({chance:.0%}).**"
+    if cen - g <= 0.01:
+        return "**Federated training matched training on the pooled data, without the data leaving the clients.**"
+    return (
+        f"**Federated training learned the task, at a cost of {(cen - g) * 100:.1f} points against training on the "
+        "pooled data.**"
+    )
+
+
 def describe(result: Result) -> str:
     stopped = ["You stopped it early: these numbers come from the rounds that ran."] if result.stopped else []
-    return " ".join([_partition_sentence(result), *_quality_sentences(result), *_cost_sentences(result), *stopped])
+    quality = _quality_sentences(result)
+    return summary_text(
+        _verdict(result),
+        [quality[0], *stopped],
+        [_partition_sentence(result), *quality[1:], *_cost_sentences(result)],
+    )

@@ -149,7 +149,7 @@ def bytes_figure(result: Result):
         title="Bytes communicated",
         xaxis_title="round",
         yaxis_title="MB per round",
-        yaxis2=dict(title="MB in total", overlaying="y", side="right", rangemode="tozero"),
+        yaxis2=charts.right_axis(title="MB in total", rangemode="tozero"),
         legend=dict(orientation="h"),
     )
     return charts.captioned(

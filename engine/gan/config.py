@@ -46,11 +46,22 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     dataset: Literal["ring", "grid", "spiral", "moons", "digits"] = Field(
         "ring",
+        title='Data to imitate',
+        json_schema_extra={
+            'labels': {
+                'ring': 'Ring of 8 blobs',
+                'grid': 'Grid of 25 blobs',
+                'spiral': 'Spiral',
+                'moons': 'Two moons',
+                'digits': 'Handwritten digits',
+            }
+        },
         description="The real data the generator must learn to imitate: 2-D point clouds you can see "
         "(ring of 8 blobs, 5x5 grid of blobs, spiral, two moons) or 8x8 handwritten digits.",
     )
     noise: float = Field(
         0.05,
+        title='Spread of the data',
         ge=0.01,
         le=0.2,
         description="How spread out the 2-D data is: the width of each "
@@ -59,12 +70,24 @@ class Config(TechniqueConfig):
     )
     loss: Literal["minimax", "non_saturating", "wgan_gp"] = Field(
         "non_saturating",
+        title='Game the two networks play (loss)',
+        json_schema_extra={
+            'labels': {
+                'minimax': 'Original (minimax)',
+                'non_saturating': 'Stronger early feedback (non-saturating)',
+                'wgan_gp': 'Realness score (Wasserstein, WGAN-GP)',
+            }
+        },
         description="The game the two networks play: the original minimax loss, the "
         "non-saturating loss (the generator gets stronger feedback early on), or "
         "the Wasserstein loss with gradient penalty (a critic scores realness).",
     )
     latent_size: int = Field(
-        8, ge=1, le=128, description="How many random numbers the generator turns into one sample."
+        8,
+        title='Random numbers per sample (latent size)',
+        ge=1,
+        le=128,
+        description="How many random numbers the generator turns into one sample.",
     )
     g_layers: int = Field(2, ge=1, le=6, description="Hidden layers in the generator.", title="Generator layers")
     g_width: int = Field(
@@ -78,21 +101,26 @@ class Config(TechniqueConfig):
     )
     activation: Literal["relu", "leaky_relu"] = Field(
         "leaky_relu",
-        description="The non-linearity inside both networks. LeakyReLU lets a little signal "
+        title='Activation',
+        json_schema_extra={'labels': {'relu': 'ReLU', 'leaky_relu': 'Leaky ReLU'}},
+        description="The bend each neuron applies (activation function) inside both networks. Leaky ReLU lets a "
+        "little signal "
         "through for negative inputs, which often keeps GAN training alive.",
     )
     leaky_slope: float = Field(
         0.2,
+        title='Leaky ReLU slope',
         ge=0.01,
         le=0.5,
-        description="For LeakyReLU: how much of a negative input passes through.",
+        description="For leaky ReLU: how much of a negative input passes through.",
         json_schema_extra={"widget": "slider"},
     )
     output: Literal["tanh", "sigmoid"] = Field(
         "tanh",
-        description="The generator's last activation: tanh gives values in [-1, 1], sigmoid in [0, 1]; "
+        description="The range of the generator's outputs: -1 to 1 (tanh) or 0 to 1 (sigmoid); "
         "the real data is rescaled to the same range.",
-        title="Generator output",
+        title="Generator output range",
+        json_schema_extra={"labels": {"tanh": "-1 to 1 (tanh)", "sigmoid": "0 to 1 (sigmoid)"}},
     )
     g_learning_rate: float = Field(
         0.002,
@@ -114,27 +142,33 @@ class Config(TechniqueConfig):
         0.5,
         ge=0.0,
         le=0.99,
-        description="Generator Adam momentum (beta 1). GANs usually train better with 0.5 than Adam's usual 0.9.",
+        description="How much each step of the generator keeps going the way the last ones went (momentum, "
+        "Adam's β1). GANs usually train better with 0.5 than Adam's usual 0.9.",
         json_schema_extra={"widget": "slider"},
-        title="Generator Adam β1",
+        title="Generator momentum (Adam β1)",
     )
     g_beta2: float = Field(
         0.999,
         ge=0.5,
         le=0.9999,
-        description="Generator Adam beta 2: how long Adam remembers the size of past gradients.",
-        title="Generator Adam β2",
+        description="How long the generator's optimiser remembers how big its past steps were (Adam's β2).",
+        title="Generator step-size memory (Adam β2)",
     )
     d_beta1: float = Field(
         0.5,
         ge=0.0,
         le=0.99,
-        description="Discriminator Adam momentum (beta 1).",
+        description="How much each step of the discriminator keeps going the way the last ones went "
+        "(momentum, Adam's β1).",
         json_schema_extra={"widget": "slider"},
-        title="Discriminator Adam β1",
+        title="Discriminator momentum (Adam β1)",
     )
     d_beta2: float = Field(
-        0.999, ge=0.5, le=0.9999, description="Discriminator Adam beta 2.", title="Discriminator Adam β2"
+        0.999,
+        ge=0.5,
+        le=0.9999,
+        description="How long the discriminator's optimiser remembers how big its past steps were (Adam's β2).",
+        title="Discriminator step-size memory (Adam β2)",
     )
     d_steps: int = Field(
         1,
@@ -143,12 +177,19 @@ class Config(TechniqueConfig):
         description="Discriminator updates for every generator update (Wasserstein GANs usually use 5).",
         title="Discriminator steps per generator step",
     )
-    batch_size: int = Field(128, ge=8, le=1024, description="Real and fake samples per update.")
+    batch_size: int = Field(
+        128, title='Samples per update (batch size)', ge=8, le=1024, description="Real and fake samples per update."
+    )
     steps: int = Field(
-        1000, ge=10, le=20000, description="Generator updates in total: longer training, better samples (usually)."
+        1000,
+        title='Generator updates (steps)',
+        ge=10,
+        le=20000,
+        description="Generator updates in total: longer training, better samples (usually).",
     )
     label_smoothing: float = Field(
         0.0,
+        title='Label smoothing',
         ge=0.0,
         le=0.3,
         description="Tell the discriminator real samples are "
@@ -286,19 +327,20 @@ METRICS = {
     ),
     **_scaled(
         "mmd",
-        "MMD to held-out data",
+        "Distance to held-out data (MMD)",
         "number",
         "Maximum mean discrepancy between generated and held-out real samples: 0 = indistinguishable.",
     ),
-    "mmd_start": Metric("MMD before training", help="The same distance for the untrained generator."),
+    "mmd_start": Metric("Distance before training (MMD)", help="The same distance for the untrained generator."),
     "modes_total": Metric("Modes in the data", "integer"),
     "classes_total": Metric("Digit classes", "integer"),
     "classifier_accuracy": Metric("Digits classifier: held-out accuracy", "percent"),
     "steps_run": Metric("Generator steps", "integer"),
     "d_real_final": Metric(
-        "D on real samples (end)", help="P(real) for the classic losses; the critic's score for the Wasserstein loss."
+        "Discriminator's score for real samples (end)",
+        help="P(real) for the classic losses; the critic's score for the Wasserstein loss.",
     ),
-    "d_fake_final": Metric("D on generated samples (end)"),
+    "d_fake_final": Metric("Discriminator's score for generated samples (end)"),
     "g_parameters": Metric("Weights in the generator", "integer"),
     "d_parameters": Metric("Weights in the discriminator", "integer"),
 }

@@ -4,6 +4,7 @@ numbers. Pure functions of a Result (no torch)."""
 from __future__ import annotations
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 from engine.gan.config import DATASET_TITLES, LOSS_TITLES
 
 
@@ -14,22 +15,47 @@ def _between(m: dict, name: str) -> float:
 
 
 RECALL_COVERS = 0.75  # recall (as a share of real held-out data's) from which the samples cover the data
+RECALL_FAR_BELOW = 0.6  # recall under 60% of real data's is far below it (what a collapse looks like)
+PRECISION_NEAR = 0.8  # precision 80% of the way from noise to real data or more: the samples look real
+NOISE_LINE = 0.15  # precision under 15% of the way from noise to real data: no better than noise
+
+
+def _recall_share(m: dict) -> float:
+    return m["recall"] / m["real_recall"] if m["real_recall"] > 0 else 0.0
+
+
+def _coverage(m: dict) -> tuple[float, float]:
+    """(modes or classes its samples cover, how many there are)."""
+    if "class_coverage" in m:
+        return m["class_coverage"], m.get("classes_total", 10)
+    return m["modes_covered"], m["modes_total"]
 
 
 def verdict(m: dict) -> str:
-    """ "noise" (precision no better than random points), "collapse" (high precision, low recall), "smeared"
-    (low precision, high recall), "close" (both near real data) or "partial"."""
-    precision = _between(m, "precision")
-    recall = m["recall"] / m["real_recall"] if m["real_recall"] > 0 else 0.0
-    if not precision >= 0.15:
+    """Which reading the numbers support, each with the conditions its words claim:
+
+    - "noise": precision under 15% of the way from uniform noise to real data;
+    - "close": precision near real data's (80% of the way or more) and recall at 75% of real data's or more;
+    - "collapse": precision near real data's, recall far below (under 60% of real data's) and some modes or
+      classes never produced;
+    - "narrow": precision near real data's and recall far below, yet every mode or class is produced;
+    - "gaps": precision near real data's, recall a little below (60-75% of real data's);
+    - "smeared": precision below real data's (short of 80% of the way), recall at 75% of real data's or more;
+    - "partial": both below: precision short of 80% of the way and recall under 75% of real data's.
+    """
+    precision, recall = _between(m, "precision"), _recall_share(m)
+    if not precision >= NOISE_LINE:
         return "noise"
-    if precision >= 0.5 and recall < 0.6:
-        return "collapse"
     # Recall at 75% of real data's or more reads as covering the data: the quick preset lands at 80-91% on seeds
     # 0-7 (8 of 8 modes), so a line at 80% split its seeds by estimator noise (seed 2: 79.9%).
-    if precision < 0.5:
+    if precision < PRECISION_NEAR:
         return "smeared" if recall >= RECALL_COVERS else "partial"
-    return "close" if recall >= RECALL_COVERS else "partial"
+    if recall >= RECALL_COVERS:
+        return "close"
+    if recall >= RECALL_FAR_BELOW:
+        return "gaps"
+    covered, total = _coverage(m)
+    return "narrow" if covered >= total else "collapse"
 
 
 def suggestion(config, kind: str) -> str:
@@ -73,14 +99,18 @@ def _quality_text(m: dict, digits: bool) -> str:
     )
     if m["noise_recall"] >= 0.8 * m["real_recall"]:
         text += " Spread-out noise reaches most real points too, so recall only counts next to precision."
+    return text
+
+
+def _coverage_text(m: dict, digits: bool) -> str:
     if digits:
-        return text + (
-            f" A digits classifier ({m['classifier_accuracy']:.0%} accurate on held-out digits) "
+        return (
+            f"A digits classifier ({m['classifier_accuracy']:.0%} accurate on held-out digits) "
             f"recognises **{m['class_coverage']:.0f} of 10** classes among its samples (uniform noise: "
             f"{m['noise_class_coverage']:.0f})."
         )
-    return text + (
-        f" It covers **{m['modes_covered']:.0f} of {m['modes_total']:.0f}** modes (uniform noise: "
+    return (
+        f"It covers **{m['modes_covered']:.0f} of {m['modes_total']:.0f}** modes (uniform noise: "
         f"{m['noise_modes_covered']:.0f})."
     )
 
@@ -96,31 +126,52 @@ def _mmd_text(m: dict) -> str:
     return text
 
 
+def _reading(m: dict, kind: str, unit: str) -> str:
+    """The verdict sentence: its words claim only what ``verdict`` checked for ``kind``."""
+    p, rp, r, rr = m["precision"], m["real_precision"], m["recall"], m["real_recall"]
+    covered, total = _coverage(m)
+    return {
+        "noise": f"**No better than noise:** its samples land on the data "
+        f"{'less' if p <= m['noise_precision'] else 'barely more'} often than random points spread over the range "
+        f"(precision {p:.0%} vs {m['noise_precision']:.0%} for noise): the generator has not learned the data.",
+        "collapse": f"**Mode collapse:** high precision with low recall; its samples look real (precision {p:.0%}, "
+        f"real data {rp:.0%}) but reach only {r:.0%} of the real data (real data {rr:.0%}) and cover "
+        f"{covered:.0f} of {total:.0f} {unit}: it found a few outputs that fool the discriminator and stopped "
+        f"exploring the rest.",
+        "narrow": f"**Real-looking but narrow:** its samples look real (precision {p:.0%}, real data {rp:.0%}) and "
+        f"touch all {total:.0f} {unit}, yet reach only {r:.0%} of the real data (real data {rr:.0%}): they "
+        f"crowd into part of each.",
+        "gaps": f"**Real-looking, with gaps:** its samples look real (precision {p:.0%}, real data {rp:.0%}) and "
+        f"reach {r:.0%} of the real data, a little short of real data's {rr:.0%}.",
+        "smeared": f"**Spread out, not collapsed:** its samples reach most of the real data (recall {r:.0%} vs "
+        f"{rr:.0%}) but many fall between the {unit} (precision {p:.0%} vs {rp:.0%} for real data).",
+        "partial": f"**Partly learned:** both precision ({p:.0%} vs {rp:.0%}) and recall ({r:.0%} vs {rr:.0%}) "
+        f"sit below real data's.",
+        "close": f"**Close to real data:** precision has come {_between(m, 'precision'):.0%} of the way from noise "
+        f"to real data and recall is {_recall_share(m):.0%} of real data's: the samples lie mostly on the data "
+        f"and reach most of it.",
+    }[kind]
+
+
 def describe(result: Result) -> str:
     m, c = result.metrics, result.config
     digits = c.dataset == "digits"
+    steps = f"{m['steps_run']:,.0f}"
     head = (
-        f"The generator trained for {m['steps_run']:,.0f} steps against the "
+        f"The generator trained for {steps} steps against the "
         f"{'critic' if c.loss == 'wgan_gp' else 'discriminator'} on the {DATASET_TITLES[c.dataset]} with the "
-        f"{LOSS_TITLES[c.loss]} loss{' (you stopped it early)' if result.stopped else ''}."
+        f"{LOSS_TITLES[c.loss]} loss."
     )
     kind = verdict(m)
-    unit = "classes" if digits else "modes"
-    reading = {
-        "noise": f"**No better than noise:** its samples land on the data "
-        f"{'less' if m['precision'] <= m['noise_precision'] else 'barely more'} often than random points "
-        f"spread over the range (precision {m['precision']:.0%} vs {m['noise_precision']:.0%} for noise): "
-        f"the generator has not learned the data. {suggestion(c, kind)}",
-        "collapse": f"**Mode collapse:** high precision with low recall. Its samples look real but reach only "
-        f"{m['recall']:.0%} of the real data ({m['real_recall']:.0%} for real samples): it found a few "
-        f"outputs that fool the discriminator and stopped exploring the other {unit}. "
-        f"{suggestion(c, kind)}",
-        "smeared": f"**Spread out, not collapsed:** its samples reach most of the real data but many fall between "
-        f"the {unit} (precision {m['precision']:.0%} vs {m['real_precision']:.0%} for real data). "
-        f"{suggestion(c, kind)}",
-        "partial": f"**Partly learned:** both precision and recall sit well below real data's. {suggestion(c, kind)}",
-        "close": f"Precision has come {_between(m, 'precision'):.0%} of the way from noise to real data and recall is "
-        f"{m['recall'] / m['real_recall']:.0%} of real data's: the samples lie mostly on the data and reach "
-        f"most of it.",
-    }[kind]
-    return head + _quality_text(m, digits) + _mmd_text(m) + "\n\n" + reading
+    stopped = (
+        [
+            f"You stopped it early, after {steps} of {c.steps:,} steps: these numbers come from a partly trained "
+            "generator."
+        ]
+        if result.stopped
+        else []
+    )
+    more = [*([] if kind == "close" else [suggestion(c, kind)]), head, _quality_text(m, digits), _mmd_text(m)]
+    return summary_text(
+        _reading(m, kind, "classes" if digits else "modes"), [_coverage_text(m, digits), *stopped], more
+    )

@@ -283,12 +283,14 @@ def figures(result: Result) -> dict:
         h,
         ["g_loss", "d_loss"],
         title="Generator and discriminator losses",
+        names={"g_loss": "generator loss", "d_loss": "discriminator loss"},
         caption="GAN losses do not fall to zero: the two networks push against each other. Wild swings or a "
         "discriminator loss stuck near zero (it always wins) are signs of trouble.",
     )
     figs["D(real) and D(fake)"] = charts.learning_curves(
         h,
         ["d_real", "d_fake"],
+        names={"d_real": "score for real samples", "d_fake": "score for generated samples"},
         title="Critic score on real and generated samples"
         if wgan
         else "Discriminator's average P(real) on real and generated samples",

@@ -35,6 +35,16 @@ SPACE_HELP = {
     "activation": "non-linearity everywhere",
     "dropout": "dropout before dense layers",
 }
+DECISION_LABELS = {  # a decision's name as a person reads it (charts and tables)
+    "conv_blocks": "Convolution blocks",
+    "filters": "Filters per convolution",
+    "kernel_size": "Kernel size (pixels)",
+    "pooling": "Pooling",
+    "dense_layers": "Hidden dense layers",
+    "dense_width": "Neurons per dense layer",
+    "activation": "Activation",
+    "dropout": "Dropout",
+}
 STARTING_MODEL = {
     "conv_blocks": 1,
     "filters": 32,
@@ -110,7 +120,7 @@ class Config(TechniqueConfig):
     )
     rl: bool = Field(
         True,
-        title="RL controller",
+        title="Controller that learns from results (RL controller)",
         description="A policy picks one choice per step and learns from each candidate's accuracy "
         "with REINFORCE (Zoph & Le 2017).",
     )
@@ -121,6 +131,7 @@ class Config(TechniqueConfig):
     )
     budget: int = Field(
         10,
+        title='Candidates per strategy (budget)',
         ge=2,
         le=200,
         description="Candidates each strategy proposes (repeats included; a "
@@ -197,10 +208,11 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 METRICS = {
     "best_accuracy": Metric("Best validation accuracy (any strategy)", "percent"),
     **{
-        f"best_accuracy_{name}": Metric(
-            f"{title}: best validation accuracy",
+        f"best_accuracy_{name}": Metric(  # short for a metric tile; the full wording is the help
+            f"{title}: best",
             "percent",
-            help="The best candidate this strategy found, on the validation images.",
+            help=f"{title}: best validation accuracy. The best candidate this strategy found, on the validation "
+            "images.",
         )
         for name, title in STRATEGIES.items()
     },
@@ -209,12 +221,12 @@ METRICS = {
     ),
     "best_parameters": Metric("Winner's weights", "integer"),
     "starting_model_accuracy": Metric(
-        "Course's starting model: validation accuracy",
+        "Starting model (from the course): validation accuracy",
         "percent",
         help="Conv(32, 3x3) -> MaxPool -> Dense(64) trained the same way.",
     ),
-    "starting_model_test_accuracy": Metric("Course's starting model: test accuracy", "percent"),
-    "starting_model_parameters": Metric("Course's starting model: weights", "integer"),
+    "starting_model_test_accuracy": Metric("Starting model (from the course): test accuracy", "percent"),
+    "starting_model_parameters": Metric("Starting model (from the course): weights", "integer"),
     "candidates": Metric("Candidates proposed", "integer", help="All strategies together, repeats included."),
     "unique_architectures": Metric("Different architectures proposed", "integer"),
     "repeats": Metric("Repeated proposals (served from the cache)", "integer"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 from engine.nas.config import MIN_TRIALS_TO_EXPLAIN, SPACE, STRATEGIES
 from engine.nas.views import DECISIONS, unique_trials
 
@@ -131,6 +132,23 @@ def describe(result: Result) -> str:
     start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
     versus = "beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches"
     size = m["best_parameters"] / m["starting_model_parameters"]
+    verdict = (
+        f"**The best architecture found reached {_pct(m['best_accuracy'])} validation accuracy and {versus} the "
+        f"course's starting model ({_pct(start)}).**"
+    )
+    gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
+    support = [
+        f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
+        f"{_pct(m['starting_model_test_accuracy'])}"
+        + (
+            ", so the gain holds up beyond the images it was picked on."
+            if gap > 0
+            else ": picked on validation images, its edge does not carry over, a sign "
+            "that the search mostly found luck at this budget."
+        )
+    ]
+    if result.stopped:
+        support.append("You stopped the search early, so every strategy had a smaller budget than set.")
     text = (
         f"{len(per)} strateg{'ies' if len(per) > 1 else 'y'} ({titles}) proposed {each} from a space of "
         f"{m['space_size']:,} architectures: {m['unique_architectures']:.0f} different ones, each trained for "
@@ -145,23 +163,10 @@ def describe(result: Result) -> str:
         f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
         f"model, trained the same way ({_pct(start)}). "
     )
-    gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
-    text += (
-        f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
-        f"{_pct(m['starting_model_test_accuracy'])}"
-        + (
-            ", so the gain holds up beyond the images it was picked on. "
-            if gap > 0
-            else ": picked on validation images, its edge does not carry over, a sign "
-            "that the search mostly found luck at this budget. "
-        )
-    )
     text += _comparison(result) + _learning(result) + _decisive_choice(result)
-    if result.stopped:
-        text += "You stopped the search early, so every strategy had a smaller budget than set. "
     if m["best_accuracy"] < 0.5:
         text += (
             f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "
             "training to judge an architecture; raise the epochs per candidate. "
         )
-    return text.strip()
+    return summary_text(verdict, support, text)

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from engine.core import charts
 from engine.core.contract import Result
-from engine.nas.config import SPACE, SPACE_HELP, STARTING_MODEL, STRATEGIES, blocks, space_size
+from engine.nas.config import DECISION_LABELS, SPACE, SPACE_HELP, STARTING_MODEL, STRATEGIES, blocks, space_size
 
 DECISIONS = tuple(SPACE)
 COLOURS = {"random": "#7f7f7f", "evolution": "#2ca02c", "rl": "#d62728", "tpe": "#1f77b4"}
@@ -60,7 +60,7 @@ def best_so_far_figure(curves: dict[str, list], start: float | None, title: str 
             y=start,
             line_dash="dash",
             line_color="black",
-            annotation_text="course's starting model",
+            annotation_text="starting model (from the course)",
             annotation_position="bottom right",
         )
     fig.update_layout(
@@ -112,7 +112,7 @@ def accuracy_vs_size(result: Result) -> go.Figure:
             x=[m["starting_model_parameters"]],
             y=[m["starting_model_accuracy"]],
             mode="markers",
-            name="course's starting model",
+            name="starting model (from the course)",
             marker=dict(symbol="star", size=16, color="gold", line=dict(color="black", width=1)),
         )
     )
@@ -276,7 +276,7 @@ def candidate_curve(row) -> go.Figure:
         xaxis=dict(title="epoch", dtick=1),
         yaxis=dict(title="training loss (cross-entropy)"),
         hovermode="x unified",
-        yaxis2=dict(title="validation accuracy", overlaying="y", side="right", tickformat=".0%"),
+        yaxis2=charts.right_axis(title="validation accuracy", tickformat=".0%"),
         legend=dict(orientation="h", y=-0.25),
     )
     cached = (
@@ -346,7 +346,7 @@ def population_figure(result: Result) -> go.Figure:
 
 def controller_figure(result: Result) -> go.Figure:
     probs = result.arrays["controller_probabilities"]  # (updates + 1, total options)
-    labels = [f"{d} = {o}" for d in DECISIONS for o in SPACE[d]]
+    labels = [f"{DECISION_LABELS[d]} = {o}" for d in DECISIONS for o in SPACE[d]]
     fig = go.Figure(
         go.Heatmap(
             z=probs.T,
@@ -361,7 +361,7 @@ def controller_figure(result: Result) -> go.Figure:
     )
     fig.update_layout(
         title="RL controller: how likely it is to pick each option",
-        xaxis_title="REINFORCE updates",
+        xaxis_title="controller updates (REINFORCE)",
         yaxis=dict(autorange="reversed"),
         height=max(420, 18 * len(labels) + 120),
     )
@@ -380,7 +380,7 @@ def trials_table(result: Result) -> go.Figure:
         "weights": [f"{p:,}" for p in u.parameters],
         "first by": [STRATEGIES[s] for s in u.strategy],
         "candidate": list(u.candidate),
-        **{d: [str(v) for v in u[d]] for d in DECISIONS},
+        **{DECISION_LABELS[d]: [str(v) for v in u[d]] for d in DECISIONS},
     }
     fig = go.Figure(
         go.Table(
@@ -401,7 +401,7 @@ def space_table() -> go.Figure:
             header=dict(values=["decision", "what it sets", "options", "count"], align="left"),
             cells=dict(
                 values=[
-                    names,
+                    [DECISION_LABELS[d] for d in names],
                     [SPACE_HELP[d] for d in names],
                     [", ".join(map(str, SPACE[d])) for d in names],
                     [len(SPACE[d]) for d in names],
@@ -449,9 +449,9 @@ def surrogate_check(result: Result) -> go.Figure:
     fig = go.Figure(go.Scatter(x=y, y=pred, mode="markers", marker=dict(size=8)))
     fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line=dict(dash="dash", color="grey"))
     fig.update_layout(
-        title=f"Surrogate check: cross-validated R² = {r2:.2f}",
+        title=f"How well a simple model predicts accuracy from the choices (cross-validated R² = {r2:.2f})",
         xaxis_title="measured accuracy",
-        yaxis_title="surrogate's prediction (held-out fold)",
+        yaxis_title="simple model's prediction (held-out fold)",
         xaxis_tickformat=".0%",
         yaxis_tickformat=".0%",
     )
@@ -472,7 +472,7 @@ def choice_means(result: Result) -> go.Figure:
     from plotly.subplots import make_subplots
 
     u = unique_trials(result.history)
-    fig = make_subplots(rows=2, cols=4, subplot_titles=list(DECISIONS), shared_yaxes=True)
+    fig = make_subplots(rows=2, cols=4, subplot_titles=[DECISION_LABELS[d] for d in DECISIONS], shared_yaxes=True)
     for i, d in enumerate(DECISIONS):
         stats = u.groupby(d, sort=False).accuracy.agg(["mean", "count"]).reindex(list(SPACE[d])).dropna()
         fig.add_trace(

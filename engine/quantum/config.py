@@ -38,11 +38,30 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     mode: Literal["classifier", "circuit_lab"] = Field(
         "classifier",
+        title='Mode',
+        json_schema_extra={
+            'labels': {
+                'classifier': 'Train a quantum classifier',
+                'circuit_lab': 'Build a circuit by hand (circuit lab)',
+            }
+        },
         description="Train a quantum classifier, or build a small circuit by hand in the circuit "
         "lab and look at its quantum state (no training).",
     )
     dataset: Literal["moons", "circles", "xor", "spiral", "iris", "breast_cancer", "wine"] = Field(
         "moons",
+        title='Data',
+        json_schema_extra={
+            'labels': {
+                'moons': 'Two moons',
+                'circles': 'Circles',
+                'xor': 'Four corners (XOR)',
+                'spiral': 'Spiral',
+                'iris': 'Iris flowers',
+                'breast_cancer': 'Breast tumours',
+                'wine': 'Wines',
+            }
+        },
         description="What to classify: a 2-D toy set (moons, circles, XOR, spiral) or a small real "
         "table (iris flowers, breast tumours, wines) squeezed to a few inputs.",
     )
@@ -79,12 +98,26 @@ class Config(TechniqueConfig):
     )
     embedding: Literal["angle_x", "angle_y", "angle_z", "amplitude", "iqp"] = Field(
         "angle_y",
+        title='How inputs enter the circuit (embedding)',
+        json_schema_extra={
+            'labels': {
+                'angle_x': 'Rotation about X (angle)',
+                'angle_y': 'Rotation about Y (angle)',
+                'angle_z': 'Rotation about Z (angle)',
+                'amplitude': 'Amplitudes of the state',
+                'iqp': 'Rotations plus input pairs (IQP)',
+            }
+        },
         description="How inputs enter the circuit: as X, Y or Z rotation angles (one input per qubit; "
         "Z uses Hadamards first), as the amplitudes of the whole state (many inputs on "
         "few qubits), or IQP (rotations plus products of input pairs).",
     )
     ansatz: Literal["basic", "strong"] = Field(
         "strong",
+        title='Trainable layer (ansatz)',
+        json_schema_extra={
+            'labels': {'basic': 'Basic: one angle per qubit', 'strong': 'Strongly entangling: three angles per qubit'}
+        },
         description="The trainable layer: basic (one rotation angle per qubit, then a ring of CNOTs) "
         "or strongly entangling (a general rotation with three angles per qubit, then a "
         "ring of CNOTs).",
@@ -113,17 +146,30 @@ class Config(TechniqueConfig):
         title="Classical layer after",
     )
     simulator: Literal["auto", "default.qubit", "lightning.qubit", "lightning.gpu"] = Field(
-        "auto", description="Which simulator computes the circuit. Auto picks the fastest for the qubit count."
+        "auto",
+        title='Simulator',
+        json_schema_extra={
+            'labels': {
+                'auto': 'Automatic (fastest)',
+                'default.qubit': 'Standard (default.qubit)',
+                'lightning.qubit': 'Fast, on the CPU (lightning.qubit)',
+                'lightning.gpu': 'On an NVIDIA GPU (lightning.gpu)',
+            }
+        },
+        description="Which simulator computes the circuit. Auto picks the fastest for the qubit count.",
     )
     shots: int = Field(
         1000,
+        title='Measurements per result (shots)',
         ge=0,
         le=100_000,
         description="Measurements taken to estimate each result "
         "(0: exact values only). Training always uses exact values (training with shots is far "
         "too slow here); shots are used to test the trained classifier and in the circuit lab.",
     )
-    epochs: int = Field(12, ge=1, le=300, description="Passes over the training data.")
+    epochs: int = Field(
+        12, title='Training passes (epochs)', ge=1, le=300, description="Passes over the training data."
+    )
     learning_rate: float = Field(
         0.08,
         ge=1e-4,
@@ -131,17 +177,27 @@ class Config(TechniqueConfig):
         description="Step size of the Adam optimiser (for the quantum model and the classical baseline).",
         json_schema_extra={"log": True},
     )
-    batch_size: int = Field(50, ge=8, le=256, description="Examples per optimisation step.")
+    batch_size: int = Field(
+        50, title='Examples per step (batch size)', ge=8, le=256, description="Examples per optimisation step."
+    )
     test_fraction: float = Field(
         0.25,
+        title='Share held out for testing',
         ge=0.1,
         le=0.5,
         description="Share of examples held out to test both models.",
         json_schema_extra={"widget": "slider"},
     )
-    explain_rows: int = Field(40, ge=10, le=200, description="How many test examples SHAP explains (more is slower).")
+    explain_rows: int = Field(
+        40,
+        title='Examples to explain',
+        ge=10,
+        le=200,
+        description="How many test examples SHAP explains (more is slower).",
+    )
     gates: str = Field(
         "H 0; CNOT 0 1",
+        title='Gates (circuit lab)',
         max_length=400,
         description="Circuit lab: gates separated by ';', e.g. "
         "'H 0; CNOT 0 1' (a Bell state) or 'RY 0 pi/3; CZ 0 1'. Gates: H, X, Y, Z, S, T, "

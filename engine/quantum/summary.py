@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 
 
 def _describe_lab(result: Result) -> str:
@@ -15,14 +16,15 @@ def _describe_lab(result: Result) -> str:
     basis = np.asarray(result.info["basis"])
     top = np.argsort(p)[::-1][: min(4, int((p > 1e-9).sum()))]
     outcomes = ", ".join(f"{basis[i]} {p[i]:.1%}" for i in top)
-    text = (
-        f"Your {m['n_gates']}-gate circuit on {m['n_qubits']} qubits ends in a state whose most likely "
-        f"outcomes are {outcomes}. "
+    verdict = (
+        f"**Your {m['n_gates']}-gate circuit on {m['n_qubits']} qubits ends in a state whose most likely "
+        f"outcomes are {outcomes}.**"
     )
+    more = ""
     if "max_sampling_error" in m:
-        text += (
+        more = (
             f"Measured {config.shots:,} times, no outcome's share strayed more than "
-            f"{m['max_sampling_error']:.1%} from its exact probability: that is sampling noise. "
+            f"{m['max_sampling_error']:.1%} from its exact probability: that is sampling noise."
         )
     ent = m["entanglement_entropy"]
     kind = (
@@ -32,9 +34,8 @@ def _describe_lab(result: Result) -> str:
         if ent > 0.99
         else "partly entangled with the others"
     )
-    return text + (
-        f"Qubit 0's entanglement entropy is {ent:.2f} bit (0: independent, 1: maximal), so qubit 0 is {kind}."
-    )
+    support = f"Qubit 0's entanglement entropy is {ent:.2f} bit (0: independent, 1: maximal), so qubit 0 is {kind}."
+    return summary_text(verdict, support, more)
 
 
 def at_chance(accuracy: float, chance: float, n_test: float) -> bool:
@@ -92,30 +93,39 @@ def _verdict(m: dict) -> str:
 
 def _describe_classifier(result: Result) -> str:
     m, info, c = result.metrics, result.info, result.config
-    text = (
+    setup = (
         f"A {c.n_qubits}-qubit, {c.n_layers}-layer circuit ({c.embedding} embedding, {c.ansatz} layers"
         f"{', data re-uploading' if c.reupload else ''}) with {m['quantum_parameters']} quantum and "
         f"{m['classical_parameters']} classical parameters trained for {m['epochs_run']} epochs on "
-        f"{info['title']}. It got **{m['test_accuracy']:.1%}** of {m['n_test']} test examples right and "
-        f"{_verdict(m)}."
+        f"{info['title']}."
     )
+    support = [
+        f"It got **{m['test_accuracy']:.1%}** of {m['n_test']} test examples right and {_verdict(m)}.",
+        *(["You stopped it early."] if result.stopped else []),
+    ]
+    more = [setup]
     if at_chance(m["test_accuracy"], m["chance_accuracy"], m["n_test"]):
-        text += (
-            f" **That is no better than guessing the most common class ({m['chance_accuracy']:.1%}): the "
-            f"circuit learned nothing useful.** {_advice(result)}"
+        verdict = (
+            "**The circuit learned nothing useful: it is no better than guessing the most common class "
+            f"({m['chance_accuracy']:.1%}).**"
         )
+        more.append(_advice(result))
         if at_chance(m["baseline_test_accuracy"], m["chance_accuracy"], m["n_test"]):
-            text += " " + _baseline_also_failed(c)
+            more.append(_baseline_also_failed(c))
+    else:
+        verdict = (
+            "**The quantum circuit learned: it does clearly better than guessing the most common class "
+            f"({m['chance_accuracy']:.1%}).**"
+        )
     if "test_accuracy_shots" in m:
-        text += (
-            f" Measured with {c.shots:,} shots per example instead of exact values, it scored "
+        more.append(
+            f"Measured with {c.shots:,} shots per example instead of exact values, it scored "
             f"{m['test_accuracy_shots']:.1%}."
         )
-    if result.stopped:
-        text += " You stopped it early."
-    return text + (
-        f" Simulator: **{info['simulator']}** ({info['diff_method']} gradients), because {info['simulator_reason']}."
+    more.append(
+        f"Simulator: **{info['simulator']}** ({info['diff_method']} gradients), because {info['simulator_reason']}."
     )
+    return summary_text(verdict, support, more)
 
 
 def describe(result: Result) -> str:

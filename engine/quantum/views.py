@@ -230,7 +230,15 @@ def _lab_figures(result: Result) -> dict:
 def _training_figure(result: Result) -> go.Figure:
     h, m = result.history, result.metrics
     curves = charts.learning_curves(
-        h, ["loss", "test_loss", "train_accuracy", "test_accuracy"], title="Quantum model: loss and accuracy per epoch"
+        h,
+        ["loss", "test_loss", "train_accuracy", "test_accuracy"],
+        title="Quantum model: loss and accuracy per epoch",
+        names={
+            "loss": "training loss",
+            "test_loss": "test loss",
+            "train_accuracy": "training accuracy",
+            "test_accuracy": "test accuracy",
+        },
     )
     for y, name, dash in (
         (m["baseline_test_accuracy"], "classical baseline, final test accuracy", "dot"),

@@ -37,10 +37,28 @@ class Config(TechniqueConfig):
         description="The world the agent learns in. Grid worlds (FrozenLake, CliffWalking, Taxi, "
         "your own gridworld) suit the table-based agents; CartPole (balance a pole on a cart) needs the deep "
         "Q-network.",
-        title="Environment",
+        title="World to learn in (environment)",
+        json_schema_extra={
+            "labels": {
+                'FrozenLake-v1': 'Frozen lake, 4x4 (FrozenLake-v1)',
+                'FrozenLake8x8-v1': 'Frozen lake, 8x8 (FrozenLake8x8-v1)',
+                'CliffWalking-v1': 'Cliff walk (CliffWalking-v1)',
+                'Taxi-v4': 'Taxi pick-up and drop-off (Taxi-v4)',
+                'gridworld': 'Your own grid (gridworld)',
+                'CartPole-v1': 'Balance a pole on a cart (CartPole-v1)',
+            }
+        },
     )
     agent: Literal["q_learning", "sarsa", "dqn"] = Field(
         "q_learning",
+        title='Learning method (agent)',
+        json_schema_extra={
+            'labels': {
+                'q_learning': 'Q-learning (learns the best moves)',
+                'sarsa': 'SARSA (learns the moves it makes: more careful)',
+                'dqn': 'Deep Q-network (a neural network, for CartPole)',
+            }
+        },
         description="How it learns: Q-learning (learns the best policy while exploring), SARSA "
         "(learns the policy it actually follows, exploration included: more careful), or a deep Q-network "
         "(a neural network instead of a table, for CartPole).",
@@ -53,16 +71,24 @@ class Config(TechniqueConfig):
     )
     grid: str = Field(
         gridworld.DEFAULT_GRID,
+        title="Your grid's map",
         max_length=160,
         description="Your gridworld's map, rows separated by '/': S start, "
         ". free, # wall, T trap, G goal. Used when the world is 'gridworld'.",
     )
-    goal_reward: float = Field(1.0, ge=-10.0, le=10.0, description="Reward for reaching a goal G (gridworld).")
+    goal_reward: float = Field(
+        1.0, title='Reward for the goal', ge=-10.0, le=10.0, description="Reward for reaching a goal G (gridworld)."
+    )
     trap_reward: float = Field(
-        -1.0, ge=-10.0, le=10.0, description="Reward for falling into a trap T; the episode ends there (gridworld)."
+        -1.0,
+        title='Reward for a trap',
+        ge=-10.0,
+        le=10.0,
+        description="Reward for falling into a trap T; the episode ends there (gridworld).",
     )
     step_reward: float = Field(
         -0.01,
+        title='Reward for each step',
         ge=-1.0,
         le=1.0,
         description="Reward for every other step (gridworld); a small cost makes the agent hurry.",
@@ -75,73 +101,85 @@ class Config(TechniqueConfig):
         "end) the table-based agents practise. The deep Q-network uses training steps instead.",
     )
     max_steps: int = Field(
-        100, ge=5, le=1000, description="An episode of a grid world is cut off after this many moves."
+        100,
+        title='Most moves per episode',
+        ge=5,
+        le=1000,
+        description="An episode of a grid world is cut off after this many moves.",
     )
     alpha: float = Field(
         0.5,
         ge=0.001,
         le=1.0,
-        description="Learning rate alpha of the table-based agents at the "
+        description="Learning rate (α) of the table-based agents at the "
         "start: how far each new experience moves the table (1 = replace the old estimate).",
         json_schema_extra={"widget": "slider"},
-        title="Learning rate α",
+        title="Learning rate (α)",
     )
     alpha_end: float = Field(
         0.05,
         ge=0.001,
         le=1.0,
-        description="Learning rate alpha at the end: it falls in a "
+        description="Learning rate (α) at the end: it falls in a "
         "straight line from its start value over the training. Small late steps let the "
         "estimates settle instead of jumping after every lucky or unlucky move.",
         json_schema_extra={"widget": "slider"},
-        title="Learning rate α at end",
+        title="Learning rate at the end (α)",
     )
     initial_q: float = Field(
         1.0,
         ge=-100.0,
         le=100.0,
-        description="Starting value of every entry of the Q-table. "
+        description="The value the agent first guesses for every move in every state (its Q-table). "
         "Above what the agent can really earn (optimistic), it makes the agent try every move "
         "until experience lowers it: the way to explore when rewards are rare, as on "
         "FrozenLake 8x8. 0 leaves the agent to find the goal by chance.",
-        title="Starting Q-value",
+        title="Starting guess for every move's value (Q)",
     )
     gamma: float = Field(
         0.99,
         ge=0.0,
         le=1.0,
-        description="Discount gamma: how much a reward one step later is "
+        description="How much a reward one step later is "
         "worth now (0 = only the next reward counts, 1 = all future rewards count fully).",
         json_schema_extra={"widget": "slider"},
-        title="Discount γ",
+        title="How much the future counts (γ)",
     )
     epsilon_start: float = Field(
         1.0,
         ge=0.0,
         le=1.0,
-        description="Exploration rate epsilon at the start: the "
-        "chance of a random move instead of the best-looking one.",
+        description="Exploration (ε) at the start: the chance of a random move instead of the best-looking one.",
         json_schema_extra={"widget": "slider"},
-        title="Exploration ε at start",
+        title="Exploration at the start (ε)",
     )
     epsilon_end: float = Field(
         0.05,
         ge=0.0,
         le=1.0,
-        description="Exploration rate after the decay.",
+        description="Exploration (ε) after it has fallen: the chance of a random move late in training.",
         json_schema_extra={"widget": "slider"},
-        title="Exploration ε at end",
+        title="Exploration at the end (ε)",
     )
     epsilon_schedule: Literal["linear", "exponential", "constant"] = Field(
         "linear",
-        description="How epsilon falls from its start to its end value (constant: stays at the start "
+        title='How exploration falls (ε schedule)',
+        json_schema_extra={
+            'labels': {
+                'linear': 'In a straight line',
+                'exponential': 'Fast at first, then slowly (exponential)',
+                'constant': 'Stays the same',
+            }
+        },
+        description="How the exploration (ε) falls from its start to its end value (constant: stays at the start "
         "value throughout).",
     )
     explore_fraction: float = Field(
         0.5,
+        title='Share of training spent exploring',
         ge=0.01,
         le=1.0,
-        description="Share of training over which epsilon decays; afterwards it stays at its end value.",
+        description="Share of training over which the exploration (ε) falls; afterwards it stays at its end value.",
         json_schema_extra={"widget": "slider"},
     )
     compare_sarsa: bool = Field(
@@ -158,43 +196,88 @@ class Config(TechniqueConfig):
         title="Evaluation episodes",
     )
     training_steps: int = Field(
-        15000, ge=500, le=200000, description="Deep Q-network: how many moves it makes in CartPole while learning."
+        15000,
+        title='Training moves (deep Q-network)',
+        ge=500,
+        le=200000,
+        description="Deep Q-network: how many moves it makes in CartPole while learning.",
     )
-    hidden_layers: int = Field(2, ge=1, le=3, description="Deep Q-network: number of hidden layers.")
-    width: int = Field(64, ge=8, le=256, description="Deep Q-network: neurons per hidden layer.")
+    hidden_layers: int = Field(
+        2, title='Hidden layers (deep Q-network)', ge=1, le=3, description="Deep Q-network: number of hidden layers."
+    )
+    width: int = Field(
+        64,
+        title='Neurons per layer (deep Q-network)',
+        ge=8,
+        le=256,
+        description="Deep Q-network: neurons per hidden layer.",
+    )
     learning_rate: float = Field(
         0.001,
+        title='Learning rate (deep Q-network)',
         ge=1e-5,
         le=0.1,
-        description="Deep Q-network: step size of the Adam optimiser. Too high and learning becomes unstable.",
+        description="Deep Q-network: how big a step each update takes (Adam optimiser). Too high and learning "
+        "becomes unstable.",
         json_schema_extra={"log": True},
     )
-    batch_size: int = Field(64, ge=8, le=512, description="Deep Q-network: remembered moves per learning step.")
+    batch_size: int = Field(
+        64,
+        title='Moves per update (batch size)',
+        ge=8,
+        le=512,
+        description="Deep Q-network: remembered moves per learning step.",
+    )
     buffer_size: int = Field(
         20000,
+        title='Moves remembered (replay buffer)',
         ge=1000,
         le=200000,
-        description="Deep Q-network: how many past moves the replay memory keeps (the oldest are forgotten).",
+        description="Deep Q-network: how many past moves its memory keeps to learn from (the replay buffer; the "
+        "oldest are forgotten).",
     )
     learning_starts: int = Field(
-        1000, ge=64, le=50000, description="Deep Q-network: random moves collected before learning begins."
+        1000,
+        title='Random moves before learning',
+        ge=64,
+        le=50000,
+        description="Deep Q-network: random moves collected before learning begins.",
     )
-    train_frequency: int = Field(4, ge=1, le=512, description="Deep Q-network: learn after every this many moves.")
-    gradient_steps: int = Field(2, ge=1, le=256, description="Deep Q-network: learning steps each time it learns.")
+    train_frequency: int = Field(
+        4,
+        title='Learn every this many moves',
+        ge=1,
+        le=512,
+        description="Deep Q-network: learn after every this many moves.",
+    )
+    gradient_steps: int = Field(
+        2,
+        title='Updates each time it learns',
+        ge=1,
+        le=256,
+        description="Deep Q-network: updates of the network each time it learns (gradient steps).",
+    )
     target_update: int = Field(
         250,
+        title='Updates between goal refreshes (target network)',
         ge=1,
         le=10000,
-        description="Deep Q-network: learning steps between copies "
-        "of the network into the frozen target network that sets its goals.",
+        description="Deep Q-network: learning steps between refreshes of the frozen copy of the network that "
+        "sets its goals (the target network).",
     )
     keep_best: bool = Field(
         True,
-        description="Deep Q-network: test the greedy policy every 5% of training and keep "
+        description="Deep Q-network: test it with exploration off every 5% of training and keep "
         "the best network seen (a DQN's skill can collapse late in training).",
         title="Keep the best network",
     )
-    explain_states: int = Field(40, ge=10, le=200, description="How many states SHAP explains (more is slower).")
+    explain_states: int = Field(
+        40,
+        title='Situations to explain',
+        ge=10,
+        le=200,
+        description="How many situations the Explain tab explains with SHAP (more is slower).",
+    )
 
     # The form shows a setting only where it applies (hidden settings keep their values).
     SHOW_IF: ClassVar[dict] = {

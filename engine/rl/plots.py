@@ -416,7 +416,7 @@ def returns_figure(
         title="Return per episode while learning",
         xaxis_title=x_title,
         yaxis_title="return",
-        yaxis2=dict(title="epsilon", overlaying="y", side="right", range=[0, 1.05], showgrid=False),
+        yaxis2=charts.right_axis(title="epsilon", range=[0, 1.05], tickmode="linear", tick0=0, dtick=0.2),
         hovermode="x unified",
         legend=dict(orientation="h", y=-0.2),
     )
@@ -514,7 +514,7 @@ def q_values_figure(q_values: np.ndarray, rollout: np.ndarray, actions: list[str
         title="Predicted Q-values along a greedy episode",
         xaxis_title="time step",
         yaxis_title="Q-value (expected future reward)",
-        yaxis2=dict(title="pole angle (°)", overlaying="y", side="right", showgrid=False),
+        yaxis2=charts.right_axis(title="pole angle (°)"),
         hovermode="x unified",
         legend=dict(orientation="h", y=-0.2),
     )

@@ -4,6 +4,7 @@ numbers (its metrics, greedy paths and returns)."""
 from __future__ import annotations
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 from engine.rl import gridworld
 from engine.rl.config import AGENT_NAMES, CARTPOLE_MAX_RETURN, ENV_TITLES, PRESET_LABELS
 
@@ -12,19 +13,32 @@ RANDOM_CARTPOLE = 22  # about how long random pushing keeps CartPole's pole up
 
 
 def describe(result: Result) -> str:
-    text = _describe_dqn(result) if result.config.agent == "dqn" else _describe_tabular(result)
-    return text + (" You stopped it early." if result.stopped else "")
+    verdict, support, more = _describe_dqn(result) if result.config.agent == "dqn" else _describe_tabular(result)
+    return summary_text(verdict, [support, *(["You stopped it early."] if result.stopped else [])], more)
 
 
-def _describe_dqn(result: Result) -> str:
+def _dqn_verdict(m: dict) -> str:
+    mean, low, full = m["balanced_steps_mean"], m["balanced_steps_min"], m["full_episodes_share"]
+    if low >= CARTPOLE_MAX_RETURN:
+        return f"**It solved CartPole: every test episode lasted the full {CARTPOLE_MAX_RETURN} steps.**"
+    if full > 0:
+        return f"**It balances the pole well but not reliably: {full:.0%} of test episodes lasted the full length.**"
+    if mean >= 3 * RANDOM_CARTPOLE:
+        return "**It learned to balance far longer than random pushing, but no test episode lasted the full length.**"
+    return "**It has not learned to balance yet: it does not last much longer than random pushing.**"
+
+
+def _describe_dqn(result: Result) -> tuple[str, str, str]:
     m, config = result.metrics, result.config
     mean, low, full = m["balanced_steps_mean"], m["balanced_steps_min"], m["full_episodes_share"]
+    support = (
+        f"With exploration off it balanced the pole for **{mean:.0f} of {CARTPOLE_MAX_RETURN} steps** on "
+        f"average over {config.eval_episodes} episodes (fewest {low:.0f})."
+    )
     text = (
         f"A deep Q-network with {m['parameters']:,} weights made {m['steps_run']:,} moves in CartPole "
         f"({m['episodes_run']} episodes, {m['gradient_updates']:,} learning steps). Its return per episode went "
-        f"from {m['train_return_first']:.0f} (first 20 episodes) to {m['train_return_last']:.0f} (last 20). "
-        f"With exploration off it balanced the pole for **{mean:.0f} of {CARTPOLE_MAX_RETURN} steps** on "
-        f"average over {config.eval_episodes} episodes (fewest {low:.0f})."
+        f"from {m['train_return_first']:.0f} (first 20 episodes) to {m['train_return_last']:.0f} (last 20)."
     )
     if low >= CARTPOLE_MAX_RETURN:
         text += " Every episode lasted the full 500 steps: it has solved CartPole."
@@ -48,7 +62,7 @@ def _describe_dqn(result: Result) -> str:
             f" These numbers come from the network kept from move {m['kept_network_step']:,}, the best of the "
             "greedy checks during training."
         )
-    return text
+    return _dqn_verdict(m), support, text
 
 
 def _goal_words(result: Result) -> tuple[str, str]:
@@ -103,7 +117,20 @@ def _advice(result: Result) -> str:
     )
 
 
-def _describe_tabular(result: Result) -> str:
+def _tabular_verdict(result: Result) -> str:
+    m, config = result.metrics, result.config
+    agent, world = AGENT_NAMES[config.agent], ENV_TITLES[config.env]
+    rate = m["success_rate"]
+    if rate >= 1:
+        return f"**{agent} learned {world}: it succeeds in every test episode.**"
+    if rate >= 0.5:
+        return f"**{agent} mostly learned {world}: it succeeds in {rate:.0%} of test episodes.**"
+    if rate > 0:
+        return f"**{agent} has not mastered {world}: it succeeds in only {rate:.0%} of test episodes.**"
+    return f"**{agent} has not learned {world}: it fails every test episode.**"
+
+
+def _describe_tabular(result: Result) -> tuple[str, str, str]:
     m, config, info = result.metrics, result.config, result.info
     world = ENV_TITLES[config.env] + (" (slippery)" if config.is_slippery and config.env != "Taxi-v4" else "")
     start, end = config.epsilon_start, config.epsilon_end
@@ -112,10 +139,10 @@ def _describe_tabular(result: Result) -> str:
         if config.epsilon_schedule == "constant" or start == end
         else f"exploring with epsilon falling from {start:g} to {end:g}"
     )
+    support = f"With exploration off it {_evaluation_sentence(result)}"
     text = (
         f"{AGENT_NAMES[config.agent]} played {m['episodes_run']:,} episodes of {world} ({m['steps_run']:,} "
-        f"moves), {explore}; it visited {m['states_visited']} of {m['n_states']} states. With exploration off "
-        f"it {_evaluation_sentence(result)}"
+        f"moves), {explore}; it visited {m['states_visited']} of {m['n_states']} states."
     )
     if m["success_rate"] < 0.5:
         text += _advice(result)
@@ -124,7 +151,7 @@ def _describe_tabular(result: Result) -> str:
     for other in info["agents"][1:]:
         text += f" {AGENT_NAMES[other]}, trained on the same seeds, {_evaluation_sentence(result, f'{other}_')}"
     contrast = cliff_contrast(result)
-    return text + (f" {contrast}" if contrast else "")
+    return _tabular_verdict(result), support, text + (f" {contrast}" if contrast else "")
 
 
 def cliff_contrast(result: Result) -> str | None:

@@ -27,6 +27,13 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     method: Literal["simclr", "masked"] = Field(
         "simclr",
+        title='How it teaches itself (method)',
+        json_schema_extra={
+            'labels': {
+                'simclr': 'Match two views of a digit (contrastive, SimCLR)',
+                'masked': 'Fill in hidden patches (masked)',
+            }
+        },
         description="How the network teaches itself without labels. 'simclr' (contrastive): two random "
         "augmentations of the same digit are pulled together and pushed away from the other digits in the batch. "
         "'masked' (predictive): hide patches of each digit and learn to fill them in.",
@@ -40,6 +47,7 @@ class Config(TechniqueConfig):
     )
     batch_size: int = Field(
         256,
+        title='Digits per step (batch size)',
         ge=16,
         le=1024,
         description="Digits per step. In SimCLR every other digit of the "
@@ -47,6 +55,7 @@ class Config(TechniqueConfig):
     )
     temperature: float = Field(
         0.5,
+        title='Temperature',
         ge=0.02,
         le=2.0,
         description="SimCLR's temperature: lower values make the "
@@ -119,6 +128,7 @@ class Config(TechniqueConfig):
     )
     mask_ratio: float = Field(
         0.5,
+        title='Share of patches hidden (mask ratio)',
         ge=0.1,
         le=0.9,
         description="Masked method: share of the 2x2-pixel patches "
@@ -127,6 +137,7 @@ class Config(TechniqueConfig):
     )
     label_fraction: float = Field(
         0.02,
+        title='Share of digits with labels',
         ge=0.01,
         le=1.0,
         description="Share of the training digits whose labels "
@@ -163,11 +174,11 @@ METRICS = {
         help="The same network trained end to end on the labelled digits only.",
     ),
     "knn_accuracy": Metric(
-        "k-NN in the learned space",
+        "Nearest neighbours (k-NN) in the learned space",
         "percent",
         help="Nearest labelled digits by cosine similarity of the pretrained features.",
     ),
-    "random_init_knn_accuracy": Metric("k-NN in the random encoder's space", "percent"),
+    "random_init_knn_accuracy": Metric("Nearest neighbours (k-NN) in the random encoder's space", "percent"),
     "robust_probe_accuracy": Metric(
         "Perturbed test: self-supervised probe",
         "percent",

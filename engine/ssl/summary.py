@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 
 METHOD_NAMES = {"simclr": "SimCLR", "masked": "Masked-pixel prediction"}
 
@@ -13,41 +14,58 @@ def _points(x: float) -> str:
     return f"{x * 100:+.1f} percentage points"
 
 
+def _verdict(m: dict) -> str:
+    """One sentence, from the same thresholds as the probe sentence's reading."""
+    probe, gain = m["linear_probe_accuracy"], m["linear_probe_accuracy"] - m["random_init_probe_accuracy"]
+    if not m["epochs_run"]:
+        return "**The run stopped before the first pretraining epoch finished, so there is nothing to judge yet.**"
+    if probe < 0.2:
+        return "**The pretrained encoder is no use: a linear probe on it is close to guessing.**"
+    if gain > 0.02:
+        return f"**Pretraining without labels paid off: {_points(gain)} for the linear probe over random features.**"
+    if gain >= -0.02:
+        return "**Pretraining made no real difference: the probe scores about the same on random features.**"
+    return f"**Pretraining made the features worse for the linear probe ({_points(gain)} against random ones).**"
+
+
 def describe(result: Result) -> str:
     m, a, config = result.metrics, result.arrays, result.config
     method = METHOD_NAMES[config.method]
-    parts = [_pretraining_sentence(result, method)]
     n_lab, probe, rand = int(m["n_labelled"]), m["linear_probe_accuracy"], m["random_init_probe_accuracy"]
     gain = probe - rand
-    text = (
+    support = (
         f"With **{n_lab} labelled digits** ({n_lab / m['n_unlabelled']:.0%} of the training pool), a linear "
         f"probe on the frozen pretrained encoder got **{probe:.1%}** of {int(m['n_test'])} test digits right; "
         f"the same probe on the same encoder at its random start got **{rand:.1%}**"
     )
-    text += (
+    support += (
         f", and the network trained end to end on those labels {m['supervised_accuracy']:.1%}."
         if "supervised_accuracy" in m
         else "."
     )
+    more = []
     if gain > 0.02:
-        text += f" Pretraining without labels paid here: {_points(gain)} over random features."
+        more.append(f"Pretraining without labels paid here: {_points(gain)} over random features.")
     elif gain >= -0.02:
-        text += (
-            f" That is about the same ({_points(gain)}): with this many labels a random convolutional encoder's "
+        more.append(
+            f"That is about the same ({_points(gain)}): with this many labels a random convolutional encoder's "
             "features are already good for a linear probe."
         )
     else:
-        text += f" Pretraining made the features *worse* for the probe ({_points(gain)})."
-    parts.append(text)
-    parts.append(_efficiency_sentence(a["efficiency"]))
-    parts.append(_robustness_sentence(m, config.method))
+        more.append(f"Pretraining made the features *worse* for the probe ({_points(gain)}).")
     if probe < 0.2:
-        parts.append(
+        more.append(
             "The probe is close to guessing (10%): the encoder collapsed or diverged. Try a lower learning "
             "rate, more epochs or "
             + ("different augmentations." if config.method == "simclr" else "a different share of hidden patches.")
         )
-    return " ".join(p for p in parts if p)
+    more += [
+        _pretraining_sentence(result, method),
+        _efficiency_sentence(a["efficiency"]),
+        _robustness_sentence(m, config.method),
+    ]
+    stopped = ["You stopped it early, so the baselines were only partly computed."] if result.stopped else []
+    return summary_text(_verdict(m), [support, *stopped], more)
 
 
 def _pretraining_sentence(result: Result, method: str) -> str:
@@ -60,8 +78,6 @@ def _pretraining_sentence(result: Result, method: str) -> str:
         f"{method} pretrained the encoder for {int(m['epochs_run'])} epoch(s) on {int(m['n_unlabelled'])} "
         f"unlabelled digits; its loss {fell} ({losses[0]:.3g} → {losses[-1]:.3g})."
     )
-    if result.stopped:
-        text += " You stopped it early, so the baselines were only partly computed."
     if config.method == "simclr":
         if not any(getattr(config, k) for k in ("crop", "shift", "rotation", "contrast", "blur", "noise", "erasing")):
             text += (

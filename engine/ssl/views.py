@@ -25,6 +25,7 @@ def figures(result: Result) -> dict:
         figs["Training"] = charts.learning_curves(
             training,
             ["loss", "knn_accuracy"],
+            names={"loss": "pretraining loss", "knn_accuracy": "nearest-neighbour (k-NN) accuracy"},
             title="Pretraining loss and k-NN accuracy",
             caption=f"The loss is the self-supervised objective (no labels). k-NN accuracy (right axis): each of "
             f"{len(a['monitor_labels'])} test digits takes the label of its {result.info['knn_k']} nearest "

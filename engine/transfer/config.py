@@ -29,11 +29,15 @@ class Config(TechniqueConfig):
     )  # the settings that change the lesson: shown first
     track: Literal["text", "images"] = Field(
         "text",
-        description="Text: a pretrained sentence encoder sorts sentences by topic. Images: a small "
+        title='Kind of data',
+        json_schema_extra={'labels': {'text': 'Text (sentences by topic)', 'images': 'Images (handwritten digits)'}},
+        description="Text: a model pretrained on lots of text (a sentence encoder) sorts sentences by topic. "
+        "Images: a small "
         "network pretrained on handwritten digits learns digits from a few examples.",
     )
     labels_per_class: int = Field(
         3,
+        title='Labelled examples per class',
         ge=1,
         le=100,
         description="How many labelled examples of each class the "
@@ -66,9 +70,9 @@ class Config(TechniqueConfig):
     source: Literal["digits_all_disjoint", "digits_0_4"] = Field(
         "digits_all_disjoint",
         title="Pretrained on",
-        description="Images track: what the network learns before it sees your few labels. 'digits all disjoint' "
+        description="Images track: what the network learns before it sees your few labels. 'All ten digits' "
         "(default): all ten digits from a separate half of the images; the new task is the same ten "
-        "digits, so the features carry over and pretraining helps. 'digits 0 4': only digits 0-4; the "
+        "digits, so the features carry over and pretraining helps. 'Digits 0-4 only': only digits 0-4; the "
         "new task is digits 5-9, which it never saw. That narrow source shows negative transfer: "
         "features tuned to other digits can do worse than a fresh network.",
         json_schema_extra={
@@ -88,6 +92,7 @@ class Config(TechniqueConfig):
     )
     rotation: float = Field(
         15.0,
+        title='Random rotation (degrees)',
         ge=0.0,
         le=45.0,
         description="Augmentation: random rotation of training images, up to this many degrees either way.",
@@ -95,6 +100,7 @@ class Config(TechniqueConfig):
     )
     shift: int = Field(
         1,
+        title='Random shift (pixels)',
         ge=0,
         le=3,
         description="Augmentation: random shift of training images, up to this many pixels in each direction.",
@@ -104,7 +110,7 @@ class Config(TechniqueConfig):
         ge=1,
         le=2,
         description="Images track: how many of the last pretrained "
-        "blocks (out of 3) the 'fine-tune last blocks' strategy unfreezes.",
+        "blocks (out of 3) the 'Fine-tune last blocks' strategy lets learn again.",
         title="Blocks to fine-tune",
     )
     backbone_lr_scale: float = Field(
@@ -114,15 +120,21 @@ class Config(TechniqueConfig):
         description="When pretrained layers are fine-tuned, "
         "they learn at this fraction of the learning rate, so they change gently.",
         json_schema_extra={"log": True},
-        title="Backbone learning-rate scale",
+        title="Pretrained layers' learning speed (share of the learning rate)",
     )
-    epochs: int = Field(60, ge=5, le=500, description="Passes over the labelled examples for every strategy.")
+    epochs: int = Field(
+        60,
+        title='Training passes (epochs)',
+        ge=5,
+        le=500,
+        description="Passes over the labelled examples for every strategy.",
+    )
     learning_rate: float = Field(
         0.01,
         ge=1e-4,
         le=0.3,
-        description="Step size of the Adam optimiser for the "
-        "new head and the from-scratch model. Too high and training diverges.",
+        description="How big a training step is (Adam optimiser) for the "
+        "new last layer (the head) and the from-scratch model. Too high and training diverges.",
         json_schema_extra={"log": True},
     )
     sweep: bool = Field(

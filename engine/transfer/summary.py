@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.core.contract import Result
+from engine.core.wording import summary_text
 from engine.transfer.data import SOURCES
 from engine.transfer.views import _trained, best_pretrained, label
 
@@ -56,7 +57,7 @@ def _verdict_sentence(result: Result) -> str:
         else ""
     )
     if best >= scratch - CLEAR_GAP:
-        return " Transfer made no real difference here (within 2 points of scratch)." + hint
+        return " **Transfer made no real difference here** (within 2 points of scratch)." + hint
     why = hint or (
         " The network learned to tell digits 0-4 apart; the strokes that separate those are not the ones "
         "that separate 5-9, so its features fit the new digits badly and a fresh network does better."
@@ -82,12 +83,16 @@ def _failure_sentence(result: Result) -> str:
     return f" **No strategy did better than guessing**, so this run shows nothing about transfer: {hint}."
 
 
+def _split_first(sentence: str) -> tuple[str, str]:
+    """(the verdict sentence, which opens in bold, and whatever explanation follows it)."""
+    sentence = sentence.strip()
+    end = sentence.find(". ", sentence.index("**", 2) + 2)
+    return (sentence, "") if end < 0 else (sentence[: end + 1], sentence[end + 2 :])
+
+
 def describe(result: Result) -> str:
     if not _trained(result):
         return "You stopped the run before training started, so there is nothing to compare yet."
-    text = _setup_sentence(result) + _scores_sentence(result)
-    failure = _failure_sentence(result)
-    text += failure or _verdict_sentence(result)
-    if result.stopped:
-        text += f" You stopped it after {result.metrics['epochs_run']:.0f} passes."
-    return text
+    verdict, why = _split_first(_failure_sentence(result) or _verdict_sentence(result))
+    stopped = [f"You stopped it after {result.metrics['epochs_run']:.0f} passes."] if result.stopped else []
+    return summary_text(verdict, [_scores_sentence(result), *stopped], [why, _setup_sentence(result)])

@@ -36,6 +36,7 @@ class Bundle:
     vocabulary: list[str] = field(default_factory=list)  # text: the words the from-scratch model knows
     examples: list[str] = field(default_factory=list)  # text: test sentences to start from
     X_test: np.ndarray | None = None  # images: (n, 1, 8, 8) test digits to start from
+    y_test: np.ndarray | None = None  # images: each test digit's class (an index into class_names)
     background: torch.Tensor | None = None  # images: SHAP's reference digits
 
 
@@ -84,7 +85,15 @@ def load_images(config: Config, weights: bytes, info: dict) -> Bundle:
     pool = train_idx if len(train_idx) >= 50 else np.arange(len(X_tgt))
     background = torch.as_tensor(X_tgt[rng.choice(pool, min(50, len(pool)), replace=False)], dtype=torch.float32)
     X_test = X_tgt[test_idx]
-    bundle = Bundle("images", models, _labels(config, models), list(classes), X_test=X_test, background=background)
+    bundle = Bundle(
+        "images",
+        models,
+        _labels(config, models),
+        list(classes),
+        X_test=X_test,
+        y_test=np.asarray(y_tgt)[test_idx],
+        background=background,
+    )
     answer(bundle, {"image": X_test[0, 0]})  # warm-up: SHAP's first call
     return bundle
 

@@ -20,7 +20,7 @@ def label(name: str, result: Result) -> str:
 def config_label(name: str, c: Config) -> str:
     """A strategy's name as a person reads it, for a track and settings (:func:`label` of a run with ``c``)."""
     if name == "finetune":
-        return "Fine-tune top layer" if c.track == "text" else "Fine-tune all (smaller backbone lr)"
+        return "Fine-tune top layer" if c.track == "text" else "Fine-tune all, pretrained layers learning slower"
     if name == "finetune_last":
         return f"Fine-tune last {c.finetune_blocks} block(s)"
     if name == "scratch" and c.track == "text":
@@ -63,12 +63,14 @@ def curves(result: Result, names: list[str]) -> dict:
             h,
             [f"accuracy_{s}" for s in names if f"accuracy_{s}" in h],
             title="Test accuracy while training",
+            names={f"accuracy_{s}": label(s, result) for s in names},
             caption=f"Accuracy on the held-out examples{sample} after each pass over the labelled ones, per strategy.",
         ),
         "Training loss": charts.learning_curves(
             h,
             [f"loss_{s}" for s in names if f"loss_{s}" in h],
             title="Training loss",
+            names={f"loss_{s}": label(s, result) for s in names},
             caption="Loss on the labelled examples. A loss near zero with low test accuracy means the model "
             "memorised its few examples instead of learning the classes.",
         ),
@@ -324,6 +326,8 @@ def pixels_figures(result: Result, explanation: dict) -> dict:
     from engine.core.explain import global_importance
 
     classes, figs, rows = result.info["class_names"], {}, result.arrays["shap_images"]
+    # one symmetric colour range for both models (and every image): the same red means the same push in each
+    limit = max(float(np.abs(np.asarray(exp.values)).max()) for exp in explanation.values()) or 1.0
     for title, exp in explanation.items():
         digits = [f"{k + 1} (a {classes[result.arrays['y_test'][r]]})" for k, r in enumerate(rows)]
         figs[f"Pixel SHAP: {title}"] = charts.image_attribution_slider(
@@ -332,16 +336,19 @@ def pixels_figures(result: Result, explanation: dict) -> dict:
             labels=digits,
             title=f"{title}: which pixels made it say the true digit",
             caption="Red pixels pushed the model toward the true digit, blue pixels away; black lines outline "
-            "the digit's strokes. The slider picks the same test images for both models.",
+            "the digit's strokes. The slider picks the same test images for both models, and both use one "
+            "colour scale.",
+            limit=limit,
         )
     maps = np.stack([global_importance(exp) for exp in explanation.values()])  # (2, 8, 8) mean |SHAP| per pixel
-    figs["Where each model looks"] = charts.image_montage(
+    figs["Where each model looks"] = charts.image_grid(  # each model's name as the heading of its own panel
         maps,
         cols=len(maps),
+        titles=list(explanation),
         zmin=0,
         zmax=float(maps.max()) or 1.0,
         colorscale="Reds",
-        title="Mean |SHAP| per pixel: " + " (left) vs ".join(explanation) + " (right)",
+        title="Mean |SHAP| per pixel",
         caption="Darker pixels moved the true digit's score more, on average over the explained images: the "
         "strokes each model reads. Both maps share one colour scale.",
     )

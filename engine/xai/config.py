@@ -21,16 +21,34 @@ class Config(TechniqueConfig):
         'learning_rate',
     )  # the settings that change the lesson: shown first
     dataset: Literal["breast_cancer", "wine", "iris", "diabetes", "upload"] = Field(
-        "breast_cancer", description="The table to learn from: one of scikit-learn's bundled sets, or your own CSV."
+        "breast_cancer",
+        title='Data',
+        json_schema_extra={
+            'labels': {
+                'breast_cancer': 'Breast tumours (benign or malignant)',
+                'wine': 'Wines (three growers)',
+                'iris': 'Iris flowers',
+                'diabetes': 'Diabetes progression (a number)',
+                'upload': 'Your own CSV',
+            }
+        },
+        description="The table to learn from: one of scikit-learn's bundled sets, or your own CSV.",
     )
     upload: str = Field("", description="Your uploaded CSV (set by the upload box).", json_schema_extra={"form": False})
     target: str = Field(
-        "", max_length=60, description="The column of your CSV to predict.", json_schema_extra={"form": False}
+        "",
+        title='Column to predict',
+        max_length=60,
+        description="The column of your CSV to predict.",
+        json_schema_extra={"form": False},
     )
     hidden_layers: int = Field(2, ge=1, le=4, description="How many hidden layers the network has.")
-    width: int = Field(32, ge=4, le=256, description="Neurons in each hidden layer.")
+    width: int = Field(32, title='Neurons per hidden layer', ge=4, le=256, description="Neurons in each hidden layer.")
     activation: Literal["relu", "tanh", "gelu", "leaky_relu"] = Field(
-        "tanh", description="The non-linearity between layers."
+        "tanh",
+        title='Activation',
+        json_schema_extra={'labels': {'relu': 'ReLU', 'tanh': 'tanh', 'gelu': 'GELU', 'leaky_relu': 'Leaky ReLU'}},
+        description="The non-linearity between layers.",
     )
     dropout: float = Field(
         0.1,
@@ -39,9 +57,13 @@ class Config(TechniqueConfig):
         description="Share of neurons switched off at random while training, to reduce over-fitting.",
         json_schema_extra={"widget": "slider"},
     )
-    epochs: int = Field(100, ge=1, le=500, description="Passes over the training data.")
+    epochs: int = Field(
+        100, title='Training passes (epochs)', ge=1, le=500, description="Passes over the training data."
+    )
     optimizer: Literal["adam", "sgd"] = Field(
         "adam",
+        title='Optimiser',
+        json_schema_extra={'labels': {'adam': 'Adam (adapts its steps)', 'sgd': 'Plain gradient descent (SGD)'}},
         description="Adam adapts each weight's step size; plain SGD "
         "(with momentum) is simpler and more sensitive to the learning rate.",
     )
@@ -52,7 +74,9 @@ class Config(TechniqueConfig):
         description="Step size of the optimiser. Too high and training diverges.",
         json_schema_extra={"log": True},
     )
-    batch_size: int = Field(16, ge=8, le=512, description="Rows per optimisation step.")
+    batch_size: int = Field(
+        16, title='Rows per step (batch size)', ge=8, le=512, description="Rows per optimisation step."
+    )
     keep_best: bool = Field(
         True,
         description="Early stopping: keep the weights from the epoch with the lowest "
@@ -61,12 +85,15 @@ class Config(TechniqueConfig):
     )
     test_fraction: float = Field(
         0.25,
+        title='Share of rows held out for testing',
         ge=0.1,
         le=0.5,
         description="Share of rows held out to test the model.",
         json_schema_extra={"widget": "slider"},
     )
-    explain_rows: int = Field(50, ge=10, le=300, description="How many test rows SHAP explains (more is slower).")
+    explain_rows: int = Field(
+        50, title='Rows to explain', ge=10, le=300, description="How many test rows SHAP explains (more is slower)."
+    )
 
     @model_validator(mode="after")
     def _upload_needs_target(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.core.contract import Result
 from engine.core.export import markdown_text
+from engine.core.wording import summary_text
 
 
 def _verdict(model: float, baseline: float, tie: float) -> str:
@@ -49,15 +50,26 @@ def _leans_on(result: Result) -> str:
 def describe(result: Result) -> str:
     m, info = result.metrics, result.info
     score, learned = _score_sentence(m, info["task"])
-    text = (
+    setup = (
         f"A {len(result.history)}-epoch network with {m['parameters']:,} weights learned from "
-        f"{m['n_train']} rows of {markdown_text(info['title'])}. It got {score}."
+        f"{m['n_train']} rows of {markdown_text(info['title'])}."
     )
-    if result.stopped:
-        text += " You stopped it early."
+    support = [f"It got {score}.", *(["You stopped it early."] if result.stopped else [])]
     if not learned:
-        return text + (
-            " That is no better than guessing, so the model learned nothing useful: try a smaller "
-            "learning rate, the Adam optimiser, or more epochs."
+        return summary_text(
+            "**The model learned nothing useful: it does no better than guessing.**",
+            support,
+            [setup, "Try a smaller learning rate, the Adam optimiser, or more epochs."],
         )
-    return text + _leans_on(result)
+    classify = info["task"] == "classification"
+    word = (
+        _verdict(m["test_accuracy"], m["baseline_test_accuracy"], 1 / max(m["n_test"], 1))
+        if classify
+        else _verdict(m["test_r2"], m["baseline_test_r2"], 0.01)
+    )
+    model = "logistic" if classify else "linear"
+    verdict = {
+        "beat": f"**The network learned the task and beat {model} regression.**",
+        "matched": f"**The network learned the task, about as well as {model} regression.**",
+    }.get(word, f"**The network learned something, but did not beat {model} regression.**")
+    return summary_text(verdict, support, [setup, _leans_on(result)])

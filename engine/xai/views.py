@@ -18,12 +18,19 @@ def figures(result: Result) -> dict:
         "Loss": charts.learning_curves(
             h,
             ["loss", "val_loss"],
+            names={"loss": "training loss", "val_loss": "validation loss"},
             title="Training and validation loss",
             caption="Training loss should fall; when validation loss turns up while "
             "training loss keeps falling, the network is over-fitting.",
         ),
         score.capitalize(): charts.learning_curves(
-            h, [f"train_{score}", f"val_{score}"], title=f"Training and validation {score}"
+            h,
+            [f"train_{score}", f"val_{score}"],
+            title=f"Training and validation {score}",
+            names={
+                f"train_{score}": f"training {score.replace('r2', 'R²')}",
+                f"val_{score}": f"validation {score.replace('r2', 'R²')}",
+            },
         ),
     }
     if info["task"] == "classification":

@@ -81,6 +81,7 @@ def test_stop_on_a_long_run_returns_partial_results_that_survive_a_reload(page, 
 def test_runs_page_opens_the_selected_run_and_deletes_it(page, app):
     from engine.core.store import RunStore
     from tests.pages.helpers import stored_run
+    from ui.runs import option_text
 
     driver.open_page(page, app.url + "/runs", ready="h1")
     store = RunStore(app.data_dir / "runs.sqlite3")
@@ -94,10 +95,14 @@ def test_runs_page_opens_the_selected_run_and_deletes_it(page, app):
     assert run_id in link.get_attribute("href")
     link.click()
     page.get_by_text("A run on the wine table.").first.wait_for()
-    assert driver.selectbox_value(page, "xai.dataset") == "wine"
+    wine = option_text(engine.load("xai").Config, "dataset", "wine")  # the choice as the form shows it
+    assert driver.selectbox_value(page, "xai.dataset") == wine
     driver.open_page(page, app.url + "/runs", ready='[data-testid="stDataFrame"]')
     select_first_run(page)
     page.get_by_role("button", name="Delete this run").click()
+    page.get_by_text("Delete this run? Its result link will stop working.").wait_for()  # asks first
+    assert store.get(run_id) is not None
+    page.get_by_role("button", name="Delete", exact=True).click()
     page.wait_for_function("() => !document.body.innerText.includes('Delete this run')")
     assert runs_table_rows(page) == before - 1
     assert store.get(run_id) is None

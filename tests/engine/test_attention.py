@@ -398,3 +398,12 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, en
     fresh = execute("attention", tiny)
     stored = read_back_same(fresh, tmp_path)
     assert ("sinusoidal_encoding" in stored.arrays) == (encoding == "none")
+
+
+def test_a_gap_between_two_accuracies_is_said_in_percentage_points():
+    """Issue 27.16: a 47-point gap read "46.9% less" (a relative-sounding percentage of a difference)."""
+    from engine.attention.summary import _pe_sentence
+
+    text = _pe_sentence({"test_accuracy": 0.969, "test_accuracy_no_positional_encoding": 0.5}, order_matters=True)
+    assert "47 percentage points less" in text and "%" in text.split("less")[0].split("got")[1]
+    assert "46.9% less" not in text

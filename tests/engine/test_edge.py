@@ -287,3 +287,29 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
     assert {"Sparsity per layer", "Weights before and after int8", "Distillation"} <= set(fresh.figures)
     assert list(stored.explain_figures) == list(fresh.explain_figures) == ["Side by side", "Explanation drift"]
     assert stored.downloads == fresh.downloads and len(fresh.downloads) == 1
+
+
+def test_comparison_table_is_tall_enough_for_every_row_and_its_wrapped_lines(quick):
+    from engine.edge import views as V
+
+    fig = V.comparison_table(quick)
+    table = fig.data[0]
+    rows = len(table.cells.values[0])
+    assert rows == len(quick.info["variants"]) and any(v.startswith("✔ ") for v in table.cells.values[0])
+    lines = lambda text: str(text).count("<br>") + 1
+    header = max(map(lines, table.header.values)) * V.LINE_PX + 10
+    body = sum(max(lines(column[i]) for column in table.cells.values) * V.LINE_PX + 10 for i in range(rows))
+    assert any(lines(v) > 1 for v in table.cells.values[-1])  # the long file-check text wraps, rows get taller
+    # the figure holds the header and every row (the shipped one often last), with room for the title
+    assert fig.layout.height >= fig.layout.margin.t + fig.layout.margin.b + header + body
+
+
+def test_accuracy_axes_have_one_decimal_and_ratios_read_as_times(quick):
+    from engine.edge import views as V
+    from engine.edge.config import METRICS
+
+    assert V.tradeoff(quick).layout.yaxis.tickformat == ".1%"  # not 96%, 96%, 95% on a narrow range
+    assert METRICS["size_reduction"].text(2.717) == "2.7x" and METRICS["speedup"].text(1.25) == "1.2x"
+    for key in quick.headline:  # metric tiles cut labels longer than about 28 characters
+        assert len(METRICS[key].label) <= 28, key
+    assert "than the original" in METRICS["size_reduction"].help  # the full wording stays in the help

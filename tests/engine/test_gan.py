@@ -271,7 +271,7 @@ def test_stop_returns_a_partial_result_that_still_draws_and_explains():
     assert result.arrays["snapshot_steps"].tolist() == [0, result.metrics["steps_run"]]
     assert len(gan.figures(result)) == 7
     assert set(gan.explain(result)) == {"Real samples", "Generated samples"}
-    assert "stopped it early" in gan.describe(result)
+    assert "You stopped it early, after" in gan.describe(result)
 
 
 def test_sigmoid_output_keeps_samples_in_the_data_range():
@@ -390,3 +390,123 @@ def test_estimate_grows_with_the_work():
     assert 2 < quick < 15
     assert gan.estimate_seconds(validate(gan.Config, gan.PRESETS["better"])) > 2 * quick
     assert gan.estimate_seconds(validate(gan.Config, gan.PRESETS["wasserstein"])) > 2 * quick
+
+
+# --- the verdict: each branch's words follow from its numbers (issue 27.4) ----------------------------------------
+
+
+def _metrics(precision, recall, real_precision=0.95, real_recall=0.9, covered=8, digits=False) -> dict:
+    m = {
+        "precision": precision,
+        "recall": recall,
+        "real_precision": real_precision,
+        "real_recall": real_recall,
+        "noise_precision": 0.05,
+        "noise_recall": 0.3,
+        "mmd": 0.01,
+        "mmd_start": 0.5,
+        "real_mmd": 0.005,
+        "noise_mmd": 0.4,
+        "steps_run": 1000,
+    }
+    if digits:
+        m.update(class_coverage=covered, classes_total=10, noise_class_coverage=0, classifier_accuracy=0.95)
+        m.update(noise_precision=0.0, noise_recall=0.0)
+    else:
+        m.update(modes_covered=covered, modes_total=8, noise_modes_covered=8)
+    return m
+
+
+def _describe(m: dict, stopped: bool = False, dataset: str = "ring") -> str:
+    from types import SimpleNamespace
+
+    config = validate(gan.Config, {"dataset": dataset})
+    return gan.describe(SimpleNamespace(metrics=m, config=config, stopped=stopped))  # type: ignore[arg-type]
+
+
+def _lead(text: str) -> str:
+    from engine.core.wording import split_summary
+
+    return split_summary(text)[0]
+
+
+def test_verdict_noise():
+    m = _metrics(0.1, 0.5)
+    assert summary.verdict(m) == "noise"
+    assert _lead(_describe(m)).startswith("**No better than noise:** its samples land on the data barely more often")
+
+
+def test_verdict_close():
+    m = _metrics(0.93, 0.8)
+    assert summary.verdict(m) == "close"
+    assert _lead(_describe(m)).startswith("**Close to real data:** precision has come 98% of the way")
+
+
+def test_verdict_collapse_needs_near_real_precision_far_lower_recall_and_missing_modes():
+    m = _metrics(0.93, 0.15, covered=1)
+    assert summary.verdict(m) == "collapse"
+    lead = _lead(_describe(m))
+    assert lead.startswith("**Mode collapse:** high precision with low recall; its samples look real (precision 93%")
+    assert "reach only 15% of the real data (real data 90%) and cover 1 of 8 modes" in lead
+
+
+def test_verdict_narrow_when_every_mode_is_covered():
+    m = _metrics(0.93, 0.4, covered=8)
+    assert summary.verdict(m) == "narrow"
+    text = _describe(m)
+    assert "**Real-looking but narrow:**" in text and "touch all 8 modes" in text and "Mode collapse" not in text
+
+
+def test_verdict_gaps_the_seed_6_moons_case():
+    """Issue 27.4: precision 97.5% (real 96.3%), recall 64% read as 'both precision and recall well below'."""
+    m = _metrics(0.975, 0.64, real_precision=0.963, real_recall=0.9)
+    assert summary.verdict(m) == "gaps"
+    text = _describe(m)
+    assert "**Real-looking, with gaps:**" in text and "both precision" not in text
+
+
+def test_verdict_smeared():
+    m = _metrics(0.5, 0.85, covered=3)
+    assert summary.verdict(m) == "smeared"
+    assert _lead(_describe(m)).startswith("**Spread out, not collapsed:** its samples reach most of the real data")
+
+
+def test_verdict_partial_only_when_both_are_below():
+    """Issue 27.4: a stopped digits run at 57% precision (real 94%) covering 10 of 10 classes read as collapse."""
+    m = _metrics(0.57, 0.3, real_precision=0.94, real_recall=0.9, covered=10, digits=True)
+    assert summary.verdict(m) == "partial"
+    text = _describe(m, stopped=True, dataset="digits")
+    lead = _lead(text)
+    assert lead.startswith("**Partly learned:** both precision (57% vs 94%) and recall (30% vs 90%) sit below")
+    assert "You stopped it early, after 1,000 of" in lead and "Mode collapse" not in text
+    assert "recognises **10 of 10** classes" in lead
+
+
+_CLAIMS = {
+    # phrase in the text -> what must hold for it: (precision share of the way, recall share, covered all)
+    "**No better than noise:**": lambda p, r, full: p < 0.15,
+    "**Mode collapse:**": lambda p, r, full: p >= 0.8 and r < 0.6 and not full,
+    "**Real-looking but narrow:**": lambda p, r, full: p >= 0.8 and r < 0.6 and full,
+    "**Real-looking, with gaps:**": lambda p, r, full: p >= 0.8 and 0.6 <= r < 0.75,
+    "**Spread out, not collapsed:**": lambda p, r, full: 0.15 <= p < 0.8 and r >= 0.75,
+    "**Partly learned:** both precision": lambda p, r, full: 0.15 <= p < 0.8 and r < 0.75,
+    "**Close to real data:**": lambda p, r, full: p >= 0.8 and r >= 0.75,
+}
+
+
+@pytest.mark.parametrize("digits", [False, True])
+def test_no_verdict_contradicts_its_numbers_over_a_grid(digits):
+    total = 10 if digits else 8
+    for precision in (0.02, 0.2, 0.5, 0.6, 0.8, 0.9, 0.97):
+        for recall in (0.05, 0.3, 0.55, 0.62, 0.7, 0.8, 0.95):
+            for real_p, real_r in ((0.94, 0.9), (0.963, 0.7), (0.99, 0.99)):
+                for covered in (1, total - 1, total):
+                    m = _metrics(precision, recall, real_p, real_r, covered, digits)
+                    text = _describe(m, dataset="digits" if digits else "ring")
+                    noise = m["noise_precision"]
+                    p = (precision - noise) / (real_p - noise)
+                    found = [phrase for phrase in _CLAIMS if phrase in text]
+                    assert len(found) == 1, (m, found)
+                    assert _CLAIMS[found[0]](p, recall / real_r, covered >= total), (m, found)
+                    assert not ("Mode collapse" in text and covered >= total), m
+                    assert not ("both precision" in text and (p >= 0.8 or recall >= 0.75 * real_r)), m

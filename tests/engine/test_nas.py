@@ -370,4 +370,7 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
     assert list(stored.explain_figures) == list(fresh.explain_figures) == ["Surrogate check", "Accuracy by option"]
     title = stored.explain_figures["Surrogate check"].layout.title.text
     assert title == fresh.explain_figures["Surrogate check"].layout.title.text
-    assert title == f"Surrogate check: cross-validated R² = {stored.arrays['surrogate_r2']:.2f}"
+    assert title == (
+        "How well a simple model predicts accuracy from the choices "
+        f"(cross-validated R² = {stored.arrays['surrogate_r2']:.2f})"
+    )

@@ -276,8 +276,24 @@ def test_image_pixel_attributions_side_by_side(image_run):
     for title in explanation:
         fig = figs[f"Pixel SHAP: {title}"]
         assert len(fig.frames) == 6 and fig.layout.sliders[0].steps[0].label.startswith("1 (a ")
-    mean_abs = np.asarray(figs["Where each model looks"].data[0].z)
-    assert mean_abs.shape == (8, 17) and np.nanmin(mean_abs) >= 0  # two 8x8 maps side by side
+    looks = figs["Where each model looks"]
+    assert len(looks.data) == 2  # two 8x8 maps side by side, each in its own panel
+    for trace in looks.data:
+        assert np.asarray(trace.z).shape == (8, 8) and np.nanmin(np.asarray(trace.z)) >= 0
+    # each model's name is the heading of its own panel, not both squeezed into one title above both
+    assert [a.text for a in looks.layout.annotations] == list(explanation)
+    assert " vs " not in looks.layout.title.text
+
+
+def test_both_models_pixel_shap_share_one_symmetric_colour_range(image_run):
+    explanation = T.explain(image_run)
+    image_run.arrays.update(T.measure(image_run))
+    figs = T.explain_figures(image_run, explanation)
+    limit = max(float(np.abs(np.asarray(e.values)).max()) for e in explanation.values())
+    for title in explanation:
+        fig = figs[f"Pixel SHAP: {title}"]
+        for heatmap in [fig.data[0], *(frame.data[0] for frame in fig.frames)]:  # every image, both models
+            assert (heatmap.zmin, heatmap.zmax) == pytest.approx((-limit, limit))
 
 
 def test_pretrained_cache_is_reused_and_a_damaged_file_is_rebuilt(image_run, monkeypatch):

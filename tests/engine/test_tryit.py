@@ -115,6 +115,7 @@ def test_transfer_rejects_an_empty_sentence(transfer_text):
 
 def test_transfer_images_rebuilt_models_match_and_pixels_add_up():
     outcome, result, bundle = trained("transfer", {"track": "images", "epochs": 10, "labels_per_class": 5})
+    assert bundle.y_test is not None and len(bundle.y_test) == len(bundle.X_test)  # Try it names each start digit
     x = torch.as_tensor(bundle.X_test[:20])
     for name in ("scratch", "feature_extraction", "finetune"):
         with torch.no_grad():

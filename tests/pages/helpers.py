@@ -44,9 +44,11 @@ def train_and_wait(at: AppTest, name: str | None = None, timeout: float = 180) -
     return at
 
 
-def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None, **settings) -> str:
+def stored_run(
+    name: str, owner: str = "", text: str = "", metrics: dict | None = None, store=None, history=None, **settings
+) -> str:
     """A finished run of technique ``name`` in the run store (default: this process's), with the quick preset plus
-    ``settings`` and a small real history; no training. It has no arrays to draw charts from, so it is stored in the
+    ``settings`` and a small real history (or ``history``, a DataFrame with a ``step`` column); no training. It has no arrays to draw charts from, so it is stored in the
     old form (a run from before runs kept their data): its words are ``text``, as stored."""
     import secrets
 
@@ -70,7 +72,7 @@ def stored_run(name: str, owner: str = "", text: str = "", metrics: dict | None 
         config=config,
         status="done",
         metrics=metrics or {},
-        history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}),
+        history=pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]}) if history is None else history,
         headline=list(metrics or {})[:1],
     )
     outcome._drawn = Drawn(text=text or f"Run {run_id}")  # the words it was stored with

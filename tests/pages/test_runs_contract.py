@@ -41,7 +41,10 @@ def test_delete_removes_the_selected_run_and_keeps_the_others():
 
     select(at, [0])
     assert [e.value for e in at.error] == ["The run crashed: second"]  # the selected run is the newer one
-    button(at, "runs.delete").click().run()
+    button(at, "runs.delete").click().run()  # asks first (issue 27.18): nothing is deleted yet
+    assert [w.value for w in at.warning] == ["Delete this run? Its result link will stop working."]
+    assert RunStore().get(newer) is not None
+    button(at, "runs.delete.confirm").click().run()
     assert not at.exception, [e.message for e in at.exception]
     store = RunStore()
     assert store.get(newer) is None and store.get(older) is not None and store.get(theirs) is not None

@@ -21,7 +21,10 @@ def test_transfer_page_trains_and_shows_results():
     # accuracy, learning curves, loss, label efficiency, parameters, confusion, misclassified, embeddings + words
     assert len(every_chart(at, "transfer")) >= 8 + 1
     assert "What just happened" in [s.value for s in at.subheader]
-    assert any("Transfer helped" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**Transfer helped:**") for m in at.markdown)  # the verdict leads (issue 27.12)
+    more = next(e for e in at.expander if e.label == "More about this run")  # the rest, folded away
+    assert any("labelled sentence(s) per topic" in m.value for m in more.markdown)
+    assert not any("More about this run:" in m.value for m in at.markdown)  # the marker itself never shows
     captions = [c.value for c in open_tab(at, "transfer", "Explain").caption]
     assert any("by construction" in c for c in captions), captions  # permutation SHAP: no false check
 

@@ -16,7 +16,9 @@ def test_xai_page_trains_and_shows_results_and_shap():
     charts = every_chart(at, "xai")
     assert len(charts) >= 3 + 4 + 1  # results + four SHAP views + SHAP vs permutation
     captions = " ".join(c.value for c in open_tab(at, "xai", "Explain").caption)
-    assert "Local-accuracy check" in captions
+    plain = captions.find("These charts show how much each input pushed the model's answer")
+    assert -1 < plain < captions.find("Local-accuracy check")  # the plain sentence first, the check for experts
+    assert "Local-accuracy check" in captions and any(e.label == "Details for experts" for e in at.expander)
     assert "What just happened" in [s.value for s in at.subheader]
 
 
@@ -147,3 +149,53 @@ def test_try_it_slider_at_its_lowest_value_is_used_not_ignored():
     slider.set_value(lowest).run()
     assert not at.exception
     assert at.slider(key=slider.key).value == lowest  # not reset to the row's own value
+
+
+# --- issue 27 item 17: a semicolon CSV, left-out columns named, a refused file leaves the box, no stale hint ---
+
+
+def _upload(at, name: str, raw: bytes):
+    at.get("file_uploader")[0].upload(name, raw, "text/csv").run()
+    return at
+
+
+def _hints(at) -> list[str]:
+    return [i.value for i in at.info if "Upload a CSV" in i.value]
+
+
+def test_a_semicolon_csv_trains_and_the_text_column_left_out_is_named():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("upload").run()
+    rows = ["size;weight;colour;label"] + [
+        f"{i % 7},5;{(i * 3) % 11};c{i % 3};{'big' if i % 7 > 3 else 'small'}" for i in range(120)
+    ]
+    at = _upload(at, "semi.csv", "\n".join(rows).encode())
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="xai.target_pick").value == "label"
+    left_out = [i.value for i in at.info if "Not used as features" in i.value]
+    assert left_out and "`colour` (text" in left_out[0] and "`size`" not in left_out[0]
+    assert not _hints(at)
+    assert not next(b for b in at.button if b.key == "xai._train").disabled
+
+
+def test_a_refused_file_leaves_the_box_and_its_message_stays_without_the_upload_hint():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("upload").run()
+    at = _upload(at, "photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "`photo.csv` was not used" in errors[0] and "does not look like a CSV" in errors[0]
+    box = at.get("file_uploader")[0]
+    assert box.value is None, "the refused file is still listed in the upload box"
+    assert not _hints(at), "the 'Upload a CSV' hint shows under the refused file's message"
+    at.run()  # the message stays on later reruns until another file is chosen
+    assert [e.value for e in at.error] == errors
+
+
+def test_a_file_without_usable_features_says_so_without_the_upload_hint():
+    at = open_page("xai")
+    at.selectbox(key="xai.dataset").set_value("upload").run()
+    rows = ["name,label"] + [f"n{i},{'a' if i % 2 else 'b'}" for i in range(40)]
+    at = _upload(at, "names.csv", "\n".join(rows).encode())
+    errors = " ".join(e.value for e in at.error)
+    assert "no numeric feature columns" in errors and "`name` (text" in errors
+    assert not _hints(at)

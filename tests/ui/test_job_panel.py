@@ -144,7 +144,7 @@ def test_a_run_past_the_time_limit_is_refused_before_train_with_the_settings_tha
     assert not at.exception, [e.message for e in at.exception]
     [warning] = [w.value for w in at.warning]
     assert "over this server's limit of 15 min per run, so it cannot start" in warning, warning
-    assert "What costs the most: Steps at 20000" in warning and "Quick look" in warning, warning
+    assert "What costs the most: Generator updates (steps) at 20000" in warning and "Quick look" in warning, warning
     assert next(b for b in at.button if b.key == "gan._train").disabled
 
     monkeypatch.setenv("FRONTIER_SINGLE_USER", "1")  # a personal server: told, and it may start

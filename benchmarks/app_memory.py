@@ -29,8 +29,11 @@ def app_memory(names: list[str] | None = None, shots: Path | None = None) -> dic
         finally:
             browser.close()
         per_process = {pid: round(driver.rss_mb(pid), 1) for pid in server.pids()}
+    rows = list(per_process.values())
     return {
         "rss_mb": round(tour["rss_mb"], 1),
+        "app_rss_mb": rows[0] if rows else None,  # the server process alone (issue 26: under 1 GB)
+        "workers_rss_mb": round(sum(rows[1:]), 1),
         "idle_rss_mb": round(idle_mb, 1),
         "processes": tour["processes"],
         "per_process_mb": list(per_process.values()),

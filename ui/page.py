@@ -76,14 +76,14 @@ def _result_first(name: str, module, shared, extra_inputs, figure_extras) -> Non
 
 def settings_line(module, config: dict) -> str:
     """What a run's settings change from the quick preset, in the form's own words (safe Markdown)."""
-    from engine.core.config import form_fields, validate
+    from engine.core.config import validate
     from engine.core.drawing import config_of
     from engine.core.export import markdown_text
-    from ui.form import label_of, preset_label, pretty
+    from ui.form import preset_label
+    from ui.runs import changed_settings
 
-    fields = form_fields(module.Config)
     quick = validate(module.Config, module.PRESETS["quick"]).model_dump()
     ran = config_of(module.__name__.rsplit(".", 1)[-1], config).model_dump()
-    changed = [f"{label_of(n, f)}: {pretty(ran[n])}" for n, f in fields.items() if ran[n] != quick[n]]
+    changed = changed_settings(module.Config, ran, quick)
     rest = f"the rest as in {preset_label(module, 'quick')}"
     return markdown_text(" · ".join(changed)) + f" ({rest})" if changed else f"as in {preset_label(module, 'quick')}"

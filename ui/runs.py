@@ -131,7 +131,7 @@ def option_text(cls, field: str, value) -> str:
 def run_row(run: dict, headline: list[str]) -> dict:
     """One Runs-table row: what was learned from what, the headline number, and the settings that differ."""
     import engine
-    from engine.core.config import ConfigError, form_fields, validate
+    from engine.core.config import ConfigError, validate
     from engine.core.contract import metric_spec
 
     name, config = run["technique"], run["config"]
@@ -154,14 +154,20 @@ def run_row(run: dict, headline: list[str]) -> dict:
         quick = validate(cls, module.PRESETS["quick"]).model_dump()
     except ConfigError:
         quick = {}
+    row["settings changed"] = ", ".join(changed_settings(cls, config, quick, skip=DATA_FIELDS)) or "quick preset"
+    return row
+
+
+def changed_settings(cls, config: dict, base: dict, skip=()) -> list[str]:
+    """The settings of ``config`` that differ from ``base`` and apply, in the form's words ("Data: Wines ...")."""
+    from engine.core.config import form_fields
+
     fields = form_fields(cls)
-    changed = [
+    return [
         f"{fields[f].title or f.replace('_', ' ')}: {option_text(cls, f, config[f])}"
         for f in fields
-        if f in config and f not in DATA_FIELDS and f in quick and config[f] != quick[f] and applies(cls, f, config)
+        if f in config and f not in skip and f in base and config[f] != base[f] and applies(cls, f, config)
     ]
-    row["settings changed"] = ", ".join(changed) or "quick preset"
-    return row
 
 
 # --- comparing runs (issue 29.3) --------------------------------------------------------------------------------

@@ -215,36 +215,7 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
     if small is not None:
         metrics["pruned_sparsity"] = sparsity_of(small, start.model)
     layers = layer_arrays(start.model, small, variants)
-    table = [
-        {
-            "name": v.name,
-            "kind": v.kind,
-            "made_from": v.made_from,
-            **{k: val for k, val in v.stats.items() if k != "latencies"},
-        }
-        for v in variants
-    ]
-    suffix = "onnx" if shipped.kind == "onnx" else "safetensors"
-    info = {
-        "variants": table,
-        "shipped": shipped.name,
-        "compared": compared.name,
-        "skipped": skipped,
-        "title": start.title,
-        "origin": start.origin,
-        "class_names": start.class_names,
-        "feature_names": start.feature_names,
-        "image_side": start.image_side,
-        "trained_here": start.trained_here,
-        "n_test": len(start.y_test),
-        "download": {
-            "file_name": f"edge_{shipped.name.replace(' + ', '_').replace(' ', '_').lower()}.{suffix}",
-            "mime": "application/octet-stream",
-            "variant": shipped.name,
-            "verified": bool(shipped.stats.get("verified")),
-            "agreement": shipped.stats["agreement"],
-        },
-    }
+    info = result_info(start, variants, shipped, compared, skipped)
     models = {"original": start.model}
     if small is not None:
         models["pruned"] = small
@@ -272,6 +243,40 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
         info=info,
         stopped=tracker.stopped,
     )
+
+
+def result_info(start, variants, shipped, compared, skipped) -> dict:
+    """The names and labels the charts, the summary and the download read: the variants' table and the shipped file."""
+    table = [
+        {
+            "name": v.name,
+            "kind": v.kind,
+            "made_from": v.made_from,
+            **{k: val for k, val in v.stats.items() if k != "latencies"},
+        }
+        for v in variants
+    ]
+    suffix = "onnx" if shipped.kind == "onnx" else "safetensors"
+    return {
+        "variants": table,
+        "shipped": shipped.name,
+        "compared": compared.name,
+        "skipped": skipped,
+        "title": start.title,
+        "origin": start.origin,
+        "class_names": start.class_names,
+        "feature_names": start.feature_names,
+        "image_side": start.image_side,
+        "trained_here": start.trained_here,
+        "n_test": len(start.y_test),
+        "download": {
+            "file_name": f"edge_{shipped.name.replace(' + ', '_').replace(' ', '_').lower()}.{suffix}",
+            "mime": "application/octet-stream",
+            "variant": shipped.name,
+            "verified": bool(shipped.stats.get("verified")),
+            "agreement": shipped.stats["agreement"],
+        },
+    }
 
 
 def try_it_info(config: Config, start: Start, models: dict[str, torch.nn.Module]) -> dict:

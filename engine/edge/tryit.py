@@ -179,8 +179,21 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         "be slower in int8, which converts each input to int8 and back at every call.",
         y_title="milliseconds",
     )
+    exps = _explanations(bundle, x, probs, figs)
+    return Answer(
+        summary=summary,
+        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
+        explanation=exps,
+        figures=figs,
+        tables={},
+    )
+
+
+def _explanations(bundle: Bundle, x: torch.Tensor, probs: dict, figs: dict) -> dict:
+    """SHAP of the original and the smallest float copy for the input ``x`` (1, d), each for its own answer; their
+    pictures are added to ``figs``."""
     exps = {}
-    floats = [n for n, m in bundle.models.items() if n != "Dynamic int8"]
+    floats = [n for n in bundle.models if n != "Dynamic int8"]
     for name in (floats[0], floats[-1]) if len(floats) > 1 else floats[:1]:  # original and the smallest float copy
         k = int(probs[name].argmax())
         exp = explain_output(
@@ -203,10 +216,4 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
             if bundle.image_side
             else shap_waterfall(exp, None, title)
         )
-    return Answer(
-        summary=summary,
-        prediction={n: dict(zip(bundle.class_names, p.tolist())) for n, p in probs.items()},
-        explanation=exps,
-        figures=figs,
-        tables={},
-    )
+    return exps

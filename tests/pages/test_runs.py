@@ -56,7 +56,8 @@ def test_a_result_link_opens_on_the_result_with_its_settings_folded_and_sets_no_
     kinds = [type(e).__name__ for e in at.main]
     assert kinds.index("Tab") < kinds.index("Expander", kinds.index("Info"))  # the result, then the folded form
     line = next(c.value for c in at.caption if c.value.startswith("**Settings of this run:**"))
-    assert "\\: wine" in line and "epochs" in line and "\\: 30" in line and "Quick look" in line
+    # the form's own words for each setting and option, as in the Runs table
+    assert "\\: Wines" in line and "epochs" in line and "\\: 30" in line and "Quick look" in line
     assert "Change the settings and train again" in [e.label for e in at.expander]
     assert at.button(key="xai._train")  # still there, folded
     assert "_owner_claimed" not in at.session_state

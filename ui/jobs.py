@@ -21,19 +21,25 @@ def _keys(name: str) -> tuple[str, str]:
     return f"{name}._job", f"{name}._outcome"
 
 
+def _collect(job, job_key: str, outcome_key: str):
+    """A run that ended since the last rerun: its outcome into the session, its error or note on the page, and
+    None; a run still queued or training comes back as it is."""
+    if job is None or job.active:
+        return job
+    del st.session_state[job_key]
+    if job.outcome is not None:
+        st.session_state[outcome_key] = job.outcome
+    if job.status == "failed":
+        st.error(job.error, icon=":material/error:")
+    elif job.error:
+        st.info(job.error)
+    return None
+
+
 def job_panel(name: str, module, config):
     """Draw the panel for technique ``name``; returns this session's latest Outcome (or None)."""
     job_key, outcome_key = _keys(name)
-    job = service().job(st.session_state.get(job_key, ""))
-    if job is not None and not job.active:  # finished since the last rerun: collect it
-        del st.session_state[job_key]
-        if job.outcome is not None:
-            st.session_state[outcome_key] = job.outcome
-        if job.status == "failed":
-            st.error(job.error, icon=":material/error:")
-        elif job.error:
-            st.info(job.error)
-        job = None
+    job = _collect(service().job(st.session_state.get(job_key, "")), job_key, outcome_key)
     kept = st.session_state.get(outcome_key)
     if job is None and kept is not None and (note := service().save_note(getattr(kept, "run_id", ""))):
         st.caption(note)  # the run store is down: the results are here, the run is saved once it is back
@@ -61,6 +67,8 @@ def job_panel(name: str, module, config):
     with right:
         if config is not None:
             st.caption(_estimate_text(name, config))
+    if config is not None and (expected := config.expectation()):  # a setting that is expected to lose, and why
+        st.info(expected, icon=":material/lightbulb:")
     if too_long:  # said before Train: a run past the time limit per run would only be ended there
         (st.warning if refused else st.info)(too_long, icon=":material/timer_off:")
     if train and config is not None and not running:

@@ -121,6 +121,8 @@ def applies(cls, field: str, config: dict) -> bool:
 
 def option_text(cls, field: str, value) -> str:
     """A choice as a person reads it: the field's own label for it, else the value with spaces."""
+    if (own := cls.value_text(field, value)) is not None:  # e.g. a drawing: "40 points in 3 groups"
+        return own
     info = cls.model_fields.get(field)
     labels = ((info.json_schema_extra or {}) if info is not None else {}).get("labels", {})
     if value in labels:
@@ -234,18 +236,9 @@ def compare_table(technique: str, outcomes: dict[str, Any]) -> tuple[pd.DataFram
     return table, [labels[f] for f in differ]
 
 
-def compare_view(ids: list[str]) -> None:
-    """The runs ``ids`` (a shareable ``?compare=`` link or the selected rows) compared: a table of their headline
-    metrics and settings, the differing settings highlighted, and their learning curves overlaid, one chart per
-    metric. Anyone holding the ids may see them, like a result link; bad or unknown ids get a plain message."""
-    import importlib
-
-    import engine
-    from engine.core import charts
-    from engine.core.contract import metric_spec
-    from engine.core.explain import tabular_importances
-    from ui.results import figure
-
+def _comparable(ids: list[str]) -> tuple[list[tuple[dict, Any]], list[str]]:
+    """The stored, finished runs of one technique among ``ids`` (oldest first) with their outcomes, and a plain
+    note for each kind of id left out (too many, malformed, not stored, unfinished, another technique)."""
     app = service()
     notes = []
     if len(ids) > MAX_COMPARED:
@@ -272,7 +265,23 @@ def compare_view(ids: list[str]) -> None:
         notes.append("Only runs of one technique can be compared: the runs of other techniques are left out.")
         rows = [r for r in rows if r["technique"] == technique]
     rows.sort(key=lambda r: r["created"])
-    loaded = [(r, o) for r in rows if (o := app.load_outcome(r["id"])) is not None]
+    return [(r, o) for r in rows if (o := app.load_outcome(r["id"])) is not None], notes
+
+
+def compare_view(ids: list[str]) -> None:
+    """The runs ``ids`` (a shareable ``?compare=`` link or the selected rows) compared: a table of their headline
+    metrics and settings, the differing settings highlighted, and their learning curves overlaid, one chart per
+    metric. Anyone holding the ids may see them, like a result link; bad or unknown ids get a plain message."""
+    import importlib
+
+    import engine
+    from engine.core import charts
+    from engine.core.contract import metric_spec
+    from engine.core.explain import tabular_importances
+    from ui.results import figure
+
+    loaded, notes = _comparable(ids)
+    technique = loaded[0][0]["technique"] if loaded else ""
     for note in notes:
         st.warning(note)
     if len(loaded) < 2 or technique not in engine.TECHNIQUES:

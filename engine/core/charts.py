@@ -676,23 +676,7 @@ def settings_vs_metric(
     varying = [c for c in settings.columns if settings[c].astype(str).nunique() > 1]
     names = list(run_labels) if run_labels is not None else [f"run {i + 1}" for i in range(len(values))]
     if len(varying) >= 2:
-        dimensions = []
-        for c in varying:
-            column = settings[c]
-            numeric = pd.to_numeric(column, errors="coerce")
-            if numeric.notna().all() and not column.map(lambda v: isinstance(v, bool)).any():
-                dimensions.append(dict(label=c, values=numeric.astype(float).tolist()))
-            else:
-                levels = sorted(column.astype(str).unique())
-                code = {v: i for i, v in enumerate(levels)}
-                dimensions.append(
-                    dict(
-                        label=c,
-                        values=[code[v] for v in column.astype(str)],
-                        tickvals=list(range(len(levels))),
-                        ticktext=levels,
-                    )
-                )
+        dimensions = [_parallel_axis(c, settings[c]) for c in varying]
         dimensions.append(dict(label=metric_label, values=values))
         fig = go.Figure(
             go.Parcoords(
@@ -737,6 +721,21 @@ def settings_vs_metric(
             else f"These runs used the same settings; each dot is one run's {metric_label}."
         )
     return captioned(fig, caption)
+
+
+def _parallel_axis(label: str, column: pd.Series) -> dict:
+    """One axis of a parallel-coordinates chart: numbers as they are, text (and yes/no) as evenly spaced ticks."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().all() and not column.map(lambda v: isinstance(v, bool)).any():
+        return dict(label=label, values=numeric.astype(float).tolist())
+    levels = sorted(column.astype(str).unique())
+    code = {v: i for i, v in enumerate(levels)}
+    return dict(
+        label=label,
+        values=[code[v] for v in column.astype(str)],
+        tickvals=list(range(len(levels))),
+        ticktext=levels,
+    )
 
 
 def compare_importance(
@@ -986,55 +985,7 @@ def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure
     ys = list(range(n, 0, -1))  # first block on top
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.62, 0.38], horizontal_spacing=0.02)
     for r, y in zip(rows, ys):
-        fig.add_shape(
-            type="rect",
-            x0=0,
-            x1=1,
-            y0=y - 0.38,
-            y1=y + 0.38,
-            row=1,
-            col=1,
-            line=dict(color="#555", width=1),
-            fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]),
-        )
-        settings = f" ({r['settings']})" if r["settings"] else ""
-        shape = f" → {shape_words(r['output'])}" if r["output"] else ""
-        fig.add_annotation(
-            x=0.03,
-            y=y,
-            xref="x",
-            yref="y",
-            xanchor="left",
-            showarrow=False,
-            font=dict(size=11),
-            text=f"<b>{r['layer']}</b>{settings}{shape}",
-        )
-        if not r["name"].isdigit() and "own weights" not in r["name"]:  # a nested layer's path (enc.layers.0.linear1)
-            fig.add_annotation(
-                x=0.97,
-                y=y,
-                xref="x",
-                yref="y",
-                xanchor="right",
-                showarrow=False,
-                font=dict(size=9, color="#666"),
-                text=r["name"],
-            )
-        if y < n:
-            fig.add_annotation(
-                x=0.5,
-                y=y + 0.38,
-                ax=0.5,
-                ay=y + 0.62,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowwidth=1,
-                text="",
-            )
+        _diagram_block(fig, r, y, top=y == n)
     fig.add_trace(
         go.Bar(
             x=[r["parameters"] for r in rows],
@@ -1071,3 +1022,42 @@ def diagram_figure(rows: list[dict], *, title: str, note: str = "") -> go.Figure
     fig = captioned(fig, caption + (f" Output shapes are missing: {note}." if note else ""))
     fig.layout.meta = {**fig.layout.meta, "total_parameters": total}
     return fig
+
+
+def _diagram_block(fig: go.Figure, r: dict, y: int, top: bool) -> None:
+    """One block of :func:`diagram_figure` at height ``y``: its box, its words, its path and the arrow from the
+    block above (none on the ``top`` block)."""
+    fig.add_shape(
+        type="rect",
+        x0=0,
+        x1=1,
+        y0=y - 0.38,
+        y1=y + 0.38,
+        row=1,
+        col=1,
+        line=dict(color="#555", width=1),
+        fillcolor=KIND_COLOURS.get(r["kind"], KIND_COLOURS["other"]),
+    )
+    settings = f" ({r['settings']})" if r["settings"] else ""
+    shape = f" → {shape_words(r['output'])}" if r["output"] else ""
+    words = dict(y=y, xref="x", yref="y", showarrow=False)
+    fig.add_annotation(
+        x=0.03, xanchor="left", font=dict(size=11), text=f"<b>{r['layer']}</b>{settings}{shape}", **words
+    )
+    if not r["name"].isdigit() and "own weights" not in r["name"]:  # a nested layer's path (enc.layers.0.linear1)
+        fig.add_annotation(x=0.97, xanchor="right", font=dict(size=9, color="#666"), text=r["name"], **words)
+    if not top:
+        fig.add_annotation(
+            x=0.5,
+            y=y + 0.38,
+            ax=0.5,
+            ay=y + 0.62,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowwidth=1,
+            text="",
+        )

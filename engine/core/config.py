@@ -4,6 +4,8 @@ Every technique's ``Config`` subclasses :class:`TechniqueConfig`. Each field dec
 (``ge``/``le``), a plain-language ``description`` and, for choices, a ``Literal``. Field extras tune the
 form: ``{"widget": "slider"}`` for a float slider, ``{"log": True}`` for a log-scale number,
 ``{"form": False}`` to keep a field off the form and out of the URL (uploads are per session),
+``{"widget": "page"}`` for a setting the page draws itself (kept in the URL; ``{"max_chars": n}`` lets a link's value
+be longer than the usual 200 characters),
 and a Config's ``SHOW_IF = {"width": {"agent": ["dqn"]}}`` shows a field only while the others have one of the
 listed values (a hidden field keeps its value).
 """
@@ -49,6 +51,17 @@ class TechniqueConfig(BaseModel):
         """When a person changes setting ``changed`` (the form's ``values`` after the change): the other settings
         that must follow it, and a short note saying so; ({}, "") when none must."""
         return {}, ""
+
+    def expectation(self) -> str:
+        """A plain sentence for the form, shown before Train, when these settings are expected not to show the
+        technique's usual effect, and why ("" when they show it): a page says so rather than promise it."""
+        return ""
+
+    @classmethod
+    def value_text(cls, field: str, value: Any) -> str | None:
+        """How a settings line (Runs table, a result's settings) shows ``value`` of ``field`` when its own text would
+        not read well (e.g. a drawing's letters); None: as usual."""
+        return None
 
     def source_run_id(self) -> str:
         """The id of the stored run this run starts from ("" for none). When a technique's settings name one, the
@@ -174,7 +187,7 @@ def from_params(
         if name not in fields:
             continue  # other parameters (page, run id) belong to someone else
         try:
-            parsed[name] = parse_value(cls, name, str(text)[:200])
+            parsed[name] = parse_value(cls, name, str(text)[: field_extra(fields[name]).get("max_chars", 200)])
             problem = _own_error(cls, {**base, name: parsed[name]}, name)
             if problem:
                 raise ConfigError(problem)

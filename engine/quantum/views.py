@@ -78,44 +78,11 @@ def circuit_figure(ops: list[dict], n_wires: int, *, title: str, caption: str, m
     for row in range(rows):
         for w in range(n_wires):
             y = at(row * width, w)[1]
-            fig.add_shape(
-                type="line",
-                x0=-0.6,
-                x1=span - 0.4,
-                y0=y,
-                y1=y,
-                name="wire",
-                layer="below",
-                line=dict(color="#555", width=1.5),
-            )
+            line = dict(color="#555", width=1.5)
+            fig.add_shape(type="line", x0=-0.6, x1=span - 0.4, y0=y, y1=y, name="wire", layer="below", line=line)
     for op, column in zip(ops, columns):
         _draw_op(fig, op, column, at, symbols, labels)
-    for kind, (xs, ys) in symbols.items():
-        if xs:
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="markers",
-                    name=kind,
-                    hoverinfo="skip",
-                    showlegend=False,
-                    marker=_SYMBOL_STYLE[kind],
-                )
-            )
-    fig.add_trace(
-        go.Scatter(
-            x=labels[0],
-            y=labels[1],
-            text=labels[2],
-            hovertext=labels[3],
-            mode="text",
-            name="labels",
-            hoverinfo="text",
-            showlegend=False,
-            textfont=dict(size=12, color="#111"),
-        )
-    )
+    _add_marks(fig, symbols, labels)
     ticks = [at(row * width, w) for row in range(rows) for w in range(n_wires)]
     fig.update_layout(
         title=title,
@@ -133,6 +100,29 @@ def circuit_figure(ops: list[dict], n_wires: int, *, title: str, caption: str, m
         ),
     )
     return charts.captioned(fig, caption)
+
+
+def _add_marks(fig: go.Figure, symbols: dict[str, tuple[list, list]], labels: tuple[list, list, list, list]) -> None:
+    """The marker traces of :func:`circuit_figure` (control dots, CNOT targets, SWAP crosses) and its gate words."""
+    for kind, (xs, ys) in symbols.items():
+        if xs:
+            style = _SYMBOL_STYLE[kind]
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="markers", name=kind, hoverinfo="skip", showlegend=False, marker=style)
+            )
+    fig.add_trace(
+        go.Scatter(
+            x=labels[0],
+            y=labels[1],
+            text=labels[2],
+            hovertext=labels[3],
+            mode="text",
+            name="labels",
+            hoverinfo="text",
+            showlegend=False,
+            textfont=dict(size=12, color="#111"),
+        )
+    )
 
 
 _SYMBOL_STYLE = {

@@ -168,27 +168,7 @@ def policy_figure(
         ]
     )
     if len(views) > 1:
-        n = len(views)
-        extra = len(fig.data) - n
-        fig.update_layout(
-            updatemenus=[
-                dict(
-                    type="dropdown",
-                    x=0,
-                    y=1.12,
-                    xanchor="left",
-                    showactive=True,
-                    buttons=[
-                        dict(
-                            label=label,
-                            method="update",
-                            args=[{"visible": [j == i for j in range(n)] + [True] * extra}],
-                        )
-                        for i, (label, _, _) in enumerate(views)
-                    ],
-                )
-            ]
-        )
+        fig.update_layout(updatemenus=[_views_menu([label for label, _, _ in views], len(fig.data) - len(views))])
     _grid_axes(fig, lay, title)
     return charts.captioned(
         fig,
@@ -199,6 +179,16 @@ def policy_figure(
             f"({lay['trap_name'] or 'trap'}), ★ is the {lay['goal_name']}; the green frame is the start."
         ),
     )
+
+
+def _views_menu(labels: list[str], extra: int) -> dict:
+    """A dropdown that shows one of the first ``len(labels)`` traces at a time (the ``extra`` ones after them stay)."""
+    n = len(labels)
+    buttons = [
+        dict(label=label, method="update", args=[{"visible": [j == i for j in range(n)] + [True] * extra}])
+        for i, label in enumerate(labels)
+    ]
+    return dict(type="dropdown", x=0, y=1.12, xanchor="left", showactive=True, buttons=buttons)
 
 
 def q_table_figure(lay: dict, Q: np.ndarray) -> go.Figure:
@@ -279,26 +269,7 @@ def replay_figure(lay: dict, path: list[int], actions: list[int], rewards: list[
             ),
         ]
         if taxi:
-            passenger, dest = int(feats[t, 2]), int(feats[t, 3])
-            where = pos[t] if passenger == 4 else np.asarray(stands[passenger], float)
-            out.append(
-                go.Scatter(
-                    x=[where[1] + 0.25],
-                    y=[where[0] + 0.25],
-                    mode="markers",
-                    marker=dict(size=14, color="#1f77b4", symbol="circle"),
-                    hoverinfo="skip",
-                )
-            )
-            out.append(
-                go.Scatter(
-                    x=[stands[dest][1]],
-                    y=[stands[dest][0]],
-                    mode="markers",
-                    marker=dict(size=34, color="rgba(0,0,0,0)", symbol="square", line=dict(color="#1f77b4", width=3)),
-                    hoverinfo="skip",
-                )
-            )
+            out += _taxi_marks(pos[t], stands, int(feats[t, 2]), int(feats[t, 3]))
         return out
 
     def label(t: int) -> str:
@@ -323,6 +294,22 @@ def replay_figure(lay: dict, path: list[int], actions: list[int], rewards: list[
         f"drag the slider; the orange line is the {who}'s trail"
         + (", the blue dot the passenger and the blue square the destination." if taxi else "."),
     )
+
+
+def _taxi_marks(taxi_at: np.ndarray, stands: list, passenger: int, dest: int) -> list[go.Scatter]:
+    """Taxi's passenger (a blue dot: at its stand, or riding at ``taxi_at``) and destination (a blue square)."""
+    where = taxi_at if passenger == 4 else np.asarray(stands[passenger], float)
+    destination = dict(size=34, color="rgba(0,0,0,0)", symbol="square", line=dict(color="#1f77b4", width=3))
+    return [
+        go.Scatter(
+            x=[where[1] + 0.25],
+            y=[where[0] + 0.25],
+            mode="markers",
+            marker=dict(size=14, color="#1f77b4", symbol="circle"),
+            hoverinfo="skip",
+        ),
+        go.Scatter(x=[stands[dest][1]], y=[stands[dest][0]], mode="markers", marker=destination, hoverinfo="skip"),
+    ]
 
 
 def paths_figure(lay: dict, paths: dict[str, list[int]], caption: str = "") -> go.Figure:
@@ -368,36 +355,14 @@ def returns_figure(
     from engine.rl.tabular import moving_average
 
     x = np.arange(1, len(returns) + 1) if x is None else np.asarray(x)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=returns,
-            mode="lines",
-            name=f"{AGENT_NAMES[agent]} return",
-            line=dict(color="rgba(31,119,180,0.25)", width=1),
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=moving_average(returns, window),
-            mode="lines",
-            line=dict(color="#1f77b4", width=3),
-            name=f"{AGENT_NAMES[agent]} moving average ({window})",
-        )
-    )
-    for name, other in (others or {}).items():
-        fig.add_trace(
-            go.Scatter(
-                x=x[: len(other)],
-                y=moving_average(other, window),
-                mode="lines",
-                line=dict(color="#ff7f0e", width=3),
-                name=f"{AGENT_NAMES[name]} moving average ({window})",
-            )
-        )
-    if checks is not None and len(checks):
+    name, fig = AGENT_NAMES[agent], go.Figure()
+    fig.add_trace(_curve(x, returns, f"{name} return", color="rgba(31,119,180,0.25)", width=1))
+    fig.add_trace(_curve(x, moving_average(returns, window), f"{name} moving average ({window})", color="#1f77b4"))
+    for other_agent, other in (others or {}).items():
+        label = f"{AGENT_NAMES[other_agent]} moving average ({window})"
+        fig.add_trace(_curve(x[: len(other)], moving_average(other, window), label, color="#ff7f0e"))
+    checked = checks is not None and len(checks) > 0
+    if checks is not None and checked:
         fig.add_trace(
             go.Scatter(
                 x=checks[:, 0],
@@ -407,11 +372,7 @@ def returns_figure(
                 marker=dict(symbol="diamond", size=9, color="#2ca02c"),
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=epsilons, mode="lines", name="epsilon (exploration)", yaxis="y2", line=dict(color="grey", dash="dot")
-        )
-    )
+    fig.add_trace(_curve(x, epsilons, "epsilon (exploration)", color="grey", dash="dot", width=2, yaxis="y2"))
     fig.update_layout(
         title="Return per episode while learning",
         xaxis_title=x_title,
@@ -426,12 +387,13 @@ def returns_figure(
         "explores (epsilon, dotted, is the chance of a random move), so the thick line "
         "averages recent episodes. It rises as the agent learns."
         + (" Both agents saw the same seeds." if others else "")
-        + (
-            " Green diamonds: the network tested with exploration off; the best one is kept."
-            if checks is not None and len(checks)
-            else ""
-        ),
+        + (" Green diamonds: the network tested with exploration off; the best one is kept." if checked else ""),
     )
+
+
+def _curve(x, y, name: str, *, color: str, width: float = 3, dash: str | None = None, yaxis: str = "y") -> go.Scatter:
+    """One line of :func:`returns_figure`."""
+    return go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=color, width=width, dash=dash), yaxis=yaxis)
 
 
 def value_live_figure(lay_cells: list[str], values: list[list[float]], arrows: list[str], episode: int) -> go.Figure:

@@ -151,3 +151,17 @@ def test_a_run_past_the_time_limit_is_refused_before_train_with_the_settings_tha
     at = AppTest.from_function(_gan_at_its_maximums, default_timeout=60).run()
     assert not at.warning and any("it will be stopped then" in i.value for i in at.info)
     assert not next(b for b in at.button if b.key == "gan._train").disabled
+
+
+def test_settings_expected_not_to_show_the_effect_say_so_before_train(monkeypatch):
+    """A Config's expectation() (a setting that is expected to lose, and why) is shown beside Train, before any
+    run; settings with no such note show none."""
+    from engine import load
+
+    monkeypatch.setattr(service_module, "_service", Service(QueueExecutor(position=0), None))
+    at = AppTest.from_function(_panel, default_timeout=60).run()
+    assert not at.exception and not any("Expected to lose" in i.value for i in at.info)
+    monkeypatch.setattr(load("xai").Config, "expectation", lambda self: "Expected to lose here: too few rows.")
+    at = AppTest.from_function(_panel, default_timeout=60).run()
+    assert [i.value for i in at.info if "Expected to lose" in i.value] == ["Expected to lose here: too few rows."]
+    assert not next(b for b in at.button if b.key == "xai._train").disabled  # a note, not a refusal

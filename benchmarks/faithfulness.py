@@ -20,6 +20,7 @@ is timed. Same seed, same numbers.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -118,9 +119,9 @@ def table(name: str, rows: list[dict], extra: dict, first: str = "preset") -> li
     return out + [""]
 
 
-def effect_lines(effect, seeds: list[int]) -> tuple[list[str], bool]:
-    """One effect on every seed: its rows of the table (one per compared metric, a last row with ✓/✗ per seed)
-    and whether it held on all of them."""
+def effect_lines(effect, seeds: list[int]) -> list[str]:
+    """One effect on every seed: its rows of the table, one per compared metric and a last one with ✓/✗ per
+    seed."""
     values = dict(effect.settings)
     if effect.preset:
         import engine
@@ -138,28 +139,38 @@ def effect_lines(effect, seeds: list[int]) -> tuple[list[str], bool]:
         lines.append(f"| {claim} | {metric} | {cells} | {f'{seconds:.1f}' if i == 0 else ''} |")
     verdict = " | ".join("✓" if held[s] else "✗" for s in seeds)
     lines.append(f"| | **held on {sum(held.values())}/{len(seeds)} seeds** | {verdict} | |")
-    return lines, all(held.values())
+    return lines
 
 
-def effects_section(name: str, seeds: list[int]) -> tuple[list[str], int, int]:
+def effects_section(name: str, seeds: list[int]) -> list[str]:
     from benchmarks.effects import EFFECTS
 
     mine = [e for e in EFFECTS if e.technique == name]
     if not mine:
-        return [], 0, 0
+        return []
     out = [
         f"### {name}",
         "",
         "| effect (and the command for seed 0) | metric | " + " | ".join(f"seed {s}" for s in seeds) + " | s/run |",
         "|---|---|" + "---|" * len(seeds) + "---|",
     ]
-    held = 0
     for effect in mine:
-        lines, ok = effect_lines(effect, seeds)
-        out += lines
-        held += ok
-        print("\n".join(lines), flush=True)
-    return out + [""], held, len(mine)
+        out += effect_lines(effect, seeds)
+    return out + [""]
+
+
+def merged(path: Path, sections: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The "### technique" sections of the table at ``path`` with ``sections`` in place of the ones rerun: one
+    technique can be rerun alone (each section carries the command that made it)."""
+    kept: dict[str, list[str]] = {}
+    name = None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("### "):
+            name = line[4:].split(" ")[0]
+            kept[name] = []
+        if name is not None:
+            kept[name].append(line)
+    return {**kept, **sections}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,29 +192,36 @@ def main(argv: list[str] | None = None) -> int:
         key, _, text = pair.partition("=")
         extras.setdefault(tech, {})[key] = parse_value(engine.load(tech).Config, key, text)
     command = f"`python -m benchmarks.faithfulness {' '.join(argv if argv is not None else sys.argv[1:])}`"
-    what = "effects" if args.effects else "every offered choice" if args.sweep else "every preset"
-    lines, held, total = (
-        [f"# Faithfulness: {what} on seeds {args.seeds or ','.join(map(str, seeds))}", "", command, ""],
-        0,
-        0,
-    )
+    sections = {}
     for name in args.only.split(","):
         if args.effects:
-            section, ok, count = effects_section(name, seeds)
-            held, total = held + ok, total + count
+            section = effects_section(name, seeds)
         elif args.sweep:
             section = table(name, sweep_rows(name, seeds), {}, first="setting")
         else:
             section = table(name, runs(name, seeds, extras.get(name, {})), extras.get(name, {}))
-        if not args.effects:
+        if section:
+            sections[name] = [section[0], "", command, "", *section[1:]]
             print("\n".join(section), flush=True)
-        lines += section
-    if args.effects:
-        lines.insert(3, f"**{held} of {total} effects held on every seed.**\n")
-    out = "faithfulness.md" if args.effects else "faithfulness_sweep.md" if args.sweep else "faithfulness_presets.md"
+    out = RESULTS / (
+        "faithfulness.md" if args.effects else "faithfulness_sweep.md" if args.sweep else "faithfulness_presets.md"
+    )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / out).write_text("\n".join(lines))
-    return 0 if not args.effects or held == total else 1
+    everything = merged(out, sections)
+    what = "the effects each page claims" if args.effects else "every offered choice" if args.sweep else "every preset"
+    header = [
+        f"# Faithfulness: {what}, on several seeds",
+        "",
+        "Each section: the command that made it, then its table.",
+        "",
+    ]
+    if args.effects:
+        held = [re.findall(r"held on (\d+)/(\d+)", line) for lines in everything.values() for line in lines]
+        pairs = [found[0] for found in held if found]
+        every = sum(k == n for k, n in pairs)
+        header.insert(3, f"**{every} of {len(pairs)} effects held on every seed.**\n")
+    out.write_text("\n".join(header + [line for lines in everything.values() for line in lines]) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ same way: it is first asked to stop, keeping its partial results with a note, an
 
 :class:`Executor` is everything the app asks of an executor, so a distributed engine (Ray) can stand in for
 :class:`LocalExecutor`. Both share :class:`QueueExecutor`: the queue (served round-robin across clients,
-:func:`fair_order`), the supervisor loop, the limits (memory, time, stop grace), giving up on workers that cannot
-start, and folding progress into jobs; each only says how its workers are started, fed, waited on and stopped.
+:func:`fair_order`), the supervisor loop, the limits (memory, time, stop grace), recycling a worker that has grown
+past ``FRONTIER_WORKER_RECYCLE_MB``, giving up on workers that cannot start, and folding progress into jobs; each
+only says how its workers are started, fed, measured, waited on and stopped.
 The worker side lives in :mod:`engine.core.worker`.
 Executors do not record runs: :mod:`engine.core.service` does, from their events.
 """
@@ -172,16 +173,30 @@ class QueueExecutor:
 
     A subclass owns the slots (each with ``job``, ``ready`` and ``device``) and says how its workers are reached:
     ``_start_run`` (hand a job to a slot's worker), ``_pending``/``_wait``/``_receive`` (what to wait on, waiting
-    outside the lock, handling under it), ``_send_stop``, ``_run_memory`` (what a run added to its worker) and
-    ``_restart`` (replace a slot's worker now). It reports through ``_progress``, ``_completed``, ``_crashed``,
-    ``_worker_ready`` and ``_start_failed``.
+    outside the lock, handling under it), ``_send_stop``, ``_run_memory`` (what a run added to its worker),
+    ``_restart`` (replace a slot's worker now), ``_growth`` (how much a worker has grown since it was warm) and
+    ``_recycle`` (retire a worker that grew too much). It reports through ``_progress``, ``_completed``,
+    ``_crashed``, ``_worker_ready`` and ``_start_failed``.
+
+    Recycling: after each run that returns (done or failed), a worker that has grown more than ``recycle_mb`` (env
+    ``FRONTIER_WORKER_RECYCLE_MB``, default 768) over its own size once warm is recycled (:meth:`_check_growth`);
+    ``recycled`` counts the workers retired for growth (benchmarks and tests read it).
     """
 
-    def __init__(self, slots: int, memory_mb: float | None, timeout_s: float | None, stop_grace_s: float):
+    def __init__(
+        self,
+        slots: int,
+        memory_mb: float | None,
+        timeout_s: float | None,
+        stop_grace_s: float,
+        recycle_mb: float | None = None,
+    ):
         self.slots = slots
         self.memory_mb = memory_mb or env_float("FRONTIER_RUN_MEMORY_MB", 3072)
         self.timeout_s = timeout_s or env_float("FRONTIER_RUN_TIMEOUT_S", 900)
         self.stop_grace_s = stop_grace_s
+        self.recycle_mb = recycle_mb or env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
+        self.recycled = 0  # workers retired for growth
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # notified whenever a job or a worker changes state
         self._queue: deque[Job] = deque()  # in the order runs will start (fair_order): position() reads it
@@ -360,6 +375,13 @@ class QueueExecutor:
             self._end_job(slot, payload.status, payload, error=note)
         else:
             self._end_job(slot, "failed", error=payload)
+        self._check_growth(slot)
+
+    def _check_growth(self, slot) -> None:
+        """After a run: a worker that has grown more than ``recycle_mb`` over its warm size is recycled."""
+        grown = self._growth(slot)
+        if grown > self.recycle_mb and not self._closed:
+            self._recycle(slot, grown)
 
     def _crashed(self, slot, how: str) -> None:
         """The slot's worker died under its run (``how``: in words, e.g. "its worker process exited with code -9")."""
@@ -441,6 +463,15 @@ class QueueExecutor:
         """The slot's worker must go now: give the slot a fresh (or already warm) one."""
         raise NotImplementedError
 
+    def _growth(self, slot) -> float:
+        """MB the slot's worker has grown over its own size once warm, measured now (its run has just returned)."""
+        raise NotImplementedError
+
+    def _recycle(self, slot, grown_mb: float) -> None:
+        """Retire the slot's worker, which grew ``grown_mb`` past ``recycle_mb`` (the slot is idle now): give the
+        slot a fresh one, counting it in ``recycled`` once the old one is gone."""
+        raise NotImplementedError
+
 
 @dataclass
 class _Worker:
@@ -487,9 +518,9 @@ class LocalExecutor(QueueExecutor):
     "stopping"), only the time limit plus the grace applies while it finishes its partial results, however loaded
     the server is.
 
-    Recycling: a worker that has grown more than ``recycle_mb`` (env ``FRONTIER_WORKER_RECYCLE_MB``, default 768)
-    over its own size after warm-up gets a replacement, started at once beside it; the old worker keeps serving
-    until the replacement is warm and the slot is idle, so a slot is never empty while runs wait.
+    Recycling (``recycle_mb``, as :class:`QueueExecutor` says): a grown worker gets a replacement, started at once
+    beside it; the old worker keeps serving until the replacement is warm and the slot is idle, so a slot is never
+    empty while runs wait.
     """
 
     def __init__(
@@ -500,12 +531,9 @@ class LocalExecutor(QueueExecutor):
         stop_grace_s: float = 120.0,
         recycle_mb: float | None = None,
     ):
-        super().__init__(
-            slots or int(env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1)), memory_mb, timeout_s, stop_grace_s
-        )
-        self.recycle_mb = recycle_mb or env_float("FRONTIER_WORKER_RECYCLE_MB", 768)
+        slots = slots or int(env_float("FRONTIER_MAX_RUNS", os.cpu_count() or 1))
+        super().__init__(slots, memory_mb, timeout_s, stop_grace_s, recycle_mb)
         self._slots = [_Slot(self._spawn()) for _ in range(self.slots)]
-        self.recycled = 0  # workers retired for growth (benchmarks and tests read it)
         self._thread = threading.Thread(target=self._supervise, name="frontier-jobs", daemon=True)
         self._thread.start()
 
@@ -566,11 +594,15 @@ class LocalExecutor(QueueExecutor):
             self.recycled += 1
             self._changed.notify_all()
 
-    def _check_growth(self, slot: _Slot) -> None:
-        """After a run: a worker that grew past ``recycle_mb`` over its warm size gets a replacement started."""
-        grown = rss_mb(slot.worker.process.pid) - slot.worker.baseline_mb
-        if grown > self.recycle_mb and slot.spare is None and not self._closed:
-            log.info("worker %s grew %.0f MB since warm-up: starting its replacement", slot.worker.process.pid, grown)
+    def _growth(self, slot: _Slot) -> float:
+        return rss_mb(slot.worker.process.pid) - slot.worker.baseline_mb
+
+    def _recycle(self, slot: _Slot, grown_mb: float) -> None:
+        """Start the grown worker's replacement beside it (:meth:`_tidy` swaps it in once warm and idle)."""
+        if slot.spare is None:
+            log.info(
+                "worker %s grew %.0f MB since warm-up: starting its replacement", slot.worker.process.pid, grown_mb
+            )
             slot.spare = self._spawn()
 
     # --- the supervisor's hooks ---------------------------------------------------------------------------
@@ -637,7 +669,6 @@ class LocalExecutor(QueueExecutor):
             self._progress(job, msg[2], msg[3])
         else:  # "done" or "failed"
             self._completed(slot, kind, msg[2])
-            self._check_growth(slot)
 
     def _on_death(self, slot: _Slot) -> None:
         if slot.job is not None:

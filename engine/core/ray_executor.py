@@ -6,7 +6,9 @@ A supervisor thread hands a queued job to a free actor, polls the running ones e
 progress rows, live snapshot and memory (a threaded actor answers while it trains), and polices them: a run
 over its memory cap or time limit, or one that ignores Stop past its grace period, has its actor killed and
 replaced; an actor whose process dies (a segfault, Ray's out-of-memory killer) ends *that* run with a clear
-message, and every other run carries on. Stop reaches the run's next progress call within one poll.
+message, and every other run carries on. Stop reaches the run's next progress call within one poll. Each run
+returns its actor's resident size with its result, so an actor that has grown past ``FRONTIER_WORKER_RECYCLE_MB``
+over its warm size is recycled (killed and replaced by a fresh one) as the local workers are.
 
 Nothing travels by path: a worker may be another machine, so an uploaded CSV a config refers to (by its
 token) travels with the job as bytes and is written to the worker's own data directory for the run, then
@@ -91,15 +93,16 @@ class Worker:
         self._job, self._rows, self._live, self._phase, self._stops = "", [], None, None, set()
         self._base_mb, self._seen = 0.0, False  # resident size when the run started; the run has seen Stop
 
-    def ready(self) -> str:
-        """The actor's compute device in words (answered once it is warm)."""
-        return self._device
+    def ready(self) -> tuple[str, int, float]:
+        """(the actor's compute device in words, its process id, its MB now), answered once it is warm: before
+        any run, so that size is what it grows from."""
+        return self._device, os.getpid(), rss_mb(os.getpid())
 
     def run(
         self, job_id: str, technique: str, config: dict, uploads: dict[str, bytes], inputs: dict | None = None
     ) -> tuple:
         """Train one run (its uploads and ``inputs`` came with it as bytes); returns (kind, payload, the rows and
-        snapshots not polled yet, whether it saw Stop)."""
+        snapshots not polled yet, whether it saw Stop, this actor's MB now)."""
         import torch
 
         torch.set_num_threads(1)  # this method runs on one of the actor's threads
@@ -129,7 +132,8 @@ class Worker:
             rows, live = self._take()
             self._job = ""
             self._stops.discard(job_id)
-            return kind, payload, rows, live, self._seen
+            seen = self._seen
+        return kind, payload, rows, live, seen, rss_mb(os.getpid())
 
     def poll(self, job_id: str) -> tuple:
         """(new progress rows, (new live snapshot, current phase; each None if none), MB the run added to this
@@ -157,6 +161,9 @@ class _Slot:
     ready_ref: Any = None  # actor.ready(), pending until the actor is warm
     ready: bool = False
     device: str = ""
+    pid: int = 0  # the actor's process id, once warm
+    warm_mb: float = 0.0  # the actor's size once warm, before any run
+    after_mb: float = 0.0  # its size when its last run returned
     job: Job | None = None
     run_ref: Any = None
     poll_ref: Any = None
@@ -169,7 +176,8 @@ class RayExecutor(QueueExecutor):
     """Runs on a Ray cluster (``RAY_ADDRESS``) or a local Ray, behind the same Executor protocol.
 
     ``slots``: runs at once (default ``FRONTIER_MAX_RUNS``, else the cluster's CPUs); ``memory_mb``,
-    ``timeout_s``, ``stop_grace_s``: as for the local executor (same environment variables);
+    ``timeout_s``, ``stop_grace_s``, ``recycle_mb``: as for the local executor (same environment variables; a
+    grown actor is killed and replaced once its run has returned: its slot waits for the fresh one to warm up);
     ``worker_env``: extra environment for the actors (on top of the forwarded ``FRONTIER_*`` settings).
     A run asks for a GPU share (``num_gpus``) when the cluster has GPUs.
     """
@@ -182,10 +190,12 @@ class RayExecutor(QueueExecutor):
         stop_grace_s: float = 120.0,
         address: str | None = None,
         worker_env: dict | None = None,
+        recycle_mb: float | None = None,
     ):
         self._owns_ray, self._temp_dir = self._connect(address, slots)
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        super().__init__(slots or int(env_float("FRONTIER_MAX_RUNS", cpus)), memory_mb, timeout_s, stop_grace_s)
+        slots = slots or int(env_float("FRONTIER_MAX_RUNS", cpus))
+        super().__init__(slots, memory_mb, timeout_s, stop_grace_s, recycle_mb)
         gpus = ray.cluster_resources().get("GPU", 0)
         self.gpus_per_run = min(1.0, gpus / self.slots) if gpus else 0
         env = {k: os.environ[k] for k in FORWARDED if k in os.environ}
@@ -221,6 +231,11 @@ class RayExecutor(QueueExecutor):
     def wait_ready(self, timeout: float = 120) -> bool:
         return super().wait_ready(timeout)
 
+    def pids(self) -> list[int]:
+        """The process id of every warm actor, on the machine it runs on (as :meth:`LocalExecutor.pids`; a recycled
+        actor gets a new one)."""
+        return [slot.pid for slot in self._slots if slot.ready and slot.pid]
+
     def close(self) -> None:
         """Stop the supervisor, kill the actors, and disconnect (a local Ray this executor started stops)."""
         self._closed = True
@@ -238,8 +253,8 @@ class RayExecutor(QueueExecutor):
         if self.gpus_per_run:
             options["num_gpus"] = self.gpus_per_run
         slot.actor = self._actor_class.options(**options).remote()
-        slot.ready_ref, slot.ready, slot.job = slot.actor.ready.remote(), False, None
-        slot.run_ref, slot.poll_ref, slot.added_mb = None, None, 0.0
+        slot.ready_ref, slot.ready, slot.job, slot.pid = slot.actor.ready.remote(), False, None, 0
+        slot.run_ref, slot.poll_ref, slot.added_mb, slot.after_mb = None, None, 0.0, 0.0
 
     def _kill(self, slot: _Slot) -> None:
         if slot.actor is not None:
@@ -252,6 +267,17 @@ class RayExecutor(QueueExecutor):
     def _restart(self, slot: _Slot) -> None:
         self._kill(slot)
         self._start(slot)
+
+    def _growth(self, slot: _Slot) -> float:
+        return slot.after_mb - slot.warm_mb if slot.after_mb else 0.0
+
+    def _recycle(self, slot: _Slot, grown_mb: float) -> None:
+        """Kill the grown actor and start a fresh one (one CPU each: a replacement could not warm up beside it
+        while the old actor holds the slot's CPU)."""
+        log.info("Ray worker %s grew %.0f MB since warm-up: replacing it", slot.pid, grown_mb)
+        self._restart(slot)
+        self.recycled += 1
+        self._changed.notify_all()
 
     # --- the supervisor's hooks ---------------------------------------------------------------------------
     def _start_run(self, slot: _Slot, job: Job) -> str:
@@ -304,7 +330,8 @@ class RayExecutor(QueueExecutor):
             return
         slot.ready_ref = None
         try:
-            slot.device, slot.ready = ray.get(ref), True
+            slot.device, slot.pid, slot.warm_mb = ray.get(ref)
+            slot.ready = True
         except ray.exceptions.RayError as e:
             log.warning("a Ray worker failed to start: %s", e)
             if not self._start_failed():  # else workers cannot even start: stop retrying
@@ -335,7 +362,7 @@ class RayExecutor(QueueExecutor):
                 self._on_poll(slot, slot.poll_ref)
             slot.poll_ref = None
         try:
-            kind, payload, rows, live, seen = ray.get(ref)
+            kind, payload, rows, live, seen, slot.after_mb = ray.get(ref)
         except ray.exceptions.RayActorError as e:
             log.warning("Ray worker died during run %s: %s", job.id, e)
             self._crashed(slot, "its Ray worker process died")

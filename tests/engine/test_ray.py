@@ -142,6 +142,49 @@ def test_a_run_that_ignores_stop_is_killed_after_the_grace_period(cluster):
     assert wait_done(cluster, cluster.submit("fake", {})).status == "done"
 
 
+def _gone(pid: int, timeout: float = 30) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_an_actor_that_grew_past_the_recycle_limit_is_replaced_and_the_next_run_gets_a_new_one(cluster, monkeypatch):
+    ran_on = {}  # job id -> the pid of the actor it was handed to (read on the supervisor's thread, at hand-over)
+
+    def on_event(event, job):
+        if event == "running":
+            ran_on[job.id] = next(s.pid for s in cluster._slots if s.job is job)
+
+    cluster.subscribe(on_event)
+    assert cluster.wait_ready(300)
+    before, recycled = set(cluster.pids()), cluster.recycled
+    assert len(before) == 2
+    monkeypatch.setattr(cluster, "recycle_mb", 10_000.0)  # far above what any run here adds: nothing is recycled
+    ordinary = wait_done(cluster, cluster.submit("fake", {"steps": 2}))
+    assert ordinary.status == "done" and cluster.recycled == recycled
+    assert ran_on[ordinary.id] in before and set(cluster.pids()) == before  # the same warm actors serve on
+
+    monkeypatch.setattr(cluster, "recycle_mb", 1.0)  # a tiny limit: the run's 300 MB leak is far past it
+    leak = wait_done(cluster, cluster.submit("fake", {"mode": "leak", "steps": 2}))
+    assert leak.status == "done", leak.error  # the run itself is kept: recycling happens after it
+    assert cluster.recycled == recycled + 1
+    grown = ran_on[leak.id]
+    assert _gone(grown), "the grown actor's process is still alive"
+    monkeypatch.setattr(cluster, "recycle_mb", 10_000.0)
+    assert cluster.wait_ready(300)
+    after = set(cluster.pids())
+    assert grown not in after and len(after) == 2 and len(after - before) == 1  # one fresh actor, the other kept
+    nexts = [cluster.submit("fake", {"steps": 4, "step_seconds": 0.25}) for _ in range(2)]  # one on each actor
+    for job in nexts:
+        assert wait_done(cluster, job).status == "done", job.error
+    assert {ran_on[j.id] for j in nexts} == after and cluster.recycled == recycled + 1
+
+
 def test_cancel_a_queued_run(cluster):
     blockers = [cluster.submit("fake", {"steps": 4, "step_seconds": 0.25}) for _ in range(2)]
     queued = cluster.submit("fake", {})

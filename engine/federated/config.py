@@ -83,6 +83,16 @@ class Config(TechniqueConfig):
         description="Chance that an asked client never sends its update back (a straggler or a phone going offline).",
         json_schema_extra={"widget": "slider"},
     )
+    stragglers: float = Field(
+        0.0,
+        title='Share of phones that do less work (stragglers)',
+        ge=0.0,
+        le=0.9,
+        description="Chance that an answering client is slow (a straggler: an old phone, a weak signal) and gets "
+        "through only part of its passes, a random share of them. FedAvg waits for full work only and drops a "
+        "straggler's update; FedProx keeps the partial work (Li et al. 2020).",
+        json_schema_extra={"widget": "slider"},
+    )
     algorithm: Literal["fedavg", "fedprox"] = Field(
         "fedavg",
         title='How updates are combined',
@@ -98,6 +108,12 @@ class Config(TechniqueConfig):
         le=10.0,
         description="Only with FedProx: how strongly each client's training is pulled back towards the shared model.",
         json_schema_extra={"log": True},
+    )
+    compare_fedavg: bool = Field(
+        True,
+        title='Also run plain FedAvg, for comparison',
+        description="Only with FedProx: also train plain FedAvg on the same clients, with the same clients asked, "
+        "dropping out and slow in every round, to see what FedProx bought or cost.",
     )
     rounds: int = Field(
         30,
@@ -173,9 +189,34 @@ class Config(TechniqueConfig):
         "alpha": {"partition": ["dirichlet"]},
         "classes_per_client": {"partition": ["shards"]},
         "mu": {"algorithm": ["fedprox"]},
+        "compare_fedavg": {"algorithm": ["fedprox"]},
         "clip_norm": {"dp": [True]},
         "noise_multiplier": {"dp": [True]},
     }
+
+    def expectation(self) -> str:
+        """Where FedProx (or FedAvg) is expected to lose, said before Train (measured on seeds 0-7: see
+        benchmarks/effects.py and tests/engine/test_federated.py)."""
+        if self.algorithm == "fedavg":
+            if self.stragglers >= 0.3:
+                return (
+                    f"FedAvg drops every slow phone's update, so with {self.stragglers:.0%} stragglers few updates "
+                    "arrive each round and the model swings between the classes of whoever finished. FedProx keeps "
+                    "the partial work: choose it to compare."
+                )
+            return ""
+        if self.mu >= 1:
+            return (
+                f"A strong pull (μ = {self.mu:g}) holds every client so close to the shared model that it learns "
+                "little each round: expect clearly lower accuracy than plain FedAvg (μ 0.01-0.1 is the usual range)."
+            )
+        if self.stragglers == 0:
+            return (
+                "With no slow phones (stragglers) FedProx's pull only slows each client down: expect it to match plain "
+                "FedAvg or trail it by about a point. It trades less drift between clients for slower progress, "
+                "which pays off when phones do uneven amounts of work: raise the stragglers to see it."
+            )
+        return ""
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -216,8 +257,24 @@ PRESETS = {
         "explain_rows": 60,
     },
     "non_iid_shards": {"partition": "shards", "classes_per_client": 2, "rounds": 40},
+    # Li et al. 2020's setting: uneven data, several local passes, most phones too slow to finish them all
+    "fedprox_stragglers": {
+        "partition": "dirichlet",
+        "alpha": 0.3,
+        "stragglers": 0.9,
+        "local_epochs": 5,
+        "rounds": 30,
+        "algorithm": "fedprox",
+        "mu": 0.1,
+        "compare_fedavg": True,
+    },
 }
-PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "non_iid_shards": "Uneven clients (2 classes each)"}
+PRESET_LABELS = {
+    "quick": "Quick look",
+    "better": "Better result",
+    "non_iid_shards": "Uneven clients (2 classes each)",
+    "fedprox_stragglers": "FedProx helps: uneven data, slow phones, many local passes",
+}
 
 METRICS = {
     "global_accuracy": Metric(
@@ -245,6 +302,16 @@ METRICS = {
         "Local-only models on their own classes",
         "percent",
         help="Each client's own model, scored on the mix of classes it holds.",
+    ),
+    "fedavg_global_accuracy": Metric(
+        "Plain FedAvg: test accuracy",
+        "percent",
+        help="Plain FedAvg trained beside FedProx on the same clients: its global model on the same held-out samples.",
+    ),
+    "fedavg_worst_client_accuracy": Metric(
+        "Plain FedAvg: worst-served client",
+        "percent",
+        help="Plain FedAvg's global model on the mix of classes its least well served client holds.",
     ),
     "rounds": Metric("Rounds run", "integer"),
     "bytes_communicated": Metric(
@@ -274,5 +341,10 @@ def estimate_seconds(config: Config) -> float:
     one busy core for the small network), plus SHAP of two models and start-up."""
     rows = (DIGITS_ROWS if config.dataset == "digits" else SKLEARN_TABLES[config.dataset][3]) * 0.75
     per_epoch = rows / config.batch_size + config.n_clients / 2  # each client ends on a partial batch
-    steps = config.rounds * config.local_epochs * (per_epoch * (config.fraction + 1) + rows / config.batch_size)
+    federations = 2 if config.algorithm == "fedprox" and config.compare_fedavg else 1  # FedProx beside plain FedAvg
+    steps = (
+        config.rounds
+        * config.local_epochs
+        * (per_epoch * (config.fraction * federations + 1) + rows / config.batch_size)
+    )
     return 1.5 + steps * 5e-4 * (0.75 + config.width / 256) + config.explain_rows * 0.06

@@ -93,19 +93,27 @@ def local_sgd(
     gen: torch.Generator,
     anchor: list[torch.Tensor] | None = None,
     mu: float = 0.0,
+    steps: int | None = None,
 ) -> float:
     """Plain mini-batch SGD on tensors (no DataLoader); returns the mean loss of the last epoch.
 
     ``anchor`` (the global weights) with ``mu > 0`` adds FedProx's proximal term, whose gradient is
     ``mu * (w - w_global)``. The same function trains clients, the centralised and the local-only baselines.
+    ``steps``: stop after that many steps (a straggler's partial work), else every step of every epoch.
     """
     params: list[torch.Tensor] = list(model.parameters())
     n = len(X)
+    left = steps if steps is not None else epochs * -(-n // batch_size)
     model.train()
     for _ in range(epochs):
+        if left <= 0:
+            break
         order = torch.randperm(n, generator=gen)
-        total = torch.zeros(())
+        total, seen = torch.zeros(()), 0
         for start in range(0, n, batch_size):
+            if left <= 0:
+                break
+            left -= 1
             idx = order[start : start + batch_size]
             loss = F.cross_entropy(model(X[idx]), y[idx])
             grads = torch.autograd.grad(loss, params)
@@ -113,8 +121,8 @@ def local_sgd(
                 if anchor is not None and mu > 0:
                     torch._foreach_add_(grads, torch._foreach_sub(params, anchor), alpha=mu)
                 torch._foreach_add_(params, grads, alpha=-lr)
-            total += loss.detach() * len(idx)
-    return float(total / n)
+            total, seen = total + loss.detach() * len(idx), seen + len(idx)
+    return float(total / max(seen, 1))
 
 
 def get_weights(model: nn.Module) -> torch.Tensor:
@@ -138,10 +146,18 @@ def client_generator(seed: int, client: int, round_: int) -> torch.Generator:
 
 
 def client_update(
-    model: nn.Module, global_w: torch.Tensor, X: torch.Tensor, y: torch.Tensor, config: Config, gen: torch.Generator
+    model: nn.Module,
+    global_w: torch.Tensor,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    config: Config,
+    gen: torch.Generator,
+    share: float = 1.0,
 ) -> tuple[torch.Tensor, float]:
-    """Start from the global weights, train locally, return the update (P,) and the client's training loss."""
+    """Start from the global weights, train locally, return the update (P,) and the client's training loss.
+    ``share`` < 1: a straggler, which gets through only that share of its local steps (at least one)."""
     set_weights(model, global_w)
+    steps = config.local_epochs * -(-len(y) // config.batch_size)
     anchor = [p.detach().clone() for p in model.parameters()] if config.algorithm == "fedprox" else None
     loss = local_sgd(
         model,
@@ -153,6 +169,7 @@ def client_update(
         gen=gen,
         anchor=anchor,
         mu=config.mu,
+        steps=max(1, round(share * steps)),
     )
     return get_weights(model) - global_w, loss
 
@@ -254,13 +271,17 @@ def federated_round(
     noise_gen: torch.Generator,
 ) -> dict:
     """Round ``r``: sample clients, train them, aggregate what comes back. Returns the round's numbers (status
-    per client: 0 not asked, 1 trained and sent its update, 2 asked but dropped out)."""
+    per client: 0 not asked, 1 trained and sent its update, 2 asked but dropped out or, with FedAvg, too slow to
+    finish, 3 a straggler whose partial work FedProx kept)."""
     n = config.n_clients
     asked = rng.choice(n, max(1, round(config.fraction * n)), replace=False)
     done = [int(k) for k in np.sort(asked) if rng.random() >= config.client_dropout]
+    share = straggler_shares(config, rng, done)  # client -> share of its local steps it gets through
     status = np.zeros(n, dtype=int)
     status[asked] = 2
-    status[done] = 1
+    if config.algorithm == "fedavg":  # FedAvg waits for full work only: a straggler's update is dropped
+        done = [k for k in done if share[k] == 1.0]
+    status[done] = [1 if share[k] == 1.0 else 3 for k in done]
     out: dict[str, Any] = {
         "status": status,
         "drift": np.full(n, np.nan),
@@ -272,7 +293,8 @@ def federated_round(
     if not done:  # every asked client dropped out: the global model waits for the next round
         return out
     results = [
-        client_update(fleet.worker, fleet.global_w, *data[k], config, client_generator(config.seed, k, r)) for k in done
+        client_update(fleet.worker, fleet.global_w, *data[k], config, client_generator(config.seed, k, r), share[k])
+        for k in done
     ]
     updates = torch.stack([u for u, _ in results])  # (k, P)
     sizes = torch.tensor([len(data[k][1]) for k in done], dtype=torch.float32)  # (k,)
@@ -280,6 +302,16 @@ def federated_round(
     out["drift"][done] = info.pop("drift")
     out.update(info, loss=float(np.average([loss for _, loss in results], weights=sizes.numpy())))
     return out
+
+
+def straggler_shares(config: Config, rng: np.random.Generator, done: list[int]) -> dict[int, float]:
+    """Which of the clients that answer are stragglers (each with chance ``config.stragglers``) and the share of
+    their local steps they get through (uniform between none and all, as Li et al. 2020 draw their epochs); 1.0
+    for the others. The draws do not depend on the algorithm, so FedAvg and FedProx see the same stragglers."""
+    if config.stragglers == 0:
+        return dict.fromkeys(done, 1.0)  # nothing drawn: runs without stragglers repeat exactly as before
+    slow, part = rng.random(len(done)) < config.stragglers, rng.random(len(done))
+    return {k: float(p) if s else 1.0 for k, s, p in zip(done, slow, part)}
 
 
 def train_baselines(
@@ -310,6 +342,7 @@ class RoundLog:
     update_norm: list  # per round: length of the averaged update (before any DP noise)
     noise_std: float = 0.0
     seconds: float = 0.0  # the federated rounds alone
+    fedavg: dict | None = None  # with FedProx: plain FedAvg's last numbers on the same clients (see Twin)
 
 
 def evaluate(fleet: Learners, X: torch.Tensor, y: torch.Tensor, counts: np.ndarray) -> dict:
@@ -328,6 +361,36 @@ def evaluate(fleet: Learners, X: torch.Tensor, y: torch.Tensor, counts: np.ndarr
     }  # each on its own mix
 
 
+@dataclass
+class Twin:
+    """Plain FedAvg beside a FedProx run: the same clients, the same starting weights and the same draws (who is
+    asked, who drops out, who is slow: its own generators, seeded alike), its own global weights."""
+
+    config: Config
+    fleet: Learners
+    rng: np.random.Generator
+    noise_gen: torch.Generator
+
+
+def fedavg_twin(config: Config, fleet: Learners) -> Twin | None:
+    if config.algorithm != "fedprox" or not config.compare_fedavg:
+        return None
+    twin = Learners(fleet.worker, fleet.global_w.clone(), fleet.central, fleet.local)  # only the weights are its own
+    rng, noise_gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed + 1)
+    return Twin(config.model_copy(update={"algorithm": "fedavg"}), twin, rng, noise_gen)
+
+
+def twin_round(twin: Twin, data: list, r: int, X_test: torch.Tensor, y_test: torch.Tensor, counts: np.ndarray) -> dict:
+    """Plain FedAvg's round ``r`` and its global model's test accuracy, overall and for the worst-served client."""
+    federated_round(twin.config, twin.fleet, data, r, twin.rng, twin.noise_gen)
+    set_weights(twin.fleet.worker, twin.fleet.global_w)
+    per_class = class_accuracy(twin.fleet.worker, X_test, y_test, counts.shape[1])
+    return {
+        "fedavg_global_accuracy": overall(per_class, y_test.numpy()),
+        "fedavg_worst_client_accuracy": float(mix_accuracy(per_class, counts).min()),
+    }
+
+
 def run(config: Config, progress: ProgressFn) -> Result:
     """Train the federation round by round beside its centralised and local-only baselines."""
     fed = federation(config)
@@ -337,6 +400,7 @@ def run(config: Config, progress: ProgressFn) -> Result:
     fleet = learners(config, X.shape[1], len(fed.class_names))
     rng, noise_gen = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed + 1)
     log, tracker = RoundLog([], [], [], [], []), Tracker(progress, config.rounds)
+    twin = fedavg_twin(config, fleet)
     for r in range(1, config.rounds + 1):
         started = time.perf_counter()
         out = federated_round(config, fleet, data, r, rng, noise_gen)
@@ -357,6 +421,9 @@ def run(config: Config, progress: ProgressFn) -> Result:
         }
         if np.isfinite(out["loss"]):  # no client sent an update: no loss and no drift this round
             row.update(loss=out["loss"], client_drift=float(np.nanmean(out["drift"])))
+        if twin is not None:
+            log.fedavg = twin_round(twin, data, r, X_test, y_test, fed.counts)
+            row.update(log.fedavg)
         live = {
             "round": r,
             "client_accuracy": np.round(ev["clients"], 4).tolist(),
@@ -380,12 +447,13 @@ def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev:
         "rounds": len(log.bytes),
         "bytes_communicated": int(sum(log.bytes)),
         "client_drift": float(finite[-1]) if finite else 0.0,
-        "updates_received": int((np.array(log.status) == 1).sum()),
+        "updates_received": int(np.isin(np.array(log.status), (1, 3)).sum()),  # full work, or a straggler's part
         "parameters": count_parameters(fleet.worker),
         "federated_seconds": log.seconds,
     }
     if config.dp:
         metrics["dp_noise_std"] = log.noise_std
+    metrics.update(log.fedavg or {})
     set_weights(fleet.worker, fleet.global_w)
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(fed.y_test))  # SHAP rows and background: the server's held-out samples
@@ -397,7 +465,8 @@ def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev:
         history=tracker.history(),
         metrics=metrics,
         stopped=tracker.stopped,
-        headline=("global_accuracy", "centralized_accuracy", "local_only_accuracy_mean", "worst_client_accuracy"),
+        headline=("global_accuracy", "centralized_accuracy", "local_only_accuracy_mean", "worst_client_accuracy")
+        + (("fedavg_global_accuracy",) if log.fedavg else ()),
         models={
             "global": fleet.worker.eval(),
             "centralized": fleet.central.eval(),

@@ -8,12 +8,18 @@ import numpy as np
 from engine.core import charts
 from engine.core.contract import Result
 
-STATUS = {0: ("not asked", "#cccccc"), 1: ("trained, update received", "#1f77b4"), 2: ("asked, dropped out", "#d62728")}
+STATUS = {
+    0: ("not asked", "#cccccc"),
+    1: ("trained, update received", "#1f77b4"),
+    2: ("asked, dropped out", "#d62728"),
+    3: ("straggler, partial work kept", "#9467bd"),
+}
 CURVES = {
     "global_accuracy": "federated (global) model",
     "centralized_accuracy": "centralised (data pooled)",
     "local_only_accuracy_mean": "local-only models (mean)",
     "worst_client_accuracy": "worst-served client",
+    "fedavg_global_accuracy": "plain FedAvg, same clients (beside FedProx)",
 }
 
 
@@ -95,7 +101,8 @@ def client_figure(result: Result):
     return charts.captioned(
         fig,
         "Bars: the global model after the chosen round (press Play to replay the rounds); "
-        "blue clients trained that round, red ones dropped out, grey ones were not asked. "
+        "blue clients trained that round, red ones dropped out (with FedAvg, also the too slow), purple ones were "
+        "slow and FedProx kept their partial work, grey ones were not asked. "
         "Diamonds: each client's own local-only model on the same classes. A short bar "
         "marks a client the federation serves badly.",
     )
@@ -250,4 +257,6 @@ def live_figure(snapshot):
         f"{snapshot['megabytes']:.1f} MB sent so far",
         yaxis=dict(range=[0, 1.05]),
     )
-    return charts.captioned(fig, "Blue: trained this round; red: dropped out; grey: not asked.")
+    return charts.captioned(
+        fig, "Blue: trained this round; red: dropped out; purple: slow, partial work kept (FedProx); grey: not asked."
+    )

@@ -279,3 +279,43 @@ def test_each_method_s_charts_describe_that_method(quick_runs, masked_run):
 
     collapsed = dataclasses.replace(masked_run, metrics={**masked_run.metrics, "linear_probe_accuracy": 0.1})
     assert "augmentations" not in describe(collapsed).split("close to guessing")[1]  # hidden for this method
+
+
+# --- issue 28: masked-pixel prediction against the random encoder -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def masked_quick_runs():
+    """The quick preset with the masked method at the default 2% of the labels, on four seeds (small budget)."""
+    return {seed: run(Config(**{**PRESETS["quick"], "method": "masked", "seed": seed}), None) for seed in range(4)}
+
+
+def test_masked_prediction_does_not_beat_the_random_encoder_as_the_page_warns(masked_quick_runs):
+    """Issue 28 item 2: masked pretraining lost to a random-init encoder in 6 of 10 runs. Pretraining variants
+    (mask ratio 0.25-0.75, 1x1 and 2x2 patches, a linear or bottlenecked decoder, more steps, lower learning rate,
+    weight decay, noise fill, feature targets) did not make it win on every seed, so the page says so before Train
+    and this checks the warning: with 10% of the labels it gains at most 2 points over random features on every
+    seed, and at the default 2% it is below them on average."""
+    from engine.ssl import describe
+
+    gains = []
+    for seed, result in masked_quick_runs.items():
+        rows = {r["label_fraction"]: r for r in result.arrays["efficiency"]}
+        assert rows[0.1]["probe"] <= rows[0.1]["random_init"] + 0.02, (seed, rows[0.1])
+        m = result.metrics
+        assert m["linear_probe_accuracy"] > 0.5, (seed, m)  # it still learned something useful: far above 10%
+        gains.append(m["linear_probe_accuracy"] - m["random_init_probe_accuracy"])
+        if gains[-1] <= 0.02:
+            assert "usual result for masked-pixel prediction" in describe(result), seed
+        else:
+            assert "better than usual for masked-pixel prediction" in describe(result), seed
+    assert np.mean(gains) < 0, gains
+
+
+def test_the_masked_method_says_before_train_why_it_does_not_beat_random_features():
+    from engine.core.config import validate
+
+    assert "which random convolutional features already keep" in validate(Config, {"method": "masked"}).expectation()
+    for preset in PRESETS.values():
+        assert validate(Config, preset).expectation() == ""  # SimCLR shows the effect
+        assert validate(Config, {**preset, "method": "masked"}).expectation() != ""

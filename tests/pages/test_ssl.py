@@ -31,9 +31,12 @@ def test_method_choice_shows_only_the_settings_that_apply():
     assert "`temperature` must be <= 2.0" in " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown-escaped
     keys = {w.key for w in at.slider} | {w.key for w in at.select_slider}
     assert "ssl.mask_ratio" in keys and "ssl.temperature" not in keys and "ssl.rotation" not in keys
+    note = "which random convolutional features already keep"  # issue 28: said before Train, for the masked method only
+    assert any(note in i.value for i in at.info)
     at.selectbox(key="ssl.method").set_value("simclr").run()
     keys = {w.key for w in at.slider} | {w.key for w in at.select_slider}
     assert {"ssl.temperature", "ssl.rotation", "ssl.crop"} <= keys and "ssl.mask_ratio" not in keys
+    assert not any(note in i.value for i in at.info)
 
 
 def test_try_it_reads_a_digit_through_the_pretrained_encoder():

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+RESULTS_KEEP_S = 120.0  # a stored run's results stay in memory this long after it ends (its page collects them at once)
 CANNOT_START = "The training workers cannot start on this server."
 
 
@@ -427,10 +428,16 @@ class QueueExecutor:
             except Exception:  # a listener's bug must not stop the supervisor
                 log.exception("job listener failed on %s %s", event, job.id)
 
-    def _forget_old(self, keep_s: float = 3600) -> None:
-        cutoff = time.time() - keep_s
-        for job_id in [j.id for j in self._jobs.values() if j.finished and j.finished < cutoff]:
-            del self._jobs[job_id]
+    def _forget_old(self, keep_s: float = 3600, results_keep_s: float = RESULTS_KEEP_S) -> None:
+        """Forget runs that ended over ``keep_s`` ago, and let go of the results (outcome, live snapshot, history
+        rows) of stored runs that ended over ``results_keep_s`` ago: the store holds them (``Service.job`` reads
+        them back), and an hour of them in memory made a busy server grow by hundreds of MB (the soak benchmark)."""
+        now = time.time()
+        for job in list(self._jobs.values()):
+            if job.finished and job.finished < now - keep_s:
+                del self._jobs[job.id]
+            elif job.finished and job.recorded and job.finished < now - results_keep_s:
+                job.outcome, job.live, job.rows = None, None, []
 
     # --- what each subclass provides ----------------------------------------------------------------------
     def _tidy(self, slot) -> None:

@@ -57,7 +57,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -466,7 +466,10 @@ class Service:
         if job is None:
             return None
         position = self.executor.position(job.id) if job.status == "queued" else 0
-        return JobView.of(job, position, self.saving(job.id) if not job.active else "")
+        view = JobView.of(job, position, self.saving(job.id) if not job.active else "")
+        if view.outcome is None and view.recorded and view.status in ("done", "stopped"):  # let go of: in the store
+            view = replace(view, outcome=self.load_outcome(view.id))
+        return view
 
     def saving(self, run_id: str) -> str:
         """Whether run ``run_id`` waits to be saved: "delayed" (the run store is down; it is written once the

@@ -220,3 +220,33 @@ def test_postgresql_stopped_while_runs_finish_writes_them_once_restarted(own_pos
     assert stored_loss(again, earlier.id) == pytest.approx(1 / 2)  # the run stored before the outage is intact
     assert stored_loss(again, waiting.id) == pytest.approx(1 / 3)
     assert stored_loss(again, unborn.id) == pytest.approx(1 / 4)
+
+
+def test_a_stored_runs_results_leave_memory_and_are_read_back_from_the_store(tmp_path):
+    """The soak benchmark (issue 30.5) found the app growing by every finished run for an hour: the executor kept
+    each run's outcome, live snapshot and history in memory. A stored run's results now leave memory two minutes
+    after it ends and the page reads them back from the store; a run waiting to be saved keeps them."""
+    from engine.core.jobs import RESULTS_KEEP_S, QueueExecutor
+
+    executor = QueueExecutor(1, None, None, 1.0)
+    now, jobs = time.time(), {}
+    for name, ended_ago, recorded in (
+        ("stored", RESULTS_KEEP_S + 5, True),
+        ("unsaved", RESULTS_KEEP_S + 5, False),
+        ("recent", 5, True),
+    ):
+        job = Job(id=name, technique="fake", config={}, status="done", finished=now - ended_ago, recorded=recorded)
+        job.outcome, job.rows, job.live = object(), [(1, 3, {"loss": 1.0})], {"big": "snapshot"}
+        executor._jobs[name] = jobs[name] = job
+    executor._forget_old()
+    assert (jobs["stored"].outcome, jobs["stored"].rows, jobs["stored"].live) == (None, [], None)
+    assert jobs["unsaved"].outcome is not None and jobs["recent"].outcome is not None  # the retry queue needs it
+
+    store, ex = RunStore(tmp_path / "runs.sqlite3"), StubExecutor()
+    svc = Service(ex, store)
+    job = svc.submit("fake", {"steps": 3}, owner="ann")
+    ex.finish(job)
+    assert until(lambda: job.recorded)
+    job.outcome = None  # as the executor lets go of it
+    view = svc.job(job.id)
+    assert view.outcome is not None and view.outcome.metrics["final_loss"] == pytest.approx(1 / 3)

@@ -28,6 +28,7 @@ PAGE_READY_TARGET_S = 1.0  # issue 26: a page (and the home page) ready in a fre
 LINK_FIRST_CHART_TARGET_S = 1.5  # issue 26: a result link's first chart drawn in a fresh browser
 LINK_ALL_CHARTS_TARGET_S = 2.5  # issue 26: every chart of the result link's first tab drawn
 TRYIT_TARGET_MS = 300.0  # issue 18: one Try-it update (prediction + SHAP of one input), quick-preset model
+TRYIT_REAL_TARGET_MS = 1000.0  # issue 29 item 2: the attention Try it's real pretrained model (72 heads), warm
 TRYIT_PRESETS = {"rl": "dqn_quick"}  # rl's quick preset is a Q-table (no weights to rebuild): its Try it is the DQN
 
 

@@ -73,6 +73,11 @@ def _app_wide(args, names: list[str], results: dict) -> None:
         from benchmarks.tryit import tryit_costs
 
         results["tryit"] = tryit_costs(names)
+        if "attention" in names:
+            from benchmarks.tryit import real_model_costs
+
+            print("try it: attention, inside the real pretrained model ...", flush=True)
+            results["tryit_real"] = real_model_costs()
 
     if not args.skip_loop:
         from benchmarks.loop import loop_overhead, ssl_loop_overhead

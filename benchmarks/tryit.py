@@ -60,6 +60,50 @@ def tryit_costs(names: list[str], repeats: int = 5) -> list[dict]:
     return rows
 
 
+def real_model_costs(repeats: int = 5) -> dict:
+    """Issue 29 item 2: the attention Try it's "Look inside a real model" answer (the MiniLM sentence encoder's 72
+    heads measured, its rollout, and the toy beside it, figures included) on the quick sentiment run. Cold: the
+    first answer after a restart (the pretrained model is loaded then, once per process); warm: every example
+    sentence answered ``repeats`` times, one torch thread, for each of two heads."""
+    import torch
+
+    torch.set_num_threads(1)
+    import engine
+    from benchmarks import TRYIT_REAL_TARGET_MS
+    from engine.attention import pretrained
+    from engine.attention.tryit import real_examples
+    from engine.core import tryit
+    from engine.core.pipeline import execute
+    from engine.transfer.text import encoder
+
+    outcome = execute("attention", dict(engine.load("attention").PRESETS["quick"], task="sentiment"))
+    bundle = tryit.load("attention", outcome.config, outcome.weights, outcome.info)
+    sentences = real_examples(bundle)
+    pretrained.load_model.cache_clear()
+    encoder.cache_clear()
+    first = tryit.answer("attention", bundle, {"real": sentences[0], "layer": 1, "head": 1})
+    answers = [
+        tryit.answer("attention", bundle, {"real": s, "layer": layer, "head": head})
+        for _ in range(repeats)
+        for s in sentences
+        for layer, head in ((1, 3), (5, 8))
+    ]
+    times, cpu = [a.ms for a in answers], [a.cpu_ms for a in answers]
+    median = round(statistics.median(times), 1)
+    row: dict = {
+        "technique": "attention (real model)",
+        "cold_s": round(first.ms / 1000, 2),
+        "median_ms": median,
+        "max_ms": round(max(times), 1),
+        "cpu_median_ms": round(statistics.median(cpu), 1),
+        "answers": len(times),
+        "tokens": max(len(pretrained.look(s).tokens) for s in sentences),
+    }
+    row["verdict"] = "PASS" if median < TRYIT_REAL_TARGET_MS else "FAIL"
+    print(f"  {row}", flush=True)
+    return row
+
+
 def concurrent_visitors(visitors: int = 10, name: str = "xai", answers: int = 5) -> dict:
     """Issue 26: ``visitors`` people try ``visitors`` different result links at once (one rebuilt model each),
     each changing the input ``answers`` times; the median answer time is judged against 300 ms."""
@@ -108,6 +152,8 @@ if __name__ == "__main__":  # python -m benchmarks.tryit [--concurrent] [NAME ..
 
     if "--concurrent" in sys.argv:
         print(concurrent_visitors())
+    elif "--real" in sys.argv:  # python -m benchmarks.tryit --real: the attention page's real-model answer
+        print(real_model_costs())
     else:
         for r in tryit_costs(sys.argv[1:] or list(engine.TECHNIQUES)):
             print(r)

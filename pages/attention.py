@@ -13,7 +13,8 @@ and layer normalisation.
 Attention alone does not know where a token sits: shuffle the sequence and every token gets the same output.
 **Positional encoding** adds a position vector to each token so order can matter. Tick *compare without
 positional encoding* to train the same model without it, and watch its accuracy fall to chance on order tasks,
-together with the baseline that simply averages the token embeddings.
+together with the baseline that simply averages the token embeddings, and stay level on the control task *Whether
+an X is there at all*, where order does not matter.
 """
 
 technique_page("attention", intro=INTRO)

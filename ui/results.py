@@ -85,6 +85,8 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     # Tabs that rerun when switched, so only the open tab is built and sent: a result link's first visit draws the
     # Results charts alone (the browser has a third of the charts to draw before the page settles), and the Try it
     # tab's model (rebuilt from weights, with SHAP) is only built for a person who opens it.
+    if try_it_linked(name, labels):  # a link to a Try-it view (``look=``) opens on the Try it tab, once
+        st.session_state[tabs_key(name)] = "Try it"
     results, explain, *try_it, details = st.tabs(labels, key=tabs_key(name), on_change="rerun")
     with results:
         for title, fig in drawn.figures.items():
@@ -104,6 +106,15 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     if details.open:
         with details:
             details_tab(name, outcome)
+
+
+def try_it_linked(name: str, labels: list[str]) -> bool:
+    """Whether the address names a Try-it view (``look=``) this session has not opened yet."""
+    seen = f"{name}._try_linked"
+    if "Try it" not in labels or "look" not in st.query_params or st.session_state.get(seen):
+        return False
+    st.session_state[seen] = True
+    return True
 
 
 def _own(name: str, outcome) -> bool:

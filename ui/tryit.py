@@ -82,12 +82,24 @@ def show_answer(name: str, answer: tryit.Answer) -> None:
     from ui.tryit_inputs import SELECTABLE
 
     clickable, suffix = SELECTABLE.get(name, (None, None))
-    for title, fig in answer.figures.items():
+
+    def draw(title: str, fig) -> None:
         if title == clickable:  # clicks come back as a selection the inputs read on the next rerun
             st.plotly_chart(fig, key=f"{name}.try.{suffix}", on_select="rerun", selection_mode="points")
             st.caption(charts.caption_of(fig))
         else:
             figure(fig, f"{name}.try.fig.{_slug(title)}", download=False)
+
+    pairs = {pair[0]: pair for pair in answer.pairs}  # side by side (e.g. a real model beside the toy)
+    later = {title for pair in answer.pairs for title in pair[1:]}
+    for title, fig in answer.figures.items():
+        if title in pairs:
+            for col, other in zip(st.columns(len(pairs[title])), pairs[title]):
+                if other in answer.figures:
+                    with col:
+                        draw(other, answer.figures[other])
+        elif title not in later:
+            draw(title, fig)
     for title, frame in answer.tables.items():
         st.markdown(f"**{title}**")
         st.dataframe(frame, hide_index=True)

@@ -155,8 +155,32 @@ def transfer(name: str, bundle) -> dict:
     return {"image": digit_editor(name, bundle.X_test[:, 0], digits)}
 
 
+REAL_MODE = "A real pretrained model (MiniLM) beside it"
+TOY_MODE = "The model this run trained"
+
+
 def attention(name: str, bundle) -> dict:
-    """Type or edit a sequence (digits: draw on the grid)."""
+    """Type or edit a sequence (digits: draw on the grid); or look inside the real pretrained model."""
+    linked = "look" in st.query_params  # a link to a sentence in the real model opens on it
+    mode = st.radio(
+        "Look inside",
+        [TOY_MODE, REAL_MODE],
+        index=1 if linked else 0,
+        key=f"{name}.try.mode",
+        horizontal=True,
+        help="The real model is all-MiniLM-L6-v2, a sentence encoder trained on about a billion sentence pairs "
+        "(6 layers x 12 heads); it runs beside the toy transformer this run trained.",
+    )
+    from engine.attention import pretrained
+
+    if mode == REAL_MODE:
+        if not pretrained.loaded():
+            with st.spinner("Loading the pretrained model (once per server, a few seconds)…"):
+                pretrained.model()
+        return real_model(name, bundle)
+    pretrained.warm_up()  # ready by the time the person switches to the real model
+    for param in ("look", "layer", "head"):
+        st.query_params.pop(param, None)
     if bundle.row_width:
         return {"image": digit_editor(name, np.asarray(bundle.examples))}
     hint = {
@@ -169,6 +193,52 @@ def attention(name: str, bundle) -> dict:
             name, bundle.examples, "Your sequence", help=f"Type {hint}; at most {bundle.max_len} tokens."
         )
     }
+
+
+def _head_from_click(name: str) -> None:
+    """A click on the small-multiples chart opens that head: head h of layer l fills the square [h, h+1) x [l, l+1)."""
+    clicked = selected_point(f"{name}.try.grid")
+    if clicked is not None and st.session_state.get(f"{name}.try._grid_clicked") != clicked:
+        st.session_state[f"{name}.try._grid_clicked"] = clicked
+        st.session_state[f"{name}.try.head"] = int(np.clip(int(clicked[0]) + 1, 1, 12))
+        st.session_state[f"{name}.try.layer"] = int(np.clip(int(clicked[1]) + 1, 1, 6))
+
+
+def _linked_int(param: str, top: int) -> int:
+    try:
+        return int(np.clip(int(st.query_params.get(param, 1)), 1, top))
+    except ValueError:
+        return 1
+
+
+def real_model(name: str, bundle) -> dict:
+    """A sentence (typed, or from the examples) and a layer and head of the real model; kept in the page address
+    (``look``, ``layer``, ``head``) so the view has its own link."""
+    from engine.attention.tryit import real_examples
+
+    examples = real_examples(bundle)
+    linked = st.query_params.get("look")
+    if linked and linked not in examples:
+        examples = [linked[:500], *examples]
+    st.caption("Type any English sentence (up to about 60 word pieces). Head types are measured on it, not assumed.")
+    _head_from_click(name)
+    pick = st.selectbox(
+        "Start from an example", range(len(examples)), key=f"{name}.try.real.example", format_func=lambda i: examples[i]
+    )
+    text = st.text_input(
+        "Your sentence",
+        value=examples[pick],
+        key=f"{name}.try.real.text.{pick}",
+        max_chars=500,
+        help="Every head of the real model reads it; the toy reads it too when it knows its words.",
+    )
+    st.session_state.setdefault(f"{name}.try.layer", _linked_int("layer", 6))
+    st.session_state.setdefault(f"{name}.try.head", _linked_int("head", 12))
+    left, right = st.columns(2)
+    layer = left.selectbox("Layer", range(1, 7), key=f"{name}.try.layer", help="1 reads the words; 6 is the top.")
+    head = right.selectbox("Head", range(1, 13), key=f"{name}.try.head", help="One of the 12 heads of that layer.")
+    st.query_params.update({"look": text[:500], "layer": str(layer), "head": str(head)})
+    return {"real": text, "layer": layer, "head": head}
 
 
 def gan(name: str, bundle) -> dict:
@@ -213,6 +283,7 @@ def gan(name: str, bundle) -> dict:
 SELECTABLE = {
     "gan": ("Latent point → sample", "plane"),  # technique -> (figure title, key suffix): clicks read back
     "quantum": ("Your point on the plane", "plane"),
+    "attention": ("Every head of the real model", "grid"),  # engine.attention.views.REAL_GRID_TITLE
 }
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from engine.attention.tasks import BRACKETS_MIN_LENGTH, SENTIMENT_LENGTH
+from engine.attention.tasks import BRACKETS_MIN_LENGTH, SENTIMENT_LENGTH, brackets_length
 from engine.core.config import TechniqueConfig
 from engine.core.contract import Metric
 
 TASK_LABELS = {
     "first_marked": "Which marked token comes first",
+    "contains_x": "Whether an X is there at all (order does not matter)",
     "brackets": "Balanced brackets",
     "sentiment": "Sentiment with negation",
     "digits": "Handwritten digits, row by row",
@@ -27,11 +28,13 @@ class Config(TechniqueConfig):
         'n_layers',
         'epochs',
     )  # the settings that change the lesson: shown first
-    task: Literal["first_marked", "brackets", "sentiment", "digits"] = Field(
+    task: Literal["first_marked", "contains_x", "brackets", "sentiment", "digits"] = Field(
         "first_marked",
         description="What the transformer learns. Which marked token comes first: which of two marked tokens "
-        "comes first; Balanced brackets: does every opening bracket get closed; Sentiment: short reviews where "
-        "'not' flips the meaning; Handwritten digits: digits read one pixel row at a time.",
+        "comes first; Whether an X is there at all: the same letters, but only whether an X occurs decides, not "
+        "where (the control: here a model blind to order should do as well); Balanced brackets: does every "
+        "opening bracket get closed; Sentiment: short reviews where 'not' flips the meaning; Handwritten digits: "
+        "digits read one pixel row at a time.",
         json_schema_extra={"labels": dict(TASK_LABELS)},
     )
     seq_len: int = Field(
@@ -40,7 +43,7 @@ class Config(TechniqueConfig):
         le=32,
         description="Tokens (words or symbols) per generated sequence. Bracket strings are never shorter than "
         f"{BRACKETS_MIN_LENGTH} and always even (shorter ones have too few different orders to learn from), so "
-        f"below {BRACKETS_MIN_LENGTH} the brackets task uses {BRACKETS_MIN_LENGTH}. Hidden for sentiment and "
+        f"with brackets the length moves to an even one of at least {BRACKETS_MIN_LENGTH}. Hidden for sentiment and "
         "digits, whose length is fixed (sentences as they are, 8 pixel rows).",
         title="Sequence length (tokens)",
     )
@@ -127,7 +130,32 @@ class Config(TechniqueConfig):
         32, title='Sequences per step (batch size)', ge=8, le=512, description="Sequences per optimisation step."
     )
 
-    SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {"seq_len": {"task": ["first_marked", "brackets"]}}
+    SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {"seq_len": {"task": ["first_marked", "contains_x", "brackets"]}}
+
+    @classmethod
+    def follow(cls, changed: str, values: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The form never shows a length the task cannot use: bracket strings are even and at least
+        BRACKETS_MIN_LENGTH long, so with brackets the slider moves to the next length they use."""
+        length = values.get("seq_len")
+        if changed not in ("task", "seq_len") or values.get("task") != "brackets" or not isinstance(length, int):
+            return {}, ""
+        usable = max(BRACKETS_MIN_LENGTH, length + length % 2)  # up: the slider was moved towards it
+        if usable == length:
+            return {}, ""
+        return {"seq_len": usable}, (
+            f"Bracket strings are an even number of tokens, at least {BRACKETS_MIN_LENGTH}, so the sequence length "
+            f"is now {usable}."
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _length_the_task_uses(cls, data: Any) -> Any:
+        """A link, the CLI or a stored run may name a length brackets cannot use: it reads as the length the task
+        has always used for it (the even length below, at least BRACKETS_MIN_LENGTH), so settings show what ran."""
+        length = data.get("seq_len", cls.model_fields["seq_len"].default) if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("task") == "brackets" and isinstance(length, int):
+            data = {**data, "seq_len": brackets_length(length)}
+        return data
 
     @model_validator(mode="after")
     def _heads_divide_embedding(self):
@@ -199,7 +227,7 @@ def sequence_length(config: Config) -> int:
     return {
         "digits": 8,
         "sentiment": SENTIMENT_LENGTH,
-        "brackets": max(BRACKETS_MIN_LENGTH, config.seq_len - config.seq_len % 2),
+        "brackets": brackets_length(config.seq_len),
     }.get(config.task, config.seq_len)
 
 

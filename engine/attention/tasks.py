@@ -1,4 +1,5 @@
-"""The tasks: generated sequences where order and context matter, plus digits read row by row.
+"""The tasks: generated sequences where order and context matter, one control where they do not (is there an X),
+plus digits read row by row.
 
 Each task has one label per sequence. Token id 0 is padding. Everything is generated here from a seeded
 NumPy generator (or comes with scikit-learn), so nothing is downloaded.
@@ -14,6 +15,7 @@ from engine.core.contract import RunError
 
 TASKS = {
     "first_marked": "Which marked token comes first (X or Y)?",
+    "contains_x": "Is there an X among the marked tokens (order does not matter)?",
     "brackets": "Are the brackets balanced?",
     "sentiment": "Sentiment with negation (\"not good\" vs \"good\")",
     "digits": "Handwritten digits read as 8 rows of 8 pixels",
@@ -59,6 +61,23 @@ def first_marked_task(n: int, seq_len: int, rng: np.random.Generator) -> Sequenc
     return SequenceTask(X.astype(np.int64), y, vocab, ["X first", "Y first"], TASKS["first_marked"])
 
 
+def contains_x_task(n: int, seq_len: int, rng: np.random.Generator) -> SequenceTask:
+    """The control for the order tasks: the same letters as :func:`first_marked_task`, but two marks that are an
+    X and a Y in half of the sequences and two Ys in the other half; the label says whether an X is there.
+
+    Only which tokens occur decides the answer, never where: shuffling a sequence never changes its label.
+    """
+    fillers = list("abcdefghij")
+    vocab = ["<pad>", *fillers, "X", "Y"]
+    X = rng.integers(1, 1 + len(fillers), size=(n, seq_len))
+    pos = np.argsort(rng.random((n, seq_len)), axis=1)[:, :2]  # two distinct positions per row
+    y = rng.integers(0, 2, size=n).astype(np.int64)  # 1: an X is there
+    rows = np.arange(n)
+    X[rows, pos[:, 0]] = np.where(y == 1, len(vocab) - 2, len(vocab) - 1)  # X or a second Y
+    X[rows, pos[:, 1]] = len(vocab) - 1  # Y
+    return SequenceTask(X.astype(np.int64), y, vocab, ["no X", "X present"], TASKS["contains_x"])
+
+
 def is_balanced(brackets: str) -> bool:
     """True when every ``(`` is closed by a later ``)``."""
     depth = 0
@@ -72,12 +91,17 @@ def is_balanced(brackets: str) -> bool:
 BRACKETS_MIN_LENGTH = 20  # shorter strings have so few balanced orders (132 at 12) that tests repeat training
 
 
+def brackets_length(seq_len: int) -> int:
+    """The length of the bracket strings for a requested length: even, and at least BRACKETS_MIN_LENGTH."""
+    return max(BRACKETS_MIN_LENGTH, seq_len - seq_len % 2)
+
+
 def brackets_task(n: int, seq_len: int, rng: np.random.Generator) -> SequenceTask:
     """Half balanced bracket strings, half unbalanced ones with the same number of ``(`` and ``)``.
 
     Equal counts in both classes mean that counting is not enough: the order of the brackets decides.
     """
-    length = max(BRACKETS_MIN_LENGTH, seq_len - seq_len % 2)
+    length = brackets_length(seq_len)
     vocab = ["<pad>", "(", ")"]
     base = np.array([1] * (length // 2) + [2] * (length // 2))
     want = {True: n - n // 2, False: n // 2}
@@ -189,7 +213,8 @@ def make_task(
     if name == "sentiment":
         task = sentiment_task(n, rng)
     else:
-        task = {"first_marked": first_marked_task, "brackets": brackets_task}[name](n, seq_len, rng)
+        generate = {"first_marked": first_marked_task, "contains_x": contains_x_task, "brackets": brackets_task}
+        task = generate[name](n, seq_len, rng)
     train = np.arange(train_examples)
     val, test = train_examples + np.arange(n_val), n - n_test + np.arange(n_test)
     seen = {task.X[i].tobytes() for i in train}

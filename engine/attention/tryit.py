@@ -40,7 +40,7 @@ class Bundle:
     @property
     def chars(self) -> bool:
         """Tokens are single characters (brackets, marked letters): typed without spaces."""
-        return self.task in ("first_marked", "brackets")
+        return self.task in ("first_marked", "contains_x", "brackets")
 
 
 def load(config: Config, weights: bytes, info: dict) -> Bundle:
@@ -49,7 +49,7 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
     if task.row_width:
         examples = [task.X[i] for i in test[:10]]
     else:
-        sep = "" if config.task in ("first_marked", "brackets") else " "
+        sep = "" if config.task in ("first_marked", "contains_x", "brackets") else " "
         examples = [sep.join(task.tokens(int(i))) for i in test[:10]]
     bundle = Bundle(
         config.task, models, list(task.vocab), list(task.class_names), int(task.X.shape[1]), task.row_width, examples
@@ -80,7 +80,11 @@ def encode(bundle: Bundle, text: str) -> tuple[torch.Tensor, list[str]]:
 
 
 def answer(bundle: Bundle, inputs: dict) -> Answer:
-    """``inputs["text"]`` (a typed sequence) or, for digits, ``inputs["image"]`` (8, 8) in [0, 1]."""
+    """``inputs["text"]`` (a typed sequence) or, for digits, ``inputs["image"]`` (8, 8) in [0, 1]; with
+    ``inputs["real"]`` (a sentence, and ``layer``, ``head`` counted from 1), the real pretrained model beside
+    this run's toy (``real_answer``)."""
+    if "real" in inputs:
+        return real_answer(bundle, inputs)
     if bundle.row_width:
         x = torch.as_tensor(np.clip(np.asarray(inputs["image"], dtype=np.float32), 0, 1).reshape(1, 8, 8))
         tokens = [f"row {t + 1}" for t in range(8)]
@@ -114,6 +118,139 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         explanation=exp,
         figures=figs,
     )
+
+
+REAL_EXAMPLES = [
+    "The cat sat on the mat, and then the cat went to sleep.",
+    "The food was not good, but the music was wonderful!",
+    "Paris is the capital of France; Berlin is the capital of Germany.",
+]
+
+
+def real_examples(bundle: Bundle) -> list[str]:
+    """Sentences to start the real model from: a few of its own kind, then the toy's test inputs (text tasks)."""
+    return REAL_EXAMPLES + ([] if bundle.row_width else [str(e) for e in bundle.examples[:3]])
+
+
+def toy_look(bundle: Bundle, text: str) -> tuple[list[str], np.ndarray, str]:
+    """The toy's tokens ([CLS] first), its attention (blocks, heads, T, T) on ``text`` (or on its own first
+    example when it cannot read ``text``) and a note saying which input it read."""
+    note = ""
+    if bundle.row_width:
+        x = torch.as_tensor(np.asarray(bundle.examples[0], dtype=np.float32).reshape(1, 8, 8))
+        tokens = [f"row {t + 1}" for t in range(8)]
+        note = "The toy reads 8x8 digits (one token per pixel row), not words: it is shown on its first test digit."
+    else:
+        try:
+            x, tokens = encode(bundle, text)
+        except TryItUnavailable as err:
+            x, tokens = encode(bundle, str(bundle.examples[0]))
+            note = (
+                f"The toy cannot read your sentence ({err}), so it is shown on its own example: {bundle.examples[0]}."
+            )
+    with torch.no_grad():
+        _, maps = bundle.models["transformer"](x, return_attention=True)
+    n = len(tokens) + 1
+    return ["[CLS]", *tokens], np.stack([m[0, :, :n, :n].numpy() for m in maps]).astype(np.float64), note
+
+
+def real_answer(bundle: Bundle, inputs: dict) -> Answer:
+    """One sentence through the real pretrained model (every head measured, rollout to the sentence embedding)
+    and the same input through this run's toy transformer, measured the same way."""
+    from engine.attention import pretrained, views
+
+    try:
+        real = pretrained.look(str(inputs["real"]))
+    except ValueError as err:
+        raise TryItUnavailable(str(err)) from err
+    layers, heads = real.attention.shape[:2]
+    layer = int(np.clip(int(inputs.get("layer", 1)), 1, layers))
+    head = int(np.clip(int(inputs.get("head", 1)), 1, heads))
+    labels = pretrained.head_labels(pretrained.head_measures(real.attention, real.tokens))
+    toy_tokens, toy_att, note = toy_look(bundle, real.sentence)
+    toy_labels = pretrained.head_labels(pretrained.head_measures(toy_att, toy_tokens))
+    block, toy_head = min(layer, toy_att.shape[0]), min(head, toy_att.shape[1])
+    figs = _real_figures(real, labels, layer, head, toy_tokens, toy_att, toy_labels, block, toy_head, note)
+    chosen = labels[layer - 1][head - 1]
+    typed = sum(1 for row in labels for k in row if k)
+    toy_typed = sum(1 for row in toy_labels for k in row if k)
+    summary = {  # short values: a metric shows about 15 characters
+        f"Layer {layer}, head {head} looks at": pretrained.SHORT[chosen[0]] if chosen else "no one place",
+        "Share of its attention": f"{chosen[1]:.0%}" if chosen else "spread out",
+        "Heads with a type: real · toy": f"{typed}/{layers * heads} · {toy_typed}/{toy_att[:, :, 0, 0].size}",
+    }
+    return Answer(
+        summary=summary,
+        prediction={"tokens": real.tokens, "labels": labels, "toy_tokens": toy_tokens, "toy_labels": toy_labels},
+        figures=figs,
+        tables={"Head types found on this input (measured, not assumed)": views.head_type_table(labels, toy_labels)},
+        pairs=[  # the two grids are drawn full width, between these
+            (f"Real model: layer {layer}, head {head}", f"Toy model: block {block}, head {toy_head}"),
+            ("Real model: what the sentence embedding is made of", "Toy model: what its answer is read from"),
+        ],
+    )
+
+
+def _real_figures(real, labels, layer, head, toy_tokens, toy_att, toy_labels, block, toy_head, note) -> dict:
+    from engine.attention import pretrained, views
+
+    def said(found) -> str:
+        if not found:
+            return "No single kind of place takes most of its weight on this input."
+        return f"Measured on this input: {found[1]:.0%} of its attention goes to {pretrained.KINDS[found[0]]}."
+
+    layers, heads = real.attention.shape[:2]
+    toy_n = toy_att.shape[0] * toy_att.shape[1]
+    shares = pretrained.embedding_shares(real.attention)
+    toy_shares = pretrained.rollout(toy_att)[0]
+    return {
+        f"Real model: layer {layer}, head {head}": views.token_map(
+            real.attention[layer - 1, head - 1],
+            real.tokens,
+            f"Real model (MiniLM): layer {layer}, head {head}",
+            "Each row is a word piece and where it looks (a row adds up to 1). " + said(labels[layer - 1][head - 1]),
+        ),
+        f"Toy model: block {block}, head {toy_head}": views.token_map(
+            toy_att[block - 1, toy_head - 1],
+            toy_tokens,
+            f"Toy model (this run): block {block}, head {toy_head}",
+            (note + " " if note else "")
+            + "The toy's head in the same place (its last one when it has fewer). "
+            + said(toy_labels[block - 1][toy_head - 1]),
+        ),
+        views.REAL_GRID_TITLE: views.head_grid(
+            real.attention,
+            labels,
+            f"All {layers * heads} heads of the real model ({layers} layers x {heads} heads)",
+            "Each small square is one head's map on your sentence (rows look, columns are looked at); the word on it "
+            "is the type measured on this input (prev/next: the previous/next word, CLS/SEP: the start/end marker, "
+            "same: the same word, punct: punctuation, self: itself). Click a square (or pick a layer and head above) "
+            "to open it.",
+            clickable=True,
+        ),
+        "Every head of the toy model": views.head_grid(
+            toy_att,
+            toy_labels,
+            f"All {toy_n} heads of the toy model",
+            "The toy transformer this run trained, measured the same way.",
+            row_name="block",
+        ),
+        "Real model: what the sentence embedding is made of": views.share_bars(
+            shares,
+            real.tokens,
+            "Attention rollout: what the real model's sentence embedding is made of",
+            "Attention followed through all layers, counting the skip connections (Abnar & Zuidema's rollout), "
+            f"then averaged over the tokens as MiniLM pools them. The start and end markers take "
+            f"{shares[0] + shares[-1]:.0%}; the word with the largest share is "
+            f"{real.tokens[1 + int(np.argmax(shares[1:-1]))] if len(shares) > 2 else '-'}.",
+        ),
+        "Toy model: what its answer is read from": views.share_bars(
+            toy_shares,
+            toy_tokens,
+            "Attention rollout: what the toy's answer ([CLS]) is made of",
+            "The same rollout for the toy, which reads its answer from [CLS]: each token's share of what reaches it.",
+        ),
+    }
 
 
 def _token_shap(bundle: Bundle, x: torch.Tensor, tokens: list[str], k: int):

@@ -442,3 +442,195 @@ def explain_figures(result: Result, explanation) -> dict:
     else:
         figs["Tokens that matter most"] = token_importance_figure(result, explanation)
     return figs
+
+
+# --- inside a real pretrained model (Try it: "Look inside a real model") --------------------------------------
+# Pure figures of measured numbers: the attention weights come from ``pretrained.look`` (or the toy's forward).
+
+REAL_GRID_TITLE = "Every head of the real model"  # the Try it's clickable figure (a click opens that head)
+TAGS = {
+    "previous": "prev",
+    "next": "next",
+    "cls": "CLS",
+    "sep": "SEP",
+    "same": "same",
+    "punctuation": "punct",
+    "self": "self",
+}
+BLUES = [  # plotly.py's "Blues" (ColorBrewer), light to dark, as the token maps draw it
+    [i / 8, c]
+    for i, c in enumerate(
+        ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"]
+    )
+]
+
+
+def token_map(weights: np.ndarray, tokens: list[str], title: str, caption: str):
+    """One head's attention (T, T) with the tokens written on both axes: rows look, columns are looked at."""
+    import plotly.graph_objects as go
+
+    from engine.core.tryit import figure
+
+    idx = list(range(len(tokens)))
+    labels = [f"{i} {t}" for i, t in enumerate(tokens)]
+    trace = go.Heatmap(
+        z=np.round(np.asarray(weights, dtype=float), 3),
+        x=idx,
+        y=idx,
+        zmin=0,
+        zmax=1,
+        colorscale="Blues",
+        colorbar=dict(title="weight"),
+        text=_pair_labels(tokens),
+        hovertemplate="%{text}: %{z:.2f}<extra></extra>",
+    )
+    side = max(360, 22 * len(tokens) + 170)
+    return figure(
+        [trace],
+        caption,
+        title=title,
+        height=side,
+        xaxis=dict(title="looked at", tickvals=idx, ticktext=labels, tickangle=-60),
+        yaxis=dict(title="looking", autorange="reversed", tickvals=idx, ticktext=labels, tickangle=0),
+    )
+
+
+def head_grid(
+    att: np.ndarray, labels: list, title: str, caption: str, row_name: str = "layer", clickable: bool = False
+):
+    """Small multiples: every head's map (rows: layers or blocks; columns: heads) in one chart. Head h of layer l
+    fills the square [h, h+1) x [l, l+1), so a click's coordinates name the head; ``labels[l][h]`` is
+    (kind, share) or None and goes in the hover."""
+    import plotly.graph_objects as go
+
+    from engine.attention.pretrained import KINDS
+    from engine.core.tryit import lean_template
+
+    att = np.asarray(att, dtype=float)
+    n_rows, n_heads, T = att.shape[0], att.shape[1], att.shape[-1]
+    step = 1.0 / (T + 1)  # one empty cell between heads
+    pos = np.arange(T) * step
+    traces = []
+    for r in range(n_rows):
+        for h in range(n_heads):
+            found = labels[r][h]
+            kind = f"{KINDS[found[0]]} ({found[1]:.0%})" if found else "no single pattern"
+            traces.append(
+                dict(
+                    type="heatmap",
+                    z=np.round(att[r, h], 2),
+                    x=h + pos,
+                    y=r + pos,
+                    zmin=0,
+                    zmax=1,
+                    colorscale=BLUES,  # explicit: unvalidated, "Blues" would mean plotly.js's own (dark) scale
+                    showscale=False,
+                    hovertemplate=f"{row_name} {r + 1}, head {h + 1}: {kind}<extra></extra>",
+                )
+            )
+    middle = (T - 1) * step / 2
+    if clickable:  # heatmaps cannot be selected: an invisible marker at each square's centre takes the click
+        centres = [
+            (h + middle, r + middle, t["hovertemplate"]) for t, (r, h) in zip(traces, np.ndindex(n_rows, n_heads))
+        ]
+        traces.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=[c[0] for c in centres],
+                y=[c[1] for c in centres],
+                hovertext=[c[2].removesuffix("<extra></extra>") for c in centres],
+                hovertemplate="%{hovertext}<br>click to open it<extra></extra>",
+                marker=dict(size=36, color="rgba(0,0,0,0)", symbol="square"),
+                selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+                unselected=dict(marker=dict(opacity=0)),
+            )
+        )
+    tagged = [
+        (h + middle, r + middle, TAGS[found[0]]) for (r, h) in np.ndindex(n_rows, n_heads) if (found := labels[r][h])
+    ]
+    if tagged:  # the measured type written on its square
+        traces.append(
+            dict(
+                type="scatter",
+                mode="text",
+                x=[t[0] for t in tagged],
+                y=[t[1] for t in tagged],
+                text=[t[2] for t in tagged],
+                textfont=dict(size=11, color="#b35900"),
+                hoverinfo="skip",
+            )
+        )
+    axis = dict(showgrid=False, zeroline=False, tickangle=0)
+    layout = dict(
+        template=lean_template(),
+        meta={"caption": caption},
+        margin=dict(l=10, r=10, t=50, b=10),
+        title=dict(text=title),
+        height=max(300, 64 * n_rows + 120) if n_heads > 4 else 300,
+        showlegend=False,
+        xaxis=dict(
+            tickvals=[h + middle for h in range(n_heads)],
+            ticktext=[f"H{h + 1}" for h in range(n_heads)],
+            title="head",
+            **axis,
+        ),
+        yaxis=dict(
+            tickvals=[r + middle for r in range(n_rows)],
+            ticktext=[f"{row_name[0].upper()}{r + 1}" for r in range(n_rows)],
+            autorange="reversed",
+            title=row_name,
+            scaleanchor="x",
+            **axis,
+        ),
+    )
+    # Built without Plotly's per-trace validation (fixed, known-good keys): 72 validated heatmaps cost ~200 ms.
+    return go.Figure(data=traces, layout=layout, _validate=False)
+
+
+def share_bars(shares: np.ndarray, tokens: list[str], title: str, caption: str):
+    """Each input token's share (sums to 1) of what a model reads its answer from (attention rollout)."""
+    import plotly.graph_objects as go
+
+    from engine.core.tryit import figure
+
+    labels = [f"{i} {t}" for i, t in enumerate(tokens)]
+    trace = go.Bar(x=labels, y=np.round(np.asarray(shares, dtype=float), 4), marker_color="#1f77b4")
+    return figure(
+        [trace],
+        caption,
+        title=title,
+        xaxis=dict(title="input token", tickangle=-60),
+        yaxis=dict(title="share", tickformat=".0%", rangemode="tozero"),
+    )
+
+
+def head_type_table(real: list, toy: list):
+    """How many heads of each model take most of their weight to each kind of place (measured on this input),
+    with the clearest heads named: a DataFrame for the Try it answer."""
+    import pandas as pd
+
+    from engine.attention.pretrained import KINDS
+
+    def column(labels: list, prefix: str) -> dict[str, str]:
+        found: dict[str, list[tuple[float, str]]] = {}
+        for r, row in enumerate(labels):
+            for h, item in enumerate(row):
+                if item:
+                    found.setdefault(item[0], []).append((item[1], f"{prefix}{r + 1} H{h + 1} ({item[1]:.0%})"))
+        total = sum(len(row) for row in labels)
+        out = {}
+        for kind in KINDS:
+            heads = sorted(found.get(kind, []), reverse=True)
+            names = ", ".join(n for _, n in heads[:3]) + (", …" if len(heads) > 3 else "")
+            out[kind] = f"{len(heads)} of {total}" + (f": {names}" if heads else "")
+        spread = total - sum(len(v) for v in found.values())
+        out["none"] = f"{spread} of {total}"
+        return out
+
+    a, b = column(real, "L"), column(toy, "B")
+    rows = [{"Most of a head's attention goes to": KINDS.get(k, "no single pattern (spread out)")} for k in a]
+    for row, k in zip(rows, a):
+        row["Real model (MiniLM, 6 layers x 12 heads)"] = a[k]
+        row["Toy model (this run)"] = b[k]
+    return pd.DataFrame(rows)

@@ -38,6 +38,7 @@ class Answer:
     explanation: Any = None  # shap.Explanation of this one input (or None)
     figures: dict[str, Any] = field(default_factory=dict)  # title -> plotly Figure
     tables: dict[str, Any] = field(default_factory=dict)  # title -> pandas DataFrame
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # figure titles drawn side by side, where the first is
     ms: float = 0.0  # how long answer() took, wall clock (measured)
     cpu_ms: float = 0.0  # the CPU time this thread spent on it: steadier than ms on a busy machine
 

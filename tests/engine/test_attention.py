@@ -22,9 +22,11 @@ from engine.attention.models import (
     sinusoidal_encoding,
 )
 from engine.attention.tasks import (
+    BRACKETS_MIN_LENGTH,
     NEGATIVE,
     POSITIVE,
     brackets_task,
+    contains_x_task,
     first_marked_task,
     is_balanced,
     sentiment_sentences,
@@ -222,6 +224,34 @@ def test_order_tasks_are_labelled_by_order_alone():
     assert [int(is_balanced(s)) for s in strings] == b.y.tolist() and b.y.mean() == 0.5
 
 
+def test_the_control_task_is_labelled_by_which_tokens_occur_never_by_where():
+    """Issue 28 item 6: the same letters as "which marked token comes first", but the label is whether an X is
+    among the two marks, so shuffling a sequence never changes it."""
+    rng = np.random.default_rng(0)
+    t = contains_x_task(400, 10, rng)
+    x_id, y_id = len(t.vocab) - 2, len(t.vocab) - 1
+    assert t.vocab == first_marked_task(1, 10, rng).vocab and t.X.shape == (400, 10)
+    marks = (x_id == t.X).sum(1) + (y_id == t.X).sum(1)
+    assert (marks == 2).all() and (t.X != 0).all()  # two marks, no padding, in both classes
+    assert (t.y == (x_id == t.X).any(1)).all() and 0.4 < t.y.mean() < 0.6
+    assert t.class_names == ["no X", "X present"]
+
+
+def test_the_sequence_length_follows_the_task():
+    """Issue 27 item 16: bracket strings are even and at least BRACKETS_MIN_LENGTH long; the form moves the length
+    there (with a note) and a link, the CLI or a stored run reads as the length the task really used."""
+    changes, note = att.Config.follow("task", {"task": "brackets", "seq_len": 12})
+    assert changes == {"seq_len": BRACKETS_MIN_LENGTH} and "at least 20" in note
+    assert att.Config.follow("seq_len", {"task": "brackets", "seq_len": 21})[0] == {"seq_len": 22}
+    assert att.Config.follow("seq_len", {"task": "brackets", "seq_len": 24}) == ({}, "")
+    assert att.Config.follow("task", {"task": "contains_x", "seq_len": 5}) == ({}, "")
+    assert validate(att.Config, {"task": "brackets", "seq_len": 12}).seq_len == BRACKETS_MIN_LENGTH
+    assert validate(att.Config, {"task": "brackets", "seq_len": 23}).seq_len == 22
+    assert validate(att.Config, {"task": "first_marked", "seq_len": 5}).seq_len == 5
+    config = validate(att.Config, {"task": "brackets", "seq_len": 23})
+    assert att.config.sequence_length(config) == config.seq_len  # what the form shows is what runs
+
+
 def test_sentiment_negation_flips_the_label_and_word_order_decides():
     texts, labels = sentiment_sentences(3000, np.random.default_rng(1))
     simple = {"": 0, "not ": 0, "not really ": 0}  # "<subject> was [not [really]] <adjective>"
@@ -351,6 +381,33 @@ def test_sentiment_quick_preset_beats_the_transformer_without_positional_encodin
     assert m["test_accuracy"] >= m["baseline_test_accuracy"] + 0.1, m
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_on_the_control_task_the_transformer_without_positional_encoding_does_as_well(seed):
+    """Issue 28 item 6: where order does not matter, switching positional encoding off costs nothing (both far
+    above always giving the commonest answer), and the summary says so. On the order task with the same letters it
+    costs 30 points or more (test_quick_preset_beats_the_baseline_and_the_no_pe_transformer_on_an_order_task)."""
+    config = validate(att.Config, {**att.PRESETS["quick"], "task": "contains_x", "seed": seed})
+    result = att.run(config, None)
+    m = result.metrics
+    assert m["test_accuracy"] >= m["chance_accuracy"] + 0.3, m
+    assert m["test_accuracy_no_positional_encoding"] >= m["chance_accuracy"] + 0.3, m
+    assert abs(m["test_accuracy"] - m["test_accuracy_no_positional_encoding"]) <= 0.03, m
+    text = att.describe(result)
+    assert "as it should be" in text and "order decides the answer" not in text and "Try more epochs" not in text
+
+
+def test_the_positional_encoding_sentence_follows_each_task():
+    from engine.attention.summary import _pe_sentence
+
+    equal = {"test_accuracy": 0.98, "test_accuracy_no_positional_encoding": 0.97}
+    gap = {"test_accuracy": 0.98, "test_accuracy_no_positional_encoding": 0.5}
+    assert "as it should be" in _pe_sentence(equal, "contains_x")
+    assert "depends on where tokens sit: try more epochs" in _pe_sentence(equal, "first_marked")
+    assert "made little difference." in _pe_sentence(equal, "digits")
+    assert "order decides the answer" in _pe_sentence(gap, "brackets")
+    assert "training luck" in _pe_sentence(gap, "contains_x") and "order decides" not in _pe_sentence(gap, "contains_x")
+
+
 def _with_metrics(result, **metrics):
     return dataclasses.replace(result, metrics={**result.metrics, **metrics}, stopped=False)
 
@@ -404,6 +461,6 @@ def test_a_gap_between_two_accuracies_is_said_in_percentage_points():
     """Issue 27.16: a 47-point gap read "46.9% less" (a relative-sounding percentage of a difference)."""
     from engine.attention.summary import _pe_sentence
 
-    text = _pe_sentence({"test_accuracy": 0.969, "test_accuracy_no_positional_encoding": 0.5}, order_matters=True)
+    text = _pe_sentence({"test_accuracy": 0.969, "test_accuracy_no_positional_encoding": 0.5}, "first_marked")
     assert "47 percentage points less" in text and "%" in text.split("less")[0].split("got")[1]
     assert "46.9% less" not in text

@@ -28,7 +28,34 @@ def test_attention_page_trains_and_shows_results():
     assert answers["the food was good"].startswith("positive") and answers["the food was not good"].startswith(
         "negative"
     ), answers
+    look_inside_the_real_model(at)
     assert not at.exception
+
+
+def look_inside_the_real_model(at) -> None:
+    """Issue 29 item 2: the Try it's real-model mode: type a sentence, open a head, see its measured type beside
+    the toy; the view is kept in the address (its own link)."""
+    from ui.tryit_inputs import REAL_MODE
+
+    at.radio(key="attention.try.mode").set_value(REAL_MODE).run()
+    sentence = "The dog chased the ball, and the dog was happy."
+    at.text_input(key="attention.try.real.text.0").input(sentence).run()
+    at.selectbox(key="attention.try.layer").set_value(1).run()
+    at.selectbox(key="attention.try.head").set_value(3).run()
+    assert not at.exception, [e.message for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    real, toy = metrics["Heads with a type: real · toy"].split(" · ")
+    config = at.session_state["attention._outcome"].config
+    assert real.endswith("/72") and toy.endswith(f"/{config['n_layers'] * config['n_heads']}"), metrics
+    from engine.attention import pretrained
+
+    look = pretrained.look(sentence)  # the page's label is the measurement, not a fixed name
+    label = pretrained.head_labels(pretrained.head_measures(look.attention, look.tokens))[0][2]
+    assert metrics["Layer 1, head 3 looks at"] == (pretrained.SHORT[label[0]] if label else "no one place"), metrics
+    assert metrics["Share of its attention"] == (f"{label[1]:.0%}" if label else "spread out"), metrics
+    query = {k: at.query_params[k] for k in ("look", "layer", "head")}
+    assert [v[0] if isinstance(v, list) else v for v in query.values()] == [sentence, "1", "3"], query
+    assert any("measured, not assumed" in str(md.value) for md in at.markdown)
 
 
 def test_embedding_size_not_divisible_by_heads_gets_a_clear_message():
@@ -42,3 +69,16 @@ def test_embedding_size_not_divisible_by_heads_gets_a_clear_message():
     # the same combination from a shared link: the clashing value is ignored with a warning
     at = open_page("attention", query={"embedding_size": "30", "n_heads": "4"})
     assert "divisible" in " ".join(w.value for w in at.warning)
+
+
+def test_the_length_slider_follows_the_task():
+    """Issue 27 item 16: bracket strings are even and at least 20 tokens long, so choosing brackets moves the
+    length there and says so, and a link's unusable length reads as the one the task uses."""
+    at = open_page("attention")
+    assert at.slider(key="attention.seq_len").value == 12
+    at.selectbox(key="attention.task").set_value("brackets").run()
+    assert at.slider(key="attention.seq_len").value == 20 and any("at least 20" in i.value for i in at.info)
+    at.slider(key="attention.seq_len").set_value(25).run()
+    assert at.slider(key="attention.seq_len").value == 26 and not at.error
+    at = open_page("attention", query={"task": "brackets", "seq_len": "9"})
+    assert at.slider(key="attention.seq_len").value == 20 and not at.error

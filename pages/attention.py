@@ -15,6 +15,10 @@ Attention alone does not know where a token sits: shuffle the sequence and every
 positional encoding* to train the same model without it, and watch its accuracy fall to chance on order tasks,
 together with the baseline that simply averages the token embeddings, and stay level on the control task *Whether
 an X is there at all*, where order does not matter.
+
+After training, **Try it** › *A real pretrained model (MiniLM) beside it* opens a real transformer (6 layers × 12
+heads, trained on about a billion sentence pairs): type a sentence and see what each of its 72 heads looks at, next to the
+small model you trained.
 """
 
 technique_page("attention", intro=INTRO)

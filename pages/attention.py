@@ -17,8 +17,8 @@ together with the baseline that simply averages the token embeddings, and stay l
 an X is there at all*, where order does not matter.
 
 After training, **Try it** › *A real pretrained model (MiniLM) beside it* opens a real transformer (6 layers × 12
-heads, trained on about a billion sentence pairs): type a sentence and see what each of its 72 heads looks at, next to the
-small model you trained.
+heads, trained on about a billion sentence pairs): type a sentence and see what each of its 72 heads looks at,
+next to the small model you trained.
 """
 
 technique_page("attention", intro=INTRO)

@@ -1,5 +1,7 @@
 """GANs page: watch a generator and a discriminator play their game, live."""
 
+from ui.draw_points import drawing_pad
+from ui.form import setting
 from ui.page import technique_page
 
 INTRO = """
@@ -13,6 +15,17 @@ samples that land where real data lives) and **recall** (the share of the real d
 shown beside what uniform random noise scores and what a second sample of real data scores, so you can see how far
 the generator got. High precision with low recall is **mode collapse**, the classic GAN failure: the generator
 imitates only a few of the blobs.
+
+Pick **Draw your own** as the data to draw it yourself: click on the chart to add points (or drag a loop to fill a
+region), then train. Each point becomes a small blob; the coverage chart counts each group of touching points.
 """
 
-technique_page("gan", intro=INTRO)
+
+def drawn_inputs() -> dict | None:
+    """With "Draw your own": the drawing pad (None until the drawing can be learned; the pad says why)."""
+    if setting("gan", "dataset") != "drawn":
+        return {"drawing": ""}  # a drawing stays in the form for later, but not in another data set's link or run
+    return drawing_pad("gan")
+
+
+technique_page("gan", intro=INTRO, extra_inputs=drawn_inputs)

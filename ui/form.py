@@ -201,7 +201,9 @@ def _fields_ui(name: str, cls, fields: dict, columns: int) -> dict[str, Any]:
     primary = [f for f in fields if f in cls.PRIMARY]
     groups = [(primary, st.container()), ([f for f in fields if f not in primary], None)]
     for group, place in groups:
-        shown = [f for f in group if _applies(name, cls, f)]  # e.g. DQN settings while a table agent is chosen
+        shown = [  # e.g. DQN settings while a table agent is chosen; a page's own setting is drawn by the page
+            f for f in group if _applies(name, cls, f) and (fields[f].json_schema_extra or {}).get("widget") != "page"
+        ]
         values.update({f: st.session_state[f"{name}.{f}"] for f in group if f not in shown})
         if not shown:
             continue

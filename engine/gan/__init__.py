@@ -8,9 +8,10 @@ scikit-learn's 8x8 digits as a small image set.
 
 ``config`` (settings, presets, metrics; no torch), ``data`` (the real sets and the data/model spaces), ``training``
 (the networks, the losses and the loop: ``run``), ``quality`` (precision and recall, Kynkäänniemi et al. 2019; MMD;
-mode and class coverage, each also computed for uniform noise and for real held-out data so every number has a
-scale), ``analysis`` (in the worker after training: SHAP of the discriminator), ``views`` (the figures, drawn from
-the stored data) and ``summary`` (the "What just happened" text).
+mode and class coverage, each also computed for uniform noise and for a second held-out real sample so every number
+has a scale; and a copying check: are the samples nearer to the training points than fresh real data is?),
+``analysis`` (in the worker after training: SHAP of the discriminator), ``views`` (the figures, drawn from the stored
+data) and ``summary`` (the "What just happened" text).
 """
 
 from engine.core.contract import lazy

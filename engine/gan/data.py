@@ -12,8 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.data import digits, split, toy_2d
+from engine.gan.drawing import PREFIX, is_drawn
+from engine.gan.drawing import samples as drawn_samples
 
 DIGITS_HELD_OUT = 0.2  # share of the digits kept out of training, to judge the generated images against
+
+
+def source(config) -> str:
+    """The name the functions below take for a config's data: its dataset, or "drawn:<text>" for a drawing."""
+    return PREFIX + config.drawing if config.dataset == "drawn" else config.dataset
 
 
 def mode_centres(dataset: str) -> np.ndarray | None:
@@ -39,6 +46,8 @@ def real_samples(dataset: str, n: int, noise: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if dataset == "digits":
         return digit_images("train")[:n]
+    if is_drawn(dataset):  # each drawn point is the centre of a small blob
+        return drawn_samples(dataset, n, noise, rng)
     centres = mode_centres(dataset)
     if centres is not None:
         X = centres[rng.integers(0, len(centres), n)]
@@ -46,6 +55,14 @@ def real_samples(dataset: str, n: int, noise: float, seed: int) -> np.ndarray:
         X, _ = toy_2d(dataset, n, 0.0, seed)
         X = X * {"spiral": 0.8 / 1.5, "moons": 0.8 / 1.72}[dataset]
     return (X + rng.normal(0, noise, X.shape)).astype(np.float32)
+
+
+TRAIN_SAMPLES = 5000  # the training pool of the 2-D sets (digits: all of its training images)
+
+
+def training_set(dataset: str, noise: float, seed: int) -> np.ndarray:
+    """The real samples the GAN trains on (N, d), data space: the copying check measures distances to these."""
+    return real_samples(dataset, TRAIN_SAMPLES, noise, seed)
 
 
 def held_out(dataset: str, n: int, noise: float, seed: int) -> np.ndarray:

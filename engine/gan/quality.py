@@ -17,7 +17,18 @@ Every measure is computed three times: for the generated samples, for uniform no
   is *covered* with at least 20% of its fair share (n / modes) of high-quality samples (PacGAN-style counting).
   Spiral and moons use 8 k-means regions of the data and a calibrated distance instead of centres.
 - **Digit classes**: a classifier trained here on real digits labels the generated images; a class is covered
-  with at least 20% of its fair share of samples labelled with confidence >= 0.5.
+  with at least 50% of its fair share of samples that it recognises with confidence >= 0.9 *and* that lie on the
+  real data (inside its k-NN balls, as precision counts them): a handful of blurry images names no class.
+- **Copying** (memorisation): each generated sample's distance to its nearest *training* sample, beside the same
+  distance for held-out real samples (the data-copying test of Meehan et al. 2020, "A Non-Parametric Test to
+  Detect Data-Copying in Generative Models"; the authenticity of Alaa et al. 2022). A generator that draws new
+  samples lands as far from the training points as fresh real data does (ratio ~1); one that reproduces its
+  training set lands on them (ratio ~0). Precision and recall cannot see this: a copy of the training set scores
+  like real data.
+
+The reference is always held out: real samples the GAN never trains on (2-D: fresh draws from the same
+distribution; digits: the 20% of the images kept out of training, split in two halves, one to judge against and
+one as the "second real sample").
 """
 
 from __future__ import annotations
@@ -29,8 +40,9 @@ from engine.core.contract import Tracker
 from engine.core.data import digits, split
 from engine.core.device import seeded
 from engine.core.train import fit, mlp, predict
-from engine.gan.config import COVER_SHARE, EVAL_SAMPLES, HQ_STDS, NEIGHBOURS
-from engine.gan.data import DIGITS_HELD_OUT, held_out, mode_centres, real_samples, uniform_noise
+from engine.gan.config import CLASS_CONFIDENCE, CLASS_SHARE, COVER_SHARE, EVAL_SAMPLES, HQ_STDS, NEIGHBOURS
+from engine.gan.data import DIGITS_HELD_OUT, held_out, mode_centres, real_samples, training_set, uniform_noise
+from engine.gan.drawing import DrawnReference, is_drawn
 
 
 def _t(x) -> torch.Tensor:
@@ -169,24 +181,53 @@ def digits_classifier():
     return _CLASSIFIER["model"], _CLASSIFIER["accuracy"]
 
 
-def class_metrics(images: np.ndarray) -> dict:
+def class_metrics(images: np.ndarray, realistic: np.ndarray | None = None) -> dict:
     """Class coverage of generated digit images (n, 64) in [0, 1] by the engine's digits classifier.
 
-    ``class_coverage``: classes holding at least COVER_SHARE of their fair share n/10 of samples that the
-    classifier assigns to them with confidence >= 0.5; ``mean_confidence``: mean top-class probability.
+    ``class_coverage``: classes holding at least CLASS_SHARE of their fair share n/10 of samples that the
+    classifier assigns to them with confidence >= CLASS_CONFIDENCE and that are ``realistic`` (n,) (a mask: on the
+    real data; all of them when None); ``mean_confidence``: mean top-class probability; ``counts`` (10,).
     """
     model, _ = digits_classifier()
     probs = torch.softmax(predict(model, torch.as_tensor(images, dtype=torch.float32)), 1).numpy()
     label, conf = probs.argmax(1), probs.max(1)
-    counts = np.bincount(label[conf >= 0.5], minlength=10)
+    counted = conf >= CLASS_CONFIDENCE if realistic is None else (conf >= CLASS_CONFIDENCE) & realistic
+    counts = np.bincount(label[counted], minlength=10)
     return {
-        "class_coverage": int((counts >= COVER_SHARE * len(images) / 10).sum()),
+        "class_coverage": int((counts >= CLASS_SHARE * len(images) / 10).sum()),
         "mean_confidence": float(conf.mean()),
         "counts": counts,
     }
 
 
+# --- copying the training set ------------------------------------------------------------------------------
+
+
+def copying(samples: np.ndarray, train: np.ndarray, held: np.ndarray) -> dict:
+    """Do ``samples`` (n, d) copy the ``train``ing points (N, d)? Any point sets, 2-D or images.
+
+    ``copy_ratio``: the median distance from a sample to its nearest training point over the same median for
+    ``held`` (m, d), real samples never trained on. About 1 for a generator that draws new samples like fresh
+    real data, towards 0 for one that reproduces its training points (a copy scores exactly 0), above 1 for
+    samples off the data. ``train_distance`` (n,) and ``held_distance`` (m,): the distances, for the chart.
+    """
+    generated, fresh = nearest_distance(samples, train), nearest_distance(held, train)
+    scale = float(np.median(fresh))
+    ratio = float(np.median(generated)) / scale if scale > 0 else float("nan")
+    return {"copy_ratio": ratio, "train_distance": generated, "held_distance": fresh}
+
+
 # --- one judge for the generated samples and both references ----------------------------------------------
+
+
+def references(dataset: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two real sample sets the GAN never trains on: the one every measure judges against, and a second one
+    scored like a generator (what a perfect generator gets). 2-D: fresh draws of n each; digits: the held-out
+    images split in two halves (180 each), so neither is a training image."""
+    if dataset == "digits":
+        images = held_out(dataset, n, noise, seed)
+        return images[0::2], images[1::2]
+    return held_out(dataset, n, noise, seed), real_samples(dataset, n, noise, seed + 5)
 
 
 class Judge:
@@ -194,25 +235,34 @@ class Judge:
 
     def __init__(self, dataset: str, noise: float, seed: int, n: int = EVAL_SAMPLES):
         self.dataset, self.noise = dataset, noise
-        self.real = held_out(dataset, n, noise, seed)  # (n, d) data space; digits: the 360 held-out images
+        self.real, self.second = references(dataset, n, noise, seed)  # (n, d) data space; digits: 180 images each
+        self.train = training_set(dataset, noise, seed)  # (N, d): what the GAN trains on, for the copying check
         scale = 1.0 if dataset == "digits" else 0.25  # see the module docstring (MMD)
         self.bandwidth = scale * median_distance(self.real[:500])
-        self.curve = CurveReference(dataset, noise, seed) if dataset in ("spiral", "moons") else None
+        self.curve: CurveReference | DrawnReference | None = None
+        if dataset in ("spiral", "moons"):
+            self.curve = CurveReference(dataset, noise, seed)
+        elif is_drawn(dataset):  # a drawing: its groups of points are what coverage counts
+            self.curve = DrawnReference(dataset, noise)
 
     @property
     def centres(self) -> np.ndarray | None:
         return self.curve.centres if self.curve else mode_centres(self.dataset)
 
     def mmd(self, samples: np.ndarray) -> float:
-        return mmd(self.real[:500], samples[:500], self.bandwidth)
+        n = min(500, len(self.real))  # as many generated as real samples: the biased estimate depends on the count
+        return mmd(self.real[:n], samples[:n], self.bandwidth)
 
     def scores(self, samples: np.ndarray) -> dict:
-        """precision, recall, mmd and the modes (or classes) measures of ``samples`` (n, d), plus ``counts``."""
+        """precision, recall, mmd, copy_ratio and the modes (or classes) measures of ``samples`` (n, d), plus
+        ``counts`` and the copying distances (``train_distance``, ``held_distance``)."""
         samples = samples[: len(self.real)]  # as many as the real samples: k-NN radii depend on the count
-        precision, recall = precision_recall(self.real, samples)
+        realistic = inside_manifold(samples, self.real)
+        precision, recall = float(realistic.mean()), float(inside_manifold(self.real, samples).mean())
         out = {"precision": precision, "recall": recall, "mmd": self.mmd(samples)}
+        out.update(copying(samples, self.train, self.real))
         if self.dataset == "digits":
-            return {**out, **class_metrics(samples)}
+            return {**out, **class_metrics(samples, realistic)}
         if self.curve:
             return {**out, **self.curve.metrics(samples)}
         centres = self.centres
@@ -222,7 +272,8 @@ class Judge:
 
 
 def baselines(judge: Judge, seed: int) -> dict[str, dict]:
-    """The same scores for uniform noise (learned nothing) and for a second real sample (perfect)."""
-    n = len(judge.real)
-    second = real_samples(judge.dataset, n, judge.noise, seed + 5)  # digits: training images, not held out
-    return {"noise": judge.scores(uniform_noise(judge.dataset, n, seed)), "real": judge.scores(second)}
+    """The same scores for uniform noise (learned nothing) and for a second held-out real sample (perfect)."""
+    return {
+        "noise": judge.scores(uniform_noise(judge.dataset, len(judge.real), seed)),
+        "real": judge.scores(judge.second),
+    }

@@ -18,10 +18,10 @@ from engine.core.contract import ProgressFn, Result, Tracker
 from engine.core.device import pick, seeded
 from engine.core.train import count_parameters, mlp, predict
 from engine.gan.config import EVAL_SAMPLES, SNAPSHOTS, SURFACE_LIMIT, SURFACE_STEPS, Config
-from engine.gan.data import real_samples, to_data, to_model
+from engine.gan.data import source, to_data, to_model, training_set
 from engine.gan.quality import Judge, baselines, digits_classifier
 
-QUALITY = ("precision", "recall", "mmd")  # plus the modes (2-D) or classes (digits) measures below
+QUALITY = ("precision", "recall", "mmd", "copy_ratio")  # plus the modes (2-D) or classes (digits) measures below
 MODES = ("modes_covered", "high_quality_ratio")
 CLASSES = ("class_coverage", "mean_confidence")
 
@@ -54,7 +54,7 @@ class Game:
 
 def build(config: Config, dev: torch.device) -> Game:
     n_features = 64 if config.dataset == "digits" else 2
-    real = real_samples(config.dataset, 5000, config.noise, config.seed)  # (N, d) data space
+    real = training_set(source(config), config.noise, config.seed)  # (N, d) data space; the copying check reads it
     pool = torch.as_tensor(to_model(real, config.dataset, config.output), device=dev)
     with seeded(config.seed):  # seeded weights without touching the global generator
         G = network(config.latent_size, n_features, config.g_width, config.g_layers, config, config.output).to(dev)
@@ -150,7 +150,7 @@ class Watch:
         eval_gen = torch.Generator(device=dev).manual_seed(config.seed + 1)
         z = torch.randn(EVAL_SAMPLES, config.latent_size, generator=eval_gen, device=dev)  # (E, latent)
         grid = torch.as_tensor(to_model(surface_grid()[2], config.dataset, config.output), device=dev)
-        return cls(config, Judge(config.dataset, config.noise, config.seed), z, grid)
+        return cls(config, Judge(source(config), config.noise, config.seed), z, grid)
 
     @property
     def two_d(self) -> bool:
@@ -223,14 +223,20 @@ def train(config: Config, game: Game, watch: Watch, tracker: Tracker) -> int:
 # --- packaging ---------------------------------------------------------------------------------------------
 
 
-def quality_metrics(config: Config, judge: Judge, fake: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Every quality measure for the generated samples and, prefixed noise_/real_, for both references."""
+def quality_metrics(config: Config, judge: Judge, fake: np.ndarray) -> tuple[dict, dict]:
+    """Every quality measure for the generated samples and, prefixed noise_/real_, for both references; and
+    the arrays their charts are drawn from (samples per mode or class, the copying check's distances)."""
     names = QUALITY + (CLASSES if config.dataset == "digits" else MODES)
     scores = judge.scores(fake)
     metrics = {name: scores[name] for name in names}
     for prefix, ref in baselines(judge, config.seed).items():
         metrics.update({f"{prefix}_{name}": ref[name] for name in names})
-    return metrics, np.asarray(scores["counts"])
+    arrays = {
+        "mode_counts": np.asarray(scores["counts"]),
+        "copy_train_distance": scores["train_distance"],  # (n,) generated -> nearest training sample
+        "copy_held_distance": scores["held_distance"],  # (n,) held-out real -> nearest training sample
+    }
+    return metrics, arrays
 
 
 def explain_inputs(config: Config, watch: Watch, fake: np.ndarray, G: nn.Module) -> dict:
@@ -253,13 +259,13 @@ def explain_inputs(config: Config, watch: Watch, fake: np.ndarray, G: nn.Module)
 def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: int) -> Result:
     G, D = game.G.cpu().eval(), game.D.cpu().eval()
     fake = watch.generate(G, watch.z.cpu())  # (E, d) data space
-    metrics, counts = quality_metrics(config, watch.judge, fake)
+    metrics, quality_arrays = quality_metrics(config, watch.judge, fake)
     digits = config.dataset == "digits"
     if digits:
         metrics.update(classes_total=10, classifier_accuracy=digits_classifier()[1])
         mode_names = [str(k) for k in range(10)]
     else:
-        unit = "region" if watch.judge.curve else "mode"
+        unit = "group" if config.dataset == "drawn" else "region" if watch.judge.curve else "mode"
         centres = watch.judge.centres
         if centres is None:
             raise ValueError(f"The {config.dataset!r} data set has no modes or regions to count.")
@@ -281,7 +287,7 @@ def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: in
         "snapshot_mmd": np.asarray(snaps["mmd"]),
         "real": watch.judge.real,
         "fake": fake,
-        "mode_counts": counts,
+        **quality_arrays,
         **explain_inputs(config, watch, fake, G),
     }
     if not digits:

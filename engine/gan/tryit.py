@@ -16,7 +16,7 @@ from engine.core.explain import explain_torch
 from engine.core.tryit import Answer, figure, heatmap, restore
 from engine.core.tryit import waterfall as shap_waterfall
 from engine.gan.config import Config
-from engine.gan.data import real_samples, to_data, to_model
+from engine.gan.data import real_samples, source, to_data, to_model
 from engine.gan.training import network, surface_grid
 
 CLOUD = 300  # generated samples drawn around your point (2-D sets)
@@ -59,7 +59,7 @@ def load(config: Config, weights: bytes, info: dict) -> Bundle:
         network(config.latent_size, d, config.g_width, config.g_layers, config, config.output), weights, "generator"
     )
     D = restore(network(d, 1, config.d_width, config.d_layers, config), weights, "discriminator")
-    real = real_samples(config.dataset, 1000, config.noise, config.seed + 7)
+    real = real_samples(source(config), 1000, config.noise, config.seed + 7)
     rng = np.random.default_rng(config.seed)
     bundle = Bundle(config, G, D, real, np.zeros((0, d)), torch.zeros(0), None)
     bundle.cloud = bundle.generate(rng.standard_normal((CLOUD, config.latent_size)))

@@ -7,7 +7,7 @@ import numpy as np
 
 from engine.core import charts
 from engine.core.contract import Result
-from engine.gan.config import COVER_SHARE, SURFACE_LIMIT
+from engine.gan.config import CLASS_CONFIDENCE, CLASS_SHARE, COPY_LINE, COVER_SHARE, SURFACE_LIMIT
 
 GENERATED, REAL = "#9467bd", "#2ca02c"
 
@@ -36,6 +36,15 @@ def _points(x: np.ndarray, name: str, color: str, size: int = 5, **marker):
 
 def _fake_points(x: np.ndarray):
     return _points(x, "generated", GENERATED, line=dict(width=0.5, color="white"))
+
+
+def drawn_points(text: str):
+    """The points a person drew (the centres of the drawn data's blobs), as black crosses."""
+    from engine.gan.drawing import parse
+
+    return _points(
+        parse(text), "your drawing", "black", 6, symbol="x-thin", opacity=0.8, line=dict(width=1.2, color="black")
+    )
 
 
 def live_figure(payload: dict):
@@ -84,6 +93,8 @@ def _animation(result: Result):
         ]
 
     fig = go.Figure([traces(last)[0], _points(a["real"][:300], "real", REAL, 4, opacity=0.6), traces(last)[1]])
+    if result.config.dataset == "drawn":  # the drawing itself, on top (the frames change traces 0 and 2 only)
+        fig.add_trace(drawn_points(result.config.drawing))
     fig.frames = [go.Frame(data=traces(k), traces=[0, 2], name=str(int(s))) for k, s in enumerate(steps)]
     fig.update_layout(
         title="Generated samples over training",
@@ -209,7 +220,7 @@ def _quality(result: Result):
         fig,
         "Precision: share of samples that land where real data lives. Recall: share of "
         "held-out real data the samples reach. Grey bars are random noise over the data's "
-        "range (learned nothing), green bars a second real sample (perfect). High precision "
+        "range (learned nothing), green bars a second held-out real sample (perfect). High precision "
         "with low recall is mode collapse; the reverse is samples smeared between the modes.",
     )
 
@@ -251,15 +262,54 @@ def _mmd(result: Result):
 def _coverage(result: Result, unit: str):
     a, m = result.arrays, result.metrics
     names, n = result.info["mode_names"], len(a["real"])  # scored on as many samples as real ones
-    which = "confidently recognised samples" if unit == "class" else "high-quality samples"
-    noise = m["noise_class_coverage" if unit == "class" else "noise_modes_covered"]
+    digits = unit == "class"
+    which = "confidently recognised, real-looking samples" if digits else "high-quality samples"
+    noise = m["noise_class_coverage" if digits else "noise_modes_covered"]
+    share = CLASS_SHARE if digits else COVER_SHARE
+    counted = (
+        f" (a sample counts when the classifier is at least {CLASS_CONFIDENCE:.0%} sure of its class and it lies on "
+        f"the real data)"
+        if digits
+        else ""
+    )
     return charts.bar(
         names,
         a["mode_counts"].tolist(),
         title=f"Generated {which} per {unit} (out of {n})",
-        caption=f"How many of {n} generated samples land on each {unit}. A {unit} counts as covered with at least "
-        f"{COVER_SHARE:.0%} of its fair share ({COVER_SHARE * n / len(names):.0f} samples); short or empty "
+        caption=f"How many of {n} generated samples land on each {unit}{counted}. A {unit} counts as covered with at "
+        f"least {share:.0%} of its fair share ({share * n / len(names):.0f} samples); short or empty "
         f"bars are {unit}s the generator missed. For scale, uniform noise covers {noise:.0f} of {len(names)}.",
+    )
+
+
+def _copying(result: Result):
+    """The copying check: distances to the nearest training sample, generated beside held-out real samples."""
+    import plotly.graph_objects as go
+
+    a, m = result.arrays, result.metrics
+    generated, held = a["copy_train_distance"], a["copy_held_distance"]
+    top = float(np.quantile(np.concatenate([generated, held]), 0.99)) or 1.0
+    bins = dict(start=0.0, end=top, size=top / 40)
+    fig = go.Figure(
+        [
+            go.Histogram(x=held, name="held-out real data", marker_color=REAL, opacity=0.6, xbins=bins),
+            go.Histogram(x=generated, name="generated", marker_color=GENERATED, opacity=0.6, xbins=bins),
+        ]
+    )
+    copies = m["copy_ratio"] < COPY_LINE
+    fig.update_layout(
+        title=f"Does it copy its training points? {'Yes' if copies else 'No'} (distance ratio {m['copy_ratio']:.2f})",
+        barmode="overlay",
+        xaxis=dict(title="distance to the nearest training sample", range=[0, top]),
+        yaxis_title="samples",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return charts.captioned(
+        fig,
+        "How far each sample lies from its nearest training sample: purple for generated samples, green for real "
+        "samples the GAN never saw. A generator that draws new samples lands as far from the training points as "
+        "fresh real data (ratio of the medians about 1); one that copies its training set piles up at 0 (ratio "
+        f"under {COPY_LINE:g} reads as copying). Precision and recall cannot see this: a copy scores like real data.",
     )
 
 
@@ -271,7 +321,7 @@ def figures(result: Result) -> dict:
             "Precision and recall": _quality(result),
             "Latent interpolation": _interpolation_2d(result),
         }
-        unit = "region" if result.config.dataset in ("spiral", "moons") else "mode"
+        unit = {"spiral": "region", "moons": "region", "drawn": "group"}.get(result.config.dataset, "mode")
     else:
         figs = {
             "Digits over training": _digits_over_training(result),
@@ -301,6 +351,8 @@ def figures(result: Result) -> dict:
     )
     figs["MMD over training"] = _mmd(result)
     figs["Coverage"] = _coverage(result, unit)
+    if "copy_train_distance" in result.arrays:  # runs stored before the copying check have none
+        figs["Copying check"] = _copying(result)
     return figs
 
 

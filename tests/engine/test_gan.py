@@ -157,6 +157,26 @@ def test_class_metrics_on_real_digits_and_on_copies_of_one_digit():
     assert quality.digits_classifier()[1] > 0.9  # held-out accuracy of the engine's digits classifier
 
 
+def test_copying_is_the_median_distance_to_training_points_over_held_out_datas():
+    train = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    held = np.array([[0.0, 0.5], [0.5, 0.0], [2.0, 0.0]])  # 0.5, 0.5, 1.0 from the training points: median 0.5
+    fresh = np.array([[0.0, 0.25], [1.0, 0.25], [0.25, 1.0]])  # 0.25 from them: half as far as held-out data
+    c = quality.copying(fresh, train, held)
+    assert c["copy_ratio"] == pytest.approx(0.5) and c["held_distance"].tolist() == [0.5, 0.5, 1.0]
+    assert quality.copying(train, train, held)["copy_ratio"] == 0.0  # a copy sits on its training points
+
+
+def test_the_reference_is_held_out_never_a_training_sample():
+    """Issue 28.3: the digits' "second real sample" was the training images themselves."""
+    for dataset in ("ring", "moons", "digits"):
+        judge = quality.Judge(dataset, 0.05, seed=1)
+        train = {tuple(np.round(x, 6)) for x in judge.train}
+        assert not any(tuple(np.round(x, 6)) in train for x in np.concatenate([judge.real, judge.second])), dataset
+    judge = quality.Judge("digits", 0.05, seed=0)
+    assert len(judge.real) == len(judge.second) == 180 and len(judge.train) == 1437  # the 20% held out, halved
+    assert np.array_equal(judge.train, data.training_set("digits", 0.05, 0))
+
+
 def test_mmd_matches_a_hand_computed_value():
     x, y = np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]])
     # one point each, squared distance 1, kernels at bandwidths 0.5, 1, 2: exp(-1 / (2 s^2))
@@ -243,6 +263,7 @@ def test_presets_on_seeds_0_to_3_beat_noise_and_wasserstein_covers_as_many_modes
             assert m["recall"] / m["real_recall"] >= summary.RECALL_COVERS + 0.03, (name, seed, m)
             assert m["precision"] > m["noise_precision"] + 0.25, (name, seed)
             assert m["recall"] > 0.7 and m["mmd"] < m["noise_mmd"] / 2, (name, seed)
+            assert summary.passes(m) and m["copy_ratio"] > 0.8, (name, seed, m)  # new samples, not copies
     for seed, quick, wgan in zip(SEEDS, presets_by_seed["quick"], presets_by_seed["wasserstein"]):
         assert wgan["modes_covered"] >= quick["modes_covered"] >= 7, seed
 
@@ -269,7 +290,7 @@ def test_stop_returns_a_partial_result_that_still_draws_and_explains():
     result = gan.run(validate(gan.Config, {**TINY, "steps": 400}), lambda *_a, **_k: True)
     assert result.stopped and result.metrics["steps_run"] <= 5
     assert result.arrays["snapshot_steps"].tolist() == [0, result.metrics["steps_run"]]
-    assert len(gan.figures(result)) == 7
+    assert len(gan.figures(result)) == 8
     assert set(gan.explain(result)) == {"Real samples", "Generated samples"}
     assert "You stopped it early, after" in gan.describe(result)
 
@@ -294,6 +315,7 @@ def test_figures_have_captions_and_the_animation_has_a_frame_per_snapshot(ring):
         "D(real) and D(fake)",
         "MMD over training",
         "Coverage",
+        "Copying check",
     ]
     assert all(f.layout.meta["caption"] for f in figs.values())
     anim = figs["Training animation"]
@@ -309,6 +331,11 @@ def test_figures_have_captions_and_the_animation_has_a_frame_per_snapshot(ring):
         "real data": [m["real_precision"], m["real_recall"]],
     }
     assert {s.y0 for s in figs["MMD over training"].layout.shapes} == {m["noise_mmd"], m["real_mmd"]}
+    copying = figs["Copying check"]  # drawn from the stored distances, titled with the stored ratio
+    assert [t.name for t in copying.data] == ["held-out real data", "generated"]
+    assert list(copying.data[1].x) == result.arrays["copy_train_distance"].tolist()
+    assert np.median(copying.data[1].x) / np.median(copying.data[0].x) == pytest.approx(m["copy_ratio"])
+    assert f"No (distance ratio {m['copy_ratio']:.2f})" in copying.layout.title.text
 
 
 def test_shap_explains_the_discriminator_on_real_and_generated_samples(ring):
@@ -510,3 +537,108 @@ def test_no_verdict_contradicts_its_numbers_over_a_grid(digits):
                     assert _CLAIMS[found[0]](p, recall / real_r, covered >= total), (m, found)
                     assert not ("Mode collapse" in text and covered >= total), m
                     assert not ("both precision" in text and (p >= 0.8 or recall >= 0.75 * real_r)), m
+
+
+# --- trivial generators cannot pass (issue 28.3) -----------------------------------------------------------------
+
+
+def _trivial(judge: quality.Judge, seed: int) -> dict[str, np.ndarray]:
+    """Three generators that learned nothing worth having, and a second held-out real sample (which learned it all).
+
+    Uniform noise; a point mass at the modes (2-D: every sample exactly on a mode centre or, for spiral and moons,
+    on a region's centre; digits: the mean training image of each class); a copy of the training set."""
+    n, rng = len(judge.real), np.random.default_rng(seed)
+    if judge.dataset == "digits":
+        from engine.core.data import digits, split
+
+        images, labels = digits()
+        train_idx, _ = split(len(labels), data.DIGITS_HELD_OUT, 0, labels)
+        x, y = images.reshape(-1, 64)[train_idx], labels[train_idx]
+        centres = np.stack([x[y == c].mean(0) for c in range(10)])
+    else:
+        centres = judge.centres
+    return {
+        "uniform noise": data.uniform_noise(judge.dataset, n, seed + 10),
+        "point mass": centres[np.arange(n) % len(centres)],
+        "copied training set": judge.train[rng.choice(len(judge.train), n, replace=False)],
+        "second real sample": judge.second,
+    }
+
+
+@pytest.mark.parametrize("dataset", ["ring", "grid", "spiral", "moons", "digits"])
+def test_uniform_noise_a_point_mass_and_a_copied_training_set_all_fail(dataset):
+    """Issue 28.3: noise covered 25/25 grid modes, exact ring centres scored precision 1.0 and a better MMD than any
+    trained GAN, and a memorised training set scored like real data. Each now fails, for the reason it should."""
+    for seed in (0, 1):
+        judge = quality.Judge(dataset, 0.05, seed=seed)
+        config = validate(gan.Config, {"dataset": dataset, "seed": seed})
+        total = {"classes_total": 10, "classifier_accuracy": 0.95} if dataset == "digits" else {"modes_total": 0}
+        if dataset != "digits":
+            total["modes_total"] = len(judge.centres)
+        runs = {
+            name: {**training.quality_metrics(config, judge, fake)[0], **total, "steps_run": 1000, "mmd_start": 1.0}
+            for name, fake in _trivial(judge, seed).items()
+        }
+        real = runs.pop("second real sample")
+        assert summary.passes(real) and summary.verdict(real) == "close", (dataset, seed, real)
+        assert 0.8 < real["copy_ratio"] < 1.25  # fresh data: as far from the training points as held-out data
+        noise, point, copy = runs["uniform noise"], runs["point mass"], runs["copied training set"]
+        assert summary.verdict(noise) == "noise" and noise["copy_ratio"] > 2, (dataset, seed, noise)
+        assert summary.verdict(point) in ("narrow", "collapse") and point["recall"] < 0.05, (dataset, seed, point)
+        # the copy looks like real data to every other measure; only the copying check gives it away
+        assert copy["precision"] > 0.8 and copy["recall"] > 0.8 and copy["mmd"] < 2 * real["mmd"]
+        assert copy["copy_ratio"] == 0.0 and summary.verdict(copy) == "copies", (dataset, seed, copy)
+        for name, m in runs.items():
+            assert not summary.passes(m), (dataset, seed, name, m)
+            text = _describe(m, dataset=dataset)
+            assert "reaches the real data, copies nothing): **no**" in text, (dataset, name)
+        assert "Copies its training points: **yes** (its samples lie 0.00x" in _describe(copy, dataset=dataset)
+        assert _lead(_describe(copy, dataset=dataset)).startswith("**Copies its training data:**")
+
+
+def test_digit_classes_are_not_counted_from_a_handful_of_blurry_samples():
+    """Issue 28.3: recall 0.00-0.01 on every seed while 9-10 of 10 classes counted as covered."""
+    judge = quality.Judge("digits", 0.05, seed=0)
+    rng = np.random.default_rng(0)
+    blurry = judge.second.reshape(-1, 8, 8)  # each held-out image smoothed over its 3x3 neighbourhood: a blur
+    padded = np.pad(blurry, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    blurry = np.mean([padded[:, i : i + 8, j : j + 8] for i in range(3) for j in range(3)], 0).reshape(-1, 64)
+    few = np.concatenate([judge.second[:4], rng.uniform(0, 1, (176, 64))])  # 4 real images, the rest noise
+    assert judge.scores(judge.second)["class_coverage"] == 10
+    assert judge.scores(few)["class_coverage"] == 0  # 4 confident images name no class (9 needed of 180)
+    m = judge.scores(blurry)  # blurred digits: still often recognised, but they reach none of the real data
+    assert m["class_coverage"] < 10 and m["recall"] < 0.05, m
+
+
+def test_settings_that_do_not_learn_their_data_say_so_before_train_and_in_the_summary(ring):
+    """Issue 28.3: on the grid every preset stayed at noise's level, on the digits the quick and Wasserstein presets
+    reached only part of the data, and on the moons the quick settings missed a moon on half the seeds; the page says
+    so before Train (Config.expectation) and the summary repeats it."""
+    for preset in ("quick", "better", "wasserstein"):
+        assert "no better than noise" in validate(gan.Config, {**gan.PRESETS[preset], "dataset": "grid"}).expectation()
+        assert validate(gan.Config, {**gan.PRESETS[preset], "dataset": "ring"}).expectation() == ""
+    for preset in ("quick", "wasserstein"):
+        digits = validate(gan.Config, {**gan.PRESETS[preset], "dataset": "digits"})
+        assert "Expect a partial result" in digits.expectation()
+    assert validate(gan.Config, {**gan.PRESETS["better"], "dataset": "digits"}).expectation() == ""
+    moons = lambda **values: validate(gan.Config, {"dataset": "moons", **values}).expectation()
+    assert "Expect one moon to be missed" in moons(**gan.PRESETS["quick"])  # learning rate 0.002, 1,000 steps
+    assert moons(**gan.PRESETS["better"]) == moons(**gan.PRESETS["wasserstein"]) == ""
+    result, _ = ring
+    on_grid = dataclasses.replace(result, config=validate(gan.Config, {"dataset": "grid"}))
+    assert gan.Config(dataset="grid").expectation() in gan.describe(on_grid)
+    assert "Expect" not in gan.describe(result)
+
+
+@pytest.mark.parametrize("dataset", ["ring", "moons", "digits"])
+def test_trained_generators_draw_new_samples_rather_than_copies_on_four_seeds(dataset):
+    """The copying check on real runs (small budgets): a trained generator lands about as far from its training points
+    as held-out real data does or farther, and the stored distances give the stored ratio."""
+    for seed in SEEDS:
+        result = train({**TINY, "dataset": dataset, "seed": seed})
+        m, a = result.metrics, result.arrays
+        assert m["copy_ratio"] > 0.8 and not summary.copies(m), (dataset, seed, m["copy_ratio"])
+        assert 0.8 < m["real_copy_ratio"] < 1.25 and m["noise_copy_ratio"] > 2
+        ratio = np.median(a["copy_train_distance"]) / np.median(a["copy_held_distance"])
+        assert ratio == pytest.approx(m["copy_ratio"])
+        assert "Copies its training points: **no**" in gan.describe(result)

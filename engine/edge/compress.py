@@ -36,7 +36,7 @@ def planned_steps(config: Config) -> int:
     epochs, and one for measuring."""
     steps = config.epochs if config.start_from != "finished_run" else 0
     steps += config.prune * config.finetune_epochs * (1 + config.distill)
-    return steps + config.distill * (2 + config.mixup_copies) * config.distill_epochs + 1
+    return steps + config.distill * 2 * config.distill_epochs + 1
 
 
 def alone_variants(config: Config, start: Start, tracker: Tracker, parts: dict, skipped: dict) -> list[M.Variant]:
@@ -58,6 +58,7 @@ def alone_variants(config: Config, start: Start, tracker: Tracker, parts: dict, 
     offset += config.prune * config.finetune_epochs
     if config.distill and not tracker.stopped:
         parts["distilled"], alone = T.distill(start.model, config, start, tracker, offset)
+        parts["labelled_rows"] = len(T.labelled_subset(start.y_train, config.student_labels, config.seed))
         out.append(M.torch_variant("student alone", alone))
         if parts["distilled"] is not None:
             out.append(M.torch_variant("distilled student", parts["distilled"]))
@@ -212,6 +213,8 @@ def package(config, start, variants, shipped, compared, parts, skipped, drift, t
     """The Result: metrics, the variants' table, the arrays the figures need, the float models, the shipped file."""
     metrics = summary_metrics(variants, shipped, drift)
     small = next((v.model for v in variants if v.name == "pruned"), None)  # compacted when structured
+    if "labelled_rows" in parts:
+        metrics["student_labelled_rows"] = float(parts["labelled_rows"])
     if small is not None:
         metrics["pruned_sparsity"] = sparsity_of(small, start.model)
     layers = layer_arrays(start.model, small, variants)

@@ -75,14 +75,27 @@ def _distill_sentence(result: Result) -> list[str]:
     )
     if gain <= 0.0005 and o <= alone:
         verdict += (
-            f". The original ({o:.1%}) is no better than the student alone, so it has little to teach: "
+            f". The teacher ({o:.1%}) is no better than the student alone, so it has little to teach: "
             "train the original longer or wider first"
         )
+    elif gain <= 0.0005 and m["student_accuracy"] < o - 0.02:
+        verdict += (
+            f". The distilled student fell short of its teacher ({o:.1%}): it did not learn to copy it, so give it "
+            "more training passes"
+        )
     elif gain <= 0.0005:
-        verdict += ": try a higher temperature, more mixed-up rows or more epochs"
+        verdict += ": try fewer labelled rows, a smaller student, more student passes or more mixed-up rows"
+    labelled = m.get("student_labelled_rows")  # absent from runs made before the students got few labels
+    rows = (
+        f"the true labels of {labelled:,.0f} training rows ({c.student_labels} per class)"
+        if labelled
+        else "every training row's label"
+    )
     return [
-        f"The student ({c.student_width} hidden neurons, {m['student_size_kb']:,.1f} KB) trained alone reached "
-        f"{alone:.1%}; distilled from the original it reached {m['student_accuracy']:.1%}: {verdict}."
+        f"The teacher (the original) gets {o:.1%}. A student with {c.student_width} hidden neurons "
+        f"({m['student_size_kb']:,.1f} KB) given {rows} reached {alone:.1%} trained alone; taught by the "
+        f"teacher's softened answers on every training row as well, it reached {m['student_accuracy']:.1%}: "
+        f"{verdict}."
     ]
 
 

@@ -5,7 +5,7 @@
 - ``prune``: global magnitude pruning of single weights, or structured pruning of whole neurons / filters, on an
   iterative schedule with fine-tuning between rounds (``torch.nn.utils.prune`` keeps the masks applied).
 - ``distill``: a small student trained on the original's softened outputs (Hinton et al. 2015) beside the same
-  student trained on the labels alone.
+  student trained alone, both given the labels of the same few training rows.
 - ``export_onnx`` / ``onnx_int8``: an ONNX file, and ONNX Runtime's own int8 quantization of it.
 """
 
@@ -212,6 +212,14 @@ def distillation_loss(temperature: float, soft_weight: float):
     return loss
 
 
+def labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of at most ``per_class`` training rows of each class, picked by the seed (sorted): the few rows the
+    students get labels for."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]
+    return np.sort(np.concatenate(picked))
+
+
 def transfer_set(X: torch.Tensor, copies: int, seed: int) -> torch.Tensor:
     """The training rows plus ``copies`` blends of random pairs of them (mixup): rows only the teacher can label.
 
@@ -227,40 +235,46 @@ def transfer_set(X: torch.Tensor, copies: int, seed: int) -> torch.Tensor:
 
 
 def distill(teacher: nn.Module, config, data, tracker, offset: int) -> tuple[nn.Module | None, nn.Module]:
-    """The same student (same initial weights, same number of gradient steps) trained alone and distilled.
+    """The same student (same initial weights, same optimizer, same number of gradient steps) trained alone and
+    distilled.
 
-    Alone it learns the labelled training rows; distilled it learns the teacher's outputs on the transfer set
-    (those rows and their mixed-up blends) plus the labels where there are some.
+    Both students get labels for the same few training rows (``config.student_labels`` per class). Alone, the
+    student learns those labelled rows; distilled, it also learns the teacher's softened outputs on the transfer
+    set: every training row, without its label, and mixed-up blends of them.
     """
     X, y = torch.as_tensor(data.X_train), torch.as_tensor(data.y_train)
     X_val, y_val = torch.as_tensor(data.X_val), torch.as_tensor(data.y_val)
+    labelled = torch.as_tensor(labelled_subset(data.y_train, config.student_labels, config.seed))  # (L,)
     with seeded(config.seed):  # the student's initial weights, from the seed alone
         alone = mlp(X.shape[1], len(data.class_names), [config.student_width], "relu")
     distilled = copy.deepcopy(alone)
     common = dict(
-        lr=3e-3, batch_size=64, seed=config.seed, evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)}
+        lr=3e-3,
+        batch_size=64,
+        epochs=config.distill_epochs,
+        seed=config.seed,
+        evaluate=lambda m: {"val_accuracy": accuracy(m(X_val), y_val)},
     )
-    alone_epochs = config.distill_epochs * (1 + config.mixup_copies)  # as many gradient steps as the distilled one
+    X_transfer = transfer_set(X, config.mixup_copies, config.seed)  # (m, d)
+    repeat = torch.arange(len(X_transfer)) % len(labelled)  # the labelled rows, repeated to the transfer set's size
     if fit(
         alone,
-        X,
-        y,
+        X[labelled][repeat],
+        y[labelled][repeat],
         loss_fn=nn.CrossEntropyLoss(),
-        epochs=alone_epochs,
         tracker=Phase(tracker, offset, "alone"),
         **common,
     ):
         return None, alone.eval()
-    X_transfer = transfer_set(X, config.mixup_copies, config.seed)  # (m, d)
-    labels = torch.cat([y.float(), torch.full((len(X_transfer) - len(X),), -1.0)])  # -1: a blend has no label
+    labels = torch.full((len(X_transfer),), -1.0)  # -1: a row whose label the students do not get
+    labels[labelled] = y[labelled].float()
     target = torch.cat([labels[:, None], predict(teacher, X_transfer)], 1)  # (m, 1 + k)
     fit(
         distilled,
         X_transfer,
         target,
         loss_fn=distillation_loss(config.temperature, config.soft_weight),
-        epochs=config.distill_epochs,
-        tracker=Phase(tracker, offset + alone_epochs, "distilled"),
+        tracker=Phase(tracker, offset + config.distill_epochs, "distilled"),
         **common,
     )
     return distilled.eval(), alone.eval()

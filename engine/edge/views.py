@@ -231,17 +231,53 @@ def weight_histograms(result: Result) -> go.Figure:
     )
 
 
+def teacher_and_students(result: Result) -> go.Figure:
+    """The teacher's test accuracy beside the distilled student's and the same student's trained alone."""
+    m, c = result.metrics, result.config
+    names = ["teacher (the original)", "distilled student", "student alone"]
+    values = [m["original_accuracy"], m["student_accuracy"], m["student_alone_accuracy"]]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            text=[f"{v:.1%}" for v in values],
+            textposition="outside",
+            marker_color=["#7f7f7f", SHIPPED_COLOUR, OTHER_COLOUR],
+        )
+    )
+    low = max(0.0, min(values) - 0.1)
+    fig.update_layout(
+        title="Test accuracy: the teacher and the same small student with and without it",
+        yaxis=dict(title="test accuracy", tickformat=".0%", range=[low, 1.04]),
+        showlegend=False,
+    )
+    labelled = m.get("student_labelled_rows")  # absent from runs made before the students got few labels
+    rows = (
+        f"the true labels of only {labelled:,.0f} training rows ({c.student_labels} per class)"
+        if labelled
+        else "every training row's label"
+    )
+    return charts.captioned(
+        fig,
+        f"Both students have {c.student_width} hidden neurons and get {rows}. The distilled one also copies the "
+        "teacher's softened answers on every training row and on blends of them; the student alone learns from "
+        "its labelled rows only.",
+    )
+
+
 def distillation_curves(result: Result) -> go.Figure:
     h = result.history
     fig = go.Figure()
     for col, label in (
-        ("alone_val_accuracy", "student alone (labels only)"),
+        ("alone_val_accuracy", "student alone (its labelled rows only)"),
         ("distilled_val_accuracy", "distilled student (copies the original)"),
     ):
         y = h[col].dropna().to_numpy()
         fig.add_trace(go.Scatter(x=np.arange(1, len(y) + 1) / len(y), y=y, mode="lines", name=label))
     if "original_accuracy" in result.metrics:
-        fig.add_hline(y=result.metrics["original_accuracy"], line_dash="dot", annotation_text="original (test)")
+        fig.add_hline(
+            y=result.metrics["original_accuracy"], line_dash="dot", annotation_text="teacher, the original (test)"
+        )
     fig.update_layout(
         title="Distillation: the same small student, with and without a teacher",
         xaxis=dict(title="share of training done", tickformat=".0%"),
@@ -251,8 +287,8 @@ def distillation_curves(result: Result) -> go.Figure:
     return charts.captioned(
         fig,
         "Both students start from the same weights and take the same number of training "
-        "steps. Alone, the student sees only the labelled rows; distilled, it also copies "
-        "the original's softened outputs, on those rows and on blends of them.",
+        "steps. Alone, the student sees only its few labelled rows; distilled, it also copies "
+        "the original's softened outputs on every training row and on blends of them.",
     )
 
 
@@ -267,6 +303,8 @@ def figures(result: Result) -> dict:
         figs["Sparsity per layer"] = sparsity_bars(result)
     if "weights_int8" in a:
         figs["Weights before and after int8"] = weight_histograms(result)
+    if "distill_gain" in result.metrics:
+        figs["Teacher and students"] = teacher_and_students(result)
     if "alone_val_accuracy" in h and "distilled_val_accuracy" in h:
         figs["Distillation"] = distillation_curves(result)
     training = [c for c in ("baseline_loss", "baseline_val_accuracy", "finetune_val_accuracy") if c in h]

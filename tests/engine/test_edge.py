@@ -157,30 +157,48 @@ def test_latency_leaves_the_warm_up_calls_out():
     assert len(times) == 20 and times.max() < 0.02
 
 
-def test_distilled_student_beats_the_same_student_alone():
-    """Quick preset plus distillation, with the better preset's teacher (128 wide, 40 epochs).
+@pytest.mark.parametrize("dataset", ["digits", "breast_cancer", "wine"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_distilled_student_beats_the_same_student_alone(dataset, seed):
+    """The page's own settings (the quick preset with distillation on): the same 16-neuron student, labels for 5
+    training rows per class, trained alone or also copying the original's softened answers on every training row
+    and their blends. Measured gains (distilled minus alone, test accuracy points) on seeds 0-7:
+    digits +6.4 +16.0 +12.9 +12.9 +14.4 +10.9 +14.7 +10.7; breast cancer +2.8 +4.9 +4.9 +7.7 +2.8 +2.8 +2.1 +7.0;
+    wine +2.2 +13.3 +13.3 +11.1 +6.7 +6.7 +13.3 +6.7 (45 test rows: one row is 2.2 points)."""
+    from engine.core.device import isolated_random_state
+    from engine.core.train import accuracy, predict
 
-    Measured gains (distilled minus alone, test accuracy points) on seeds 0-3: +1.1, 0.0, +6.4, +2.4 with this
-    teacher; with the quick preset's weaker teacher (64 wide, 20 epochs): -0.2, -2.4, +5.1, +3.8 (on seed 1 that
-    teacher, 93.6%, is worse than the student alone, 95.8%: a student copies its teacher's mistakes too).
-    """
-    values = {
-        **PRESETS["quick"],
-        "dynamic_int8": False,
-        "prune": False,
-        "onnx": False,
-        "distill": True,
-        "hidden_width": 128,
-        "epochs": 40,
-    }
-    result = run(validate(Config, values), quiet)
-    m = result.metrics
-    assert m["distill_gain"] > 0.005 and m["student_accuracy"] > 0.93
-    rows = {v["name"]: v for v in result.info["variants"]}
+    config = validate(Config, {**PRESETS["quick"], "start_from": dataset, "distill": True, "seed": seed})
+    with isolated_random_state(seed):
+        start = train_baseline(config, Tracker(None, 10_000))
+        distilled, alone = T.distill(start.model, config, start, Tracker(None, 10_000), 0)
+    X, y = torch.as_tensor(start.X_test), torch.as_tensor(start.y_test)
+    teacher, student, solo = (accuracy(predict(m, X), y) for m in (start.model, distilled, alone))
+    assert student > solo
+    assert student >= teacher - 0.05  # it learns most of what the teacher knows
+
+
+def test_distillation_is_fair_and_the_page_shows_the_teacher_beside_both_students():
+    """A full run of the issue's chain (quick preset, distillation and static int8 on, digits, seed 7): both
+    students get the same labelled rows, the same initial weights and the same number of steps; the teacher's
+    accuracy is shown beside them, and the distilled student is pruned and quantized in the chain."""
+    values = {**PRESETS["quick"], "dynamic_int8": False, "static_int8": True, "onnx": False, "distill": True}
+    outcome = execute("edge", {**values, "seed": 7})  # the page draws its charts and words from this data
+    m = outcome.metrics
+    assert m["student_accuracy"] > m["student_alone_accuracy"] and m["distill_gain"] > 0.02
+    assert m["student_labelled_rows"] == 50  # 5 per class, 10 classes
+    rows = {v["name"]: v for v in outcome.info["variants"]}
     assert rows["distilled student"]["agreement"] > rows["student alone"]["agreement"]  # it copies the original
-    assert m["student_size_kb"] < 0.1 * m["original_size_kb"]
-    h = result.history
-    assert h["alone_val_accuracy"].count() == 5 * h["distilled_val_accuracy"].count()  # same number of steps
+    assert {"static int8", "distilled + pruned", "distilled + pruned + int8"} <= set(rows)  # the chain still runs
+    assert m["student_size_kb"] < 0.2 * m["original_size_kb"]
+    h = outcome.history
+    assert h["alone_val_accuracy"].count() == h["distilled_val_accuracy"].count() == 40  # same passes, same steps
+    bars = outcome.figures["Teacher and students"].data[0]
+    assert list(bars.y) == [m["original_accuracy"], m["student_accuracy"], m["student_alone_accuracy"]]
+    text = outcome.text
+    for value in (m["original_accuracy"], m["student_accuracy"], m["student_alone_accuracy"]):
+        assert f"{value:.1%}" in text
+    assert "50 training rows" in text
 
 
 def test_shap_of_original_and_shipped_model_side_by_side(quick):

@@ -20,6 +20,7 @@ is timed. Same seed, same numbers.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -30,9 +31,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OPTION_FIELDS_SKIPPED = {"upload", "finished_run"}  # options that need a person's file or run: not swept
 
 
+_runs: dict[str, tuple[dict[str, float], list[str]]] = {}  # one run per technique, settings and seed, however many
+# effects read it
+
+
 def metrics_of(name: str, values: dict, seed: int) -> tuple[dict[str, float], list[str]]:
     """One run of technique ``name`` with ``values`` over its Config's defaults, on ``seed``: all its metrics and
-    the names of its headline ones."""
+    the names of its headline ones (run once per process for the same settings and seed)."""
+    key = json.dumps([name, values, seed], sort_keys=True, default=str)
+    if key not in _runs:
+        _runs[key] = _run(name, values, seed)
+    return _runs[key]
+
+
+def _run(name: str, values: dict, seed: int) -> tuple[dict[str, float], list[str]]:
     import torch
 
     import engine

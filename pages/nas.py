@@ -25,8 +25,12 @@ retrained. **Random search** is the baseline. **Regularised evolution** (Real et
 small random tournament with one choice changed and retires the oldest member. The **RL controller** (Zoph & Le
 2017) picks one choice at a time from its own probabilities and learns from each candidate's accuracy with
 REINFORCE. **Optuna's TPE** is a ready-made Bayesian-style sampler for comparison. The winner is finally scored on
-test images that no strategy ever saw. Short training makes the accuracies rough: compare strategies over
-several seeds before trusting a gap of a point or two.
+test images that no strategy ever saw.
+
+Each strategy **searches several times** from fresh seeds, as NAS papers compare strategies: the headline is the
+**average proposal**, how good a typical candidate of each strategy is at the same budget, and the chart shows the
+best-so-far of every search (median and spread). The single best found is shown too, but at a small budget it is
+mostly the luck of one draw: random search's best beats a guided strategy's on some seeds.
 """
 
 technique_page("nas", intro=INTRO, figure_extras={"Accuracy vs size": candidate_inspector})

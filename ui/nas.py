@@ -43,6 +43,7 @@ def settings_table(row: pd.Series) -> pd.DataFrame:
     """The candidate's choices and numbers as (setting, value) rows."""
     rows = [
         ("proposed by", f"{views.STRATEGIES[row['strategy']]}, candidate {row['candidate']}"),
+        *([("search", str(views.search_of(row)))] if "search" in row and views.search_of(row) > 1 else []),
         ("validation accuracy", f"{row['accuracy']:.1%}"),
         ("weights", f"{int(row['parameters']):,}"),
         (

@@ -1,7 +1,8 @@
 """Neural architecture search on 8x8 digits: several strategies take turns proposing, each candidate trains briefly.
 
 Read top to bottom: the data split, the evaluator (trains a candidate or looks it up in the cache), the search
-loop (round-robin, so every strategy has spent the same budget at every moment, even after Stop), then the
+loop (round-robin, so every strategy has spent the same budget at every moment, even after Stop; repeated
+``searches`` times from fresh strategy seeds, as NAS papers compare strategies over several runs), then the
 packaging of the Result. Each trial keeps its own training curve (train_loss_<epoch>, val_accuracy_<epoch>).
 
 Candidates are evaluated one after another, on purpose. Evolution and the controller must be told a round's
@@ -122,42 +123,53 @@ def curve_columns(rows: list[dict]) -> dict[str, float]:
     }
 
 
+def strategy_seed(seed: int, name: str, search_number: int) -> int:
+    """One independent 32-bit seed per strategy and search (``search_number`` counts from 1)."""
+    entropy = [seed, list(STRATEGIES).index(name), search_number - 1]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
 def search(config: Config, evaluate: Evaluator, tracker: Tracker, start_accuracy: float):
-    """Round-robin: each round, every strategy asks for one candidate, it is evaluated, the strategy is told."""
+    """``config.searches`` searches one after another; within each, round-robin: every strategy asks for one
+    candidate, it is evaluated (or looked up: all searches share the cache), the strategy is told. Returns the
+    trials, the first search's strategies (their population and policy are drawn) and the best-so-far curves
+    per strategy, (searches, budget) with NaN where a stopped run never got."""
     names = config.strategies
-    seeds = {
-        n: int(np.random.SeedSequence([config.seed, list(STRATEGIES).index(n)]).generate_state(1)[0]) for n in names
-    }  # one independent 32-bit seed per strategy
-    searchers = {n: strategies.make(n, seeds[n], config) for n in names}
     rows: list[dict] = []
-    # best-so-far validation accuracy per strategy, one entry per candidate
-    best: dict[str, list[float]] = {n: [] for n in names}
+    curves = {n: np.full((config.searches, config.budget), np.nan) for n in names}
+    first: dict = {}
     step = 0
-    for candidate in range(1, config.budget + 1):
-        for name, searcher in searchers.items():
-            arch = searcher.ask()
-            trained, cached = evaluate(arch)
-            searcher.tell(arch, trained.accuracy)
-            best[name].append(max([trained.accuracy, *best[name][-1:]]))
-            step += 1
-            rows.append(
-                {
-                    "step": step,
-                    "strategy": name,
-                    "candidate": candidate,
-                    "accuracy": trained.accuracy,
-                    "best_so_far": best[name][-1],
-                    "parameters": trained.parameters,
-                    "cached": cached,
-                    "train_seconds": 0.0 if cached else trained.seconds,
-                    **arch,
-                    **trained.curve,
-                }
-            )
-            live = {"best": best, "start": start_accuracy}
-            if tracker.step(step, live=live, accuracy=trained.accuracy, best_so_far=best[name][-1]):
-                return rows, searchers
-    return rows, searchers
+    for number in range(1, config.searches + 1):
+        searchers = {n: strategies.make(n, strategy_seed(config.seed, n, number), config) for n in names}
+        first = first or searchers
+        best: dict[str, list[float]] = {n: [] for n in names}  # this search's best so far, one per candidate
+        for candidate in range(1, config.budget + 1):
+            for name, searcher in searchers.items():
+                arch = searcher.ask()
+                trained, cached = evaluate(arch)
+                searcher.tell(arch, trained.accuracy)
+                best[name].append(max([trained.accuracy, *best[name][-1:]]))
+                curves[name][number - 1, candidate - 1] = best[name][-1]
+                step += 1
+                rows.append(
+                    {
+                        "step": step,
+                        "strategy": name,
+                        "search": number,
+                        "candidate": candidate,
+                        "accuracy": trained.accuracy,
+                        "best_so_far": best[name][-1],
+                        "parameters": trained.parameters,
+                        "cached": cached,
+                        "train_seconds": 0.0 if cached else trained.seconds,
+                        **arch,
+                        **trained.curve,
+                    }
+                )
+                live = {"best": best, "start": start_accuracy, "search": number, "searches": config.searches}
+                if tracker.step(step, live=live, accuracy=trained.accuracy, best_so_far=best[name][-1]):
+                    return rows, first, curves
+    return rows, first, curves
 
 
 def winner(trials: pd.DataFrame, evaluate: Evaluator) -> tuple[dict, Trained]:
@@ -180,7 +192,10 @@ def summary(
     for name in config.strategies:
         mine = trials[trials.strategy == name]
         if len(mine):
+            metrics[f"mean_accuracy_{name}"] = float(mine.accuracy.mean())  # every proposal, every search
             metrics[f"best_accuracy_{name}"] = float(mine.accuracy.max())
+            finals = mine.groupby("search").best_so_far.last()  # each search's best at the end of its budget
+            metrics[f"median_best_{name}"] = float(finals.median())
     metrics.update(
         best_test_accuracy=test_accuracy,
         best_parameters=best.parameters,
@@ -203,17 +218,18 @@ def run(config: Config, progress: ProgressFn) -> Result:
     data = load_digits(config.seed)
     evaluate = Evaluator(data, config.epochs_per_candidate, config.seed)
     start, _ = evaluate(STARTING_MODEL)  # the course's model, trained the same way: the bar to beat
-    tracker = Tracker(progress, config.budget * len(config.strategies))
-    rows, searchers = search(config, evaluate, tracker, start.accuracy)
+    tracker = Tracker(progress, config.budget * len(config.strategies) * config.searches)
+    rows, searchers, curves = search(config, evaluate, tracker, start.accuracy)
     trials = pd.DataFrame(rows)
     arch, best = winner(trials, evaluate)
     X_test, y_test = data.X_test.cpu(), data.y_test.cpu()
     test_accuracy = accuracy(predict(best.model, X_test), y_test)
     metrics = summary(config, trials, evaluate, start, best, test_accuracy, time.perf_counter() - started)
     metrics["starting_model_test_accuracy"] = accuracy(predict(start.model, X_test), y_test)
-    headline = tuple(f"best_accuracy_{n}" for n in config.strategies if f"best_accuracy_{n}" in metrics)
-    arrays = {}
-    if "evolution" in searchers:
+    # the claim: the mean proposal at equal budget (the best found is shown too, but one draw of it is luck)
+    headline = tuple(f"mean_accuracy_{n}" for n in config.strategies if f"mean_accuracy_{n}" in metrics)
+    arrays: dict = {"best_so_far": curves}  # {strategy: (searches, budget)}: the best-so-far chart's data
+    if "evolution" in searchers:  # the first search's population and policy
         evo = searchers["evolution"]
         arrays["population"] = np.array([m + [-1] * (evo.size - len(m)) for m in evo.members], dtype=int).reshape(
             -1, evo.size

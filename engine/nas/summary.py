@@ -32,6 +32,77 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+CLEAR_GAIN = 0.01  # a mean gain of a point (about 3 validation images) before we call it learning or better
+
+
+def _means(result: Result) -> dict[str, float]:
+    """Each strategy's mean proposal: the average validation accuracy of everything it proposed (all searches,
+    repeated proposals included), from the history, so older stored runs read the same."""
+    h = result.history
+    return {n: float(h[h.strategy == n].accuracy.mean()) for n in STRATEGIES if (h.strategy == n).any()}
+
+
+def _searches(result: Result) -> tuple[int, int]:
+    """(searches per strategy, candidates per search) as run (a stopped run: as far as it got)."""
+    h = result.history
+    searches = int(h["search"].max()) if "search" in h else 1
+    return searches, int(h.candidate.max())
+
+
+def _verdict(result: Result) -> str:
+    """The headline claim, as the numbers have it: each guided strategy's mean proposal against random search's
+    at the same budget, "ahead" only by more than a point. Empty without random search or a guided strategy."""
+    means = _means(result)
+    guided = [n for n in means if n != "random"]
+    if "random" not in means or not guided:
+        return ""
+    searches, budget = _searches(result)
+    gap = {n: means[n] - means["random"] for n in guided}
+    ahead = [n for n in guided if gap[n] > CLEAR_GAIN]
+    level = [n for n in guided if abs(gap[n]) <= CLEAR_GAIN]
+    behind = [n for n in guided if gap[n] < -CLEAR_GAIN]
+    over = f"{searches} searches of {budget} candidates" if searches > 1 else f"one search of {budget} candidates"
+    parts = [f"{PROSE[n]}'s {_pct(means[n])}" for n in guided]
+    told = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    text = (
+        f"Over {over} per strategy, the average proposal scored {told}, against {_pct(means['random'])} for "
+        "random search"
+    )
+    said = []
+    if ahead:
+        who = "every guided strategy" if len(ahead) == len(guided) > 1 else _names(ahead)
+        said.append(f"{who} spent {'its' if len(ahead) == 1 else 'their'} budget on better architectures than chance")
+    if level:
+        said.append(f"{_names(level)} did no better than chance (within a point)")
+    if behind:
+        said.append(f"{_names(behind)} did worse than chance")
+    advice = "" if not (level or behind) else "; a guided strategy needs candidates to learn from, so raise the budget"
+    return f"**{_cap(text)}: {'; '.join(said)}{advice}.**"
+
+
+def _best_versus_mean(result: Result) -> str:
+    """When random search's single best beats a guided strategy's, say so plainly, and what the mean shows."""
+    m, means = result.metrics, _means(result)
+    if "random" not in means:
+        return ""
+    best = {n: float(result.history[result.history.strategy == n].accuracy.max()) for n in means}
+    image = 1 / m["validation_images"]
+    beaten = [n for n in means if n != "random" and best["random"] > best[n] + image / 2]
+    if not beaten:
+        return ""
+    better_mean = [n for n in beaten if means[n] > means["random"] + CLEAR_GAIN]
+    searches, budget = _searches(result)
+    lead = f"Random search's best ({_pct(best['random'])}) beat {_names(beaten)}'s best on this seed"
+    if better_mean:
+        return (
+            f"{lead}, yet {_names(better_mean)}'s average proposal was the better one "
+            f"({', '.join(_pct(means[n]) for n in better_mean)} vs {_pct(means['random'])}): the single best of "
+            f"{budget * searches} candidates is largely the luck of the draw, which is why the mean proposal and "
+            "the spread over searches are what compare strategies. "
+        )
+    return f"{lead}, and its average proposal was as good or better: here the guided search did not beat chance. "
+
+
 def _comparison(result: Result) -> str:
     """Which strategy found the best candidate, and whether the gap is bigger than a few validation images."""
     m = result.metrics
@@ -58,15 +129,13 @@ def _comparison(result: Result) -> str:
     )
 
 
-CLEAR_GAIN = 0.01  # a mean gain of a point (about 3 validation images) before we call it learning
-
-
 def _halves(result: Result, name: str) -> tuple[float, float] | None:
-    acc = result.history[result.history.strategy == name].accuracy.to_numpy()
-    if len(acc) < 4:
+    """The mean accuracy of a strategy's first and second half of candidates within each search (all searches)."""
+    mine = result.history[result.history.strategy == name]
+    half = int(mine.candidate.max()) // 2 if len(mine) else 0
+    if half < 2:
         return None
-    half = len(acc) // 2
-    return float(acc[:half].mean()), float(acc[half:].mean())
+    return float(mine[mine.candidate <= half].accuracy.mean()), float(mine[mine.candidate > half].accuracy.mean())
 
 
 def _learning(result: Result) -> str:
@@ -95,7 +164,8 @@ def _learning(result: Result) -> str:
                 if late > early + CLEAR_GAIN
                 else ", so its policy had not yet learned much (it needs more candidates than evolution to move)"
             )
-            + f"; the option it grew most fond of is {labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). "
+            + f"; the option it grew most fond of{' in its first search' if _searches(result)[0] > 1 else ''} is "
+            f"{labels[j]} ({probs[0, j]:.0%} -> {probs[-1, j]:.0%}). "
         )
     return text
 
@@ -127,17 +197,22 @@ def describe(result: Result) -> str:
         return "The search stopped before any candidate was proposed."
     per = h.groupby("strategy").size()
     titles = _names(dict.fromkeys(h.strategy))
+    searches, budget = _searches(result)
     each = f"{per.iloc[0]} candidates each" if per.nunique() == 1 else f"{per.min()}-{per.max()} candidates each"
+    if searches > 1:
+        each += f" ({searches} searches of up to {budget} from fresh seeds)"
     best = unique_trials(h).iloc[0]
     start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
     versus = "beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches"
     size = m["best_parameters"] / m["starting_model_parameters"]
-    verdict = (
-        f"**The best architecture found reached {_pct(m['best_accuracy'])} validation accuracy and {versus} the "
-        f"course's starting model ({_pct(start)}).**"
+    found = (
+        f"The best architecture found reached {_pct(m['best_accuracy'])} validation accuracy and {versus} the "
+        f"course's starting model ({_pct(start)})."
     )
+    verdict = _verdict(result) or f"**{found}**"
     gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
-    support = [
+    support = [_comparison(result) + _best_versus_mean(result)] if _verdict(result) else []
+    support.append(
         f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
         f"{_pct(m['starting_model_test_accuracy'])}"
         + (
@@ -146,7 +221,7 @@ def describe(result: Result) -> str:
             else ": picked on validation images, its edge does not carry over, a sign "
             "that the search mostly found luck at this budget."
         )
-    ]
+    )
     if result.stopped:
         support.append("You stopped the search early, so every strategy had a smaller budget than set.")
     text = (
@@ -163,7 +238,7 @@ def describe(result: Result) -> str:
         f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
         f"model, trained the same way ({_pct(start)}). "
     )
-    text += _comparison(result) + _learning(result) + _decisive_choice(result)
+    text += ("" if _verdict(result) else _comparison(result)) + _learning(result) + _decisive_choice(result)
     if m["best_accuracy"] < 0.5:
         text += (
             f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "

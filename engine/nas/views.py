@@ -26,6 +26,21 @@ def arch_text(row) -> str:
     )
 
 
+def search_of(row) -> int:
+    """The search a trial belongs to (1 for runs stored before there were several)."""
+    return int(row["search"]) if "search" in row and pd.notna(row["search"]) else 1
+
+
+def proposed(row, several: bool) -> str:
+    """'Random search candidate 3', or 'Random search, search 2, candidate 3' when a run made several searches."""
+    where = f", search {search_of(row)}," if several else ""
+    return f"{STRATEGIES[row['strategy']]}{where} candidate {row['candidate']}"
+
+
+def several_searches(history: pd.DataFrame) -> bool:
+    return "search" in history and history["search"].nunique() > 1
+
+
 def unique_trials(history: pd.DataFrame) -> pd.DataFrame:
     """Each architecture once (as first proposed), best first: highest accuracy, then fewest weights."""
     first = history.drop_duplicates(subset=list(DECISIONS), keep="first")
@@ -78,8 +93,130 @@ def best_so_far_figure(curves: dict[str, list], start: float | None, title: str 
     )
 
 
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(candidates, median, low, high) of best-so-far curves (searches, budget) over the searches, per candidate
+    number; a stopped run's unfinished candidates (NaN in every search) are left out."""
+    curves = np.asarray(curves, dtype=float).reshape(-1, np.shape(curves)[-1])
+    seen = ~np.isnan(curves).all(axis=0)
+    x = np.flatnonzero(seen) + 1
+    c = curves[:, seen]
+    if not c.size:
+        return x, *(np.empty(0),) * 3
+    with np.errstate(all="ignore"):
+        return x, np.nanmedian(c, axis=0), np.nanmin(c, axis=0), np.nanmax(c, axis=0)
+
+
+def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -> go.Figure:
+    """The best-so-far curves of several searches per strategy: the median and the band from the lowest to the
+    highest search, one panel per guided strategy against random search (grey, in every panel). ``curves``:
+    {strategy: (searches, budget)} as ``search.run`` stores them in ``arrays["best_so_far"]``."""
+    from plotly.subplots import make_subplots
+
+    guided = [n for n in curves if n != "random"] or list(curves)
+    searches = max(np.shape(c)[0] for c in curves.values())
+    fig = make_subplots(
+        rows=1,
+        cols=len(guided),
+        shared_yaxes=True,
+        subplot_titles=[f"{STRATEGIES[n]} vs random search" if n != "random" else STRATEGIES[n] for n in guided],
+    )
+    for col, name in enumerate(guided, start=1):
+        for who in (["random"] if "random" in curves and name != "random" else []) + [name]:
+            x, median, low, high = curve_band(curves[who])
+            legend = col == 1 or who != "random"
+            if searches > 1:
+                fig.add_trace(
+                    go.Scatter(
+                        x=np.concatenate([x, x[::-1]]),
+                        y=np.concatenate([high, low[::-1]]),
+                        fill="toself",
+                        fillcolor=_rgba(COLOURS[who], 0.18),
+                        line=dict(width=0),
+                        hoverinfo="skip",
+                        name=f"{STRATEGIES[who]}: lowest to highest search",
+                        legendgroup=f"{who}-band",
+                        showlegend=legend,
+                    ),
+                    row=1,
+                    col=col,
+                )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=median,
+                    mode="lines+markers",
+                    name=f"{STRATEGIES[who]}: median of {searches} searches" if searches > 1 else STRATEGIES[who],
+                    legendgroup=who,
+                    showlegend=legend,
+                    line=dict(color=COLOURS[who], shape="hv"),
+                    hovertemplate=f"{STRATEGIES[who]}, candidate %{{x}}: %{{y:.1%}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        if start is not None:
+            fig.add_hline(y=start, line_dash="dash", line_color="black", row=1, col=col)
+        fig.update_xaxes(title_text="candidates proposed", row=1, col=col)
+    fig.update_yaxes(title_text="best validation accuracy so far", tickformat=".0%", row=1, col=1)
+    fig.update_layout(
+        title=f"Best accuracy so far over {searches} search{'es' if searches > 1 else ''} per strategy",
+        legend=dict(orientation="h", y=-0.25),
+    )
+    spread = (
+        f"The line is the median of {searches} searches from fresh seeds; the band runs from the luckiest to the "
+        "unluckiest, and "
+        if searches > 1
+        else "One search per strategy, so there is no spread to show: raise the searches per strategy to see how "
+        "much of a gap is luck; "
+    )
+    return charts.captioned(
+        fig,
+        f"{spread}a guided strategy only beats random search where its line runs above the grey one. The dashed "
+        "line is the course's starting model trained the same way.",
+    )
+
+
+def proposals_figure(history: pd.DataFrame) -> go.Figure:
+    """Every proposal's validation accuracy per strategy (all searches, repeats included), as a box with its
+    points and the mean marked: the headline's mean proposal, and how it is spread."""
+    fig = go.Figure()
+    for name in dict.fromkeys(history.strategy):
+        acc = history[history.strategy == name].accuracy.to_numpy(float)
+        fig.add_trace(
+            go.Box(
+                y=acc,
+                name=STRATEGIES[name],
+                marker_color=COLOURS[name],
+                boxmean=True,
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                marker=dict(size=4, opacity=0.5),
+                hovertemplate="%{y:.1%}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="How good a typical proposal is: every candidate's validation accuracy",
+        yaxis_title="validation accuracy",
+        yaxis_tickformat=".0%",
+        showlegend=False,
+    )
+    return charts.captioned(
+        fig,
+        "Each dot is one proposal (all searches, repeats included); the box spans the middle half, the solid line "
+        "is the median and the dashed line the mean. A strategy that learns puts most of its budget on good "
+        "architectures, so its box sits higher than random search's even when its single best is not.",
+    )
+
+
 def accuracy_vs_size(result: Result) -> go.Figure:
     h = result.history
+    several = several_searches(h)
     fig = go.Figure()
     for name in dict.fromkeys(h.strategy):
         mine = h[h.strategy == name]
@@ -90,7 +227,7 @@ def accuracy_vs_size(result: Result) -> go.Figure:
                 mode="markers",
                 name=STRATEGIES[name],
                 marker=dict(color=COLOURS[name], size=8, opacity=0.7),
-                text=[f"{STRATEGIES[name]} #{c}: {arch_text(r)}" for c, (_, r) in zip(mine.candidate, mine.iterrows())],
+                text=[f"{proposed(r, several)}: {arch_text(r)}" for _, r in mine.iterrows()],
                 customdata=mine[["step"]].to_numpy(),  # which trial a click picks (the page)
                 hovertemplate="%{text}<br>%{x:,} weights, %{y:.1%}<extra></extra>",
             )
@@ -195,10 +332,13 @@ def block_diagrams(rows: list[tuple[str, list[tuple[str, str]]]]) -> go.Figure:
 
 def best_architectures(result: Result, top: int = 3) -> go.Figure:
     u = unique_trials(result.history).head(top)
+    several = several_searches(result.history)
     rows = [
         (
             f"#{i + 1} · {r.accuracy:.1%} validation accuracy · {r.parameters:,} weights · first proposed by "
-            f"{STRATEGIES[r.strategy].lower()} (candidate {r.candidate})",
+            f"{STRATEGIES[r.strategy].lower()} ("
+            + (f"search {search_of(r)}, " if several else "")
+            + f"candidate {r.candidate})",
             blocks({d: r[d] for d in DECISIONS}),
         )
         for i, (_, r) in enumerate(u.iterrows())
@@ -237,7 +377,7 @@ def candidate_diagram(row) -> go.Figure:
     fig = block_diagrams(
         [
             (
-                f"{STRATEGIES[row['strategy']]} candidate {row['candidate']} · {row['accuracy']:.1%} "
+                f"{proposed(row, search_of(row) > 1)} · {row['accuracy']:.1%} "
                 f"validation accuracy · {int(row['parameters']):,} weights",
                 blocks(arch),
             )
@@ -294,7 +434,8 @@ def candidate_curve(row) -> go.Figure:
 
 def population_figure(result: Result) -> go.Figure:
     h = result.history
-    evo = h[h.strategy == "evolution"].reset_index(drop=True)
+    evo = h[h.strategy == "evolution"]
+    evo = evo[[search_of(r) == 1 for _, r in evo.iterrows()]].reset_index(drop=True)  # the first search's
     members = result.arrays["population"]  # (evolution candidates, population size)
     acc = evo.accuracy.to_numpy()
     xs, ys, texts, means = [], [], [], []
@@ -329,7 +470,8 @@ def population_figure(result: Result) -> go.Figure:
             annotation_position="top",
         )
     fig.update_layout(
-        title="Regularised evolution: the population over time",
+        title="Regularised evolution: the population over time"
+        + (" (the first search)" if several_searches(h) else ""),
         xaxis_title="evolution candidates",
         yaxis_title="validation accuracy",
         yaxis_tickformat=".0%",
@@ -360,7 +502,8 @@ def controller_figure(result: Result) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="RL controller: how likely it is to pick each option",
+        title="RL controller: how likely it is to pick each option"
+        + (" (the first search)" if several_searches(result.history) else ""),
         xaxis_title="controller updates (REINFORCE)",
         yaxis=dict(autorange="reversed"),
         height=max(420, 18 * len(labels) + 120),
@@ -379,6 +522,7 @@ def trials_table(result: Result) -> go.Figure:
         "accuracy": [f"{a:.1%}" for a in u.accuracy],
         "weights": [f"{p:,}" for p in u.parameters],
         "first by": [STRATEGIES[s] for s in u.strategy],
+        **({"search": [search_of(r) for _, r in u.iterrows()]} if several_searches(result.history) else {}),
         "candidate": list(u.candidate),
         **{DECISION_LABELS[d]: [str(v) for v in u[d]] for d in DECISIONS},
     }
@@ -418,13 +562,23 @@ def space_table() -> go.Figure:
     )
 
 
+def stored_curves(result: Result) -> dict[str, np.ndarray]:
+    """{strategy: (searches, budget)} best-so-far curves: as stored, or (runs stored before there were several
+    searches) the one search's from the history."""
+    stored = result.arrays.get("best_so_far")
+    if isinstance(stored, dict) and stored:
+        return {n: np.asarray(c, dtype=float) for n, c in stored.items()}
+    h = result.history
+    return {n: h[h.strategy == n].best_so_far.to_numpy(float)[None, :] for n in dict.fromkeys(h.strategy)}
+
+
 def figures(result: Result) -> dict:
     h = result.history
     if not len(h):
         return {"Search space": space_table()}
-    curves = {n: list(h[h.strategy == n].best_so_far) for n in dict.fromkeys(h.strategy)}
     figs = {
-        "Best so far": best_so_far_figure(curves, result.metrics["starting_model_accuracy"]),
+        "Best so far": searches_figure(stored_curves(result), result.metrics["starting_model_accuracy"]),
+        "Every proposal": proposals_figure(h),
         "Accuracy vs size": accuracy_vs_size(result),
         "Best architectures": best_architectures(result),
     }
@@ -505,4 +659,8 @@ def explain_figures(result: Result, explanation) -> dict:
 def live_figure(snapshot):
     if not snapshot:
         return None
-    return best_so_far_figure(snapshot["best"], snapshot.get("start"), title="Live: best accuracy so far")
+    searches = snapshot.get("searches", 1)
+    title = "Live: best accuracy so far" + (
+        f" (search {snapshot.get('search', 1)} of {searches})" if searches > 1 else ""
+    )
+    return best_so_far_figure(snapshot["best"], snapshot.get("start"), title=title)

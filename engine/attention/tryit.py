@@ -284,23 +284,11 @@ def _comparison(bundle: Bundle, probs: dict):
 
 def attention_map(weights: np.ndarray, tokens: list[str], title: str):
     """One head's attention weights (T+1, T+1) on your input: rows are queries, columns the positions they look at."""
-    import plotly.graph_objects as go
+    from engine.attention.views import attention_trace
 
     idx = list(range(len(tokens)))
-    hover = [[f"{q} ({i}) looks at {k} ({j})" for j, k in enumerate(tokens)] for i, q in enumerate(tokens)]
-    trace = go.Heatmap(
-        z=weights,
-        x=idx,
-        y=idx,
-        zmin=0,
-        zmax=1,
-        colorscale="Blues",
-        colorbar=dict(title="weight"),
-        text=hover,
-        hovertemplate="%{text}: %{z:.2f}<extra></extra>",
-    )
     return figure(
-        [trace],
+        [attention_trace(weights, tokens)],
         "Each row is a token (or [CLS], which the answer is read from) and its attention over the "
         "positions of your input (a row adds up to 1).",
         title=title,

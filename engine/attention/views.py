@@ -42,23 +42,30 @@ def _pair_labels(tokens: list[str]) -> list[list[str]]:
     return [[f"{q} ({i}) looks at {k} ({j})" for j, k in enumerate(tokens)] for i, q in enumerate(tokens)]
 
 
+def attention_trace(weights: np.ndarray, tokens: list[str]):
+    """One head's attention weights as a heatmap trace over positions 0..T-1 (0-1, blue), hovering 'query looks at
+    key' with the tokens' places."""
+    import plotly.graph_objects as go
+
+    idx = list(range(len(tokens)))
+    return go.Heatmap(
+        z=np.round(np.asarray(weights, dtype=float), 3),
+        x=idx,
+        y=idx,
+        zmin=0,
+        zmax=1,
+        colorscale="Blues",
+        colorbar=dict(title="weight"),
+        text=_pair_labels(tokens),
+        hovertemplate="%{text}: %{z:.2f}<extra></extra>",
+    )
+
+
 def _heatmap_figure(weights: np.ndarray, tokens: list[str], title: str, caption: str):
     import plotly.graph_objects as go
 
     keys, queries = _ticks(tokens)
-    fig = go.Figure(
-        go.Heatmap(
-            z=weights,
-            x=keys["tickvals"],
-            y=keys["tickvals"],
-            zmin=0,
-            zmax=1,
-            colorscale="Blues",
-            colorbar=dict(title="weight"),
-            text=_pair_labels(tokens),
-            hovertemplate="%{text}: %{z:.2f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(attention_trace(weights, tokens))
     fig.update_layout(
         title=title,
         xaxis=dict(title="key position (looked at)", **keys),
@@ -467,26 +474,14 @@ BLUES = [  # plotly.py's "Blues" (ColorBrewer), light to dark, as the token maps
 
 def token_map(weights: np.ndarray, tokens: list[str], title: str, caption: str):
     """One head's attention (T, T) with the tokens written on both axes: rows look, columns are looked at."""
-    import plotly.graph_objects as go
 
     from engine.core.tryit import figure
 
     idx = list(range(len(tokens)))
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
-    trace = go.Heatmap(
-        z=np.round(np.asarray(weights, dtype=float), 3),
-        x=idx,
-        y=idx,
-        zmin=0,
-        zmax=1,
-        colorscale="Blues",
-        colorbar=dict(title="weight"),
-        text=_pair_labels(tokens),
-        hovertemplate="%{text}: %{z:.2f}<extra></extra>",
-    )
     side = max(360, 22 * len(tokens) + 170)
     return figure(
-        [trace],
+        [attention_trace(weights, tokens)],
         caption,
         title=title,
         height=side,

@@ -274,6 +274,23 @@ def selectbox_value(page, key: str) -> str:
     return page.locator(f'{key_selector(key)} input[role="combobox"]').first.input_value()
 
 
+def choose(page, key: str, option: str) -> None:
+    """Pick ``option`` in the selectbox with widget key ``key``, like a person (open it, click the option)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):  # a rerun that lands while the list opens closes it: open it again
+        wait_idle(page)
+        page.locator(f'{key_selector(key)} input[role="combobox"]').first.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).first.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError(f"could not choose {option!r} in {key}")
+    wait_idle(page)
+
+
 def wait_for_query(page, name: str, value, timeout_s: float = 30) -> None:
     """Wait until the page address carries ``name=value`` (the form writes changed settings to the URL)."""
     pattern = re.compile(rf"[?&]{re.escape(name)}={re.escape(str(value))}(&|$)")

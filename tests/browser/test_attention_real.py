@@ -20,23 +20,6 @@ pytestmark = pytest.mark.browser
 SENTENCE = "The dog chased the ball, and the dog was happy."
 
 
-def choose(page, key: str, option: str) -> None:
-    """Pick ``option`` in the selectbox with widget key ``key``, like a person (open it, click the option)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(3):  # a rerun that lands while the list opens closes it: open it again
-        driver.wait_idle(page)
-        page.locator(f'{driver.key_selector(key)} input[role="combobox"]').first.click()
-        try:
-            page.get_by_role("option", name=option, exact=True).first.click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    else:
-        raise AssertionError(f"could not choose {option!r} in {key}")
-    driver.wait_idle(page)
-
-
 def metric(panel, label: str) -> str:
     box = panel.locator('[data-testid="stMetric"]').filter(has_text=label).first
     box.wait_for(state="visible", timeout=90_000)
@@ -53,8 +36,8 @@ def test_type_a_sentence_and_open_a_head_of_the_real_model(page, app, browser):
     box.fill(SENTENCE)
     box.press("Enter")
     driver.wait_idle(page)
-    choose(page, "attention.try.layer", "1")
-    choose(page, "attention.try.head", "3")
+    driver.choose(page, "attention.try.layer", "1")
+    driver.choose(page, "attention.try.head", "3")
     panel = page.locator(f"{driver.TAB_PANEL}:visible").first
     looks_at = metric(panel, "Layer 1, head 3 looks at")
     from engine.attention import pretrained

@@ -22,23 +22,6 @@ PAD = driver.key_selector("gan._pad")
 PAD_LIMIT = 1.08  # ui.draw_points.PAD_LIMIT: the pad shows [-limit, limit]²
 
 
-def choose(page, key: str, option: str) -> None:
-    """Pick ``option`` in the selectbox with widget key ``key``, like a person (open it, click the option)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _ in range(3):  # a rerun that lands while the list opens closes it: open it again
-        driver.wait_idle(page)
-        page.locator(f'{driver.key_selector(key)} input[role="combobox"]').first.click()
-        try:
-            page.get_by_role("option", name=option, exact=True).first.click(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    else:
-        raise AssertionError(f"could not choose {option!r} in {key}")
-    driver.wait_idle(page)
-
-
 def drawing(page) -> str:
     return parse_qs(urlparse(page.url).query).get("drawing", [""])[0]
 
@@ -90,7 +73,7 @@ def wait_for_points(page, n: int, timeout_ms: int = 30_000) -> None:
 
 def test_a_person_draws_points_and_trains_the_gan_on_them(page, app, browser):
     driver.open_page(page, app.url + "/gan", ready=driver.key_selector("gan._train"))
-    choose(page, "gan.dataset", "Draw your own")
+    driver.choose(page, "gan.dataset", "Draw your own")
     page.locator(PAD).locator(".nsewdrag").first.wait_for(state="visible")
     assert "no points yet" in pad_text(page)
     click_point(page, -0.6, -0.5)

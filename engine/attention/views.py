@@ -524,38 +524,7 @@ def head_grid(
                 )
             )
     middle = (T - 1) * step / 2
-    if clickable:  # heatmaps cannot be selected: an invisible marker at each square's centre takes the click
-        centres = [
-            (h + middle, r + middle, t["hovertemplate"]) for t, (r, h) in zip(traces, np.ndindex(n_rows, n_heads))
-        ]
-        traces.append(
-            dict(
-                type="scatter",
-                mode="markers",
-                x=[c[0] for c in centres],
-                y=[c[1] for c in centres],
-                hovertext=[c[2].removesuffix("<extra></extra>") for c in centres],
-                hovertemplate="%{hovertext}<br>click to open it<extra></extra>",
-                marker=dict(size=36, color="rgba(0,0,0,0)", symbol="square"),
-                selected=dict(marker=dict(color="rgba(0,0,0,0)")),
-                unselected=dict(marker=dict(opacity=0)),
-            )
-        )
-    tagged = [
-        (h + middle, r + middle, TAGS[found[0]]) for (r, h) in np.ndindex(n_rows, n_heads) if (found := labels[r][h])
-    ]
-    if tagged:  # the measured type written on its square
-        traces.append(
-            dict(
-                type="scatter",
-                mode="text",
-                x=[t[0] for t in tagged],
-                y=[t[1] for t in tagged],
-                text=[t[2] for t in tagged],
-                textfont=dict(size=11, color="#b35900"),
-                hoverinfo="skip",
-            )
-        )
+    traces += _grid_marks(traces, labels, (n_rows, n_heads), middle, clickable)
     axis = dict(showgrid=False, zeroline=False, tickangle=0)
     layout = dict(
         template=lean_template(),
@@ -581,6 +550,42 @@ def head_grid(
     )
     # Built without Plotly's per-trace validation (fixed, known-good keys): 72 validated heatmaps cost ~200 ms.
     return go.Figure(data=traces, layout=layout, _validate=False)
+
+
+def _grid_marks(heatmaps: list[dict], labels: list, shape: tuple[int, int], middle: float, clickable: bool) -> list:
+    """:func:`head_grid`'s marks over its heatmaps: an invisible marker at each square's centre that takes a click
+    (heatmaps cannot be selected), and each measured head type written on its square."""
+    cells = list(np.ndindex(*shape))
+    out = []
+    if clickable:
+        hover = [t["hovertemplate"].removesuffix("<extra></extra>") for t in heatmaps]
+        out.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=[h + middle for _, h in cells],
+                y=[r + middle for r, _ in cells],
+                hovertext=hover,
+                hovertemplate="%{hovertext}<br>click to open it<extra></extra>",
+                marker=dict(size=36, color="rgba(0,0,0,0)", symbol="square"),
+                selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+                unselected=dict(marker=dict(opacity=0)),
+            )
+        )
+    tagged = [(h + middle, r + middle, TAGS[found[0]]) for (r, h) in cells if (found := labels[r][h])]
+    if tagged:
+        out.append(
+            dict(
+                type="scatter",
+                mode="text",
+                x=[t[0] for t in tagged],
+                y=[t[1] for t in tagged],
+                text=[t[2] for t in tagged],
+                textfont=dict(size=11, color="#b35900"),
+                hoverinfo="skip",
+            )
+        )
+    return out
 
 
 def share_bars(shares: np.ndarray, tokens: list[str], title: str, caption: str):

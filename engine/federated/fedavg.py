@@ -465,8 +465,11 @@ def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev:
         history=tracker.history(),
         metrics=metrics,
         stopped=tracker.stopped,
-        headline=("global_accuracy", "centralized_accuracy", "local_only_accuracy_mean", "worst_client_accuracy")
-        + (("fedavg_global_accuracy",) if log.fedavg else ()),
+        headline=(  # at most 4 tiles: with plain FedAvg beside FedProx, its accuracy takes local-only's place
+            ("global_accuracy", "fedavg_global_accuracy", "worst_client_accuracy", "centralized_accuracy")
+            if log.fedavg
+            else ("global_accuracy", "centralized_accuracy", "local_only_accuracy_mean", "worst_client_accuracy")
+        ),
         models={
             "global": fleet.worker.eval(),
             "centralized": fleet.central.eval(),

@@ -281,3 +281,13 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
     assert (
         list(stored.explain_figures) == list(fresh.explain_figures) == ["SHAP: global vs local-only", "SHAP pixel maps"]
     )
+
+
+def test_every_preset_runs_through_the_apps_path_within_the_contract():
+    """The FedProx preset once crashed in the app after its last round ("headline must name 1-4 metrics": plain
+    FedAvg beside it made a fifth tile); every preset, shortened, goes through execute as a worker runs it."""
+    for name, preset in PRESETS.items():
+        outcome = execute("federated", {**preset, "rounds": 2, "explain_rows": 20})
+        assert outcome.status == "done" and 1 <= len(outcome.headline) <= 4, name
+        assert outcome.headline[0] == "global_accuracy"
+    assert "fedavg_global_accuracy" in outcome.headline  # the last preset: FedProx beside plain FedAvg

@@ -211,24 +211,36 @@ def _linked_int(param: str, top: int) -> int:
         return 1
 
 
+def _use_example(examples: list[str], pick_key: str, text_key: str) -> None:
+    """A picked example replaces the sentence in the box."""
+    if st.session_state.get(pick_key) is not None:
+        st.session_state[text_key] = examples[st.session_state[pick_key]]
+
+
 def real_model(name: str, bundle) -> dict:
     """A sentence (typed, or from the examples) and a layer and head of the real model; kept in the page address
     (``look``, ``layer``, ``head``) so the view has its own link."""
     from engine.attention.tryit import real_examples
 
-    examples = real_examples(bundle)
-    linked = st.query_params.get("look")
-    if linked and linked not in examples:
-        examples = [linked[:500], *examples]
+    examples, text_key, pick_key = real_examples(bundle), f"{name}.try.real.text", f"{name}.try.real.example"
+    # The sentence lives in its own state, set once (from a link or the first example) and by picking an example:
+    # choosing a layer or head never puts an example back over what the person typed.
+    st.session_state.setdefault(text_key, (st.query_params.get("look") or examples[0])[:500])
     st.caption("Type any English sentence (up to about 60 word pieces). Head types are measured on it, not assumed.")
     _head_from_click(name)
-    pick = st.selectbox(
-        "Start from an example", range(len(examples)), key=f"{name}.try.real.example", format_func=lambda i: examples[i]
+    st.selectbox(
+        "Start from an example",
+        range(len(examples)),
+        index=None,
+        placeholder="Pick an example sentence",
+        key=pick_key,
+        format_func=lambda i: examples[i],
+        on_change=_use_example,
+        args=(examples, pick_key, text_key),
     )
     text = st.text_input(
         "Your sentence",
-        value=examples[pick],
-        key=f"{name}.try.real.text.{pick}",
+        key=text_key,
         max_chars=500,
         help="Every head of the real model reads it; the toy reads it too when it knows its words.",
     )

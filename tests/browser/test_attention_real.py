@@ -31,7 +31,7 @@ def test_type_a_sentence_and_open_a_head_of_the_real_model(page, app, browser):
     driver.train_and_wait(page, "attention")
     panel = driver.open_tab(page, "Try it")
     panel.get_by_text("A real pretrained model (MiniLM) beside it").first.click()
-    box = page.locator(f'{driver.key_selector("attention.try.real.text.0")} input').first
+    box = page.locator(f'{driver.key_selector("attention.try.real.text")} input').first
     box.wait_for(state="visible", timeout=90_000)  # the first visit loads the real model (seconds, once)
     box.fill(SENTENCE)
     box.press("Enter")
@@ -80,7 +80,7 @@ def test_type_a_sentence_and_open_a_head_of_the_real_model(page, app, browser):
         shared = tab.locator(f"{driver.TAB_PANEL}:visible").first
         assert metric(shared, "Layer 2, head 5 looks at") == looks_at
         assert driver.selectbox_value(tab, "attention.try.layer") == "2"
-        typed = tab.locator(f'{driver.key_selector("attention.try.real.text.0")} input').first
+        typed = tab.locator(f'{driver.key_selector("attention.try.real.text")} input').first
         assert typed.input_value() == SENTENCE
         driver.shoot(tab, SCREENSHOTS / "attention_real_link.png")
         assert_clean(tab, app)

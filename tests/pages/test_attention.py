@@ -39,10 +39,11 @@ def look_inside_the_real_model(at) -> None:
 
     at.radio(key="attention.try.mode").set_value(REAL_MODE).run()
     sentence = "The dog chased the ball, and the dog was happy."
-    at.text_input(key="attention.try.real.text.0").input(sentence).run()
+    at.text_input(key="attention.try.real.text").input(sentence).run()
     at.selectbox(key="attention.try.layer").set_value(1).run()
     at.selectbox(key="attention.try.head").set_value(3).run()
     assert not at.exception, [e.message for e in at.exception]
+    assert at.text_input(key="attention.try.real.text").value == sentence  # a new head kept what was typed
     metrics = {m.label: m.value for m in at.metric}
     real, toy = metrics["Heads with a type: real · toy"].split(" · ")
     config = at.session_state["attention._outcome"].config

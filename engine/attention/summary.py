@@ -96,7 +96,10 @@ def describe(result: Result) -> str:
             "so this run shows no gain from attention."
         )
     else:
-        verdict = f"**The transformer learned the task and beat the model without attention by {acc - base:.1%}.**"
+        verdict = (
+            f"**The transformer learned the task and beat the model without attention by {100 * (acc - base):.1f} "
+            "percentage points.**"
+        )
     more = [_setup_sentence(result)]
     if "test_accuracy_no_positional_encoding" in m and learned:
         more.append(_pe_sentence(m, c.task))

@@ -174,11 +174,21 @@ def _verdict(result: Result) -> tuple[str, str]:
             original,
         )
     return (
-        f"**It would ship {info['shipped']}: {m['size_reduction']:.1f}x smaller than the original, within {tol} "
-        "points of its accuracy.**",
+        f"**It would ship {info['shipped']}: {m['size_reduction']:.1f}x smaller than the original and "
+        f"{_accuracy_change(m['chosen_accuracy'] - m['original_accuracy'], tol)}.**",
         f"{m['chosen_size_kb']:,.1f} KB and {m['chosen_accuracy']:.1%} accurate, against the original's "
         f"{m['original_size_kb']:,.1f} KB and {m['original_accuracy']:.1%}.",
     )
+
+
+def _accuracy_change(gain: float, tol: str) -> str:
+    """A shipped variant's accuracy against the original's, in words that follow its sign."""
+    points = 100 * gain
+    if points >= 0.05:
+        return f"{points:.1f} points more accurate"
+    if points > -0.05:
+        return "as accurate"
+    return f"{-points:.1f} points less accurate (the bar allows {tol})"
 
 
 def describe(result: Result) -> str:

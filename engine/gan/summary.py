@@ -218,6 +218,14 @@ def describe(result: Result) -> str:
         else []
     )
     expected = c.expectation()  # said before Train too: these settings are not expected to learn this data
-    more = [*([] if kind == "close" else [suggestion(c, kind)]), head, _quality_text(m, digits), _mmd_text(m)]
-    support = [_coverage_text(m, digits), _copy_text(m), _pass_text(m), *stopped, *([expected] if expected else [])]
+    more = [
+        _pass_text(m),
+        _copy_text(m),
+        *([expected] if expected else []),
+        *([] if kind == "close" else [suggestion(c, kind)]),
+        head,
+        _quality_text(m, digits),
+        _mmd_text(m),
+    ]
+    support = [_coverage_text(m, digits), *stopped]  # the lead: the verdict and one number behind it
     return summary_text(_reading(m, kind, "classes" if digits else "modes"), support, more)

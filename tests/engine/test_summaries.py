@@ -55,3 +55,12 @@ def test_a_stopped_run_says_so_in_its_lead(name):
     lead, _ = split_summary(module.describe(result))
     assert "stop" in lead.lower(), f"{name}: {lead}"
     assert len(sentences(lead)) <= STOPPED_LEAD_SENTENCES, f"{name}: {sentences(lead)}"
+
+
+def test_a_shipped_variant_more_accurate_than_the_original_is_not_called_within_the_bar():
+    """Walkthrough: "within 1.0 points of its accuracy" was said of a variant 1.1 points more accurate."""
+    from engine.edge.summary import _accuracy_change
+
+    assert _accuracy_change(0.011, "1.0") == "1.1 points more accurate"
+    assert _accuracy_change(0.0, "1.0") == "as accurate"
+    assert _accuracy_change(-0.006, "1.0") == "0.6 points less accurate (the bar allows 1.0)"

@@ -74,7 +74,9 @@ def wait_for_points(page, n: int, timeout_ms: int = 30_000) -> None:
 def test_a_person_draws_points_and_trains_the_gan_on_them(page, app, browser):
     driver.open_page(page, app.url + "/gan", ready=driver.key_selector("gan._train"))
     driver.choose(page, "gan.dataset", "Draw your own")
-    page.locator(PAD).locator(".nsewdrag").first.wait_for(state="visible")
+    page.locator(PAD).locator(".nsewdrag").first.wait_for(
+        state="visible", timeout=driver.LOAD_TIMEOUT_S * 1000
+    )  # Plotly loads first
     assert "no points yet" in pad_text(page)
     click_point(page, -0.6, -0.5)
     assert "only 1 point" in pad_text(page)  # a plain message, and Train waits

@@ -11,7 +11,7 @@ from ui.form import config_form
 from ui.jobs import job_panel, reattach
 from ui.results import result_tabs
 from ui.router import use_app_router
-from ui.runs import link_own_run, shared_outcome
+from ui.runs import PENDING_NOTE, link_own_run, shared_outcome
 
 
 def technique_page(
@@ -31,7 +31,9 @@ def technique_page(
         with st.expander("How it works", expanded=False):
             st.markdown(intro)
     shared, problem = shared_outcome(name)
-    if problem:
+    if problem == PENDING_NOTE:
+        st.info(problem, icon=":material/hourglass_top:")
+    elif problem:
         st.error(problem, icon=":material/link_off:")
     reattach(name)  # a reload or a reconnect after a restart: follow this person's run again, or say it was lost
     if shared is not None and _reading(name, shared):

@@ -58,6 +58,12 @@ def remember_owner() -> None:
     )
 
 
+PENDING_NOTE = (
+    "This run is still training, or has just finished and is being saved: reload the page in a few seconds to see "
+    "its results."
+)
+
+
 def shared_outcome(name: str):
     """The finished run named by ``?run=ID`` in the URL, loaded once per session without retraining.
 
@@ -79,11 +85,12 @@ def shared_outcome(name: str):
             cache[run_id] = (None, "No stored run has this id. The link may be mistyped, or the run was deleted.")
         elif row["technique"] != name:
             cache[run_id] = (None, f"This link is for a run of another technique ({row['technique']}).")
+        elif row["status"] in ("queued", "running"):  # just ended and being saved, or still training: ask again
+            return None, PENDING_NOTE
         elif row["status"] not in ("done", "stopped"):
             cache[run_id] = (
                 None,
-                f"This run has no results to show (it {row['status']}: "
-                f"{message_markdown(row['error'] or 'no details')}).",
+                f"This run failed, so it has no results to show: {message_markdown(row['error'] or 'no details')}",
             )
         else:
             cache[run_id] = (app.load_outcome(run_id), None)

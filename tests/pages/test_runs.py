@@ -72,6 +72,27 @@ def test_malformed_and_unknown_result_links_get_clear_messages():
     assert next(b for b in unknown.button if b.key == "xai._train").disabled is False
 
 
+def test_a_link_to_a_run_still_being_saved_says_so_and_shows_it_once_saved():
+    """The soak benchmark opened links of runs that had just ended but were not written yet: the page said "This run
+    has no results to show (it running: no details)" in a red box, and kept saying it. Now it says to reload in a
+    few seconds, and the same session shows the run once it is stored."""
+    import secrets
+
+    from engine.core.service import service
+    from tests.pages.helpers import stored_run
+    from ui.runs import PENDING_NOTE
+
+    run_id = secrets.token_hex(16)
+    service().store.start(run_id, "someone", "xai", {})
+    at = open_page("xai", query={"run": run_id})
+    assert [i.value for i in at.info if i.value == PENDING_NOTE] and not at.error and not at.tabs
+    assert run_id not in at.session_state["_shared_runs"]  # not remembered: the next rerun reads the store again
+    done = stored_run("xai", owner="someone")  # a stored run's link in the same session opens on its result
+    at.query_params["run"] = done
+    at.run()
+    assert not at.error and at.tabs, [e.value for e in at.error]
+
+
 def test_runs_page_lists_only_this_sessions_runs_and_compares_them():
     mine = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     first, second = _train_in_app(mine, "wine"), _train_in_app(mine, "iris")

@@ -127,7 +127,6 @@ def _example_layout(result: Result, e: int, n_axes: int) -> dict:
 
 def attention_maps_figure(result: Result):
     """Every block (rows) and head (columns) for one example, with a dropdown to pick the example."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     maps, info = result.arrays["attention"], result.info
@@ -143,24 +142,14 @@ def attention_maps_figure(result: Result):
     buttons: list[dict[str, Any]] = []
     for e in range(n_ex):
         tokens = info["tokens"][e]
-        n, text = len(tokens), _pair_labels(tokens)
-        for b in range(L):
-            for h in range(H):
-                fig.add_trace(
-                    go.Heatmap(
-                        z=maps[e, b, h, :n, :n],
-                        zmin=0,
-                        zmax=1,
-                        colorscale="Blues",
-                        visible=e == 0,
-                        showscale=b == 0 and h == 0,
-                        colorbar=dict(title="weight"),
-                        text=text,
-                        hovertemplate=f"block {b + 1} head {h + 1}<br>%{{text}}: %{{z:.2f}}<extra></extra>",
-                    ),
-                    row=b + 1,
-                    col=h + 1,
-                )
+        n = len(tokens)
+        for b, h in np.ndindex(L, H):
+            trace = attention_trace(maps[e, b, h, :n, :n], tokens).update(
+                visible=e == 0,
+                showscale=b == 0 and h == 0,
+                hovertemplate=f"block {b + 1} head {h + 1}<br>%{{text}}: %{{z:.2f}}<extra></extra>",
+            )
+            fig.add_trace(trace, row=b + 1, col=h + 1)
         buttons.append(
             dict(
                 label=_example_label(result, e),
@@ -198,6 +187,30 @@ def attention_maps_figure(result: Result):
     )
 
 
+def _position_similarity(pe: np.ndarray, title: str):
+    """The cosine similarity between the position vectors of ``pe`` (T, d), as a (T, T) heatmap."""
+    import plotly.graph_objects as go
+
+    positions = np.arange(pe.shape[0])
+    unit = pe / np.maximum(np.linalg.norm(pe, axis=1, keepdims=True), 1e-9)
+    fig = go.Figure(
+        go.Heatmap(
+            z=unit @ unit.T,
+            x=positions,
+            y=positions,
+            colorscale=charts.DIVERGING,
+            zmin=-1,
+            zmax=1,
+            colorbar=dict(title="cosine"),
+            hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, xaxis_title="position", yaxis=dict(title="position", autorange="reversed", scaleanchor="x")
+    )
+    return fig
+
+
 def positional_encoding_figures(result: Result) -> dict:
     """The positional-encoding matrix and the cosine similarity between positions it induces."""
     import plotly.graph_objects as go
@@ -223,25 +236,7 @@ def positional_encoding_figures(result: Result) -> dict:
         xaxis_title="embedding dimension",
         yaxis=dict(title="position (0 = [CLS])", autorange="reversed"),
     )
-    unit = pe / np.maximum(np.linalg.norm(pe, axis=1, keepdims=True), 1e-9)
-    sim = unit @ unit.T  # (T, T) cosine similarity between position vectors
-    similarity = go.Figure(
-        go.Heatmap(
-            z=sim,
-            x=positions,
-            y=positions,
-            colorscale=charts.DIVERGING,
-            zmin=-1,
-            zmax=1,
-            colorbar=dict(title="cosine"),
-            hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
-    similarity.update_layout(
-        title=f"How alike positions look ({kind} encoding){note}",
-        xaxis_title="position",
-        yaxis=dict(title="position", autorange="reversed", scaleanchor="x"),
-    )
+    similarity = _position_similarity(pe, f"How alike positions look ({kind} encoding){note}")
     what = (
         "Fixed sine waves of different speeds: fast waves (left columns) tell neighbours apart, slow waves "
         "(right columns) tell far-apart positions apart."

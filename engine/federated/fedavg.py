@@ -435,10 +435,10 @@ def run(config: Config, progress: ProgressFn) -> Result:
     return package(config, fed, fleet, log, ev, tracker)
 
 
-def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev: dict, tracker: Tracker) -> Result:
-    drifts = np.array(log.drift)  # (rounds, n_clients)
+def _metrics(fleet: Learners, log: RoundLog, ev: dict, drifts: np.ndarray) -> dict[str, float]:
+    """The run's numbers: the global model's and the baselines' accuracies (``ev``), and what the rounds cost."""
     finite = [np.nanmean(d) for d in drifts if np.isfinite(d).any()]
-    metrics = {
+    return {
         "global_accuracy": ev["global"],
         "centralized_accuracy": ev["central"],
         "local_only_accuracy_mean": float(ev["local"].mean()),
@@ -451,6 +451,11 @@ def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev:
         "parameters": count_parameters(fleet.worker),
         "federated_seconds": log.seconds,
     }
+
+
+def package(config: Config, fed: Federation, fleet: Learners, log: RoundLog, ev: dict, tracker: Tracker) -> Result:
+    drifts = np.array(log.drift)  # (rounds, n_clients)
+    metrics = _metrics(fleet, log, ev, drifts)
     if config.dp:
         metrics["dp_noise_std"] = log.noise_std
     metrics.update(log.fedavg or {})

@@ -119,6 +119,14 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
     return Answer(summary=summary, prediction=prediction, explanation=exp, figures=figs)
 
 
+def _points(xy: np.ndarray, name: str, **marker):
+    """A named cloud of 2-D points ``xy`` (n, 2) for :func:`plane_figure`."""
+    import plotly.graph_objects as go
+
+    xy = np.asarray(xy)
+    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, marker=marker)
+
+
 def plane_figure(bundle: Bundle, sample: np.ndarray, point=None):
     """Real data, the generator's cloud, your sample, and the discriminator's score as the background."""
     import plotly.graph_objects as go
@@ -146,38 +154,19 @@ def plane_figure(bundle: Bundle, sample: np.ndarray, point=None):
             marker=dict(size=14, color="rgba(0,0,0,0.01)"),
             hoverinfo="skip",
         ),
-        go.Scatter(
-            x=bundle.real[:400, 0],
-            y=bundle.real[:400, 1],
-            mode="markers",
-            name="real data",
-            marker=dict(size=4, color="#444"),
-        ),
-        go.Scatter(
-            x=bundle.cloud[:, 0],
-            y=bundle.cloud[:, 1],
-            mode="markers",
-            name="generated",
-            marker=dict(size=4, color="#ff7f0e"),
-        ),
-        go.Scatter(
-            x=[sample[0]],
-            y=[sample[1]],
-            mode="markers",
-            name="your latent point's sample",
-            marker=dict(size=16, color="#d62728", symbol="star", line=dict(width=1, color="white")),
+        _points(bundle.real[:400], "real data", size=4, color="#444"),
+        _points(bundle.cloud, "generated", size=4, color="#ff7f0e"),
+        _points(
+            np.reshape(sample, (1, 2)),
+            "your latent point's sample",
+            size=16,
+            color="#d62728",
+            symbol="star",
+            line=dict(width=1, color="white"),
         ),
     ]
     if point is not None:
-        traces.append(
-            go.Scatter(
-                x=[point[0]],
-                y=[point[1]],
-                mode="markers",
-                name="your point",
-                marker=dict(size=14, color="#2ca02c", symbol="x"),
-            )
-        )
+        traces.append(_points(np.reshape(point, (1, 2)), "your point", size=14, color="#2ca02c", symbol="x"))
     return figure(
         traces,
         f"Grey: real data; orange: the generator's samples; red star: the sample for your latent "

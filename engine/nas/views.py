@@ -127,38 +127,8 @@ def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -
     )
     for col, name in enumerate(guided, start=1):
         for who in (["random"] if "random" in curves and name != "random" else []) + [name]:
-            x, median, low, high = curve_band(curves[who])
-            legend = col == 1 or who != "random"
-            if searches > 1:
-                fig.add_trace(
-                    go.Scatter(
-                        x=np.concatenate([x, x[::-1]]),
-                        y=np.concatenate([high, low[::-1]]),
-                        fill="toself",
-                        fillcolor=_rgba(COLOURS[who], 0.18),
-                        line=dict(width=0),
-                        hoverinfo="skip",
-                        name=f"{STRATEGIES[who]}: lowest to highest search",
-                        legendgroup=f"{who}-band",
-                        showlegend=legend,
-                    ),
-                    row=1,
-                    col=col,
-                )
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=median,
-                    mode="lines+markers",
-                    name=f"{STRATEGIES[who]}: median of {searches} searches" if searches > 1 else STRATEGIES[who],
-                    legendgroup=who,
-                    showlegend=legend,
-                    line=dict(color=COLOURS[who], shape="hv"),
-                    hovertemplate=f"{STRATEGIES[who]}, candidate %{{x}}: %{{y:.1%}}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
+            for trace in _median_and_band(who, curves[who], searches, legend=col == 1 or who != "random"):
+                fig.add_trace(trace, row=1, col=col)
         if start is not None:
             fig.add_hline(y=start, line_dash="dash", line_color="black", row=1, col=col)
         fig.update_xaxes(title_text="candidates proposed", row=1, col=col)
@@ -179,6 +149,40 @@ def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -
         f"{spread}a guided strategy only beats random search where its line runs above the grey one. The dashed "
         "line is the course's starting model trained the same way.",
     )
+
+
+def _median_and_band(who: str, curve: np.ndarray, searches: int, legend: bool) -> list[go.Scatter]:
+    """One strategy's best-so-far in :func:`searches_figure`: the band from its lowest to its highest search (with
+    several searches) and its median line."""
+    x, median, low, high = curve_band(curve)
+    out = []
+    if searches > 1:
+        out.append(
+            go.Scatter(
+                x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([high, low[::-1]]),
+                fill="toself",
+                fillcolor=_rgba(COLOURS[who], 0.18),
+                line=dict(width=0),
+                hoverinfo="skip",
+                name=f"{STRATEGIES[who]}: lowest to highest search",
+                legendgroup=f"{who}-band",
+                showlegend=legend,
+            )
+        )
+    out.append(
+        go.Scatter(
+            x=x,
+            y=median,
+            mode="lines+markers",
+            name=f"{STRATEGIES[who]}: median of {searches} searches" if searches > 1 else STRATEGIES[who],
+            legendgroup=who,
+            showlegend=legend,
+            line=dict(color=COLOURS[who], shape="hv"),
+            hovertemplate=f"{STRATEGIES[who]}, candidate %{{x}}: %{{y:.1%}}<extra></extra>",
+        )
+    )
+    return out
 
 
 def proposals_figure(history: pd.DataFrame) -> go.Figure:

@@ -52,6 +52,15 @@ def run(config: Config, progress: ProgressFn) -> Result:
         return _run(config, progress)
 
 
+def _knn_accuracies(data, labelled: np.ndarray, encoded: dict) -> tuple[int, dict[str, float]]:
+    """The k of the k-nearest-neighbour check and its test accuracy on each encoder's features (``encoded``)."""
+    k = knn_k(data.y_train[labelled])
+    return k, {
+        name: float((knn_predict(e.train[labelled], data.y_train[labelled], e.test, k) == data.y_test).mean())
+        for name, e in encoded.items()
+    }
+
+
 def _run(config: Config, progress: ProgressFn) -> Result:
     data = load_digits(config.seed)
     X_robust = perturb(data.X_test, config.seed)  # (n_test, 1, 8, 8) shifted, fainter, noisy, partly erased
@@ -66,11 +75,7 @@ def _run(config: Config, progress: ProgressFn) -> Result:
     seconds = time.perf_counter() - started
     ssl, random = encode_all(f, data, X_robust), encode_all(f0, data, X_robust)
     sweep = label_sweep(config, data, ssl, random, f0, X_robust, tracker, supervised=not tracker.stopped)
-    k = knn_k(data.y_train[labelled])
-    knn = {
-        name: float((knn_predict(e.train[labelled], data.y_train[labelled], e.test, k) == data.y_test).mean())
-        for name, e in (("ssl", ssl), ("random", random))
-    }
+    k, knn = _knn_accuracies(data, labelled, {"ssl": ssl, "random": random})
     pictures = inspect(config, data, model, f0, ssl, random)
     metrics = summary(sweep["rows"][0], knn, pictures, tracker, data, labelled, f, seconds)
     models = {

@@ -49,7 +49,7 @@ class Config(TechniqueConfig):
     )
     train_examples: int = Field(
         1000,
-        title='Training examples',
+        title='Example sequences to learn from',
         ge=200,
         le=20000,
         description="How many sequences to learn from (digits use scikit-learn's 1,797 images instead).",
@@ -114,10 +114,10 @@ class Config(TechniqueConfig):
         description="Also train the same transformer with positional "
         "encoding switched off, to see how much order matters (skipped when "
         "positional encoding is already 'none').",
-        title="Also train without positional encoding",
+        title="Also fit a model without positional encoding",
     )
     epochs: int = Field(
-        6, title='Training passes (epochs)', ge=1, le=300, description="Passes over the training sequences."
+        6, title='Passes over the data (epochs)', ge=1, le=300, description="Passes over the training sequences."
     )
     learning_rate: float = Field(
         0.003,

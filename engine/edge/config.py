@@ -72,7 +72,7 @@ class Config(TechniqueConfig):
     )
     epochs: int = Field(
         20,
-        title='Training passes (epochs)',
+        title='Passes over the data (epochs)',
         ge=1,
         le=200,
         description="Passes over the training data for that network.",
@@ -174,7 +174,7 @@ class Config(TechniqueConfig):
     )
     distill_epochs: int = Field(
         40,
-        title="Student's training passes",
+        title="Student's passes over the data",
         ge=1,
         le=300,
         description="Passes of the distilled student over its transfer set (every training row and its "
@@ -182,7 +182,7 @@ class Config(TechniqueConfig):
     )
     mixup_copies: int = Field(
         4,
-        title='Blended rows per training row (mixup)',
+        title='Blended rows per real row (mixup)',
         ge=0,
         le=8,
         description="Blends of two training rows the original labels for the "

@@ -114,7 +114,7 @@ class Config(TechniqueConfig):
     )
     ansatz: Literal["basic", "strong"] = Field(
         "strong",
-        title='Trainable layer (ansatz)',
+        title='Layer with learned angles (ansatz)',
         json_schema_extra={
             'labels': {'basic': 'Basic: one angle per qubit', 'strong': 'Strongly entangling: three angles per qubit'}
         },
@@ -168,7 +168,7 @@ class Config(TechniqueConfig):
         "too slow here); shots are used to test the trained classifier and in the circuit lab.",
     )
     epochs: int = Field(
-        12, title='Training passes (epochs)', ge=1, le=300, description="Passes over the training data."
+        12, title='Passes over the data (epochs)', ge=1, le=300, description="Passes over the training data."
     )
     learning_rate: float = Field(
         0.08,

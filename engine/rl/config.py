@@ -176,7 +176,7 @@ class Config(TechniqueConfig):
     )
     explore_fraction: float = Field(
         0.5,
-        title='Share of training spent exploring',
+        title='Share of the run spent exploring',
         ge=0.01,
         le=1.0,
         description="Share of training over which the exploration (ε) falls; afterwards it stays at its end value.",
@@ -197,7 +197,7 @@ class Config(TechniqueConfig):
     )
     training_steps: int = Field(
         15000,
-        title='Training moves (deep Q-network)',
+        title='Moves to learn from (deep Q-network)',
         ge=500,
         le=200000,
         description="Deep Q-network: how many moves it makes in CartPole while learning.",

@@ -53,7 +53,7 @@ class Config(TechniqueConfig):
         ge=1,
         le=200,
         description="Passes over the unlabelled training digits while pretraining.",
-        title="Pretraining epochs",
+        title="Passes over the unlabelled digits (epochs)",
     )
     batch_size: int = Field(
         256,

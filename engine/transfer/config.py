@@ -69,7 +69,7 @@ class Config(TechniqueConfig):
     )
     source: Literal["digits_all_disjoint", "digits_0_4"] = Field(
         "digits_all_disjoint",
-        title="Pretrained on",
+        title="First learned on",
         description="Images track: what the network learns before it sees your few labels. 'All ten digits' "
         "(default): all ten digits from a separate half of the images; the new task is the same ten "
         "digits, so the features carry over and pretraining helps. 'Digits 0-4 only': only digits 0-4; the "
@@ -88,7 +88,7 @@ class Config(TechniqueConfig):
         le=100,
         description="Images track: passes over the source images "
         "while pretraining. Pretrained weights are saved and reused by later runs.",
-        title="Pretraining epochs",
+        title="Passes over the source digits (epochs)",
     )
     rotation: float = Field(
         15.0,
@@ -120,11 +120,11 @@ class Config(TechniqueConfig):
         description="When pretrained layers are fine-tuned, "
         "they learn at this fraction of the learning rate, so they change gently.",
         json_schema_extra={"log": True},
-        title="Pretrained layers' learning speed (share of the learning rate)",
+        title="Reused layers' learning speed (share of the learning rate)",
     )
     epochs: int = Field(
         60,
-        title='Training passes (epochs)',
+        title='Passes over the data (epochs)',
         ge=5,
         le=500,
         description="Passes over the labelled examples for every strategy.",

@@ -58,7 +58,7 @@ class Config(TechniqueConfig):
         json_schema_extra={"widget": "slider"},
     )
     epochs: int = Field(
-        100, title='Training passes (epochs)', ge=1, le=500, description="Passes over the training data."
+        100, title='Passes over the data (epochs)', ge=1, le=500, description="Passes over the training data."
     )
     optimizer: Literal["adam", "sgd"] = Field(
         "adam",

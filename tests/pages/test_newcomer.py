@@ -140,7 +140,7 @@ def test_the_runs_table_shows_data_headline_and_changed_settings():
     images, wine = table.iloc[0], table.iloc[1]
     assert wine["technique"] == "Explainable AI" and "wine" in wine["data"].lower()
     assert wine["result"] == "Network: test accuracy: 95.0%"
-    assert wine["settings changed"] == "Training passes (epochs): 30"  # the form's own words
+    assert wine["settings changed"] == "Passes over the data (epochs): 30"  # the form's own words
     assert "images" in images["data"].lower() and "topics" not in images["data"]  # no text dataset on images
 
 

@@ -53,6 +53,18 @@ def test_every_technique_names_its_presets_as_a_person_would():
     assert form.preset_label(module, "custom") == "Custom"
 
 
+def test_the_train_button_is_the_only_control_a_search_for_train_finds():
+    """Each field's help icon is a button named "Help for <label>". A label holding "train" ("Training passes")
+    made the first control named "Train" a help icon: a screen reader's jump to Train and the read-path
+    measurement (`get_by_role("button", name="Train")`, a substring match) both landed on it."""
+    import engine
+    from engine.core.config import form_fields
+
+    for name in engine.TECHNIQUES:
+        for key, field in form_fields(engine.load(name).Config).items():
+            assert "train" not in f"Help for {form.label_of(key, field)}".lower(), (name, key)
+
+
 def test_bounds_steps_and_decimals():
     fields = sample_config.Config.model_fields
     assert form._bounds(fields["episodes"]) == (1, 500)

@@ -200,6 +200,13 @@ class Config(TechniqueConfig):
         le=20000,
         description="Generator updates in total: longer training, better samples (usually).",
     )
+    keep_best: bool = Field(
+        False,
+        title="Keep the best generator",
+        description="GAN training can drift away from a good state late on (the snapshots show it). With this on, "
+        "the generator is checked against its own training data at every snapshot (10 in all) and the closest one "
+        "(lowest MMD) is the one measured and kept, as GAN papers report their best checkpoint.",
+    )
     label_smoothing: float = Field(
         0.0,
         title='Label smoothing',
@@ -287,6 +294,7 @@ PRESETS = {
         "d_layers": 3,
         "g_learning_rate": 0.0005,
         "d_learning_rate": 0.0005,
+        "keep_best": True,  # 6,000 steps drift: spiral seed 7 reached MMD 0.028 at step 1,800 and ended at 0.147
     },
     # WGAN-GP as in Gulrajani et al. 2017: a gradient penalty at random interpolates of real and fake samples,
     # 5 critic updates per generator update, Adam betas (0.5, 0.9) as in their toy-data code. Their Algorithm 1
@@ -413,6 +421,11 @@ METRICS = {
     "classes_total": Metric("Digit classes", "integer"),
     "classifier_accuracy": Metric("Digits classifier: held-out accuracy", "percent"),
     "steps_run": Metric("Generator steps", "integer"),
+    "kept_step": Metric(
+        "Generator kept from step",
+        "integer",
+        help="With 'Keep the best generator': the snapshot closest to the training data; else the last step.",
+    ),
     "d_real_final": Metric(
         "Discriminator's score for real samples (end)",
         help="P(real) for the classic losses; the critic's score for the Wasserstein loss.",

@@ -249,9 +249,11 @@ class Judge:
     def centres(self) -> np.ndarray | None:
         return self.curve.centres if self.curve else mode_centres(self.dataset)
 
-    def mmd(self, samples: np.ndarray) -> float:
-        n = min(500, len(self.real))  # as many generated as real samples: the biased estimate depends on the count
-        return mmd(self.real[:n], samples[:n], self.bandwidth)
+    def mmd(self, samples: np.ndarray, against: np.ndarray | None = None) -> float:
+        """MMD to the held-out real samples, or to ``against`` (the training set, to pick a checkpoint by)."""
+        ref = self.real if against is None else against
+        n = min(500, len(ref))  # as many generated as real samples: the biased estimate depends on the count
+        return mmd(ref[:n], samples[:n], self.bandwidth)
 
     def scores(self, samples: np.ndarray) -> dict:
         """precision, recall, mmd, copy_ratio and the modes (or classes) measures of ``samples`` (n, d), plus

@@ -157,6 +157,19 @@ def _pass_text(m: dict) -> str:
     )
 
 
+def _kept_text(m: dict, config) -> str:
+    """Which generator the numbers measure when the run kept its best snapshot (runs before it: none)."""
+    kept, ran = m.get("kept_step"), m["steps_run"]
+    if not getattr(config, "keep_best", False) or kept is None:
+        return ""
+    if kept >= ran:
+        return f"Of its snapshots, the last one (step {ran:,.0f}) came closest to its training data, so it was kept."
+    return (
+        f"It kept the generator from step {kept:,.0f} of {ran:,.0f}, the snapshot closest to its training data "
+        "(later ones drifted away): every number here measures that generator."
+    )
+
+
 def _mmd_text(m: dict) -> str:
     trend = "fell" if m["mmd"] < m["mmd_start"] else "rose" if m["mmd"] > m["mmd_start"] else "stayed"
     text = (
@@ -193,9 +206,9 @@ def _reading(m: dict, kind: str, unit: str) -> str:
         f"{rr:.0%}) but many fall between the {unit} (precision {p:.0%} vs {rp:.0%} for real data).",
         "partial": f"**Partly learned:** both precision ({p:.0%} vs {rp:.0%}) and recall ({r:.0%} vs {rr:.0%}) "
         f"sit below real data's.",
-        "close": f"**Close to real data:** precision has come {_between(m, 'precision'):.0%} of the way from noise "
-        f"to real data and recall is {_recall_share(m):.0%} of real data's: the samples lie mostly on the data "
-        f"and reach most of it.",
+        "close": f"**Close to real data:** its samples land on the data nearly as often as real samples do "
+        f"(precision {p:.0%} vs {rp:.0%}; uniform noise {m['noise_precision']:.0%}) and reach most of it (recall "
+        f"{r:.0%} vs {rr:.0%}).",
     }[kind]
 
 
@@ -227,5 +240,10 @@ def describe(result: Result) -> str:
         _quality_text(m, digits),
         _mmd_text(m),
     ]
-    support = [_coverage_text(m, digits), *stopped]  # the lead: the verdict and one number behind it
+    kept = _kept_text(m, c)
+    support = [
+        _coverage_text(m, digits),
+        *stopped,
+        *([kept] if kept else []),
+    ]  # the lead: the verdict and one number behind it
     return summary_text(_reading(m, kind, "classes" if digits else "modes"), support, more)

@@ -7,6 +7,7 @@ results with every quality measure beside its noise and real-data references (:m
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +145,7 @@ class Watch:
     z: torch.Tensor  # (E, latent) fixed noise
     grid: torch.Tensor  # (S*S, 2) model space
     snaps: dict = field(default_factory=lambda: {"step": [], "samples": [], "surface": [], "mmd": []})
+    best: tuple[float, int, dict] | None = None  # keep_best: (training-data MMD, step, G and D weights)
 
     @classmethod
     def make(cls, config: Config, dev: torch.device) -> Watch:
@@ -171,6 +173,20 @@ class Watch:
         self.snaps["samples"].append(fake[:300] if self.two_d else fake[:10])  # (300, 2) or 10 images (10, 64)
         self.snaps["surface"].append(self.surface(game.D, self.grid) if self.two_d else None)
         self.snaps["mmd"].append(self.judge.mmd(fake))
+        if self.config.keep_best:  # chosen on the training data, never on the held-out data it is measured on
+            distance = self.judge.mmd(fake, against=self.judge.train)
+            self.snaps.setdefault("train_mmd", []).append(distance)
+            if self.best is None or distance < self.best[0]:
+                weights = {k: copy.deepcopy(m.state_dict()) for k, m in (("G", game.G), ("D", game.D))}
+                self.best = (distance, step, weights)
+
+    def restore_best(self, game: Game) -> int | None:
+        """Put back the kept generator and discriminator; the step they came from (None without keep_best)."""
+        if self.best is None:
+            return None
+        game.G.load_state_dict(self.best[2]["G"])
+        game.D.load_state_dict(self.best[2]["D"])
+        return self.best[1]
 
     def live(self, step: int) -> dict:
         """A small JSON-friendly copy of the latest snapshot for ``live_figure``."""
@@ -257,6 +273,7 @@ def explain_inputs(config: Config, watch: Watch, fake: np.ndarray, G: nn.Module)
 
 
 def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: int) -> Result:
+    kept = watch.restore_best(game)
     G, D = game.G.cpu().eval(), game.D.cpu().eval()
     fake = watch.generate(G, watch.z.cpu())  # (E, d) data space
     metrics, quality_arrays = quality_metrics(config, watch.judge, fake)
@@ -275,6 +292,7 @@ def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: in
     metrics.update(
         mmd_start=watch.snaps["mmd"][0],
         steps_run=step,
+        kept_step=step if kept is None else kept,
         d_real_final=last["d_real"],
         d_fake_final=last["d_fake"],
         g_parameters=count_parameters(G),
@@ -285,6 +303,7 @@ def package(config: Config, game: Game, watch: Watch, tracker: Tracker, step: in
         "snapshot_steps": np.asarray(snaps["step"]),
         "snapshot_samples": np.stack(snaps["samples"]),
         "snapshot_mmd": np.asarray(snaps["mmd"]),
+        **({"snapshot_train_mmd": np.asarray(snaps["train_mmd"])} if "train_mmd" in snaps else {}),
         "real": watch.judge.real,
         "fake": fake,
         **quality_arrays,

@@ -18,6 +18,7 @@ from engine.core.tryit import waterfall as shap_waterfall
 from engine.gan.config import Config
 from engine.gan.data import real_samples, source, to_data, to_model
 from engine.gan.training import network, surface_grid
+from engine.gan.views import GENERATED, REAL, surface_style
 
 CLOUD = 300  # generated samples drawn around your point (2-D sets)
 
@@ -102,7 +103,12 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
             summary[f"Discriminator at your point ({judged})"] = f"{at:.3g}"
             prediction["point_score"] = at
         figs = {"Latent point → sample": plane_figure(bundle, sample, point)}
-        why = shap_waterfall(exp, None, f"Why the discriminator gives this sample {score:.3g} (SHAP of its raw output)")
+        why = shap_waterfall(
+            exp,
+            None,
+            f"How x1 and x2 push the {'critic' if bundle.wgan else 'discriminator'}'s verdict on this sample "
+            f"(SHAP, {'in its score' if bundle.wgan else 'in its score before the sigmoid turns it into P(real)'})",
+        )
     else:
         figs = {
             "Generated digit": heatmap(
@@ -112,7 +118,7 @@ def answer(bundle: Bundle, inputs: dict) -> Answer:
         why = heatmap(
             np.asarray(exp.values).reshape(8, 8),
             "Pixels behind the discriminator's score (SHAP)",
-            "Red pixels make the discriminator's raw output higher (more 'real'), blue pixels lower.",
+            "Red pixels make the discriminator's score higher (more 'real'), blue pixels lower.",
             diverging=True,
         )
     figs["SHAP: discriminator on the sample"] = why
@@ -140,9 +146,8 @@ def plane_figure(bundle: Bundle, sample: np.ndarray, point=None):
             x=xx[0],
             y=yy[:, 0],
             z=bundle.surface,
-            colorscale="RdBu",
             opacity=0.55,
-            colorbar=dict(title=label),
+            **surface_style(bundle.wgan),
             hovertemplate=f"x1 %{{x:.2f}}, x2 %{{y:.2f}}: {label} %{{z:.2f}}<extra></extra>",
         ),
         go.Scatter(
@@ -154,25 +159,26 @@ def plane_figure(bundle: Bundle, sample: np.ndarray, point=None):
             marker=dict(size=14, color="rgba(0,0,0,0.01)"),
             hoverinfo="skip",
         ),
-        _points(bundle.real[:400], "real data", size=4, color="#444"),
-        _points(bundle.cloud, "generated", size=4, color="#ff7f0e"),
+        _points(bundle.real[:400], "real data", size=4, color=REAL),
+        _points(bundle.cloud, "generated", size=4, color=GENERATED),
         _points(
             np.reshape(sample, (1, 2)),
             "your latent point's sample",
             size=16,
-            color="#d62728",
+            color="black",
             symbol="star",
             line=dict(width=1, color="white"),
         ),
     ]
     if point is not None:
-        traces.append(_points(np.reshape(point, (1, 2)), "your point", size=14, color="#2ca02c", symbol="x"))
+        traces.append(_points(np.reshape(point, (1, 2)), "your point", size=14, color="#ff7f0e", symbol="x"))
     return figure(
         traces,
-        f"Grey: real data; orange: the generator's samples; red star: the sample for your latent "
-        f"point. The background is the discriminator's {label}; click anywhere to read it there.",
+        f"Green: real data; purple: the generator's samples (the colours of the Results tab); black star: the "
+        f"sample for your latent point. The background is the discriminator's {label}; click anywhere to read it.",
         title="Where your latent point lands",
         xaxis_title="x1",
         yaxis=dict(title="x2", scaleanchor="x"),
         clickmode="event+select",
+        legend=dict(orientation="h", y=-0.15),  # below the chart, clear of the colour bar
     )

@@ -15,7 +15,8 @@ GENERATED, REAL = "#9467bd", "#2ca02c"
 # --- shared pieces -----------------------------------------------------------------------------------------
 
 
-def _surface_style(wgan: bool) -> dict:
+def surface_style(wgan: bool) -> dict:
+    """The discriminator surface's colours, the same on Results, in the animation and in Try it."""
     if wgan:
         return dict(colorscale=charts.DIVERGING, colorbar=dict(title="critic<br>score"))  # red high, blue low
     return dict(colorscale=charts.DIVERGING, zmin=0, zmax=1, colorbar=dict(title="P(real)"))
@@ -62,7 +63,7 @@ def live_figure(payload: dict):
     real, fake, axis = np.asarray(payload["real"]), np.asarray(payload["fake"]), payload["axis"]
     fig = go.Figure(
         [
-            go.Heatmap(x=axis, y=axis, z=payload["surface"], opacity=0.7, **_surface_style(payload.get("wgan", False))),
+            go.Heatmap(x=axis, y=axis, z=payload["surface"], opacity=0.7, **surface_style(payload.get("wgan", False))),
             _points(real, "real", REAL),
             _fake_points(fake),
         ]
@@ -88,7 +89,7 @@ def _animation(result: Result):
 
     def traces(k):
         return [
-            go.Heatmap(x=a["grid_x"], y=a["grid_y"], z=surfaces[k], opacity=0.7, **_surface_style(wgan)),
+            go.Heatmap(x=a["grid_x"], y=a["grid_y"], z=surfaces[k], opacity=0.7, **surface_style(wgan)),
             _fake_points(samples[k]),
         ]
 
@@ -127,7 +128,7 @@ def _interpolation_2d(result: Result):
                 y=a["grid_y"],
                 z=a["final_surface"],
                 opacity=0.4,
-                **_surface_style(result.config.loss == "wgan_gp"),
+                **surface_style(result.config.loss == "wgan_gp"),
             ),
             _points(a["real"], "real", REAL, 4),
             go.Scatter(
@@ -238,6 +239,18 @@ def _mmd(result: Result):
             line=dict(color=GENERATED),
         )
     )
+    kept = m.get("kept_step")
+    if "snapshot_train_mmd" in a and kept is not None:  # keep_best: the snapshot measured and kept
+        k = int(np.flatnonzero(a["snapshot_steps"] == kept)[0])
+        fig.add_scatter(
+            x=[kept],
+            y=[a["snapshot_mmd"][k]],
+            mode="markers+text",
+            name="kept (closest to the training data)",
+            text=["kept"],
+            textposition="bottom center",
+            marker=dict(size=14, symbol="star", color=GENERATED, line=dict(width=1, color="black")),
+        )
     for label, key, color in (("uniform noise", "noise_mmd", "#888888"), ("real data", "real_mmd", REAL)):
         fig.add_hline(
             y=m[key],
@@ -255,7 +268,12 @@ def _mmd(result: Result):
         fig,
         "Maximum mean discrepancy: a distance between the generated and the held-out real "
         "samples (0 = the same distribution; log scale). The dashed lines give its scale: "
-        "random noise over the data's range, and a second real sample.",
+        "random noise over the data's range, and a second real sample."
+        + (
+            " The star marks the snapshot that was kept: the one closest to the training data."
+            if "snapshot_train_mmd" in a
+            else ""
+        ),
     )
 
 

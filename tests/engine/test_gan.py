@@ -622,7 +622,8 @@ def test_settings_that_do_not_learn_their_data_say_so_before_train_and_in_the_su
     for preset in ("quick", "wasserstein"):
         digits = validate(gan.Config, {**gan.PRESETS[preset], "dataset": "digits"})
         assert "Expect a partial result" in digits.expectation()
-    assert validate(gan.Config, {**gan.PRESETS["better"], "dataset": "digits"}).expectation() == ""
+    better = validate(gan.Config, {**gan.PRESETS["better"], "dataset": "digits"}).expectation()
+    assert "reached 50-64% of the held-out digits on seeds 0-7" in better  # benchmarks.faithfulness --effects
     moons = lambda **values: validate(gan.Config, {"dataset": "moons", **values}).expectation()
     assert "Expect one moon to be missed" in moons(**gan.PRESETS["quick"])  # learning rate 0.002, 1,000 steps
     assert moons(**gan.PRESETS["better"]) == moons(**gan.PRESETS["wasserstein"]) == ""

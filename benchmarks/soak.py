@@ -294,31 +294,9 @@ def progress_line(tally: Tally) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=60, help="how long the sessions train")
-    ap.add_argument("--sessions", type=int, default=8, help="browser sessions training back to back")
-    ap.add_argument("--warmup", type=float, default=10, help="minutes left out of the summary")
-    ap.add_argument("--every", type=float, default=10, help="seconds between memory samples")
-    ap.add_argument("--link-every", type=float, default=15, help="seconds between new visitors opening a link")
-    ap.add_argument("--pages", default=",".join(engine.TECHNIQUES), help="comma-separated technique pages")
-    ap.add_argument("--timeout", type=float, default=900, help="seconds a session may wait for its results")
-    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
-    ap.add_argument("--out", type=Path, default=RESULTS / "soak.md", help="the report (the samples go beside it)")
-    args = ap.parse_args(argv)
-    env = {**GC_OFF, **dict(kv.split("=", 1) for kv in args.env)}
-    pages = args.pages.split(",")
-    warmup_s = 60 * (args.warmup if args.warmup < args.minutes else args.minutes / 3)
-    settings = {
-        "command": "python -m benchmarks.soak " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "minutes": args.minutes,
-        "sessions": args.sessions,
-        "pages": pages,
-        "every_s": args.every,
-        "link_every_s": args.link_every,
-        "env": env,
-        "recycle_mb": env.get("FRONTIER_WORKER_RECYCLE_MB", os.environ.get("FRONTIER_WORKER_RECYCLE_MB", "768")),
-    }
+def soak(args: argparse.Namespace, env: dict, pages: list[str]) -> Tally:
+    """Start a server, run the training sessions, the link visitors and the sampler until the deadline, then stop
+    the server and any worker that outlived it."""
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="frontier-soak-") as data_dir:
         server, port = start_server(Path(__file__).resolve().parents[1], data_dir, env)
@@ -356,6 +334,35 @@ def main(argv: list[str] | None = None) -> dict:
                     os.kill(pid, 9)
                 except OSError:
                     pass
+    return tally
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=60, help="how long the sessions train")
+    ap.add_argument("--sessions", type=int, default=8, help="browser sessions training back to back")
+    ap.add_argument("--warmup", type=float, default=10, help="minutes left out of the summary")
+    ap.add_argument("--every", type=float, default=10, help="seconds between memory samples")
+    ap.add_argument("--link-every", type=float, default=15, help="seconds between new visitors opening a link")
+    ap.add_argument("--pages", default=",".join(engine.TECHNIQUES), help="comma-separated technique pages")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds a session may wait for its results")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "soak.md", help="the report (the samples go beside it)")
+    args = ap.parse_args(argv)
+    env = {**GC_OFF, **dict(kv.split("=", 1) for kv in args.env)}
+    pages = args.pages.split(",")
+    warmup_s = 60 * (args.warmup if args.warmup < args.minutes else args.minutes / 3)
+    settings = {
+        "command": "python -m benchmarks.soak " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "minutes": args.minutes,
+        "sessions": args.sessions,
+        "pages": pages,
+        "every_s": args.every,
+        "link_every_s": args.link_every,
+        "env": env,
+        "recycle_mb": env.get("FRONTIER_WORKER_RECYCLE_MB", os.environ.get("FRONTIER_WORKER_RECYCLE_MB", "768")),
+    }
+    tally = soak(args, env, pages)
     summary = summarize(tally, warmup_s)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(settings, summary, tally, environment()))

@@ -171,8 +171,16 @@ def config_form(
         extra = extra_inputs() if extra_inputs else {}
     if extra is None:  # the page's own inputs are not ready and have said what is needed (never a red error)
         return None
+    config = _validated(cls, values, extra)
+    if config is not None:
+        _sync_url(config, validate(cls, presets["quick"]))
+    return config
+
+
+def _validated(cls, values: dict, extra: dict):
+    """The Config these values make, or None after saying plainly what is wrong (an upload still to come: a note)."""
     try:
-        config = validate(cls, {**values, **extra})
+        return validate(cls, {**values, **extra})
     except ConfigError as e:
         problem = message_markdown(e)  # may quote what was typed in a text setting: never Markdown
         if values.get("dataset") == "upload" and not extra.get("upload"):  # waiting for this person's own file
@@ -180,8 +188,6 @@ def config_form(
         else:
             st.error(f"These settings cannot run yet: {problem}", icon=":material/error:")
         return None
-    _sync_url(config, validate(cls, presets["quick"]))
-    return config
 
 
 def _fields_ui(name: str, cls, fields: dict, columns: int) -> dict[str, Any]:

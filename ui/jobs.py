@@ -10,7 +10,7 @@ import streamlit as st
 from engine.core import charts
 from engine.core.service import Busy, client_address, service, wait_text
 from ui.form import prefill
-from ui.runs import owner
+from ui.runs import curve_labels, owner
 
 POLL_SECONDS = 0.5  # progress text and bar: small messages
 QUEUE_POLL_SECONDS = 2.0  # a place in the queue changes slowly: waiting visitors poll less (load benchmark, #20)
@@ -113,8 +113,11 @@ def reattach(name: str) -> None:
         prefill(name, run["config"])
 
 
-def _seconds(s: float) -> str:
-    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+def about(s: float) -> str:
+    """A time estimate in words, never "about 0 s": "under 1 s", "about 40 s", "about 2.0 min"."""
+    if s < 0.5:
+        return "under 1 s"
+    return f"about {s:.0f} s" if s < 90 else f"about {s / 60:.1f} min"
 
 
 def _estimate_text(name: str, config) -> str:
@@ -125,8 +128,8 @@ def _estimate_text(name: str, config) -> str:
     measured = "from how fast recent runs went on this server"
     if est.wait_s:
         return (
-            f"Estimated time: about {_seconds(est.total_s)} (training about {_seconds(est.train_s)}, "
-            f"{measured if est.measured else 'a first guess'}, plus about {_seconds(est.wait_s)} waiting for a "
+            f"Estimated time: {about(est.total_s)} (training {about(est.train_s)}, "
+            f"{measured if est.measured else 'a first guess'}, plus {about(est.wait_s)} waiting for a "
             "free slot)."
         )
     how = measured if est.measured else "a first guess; it gets better as runs finish on this server"
@@ -134,15 +137,15 @@ def _estimate_text(name: str, config) -> str:
     training, waiting = now.training, now.waiting
     if now.starting:  # a fresh server: the first run also waits for the workers to import torch
         return (
-            f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after the training workers "
+            f"Estimated time: {about(est.train_s)} of training ({how}), after the training workers "
             "start (once after the server starts, about 10-30 s)."
         )
     if est.wait_s is None and (training or waiting):  # busy, but no run has ended yet to time the wait by
         return (
-            f"Estimated time: about {_seconds(est.train_s)} of training ({how}), after a wait for a free slot: "
+            f"Estimated time: {about(est.train_s)} of training ({how}), after a wait for a free slot: "
             f"the server is training {training} run(s) with {waiting} waiting."
         )
-    return f"Estimated time: about {_seconds(est.train_s)} ({how})."
+    return f"Estimated time: {about(est.train_s)} ({how})."
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -204,6 +207,16 @@ def _progress_bar(job) -> None:
     st.progress(done, text=f"{state} · {elapsed:.0f} s")
 
 
+def live_curves(name: str, module, config: dict, rows: list[dict]):
+    """The live learning curves of a run of technique ``name`` with settings ``config``: its history ``rows`` so far,
+    each curve under the name it keeps on the Runs page, over the technique's own unit (epoch, round, ...)."""
+    from engine.core.config import unit_of
+
+    history = pd.DataFrame(rows)
+    names = curve_labels(name, [c for c in history.columns if c != "step"])
+    return charts.learning_curves(history, title="Live", unit=unit_of(module.Config, config), names=names)
+
+
 @st.fragment(run_every=CHART_SECONDS)
 def _live_charts(name: str, module) -> None:
     """The live figures, redrawn every few seconds (the panel above polls the cheap progress more often)."""
@@ -211,7 +224,6 @@ def _live_charts(name: str, module) -> None:
     if job is None or not job.active:
         return
     if job.rows:
-        history = pd.DataFrame(list(job.rows))
-        st.plotly_chart(charts.learning_curves(history, title="Live"), key=f"{name}._live_chart")
+        st.plotly_chart(live_curves(name, module, job.config, list(job.rows)), key=f"{name}._live_chart")
     if job.live is not None and hasattr(module, "live_figure"):
         st.plotly_chart(module.live_figure(job.live), key=f"{name}._live_figure")

@@ -236,40 +236,29 @@ def details_tab(name: str, outcome) -> None:
             st.code(text, language=None)
     with st.expander("History (every step)"):
         st.dataframe(outcome.history, hide_index=True)
-    cols = st.columns(4)
-    cols[0].download_button(
-        "History (CSV)",
-        export.csv_bytes(outcome.history),
-        f"{name}_history.csv",
-        "text/csv",
-        key=f"{name}.dl.history",
-        icon=":material/download:",
-    )
-    cols[1].download_button(
-        "Metrics (CSV)",
-        export.csv_bytes(export.metrics_frame(outcome.metrics)),
-        f"{name}_metrics.csv",
-        "text/csv",
-        key=f"{name}.dl.metrics",
-        icon=":material/download:",
-    )
-    cols[2].download_button(
-        "Settings (JSON)",
-        export.config_json(outcome.config),
-        f"{name}_config.json",
-        "application/json",
-        key=f"{name}.dl.config",
-        icon=":material/download:",
-    )
+    files = [
+        ("History (CSV)", export.csv_bytes(outcome.history), f"{name}_history.csv", "text/csv", "history"),
+        (
+            "Metrics (CSV)",
+            export.csv_bytes(export.metrics_frame(outcome.metrics)),
+            f"{name}_metrics.csv",
+            "text/csv",
+            "metrics",
+        ),
+        ("Settings (JSON)", export.config_json(outcome.config), f"{name}_config.json", "application/json", "config"),
+    ]
     if outcome.weights:
-        cols[3].download_button(
-            "Weights (safetensors)",
-            outcome.weights,
-            f"{name}_model.safetensors",
-            "application/octet-stream",
-            key=f"{name}.dl.weights",
-            icon=":material/download:",
+        files.append(
+            (
+                "Weights (safetensors)",
+                outcome.weights,
+                f"{name}_model.safetensors",
+                "application/octet-stream",
+                "weights",
+            )
         )
+    for col, (label, data, file_name, mime, key) in zip(st.columns(4), files, strict=False):
+        col.download_button(label, data, file_name, mime, key=f"{name}.dl.{key}", icon=":material/download:")
     for label, d in (getattr(outcome, "downloads", None) or {}).items():  # the technique's own files (views.downloads)
         st.download_button(
             label,

@@ -196,6 +196,30 @@ def compare_link(ids: list[str]) -> str:
     return f"{base}?compare={','.join(ids)}"
 
 
+def curve_labels(technique: str, columns) -> dict[str, str]:
+    """History columns as a legend or an axis reads them: the technique's ``views.CURVE_NAMES`` (words for a
+    per-step curve), else its ``METRICS`` label, else the name in words. Shared by the live chart and Runs' compare
+    overlay, so a curve has one name while it trains and afterwards."""
+    import importlib
+
+    import engine
+    from engine.core.contract import metric_spec
+
+    specs = engine.load(technique).METRICS
+    curve_names = getattr(importlib.import_module(f"engine.{technique}.views"), "CURVE_NAMES", {})
+    return {c: curve_names.get(c) or metric_spec(specs, c).label for c in columns}
+
+
+def overlay_unit(technique: str, configs: list[dict]) -> str:
+    """The compare overlay's x-axis title: what a history step counts in these runs ("epoch", "round"); runs that
+    count different things (an RL table agent's episodes beside a DQN's environment steps) name both."""
+    import engine
+    from engine.core.config import unit_of
+
+    cls = engine.load(technique).Config
+    return " or ".join(dict.fromkeys(unit_of(cls, c) for c in configs))
+
+
 def settings_of(technique: str, config: dict) -> dict[str, Any]:
     """A run's settings that its form shows and that apply to it, {field name: value}, in form order."""
     import engine
@@ -279,11 +303,8 @@ def compare_view(ids: list[str]) -> None:
     """The runs ``ids`` (a shareable ``?compare=`` link or the selected rows) compared: a table of their headline
     metrics and settings, the differing settings highlighted, and their learning curves overlaid, one chart per
     metric. Anyone holding the ids may see them, like a result link; bad or unknown ids get a plain message."""
-    import importlib
-
     import engine
     from engine.core import charts
-    from engine.core.contract import metric_spec
     from engine.core.explain import tabular_importances
     from ui.results import figure
 
@@ -311,13 +332,12 @@ def compare_view(ids: list[str]) -> None:
         else "These runs used the same settings (a different seed or a rerun)."
     )
     st.markdown("**Learning curves**")
-    specs = engine.load(technique).METRICS
     histories = {legend[name]: o.history for name, o in outcomes.items()}
     metrics = list(dict.fromkeys(c for h in histories.values() for c in h.columns if c != "step"))
-    curve_names = getattr(importlib.import_module(f"engine.{technique}.views"), "CURVE_NAMES", {})
+    labels = curve_labels(technique, metrics)
+    unit = overlay_unit(technique, [o.config for o in outcomes.values()])
     for metric in metrics:
-        label = specs[metric].label if metric in specs else curve_names.get(metric) or metric_spec(specs, metric).label
-        figure(charts.overlay_curves(histories, metric, label=label), f"runs.overlay.{metric}")
+        figure(charts.overlay_curves(histories, metric, label=labels[metric], unit=unit), f"runs.overlay.{metric}")
     importances = {}
     for name, o in outcomes.items():
         for title, pair in tabular_importances(o.explanation).items():

@@ -368,8 +368,12 @@ def quantum(name: str, bundle) -> dict:
 
 
 def rl(name: str, bundle) -> dict:
-    """CartPole's start state: one slider per number, within the limits the episode allows."""
-    from engine.rl.tryit import LIMITS
+    """CartPole's start state: one slider per number, within the limits the episode allows; a grid world's table-
+    based agent: the cell to start from."""
+    from engine.rl.tryit import LIMITS, TableBundle
+
+    if isinstance(bundle, TableBundle):
+        return {"cell": grid_cell(name, bundle.layout["cells"])}
 
     st.caption("Set where the cart and pole start; the trained network then plays greedily from there.")
     state = []
@@ -380,6 +384,23 @@ def rl(name: str, bundle) -> dict:
                 st.slider(feature, -0.9 * limit, 0.9 * limit, 0.0, step, key=f"{name}.try.{feature}", format="%.3f")
             )
     return {"state": state}
+
+
+def grid_cell(name: str, cells: list[str]) -> list[int]:
+    """A free cell of the map to start from (row, column), the start cell first."""
+    free = [(r, c) for r, row in enumerate(cells) for c, kind in enumerate(row) if kind in ".S"]
+    free.sort(key=lambda rc: cells[rc[0]][rc[1]] != "S")
+    st.caption(
+        "Pick a cell to start the trained agent from; it then plays with exploration off. Try cells it rarely "
+        "visits from the start, or ones next to a hole."
+    )
+    row, col = st.selectbox(
+        "Start cell",
+        free,
+        format_func=lambda rc: f"row {rc[0]}, column {rc[1]}" + (" (the start)" if cells[rc[0]][rc[1]] == "S" else ""),
+        key=f"{name}.try.cell",
+    )
+    return [row, col]
 
 
 def edge(name: str, bundle) -> dict:

@@ -20,6 +20,7 @@ TASK_LABELS = {
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: one pass over the training sequences
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'task',
         'seq_len',
@@ -200,17 +201,19 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "test_accuracy": Metric(
-        "Transformer: test accuracy", "percent", help="Share of held-out sequences the transformer got right."
+        "Transformer: accuracy", "percent", help="Test accuracy: share of held-out sequences the transformer got right."
     ),
     "test_accuracy_no_positional_encoding": Metric(
-        "Same transformer without positional encoding",
+        "No positions: accuracy",
         "percent",
-        help="It sees which tokens occur but not where: a bag of tokens.",
+        help="The same transformer without positional encoding, its test accuracy: it sees which tokens occur but "
+        "not where (a bag of tokens).",
     ),
     "baseline_test_accuracy": Metric(
-        "No attention (averaged embeddings)",
+        "No attention: accuracy",
         "percent",
-        help="Token embeddings averaged, then a small network: no order, no attention.",
+        help="No attention (averaged embeddings), its test accuracy: token embeddings averaged, then a small "
+        "network; no order, no attention.",
     ),
     "chance_accuracy": Metric("Always giving the commonest answer", "percent"),
     "epochs_run": Metric("Epochs trained", "integer"),

@@ -239,10 +239,7 @@ def _real_figures(real, labels, layer, head, toy_tokens, toy_att, toy_labels, bl
             shares,
             real.tokens,
             "Attention rollout: what the real model's sentence embedding is made of",
-            "Attention followed through all layers, counting the skip connections (Abnar & Zuidema's rollout), "
-            f"then averaged over the tokens as MiniLM pools them. The start and end markers take "
-            f"{shares[0] + shares[-1]:.0%}; the word with the largest share is "
-            f"{real.tokens[1 + int(np.argmax(shares[1:-1]))] if len(shares) > 2 else '-'}.",
+            rollout_caption(shares, real.tokens),
         ),
         "Toy model: what its answer is read from": views.share_bars(
             toy_shares,
@@ -251,6 +248,18 @@ def _real_figures(real, labels, layer, head, toy_tokens, toy_att, toy_labels, bl
             "The same rollout for the toy, which reads its answer from [CLS]: each token's share of what reaches it.",
         ),
     }
+
+
+def rollout_caption(shares: np.ndarray, tokens: list[str]) -> str:
+    """The real model's rollout caption: the markers' share and the top word, quoted (it may be a full stop)."""
+    text = (
+        "Attention followed through all layers, counting the skip connections (Abnar & Zuidema's rollout), "
+        f"then averaged over the tokens as MiniLM pools them. The start and end markers take "
+        f"{shares[0] + shares[-1]:.0%}"
+    )
+    if len(shares) <= 2:
+        return text + "."
+    return text + f"; the word with the largest share is “{tokens[1 + int(np.argmax(shares[1:-1]))]}”."
 
 
 def _token_shap(bundle: Bundle, x: torch.Tensor, tokens: list[str], k: int):

@@ -287,6 +287,7 @@ def figures(result: Result) -> dict:
             h,
             [c for c in LOSSES if c in h],
             title="Training loss",
+            unit=result.config.step_unit(),
             names=CURVE_NAMES,
             caption="Cross-entropy on the training sequences, per epoch: lower is "
             "better. A model that cannot see order stalls early on order "
@@ -296,6 +297,7 @@ def figures(result: Result) -> dict:
             h,
             [c for c in ACCURACIES if c in h],
             title="Validation accuracy",
+            unit=result.config.step_unit(),
             names=CURVE_NAMES,
             caption="Share of validation sequences (not used for training) each model gets right, per epoch.",
         ),

@@ -52,6 +52,55 @@ def right_axis(**settings: Any) -> dict:
     return dict(overlaying="y", side="right", tickmode="auto", nticks=6, showgrid=False) | settings
 
 
+def tick_text(value: float) -> str:
+    """A tick label a person reads at a glance: 0.05, 2, 1,000, 20k, 1.5M (never 2e+04 or a bare minor '5')."""
+    v = float(value)
+    if v >= 1e9:
+        return f"{v / 1e9:.3g}B"
+    if v >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:,.0f}" if v >= 1 and v == round(v) else f"{v:.3g}"
+
+
+def log_ticks(values: Sequence[float], at_data: bool = False) -> list[float]:
+    """Tick positions for a log axis over ``values``: the data's own values (``at_data``: a sweep's few points,
+    thinned where two would crowd), else round numbers: powers of ten over more than three decades, 1-2-5 over one
+    to three, 1-2-3-5 over less (and every digit where that would leave fewer than two ticks)."""
+    v = np.asarray([x for x in np.ravel(np.asarray(values, dtype=float)) if np.isfinite(x) and x > 0])
+    if not len(v):
+        return []
+    lo, hi = float(v.min()), float(v.max())
+    if at_data:
+        kept: list[float] = []
+        for x in np.unique(v):
+            if not kept or np.log10(x / kept[-1]) >= 0.12:
+                kept.append(float(x))
+        return kept
+    decades = np.log10(hi / lo)
+    steps = [(1,)] if decades > 3 else [(1, 2, 5)] if decades > 1 else [(1, 2, 3, 5)]
+    inside: list[float] = []
+    for mantissas in [*steps, tuple(range(1, 10))]:
+        ticks = [
+            float(f"{m * 10.0**e:.12g}")
+            for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+            for m in mantissas
+        ]
+        inside = [t for t in ticks if lo / 1.05 <= t <= hi * 1.05]
+        if len(inside) >= 2:
+            break
+    return inside or [lo]
+
+
+def log_axis(values: Sequence[float], *, at_data: bool = False, **settings: Any) -> dict:
+    """A log-scale axis with readable labels (:func:`log_ticks`, :func:`tick_text`) in place of Plotly's bare minor
+    ticks ("2", "5" between decades): ``update_layout(xaxis=log_axis(sizes, title="weights"))``. Use it for every
+    log axis; ``settings`` are the axis's other properties."""
+    ticks = log_ticks(values, at_data)
+    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[tick_text(t) for t in ticks]) | settings
+
+
 def _scale_group(name: str, values: pd.Series) -> str:
     """Which axis a metric belongs on: 'loss', 'fraction' (every value between 0 and 1: accuracy, epsilon,
     success rate) or 'value' (everything larger: returns, lengths, counts)."""
@@ -65,20 +114,31 @@ def _scale_group(name: str, values: pd.Series) -> str:
 AXIS_TITLES = {"loss": "loss", "fraction": "share / rate (0 to 1)", "value": "score"}
 
 
+def _axis_title(group: str, legend: list[str]) -> str:
+    """A learning-curve axis's title: the one curve's own name when the axis holds one (client drift is no
+    "score"), short enough to stay beside its own panel; else the group's word."""
+    if group != "fraction" and len(legend) == 1 and len(legend[0]) <= 24:
+        return legend[0]
+    return AXIS_TITLES[group]
+
+
 def learning_curves(
     history: pd.DataFrame,
     columns: Sequence[str] | None = None,
     *,
     title="Learning curves",
     x: str = "step",
+    unit: str = "",
     caption: str = "",
     names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """One line per metric column over ``x`` (``names``: a column's legend text, else its name in words).
+    """One line per metric column over ``x`` (``names``: a column's legend text, else its name in words); ``unit``
+    titles the x-axis with what a step counts (the run's ``config.step_unit()``: "epoch", "round"), else ``x``.
     Metrics on different scales never share an axis: losses, 0-1 shares
     (accuracy, epsilon) and larger numbers (returns) form groups; two groups get a left and a right axis (with
     round ticks of its own), three get one panel each, stacked over a shared x-axis."""
     columns = [c for c in (columns or history.columns) if c != x and c in history]
+    unit = unit or x.replace("_", " ")
     groups: dict[str, list[str]] = {}
     for c in columns:
         groups.setdefault(_scale_group(c, history[c]), []).append(c)
@@ -90,10 +150,12 @@ def learning_curves(
         fig = make_subplots(rows=len(order), cols=1, shared_xaxes=True, vertical_spacing=0.06)
     else:
         fig = go.Figure()
+    legend = {c: (names or {}).get(c) or c.replace("_", " ") for c in columns}
+    titles = [_axis_title(g, [legend[c] for c in groups[g]]) for g in order]
     for i, group in enumerate(order):
         for c in groups[group]:
-            trace = go.Scatter(
-                x=history[x], y=history[c], mode="lines", name=(names or {}).get(c) or c.replace("_", " ")
+            trace = go.Scatter(  # a first live row is a dot: one point draws no line
+                x=history[x], y=history[c], mode="lines" if len(history) > 1 else "markers", name=legend[c]
             )
             if panels:
                 fig.add_trace(trace, row=i + 1, col=1)
@@ -101,16 +163,16 @@ def learning_curves(
                 fig.add_trace(trace.update(yaxis="y2" if i else "y"))
     layout: dict[str, Any] = dict(title=title, hovermode="x unified", legend=LEGEND_ABOVE)
     if panels:
-        for i, group in enumerate(order):
-            fig.update_yaxes(title_text=AXIS_TITLES[group], nticks=5, row=i + 1, col=1)
-        fig.update_xaxes(title_text=x, row=len(order), col=1)
+        for i, text in enumerate(titles):
+            fig.update_yaxes(title_text=text, nticks=5, row=i + 1, col=1)
+        fig.update_xaxes(title_text=unit, row=len(order), col=1)
         layout.update(height=220 * len(order) + 120)
     else:
-        layout.update(xaxis_title=x)
+        layout.update(xaxis_title=unit)
         if len(order) == 2:
-            layout.update(yaxis=dict(title=AXIS_TITLES[order[0]]), yaxis2=right_axis(title=AXIS_TITLES[order[1]]))
+            layout.update(yaxis=dict(title=titles[0]), yaxis2=right_axis(title=titles[1]))
     fig.update_layout(**layout, margin=dict(l=10, r=10, t=90, b=10))
-    return captioned(fig, caption or "How the training numbers moved, step by step.")
+    return captioned(fig, caption or f"How the training numbers moved, {unit} by {unit}.")
 
 
 def confusion_matrix(
@@ -634,11 +696,13 @@ RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b") 
 
 
 def overlay_curves(
-    histories: Mapping[str, pd.DataFrame], metric: str, *, label: str = "", x: str = "step"
+    histories: Mapping[str, pd.DataFrame], metric: str, *, label: str = "", x: str = "step", unit: str = ""
 ) -> go.Figure:
     """One line per run for the same per-step metric, on one chart: ``histories`` maps a short run label (the
-    legend) to that run's history; runs without the metric are left out. ``label``: the metric as a person reads it."""
+    legend) to that run's history; runs without the metric are left out. ``label``: the metric as a person reads it;
+    ``unit``: what a step counts (the runs' ``config.step_unit()``), the x-axis title (else ``x``)."""
     label = label or metric.replace("_", " ").capitalize()
+    unit = unit or x.replace("_", " ")
     fig = go.Figure()
     for i, (run, history) in enumerate(histories.items()):
         if metric not in history or x not in history:
@@ -650,19 +714,19 @@ def overlay_curves(
                 mode="lines",
                 name=run,
                 line=dict(color=RUN_COLORS[i % len(RUN_COLORS)], width=2),
-                hovertemplate=f"{run}<br>{x} %{{x}}: %{{y:.4g}}<extra></extra>",
+                hovertemplate=f"{run}<br>{unit} %{{x}}: %{{y:.4g}}<extra></extra>",
             )
         )
     fig.update_layout(
         title=f"{label}, by run",
-        xaxis_title=x.replace("_", " "),
+        xaxis_title=unit,
         yaxis_title=label,
         hovermode="closest",
         height=380,
         legend=LEGEND_ABOVE,  # above the plot: a legend below it covers the x-axis title
         margin=dict(l=10, r=10, t=90, b=10),
     )
-    return captioned(fig, f"{label} for each selected run, step by step: one colour per run.")
+    return captioned(fig, f"{label} for each selected run, {unit} by {unit}: one colour per run.")
 
 
 def settings_vs_metric(

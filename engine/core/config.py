@@ -30,6 +30,7 @@ class TechniqueConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
     SHOW_IF: ClassVar[dict[str, dict[str, list]]] = {}  # field -> {other field: values where it applies}
     PRIMARY: ClassVar[tuple[str, ...]] = ()  # the 1-6 settings that change the lesson; the form shows them first
+    STEP_UNIT: ClassVar[str] = "step"  # what a history step counts ("epoch", "round"): see step_unit
 
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Random seed: the same seed gives the same run.")
 
@@ -63,6 +64,12 @@ class TechniqueConfig(BaseModel):
         not read well (e.g. a drawing's letters); None: as usual."""
         return None
 
+    def step_unit(self) -> str:
+        """The word for what one ``history`` step counts ("epoch", "round", "episode"): every learning curve of
+        the run (its page, the live chart, Runs' compare overlay) titles its x-axis with it. ``STEP_UNIT`` unless
+        the settings change what a step is (RL: episodes, or a DQN's environment steps)."""
+        return self.STEP_UNIT
+
     def source_run_id(self) -> str:
         """The id of the stored run this run starts from ("" for none). When a technique's settings name one, the
         app's service reads that run and its ``run`` is called as ``run(config, progress, inputs)`` with it in
@@ -81,6 +88,13 @@ ConfigT = TypeVar("ConfigT", bound=TechniqueConfig)
 
 class ConfigError(ValueError):
     """A user-facing validation failure; ``str(error)`` reads as plain sentences."""
+
+
+def unit_of(cls: type[TechniqueConfig], values: dict[str, Any]) -> str:
+    """What a history step counts for a run stored or running with settings ``values`` (a dict, as a job or the run
+    store holds them): ``step_unit()`` read without validating, so an older run whose settings no longer validate
+    still gets its word."""
+    return cls.model_construct(**{k: v for k, v in values.items() if k in cls.model_fields}).step_unit()
 
 
 def error_text(error: ValidationError | Sequence[ErrorDetails]) -> str:

@@ -703,8 +703,8 @@ def run_inputs(store: RunStore | None, technique: str, config: dict) -> dict | N
 
 
 def wait_text(seconds: float) -> str:
-    """A wait in plain words: "40 s", "3 min"."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
+    """A wait in plain words: "40 s", "3 min"; never "0 s" (a short wait rounds up to 1 s)."""
+    return f"{max(1, round(seconds)):.0f} s" if seconds < 90 else f"{math.ceil(seconds / 60)} min"
 
 
 def make_executor(kind: str | None = None) -> Executor:

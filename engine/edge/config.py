@@ -18,6 +18,7 @@ RUN_ID = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would accept a trailing newl
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: epochs, counted on through training and fine-tuning
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'start_from',
         'dynamic_int8',
@@ -338,11 +339,9 @@ METRICS = {
     "onnx_agreement": Metric("ONNX file: agreement with PyTorch", "percent"),
     **_variant_metrics("onnx_int8", "ONNX int8"),
     **_variant_metrics("chosen", "Shipped variant"),
-    # headline labels stay short enough for a metric tile (about 28 characters); the full wording is the help
+    # headline labels fit a metric tile (Metric.TILE_LABEL_MAX characters); the full wording is the help
     "chosen_accuracy": Metric("Shipped: test accuracy", "percent", help="Shipped variant: test accuracy."),
-    "size_reduction": Metric(
-        "Shipped file: times smaller", "ratio", help="Shipped file: times smaller than the original."
-    ),
+    "size_reduction": Metric("Shipped: times smaller", "ratio", help="Shipped file: times smaller than the original."),
     "chosen_latency_ms": Metric("Shipped variant: latency per sample", "ms", measured=True),
     "speedup": Metric(
         "Shipped: times faster", "ratio", measured=True, help="Shipped variant: times faster per sample."

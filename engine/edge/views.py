@@ -11,6 +11,13 @@ from engine.core import charts
 from engine.core.contract import Result
 
 SHIPPED_COLOUR, OTHER_COLOUR = "#2ca02c", "#1f77b4"
+# One colour per variant, the same in every chart that shows variants (trade-off, latency): by its place in the run's
+# list of variants, the original first.
+VARIANT_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+def variant_colours(names: list[str]) -> dict[str, str]:
+    return {n: VARIANT_COLOURS[i % len(VARIANT_COLOURS)] for i, n in enumerate(names)}
 
 
 def variants(result: Result) -> list[dict]:
@@ -19,56 +26,73 @@ def variants(result: Result) -> list[dict]:
 
 
 def comparison_table(result: Result) -> go.Figure:
-    """One row per variant: size, weights, latency, throughput, accuracy, agreement, verified, shipped."""
-    rows, shipped = variants(result), result.info["shipped"]
+    """One row per variant: file size, latency, accuracy and agreement (five columns, so it reads on a phone)."""
+    rows = variants(result)
     base = rows[0]
-    cells = [
-        [("✔ " if r["name"] == shipped else "") + r["name"] for r in rows],
-        [f"{r['size_kb']:,.1f} ({r['size_kb'] / base['size_kb']:.0%})" for r in rows],
-        [f"{r['zipped_kb']:,.1f}" for r in rows],
-        [f"{r['nonzeros']:,} / {r['parameters']:,}" for r in rows],
-        [f"{r['latency_ms']:.3f} / {r['latency_p95_ms']:.3f}" for r in rows],
-        [f"{r['throughput']:,.0f}" for r in rows],
-        [f"{r['accuracy']:.1%} ({100 * (r['accuracy'] - base['accuracy']):+.1f})" for r in rows],
-        [f"{r['agreement']:.1%}" for r in rows],
-        [_check_text(r) for r in rows],
-    ]
-    header = [
-        "variant",
-        "file KB (vs original)",
-        "zipped KB",
-        "non-zero / weights",
-        "latency ms (median / p95)",
-        "samples/s (batch)",
-        "accuracy (points vs original)",
-        "agrees with original",
-        "file check",
-    ]
-    fill = [["#e8f5e9" if r["name"] == shipped else "white" for r in rows]] * len(header)
-    header, cells, height = _wrapped_table(header, cells, TABLE_WIDTHS)
+    columns = {
+        "variant": [_variant_cell(result, r) for r in rows],
+        "file KB (vs original)": [f"{r['size_kb']:,.1f} ({r['size_kb'] / base['size_kb']:.0%})" for r in rows],
+        "latency ms (median / p95)": [f"{r['latency_ms']:.3f} / {r['latency_p95_ms']:.3f}" for r in rows],
+        "accuracy (points vs original)": [
+            f"{r['accuracy']:.1%} ({100 * (r['accuracy'] - base['accuracy']):+.1f})" for r in rows
+        ],
+        "agrees with original": [f"{r['agreement']:.1%}" for r in rows],
+    }
+    return charts.captioned(
+        _table(result, columns, TABLE_WIDTHS, "Every variant measured the same way"),
+        "Latency: one sample at a time, median and 95th percentile of repeated calls after warm-up calls that are "
+        "not timed. The green row is the variant this run would ship; the next table shows each file's check.",
+    )
+
+
+def files_table(result: Result) -> go.Figure:
+    """One row per variant: zipped size, weights kept, batch throughput and how its file was checked."""
+    rows = variants(result)
+    columns = {
+        "variant": [_variant_cell(result, r) for r in rows],
+        "zipped KB": [f"{r['zipped_kb']:,.1f}" for r in rows],
+        "non-zero / weights": [f"{r['nonzeros']:,} / {r['parameters']:,}" for r in rows],
+        "samples/s (batch)": [_count(r["throughput"]) for r in rows],
+        "file check": [_check_text(r) for r in rows],
+    }
+    return charts.captioned(
+        _table(result, columns, FILES_WIDTHS, "Each variant's file, and how it was checked"),
+        "Zipped: the file compressed, as a download would be. Throughput: a batch of 256 rows. An exported file "
+        "is reloaded in ONNX Runtime and its answers compared with PyTorch's before it can be shipped.",
+    )
+
+
+def _count(n: float) -> str:
+    """A big count short enough for a narrow column: 3,703,224 -> "3.7 million", 45,210 -> "45,210"."""
+    return f"{n / 1e6:.1f} million" if n >= 1e6 else f"{n:,.0f}"
+
+
+def _variant_cell(result: Result, row: dict) -> str:
+    return ("✔ " if row["name"] == result.info["shipped"] else "") + row["name"]
+
+
+def _table(result: Result, columns: dict[str, list[str]], widths: tuple[float, ...], title: str) -> go.Figure:
+    """A table of variants, the shipped row green, its text wrapped to fit a phone and the figure tall enough."""
+    rows = variants(result)
+    fill = [["#e8f5e9" if r["name"] == result.info["shipped"] else "white" for r in rows]] * len(columns)
+    header, cells, height = _wrapped_table(list(columns), list(columns.values()), widths)
     fig = go.Figure(
         go.Table(
-            columnwidth=list(TABLE_WIDTHS),
+            columnwidth=list(widths),
             header=dict(values=header, fill_color="#f0f2f6", align="left", height=LINE_PX + 8),
             cells=dict(values=cells, fill_color=fill, align="left", height=LINE_PX + 8),
         )
     )
     # sized to every row, wrapped lines included: a table taller than its figure scrolls and hides the last rows
-    fig.update_layout(
-        title="Every variant measured the same way", height=height + 70, margin=dict(l=10, r=10, t=50, b=10)
-    )
-    return charts.captioned(
-        fig,
-        "Latency: one sample at a time, median and 95th percentile of repeated calls after "
-        "warm-up calls that are not timed. Throughput: a batch of 256 rows. The green row "
-        "is the variant this run would ship.",
-    )
+    fig.update_layout(title=title, height=height + 70, margin=dict(l=10, r=10, t=50, b=10))
+    return fig
 
 
 # Relative column widths of the comparison table, and the narrowest width (px) it is drawn at: a cell's text is
 # wrapped at the characters that fit its column there, so the figure's height can count every line.
-TABLE_WIDTHS = (1.3, 1.2, 0.8, 1.3, 1.3, 0.9, 1.3, 1.0, 2.6)
-TABLE_MIN_PX = 640
+TABLE_WIDTHS = (1.4, 1.1, 1.1, 1.2, 1.0)
+FILES_WIDTHS = (1.3, 0.8, 1.1, 1.1, 2.1)
+TABLE_MIN_PX = 340  # a phone (390 px) less the page's margins
 LINE_PX = 18  # one line of 12 px table text
 
 
@@ -124,11 +148,13 @@ def tradeoff(result: Result) -> go.Figure:
         go.Scatter(
             x=[axes[first][i] for i in fronts[first]],
             y=[acc[i] for i in fronts[first]],
-            mode="lines",
-            line=dict(dash="dash", color="grey"),
+            mode="lines+markers",  # a front of one variant is a point, not a line: its ring still shows
+            line=dict(dash="dash", color="#333333", width=2),
+            marker=dict(size=24, symbol="circle-open", color="#333333"),
             name="Pareto front",
         )
     )
+    colours = variant_colours([r["name"] for r in rows])
     for i, r in enumerate(rows):
         star = r["name"] == shipped
         fig.add_trace(
@@ -137,7 +163,7 @@ def tradeoff(result: Result) -> go.Figure:
                 y=[acc[i]],
                 mode="markers",
                 name=r["name"] + (" (shipped)" * star),
-                marker=dict(size=16 if star else 11, symbol="star" if star else "circle"),
+                marker=dict(size=16 if star else 11, symbol="star" if star else "circle", color=colours[r["name"]]),
                 hovertemplate=f"{r['name']}: %{{x:.3g}}, %{{y:.1%}}<extra></extra>",
             )
         )
@@ -150,14 +176,14 @@ def tradeoff(result: Result) -> go.Figure:
                     "x": [[xs[i] for i in fronts[title]], *[[x] for x in xs]],
                     "y": [[acc[i] for i in fronts[title]], *[[a] for a in acc]],
                 },
-                {"xaxis.title.text": title},
+                {f"xaxis.{k}": v for k, v in charts.log_axis(xs, title=dict(text=title)).items()},
             ],
         )
         for title, xs in axes.items()
     ]
     fig.update_layout(
         title="What each variant costs: accuracy vs size",
-        xaxis=dict(title=first, type="log"),
+        xaxis=charts.log_axis(axes[first], title=first),
         yaxis=dict(title="test accuracy", tickformat=".1%"),
         updatemenus=[
             dict(type="buttons", direction="left", x=0, y=-0.2, xanchor="left", yanchor="top", buttons=buttons)
@@ -166,14 +192,20 @@ def tradeoff(result: Result) -> go.Figure:
     )
     return charts.captioned(
         fig,
-        "Up and to the left is better (the x-axis is logarithmic). The dashed line joins "
+        "Up and to the left is better (the x-axis is logarithmic). The dark rings, joined by a dashed line, mark "
         "the variants that no other variant beats on both counts (the Pareto front); the "
         "star is the shipped one. The buttons switch between file size and latency.",
     )
 
 
 def latency_boxes(result: Result) -> go.Figure:
-    fig = go.Figure([go.Box(y=ms, name=name, boxpoints=False) for name, ms in result.arrays["latencies"].items()])
+    colours = variant_colours([r["name"] for r in variants(result)])
+    fig = go.Figure(
+        [
+            go.Box(y=ms, name=name, boxpoints=False, marker_color=colours.get(name))
+            for name, ms in result.arrays["latencies"].items()
+        ]
+    )
     fig.update_layout(title="Latency per sample at batch 1 (after warm-up)", yaxis_title="ms", showlegend=False)
     return charts.captioned(
         fig,
@@ -296,6 +328,7 @@ def figures(result: Result) -> dict:
     a, h = result.arrays, result.history
     figs = {
         "Variants compared": comparison_table(result),
+        "Variant files": files_table(result),
         "Trade-off": tradeoff(result),
         "Latency": latency_boxes(result),
     }
@@ -314,6 +347,7 @@ def figures(result: Result) -> dict:
             h,
             training,
             title="Training the original, then fine-tuning after pruning",
+            unit=result.config.step_unit(),
             names={
                 "baseline_loss": "original: training loss",
                 "baseline_val_accuracy": "original: validation accuracy",

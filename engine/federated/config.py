@@ -14,6 +14,7 @@ N_CLASSES = {"digits": 10, "breast_cancer": 2}
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "round"  # a history step: one round of training on clients and averaging
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'dataset',
         'partition',
@@ -278,17 +279,17 @@ PRESET_LABELS = {
 
 METRICS = {
     "global_accuracy": Metric(
-        "Federated: test accuracy",  # headline labels stay short for a metric tile; the full wording is the help
+        "Federated: accuracy",  # headline labels stay short for a metric tile; the full wording is the help
         "percent",
         help="Federated model: test accuracy. The global model on held-out samples no client trained on.",
     ),
     "centralized_accuracy": Metric(
-        "Centralised: test accuracy",
+        "Centralised: accuracy",
         "percent",
         help="Centralised training: test accuracy. The same network trained on all clients' data pooled in one place.",
     ),
     "local_only_accuracy_mean": Metric(
-        "Local-only: mean accuracy",
+        "Local-only: accuracy",
         "percent",
         help="Local-only models: mean test accuracy. Each client training alone on its own data, scored on all "
         "classes.",
@@ -304,9 +305,10 @@ METRICS = {
         help="Each client's own model, scored on the mix of classes it holds.",
     ),
     "fedavg_global_accuracy": Metric(
-        "Plain FedAvg: test accuracy",
+        "Plain FedAvg: accuracy",
         "percent",
-        help="Plain FedAvg trained beside FedProx on the same clients: its global model on the same held-out samples.",
+        help="Plain FedAvg: test accuracy. Plain FedAvg trained beside FedProx on the same clients: its global model "
+        "on the same held-out samples.",
     ),
     "fedavg_worst_client_accuracy": Metric(
         "Plain FedAvg: worst-served client",

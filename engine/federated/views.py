@@ -22,6 +22,11 @@ CURVES = {
     "fedavg_global_accuracy": "plain FedAvg, same clients (beside FedProx)",
 }
 
+CURVE_NAMES = {  # the live chart's and Runs' words for the per-round columns whose METRICS label is a summary's
+    "loss": "Clients' training loss (mean)",
+    "client_drift": "Client drift",
+}
+
 
 def _client_names(n: int) -> list[str]:
     return [f"client {k}" for k in range(n)]
@@ -29,8 +34,10 @@ def _client_names(n: int) -> list[str]:
 
 def accuracy_figure(result: Result):
     h = result.history.rename(columns=CURVES)
-    fig = charts.learning_curves(h, list(CURVES.values()), title="Test accuracy per round")
-    fig.update_layout(xaxis_title="round", yaxis_title="test accuracy", yaxis_range=[0, 1.02])
+    fig = charts.learning_curves(
+        h, list(CURVES.values()), title="Test accuracy per round", unit=result.config.step_unit()
+    )
+    fig.update_layout(yaxis_title="test accuracy", yaxis_range=[0, 1.02])
     return charts.captioned(
         fig,
         "All models are scored on the same held-out samples after each round. Every "

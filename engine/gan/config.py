@@ -49,6 +49,7 @@ class Config(TechniqueConfig):
         'g_width',
         'd_width',
     )  # the settings that change the lesson: shown first
+    STEP_UNIT: ClassVar[str] = "generator step"  # a history step: one generator update (and its critic updates)
     dataset: Literal["ring", "grid", "spiral", "moons", "digits", "drawn"] = Field(
         "ring",
         title='Data to imitate',

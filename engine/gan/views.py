@@ -260,9 +260,10 @@ def _mmd(result: Result):
         )
     fig.update_layout(
         title="MMD between generated and held-out real samples",
-        xaxis_title="step",
-        yaxis_title="MMD",
-        yaxis_type="log" if m["real_mmd"] > 0 else None,
+        xaxis_title=result.config.step_unit(),
+        yaxis=charts.log_axis([*a["snapshot_mmd"], m["noise_mmd"], m["real_mmd"]], title="MMD")
+        if m["real_mmd"] > 0
+        else dict(title="MMD"),
     )
     return charts.captioned(
         fig,
@@ -350,6 +351,7 @@ def figures(result: Result) -> dict:
     figs["Losses"] = charts.learning_curves(
         h,
         ["g_loss", "d_loss"],
+        unit=result.config.step_unit(),
         title="Generator and discriminator losses",
         names={"g_loss": "generator loss", "d_loss": "discriminator loss"},
         caption="GAN losses do not fall to zero: the two networks push against each other. Wild swings or a "
@@ -358,6 +360,7 @@ def figures(result: Result) -> dict:
     figs["D(real) and D(fake)"] = charts.learning_curves(
         h,
         ["d_real", "d_fake"],
+        unit=result.config.step_unit(),
         names={"d_real": "score for real samples", "d_fake": "score for generated samples"},
         title="Critic score on real and generated samples"
         if wgan

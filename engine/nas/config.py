@@ -61,6 +61,7 @@ STRATEGIES = {
     "rl": "RL controller",
     "tpe": "Optuna TPE",
 }
+SHORT_NAMES = {**STRATEGIES, "evolution": "Evolution"}  # for metric tiles (Metric.TILE_LABEL_MAX characters)
 MIN_TRIALS_TO_EXPLAIN = 8  # distinct architectures before a surrogate is fitted and explained
 # The smallest budget per search at which a guided strategy's average proposal beat random search's on every
 # seed 0-7 (2 searches, the other defaults; measured, see benchmarks/effects.py); below it, ``Config.expectation``
@@ -99,6 +100,7 @@ def blocks(arch: dict) -> list[tuple[str, str]]:
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "candidate"  # a history step: one candidate proposed (all strategies, all searches)
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'random',
         'evolution',
@@ -127,8 +129,8 @@ class Config(TechniqueConfig):
     )
     rl: bool = Field(
         True,
-        title="Controller that learns from results (RL controller)",
-        description="A policy picks one choice per step and learns from each candidate's accuracy "
+        title="Learning controller (RL)",  # short enough for a toggle in a three-column form
+        description="RL controller: a policy picks one choice per step and learns from each candidate's accuracy "
         "with REINFORCE (Zoph & Le 2017).",
     )
     tpe: bool = Field(
@@ -273,9 +275,10 @@ METRICS = {
     "best_accuracy": Metric("Best validation accuracy (any strategy)", "percent"),
     **{
         f"mean_accuracy_{name}": Metric(  # the headline: how good a typical proposal is, at equal budget
-            f"{title}: average proposal",
+            f"{SHORT_NAMES[name]}: average",
             "percent",
-            help=f"{title}: the mean validation accuracy of every candidate it proposed, over all its searches "
+            help=f"{title}: average proposal, the mean validation accuracy of every candidate it proposed, over all "
+            "its searches "
             "(repeated proposals included). A strategy that learns spends its budget on better architectures, so "
             "this is where it beats random search; the single best found is largely luck at a small budget.",
         )

@@ -50,34 +50,40 @@ def _searches(result: Result) -> tuple[int, int]:
 
 
 def _verdict(result: Result) -> str:
-    """The headline claim, as the numbers have it: each guided strategy's mean proposal against random search's
-    at the same budget, "ahead" only by more than a point. Empty without random search or a guided strategy."""
+    """The headline claim, as the numbers have it: one plain sentence (in bold) on whether the guided strategies'
+    mean proposal beat random search's at the same budget ("better" only by more than a point), then the numbers.
+    Empty without random search or a guided strategy."""
     means = _means(result)
     guided = [n for n in means if n != "random"]
     if "random" not in means or not guided:
         return ""
     searches, budget = _searches(result)
     gap = {n: means[n] - means["random"] for n in guided}
-    ahead = [n for n in guided if gap[n] > CLEAR_GAIN]
-    level = [n for n in guided if abs(gap[n]) <= CLEAR_GAIN]
-    behind = [n for n in guided if gap[n] < -CLEAR_GAIN]
-    over = f"{searches} searches of {budget} candidates" if searches > 1 else f"one search of {budget} candidates"
-    parts = [f"{PROSE[n]}'s {_pct(means[n])}" for n in guided]
-    told = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    text = (
-        f"Over {over} per strategy, the average proposal scored {told}, against {_pct(means['random'])} for "
-        "random search"
+    groups = [
+        ([n for n in guided if gap[n] > CLEAR_GAIN], "proposed better architectures than random search"),
+        ([n for n in guided if abs(gap[n]) <= CLEAR_GAIN], "did no better than random search (within a point)"),
+        ([n for n in guided if gap[n] < -CLEAR_GAIN], "did worse than random search"),
+    ]
+    said: list[str] = []
+    for names, words in [g for g in groups if g[0]]:
+        if said:  # random search is named once, in the first clause
+            words = words.replace(" than random search", "")
+        who = "every guided strategy" if len(names) == len(guided) > 1 and not said else _names(names)
+        said.append(f"{who} {words}")
+    plural = "candidate" if budget == 1 else "candidates"
+    size = f"{'up to ' if result.stopped else ''}{budget} {plural}"  # a stopped search ends unevenly
+    over = f"{searches} searches of {size}" if searches > 1 else f"one search of {size}"
+    parts = [f"{_pct(means[n])} for {PROSE[n]}" for n in guided]
+    scored = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    advice = (
+        ""
+        if not (groups[1][0] or groups[2][0])
+        else ("; a guided strategy needs candidates to learn from, so raise the budget")
     )
-    said = []
-    if ahead:
-        who = "every guided strategy" if len(ahead) == len(guided) > 1 else _names(ahead)
-        said.append(f"{who} spent {'its' if len(ahead) == 1 else 'their'} budget on better architectures than chance")
-    if level:
-        said.append(f"{_names(level)} did no better than chance (within a point)")
-    if behind:
-        said.append(f"{_names(behind)} did worse than chance")
-    advice = "" if not (level or behind) else "; a guided strategy needs candidates to learn from, so raise the budget"
-    return f"**{_cap(text)}: {'; '.join(said)}{advice}.**"
+    return (
+        f"**{_cap('; '.join(said))}.** The average proposal scored {scored}, against {_pct(means['random'])} for "
+        f"random search, over {over} per strategy{advice}."
+    )
 
 
 def _best_versus_mean(result: Result) -> str:
@@ -92,15 +98,20 @@ def _best_versus_mean(result: Result) -> str:
         return ""
     better_mean = [n for n in beaten if means[n] > means["random"] + CLEAR_GAIN]
     searches, budget = _searches(result)
-    lead = f"Random search's best ({_pct(best['random'])}) beat {_names(beaten)}'s best on this seed"
+    whose = f"{PROSE[beaten[0]]}'s best" if len(beaten) == 1 else f"the best of {_names(beaten)}"
+    lead = f"Random search's best ({_pct(best['random'])}) beat {whose} on this seed"
     if better_mean:
         return (
-            f"{lead}, yet {_names(better_mean)}'s average proposal was the better one "
-            f"({', '.join(_pct(means[n]) for n in better_mean)} vs {_pct(means['random'])}): the single best of "
+            f"{lead}, yet the average proposal of {_names(better_mean)} was better "
+            f"({' and '.join(_pct(means[n]) for n in better_mean)} vs {_pct(means['random'])}): the single best of "
             f"{budget * searches} candidates is largely the luck of the draw, which is why the mean proposal and "
             "the spread over searches are what compare strategies. "
         )
-    return f"{lead}, and its average proposal was as good or better: here the guided search did not beat chance. "
+    their = "its" if len(beaten) == 1 else "their"
+    return (
+        f"{lead}, and {their} average proposal was not clearly better either: here the guided search did not beat "
+        "chance. "
+    )
 
 
 def _comparison(result: Result) -> str:
@@ -198,21 +209,25 @@ def describe(result: Result) -> str:
     per = h.groupby("strategy").size()
     titles = _names(dict.fromkeys(h.strategy))
     searches, budget = _searches(result)
-    each = f"{per.iloc[0]} candidates each" if per.nunique() == 1 else f"{per.min()}-{per.max()} candidates each"
+    each = (
+        f"{per.iloc[0]} candidate{'s' if per.iloc[0] != 1 else ''} each"
+        if per.nunique() == 1
+        else f"{per.min()}-{per.max()} candidates each"
+    )
     if searches > 1:
         each += f" ({searches} searches of up to {budget} from fresh seeds)"
     best = unique_trials(h).iloc[0]
     start, diff = m["starting_model_accuracy"], m["best_accuracy"] - m["starting_model_accuracy"]
     versus = "beats" if diff > 0.5 / m["validation_images"] else "does not beat" if diff < 0 else "matches"
     size = m["best_parameters"] / m["starting_model_parameters"]
+    past = {"beats": "beat", "does not beat": "did not beat", "matches": "matched"}[versus]
     found = (
-        f"The best architecture found reached {_pct(m['best_accuracy'])} validation accuracy and {versus} the "
+        f"The best architecture found reached {_pct(m['best_accuracy'])} validation accuracy and {past} the "
         f"course's starting model ({_pct(start)})."
     )
     verdict = _verdict(result) or f"**{found}**"
     gap = m["best_test_accuracy"] - m["starting_model_test_accuracy"]
-    support = [_comparison(result) + _best_versus_mean(result)] if _verdict(result) else []
-    support.append(
+    support = [  # the lead: the verdict, then whether the winner holds up on the test images
         f"On the test images the winner scores {_pct(m['best_test_accuracy'])} against the starting model's "
         f"{_pct(m['starting_model_test_accuracy'])}"
         + (
@@ -221,7 +236,7 @@ def describe(result: Result) -> str:
             else ": picked on validation images, its edge does not carry over, a sign "
             "that the search mostly found luck at this budget."
         )
-    )
+    ]
     if result.stopped:
         support.append("You stopped the search early, so every strategy had a smaller budget than set.")
     text = (
@@ -238,7 +253,7 @@ def describe(result: Result) -> str:
         f"{_pct(m['best_test_accuracy'])} on test images no search step saw. It {versus} the course's starting "
         f"model, trained the same way ({_pct(start)}). "
     )
-    text += ("" if _verdict(result) else _comparison(result)) + _learning(result) + _decisive_choice(result)
+    text += _comparison(result) + _best_versus_mean(result) + _learning(result) + _decisive_choice(result)
     if m["best_accuracy"] < 0.5:
         text += (
             f"Even the best candidate is weak: {result.config.epochs_per_candidate} epoch(s) is too little "

@@ -111,14 +111,23 @@ def curve_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         return x, np.nanmedian(c, axis=0), np.nanmin(c, axis=0), np.nanmax(c, axis=0)
 
 
+def searches_run(curve: np.ndarray) -> int:
+    """How many searches of a (searches, budget) best-so-far array actually ran: a stopped run keeps a row of NaN
+    for each search it never started."""
+    c = np.asarray(curve, dtype=float).reshape(-1, np.shape(curve)[-1])
+    return int((~np.isnan(c)).any(axis=1).sum())
+
+
 def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -> go.Figure:
     """The best-so-far curves of several searches per strategy: the median and the band from the lowest to the
     highest search, one panel per guided strategy against random search (grey, in every panel). ``curves``:
     {strategy: (searches, budget)} as ``search.run`` stores them in ``arrays["best_so_far"]``."""
     from plotly.subplots import make_subplots
 
+    curves = {n: np.asarray(c, dtype=float).reshape(-1, np.shape(c)[-1]) for n, c in curves.items()}
+    curves = {n: c for n, c in curves.items() if searches_run(c)} or curves  # a strategy a Stop never reached
     guided = [n for n in curves if n != "random"] or list(curves)
-    searches = max(np.shape(c)[0] for c in curves.values())
+    searches = max(searches_run(c) for c in curves.values()) or 1
     fig = make_subplots(
         rows=1,
         cols=len(guided),
@@ -127,7 +136,7 @@ def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -
     )
     for col, name in enumerate(guided, start=1):
         for who in (["random"] if "random" in curves and name != "random" else []) + [name]:
-            for trace in _median_and_band(who, curves[who], searches, legend=col == 1 or who != "random"):
+            for trace in _median_and_band(who, curves[who], legend=col == 1 or who != "random"):
                 fig.add_trace(trace, row=1, col=col)
         if start is not None:
             fig.add_hline(y=start, line_dash="dash", line_color="black", row=1, col=col)
@@ -151,10 +160,11 @@ def searches_figure(curves: dict[str, np.ndarray], start: float | None = None) -
     )
 
 
-def _median_and_band(who: str, curve: np.ndarray, searches: int, legend: bool) -> list[go.Scatter]:
+def _median_and_band(who: str, curve: np.ndarray, legend: bool) -> list[go.Scatter]:
     """One strategy's best-so-far in :func:`searches_figure`: the band from its lowest to its highest search (with
-    several searches) and its median line."""
+    several searches run) and its median line."""
     x, median, low, high = curve_band(curve)
+    searches = searches_run(curve)
     out = []
     if searches > 1:
         out.append(
@@ -259,8 +269,7 @@ def accuracy_vs_size(result: Result) -> go.Figure:
     )
     fig.update_layout(
         title="Every candidate: accuracy vs size",
-        xaxis_type="log",
-        xaxis_title="weights (log scale)",
+        xaxis=charts.log_axis([*h.parameters, m["starting_model_parameters"]], title="weights (log scale)"),
         yaxis_title="validation accuracy",
         yaxis_tickformat=".0%",
         legend=dict(orientation="h", y=-0.2),

@@ -28,6 +28,7 @@ _ANGLE = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)?\*?(pi)?(?:/(\d+\.?\d*))?$")
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: one pass over the training samples
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'mode',
         'dataset',
@@ -231,6 +232,10 @@ class Config(TechniqueConfig):
         "n_features": {"mode": ["classifier"], "dataset": list(TABLE_SETS)},
     }
 
+    def step_unit(self) -> str:
+        """The circuit lab trains nothing: its one history step is the circuit run once."""
+        return self.STEP_UNIT if self.mode == "classifier" else "step"
+
     @classmethod
     def unavailable_here(cls) -> dict[str, dict[Any, str]]:
         why = gpu_simulator_missing()
@@ -307,19 +312,19 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result", "bell_state":
 METRICS = {
     # classifier
     "test_accuracy": Metric(
-        "Quantum model: test accuracy",
+        "Quantum model: accuracy",
         "percent",
-        help="Share of held-out examples the hybrid quantum model classified right.",
+        help="Test accuracy: share of held-out examples the hybrid quantum model classified right.",
     ),
     "baseline_test_accuracy": Metric(
-        "Classical MLP: test accuracy",
+        "Classical MLP: accuracy",
         "percent",
-        help="The same split learned by a classical network with about as many trainable numbers.",
+        help="Test accuracy of a classical network (MLP) with about as many trainable numbers, on the same split.",
     ),
     "test_accuracy_shots": Metric(
-        "Quantum model, measured with shots",
+        "Measured with shots",
         "percent",
-        help="Test accuracy when each <Z> is estimated from a finite number of "
+        help="The quantum model's test accuracy when each <Z> is estimated from a finite number of "
         "measurements instead of computed exactly.",
     ),
     "chance_accuracy": Metric(
@@ -339,11 +344,11 @@ METRICS = {
     "n_test": Metric("Test examples", "integer"),
     # circuit lab
     "entanglement_entropy": Metric(
-        "Entanglement of qubit 0 (bits)",
-        help="Von Neumann entropy of qubit 0's "
+        "Qubit 0 entanglement",
+        help="Entanglement of qubit 0, in bits: the von Neumann entropy of qubit 0's "
         "state: 0 when it is independent of the others, 1 when maximally entangled.",
     ),
-    "top_probability": Metric("Most likely outcome's probability", "percent"),
+    "top_probability": Metric("Most likely outcome", "percent", help="The most likely outcome's probability."),
     "max_sampling_error": Metric(
         "Largest sampling error",
         "percent",

@@ -223,6 +223,7 @@ def _training_figure(result: Result) -> go.Figure:
         h,
         ["loss", "test_loss", "train_accuracy", "test_accuracy"],
         title="Quantum model: loss and accuracy per epoch",
+        unit=result.config.step_unit(),
         names={
             "loss": "training loss",
             "test_loss": "test loss",

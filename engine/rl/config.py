@@ -24,6 +24,7 @@ CARTPOLE_MAX_RETURN = 500  # CartPole-v1 stops an episode after 500 steps (+1 re
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "episode"  # a history step: episode number (DQN: see step_unit)
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'env',
         'agent',
@@ -311,6 +312,10 @@ class Config(TechniqueConfig):
         gridworld.parse_grid(value)
         return value.strip()
 
+    def step_unit(self) -> str:
+        """A DQN reports at the end of each episode under the environment steps taken so far."""
+        return "environment step" if self.agent == "dqn" else self.STEP_UNIT
+
     @classmethod
     def follow(cls, changed: str, values: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """A world the agent cannot learn switches the agent: CartPole needs the deep Q-network, a grid world a
@@ -392,16 +397,19 @@ PRESET_LABELS = {
 
 
 def _agent_metrics(prefix: str, who: str) -> dict[str, Metric]:
-    """The evaluation metrics of one table-based agent (``prefix`` names the second agent of a comparison)."""
-    label = lambda text: f"{who}: {text}" if who else text[0].upper() + text[1:]
+    """The evaluation metrics of one table-based agent (``prefix`` names the second agent of a comparison). The
+    headline ones are short enough for a metric tile with the agent's name (``short``); the help says the rest."""
+    label = lambda text, short=None: f"{who}: {short or text}" if who else text[0].upper() + text[1:]
     return {
         f"{prefix}greedy_return_mean": Metric(
-            label("return, exploration off"), help="Mean total reward of the evaluation episodes (no random moves)."
+            label("return, exploration off", "return"),
+            help="Mean total reward of the evaluation episodes, played with exploration off (no random moves).",
         ),
         f"{prefix}success_rate": Metric(
-            label("success rate, exploration off"),
+            label("success, exploration off", "success rate"),
             "percent",
-            help="Share of evaluation episodes that reached the goal (Taxi: delivered the passenger).",
+            help="Share of evaluation episodes, played with exploration off, that reached the goal (Taxi: "
+            "delivered the passenger).",
         ),
         f"{prefix}greedy_steps_mean": Metric(label("steps per evaluation episode")),
         f"{prefix}greedy_path_length": Metric(label("steps of the greedy path"), "integer"),
@@ -418,12 +426,14 @@ METRICS = {
     "states_visited": Metric("States visited", "integer"),
     "n_states": Metric("States in the world", "integer"),
     "balanced_steps_mean": Metric(
-        f"Steps balanced, of {CARTPOLE_MAX_RETURN} (exploration off)",
+        f"Steps balanced, of {CARTPOLE_MAX_RETURN}",
         help="CartPole gives +1 per step the pole stays up; an episode ends when it falls "
-        f"or after {CARTPOLE_MAX_RETURN} steps. Mean over the evaluation episodes.",
+        f"or after {CARTPOLE_MAX_RETURN} steps. Mean over the evaluation episodes, played with exploration off.",
     ),
     "balanced_steps_min": Metric(
-        f"Fewest steps balanced, of {CARTPOLE_MAX_RETURN}", "integer", help="The worst evaluation episode."
+        "Fewest steps balanced",
+        "integer",
+        help=f"The worst evaluation episode, of at most {CARTPOLE_MAX_RETURN} steps.",
     ),
     "full_episodes_share": Metric(f"Episodes balanced all {CARTPOLE_MAX_RETURN} steps", "percent"),
     "greedy_return_min": Metric("Lowest return, exploration off"),

@@ -130,17 +130,25 @@ def _value_grids(lay: dict, Q: np.ndarray) -> list[tuple[str, np.ndarray, np.nda
     return views
 
 
+def _valueless(cells: list[str]) -> np.ndarray:
+    """(rows, cols) True where a cell has no value of its own: walls, and the goal and traps, which end the
+    episode (their Q-values stay 0 whatever the agent learns), so the value colours skip them."""
+    return np.isin(np.asarray([list(r) for r in cells]), ["#", "T", "G"])
+
+
 def policy_figure(
     lay: dict, Q: np.ndarray, *, title: str = "Greedy policy and state values", caption: str | None = None
 ) -> go.Figure:
     """Cells coloured by the state value max_a Q[s, a], with the greedy action as an arrow (Taxi: pick a
-    passenger/destination situation from the menu; P = pick up, D = drop off)."""
+    passenger/destination situation from the menu; P = pick up, D = drop off). Goal and traps are marked squares,
+    not coloured by value."""
     views = _value_grids(lay, Q)
     fig = go.Figure()
-    finite = np.concatenate([v.ravel() for _, v, _ in views])
-    lo, hi = float(finite.min()), float(finite.max())
+    skip = _valueless(lay["cells"])
+    valued = np.concatenate([v[~skip] for _, v, _ in views])
+    lo, hi = (float(valued.min()), float(valued.max())) if valued.size else (0.0, 1.0)
     for i, (_label, V, A) in enumerate(views):
-        z = np.where(np.asarray([list(r) for r in lay["cells"]]) == "#", np.nan, V)
+        z = np.where(skip, np.nan, V)
         text = np.asarray(lay["action_arrows"])[A]
         kinds = np.asarray([list(r) for r in lay["cells"]])
         text = np.where(kinds == "T", "✖", np.where(kinds == "G", "★", np.where(kinds == "#", "", text)))
@@ -160,13 +168,7 @@ def policy_figure(
         )
     for trace in _landmarks(lay):
         fig.add_trace(trace)
-    fig.update_layout(
-        shapes=[
-            s
-            for s in _cell_shapes(lay)
-            if s.get("fillcolor") == WALL or s["type"] == "line" or s.get("line", {}).get("color") == START
-        ]
-    )
+    fig.update_layout(shapes=_cell_shapes(lay))  # goal and trap squares show through the value-less cells
     if len(views) > 1:
         fig.update_layout(updatemenus=[_views_menu([label for label, _, _ in views], len(fig.data) - len(views))])
     _grid_axes(fig, lay, title)
@@ -176,7 +178,8 @@ def policy_figure(
         or (
             "Brighter cells are worth more: the value is the best expected return from there, max over actions "
             "of Q. Arrows show the action the agent takes with exploration off. ✖ ends the episode badly "
-            f"({lay['trap_name'] or 'trap'}), ★ is the {lay['goal_name']}; the green frame is the start."
+            f"({lay['trap_name'] or 'trap'}), ★ is the {lay['goal_name']}; both end the episode, so they have no "
+            "value of their own and are not coloured. The green frame is the start."
         ),
     )
 
@@ -312,6 +315,20 @@ def _taxi_marks(taxi_at: np.ndarray, stands: list, passenger: int, dest: int) ->
     ]
 
 
+def path_figure(lay: dict, path: list[int], title: str, caption: str) -> go.Figure:
+    """One greedy walk on the grid, from its first cell (a big dot) to where it ended."""
+    pos = _positions(lay, path)
+    fig = go.Figure(
+        [
+            go.Scatter(x=pos[:, 1], y=pos[:, 0], mode="lines+markers", line=dict(color="#ff7f0e", width=3)),
+            go.Scatter(x=pos[:1, 1], y=pos[:1, 0], mode="markers", marker=dict(size=18, color="#ff7f0e")),
+        ]
+    )
+    fig.update_layout(shapes=_cell_shapes(lay), showlegend=False)
+    _grid_axes(fig, lay, title)
+    return charts.captioned(fig, caption)
+
+
 def paths_figure(lay: dict, paths: dict[str, list[int]], caption: str = "") -> go.Figure:
     """Several agents' greedy paths on one grid (Q-learning vs SARSA)."""
     fig = go.Figure()
@@ -403,7 +420,7 @@ def value_live_figure(lay_cells: list[str], values: list[list[float]], arrows: l
     text = np.where(kinds == "T", "✖", np.where(kinds == "G", "★", np.where(kinds == "#", "■", np.asarray(arrows))))
     fig = go.Figure(
         go.Heatmap(
-            z=np.where(kinds == "#", np.nan, V),
+            z=np.where(_valueless(lay_cells), np.nan, V),  # the goal and traps have no value of their own
             colorscale="Viridis",
             text=text,
             texttemplate="%{text}",

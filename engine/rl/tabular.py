@@ -291,6 +291,22 @@ def evaluate(config: Config, learners: list[Learner]) -> tuple[dict, dict]:
     return metrics, arrays
 
 
+def q_table_module(Q: np.ndarray):
+    """The trained table as a model the run store keeps: a module whose one buffer is the table, so its weights go
+    out as safetensors like any network's and Try it can rebuild it from a stored run."""
+    import torch
+
+    class QTable(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("table", torch.as_tensor(Q, dtype=torch.float64))
+
+        def extra_repr(self) -> str:
+            return f"{Q.shape[0]} states x {Q.shape[1]} actions (no layers: one number per pair)"
+
+    return QTable()
+
+
 def run(config: Config, progress: ProgressFn) -> Result:
     """Train the table-based agent(s) on the grid world, then evaluate greedily (exploration off)."""
     env = make_env(config)
@@ -321,6 +337,8 @@ def run(config: Config, progress: ProgressFn) -> Result:
         metrics=metrics,
         headline=tuple(headline),
         arrays={**arrays, "epsilons": np.asarray(epsilons)},
+        # the chosen agent's table, for Try it; not a network: the pipeline stores any model's state_dict
+        models={"q_table": q_table_module(main.Q.copy())},
         stopped=tracker.stopped,
         info={"agents": agents, "layout": lay, "window": smoothing_window(config.episodes)},
     )

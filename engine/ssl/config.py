@@ -28,6 +28,7 @@ MASKED_EXPECTATION = (
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: one pretraining pass (sweep points follow)
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'method',
         'epochs',
@@ -175,13 +176,15 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "linear_probe_accuracy": Metric(
-        "Self-supervised + linear probe",
+        "Self-supervised probe",
         "percent",
-        help="Test accuracy of a linear classifier on the frozen pretrained encoder, "
-        "trained on the chosen share of labels.",
+        help="Self-supervised encoder + linear probe: test accuracy of a linear classifier on the frozen "
+        "pretrained encoder, trained on the chosen share of labels.",
     ),
     "random_init_probe_accuracy": Metric(
-        "Random encoder + linear probe", "percent", help="The same probe on the same encoder before pretraining."
+        "Random-encoder probe",
+        "percent",
+        help="Random encoder + linear probe: the same probe on the same encoder before pretraining.",
     ),
     "supervised_accuracy": Metric(
         "Supervised on the same labels",
@@ -195,11 +198,16 @@ METRICS = {
     ),
     "random_init_knn_accuracy": Metric("Nearest neighbours (k-NN) in the random encoder's space", "percent"),
     "robust_probe_accuracy": Metric(
-        "Perturbed test: self-supervised probe",
+        "Perturbed: learned probe",
         "percent",
-        help="Accuracy on a shifted, fainter, noisy, partly erased copy of the test digits.",
+        help="The self-supervised probe's accuracy on a shifted, fainter, noisy, partly erased copy of the test "
+        "digits.",
     ),
-    "robust_random_init_accuracy": Metric("Perturbed test: random-encoder probe", "percent"),
+    "robust_random_init_accuracy": Metric(
+        "Perturbed: random probe",
+        "percent",
+        help="The random-encoder probe's accuracy on the same perturbed copy of the test digits.",
+    ),
     "robust_supervised_accuracy": Metric("Perturbed test: supervised", "percent"),
     "positive_similarity": Metric("Mean similarity of two views of one digit", help="Cosine similarity, -1 to 1."),
     "negative_similarity": Metric("Mean similarity of two different digits", help="Cosine similarity, -1 to 1."),

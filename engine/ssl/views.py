@@ -27,6 +27,7 @@ def figures(result: Result) -> dict:
             ["loss", "knn_accuracy"],
             names={"loss": "pretraining loss", "knn_accuracy": "nearest-neighbour (k-NN) accuracy"},
             title="Pretraining loss and k-NN accuracy",
+            unit=result.config.step_unit(),
             caption=f"The loss is the self-supervised objective (no labels). k-NN accuracy (right axis): each of "
             f"{len(a['monitor_labels'])} test digits takes the label of its {result.info['knn_k']} nearest "
             f"labelled digit(s) in the encoder's feature space; it rises when digits of a kind cluster.",
@@ -157,7 +158,7 @@ def label_efficiency(rows: list[dict], chosen: float) -> go.Figure:
     fig.add_vline(x=chosen_n, line_dash="dot", line_color="grey")
     fig.update_layout(
         title="Label efficiency: test accuracy against labelled digits used",
-        xaxis=dict(title="labelled training digits (log scale)", type="log"),
+        xaxis=charts.log_axis(n, at_data=True, title="labelled training digits (log scale)"),
         yaxis=dict(title="test accuracy", tickformat=".0%"),
         legend=dict(orientation="h", y=-0.2),
     )

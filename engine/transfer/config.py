@@ -20,6 +20,7 @@ STRATEGY_LABELS = {
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: one pass over the labelled examples (sweep points follow)
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'track',
         'labels_per_class',
@@ -181,17 +182,20 @@ PRESET_LABELS = {"quick": "Quick look", "better": "Better result"}
 
 METRICS = {
     "accuracy_feature_extraction": Metric(
-        "Pretrained, frozen + new head: test accuracy",
+        "Frozen: accuracy",
         "percent",
-        help="The pretrained model stays as it is; only a small new head learns from your few labels.",
+        help="Pretrained, frozen + new head: test accuracy. The pretrained model stays as it is; only a small new "
+        "head learns from your few labels.",
     ),
     "accuracy_finetune_last": Metric("Pretrained, last blocks fine-tuned: test accuracy", "percent"),
     "accuracy_finetune": Metric(
-        "Pretrained, fine-tuned: test accuracy",
+        "Fine-tuned: accuracy",
         "percent",
-        help="The pretrained layers learn too, at a smaller learning rate.",
+        help="Pretrained, fine-tuned: test accuracy. The pretrained layers learn too, at a smaller learning rate.",
     ),
-    "accuracy_scratch": Metric("From scratch: test accuracy", "percent", help="The same few labels, no pretraining."),
+    "accuracy_scratch": Metric(
+        "From scratch: accuracy", "percent", help="Test accuracy with the same few labels, no pretraining."
+    ),
     "source_accuracy": Metric(
         "Pretrained network on its own task",
         "percent",
@@ -201,7 +205,7 @@ METRICS = {
     "n_test": Metric("Test examples", "integer"),
     "n_classes": Metric("Classes", "integer"),
     "labels_per_class": Metric("Labels per class", "integer"),
-    "epochs_run": Metric("Passes over the labelled examples", "integer"),
+    "epochs_run": Metric("Passes over the examples", "integer", help="Passes (epochs) over the labelled examples."),
     "vocabulary_size": Metric("Words the from-scratch model knows", "integer"),
 }
 

@@ -63,6 +63,7 @@ def curves(result: Result, names: list[str]) -> dict:
             h,
             [f"accuracy_{s}" for s in names if f"accuracy_{s}" in h],
             title="Test accuracy while training",
+            unit=result.config.step_unit(),
             names={f"accuracy_{s}": label(s, result) for s in names},
             caption=f"Accuracy on the held-out examples{sample} after each pass over the labelled ones, per strategy.",
         ),
@@ -70,6 +71,7 @@ def curves(result: Result, names: list[str]) -> dict:
             h,
             [f"loss_{s}" for s in names if f"loss_{s}" in h],
             title="Training loss",
+            unit=result.config.step_unit(),
             names={f"loss_{s}": label(s, result) for s in names},
             caption="Loss on the labelled examples. A loss near zero with low test accuracy means the model "
             "memorised its few examples instead of learning the classes.",
@@ -96,7 +98,9 @@ def sweep_figure(result: Result):
     fig.add_vline(x=result.config.labels_per_class, line_dash="dot", line_color="black")
     fig.update_layout(
         title="Label efficiency: accuracy vs labelled examples per class",
-        xaxis=dict(title="labelled examples per class", type="log"),
+        xaxis=charts.log_axis(
+            [x for t in fig.data for x in t.x], at_data=True, title="labelled examples per class (log scale)"
+        ),
         yaxis_title="test accuracy",
     )
     note = (
@@ -129,8 +133,11 @@ def parameters_figure(result: Result, names: list[str]):
     fig.update_layout(
         barmode="stack",
         title="Trainable vs frozen parameters",
-        yaxis_title="parameters",
-        yaxis_type="log" if text else "linear",
+        yaxis=charts.log_axis(
+            [n for s in names for n in (*counts[s].values(), sum(counts[s].values()))], title="parameters"
+        )
+        if text
+        else dict(title="parameters"),
     )
     return charts.captioned(
         fig,

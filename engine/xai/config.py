@@ -13,6 +13,7 @@ from engine.core.data import SKLEARN_TABLES
 
 
 class Config(TechniqueConfig):
+    STEP_UNIT: ClassVar[str] = "epoch"  # a history step: one pass over the training rows
     PRIMARY: ClassVar[tuple[str, ...]] = (
         'dataset',
         'hidden_layers',
@@ -113,9 +114,13 @@ PRESET_LABELS = {"quick": "Quick look", "thorough": "Thorough explanation (150 r
 
 METRICS = {
     "test_accuracy": Metric("Network: test accuracy", "percent", help="Share of held-out rows it got right."),
-    "baseline_test_accuracy": Metric("Logistic regression: test accuracy", "percent"),
+    "baseline_test_accuracy": Metric(
+        "Baseline: test accuracy", "percent", help="A logistic regression (a simple linear model) on the same rows."
+    ),
     "test_r2": Metric("Network: test R²", help="1 is perfect; 0 is no better than predicting the mean."),
-    "baseline_test_r2": Metric("Linear regression: test R²"),
+    "baseline_test_r2": Metric(
+        "Baseline: test R²", help="A linear regression (a simple linear model) on the same rows."
+    ),
     "majority_accuracy": Metric("Always guessing the most common class", "percent"),
     "epochs_run": Metric("Epochs trained", "integer"),
     "best_epoch": Metric("Epoch kept (lowest validation loss)", "integer"),

@@ -20,6 +20,7 @@ def figures(result: Result) -> dict:
             ["loss", "val_loss"],
             names={"loss": "training loss", "val_loss": "validation loss"},
             title="Training and validation loss",
+            unit=result.config.step_unit(),
             caption="Training loss should fall; when validation loss turns up while "
             "training loss keeps falling, the network is over-fitting.",
         ),
@@ -27,6 +28,7 @@ def figures(result: Result) -> dict:
             h,
             [f"train_{score}", f"val_{score}"],
             title=f"Training and validation {score}",
+            unit=result.config.step_unit(),
             names={
                 f"train_{score}": f"training {score.replace('r2', 'R²')}",
                 f"val_{score}": f"validation {score.replace('r2', 'R²')}",

@@ -34,3 +34,20 @@ def read_back_same(fresh, tmp_path):
         assert [f.layout.title.text for f in after.values()] == [f.layout.title.text for f in before.values()]
     assert stored.text == fresh.text and stored.text
     return stored
+
+
+def x_titles(fig) -> set[str]:
+    """The x-axis titles a figure shows (a stacked-panel figure titles only its bottom axis)."""
+    return {axis.title.text for axis in fig.select_xaxes() if axis.title.text}
+
+
+def readable_log_axes(fig) -> int:
+    """Asserts every log-scale axis of ``fig`` names its ticks itself in plain text (1,000 / 20k, never Plotly's
+    bare minor '2', '5' between decades); returns how many log axes it has."""
+    axes = [a for a in [*fig.select_xaxes(), *fig.select_yaxes()] if a.type == "log"]
+    for a in axes:
+        assert a.tickmode == "array" and a.tickvals and len(a.tickvals) >= 2, a
+        from engine.core.charts import tick_text
+
+        assert list(a.ticktext) == [tick_text(v) for v in a.tickvals], a
+    return len(axes)

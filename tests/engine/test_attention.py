@@ -464,3 +464,20 @@ def test_a_gap_between_two_accuracies_is_said_in_percentage_points():
     text = _pe_sentence({"test_accuracy": 0.969, "test_accuracy_no_positional_encoding": 0.5}, "first_marked")
     assert "47 percentage points less" in text and "%" in text.split("less")[0].split("got")[1]
     assert "46.9% less" not in text
+
+
+def test_the_learning_curves_count_epochs(quick):
+    from tests.engine.helpers import x_titles
+
+    figs = att.figures(quick[0])
+    assert x_titles(figs["Loss"]) == x_titles(figs["Validation accuracy"]) == {"epoch"}
+
+
+def test_rollout_caption_quotes_the_top_word_so_a_full_stop_does_not_double_the_period():
+    """Walkthrough: the rollout caption ended with ".." when the word with the largest share was the full stop."""
+    from engine.attention.tryit import rollout_caption
+
+    text = rollout_caption(np.array([0.3, 0.1, 0.4, 0.2]), ["[CLS]", "great", ".", "[SEP]"])
+    assert not text.endswith("..") and text.endswith("is “.”.")
+    assert "start and end markers take 50%" in text
+    assert rollout_caption(np.array([0.5, 0.5]), ["[CLS]", "[SEP]"]).endswith("markers take 100%.")

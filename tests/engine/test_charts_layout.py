@@ -69,3 +69,15 @@ def test_rl_and_federated_right_axes_have_round_ticks():
 def test_a_long_colour_bar_title_wraps_instead_of_being_cut():
     assert charts.wrap_label("colour intensity", 14) == "colour<br>intensity"
     assert "intensi" not in charts.wrap_label("colour intensity", 14).replace("intensity", "")
+
+
+def test_log_axes_tick_at_round_numbers_or_at_the_data_and_say_them_in_plain_text():
+    assert [charts.tick_text(v) for v in (0.05, 2, 1000, 20_000, 1_500_000)] == ["0.05", "2", "1,000", "20k", "1.5M"]
+    assert charts.log_ticks([2_000, 200_000]) == [2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000]  # 1-2-5
+    assert charts.log_ticks([1_000, 22e6]) == [1e3, 1e4, 1e5, 1e6, 1e7]  # many decades: powers of ten only
+    assert charts.log_ticks([5, 60]) == [5, 10, 20, 50]
+    assert len(charts.log_ticks([3, 4.5])) >= 2  # less than a decade still gets two ticks
+    assert charts.log_ticks([12, 13, 60, 1200], at_data=True) == [12, 60, 1200]  # 13 would crowd 12
+    axis = charts.log_axis([2_000, 200_000], title="weights")
+    assert axis["type"] == "log" and axis["tickmode"] == "array" and axis["title"] == "weights"
+    assert axis["ticktext"] == ["2,000", "5,000", "10k", "20k", "50k", "100k", "200k"]

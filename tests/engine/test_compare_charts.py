@@ -61,3 +61,17 @@ def test_settings_vs_metric_is_a_scatter_for_one_or_no_varying_setting():
     assert one.layout.xaxis.title.text == "Epochs"
     none = charts.settings_vs_metric(pd.DataFrame({"Seed": [1, 1]}), [0.5, 0.6], metric_label="Accuracy")
     assert list(none.data[0].x) == ["run 1", "run 2"] and "same settings" in charts.caption_of(none)
+
+
+def test_the_overlay_counts_in_each_technique_s_own_unit():
+    from ui.runs import overlay_unit
+
+    fig = charts.overlay_curves({"a": _history(1)}, "loss", unit="round")
+    assert fig.layout.xaxis.title.text == "round" and "round by round" in charts.caption_of(fig)
+    assert "round %{x}" in fig.data[0].hovertemplate
+    assert charts.overlay_curves({"a": _history(1)}, "loss").layout.xaxis.title.text == "step"  # no unit given
+    assert overlay_unit("federated", [{}, {"rounds": 5}]) == "round"
+    assert overlay_unit("xai", [{"epochs": 3}, {}]) == "epoch"
+    assert overlay_unit("nas", [{}, {}]) == "candidate"
+    # an RL table agent's episodes beside a DQN's environment steps: both named, neither passed off as the other
+    assert overlay_unit("rl", [{"agent": "sarsa"}, {"agent": "dqn"}]) == "episode or environment step"

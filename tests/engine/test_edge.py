@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.core.config import ConfigError, validate
-from engine.core.contract import RunError, Tracker
+from engine.core.contract import Metric, RunError, Tracker
 from engine.core.pipeline import execute
 from engine.edge import PRESETS, Config
 from engine.edge import evaluate as M
@@ -310,16 +310,16 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path):
 def test_comparison_table_is_tall_enough_for_every_row_and_its_wrapped_lines(quick):
     from engine.edge import views as V
 
-    fig = V.comparison_table(quick)
-    table = fig.data[0]
-    rows = len(table.cells.values[0])
-    assert rows == len(quick.info["variants"]) and any(v.startswith("✔ ") for v in table.cells.values[0])
-    lines = lambda text: str(text).count("<br>") + 1
-    header = max(map(lines, table.header.values)) * V.LINE_PX + 10
-    body = sum(max(lines(column[i]) for column in table.cells.values) * V.LINE_PX + 10 for i in range(rows))
-    assert any(lines(v) > 1 for v in table.cells.values[-1])  # the long file-check text wraps, rows get taller
-    # the figure holds the header and every row (the shipped one often last), with room for the title
-    assert fig.layout.height >= fig.layout.margin.t + fig.layout.margin.b + header + body
+    for fig in (V.comparison_table(quick), V.files_table(quick)):
+        table = fig.data[0]
+        rows = len(table.cells.values[0])
+        assert rows == len(quick.info["variants"]) and any(v.startswith("✔ ") for v in table.cells.values[0])
+        lines = lambda text: str(text).count("<br>") + 1
+        header = max(map(lines, table.header.values)) * V.LINE_PX + 10
+        body = sum(max(lines(column[i]) for column in table.cells.values) * V.LINE_PX + 10 for i in range(rows))
+        # the figure holds the header and every row (the shipped one often last), with room for the title
+        assert fig.layout.height >= fig.layout.margin.t + fig.layout.margin.b + header + body
+    assert any(str(v).count("<br>") for v in V.files_table(quick).data[0].cells.values[-1])  # file check wraps
 
 
 def test_accuracy_axes_have_one_decimal_and_ratios_read_as_times(quick):
@@ -328,6 +328,57 @@ def test_accuracy_axes_have_one_decimal_and_ratios_read_as_times(quick):
 
     assert V.tradeoff(quick).layout.yaxis.tickformat == ".1%"  # not 96%, 96%, 95% on a narrow range
     assert METRICS["size_reduction"].text(2.717) == "2.7x" and METRICS["speedup"].text(1.25) == "1.2x"
-    for key in quick.headline:  # metric tiles cut labels longer than about 28 characters
-        assert len(METRICS[key].label) <= 28, key
+    for key in quick.headline:  # metric tiles cut long labels (tests/engine/test_metric_labels.py)
+        assert len(METRICS[key].label) <= Metric.TILE_LABEL_MAX, key
     assert "than the original" in METRICS["size_reduction"].help  # the full wording stays in the help
+
+
+def test_the_training_curves_count_epochs(quick):
+    from engine.edge import figures
+    from tests.engine.helpers import x_titles
+
+    assert x_titles(figures(quick)["Training"]) == {"epoch"}
+
+
+def test_the_trade_off_log_axis_names_its_ticks_for_size_and_for_latency(quick):
+    from engine.edge import figures
+    from tests.engine.helpers import readable_log_axes
+
+    fig = figures(quick)["Trade-off"]
+    assert readable_log_axes(fig) == 1
+    for button in fig.layout.updatemenus[0].buttons:  # the size / latency switch carries the ticks of its numbers
+        layout = button.args[1]
+        assert layout["xaxis.type"] == "log" and len(layout["xaxis.ticktext"]) == len(layout["xaxis.tickvals"]) >= 2
+
+
+def test_each_variant_keeps_one_colour_and_the_pareto_front_shows(quick):
+    """Walkthrough at phone width: the trade-off and latency charts gave one variant two colours, and the Pareto
+    front (often one or two points) did not show as a line."""
+    from engine.edge import views as V
+
+    names = [r["name"] for r in quick.info["variants"]]
+    colours = V.variant_colours(names)
+    assert len(set(colours.values())) == len(names)
+    trade, boxes = V.tradeoff(quick), V.latency_boxes(quick)
+    front, *points = trade.data
+    assert {t.name.removesuffix(" (shipped)"): t.marker.color for t in points} == colours
+    assert {t.name: t.marker.color for t in boxes.data} == {n: colours[n] for n in quick.arrays["latencies"]}
+    assert "markers" in front.mode and front.line.width >= 2  # a one-point front still shows
+
+
+def test_variant_tables_fit_a_phone(quick):
+    """At 390 px wide the nine-column table was clipped: two tables of five columns, wrapped for a phone."""
+    from engine.edge import views as V
+
+    figs = V.figures(quick)
+    for title in ("Variants compared", "Variant files"):
+        table = figs[title].data[0]
+        assert len(table.header.values) <= 5, title
+        assert table.cells.values[0][0].startswith(quick.info["variants"][0]["name"][:4])
+    assert V.TABLE_MIN_PX <= 360
+
+
+def test_big_throughputs_are_short_enough_for_their_column():
+    from engine.edge import views as V
+
+    assert V._count(3_703_224) == "3.7 million" and V._count(45_210) == "45,210"

@@ -291,3 +291,9 @@ def test_every_preset_runs_through_the_apps_path_within_the_contract():
         assert outcome.status == "done" and 1 <= len(outcome.headline) <= 4, name
         assert outcome.headline[0] == "global_accuracy"
     assert "fedavg_global_accuracy" in outcome.headline  # the last preset: FedProx beside plain FedAvg
+
+
+def test_the_accuracy_curves_count_rounds(default_run):
+    from tests.engine.helpers import x_titles
+
+    assert x_titles(figures(default_run)["Accuracy per round"]) == {"round"}

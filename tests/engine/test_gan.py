@@ -670,3 +670,11 @@ def test_the_summary_says_which_snapshot_was_kept():
     at_end = dataclasses.replace(result, metrics={**result.metrics, "kept_step": 200})
     assert "the last one (step 200) came closest to its training data" in gan.describe(at_end)
     assert "kept the generator" not in gan.describe(train({**TINY, "steps": 200}))
+
+
+def test_gan_curves_count_generator_steps_and_the_mmd_axis_reads_plainly(ring):
+    from tests.engine.helpers import readable_log_axes, x_titles
+
+    figs = gan.figures(ring[0])
+    assert x_titles(figs["Losses"]) == x_titles(figs["MMD over training"]) == {"generator step"}
+    assert readable_log_axes(figs["MMD over training"]) == 1

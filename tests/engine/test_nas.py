@@ -12,6 +12,7 @@ from engine import nas
 from engine.core.config import ConfigError, validate
 from engine.core.contract import Result
 from engine.core.pipeline import execute
+from engine.core.wording import split_summary
 from engine.nas.config import SPACE, STARTING_MODEL, space_size
 from engine.nas.space import DECISIONS, best_architecture, blocks, build, key, mutate, sample
 from engine.nas.strategies import TPE, Controller, RegularisedEvolution
@@ -417,25 +418,57 @@ def test_the_best_so_far_chart_draws_the_median_and_spread_of_the_stored_searche
     assert not [t for t in single.data if t.fill == "toself"] and "no spread" in charts.caption_of(single)
 
 
+def test_a_run_stopped_in_its_first_search_charts_one_search_as_its_summary_says():
+    from engine.core import charts
+
+    result = nas.run(validate(nas.Config, {**SMALL, "searches": 2}), lambda s, t, m, live=None: s >= 3)
+    assert result.stopped and result.arrays["best_so_far"]["random"].shape[0] == 2  # the second row never ran
+    assert "one search of" in nas.describe(result) and " 1 candidates" not in nas.describe(result)
+    fig = nas.figures(result)["Best so far"]
+    assert fig.layout.title.text == "Best accuracy so far over 1 search per strategy"
+    assert "2 searches" not in charts.caption_of(fig) and not [t for t in fig.data if t.fill == "toself"]
+    assert not [t for t in fig.data if "searches" in (t.name or "")]
+    ran = set(result.history.strategy)
+    assert {a.text for a in fig.layout.annotations if "vs random" in a.text} == {
+        f"{nas.config.STRATEGIES[n]} vs random search" for n in ran - {"random"}
+    }  # no empty panel for a strategy the Stop came before
+
+
 def test_describe_headlines_the_mean_proposal_and_says_plainly_when_random_search_found_the_best():
     lucky = iter([0.97] + [0.6] * 30)  # random search: one lucky hit among poor proposals
     result = trials(lambda a, n: next(lucky) if n == "random" else 0.9, strategies=("random", "evolution"))
     text = nas.describe(result)
-    lead = text.split("\n\n")[0]
-    assert lead.startswith(
-        "**Over one search of 10 candidates per strategy, the average proposal scored regularised evolution's "
-        "90.0%, against 63.7% for random search: regularised evolution spent its budget on better architectures "
-        "than chance.**"
+    lead, more = split_summary(text)
+    assert lead.startswith(  # one plain verdict, then its numbers
+        "**Regularised evolution proposed better architectures than random search.** The average proposal "
+        "scored 90.0% for regularised evolution, against 63.7% for random search, over one search of 10 "
+        "candidates per strategy."
     )
-    assert "Random search's best (97.0%) beat regularised evolution's best on this seed, yet regularised " in lead
-    assert "average proposal was the better one (90.0% vs 63.7%)" in lead
+    assert "Random search's best (97.0%) beat regularised evolution's best on this seed, yet the average " in more
+    assert "proposal of regularised evolution was better (90.0% vs 63.7%)" in more
     level = trials(lambda a, n: 0.8, strategies=("random", "evolution", "rl"))
-    assert "regularised evolution and the RL controller did no better than chance (within a point); a guided " in (
-        nas.describe(level)
+    assert nas.describe(level).startswith(
+        "**Every guided strategy did no better than random search (within a point).** The "
+        "average proposal scored 80.0% for regularised evolution and 80.0% for the RL controller, against 80.0% "
+        "for random search, over one search of 10 candidates per strategy; a guided strategy needs candidates to "
+        "learn from, so raise the budget."
     )
     worse = trials(lambda a, n: 0.9 if n == "random" else 0.7, strategies=("random", "rl"))
-    assert "the RL controller did worse than chance" in nas.describe(worse)
-    assert "its average proposal was as good or better" in nas.describe(worse)
+    assert nas.describe(worse).startswith("**The RL controller did worse than random search.**")
+    assert "and its average proposal was not clearly better either" in nas.describe(worse)
+    lucky = iter([0.97] + [0.6] * 30)  # several guided strategies: a list, not "A and B's"
+    mixed = nas.describe(
+        trials(
+            lambda a, n: next(lucky) if n == "random" else 0.9 if n == "evolution" else 0.64,
+            strategies=("random", "evolution", "rl"),
+        )
+    )
+    assert mixed.startswith(
+        "**Regularised evolution proposed better architectures than random search; the RL controller did no "
+        "better (within a point).**"
+    )
+    assert "beat the best of regularised evolution and the RL controller on this seed" in mixed
+    assert "every guided strategy spent their" not in mixed
     alone = trials(lambda a, n: 0.9, strategies=("evolution",))  # nothing to compare: the best found leads
     assert nas.describe(alone).startswith("**The best architecture found reached 90.0%")
 
@@ -496,3 +529,10 @@ def test_each_search_starts_from_fresh_seeds_and_keeps_its_own_best_so_far():
     random = h[h.strategy == "random"]
     assert random.groupby("search").apply(lambda s: key(s.iloc[0])).nunique() == 3  # different proposals
     np.testing.assert_array_equal(curves["random"], random.best_so_far.to_numpy().reshape(3, 6))
+
+
+def test_the_weights_axis_names_its_ticks_in_plain_numbers(small_search):
+    from tests.engine.helpers import readable_log_axes
+
+    fig = nas.figures(small_search[0])["Accuracy vs size"]
+    assert readable_log_axes(fig) == 1

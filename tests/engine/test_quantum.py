@@ -449,3 +449,10 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(values, tmp_
     """Read back from the store (arrays, no models), the run gives the same figures, SHAP views and text."""
     fresh = execute("quantum", values)
     read_back_same(fresh, tmp_path)
+
+
+def test_the_training_curves_count_epochs(quick):
+    from tests.engine.helpers import x_titles
+
+    assert x_titles(Q.figures(quick)["Training"]) == {"epoch"}
+    assert Q.Config(mode="circuit_lab").step_unit() == "step"  # the circuit lab trains nothing

@@ -472,3 +472,31 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, va
     fresh = execute("rl", values)
     stored = read_back_same(fresh, tmp_path)
     assert stored.explain_figures == fresh.explain_figures == {}  # the standard SHAP views draw the explanation
+
+
+def test_value_maps_colour_only_states_with_a_value_and_mark_goal_and_traps():
+    """The goal and the traps end the episode, so their Q-values stay 0 and mean nothing: the value colours
+    skip them (and walls), which are drawn as marked squares instead, and the colour range comes from the rest."""
+    from engine.rl import plots
+
+    env = gridworld.make("gridworld", grid="S#G/.T./...")
+    lay = gridworld.layout("gridworld", env)
+    Q = np.full((9, 4), 0.5)
+    Q[[2, 4]] = 0.0  # terminal: goal (2) and trap (4)
+    Q[0] = 0.2
+    fig = plots.policy_figure(lay, Q)
+    heat = fig.data[0]
+    z = np.asarray(heat.z, dtype=float)
+    assert np.isnan(z[0, 2]) and np.isnan(z[1, 1]) and np.isnan(z[0, 1])  # goal, trap, wall: no colour
+    assert (heat.zmin, heat.zmax) == (0.2, 0.5)  # the range of the states with values
+    fills = {s.fillcolor for s in fig.layout.shapes if s.type == "rect"}
+    assert plots.GOAL in fills and plots.TRAP in fills  # marked as what they are
+    assert "no value of their own" in charts.caption_of(fig)
+    live = plots.value_live_figure(lay["cells"], Q.max(1).reshape(3, 3).tolist(), [["→"] * 3] * 3, 5)
+    live_z = np.asarray(live.data[0].z, dtype=float)
+    assert np.isnan(live_z[0, 2]) and np.isnan(live_z[1, 1])
+
+
+def test_a_step_is_an_episode_for_a_table_agent_and_an_environment_step_for_a_dqn():
+    assert validate(rl.Config, {"agent": "q_learning"}).step_unit() == "episode"
+    assert validate(rl.Config, rl.PRESETS["dqn_quick"]).step_unit() == "environment step"

@@ -319,3 +319,19 @@ def test_the_masked_method_says_before_train_why_it_does_not_beat_random_feature
     for preset in PRESETS.values():
         assert validate(Config, preset).expectation() == ""  # SimCLR shows the effect
         assert validate(Config, {**preset, "method": "masked"}).expectation() != ""
+
+
+def test_the_pretraining_curves_count_epochs(masked_run):
+    from engine.ssl import figures
+    from tests.engine.helpers import x_titles
+
+    assert x_titles(figures(masked_run)["Training"]) == {"epoch"}
+
+
+def test_the_label_efficiency_axis_reads_at_its_own_label_counts(quick_runs):
+    from engine.ssl import figures
+    from tests.engine.helpers import readable_log_axes
+
+    fig = figures(quick_runs[0])["Label efficiency"]
+    assert readable_log_axes(fig) == 1
+    assert set(fig.layout.xaxis.tickvals) <= set(fig.data[0].x)  # a tick under each point, none between

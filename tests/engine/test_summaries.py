@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import engine
+from engine.core import charts
 from engine.core.config import validate
 from engine.core.pipeline import execute
 from engine.core.wording import MORE_MARKER, split_summary, summary_text
@@ -14,6 +15,7 @@ from engine.core.wording import MORE_MARKER, split_summary, summary_text
 torch.set_num_threads(1)
 NAMES = list(engine.TECHNIQUES)
 SMALL = {"gan": {"steps": 200}}  # the rest run their quick preset as the page does
+DOUBLED_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")  # ".." (an ellipsis "..." is fine)
 LEAD_SENTENCES = 2  # the verdict and the numbers behind it
 STOPPED_LEAD_SENTENCES = 3  # ... and a stopped run's note
 
@@ -38,7 +40,12 @@ def test_sentences_are_counted_at_their_ends_only():
 def test_quick_summary_leads_with_a_short_verdict_then_more(name):
     module = engine.load(name)
     values = {**validate(module.Config, module.PRESETS["quick"]).model_dump(), **SMALL.get(name, {})}
-    text = execute(name, values).text
+    outcome = execute(name, values)
+    text = outcome.text
+    drawn = outcome.drawn()
+    captions = [charts.caption_of(f) for f in [*drawn.figures.values(), *drawn.explain_figures.values()]]
+    doubled = [t for t in [text, *captions] if DOUBLED_PERIOD.search(t)]
+    assert not doubled, f"{name}: a sentence ends with '..': {doubled}"
     lead, more = split_summary(text)
     assert lead.startswith("**"), f"{name}: the verdict comes first, in bold: {lead}"
     assert 1 <= len(sentences(lead)) <= LEAD_SENTENCES, f"{name}: {sentences(lead)}"

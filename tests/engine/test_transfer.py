@@ -453,3 +453,18 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(data_dir, tm
     fresh = execute("transfer", values)
     stored = read_back_same(fresh, tmp_path)
     assert ("shap_images" if track == "images" else "shap_sentence") in stored.arrays  # what measure() stored
+
+
+def test_the_learning_curves_count_epochs(image_run):
+    from tests.engine.helpers import x_titles
+
+    figs = T.figures(image_run)
+    assert x_titles(figs["Learning curves"]) == x_titles(figs["Training loss"]) == {"epoch"}
+
+
+def test_log_axes_name_their_ticks_in_plain_numbers(image_run, text_run):
+    from tests.engine.helpers import readable_log_axes
+
+    sweep = T.figures(image_run)["Label efficiency"]
+    assert readable_log_axes(sweep) == 1 and set(sweep.layout.xaxis.tickvals) <= set(sweep.data[0].x)
+    assert readable_log_axes(T.figures(text_run[0])["Parameters"]) == 1  # millions of frozen encoder weights

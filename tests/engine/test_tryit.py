@@ -276,8 +276,25 @@ def test_rl_dqn_replays_from_a_chosen_start_state_and_tabular_agents_say_why_not
     exp = upright.explanation
     q = max(upright.prediction["q_values"].values())
     assert abs(float(np.ravel(exp.base_values)[0]) + exp.values.sum() - q) < 1e-4
-    with pytest.raises(tryit.TryItUnavailable, match="table-based agents"):
-        tryit.load("rl", {}, b"", {})
+    with pytest.raises(tryit.TryItUnavailable, match="Taxi"):
+        tryit.load("rl", {"env": "Taxi-v4"}, b"", {})
+
+
+def test_rl_table_agent_plays_from_a_cell_you_pick():
+    """FrozenLake (the quick preset) was a dead end on Try it: the Q-table is stored now, so a person picks any
+    free cell and watches the trained agent walk from there, with the four Q-values of that cell."""
+    outcome, result, bundle = trained("rl", {"env": "FrozenLake-v1", "episodes": 1500})
+    assert np.array_equal(bundle.Q, result.arrays["Q"])  # the stored table is the trained one
+    start = tryit.answer("rl", bundle, {"cell": [0, 0]})
+    assert start.summary["Ends"] == "reached the gift" and start.summary["Moves"] == "6"
+    assert start.prediction["path"][0] == 0 and start.prediction["path"][-1] == 15  # the gift: bottom right
+    assert set(start.figures) == {"Path", "Q-values"}
+    assert start.figures["Path"].layout.title.text == "Q-learning from row 0, column 0"
+    near = tryit.answer("rl", bundle, {"cell": [2, 2]})  # a cell the agent rarely starts from
+    assert near.prediction["path"][0] == 10 and near.prediction["path"][1] in {6, 9, 10, 11, 14}  # walks from it
+    assert [e["cell"] for e in tryit.module("rl").examples(bundle)][0] == [0, 0]
+    with pytest.raises(tryit.TryItUnavailable, match="hole"):
+        tryit.answer("rl", bundle, {"cell": [1, 1]})  # a hole: the episode is over before it starts
 
 
 # --- Edge AI -----------------------------------------------------------------------------------------------

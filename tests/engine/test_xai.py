@@ -168,3 +168,9 @@ def test_a_stored_run_draws_the_same_charts_and_words_from_its_data(tmp_path, da
 
     fresh = execute("xai", {**PRESETS["quick"], "dataset": dataset, "epochs": 20})
     read_back_same(fresh, tmp_path)
+
+
+def test_the_learning_curves_count_epochs(cancer):
+    from tests.engine.helpers import x_titles
+
+    assert x_titles(cancer.figures["Loss"]) == x_titles(cancer.figures["Accuracy"]) == {"epoch"}

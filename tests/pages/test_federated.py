@@ -19,7 +19,7 @@ def test_federated_page_trains_and_shows_rounds_clients_and_shap():
     open_tab(at, "federated", "Explain")
     assert {"Global model", "Client 0's local-only model"} <= {x.value.removeprefix("#### ") for x in at.markdown}
     assert any("each holding only 2 of the 10 classes" in x.value for x in at.markdown)
-    assert [h.label for h in at.metric][:2] == ["Federated: test accuracy", "Centralised: test accuracy"]
+    assert [h.label for h in at.metric][:2] == ["Federated: accuracy", "Centralised: accuracy"]
 
 
 def test_options_appear_only_where_they_apply():

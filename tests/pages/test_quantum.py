@@ -26,7 +26,7 @@ def test_quantum_page_trains_the_classifier_and_shows_results():
     assert len(every_chart(at, "quantum")) >= 4 + 8 + 1
     assert list(outcome.figures)[2] == "Circuit diagram"
     assert any(s.name == "link" for s in outcome.figures["Circuit diagram"].layout.shapes)  # a drawn CNOT
-    assert [m.label for m in at.metric][:2] == ["Quantum model: test accuracy", "Classical MLP: test accuracy"]
+    assert [m.label for m in at.metric][:2] == ["Quantum model: accuracy", "Classical MLP: accuracy"]
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("default.qubit" in m.value for m in at.markdown)
 

@@ -165,3 +165,45 @@ def test_settings_expected_not_to_show_the_effect_say_so_before_train(monkeypatc
     at = AppTest.from_function(_panel, default_timeout=60).run()
     assert [i.value for i in at.info if "Expected to lose" in i.value] == ["Expected to lose here: too few rows."]
     assert not next(b for b in at.button if b.key == "xai._train").disabled  # a note, not a refusal
+
+
+def test_time_estimates_never_round_to_zero():
+    """A very fast run's estimate read "about 0 s" (RL FrozenLake): it says "under 1 s" instead."""
+    from engine.core.service import wait_text
+    from ui.jobs import about
+
+    assert about(0.2) == "under 1 s" and about(0.0) == "under 1 s"
+    assert about(0.6) == "about 1 s" and about(40) == "about 40 s" and about(120) == "about 2.0 min"
+    assert wait_text(0.2) == "1 s" and wait_text(40) == "40 s"
+
+
+def test_the_live_chart_names_curves_in_words_and_counts_the_technique_s_unit():
+    import engine
+    from tests.engine.helpers import x_titles
+    from ui.jobs import live_curves
+
+    rows = [
+        {
+            "step": r,
+            "global_accuracy": 0.5 + r / 10,
+            "centralized_accuracy": 0.8,
+            "local_only_accuracy_mean": 0.4,
+            "worst_client_accuracy": 0.3,
+            "loss": 1 / r,
+            "client_drift": 1.5 + r,
+        }
+        for r in (1, 2, 3)
+    ]
+    fig = live_curves("federated", engine.load("federated"), {}, rows)
+    assert x_titles(fig) == {"round"}
+    names = [t.name for t in fig.data]
+    labels = engine.load("federated").METRICS
+    assert {labels["global_accuracy"].label, labels["worst_client_accuracy"].label} <= set(names)
+    assert {"Clients' training loss (mean)", "Client drift"} <= set(names)  # per round, not "(last round)"
+    titles = [a.title.text for a in fig.select_yaxes()]  # loss, drift and accuracies: one panel each
+    assert len(titles) == len(set(titles)) == 3 and "Client drift" in titles  # drift is no "score"
+    domains = sorted(tuple(a.domain) for a in fig.select_yaxes())
+    assert all(low[1] < high[0] for low, high in zip(domains, domains[1:]))  # panels apart, titles with them
+    first = live_curves("federated", engine.load("federated"), {}, rows[:1])
+    assert {t.mode for t in first.data} == {"markers"}  # the first round shows as dots, not an empty chart
+    assert not [n for n in names if "_" in n or n != n.strip() or n[:1].islower()], names

@@ -34,11 +34,11 @@ def _training_rows(results: dict) -> list[dict]:
     """The quick presets' warm time, the other presets' time and quality, the training loop's overhead."""
     rows = []
     for r in results.get("techniques", []):
-        limit = targets.quick_target(r["technique"])
-        ok = None if "error" in r else r.get("warm_s") is not None and r["warm_s"] < limit and r["status"] == "done"
+        most = targets.quick_target(r["technique"])
+        ok = None if "error" in r else r.get("warm_s") is not None and r["warm_s"] < most and r["status"] == "done"
         measured = _error(r) if "error" in r else f"{_s(r.get('warm_s'))} warm (cold CLI {r['run_s']:.1f} s)"
         rows.append(
-            _row(f"{r['technique']} quick preset", measured, f"< {limit:g} s", "FAIL" if "error" in r else verdict(ok))
+            _row(f"{r['technique']} quick preset", measured, f"< {most:g} s", "FAIL" if "error" in r else verdict(ok))
         )
     for r in results.get("presets", []):
         metric = r["target_metric"]
@@ -205,8 +205,7 @@ def markdown(results: dict, rows: list[dict]) -> str:
 def _techniques_section(techniques: list[dict], results: dict) -> list[str]:
     if not techniques:
         return []
-    out: list[str] = []
-    out += [
+    out = [
         "",
         "## Quick presets through the CLI",
         "",
@@ -238,8 +237,7 @@ def _techniques_section(techniques: list[dict], results: dict) -> list[str]:
 def _render_section(render: dict | None) -> list[str]:
     if not render:
         return []
-    out: list[str] = []
-    out += [
+    out = [
         "",
         "## Cold first render (AppTest, fresh process each time)",
         "",
@@ -257,8 +255,7 @@ def _render_section(render: dict | None) -> list[str]:
 def _memory_section(mem: dict | None) -> list[str]:
     if not mem:
         return []
-    out: list[str] = []
-    out += ["", "## Whole app in a browser", ""]
+    out = ["", "## Whole app in a browser", ""]
     if "skipped" in mem:
         out.append(f"Skipped: {mem['skipped']}")
     else:

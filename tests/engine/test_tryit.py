@@ -289,6 +289,7 @@ def test_rl_table_agent_plays_from_a_cell_you_pick():
     assert start.summary["Ends"] == "reached the gift" and start.summary["Moves"] == "6"
     assert start.prediction["path"][0] == 0 and start.prediction["path"][-1] == 15  # the gift: bottom right
     assert set(start.figures) == {"Path", "Q-values"}
+    assert start.figures["Q-values"].data[0].texttemplate == "%{y:.3g}"  # 0.94 vs 0.95 reads on the bars
     assert start.figures["Path"].layout.title.text == "Q-learning from row 0, column 0"
     near = tryit.answer("rl", bundle, {"cell": [2, 2]})  # a cell the agent rarely starts from
     assert near.prediction["path"][0] == 10 and near.prediction["path"][1] in {6, 9, 10, 11, 14}  # walks from it

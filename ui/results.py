@@ -10,7 +10,7 @@ import streamlit as st
 
 import engine
 from engine.core import charts, export
-from engine.core.contract import metric_spec
+from engine.core.contract import metric_spec, tile_text
 from engine.core.explain import additivity_note, explanations, global_importance, plain_note
 from engine.core.service import service
 from engine.core.wording import split_summary
@@ -78,7 +78,7 @@ def result_tabs(name: str, outcome, figure_extras: dict | None = None) -> None:
     headline = [k for k in outcome.headline if k in outcome.metrics]
     for col, key in zip(st.columns(max(len(headline), 1)), headline):
         spec = metric_spec(specs, key)
-        col.metric(spec.label, spec.text(outcome.metrics[key]), help=spec.help or None)
+        col.metric(spec.label, tile_text(spec, key, outcome.metrics), help=spec.help or None)
     from engine.core.tryit import available
 
     labels = ["Results", "Explain", *(["Try it"] if available(name) else []), "Details"]

@@ -102,6 +102,7 @@ class Metric:
     format: str = "number"
     measured: bool = False
     help: str = ""
+    out_of: str = ""  # the metric holding this count's total: a tile then reads "7 of 8", not a bare "7"
 
     FORMATS = ("percent", "number", "integer", "seconds", "ms", "kb", "ratio")
     # A headline metric's label is a tile's title (st.metric), cut with "..." when it does not fit. Measured in
@@ -122,6 +123,13 @@ class Metric:
             "kb": f"{value:,.1f} KB",
             "ratio": f"{value:,.1f}x",
         }.get(self.format, f"{value:.4g}")
+
+
+def tile_text(spec: Metric, name: str, metrics: dict[str, Any]) -> str:
+    """Metric ``name`` as its tile shows it: formatted, and "7 of 8" where ``spec.out_of`` names a stored total."""
+    shown = spec.text(metrics[name])
+    total = metrics.get(spec.out_of) if spec.out_of else None
+    return shown if total is None else f"{shown} of {spec.text(total)}"
 
 
 def metric_spec(metrics: dict[str, Metric], name: str) -> Metric:

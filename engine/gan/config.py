@@ -349,19 +349,21 @@ PRESET_LABELS = {
 }
 
 
-def _scaled(name: str, label: str, fmt: str, help: str) -> dict[str, Metric]:
+def _scaled(name: str, label: str, fmt: str, help: str, out_of: str = "") -> dict[str, Metric]:
     """A quality measure with its two references: uniform noise (learned nothing) and held-out real data."""
     return {
-        name: Metric(label, fmt, help=help),
+        name: Metric(label, fmt, help=help, out_of=out_of),
         f"noise_{name}": Metric(
             f"{label}: uniform noise",
             fmt,
+            out_of=out_of,
             help="The same measure for random points "
             "spread evenly over the data's range: what a generator that learned nothing gets.",
         ),
         f"real_{name}": Metric(
             f"{label}: real data",
             fmt,
+            out_of=out_of,
             help="The same measure for a second sample of real data, held out like the first (never trained on): "
             "what a perfect generator gets.",
         ),
@@ -389,6 +391,7 @@ METRICS = {
         "integer",
         "Modes (ring, grid), regions (spiral, moons) or groups of drawn points holding at least 20% of their fair "
         "share of high-quality samples.",
+        out_of="modes_total",
     ),
     **_scaled(
         "high_quality_ratio",
@@ -402,6 +405,7 @@ METRICS = {
         "integer",
         "Digit classes holding at least half of their fair share of samples that a classifier recognises with 90% "
         "confidence or more and that lie on the real data.",
+        out_of="classes_total",
     ),
     **_scaled(
         "mean_confidence",

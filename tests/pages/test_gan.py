@@ -28,6 +28,7 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     assert len(every_chart(at, "gan")) >= 8 + 2 * 4
     assert any("Copies its training points: **no**" in m.value for m in at.markdown)
     assert [m.label for m in at.metric][:3] == ["Precision", "Recall", "Modes covered"]  # then Try it's
+    assert at.metric[2].value == f"{m['modes_covered']:.0f} of 8"  # a count with its total, never a bare "7"
     assert "What just happened" in [s.value for s in at.subheader]
     assert any("of 8** modes" in m.value for m in at.markdown)
     open_tab(at, "gan", "Explain")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-OPTION_FIELDS_SKIPPED = {"upload", "finished_run"}  # options that need a person's file or run: not swept
+OPTION_FIELDS_SKIPPED = {"upload", "finished_run", "drawn"}  # need a person's file, run or drawing: not swept
 
 
 _runs: dict[str, tuple[dict[str, float], list[str]]] = {}  # one run per technique, settings and seed, however many
@@ -96,8 +96,9 @@ def sweep_rows(name: str, seeds: list[int]) -> list[dict]:
 def _first_valid(module, field: str, option: Any) -> tuple[str, dict]:
     from engine.core.config import ConfigError, validate
 
+    applies = module.Config.SHOW_IF.get(field, {})  # a setting shown only where it applies is swept there
     for preset, base in module.PRESETS.items():
-        values = {**base, field: option}
+        values = {**base, **{k: ok[0] for k, ok in applies.items() if base.get(k) not in ok}, field: option}
         values.update(module.Config.follow(field, values)[0])
         try:
             validate(module.Config, values)
@@ -117,6 +118,8 @@ def _fmt(name: str, metric: str, value: Any) -> str:
 def table(name: str, rows: list[dict], extra: dict, first: str = "preset") -> list[str]:
     seeds = list(rows[0]["seeds"]) if rows else []
     title = f"### {name}" + (f" ({', '.join(f'{k}={v}' for k, v in extra.items())})" if extra else "")
+    if not rows:
+        return [title, "", "Nothing to sweep: the form's first settings offer no choice of options here.", ""]
     out = [
         title,
         "",

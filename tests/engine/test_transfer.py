@@ -468,3 +468,13 @@ def test_log_axes_name_their_ticks_in_plain_numbers(image_run, text_run):
     sweep = T.figures(image_run)["Label efficiency"]
     assert readable_log_axes(sweep) == 1 and set(sweep.layout.xaxis.tickvals) <= set(sweep.data[0].x)
     assert readable_log_axes(T.figures(text_run[0])["Parameters"]) == 1  # millions of frozen encoder weights
+
+
+def test_the_narrow_source_says_before_train_that_negative_transfer_is_likely_not_certain():
+    """The sweep (issue 28) found the narrow source's pretrained network better than a fresh one on seeds 4 and 5 of
+    0-7 (quick preset): the option may not promise negative transfer, and the form says what to expect."""
+    narrow = validate(T.Config, {**T.PRESETS["quick"], "track": "images", "source": "digits_0_4"})
+    assert "often negative transfer" in T.Config.model_fields["source"].json_schema_extra["labels"]["digits_0_4"]
+    assert "on 5 of seeds 0-7" in narrow.expectation() and "better on 2" in narrow.expectation()
+    assert validate(T.Config, {**T.PRESETS["quick"], "track": "images"}).expectation() == ""
+    assert validate(T.Config, {**T.PRESETS["quick"], "source": "digits_0_4"}).expectation() == ""  # text track

@@ -35,12 +35,14 @@ def test_gan_page_trains_on_the_ring_and_shows_results_and_shap():
     assert {"Real samples", "Generated samples"} <= {m.value.removeprefix("#### ") for m in at.markdown}
 
 
-def test_label_smoothing_with_the_wasserstein_loss_is_refused_in_plain_words():
+def test_label_smoothing_is_cleared_when_the_wasserstein_loss_is_chosen():
+    """The Wasserstein critic has no labels to smooth (the Config refuses the pair in plain words, test_gan.py); the
+    form clears it with the loss's other companions instead of showing an error."""
     at = open_page("gan", query={"label_smoothing": "0.1"})
     assert at.slider(key="gan.label_smoothing").value == 0.1
     at.selectbox(key="gan.loss").set_value("wgan_gp").run()
-    assert any("Label smoothing only applies" in e.value for e in at.error)
-    assert next(b for b in at.button if b.key == "gan._train").disabled
+    assert at.session_state["gan.label_smoothing"] == 0.0 and not at.error
+    assert not next(b for b in at.button if b.key == "gan._train").disabled
 
 
 # --- issue 29.1: "Draw your own" ------------------------------------------------------------------------------
@@ -119,3 +121,10 @@ def test_a_link_with_a_bad_drawing_gets_a_plain_message(drawing, says):
     shown = " ".join(w.value for w in at.warning)
     assert says in shown and "evil.example" not in shown and "<script" not in shown
     assert at.selectbox(key="gan.dataset").value == "ring" and not at.error  # the page still works
+
+
+def test_choosing_the_wasserstein_loss_in_the_form_sets_its_companions_with_a_note():
+    at = open_page("gan")
+    at.selectbox(key="gan.loss").set_value("wgan_gp").run()
+    assert at.session_state["gan.d_steps"] == 5 and at.query_params["d_steps"] == "5"
+    assert any("Gulrajani" in i.value for i in at.info) and not at.exception

@@ -193,18 +193,7 @@ def _position_similarity(pe: np.ndarray, title: str):
 
     positions = np.arange(pe.shape[0])
     unit = pe / np.maximum(np.linalg.norm(pe, axis=1, keepdims=True), 1e-9)
-    fig = go.Figure(
-        go.Heatmap(
-            z=unit @ unit.T,
-            x=positions,
-            y=positions,
-            colorscale=charts.DIVERGING,
-            zmin=-1,
-            zmax=1,
-            colorbar=dict(title="cosine"),
-            hovertemplate="positions %{y} and %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(charts.cosine_heatmap(unit @ unit.T, positions, "positions %{y} and %{x}"))
     fig.update_layout(
         title=title, xaxis_title="position", yaxis=dict(title="position", autorange="reversed", scaleanchor="x")
     )

@@ -1125,3 +1125,18 @@ def _diagram_block(fig: go.Figure, r: dict, y: int, top: bool) -> None:
             arrowwidth=1,
             text="",
         )
+
+
+def cosine_heatmap(z: np.ndarray, labels: Sequence | np.ndarray, hover: str) -> go.Heatmap:
+    """A (n, n) cosine-similarity heatmap trace on the diverging scale, -1 to 1; ``hover`` names the pair, e.g.
+    "positions %{y} and %{x}"."""
+    return go.Heatmap(
+        z=z,
+        x=labels,
+        y=labels,
+        colorscale=DIVERGING,
+        zmin=-1,
+        zmax=1,
+        colorbar=dict(title="cosine"),
+        hovertemplate=f"{hover}: %{{z:.2f}}<extra></extra>",
+    )

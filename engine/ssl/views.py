@@ -220,18 +220,7 @@ def augmented_pairs_words(method: str) -> tuple[str, str]:
 def batch_similarity(sim: np.ndarray, method: str) -> go.Figure:
     n = len(sim) // 2
     labels = [f"{i + 1}a" for i in range(n)] + [f"{i + 1}b" for i in range(n)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=sim,
-            x=labels,
-            y=labels,
-            colorscale=charts.DIVERGING,
-            zmin=-1,
-            zmax=1,
-            colorbar=dict(title="cosine"),
-            hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(charts.cosine_heatmap(sim, labels, "%{y} vs %{x}"))
     pos = list(range(n)) + list(range(n, 2 * n))
     partner = list(range(n, 2 * n)) + list(range(n))
     fig.add_trace(
